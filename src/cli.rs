@@ -1,0 +1,48 @@
+//! The command line: clap definitions only. Each subcommand's arguments live beside its
+//! implementation in `cmd/`; this file only names them and the options every command shares.
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::cmd;
+
+/// Take the machine-learning side of an Elasticsearch cluster down and back up in good order.
+///
+/// Exit codes: 0 every target reached its desired state (plan/validate: nothing wrong);
+/// 1 the run finished but some steps failed or were skipped; 2 invalid playbook or usage,
+/// nothing contacted; 3 cluster unreachable, unauthorised or preflight failed, nothing changed;
+/// 4 `plan --detailed-exitcode` with changes pending; 130 interrupted (journal kept, resumable).
+#[derive(Debug, Parser)]
+#[command(name = "quiesce", version, about, long_about, max_term_width = 100)]
+pub struct Cli {
+    /// When to use colour on stderr (`NO_COLOR` is honoured by `auto`).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a shell completion script.
+    Completions(cmd::completions::Args),
+}
+
+/// Whether human output on stderr is coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour on a terminal unless `NO_COLOR` is set.
+    Auto,
+    Always,
+    Never,
+}
+
+/// How a command writes its result: for people on stderr, or for programs on stdout.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Rendered for people, on stderr.
+    #[default]
+    Human,
+    /// JSON on stdout (diagnostics too).
+    Json,
+}

@@ -1,0 +1,21 @@
+//! `quiesce completions SHELL`: a completion script for bash, zsh, fish, elvish or PowerShell.
+
+use clap::CommandFactory;
+use clap_complete::Shell;
+
+use crate::cli::Cli;
+use crate::error::Error;
+use crate::exit_code;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The shell to write the script for.
+    #[arg(value_enum)]
+    shell: Shell,
+}
+
+pub(crate) fn run(args: Args) -> Result<i32, Error> {
+    let mut command = Cli::command();
+    clap_complete::generate(args.shell, &mut command, "quiesce", &mut std::io::stdout());
+    Ok(exit_code::SUCCESS)
+}
