@@ -36,6 +36,7 @@
 pub mod cli;
 mod cmd;
 pub mod error;
+pub mod es;
 pub mod exit_code;
 pub mod report;
 pub mod sim;

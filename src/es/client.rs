@@ -1,0 +1,339 @@
+//! `EsClient`: sends [`Request`]s with reqwest, checks the product header, decodes responses
+//! and classifies failures. One client per cluster; clones share the connection pool.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::{Certificate, Url};
+use serde::de::DeserializeOwned;
+
+use super::auth::Credentials;
+use super::error::{Error, EsErrorBody};
+use super::request::{self, Force, Request};
+use super::types::{
+    DatafeedStatsResponse, DatafeedsResponse, HasPrivileges, JobStatsResponse, JobsResponse,
+    MlInfo, RootInfo,
+};
+
+/// Where and how to reach a cluster.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// Base URL, e.g. `https://es.example.com:9200`. Credentials embedded in it
+    /// (`https://user:pass@host`) are moved into `credentials` and never displayed.
+    pub url: String,
+    pub credentials: Option<Credentials>,
+    /// PEM file with the CA (or bundle) that signed the cluster's HTTP certificate.
+    pub ca_cert: Option<PathBuf>,
+    pub connect_timeout: Duration,
+    /// Deadline for calls that make Elasticsearch wait for nothing (stats, info).
+    pub request_timeout: Duration,
+}
+
+impl Connection {
+    /// A connection with quiesce's default timeouts (connect 10 s, plain requests 60 s).
+    pub fn new(url: impl Into<String>) -> Connection {
+        Connection {
+            url: url.into(),
+            credentials: None,
+            ca_cert: None,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Extra time granted beyond the wait Elasticsearch is asked to do, so that its own timeout
+/// answer (E14/E15/E16) arrives before the client gives up.
+const SERVER_WAIT_MARGIN: Duration = Duration::from_secs(30);
+
+/// A typed client for the ML APIs quiesce uses.
+#[derive(Debug, Clone)]
+pub struct EsClient {
+    http: reqwest::Client,
+    base: Url,
+    auth: Option<HeaderValue>,
+    request_timeout: Duration,
+    /// Every response must carry `X-Elastic-Product: Elasticsearch` (7.14+). Cleared by
+    /// [`EsClient::root`] when the cluster is older and proves itself by its root body.
+    product_header_required: Arc<AtomicBool>,
+}
+
+impl EsClient {
+    pub fn new(connection: Connection) -> Result<EsClient, Error> {
+        let mut base = Url::parse(connection.url.trim())
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            .ok_or_else(|| Error::InvalidUrl {
+                url: redact_userinfo(&connection.url),
+            })?;
+        let mut credentials = connection.credentials;
+        if !base.username().is_empty() {
+            if credentials.is_none() {
+                credentials = Some(Credentials::Basic {
+                    username: percent_decode(base.username()),
+                    password: percent_decode(base.password().unwrap_or_default()).into(),
+                });
+            }
+            let _ = base.set_username("");
+            let _ = base.set_password(None);
+        }
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(connection.connect_timeout)
+            .user_agent(concat!("quiesce/", env!("CARGO_PKG_VERSION")))
+            .http1_only();
+        if let Some(path) = &connection.ca_cert {
+            let ca_error = |reason: String| Error::CaCert {
+                path: path.display().to_string(),
+                reason,
+            };
+            let pem = std::fs::read(path).map_err(|err| ca_error(err.to_string()))?;
+            let certs =
+                Certificate::from_pem_bundle(&pem).map_err(|err| ca_error(err.to_string()))?;
+            if certs.is_empty() {
+                return Err(ca_error("no PEM certificate in the file".into()));
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        let http = builder.build().map_err(|source| Error::Unreachable {
+            url: base.to_string(),
+            source,
+        })?;
+        Ok(EsClient {
+            http,
+            base,
+            auth: credentials.as_ref().and_then(Credentials::header),
+            request_timeout: connection.request_timeout,
+            product_header_required: Arc::new(AtomicBool::new(true)),
+        })
+    }
+
+    /// The cluster URL, safe to display (no credentials).
+    pub fn url(&self) -> &str {
+        self.base.as_str()
+    }
+
+    /// Sends one request and returns its JSON body, or the classified failure.
+    pub async fn send(&self, request: &Request) -> Result<serde_json::Value, Error> {
+        let (headers, text) = self.exchange(request).await?;
+        self.check_product(&headers)?;
+        decode(request.endpoint, &text)
+    }
+
+    async fn call<T: DeserializeOwned>(&self, request: Request) -> Result<T, Error> {
+        let (headers, text) = self.exchange(&request).await?;
+        self.check_product(&headers)?;
+        decode(request.endpoint, &text)
+    }
+
+    /// The HTTP round trip: status errors become [`Error::Api`] (after the product check, so a
+    /// proxy's 502 page is reported as such), success returns headers and body text.
+    async fn exchange(&self, request: &Request) -> Result<(HeaderMap, String), Error> {
+        let url = self
+            .base
+            .join(request.path.trim_start_matches('/'))
+            .map_err(|_| Error::InvalidUrl {
+                url: format!("{}{}", self.base, request.path),
+            })?;
+        let deadline = request
+            .server_wait
+            .map_or(self.request_timeout, |wait| wait + SERVER_WAIT_MARGIN);
+        let mut builder = self
+            .http
+            .request(request.method.clone(), url)
+            .query(&request.query)
+            .timeout(deadline);
+        if let Some(auth) = &self.auth {
+            builder = builder.header(AUTHORIZATION, auth.clone());
+        }
+        if let Some(body) = &request.body {
+            builder = builder.json(body);
+        }
+        let response = builder
+            .send()
+            .await
+            .map_err(|err| self.transport(request, deadline, err))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response
+            .text()
+            .await
+            .map_err(|err| self.transport(request, deadline, err))?;
+        if status.is_success() {
+            return Ok((headers, text));
+        }
+        let body = EsErrorBody::parse(&text);
+        // A 401/403 may come from a proxy or from security before the product is known; the
+        // official clients tolerate a missing header there, and so does quiesce.
+        if !matches!(status.as_u16(), 401 | 403) && !matches!(status.as_u16(), 502..=504) {
+            self.check_product(&headers)?;
+        }
+        Err(Error::Api {
+            endpoint: request.endpoint,
+            status: status.as_u16(),
+            body,
+            retry_after: headers
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs),
+        })
+    }
+
+    fn transport(&self, request: &Request, deadline: Duration, err: reqwest::Error) -> Error {
+        if err.is_timeout() {
+            Error::Timeout {
+                endpoint: request.endpoint,
+                after: deadline,
+            }
+        } else if err.is_connect() {
+            Error::Unreachable {
+                url: self.base.to_string(),
+                source: err.without_url(),
+            }
+        } else {
+            Error::Transport {
+                endpoint: request.endpoint,
+                source: err.without_url(),
+            }
+        }
+    }
+
+    fn check_product(&self, headers: &HeaderMap) -> Result<(), Error> {
+        if !self.product_header_required.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        match headers.get("x-elastic-product").map(|v| v.to_str()) {
+            Some(Ok("Elasticsearch")) => Ok(()),
+            Some(other) => Err(Error::NotElasticsearch {
+                url: self.base.to_string(),
+                reason: format!(
+                    "it answered with `X-Elastic-Product: {}`",
+                    other.unwrap_or("(not text)")
+                ),
+            }),
+            None => Err(Error::NotElasticsearch {
+                url: self.base.to_string(),
+                reason: "its responses lack the `X-Elastic-Product: Elasticsearch` header".into(),
+            }),
+        }
+    }
+
+    /// `GET /` with the product check of the official clients: 7.14+ must send the header;
+    /// older versions must at least look like Elasticsearch (tagline and default flavour).
+    pub async fn root(&self) -> Result<RootInfo, Error> {
+        let request = request::root();
+        let (headers, text) = self.exchange(&request).await?;
+        let info: RootInfo = decode(request.endpoint, &text)?;
+        let modern = info.version().is_none_or(|v| v >= (7, 14));
+        if modern {
+            self.product_header_required.store(true, Ordering::Relaxed);
+            self.check_product(&headers)?;
+        } else if info.tagline != "You Know, for Search" {
+            return Err(Error::NotElasticsearch {
+                url: self.base.to_string(),
+                reason: format!(
+                    "version {} without the Elasticsearch tagline",
+                    info.version.number
+                ),
+            });
+        } else {
+            self.product_header_required.store(false, Ordering::Relaxed);
+        }
+        Ok(info)
+    }
+
+    pub async fn ml_info(&self) -> Result<MlInfo, Error> {
+        self.call(request::ml_info()).await
+    }
+
+    pub async fn job_stats(&self, expr: &str) -> Result<JobStatsResponse, Error> {
+        self.call(request::job_stats(expr)).await
+    }
+
+    pub async fn datafeed_stats(&self, expr: &str) -> Result<DatafeedStatsResponse, Error> {
+        self.call(request::datafeed_stats(expr)).await
+    }
+
+    pub async fn jobs(&self, expr: &str) -> Result<JobsResponse, Error> {
+        self.call(request::jobs(expr)).await
+    }
+
+    pub async fn datafeeds(&self, expr: &str) -> Result<DatafeedsResponse, Error> {
+        self.call(request::datafeeds(expr)).await
+    }
+
+    pub async fn stop_datafeed(&self, id: &str, force: Force, wait: Duration) -> Result<(), Error> {
+        self.send(&request::stop_datafeed(id, force, wait))
+            .await
+            .map(drop)
+    }
+
+    pub async fn close_job(&self, id: &str, force: Force, wait: Duration) -> Result<(), Error> {
+        self.send(&request::close_job(id, force, wait))
+            .await
+            .map(drop)
+    }
+
+    pub async fn open_job(&self, id: &str, wait: Duration) -> Result<(), Error> {
+        self.send(&request::open_job(id, wait)).await.map(drop)
+    }
+
+    pub async fn start_datafeed(&self, id: &str, wait: Duration) -> Result<(), Error> {
+        self.send(&request::start_datafeed(id, wait))
+            .await
+            .map(drop)
+    }
+
+    pub async fn set_upgrade_mode(&self, enabled: bool, wait: Duration) -> Result<(), Error> {
+        self.send(&request::set_upgrade_mode(enabled, wait))
+            .await
+            .map(drop)
+    }
+
+    pub async fn has_privileges(&self, cluster: &[&str]) -> Result<HasPrivileges, Error> {
+        self.call(request::has_privileges(cluster)).await
+    }
+}
+
+fn decode<T: DeserializeOwned>(endpoint: &'static str, text: &str) -> Result<T, Error> {
+    serde_json::from_str(text).map_err(|source| Error::Decode { endpoint, source })
+}
+
+fn redact_userinfo(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}://[REDACTED]@{}", &url[..scheme_end], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(byte) = u8::from_str_radix(&text[i + 1..i + 3], 16)
+        {
+            out.push(byte);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests;

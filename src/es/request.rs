@@ -1,0 +1,187 @@
+//! Every request quiesce makes to Elasticsearch, as plain data: the endpoint's name in
+//! Elasticsearch's REST spec, method, path, query and body. Building a request touches no
+//! network, so the whole catalogue is checked against the REST spec in tests.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::time::es_time;
+
+/// One HTTP request to Elasticsearch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// The endpoint's name in Elasticsearch's REST spec (`ml.close_job`), for messages and tests.
+    pub endpoint: &'static str,
+    pub method: Method,
+    /// Path with ids already substituted (ids and id expressions need no escaping: Elasticsearch
+    /// ids are lowercase alphanumerics, `-` and `_`; expressions add `*` and `,`).
+    pub path: String,
+    pub query: Vec<(&'static str, String)>,
+    pub body: Option<Value>,
+    /// How long Elasticsearch itself may wait before answering (the `timeout` we send); the
+    /// HTTP deadline must be longer than this.
+    pub server_wait: Option<Duration>,
+}
+
+impl Request {
+    fn new(endpoint: &'static str, method: Method, path: String) -> Request {
+        Request {
+            endpoint,
+            method,
+            path,
+            query: Vec::new(),
+            body: None,
+            server_wait: None,
+        }
+    }
+
+    fn param(mut self, name: &'static str, value: impl ToString) -> Request {
+        self.query.push((name, value.to_string()));
+        self
+    }
+
+    fn timeout(self, wait: Duration) -> Request {
+        let mut request = self.param("timeout", es_time(wait));
+        request.server_wait = Some(wait);
+        request
+    }
+}
+
+/// `GET /`: cluster name and version; the product check.
+pub fn root() -> Request {
+    Request::new("info", Method::GET, "/".into())
+}
+
+/// `GET /_ml/info`: ML defaults and limits, including `upgrade_mode`.
+pub fn ml_info() -> Request {
+    Request::new("ml.info", Method::GET, "/_ml/info".into())
+}
+
+/// `GET /_ml/anomaly_detectors/<expr>/_stats`: state, node and model size of every matching job.
+pub fn job_stats(expr: &str) -> Request {
+    Request::new(
+        "ml.get_job_stats",
+        Method::GET,
+        format!("/_ml/anomaly_detectors/{expr}/_stats"),
+    )
+    .param("allow_no_match", true)
+}
+
+/// `GET /_ml/datafeeds/<expr>/_stats`: state and running state of every matching datafeed.
+pub fn datafeed_stats(expr: &str) -> Request {
+    Request::new(
+        "ml.get_datafeed_stats",
+        Method::GET,
+        format!("/_ml/datafeeds/{expr}/_stats"),
+    )
+    .param("allow_no_match", true)
+}
+
+/// `GET /_ml/anomaly_detectors/<expr>`: job configurations (groups, memory limit, lazy open).
+pub fn jobs(expr: &str) -> Request {
+    Request::new(
+        "ml.get_jobs",
+        Method::GET,
+        format!("/_ml/anomaly_detectors/{expr}"),
+    )
+    .param("allow_no_match", true)
+}
+
+/// `GET /_ml/datafeeds/<expr>`: datafeed configurations (which job each feeds).
+pub fn datafeeds(expr: &str) -> Request {
+    Request::new(
+        "ml.get_datafeeds",
+        Method::GET,
+        format!("/_ml/datafeeds/{expr}"),
+    )
+    .param("allow_no_match", true)
+}
+
+/// Whether to ask Elasticsearch to skip the graceful path (flush, final results, snapshot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Force {
+    No,
+    Yes,
+}
+
+/// `POST /_ml/datafeeds/<id>/_stop`.
+pub fn stop_datafeed(id: &str, force: Force, wait: Duration) -> Request {
+    Request::new(
+        "ml.stop_datafeed",
+        Method::POST,
+        format!("/_ml/datafeeds/{id}/_stop"),
+    )
+    .param("force", force == Force::Yes)
+    .timeout(wait)
+}
+
+/// `POST /_ml/anomaly_detectors/<id>/_close`.
+pub fn close_job(id: &str, force: Force, wait: Duration) -> Request {
+    Request::new(
+        "ml.close_job",
+        Method::POST,
+        format!("/_ml/anomaly_detectors/{id}/_close"),
+    )
+    .param("force", force == Force::Yes)
+    .timeout(wait)
+}
+
+/// `POST /_ml/anomaly_detectors/<id>/_open`. The timeout travels in the body: the current
+/// REST spec lists no query parameters for this endpoint, and every version reads the body.
+pub fn open_job(id: &str, wait: Duration) -> Request {
+    let mut request = Request::new(
+        "ml.open_job",
+        Method::POST,
+        format!("/_ml/anomaly_detectors/{id}/_open"),
+    );
+    request.body = Some(json!({ "timeout": es_time(wait) }));
+    request.server_wait = Some(wait);
+    request
+}
+
+/// `POST /_ml/datafeeds/<id>/_start`, real-time: no `start` (Elasticsearch continues 1 ms after
+/// the last processed record) and no `end`.
+pub fn start_datafeed(id: &str, wait: Duration) -> Request {
+    Request::new(
+        "ml.start_datafeed",
+        Method::POST,
+        format!("/_ml/datafeeds/{id}/_start"),
+    )
+    .timeout(wait)
+}
+
+/// `POST /_ml/set_upgrade_mode?enabled=<bool>`.
+pub fn set_upgrade_mode(enabled: bool, wait: Duration) -> Request {
+    Request::new(
+        "ml.set_upgrade_mode",
+        Method::POST,
+        "/_ml/set_upgrade_mode".into(),
+    )
+    .param("enabled", enabled)
+    .timeout(wait)
+}
+
+/// `POST /_security/user/_has_privileges` for cluster privileges.
+pub fn has_privileges(cluster: &[&str]) -> Request {
+    let mut request = Request::new(
+        "security.has_privileges",
+        Method::POST,
+        "/_security/user/_has_privileges".into(),
+    );
+    request.body = Some(json!({ "cluster": cluster }));
+    request
+}
+
+/// `GET /_security/_authenticate`: who the credentials belong to.
+pub fn authenticate() -> Request {
+    Request::new(
+        "security.authenticate",
+        Method::GET,
+        "/_security/_authenticate".into(),
+    )
+}
+
+#[cfg(test)]
+mod tests;

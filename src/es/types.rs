@@ -1,0 +1,271 @@
+//! Response bodies quiesce reads, typed. Only the fields quiesce uses are declared; unknown fields
+//! are ignored so that newer Elasticsearch versions keep working.
+
+use serde::{Deserialize, Serialize};
+
+/// An anomaly detection job's state (es-ml-api.md §3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    Opening,
+    Opened,
+    Closing,
+    Closed,
+    Failed,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Opening => "opening",
+            JobState::Opened => "opened",
+            JobState::Closing => "closing",
+            JobState::Closed => "closed",
+            JobState::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for JobState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A datafeed's state (es-ml-api.md §3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatafeedState {
+    Starting,
+    Started,
+    Stopping,
+    Stopped,
+}
+
+impl DatafeedState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DatafeedState::Starting => "starting",
+            DatafeedState::Started => "started",
+            DatafeedState::Stopping => "stopping",
+            DatafeedState::Stopped => "stopped",
+        }
+    }
+}
+
+impl std::fmt::Display for DatafeedState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `GET /`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RootInfo {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub cluster_name: String,
+    #[serde(default)]
+    pub cluster_uuid: String,
+    pub version: RootVersion,
+    #[serde(default)]
+    pub tagline: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RootVersion {
+    pub number: String,
+    #[serde(default)]
+    pub build_flavor: Option<String>,
+}
+
+impl RootInfo {
+    /// `(major, minor)` of the cluster, when the version number parses.
+    pub fn version(&self) -> Option<(u32, u32)> {
+        let mut parts = self.version.number.split(['.', '-']);
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next()?.parse().ok()?;
+        Some((major, minor))
+    }
+}
+
+/// `GET /_ml/info` (only what quiesce needs).
+#[derive(Debug, Clone, Deserialize)]
+pub struct MlInfo {
+    #[serde(default)]
+    pub upgrade_mode: bool,
+}
+
+/// `GET /_ml/anomaly_detectors/<expr>/_stats`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct JobStatsResponse {
+    pub count: usize,
+    pub jobs: Vec<JobStats>,
+}
+
+/// One job's runtime statistics.
+#[derive(Debug, Clone, Deserialize)]
+pub struct JobStats {
+    pub job_id: String,
+    pub state: JobState,
+    #[serde(default)]
+    pub node: Option<NodeInfo>,
+    #[serde(default)]
+    pub assignment_explanation: Option<String>,
+    #[serde(default)]
+    pub model_size_stats: Option<ModelSizeStats>,
+    #[serde(default)]
+    pub open_time: Option<String>,
+}
+
+impl JobStats {
+    /// Size of the model in memory: what a close must persist and an open restore.
+    pub fn model_bytes(&self) -> u64 {
+        self.model_size_stats.as_ref().map_or(0, |m| m.model_bytes)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ModelSizeStats {
+    #[serde(default)]
+    pub model_bytes: u64,
+}
+
+/// The node a job or datafeed task runs on.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NodeInfo {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+/// `GET /_ml/datafeeds/<expr>/_stats`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatafeedStatsResponse {
+    pub count: usize,
+    pub datafeeds: Vec<DatafeedStats>,
+}
+
+/// One datafeed's runtime statistics.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatafeedStats {
+    pub datafeed_id: String,
+    pub state: DatafeedState,
+    #[serde(default)]
+    pub node: Option<NodeInfo>,
+    #[serde(default)]
+    pub assignment_explanation: Option<String>,
+    #[serde(default)]
+    pub running_state: Option<RunningState>,
+}
+
+/// Present while a datafeed runs: whether it was started without an `end` (real-time).
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct RunningState {
+    pub real_time_configured: bool,
+    #[serde(default)]
+    pub real_time_running: bool,
+}
+
+/// `GET /_ml/anomaly_detectors/<expr>`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct JobsResponse {
+    pub count: usize,
+    pub jobs: Vec<JobConfig>,
+}
+
+/// A job's configuration (only what quiesce needs).
+#[derive(Debug, Clone, Deserialize)]
+pub struct JobConfig {
+    pub job_id: String,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub allow_lazy_open: bool,
+}
+
+/// `GET /_ml/datafeeds/<expr>`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatafeedsResponse {
+    pub count: usize,
+    pub datafeeds: Vec<DatafeedConfig>,
+}
+
+/// A datafeed's configuration (only what quiesce needs).
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatafeedConfig {
+    pub datafeed_id: String,
+    pub job_id: String,
+}
+
+/// `POST /_security/user/_has_privileges`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HasPrivileges {
+    #[serde(default)]
+    pub username: String,
+    pub has_all_requested: bool,
+    #[serde(default)]
+    pub cluster: std::collections::BTreeMap<String, bool>,
+}
+
+impl HasPrivileges {
+    /// The requested cluster privileges the user lacks, in name order.
+    pub fn missing(&self) -> Vec<&str> {
+        self.cluster
+            .iter()
+            .filter(|(_, held)| !**held)
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_stats_parse_the_documented_shape() {
+        let body = r#"{"count":2,"jobs":[
+          {"job_id":"a","data_counts":{"job_id":"a"},"model_size_stats":{"model_bytes":1048576},
+           "state":"opened","node":{"id":"n1","name":"node-1","ephemeral_id":"e","transport_address":"127.0.0.1:9300","attributes":{}},
+           "assignment_explanation":"","open_time":"13s"},
+          {"job_id":"b","data_counts":{"job_id":"b"},"model_size_stats":{"model_bytes":0},"state":"closed"}]}"#;
+        let stats: JobStatsResponse = serde_json::from_str(body).expect("parses");
+        assert_eq!(stats.jobs[0].state, JobState::Opened);
+        assert_eq!(stats.jobs[0].model_bytes(), 1_048_576);
+        assert_eq!(
+            stats.jobs[0].node.as_ref().map(|n| n.id.as_str()),
+            Some("n1")
+        );
+        assert_eq!(stats.jobs[1].state, JobState::Closed);
+        assert!(stats.jobs[1].node.is_none());
+    }
+
+    #[test]
+    fn datafeed_stats_distinguish_real_time_from_lookback() {
+        let body = r#"{"count":2,"datafeeds":[
+          {"datafeed_id":"df-a","state":"started","running_state":{"real_time_configured":true,"real_time_running":true}},
+          {"datafeed_id":"df-b","state":"started","running_state":{"real_time_configured":false,"real_time_running":false}}]}"#;
+        let stats: DatafeedStatsResponse = serde_json::from_str(body).expect("parses");
+        assert!(
+            stats.datafeeds[0]
+                .running_state
+                .expect("running")
+                .real_time_configured
+        );
+        assert!(
+            !stats.datafeeds[1]
+                .running_state
+                .expect("running")
+                .real_time_configured
+        );
+    }
+
+    #[test]
+    fn root_version_parses_snapshots_too() {
+        let body = r#"{"name":"n","cluster_name":"c","cluster_uuid":"u","version":{"number":"8.15.0-SNAPSHOT"},"tagline":"You Know, for Search"}"#;
+        let info: RootInfo = serde_json::from_str(body).expect("parses");
+        assert_eq!(info.version(), Some((8, 15)));
+    }
+}
