@@ -38,6 +38,7 @@ mod cmd;
 pub mod error;
 pub mod es;
 pub mod exit_code;
+pub mod observe;
 pub mod report;
 pub mod sim;
 

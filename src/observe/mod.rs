@@ -1,0 +1,32 @@
+//! Observation: one read-only snapshot of the ML side of a cluster, taken with a fixed number of
+//! requests whatever the number of jobs (`_all` expressions, never one call per resource).
+//!
+//! Takes an [`EsClient`]; gives a [`Snapshot`] that plan, status, capture and the journal share.
+//! Never changes anything on the cluster.
+
+mod snapshot;
+
+pub use snapshot::{DatafeedMode, ObservedDatafeed, ObservedJob, Snapshot};
+
+use crate::es::{self, EsClient};
+
+/// Reads the cluster: root (version, product check), ML info (upgrade mode), job stats and
+/// configs, datafeed stats and configs. Six requests in all.
+pub async fn observe(client: &EsClient) -> Result<Snapshot, es::Error> {
+    let root = client.root().await?;
+    let (ml_info, job_stats, jobs, datafeed_stats, datafeeds) = tokio::try_join!(
+        client.ml_info(),
+        client.job_stats("_all"),
+        client.jobs("_all"),
+        client.datafeed_stats("_all"),
+        client.datafeeds("_all"),
+    )?;
+    Ok(Snapshot::assemble(
+        &root,
+        &ml_info,
+        job_stats.jobs,
+        jobs.jobs,
+        datafeed_stats.datafeeds,
+        datafeeds.datafeeds,
+    ))
+}

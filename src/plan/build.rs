@@ -1,0 +1,549 @@
+//! Building the plan: a step for every resource not yet in its wanted state, no-op entries for
+//! the rest, and the petgraph DAG that orders them (stop before close, open before start,
+//! `after` entries, upgrade mode around everything).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use petgraph::Direction as Dir;
+use petgraph::algo::{tarjan_scc, toposort};
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::es::types::{DatafeedState as Observed, JobState as ObservedJob};
+use crate::model::{DatafeedState, ForcePolicy, JobState, Playbook, UpgradeMode};
+use crate::observe::{DatafeedMode, Snapshot};
+use crate::playbook::{Location, Source};
+
+use super::problem::{InvalidPlan, PlanProblem};
+use super::resolve::{Resolution, Resource, datafeed_state_name, job_state_name, resolve};
+use super::step::{Action, Force, Step, StepId, Unchanged};
+use super::{Edge, EdgeKind, Plan};
+
+/// Target name used for the cluster-wide upgrade mode.
+pub const UPGRADE_MODE_TARGET: &str = "_ml";
+
+/// Builds the plan of `playbook` against `snapshot` (or, with `None`, offline: every target is
+/// assumed to need action). Returns the plan with its warnings, or every problem at once.
+pub fn build(
+    playbook: &Playbook,
+    source: &Source,
+    snapshot: Option<Snapshot>,
+) -> Result<(Plan, Vec<PlanProblem>), InvalidPlan> {
+    let resolution = resolve(playbook, snapshot.as_ref());
+    let mut builder = Builder {
+        playbook,
+        snapshot: snapshot.as_ref(),
+        steps: Vec::new(),
+        unchanged: Vec::new(),
+        edges: Vec::new(),
+        problems: resolution.problems.clone(),
+        by_resource: HashMap::new(),
+    };
+    builder.jobs(&resolution);
+    builder.datafeeds(&resolution);
+    builder.implicit_stops(&resolution);
+    builder.feed_edges(&resolution);
+    builder.after_edges(&resolution);
+    builder.upgrade_mode();
+
+    let Builder {
+        steps,
+        unchanged,
+        edges,
+        mut problems,
+        ..
+    } = builder;
+    let plan = Plan::assemble(playbook.name.clone(), snapshot, steps, unchanged, edges);
+    if let Some(cycle) = plan.cycle() {
+        problems.push(cycle);
+    }
+    if problems.iter().any(PlanProblem::is_error) {
+        problems.sort_by_key(|p| p_offset(p));
+        return Err(InvalidPlan::new(source, problems));
+    }
+    Ok((plan, problems))
+}
+
+fn p_offset(problem: &PlanProblem) -> usize {
+    use miette::Diagnostic;
+    problem
+        .labels()
+        .and_then(|mut labels| labels.next())
+        .map_or(usize::MAX, |label| label.offset())
+}
+
+struct Builder<'a> {
+    playbook: &'a Playbook,
+    snapshot: Option<&'a Snapshot>,
+    steps: Vec<Step>,
+    unchanged: Vec<Unchanged>,
+    edges: Vec<Edge>,
+    problems: Vec<PlanProblem>,
+    by_resource: HashMap<Resource, StepId>,
+}
+
+impl Builder<'_> {
+    fn push(&mut self, resource: Option<Resource>, mut step: Step) -> StepId {
+        let id = StepId(self.steps.len());
+        step.id = id;
+        step.estimate = step.action.estimate(step.model_bytes);
+        self.steps.push(step);
+        if let Some(resource) = resource {
+            self.by_resource.insert(resource, id);
+        }
+        id
+    }
+
+    fn step(action: Action, target: &str, reason: String, observed: Option<String>) -> Step {
+        Step {
+            id: StepId(0),
+            action,
+            target: target.to_owned(),
+            reason,
+            observed,
+            source: None,
+            force: Force::NotNeeded,
+            model_bytes: 0,
+            estimate: Default::default(),
+        }
+    }
+
+    fn keep(&mut self, kind: &str, target: &str, state: &str, reason: String, at: &Location) {
+        self.unchanged.push(Unchanged {
+            kind: kind.to_owned(),
+            target: target.to_owned(),
+            state: state.to_owned(),
+            reason,
+            source: Some(at.clone()),
+        });
+    }
+
+    fn jobs(&mut self, resolution: &Resolution) {
+        for (id, want) in &resolution.jobs {
+            let observed = self.snapshot.and_then(|s| s.jobs.get(id));
+            let model_bytes = observed.map_or(0, |job| job.model_bytes);
+            let (action, reason, force) = match (want.state, observed.map(|job| job.state)) {
+                (JobState::Closed, Some(ObservedJob::Closed)) => {
+                    self.keep("job", id, "closed", "already closed".into(), &want.location);
+                    continue;
+                }
+                (JobState::Opened, Some(ObservedJob::Opened)) => {
+                    self.keep("job", id, "opened", "already opened".into(), &want.location);
+                    continue;
+                }
+                (JobState::Opened, Some(ObservedJob::Failed)) => {
+                    self.problems.push(PlanProblem::OpenFailedJob {
+                        job: id.clone(),
+                        at: want.location.span(),
+                    });
+                    continue;
+                }
+                (JobState::Closed, Some(ObservedJob::Failed)) => {
+                    let (force, why) = match self.playbook.settings.force {
+                        ForcePolicy::AfterTimeout => (
+                            Force::RequiredAllowed,
+                            "job is failed: closed with force (no flush, no final results, no model snapshot)",
+                        ),
+                        ForcePolicy::Never => (
+                            Force::RequiredRefused,
+                            "job is failed: only a forced close works, and `settings.force` is `never`, so this step will fail",
+                        ),
+                    };
+                    (Action::CloseJob, why.to_owned(), force)
+                }
+                (JobState::Closed, Some(ObservedJob::Closing)) => (
+                    Action::CloseJob,
+                    "closing already in progress: wait until closed".to_owned(),
+                    Force::NotNeeded,
+                ),
+                (JobState::Closed, Some(state)) => (
+                    Action::CloseJob,
+                    format!("job is {state}; the playbook wants it closed"),
+                    Force::NotNeeded,
+                ),
+                (JobState::Opened, Some(ObservedJob::Opening)) => (
+                    Action::OpenJob,
+                    "opening already in progress: wait until opened".to_owned(),
+                    Force::NotNeeded,
+                ),
+                (JobState::Opened, Some(state)) => (
+                    Action::OpenJob,
+                    format!("job is {state}; the playbook wants it opened"),
+                    Force::NotNeeded,
+                ),
+                (state, None) => (
+                    if state == JobState::Closed {
+                        Action::CloseJob
+                    } else {
+                        Action::OpenJob
+                    },
+                    format!("offline: assumed not {}", job_state_name(state)),
+                    Force::NotNeeded,
+                ),
+            };
+            let mut step = Self::step(action, id, reason, observed.map(|j| j.state.to_string()));
+            step.source = Some(want.location.clone());
+            step.force = force;
+            step.model_bytes = model_bytes;
+            self.push(Some(Resource::Job(id.clone())), step);
+        }
+    }
+
+    fn datafeeds(&mut self, resolution: &Resolution) {
+        for (id, want) in &resolution.datafeeds {
+            let observed = self.snapshot.and_then(|s| s.datafeeds.get(id));
+            let (action, reason) = match (want.state, observed.map(|d| (d.state, d.mode))) {
+                (DatafeedState::Stopped, Some((Observed::Stopped, _))) => {
+                    self.keep("datafeed", id, "stopped", "already stopped".into(), &want.location);
+                    continue;
+                }
+                (DatafeedState::Started, Some((Observed::Started | Observed::Starting, mode))) => {
+                    let reason = match mode {
+                        DatafeedMode::Lookback => {
+                            "already started (a lookback with an end: it stops and closes its job by itself)"
+                        }
+                        _ => "already started",
+                    };
+                    self.keep("datafeed", id, "started", reason.into(), &want.location);
+                    continue;
+                }
+                (DatafeedState::Stopped, Some((Observed::Stopping, _))) => (
+                    Action::StopDatafeed,
+                    "stopping already in progress: wait until stopped".to_owned(),
+                ),
+                (DatafeedState::Stopped, Some((state, _))) => (
+                    Action::StopDatafeed,
+                    format!("datafeed is {state}; the playbook wants it stopped"),
+                ),
+                (DatafeedState::Started, Some((state, _))) => {
+                    let job_id = observed.map(|d| d.job_id.as_str()).unwrap_or_default();
+                    if !self.job_will_be_open(resolution, job_id) {
+                        let job_state = match resolution.jobs.get(job_id) {
+                            Some(w) if w.state == JobState::Closed => "to be closed".to_owned(),
+                            _ => self
+                                .snapshot
+                                .and_then(|s| s.jobs.get(job_id))
+                                .map_or("missing".to_owned(), |j| j.state.to_string()),
+                        };
+                        self.problems.push(PlanProblem::JobNotOpen {
+                            datafeed: id.clone(),
+                            job: job_id.to_owned(),
+                            job_state,
+                            at: want.location.span(),
+                        });
+                        continue;
+                    }
+                    (
+                        Action::StartDatafeed,
+                        format!("datafeed is {state}; the playbook wants it started (real-time)"),
+                    )
+                }
+                (state, None) => (
+                    if state == DatafeedState::Stopped {
+                        Action::StopDatafeed
+                    } else {
+                        Action::StartDatafeed
+                    },
+                    format!("offline: assumed not {}", datafeed_state_name(state)),
+                ),
+            };
+            let mut step = Self::step(action, id, reason, observed.map(|d| d.state.to_string()));
+            step.source = Some(want.location.clone());
+            self.push(Some(Resource::Datafeed(id.clone())), step);
+        }
+    }
+
+    /// A job that will be opened or open when its datafeed starts.
+    fn job_will_be_open(&self, resolution: &Resolution, job_id: &str) -> bool {
+        match resolution.jobs.get(job_id) {
+            Some(want) => want.state == JobState::Opened,
+            None => self
+                .snapshot
+                .and_then(|s| s.jobs.get(job_id))
+                .is_some_and(|job| matches!(job.state, ObservedJob::Opened | ObservedJob::Opening)),
+        }
+    }
+
+    /// A job to close whose datafeed still runs gets a stop step even when the playbook does
+    /// not name the datafeed: closing first would hide which part stalled (7.14+) or be refused
+    /// (before 7.14).
+    fn implicit_stops(&mut self, resolution: &Resolution) {
+        let Some(snapshot) = self.snapshot else {
+            return;
+        };
+        let closes: Vec<(String, Location)> = self
+            .steps
+            .iter()
+            .filter(|s| s.action == Action::CloseJob)
+            .map(|s| (s.target.clone(), s.source.clone().unwrap_or_else(unknown_location)))
+            .collect();
+        for (job_id, at) in closes {
+            let Some((feed_id, feed)) = snapshot.datafeed_of(&job_id) else {
+                continue;
+            };
+            if feed.state == Observed::Stopped || resolution.datafeeds.contains_key(feed_id) {
+                if resolution
+                    .datafeeds
+                    .get(feed_id)
+                    .is_some_and(|w| w.state == DatafeedState::Started)
+                {
+                    self.problems.push(PlanProblem::JobNotOpen {
+                        datafeed: feed_id.to_owned(),
+                        job: job_id.clone(),
+                        job_state: "to be closed".into(),
+                        at: resolution.datafeeds[feed_id].location.span(),
+                    });
+                }
+                continue;
+            }
+            let mut step = Self::step(
+                Action::StopDatafeed,
+                feed_id,
+                format!("feeds job `{job_id}`, which is to be closed; stopped first"),
+                Some(feed.state.to_string()),
+            );
+            step.source = Some(at);
+            self.push(Some(Resource::Datafeed(feed_id.to_owned())), step);
+        }
+    }
+
+    /// The datafeed → job link of `feed_id`, from the cluster or, offline, from `job:`.
+    fn job_of<'r>(&'r self, resolution: &'r Resolution, feed_id: &str) -> Option<&'r str> {
+        match self.snapshot {
+            Some(snapshot) => snapshot.datafeeds.get(feed_id).map(|d| d.job_id.as_str()),
+            None => resolution.declared_links.get(feed_id).map(String::as_str),
+        }
+    }
+
+    fn feed_edges(&mut self, resolution: &Resolution) {
+        let mut new = Vec::new();
+        for step in &self.steps {
+            let Some(job_id) = self.job_of(resolution, &step.target) else {
+                continue;
+            };
+            let job_step = self.by_resource.get(&Resource::Job(job_id.to_owned()));
+            match (step.action, job_step.map(|id| self.steps[id.0].action)) {
+                (Action::StopDatafeed, Some(Action::CloseJob)) => {
+                    new.push(Edge::new(step.id, *job_step.unwrap_or(&step.id), EdgeKind::StopBeforeClose));
+                }
+                (Action::StartDatafeed, Some(Action::OpenJob)) => {
+                    new.push(Edge::new(*job_step.unwrap_or(&step.id), step.id, EdgeKind::OpenBeforeStart));
+                }
+                _ => {}
+            }
+        }
+        self.edges.extend(new);
+    }
+
+    fn after_edges(&mut self, resolution: &Resolution) {
+        let entries = self
+            .playbook
+            .jobs
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (crate::model::TargetRef::Job(i), &e.after))
+            .chain(
+                self.playbook
+                    .datafeeds
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| (crate::model::TargetRef::Datafeed(i), &e.after)),
+            );
+        let steps_of = |entry| -> Vec<StepId> {
+            resolution
+                .members
+                .get(&entry)
+                .into_iter()
+                .flatten()
+                .filter_map(|r| self.by_resource.get(r).copied())
+                .collect()
+        };
+        let mut new = Vec::new();
+        for (entry, after) in entries {
+            let later = steps_of(entry);
+            for reference in after {
+                for before in steps_of(reference.target) {
+                    for &step in &later {
+                        if before != step {
+                            new.push(Edge::new(
+                                before,
+                                step,
+                                EdgeKind::After(reference.location.clone()),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        self.edges.extend(new);
+    }
+
+    fn upgrade_mode(&mut self) {
+        let observed = self.snapshot.map(|s| s.upgrade_mode);
+        let changes: Vec<StepId> = self.steps.iter().map(|s| s.id).collect();
+        let wanted = self.playbook.upgrade_mode.as_ref();
+        if observed == Some(true)
+            && !changes.is_empty()
+            && wanted.is_none_or(|w| w.state != UpgradeMode::Disabled)
+        {
+            self.problems.push(PlanProblem::UpgradeModeBlocks {
+                at: self.steps[0].source.as_ref().map(Location::span),
+            });
+            return;
+        }
+        let Some(wanted) = wanted else {
+            return;
+        };
+        let enable = wanted.state == UpgradeMode::Enabled;
+        if enable && let Some(up) = self.steps.iter().find(|s| {
+            matches!(s.action, Action::OpenJob | Action::StartDatafeed)
+        }) {
+            self.problems.push(PlanProblem::UpgradeModeWithUp {
+                at: wanted.location.span(),
+                up: up.source.as_ref().map_or(wanted.location.span(), Location::span),
+            });
+            return;
+        }
+        let name = if enable { "enabled" } else { "disabled" };
+        if observed == Some(enable) {
+            self.keep(
+                "upgrade_mode",
+                UPGRADE_MODE_TARGET,
+                name,
+                format!("upgrade mode is already {name}"),
+                &wanted.location,
+            );
+            return;
+        }
+        let (action, reason) = if enable {
+            (
+                Action::EnableUpgradeMode,
+                "the playbook wants upgrade mode enabled; set after every stop and close".to_owned(),
+            )
+        } else {
+            (
+                Action::DisableUpgradeMode,
+                "the playbook wants upgrade mode disabled; set before every other step".to_owned(),
+            )
+        };
+        let mut step = Self::step(
+            action,
+            UPGRADE_MODE_TARGET,
+            reason,
+            observed.map(|on| if on { "enabled" } else { "disabled" }.to_owned()),
+        );
+        step.source = Some(wanted.location.clone());
+        let id = self.push(None, step);
+        for other in changes {
+            self.edges.push(if enable {
+                Edge::new(other, id, EdgeKind::UpgradeMode)
+            } else {
+                Edge::new(id, other, EdgeKind::UpgradeMode)
+            });
+        }
+    }
+}
+
+fn unknown_location() -> Location {
+    Location {
+        file: "".into(),
+        line: 0,
+        column: 0,
+        offset: 0,
+        len: 0,
+    }
+}
+
+impl Plan {
+    /// The first cycle among the steps, as a problem labelled at its `after` entries.
+    fn cycle(&self) -> Option<PlanProblem> {
+        if toposort(&self.graph, None).is_ok() {
+            return None;
+        }
+        let component = tarjan_scc(&self.graph)
+            .into_iter()
+            .find(|c| c.len() > 1)?;
+        let start = component[0];
+        // Shortest path from a successor of `start` back to `start`, within the component.
+        let mut parent: HashMap<NodeIndex, NodeIndex> = HashMap::new();
+        let mut queue = VecDeque::from([start]);
+        let mut found = false;
+        while let Some(node) = queue.pop_front() {
+            for next in self.graph.neighbors_directed(node, Dir::Outgoing) {
+                if !component.contains(&next) || parent.contains_key(&next) {
+                    continue;
+                }
+                parent.insert(next, node);
+                if next == start {
+                    found = true;
+                    break;
+                }
+                queue.push_back(next);
+            }
+            if found {
+                break;
+            }
+        }
+        let mut path = vec![start];
+        let mut node = *parent.get(&start)?;
+        while node != start {
+            path.push(node);
+            node = parent[&node];
+        }
+        path.push(start);
+        path.reverse();
+        let mut labels = Vec::new();
+        for pair in path.windows(2) {
+            let edge = self.graph.find_edge(pair[0], pair[1])?;
+            if let EdgeKind::After(location) = &self.graph[edge] {
+                labels.push(miette::LabeledSpan::new_with_span(
+                    Some(format!(
+                        "`after` puts {} before {}",
+                        self.describe(self.graph[pair[0]]),
+                        self.describe(self.graph[pair[1]])
+                    )),
+                    location.span(),
+                ));
+            }
+        }
+        let text = path
+            .iter()
+            .map(|n| self.describe(self.graph[*n]))
+            .collect::<Vec<_>>()
+            .join(" -> ");
+        Some(PlanProblem::Cycle {
+            path: text,
+            edges: labels,
+        })
+    }
+
+    fn describe(&self, id: StepId) -> String {
+        let step = &self.steps[id.0];
+        format!("{} `{}`", step.action.verb(), step.target)
+    }
+
+    /// Puts steps and edges into the graph (deduplicating edges).
+    pub(crate) fn assemble(
+        playbook: String,
+        snapshot: Option<Snapshot>,
+        steps: Vec<Step>,
+        unchanged: Vec<Unchanged>,
+        edges: Vec<Edge>,
+    ) -> Plan {
+        let mut graph = DiGraph::new();
+        let nodes: Vec<NodeIndex> = steps.iter().map(|s| graph.add_node(s.id)).collect();
+        let mut seen = BTreeMap::new();
+        for edge in edges {
+            seen.entry((edge.from, edge.to)).or_insert(edge.kind);
+        }
+        for ((from, to), kind) in seen {
+            graph.add_edge(nodes[from.0], nodes[to.0], kind);
+        }
+        Plan {
+            playbook,
+            snapshot,
+            steps,
+            unchanged,
+            graph,
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Stage 3: the plan. Resolves the playbook's selectors against an observed [`Snapshot`], diffs
+//! wanted and observed states, and orders the resulting steps as a DAG. The only module that
+//! knows petgraph.
+//!
+//! Takes a validated [`Playbook`](crate::model::Playbook) and a snapshot (or none, offline);
+//! gives a [`Plan`]: steps, no-op entries that explain themselves, and the edges between steps
+//! (stop datafeed → close its job; open job → start its datafeed; `after` entries; upgrade mode
+//! enabled after every change, disabled before). Never contacts the cluster.
+
+mod build;
+mod problem;
+mod resolve;
+mod step;
+mod view;
+
+use petgraph::Direction as Dir;
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde::{Deserialize, Serialize};
+
+pub use build::{UPGRADE_MODE_TARGET, build};
+pub use problem::{InvalidPlan, PlanProblem, PlanWarnings};
+pub use step::{Action, Force, Step, StepId, Unchanged};
+pub use view::{EdgeView, PLAN_FORMAT_VERSION, PlanView, StepView, Summary};
+
+use crate::observe::Snapshot;
+use crate::playbook::Location;
+
+/// Why one step waits for another.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum EdgeKind {
+    /// A datafeed is stopped before its job is closed.
+    StopBeforeClose,
+    /// A job is opened before its datafeed is started.
+    OpenBeforeStart,
+    /// An `after:` entry of the playbook, at this place.
+    After(Location),
+    /// Upgrade mode is enabled after every change, or disabled before.
+    UpgradeMode,
+}
+
+/// One ordering constraint: `from` must succeed before `to` starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Edge {
+    pub from: StepId,
+    pub to: StepId,
+    pub kind: EdgeKind,
+}
+
+impl Edge {
+    fn new(from: StepId, to: StepId, kind: EdgeKind) -> Edge {
+        Edge { from, to, kind }
+    }
+}
+
+/// The ordered work of one playbook against one observed cluster.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The playbook's name.
+    pub playbook: String,
+    /// What the cluster looked like; `None` for an offline plan.
+    pub snapshot: Option<Snapshot>,
+    pub steps: Vec<Step>,
+    pub unchanged: Vec<Unchanged>,
+    graph: DiGraph<StepId, EdgeKind>,
+}
+
+impl Plan {
+    fn node(&self, id: StepId) -> NodeIndex {
+        NodeIndex::new(id.0)
+    }
+
+    fn neighbours(&self, id: StepId, direction: Dir) -> Vec<StepId> {
+        let mut out: Vec<StepId> = self
+            .graph
+            .neighbors_directed(self.node(id), direction)
+            .map(|n| self.graph[n])
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Steps that must succeed before `id` starts.
+    pub fn dependencies(&self, id: StepId) -> Vec<StepId> {
+        self.neighbours(id, Dir::Incoming)
+    }
+
+    /// Steps that wait for `id`.
+    pub fn dependents(&self, id: StepId) -> Vec<StepId> {
+        self.neighbours(id, Dir::Outgoing)
+    }
+
+    /// Every edge with its reason.
+    pub fn edges(&self) -> Vec<Edge> {
+        self.graph
+            .edge_indices()
+            .filter_map(|e| {
+                let (from, to) = self.graph.edge_endpoints(e)?;
+                Some(Edge::new(self.graph[from], self.graph[to], self.graph[e].clone()))
+            })
+            .collect()
+    }
+
+    /// The steps grouped by DAG level: wave 0 needs nothing, wave n needs something of wave
+    /// n-1. Within a wave, steps keep their plan order.
+    pub fn waves(&self) -> Vec<Vec<StepId>> {
+        let order = petgraph::algo::toposort(&self.graph, None).unwrap_or_default();
+        let mut level = vec![0usize; self.steps.len()];
+        for node in order {
+            let id = self.graph[node];
+            let here = level[id.0];
+            for next in self.graph.neighbors_directed(node, Dir::Outgoing) {
+                let next = self.graph[next].0;
+                level[next] = level[next].max(here + 1);
+            }
+        }
+        let mut waves: Vec<Vec<StepId>> = Vec::new();
+        for step in &self.steps {
+            let l = level[step.id.0];
+            if waves.len() <= l {
+                waves.resize(l + 1, Vec::new());
+            }
+            waves[l].push(step.id);
+        }
+        waves
+    }
+
+    /// Whether running the plan would change anything.
+    pub fn has_changes(&self) -> bool {
+        !self.steps.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests;

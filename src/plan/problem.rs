@@ -1,0 +1,189 @@
+//! What can make a playbook unplannable against a given cluster, as miette diagnostics that
+//! point at the playbook line. Nothing has been changed on the cluster when these are reported.
+
+use miette::{Diagnostic, LabeledSpan, NamedSource, SourceSpan};
+use thiserror::Error;
+
+use crate::playbook::Source;
+
+/// One planning problem (or warning).
+#[derive(Debug, Clone, Error, Diagnostic)]
+pub enum PlanProblem {
+    #[error("{kind} `{id}` does not exist in the cluster")]
+    #[diagnostic(
+        code(quiesce::plan::unknown_id),
+        help("Check the id (`quiesce status` lists what the cluster has), or use `match:` for a resource that may be absent.")
+    )]
+    UnknownId {
+        kind: &'static str,
+        id: String,
+        #[label("no {kind} with this id")]
+        at: SourceSpan,
+    },
+
+    #[error("selector `{selector}` matches no {kind}")]
+    #[diagnostic(
+        code(quiesce::plan::no_match),
+        severity(Warning),
+        help("Nothing will be done for this entry. Set `settings.require_match: true` to make this an error.")
+    )]
+    NoMatch {
+        kind: &'static str,
+        selector: String,
+        #[label("matches nothing")]
+        at: SourceSpan,
+    },
+
+    #[error("selector `{selector}` matches no {kind}")]
+    #[diagnostic(
+        code(quiesce::plan::no_match),
+        help("`settings.require_match` is true: fix the selector or remove the entry.")
+    )]
+    NoMatchRequired {
+        kind: &'static str,
+        selector: String,
+        #[label("matches nothing")]
+        at: SourceSpan,
+    },
+
+    #[error("{kind} `{id}` is asked to be both {first_state} and {second_state}")]
+    #[diagnostic(
+        code(quiesce::plan::conflict),
+        help("Two entries select this {kind} with different states; narrow one of the selectors.")
+    )]
+    Conflict {
+        kind: &'static str,
+        id: String,
+        first_state: &'static str,
+        second_state: &'static str,
+        #[label("{first_state} here")]
+        first: SourceSpan,
+        #[label(primary, "{second_state} here")]
+        second: SourceSpan,
+    },
+
+    #[error("datafeed `{datafeed}` feeds job `{actual}` in the cluster, not `{declared}`")]
+    #[diagnostic(
+        code(quiesce::plan::wrong_job),
+        help("Set `job: {actual}` or remove `job:` (it is read from the cluster when omitted).")
+    )]
+    WrongJob {
+        datafeed: String,
+        declared: String,
+        actual: String,
+        #[label("the cluster says `{actual}`")]
+        at: SourceSpan,
+    },
+
+    #[error("datafeed `{datafeed}` is to be started but its job `{job}` is {job_state}")]
+    #[diagnostic(
+        code(quiesce::plan::job_not_open),
+        help("Add `- id: {job}` with `state: opened` to `jobs:` so that it is opened first.")
+    )]
+    JobNotOpen {
+        datafeed: String,
+        job: String,
+        job_state: String,
+        #[label("starting this needs `{job}` opened")]
+        at: SourceSpan,
+    },
+
+    #[error("job `{job}` is failed and cannot be opened")]
+    #[diagnostic(
+        code(quiesce::plan::failed_job),
+        help("A failed job must be closed with force first: declare it `state: closed` with `settings.force: after_timeout`, run, then open it.")
+    )]
+    OpenFailedJob {
+        job: String,
+        #[label("this job is failed")]
+        at: SourceSpan,
+    },
+
+    #[error("upgrade mode is enabled on the cluster: every stop, close, open and start would be refused")]
+    #[diagnostic(
+        code(quiesce::plan::upgrade_mode),
+        help("Add `upgrade_mode: disabled` to the playbook so quiesce disables it first, or disable it yourself (`POST _ml/set_upgrade_mode?enabled=false`).")
+    )]
+    UpgradeModeBlocks {
+        #[label("the first change that would be refused")]
+        at: Option<SourceSpan>,
+    },
+
+    #[error("`upgrade_mode: enabled` cannot be combined with opening jobs or starting datafeeds")]
+    #[diagnostic(
+        code(quiesce::plan::upgrade_mode),
+        help("While upgrade mode is enabled, opens and starts are refused; bring things up in a separate playbook with `upgrade_mode: disabled`.")
+    )]
+    UpgradeModeWithUp {
+        #[label("enabled here")]
+        at: SourceSpan,
+        #[label("an entry that brings something up")]
+        up: SourceSpan,
+    },
+
+    #[error("the steps form a cycle: {path}")]
+    #[diagnostic(
+        code(quiesce::plan::cycle),
+        help("An `after:` entry closes a loop with the stop-before-close / open-before-start order; remove one of the labelled entries.")
+    )]
+    Cycle {
+        path: String,
+        #[label(collection, "on the cycle")]
+        edges: Vec<LabeledSpan>,
+    },
+}
+
+impl PlanProblem {
+    /// Warnings are reported but do not stop planning.
+    pub fn is_error(&self) -> bool {
+        !matches!(self, PlanProblem::NoMatch { .. })
+    }
+}
+
+/// The problems of one plan, with the playbook text they point into.
+#[derive(Debug, Error, Diagnostic)]
+#[error("cannot plan `{name}`: {count} problem(s)")]
+#[diagnostic(code(quiesce::plan::invalid))]
+pub struct InvalidPlan {
+    name: String,
+    count: usize,
+    #[source_code]
+    source_code: NamedSource<std::sync::Arc<str>>,
+    #[related]
+    pub problems: Vec<PlanProblem>,
+}
+
+impl InvalidPlan {
+    pub fn new(source: &Source, problems: Vec<PlanProblem>) -> InvalidPlan {
+        InvalidPlan {
+            name: source.name().to_owned(),
+            count: problems.iter().filter(|p| p.is_error()).count(),
+            source_code: source.named_source(),
+            problems,
+        }
+    }
+}
+
+/// Warnings of a plan that could be made, with their source, for rendering.
+#[derive(Debug, Error, Diagnostic)]
+#[error("{count} warning(s) in `{name}`")]
+#[diagnostic(code(quiesce::plan::warnings), severity(Warning))]
+pub struct PlanWarnings {
+    name: String,
+    count: usize,
+    #[source_code]
+    source_code: NamedSource<std::sync::Arc<str>>,
+    #[related]
+    pub warnings: Vec<PlanProblem>,
+}
+
+impl PlanWarnings {
+    pub fn new(source: &Source, warnings: Vec<PlanProblem>) -> PlanWarnings {
+        PlanWarnings {
+            name: source.name().to_owned(),
+            count: warnings.len(),
+            source_code: source.named_source(),
+            warnings,
+        }
+    }
+}

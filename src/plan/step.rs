@@ -1,0 +1,100 @@
+//! A step: one call quiesce will make (or explains it will not), with why, where the playbook
+//! asked for it, and how long it is expected to take.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::playbook::Location;
+
+/// Index of a step in [`super::Plan::steps`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct StepId(pub usize);
+
+impl std::fmt::Display for StepId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0 + 1)
+    }
+}
+
+/// What a step does to the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    StopDatafeed,
+    CloseJob,
+    OpenJob,
+    StartDatafeed,
+    EnableUpgradeMode,
+    DisableUpgradeMode,
+}
+
+impl Action {
+    /// Lowercase words for people: `stop datafeed`.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::StopDatafeed => "stop datafeed",
+            Action::CloseJob => "close job",
+            Action::OpenJob => "open job",
+            Action::StartDatafeed => "start datafeed",
+            Action::EnableUpgradeMode => "enable upgrade mode",
+            Action::DisableUpgradeMode => "disable upgrade mode",
+        }
+    }
+
+    /// Rough expected duration, used to order ready steps (longest remaining chain first).
+    /// Closing persists the model and opening restores it, so both grow with its size; the rate
+    /// is a conservative figure for a snapshot written to the ML state index.
+    pub fn estimate(self, model_bytes: u64) -> Duration {
+        const BYTES_PER_SEC: u64 = 50 * 1024 * 1024;
+        let transfer = Duration::from_millis(model_bytes.saturating_mul(1000) / BYTES_PER_SEC);
+        match self {
+            Action::StopDatafeed | Action::StartDatafeed => Duration::from_secs(2),
+            Action::CloseJob | Action::OpenJob => Duration::from_secs(3) + transfer,
+            Action::EnableUpgradeMode | Action::DisableUpgradeMode => Duration::from_secs(10),
+        }
+    }
+}
+
+/// Whether a close needs `force=true`, and whether the playbook's settings allow it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Force {
+    /// The graceful path (flush, final results, model snapshot).
+    NotNeeded,
+    /// The job is `failed`: only a forced close works, and `settings.force` allows it.
+    RequiredAllowed,
+    /// The job is `failed` and `settings.force` is `never`: the close will be refused (409).
+    RequiredRefused,
+}
+
+/// One unit of work in the plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Step {
+    pub id: StepId,
+    pub action: Action,
+    /// The job or datafeed id; `_ml` for upgrade mode.
+    pub target: String,
+    /// Why this step exists, for people.
+    pub reason: String,
+    /// The state observed when planning (`None` offline).
+    pub observed: Option<String>,
+    /// The playbook entry that asked for this step (for an implicit stop: the job's entry).
+    pub source: Option<Location>,
+    pub force: Force,
+    /// The model size, for close and open (drives the estimate).
+    pub model_bytes: u64,
+    pub estimate: Duration,
+}
+
+/// A target already in its desired state, kept so the plan can say why nothing happens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Unchanged {
+    /// `job`, `datafeed` or `upgrade_mode`.
+    pub kind: String,
+    pub target: String,
+    pub state: String,
+    pub reason: String,
+    pub source: Option<Location>,
+}

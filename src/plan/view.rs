@@ -1,0 +1,179 @@
+//! `PlanView`: the serialisable form of a plan, shared by `plan --format json`, `plan -o`
+//! (what `apply` later executes unchanged) and the text renderer. Versioned.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::observe::Snapshot;
+
+use super::{Action, EdgeKind, Force, Plan, StepId, Unchanged};
+
+/// Bumped whenever the JSON form changes incompatibly.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanView {
+    pub version: u32,
+    pub playbook: PlaybookRef,
+    /// True when the plan was made without contacting a cluster.
+    pub offline: bool,
+    pub summary: Summary,
+    pub steps: Vec<StepView>,
+    pub edges: Vec<EdgeView>,
+    pub unchanged: Vec<Unchanged>,
+    /// `sha256:` of the snapshot's JSON, to detect drift before applying a saved plan.
+    pub snapshot_digest: Option<String>,
+    pub snapshot: Option<Snapshot>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlaybookRef {
+    pub name: String,
+    pub path: String,
+    /// `sha256:` of the playbook text.
+    pub digest: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Summary {
+    pub steps: usize,
+    pub stop_datafeed: usize,
+    pub close_job: usize,
+    pub open_job: usize,
+    pub start_datafeed: usize,
+    pub upgrade_mode: usize,
+    pub unchanged: usize,
+    pub waves: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepView {
+    /// 1-based, as shown in text output (`#3`).
+    pub id: usize,
+    pub action: Action,
+    pub target: String,
+    pub reason: String,
+    pub observed: Option<String>,
+    pub force: Force,
+    pub model_bytes: u64,
+    pub estimate_ms: u64,
+    pub wave: usize,
+    pub dependencies: Vec<usize>,
+    pub dependents: Vec<usize>,
+    pub source: Option<SourceRef>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SourceRef {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EdgeView {
+    pub from: usize,
+    pub to: usize,
+    pub reason: String,
+    pub source: Option<SourceRef>,
+}
+
+/// `sha256:<hex>` of some bytes.
+pub fn digest(bytes: &[u8]) -> String {
+    let hash = Sha256::digest(bytes);
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+impl PlanView {
+    pub fn new(plan: &Plan, playbook_path: &str, playbook_text: &str) -> PlanView {
+        let waves = plan.waves();
+        let mut wave_of = vec![0; plan.steps.len()];
+        for (level, ids) in waves.iter().enumerate() {
+            for id in ids {
+                wave_of[id.0] = level;
+            }
+        }
+        let one_based = |ids: Vec<StepId>| ids.into_iter().map(|id| id.0 + 1).collect();
+        let steps: Vec<StepView> = plan
+            .steps
+            .iter()
+            .map(|step| StepView {
+                id: step.id.0 + 1,
+                action: step.action,
+                target: step.target.clone(),
+                reason: step.reason.clone(),
+                observed: step.observed.clone(),
+                force: step.force,
+                model_bytes: step.model_bytes,
+                estimate_ms: u64::try_from(step.estimate.as_millis()).unwrap_or(u64::MAX),
+                wave: wave_of[step.id.0] + 1,
+                dependencies: one_based(plan.dependencies(step.id)),
+                dependents: one_based(plan.dependents(step.id)),
+                source: step.source.as_ref().map(|l| SourceRef {
+                    file: l.file.to_string(),
+                    line: l.line,
+                    column: l.column,
+                }),
+            })
+            .collect();
+        let mut summary = Summary {
+            steps: steps.len(),
+            unchanged: plan.unchanged.len(),
+            waves: waves.len(),
+            ..Summary::default()
+        };
+        for step in &plan.steps {
+            *match step.action {
+                Action::StopDatafeed => &mut summary.stop_datafeed,
+                Action::CloseJob => &mut summary.close_job,
+                Action::OpenJob => &mut summary.open_job,
+                Action::StartDatafeed => &mut summary.start_datafeed,
+                Action::EnableUpgradeMode | Action::DisableUpgradeMode => &mut summary.upgrade_mode,
+            } += 1;
+        }
+        let mut edges: Vec<EdgeView> = plan
+            .edges()
+            .into_iter()
+            .map(|edge| EdgeView {
+                from: edge.from.0 + 1,
+                to: edge.to.0 + 1,
+                reason: match &edge.kind {
+                    EdgeKind::StopBeforeClose => "stop datafeed before closing its job".into(),
+                    EdgeKind::OpenBeforeStart => "open job before starting its datafeed".into(),
+                    EdgeKind::After(_) => "`after` in the playbook".into(),
+                    EdgeKind::UpgradeMode => "upgrade mode".into(),
+                },
+                source: match &edge.kind {
+                    EdgeKind::After(l) => Some(SourceRef {
+                        file: l.file.to_string(),
+                        line: l.line,
+                        column: l.column,
+                    }),
+                    _ => None,
+                },
+            })
+            .collect();
+        edges.sort_by_key(|e| (e.from, e.to));
+        PlanView {
+            version: PLAN_FORMAT_VERSION,
+            playbook: PlaybookRef {
+                name: plan.playbook.clone(),
+                path: playbook_path.to_owned(),
+                digest: digest(playbook_text.as_bytes()),
+            },
+            offline: plan.snapshot.is_none(),
+            summary,
+            steps,
+            edges,
+            unchanged: plan.unchanged.clone(),
+            snapshot_digest: plan.snapshot.as_ref().map(snapshot_digest),
+            snapshot: plan.snapshot.clone(),
+        }
+    }
+}
+
+/// The digest of a snapshot's canonical JSON (maps are sorted by id).
+pub fn snapshot_digest(snapshot: &Snapshot) -> String {
+    digest(&serde_json::to_vec(snapshot).unwrap_or_default())
+}
