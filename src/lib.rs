@@ -37,6 +37,8 @@ pub mod cli;
 mod cmd;
 pub mod error;
 pub mod exit_code;
+pub mod model;
+pub mod playbook;
 pub mod report;
 pub mod sim;
 
