@@ -24,6 +24,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check playbooks without contacting anything; every problem at once.
+    ///
+    /// Exit 0 when every playbook is valid, 2 otherwise.
+    Validate(cmd::validate::Args),
+    /// Print the JSON Schema (draft-07) of a file format, for editors.
+    Schema(cmd::schema::Args),
     /// Print a shell completion script.
     Completions(cmd::completions::Args),
 }

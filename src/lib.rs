@@ -38,7 +38,10 @@ mod cmd;
 pub mod error;
 pub mod es;
 pub mod exit_code;
+pub mod model;
 pub mod observe;
+pub mod plan;
+pub mod playbook;
 pub mod report;
 pub mod sim;
 

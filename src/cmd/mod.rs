@@ -2,6 +2,8 @@
 //! and returns an exit code. Errors that end a command are rendered once, here.
 
 pub(crate) mod completions;
+pub(crate) mod schema;
+pub(crate) mod validate;
 
 use crate::cli::{Cli, Command};
 use crate::report::diagnostic;
@@ -10,6 +12,8 @@ use crate::report::diagnostic;
 pub(crate) fn dispatch(cli: Cli) -> i32 {
     let result = match cli.command {
         Command::Completions(args) => completions::run(args),
+        Command::Schema(args) => schema::run(args),
+        Command::Validate(args) => validate::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,35 @@
+//! `quiesce schema [WHAT]`: prints a JSON Schema (draft-07) on stdout, for editors and
+//! for `schemas/`.
+
+use std::io::Write;
+
+use clap::ValueEnum;
+
+use crate::error::Error;
+use crate::exit_code;
+use crate::playbook::playbook_schema;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Which schema to print.
+    #[arg(value_enum, default_value_t = Schema::Playbook)]
+    what: Schema,
+}
+
+/// The documents quiesce reads that have a schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Schema {
+    /// The playbook format (`schemas/playbook.schema.json`).
+    Playbook,
+}
+
+pub(crate) fn run(args: Args) -> Result<i32, Error> {
+    let text = match args.what {
+        Schema::Playbook => playbook_schema(),
+    };
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .map_err(Error::Output)?;
+    Ok(exit_code::SUCCESS)
+}

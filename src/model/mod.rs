@@ -1,0 +1,32 @@
+//! Stage 2: the validated playbook, with no I/O.
+//!
+//! Takes the raw tree of [`crate::playbook`] and gives a [`Playbook`] whose ids, selectors,
+//! states, durations, references and secrets have all been checked, or every
+//! [`Problem`](crate::playbook::Problem) found, sorted by position. Environment variables come
+//! through a lookup passed in; nothing here reads files, the environment or the network.
+//! Each target keeps the [`Location`](crate::playbook::Location) it was written at, so plan,
+//! exec and report can point back at the line.
+
+mod after;
+mod duration;
+mod id;
+mod playbook;
+mod state;
+mod validate;
+
+pub use duration::parse_duration;
+pub use id::{DatafeedId, JobId, MAX_ID_LEN, Pattern, Selector, id_error};
+pub use playbook::{
+    Auth, ClusterConfig, DatafeedTarget, JobRef, JobTarget, Playbook, Reference, RetryPolicy,
+    Settings, TargetRef, UpgradeModeTarget,
+};
+pub use state::{DatafeedState, Direction, ForcePolicy, JobState, Keyword, OnFailure, UpgradeMode};
+pub use validate::{EnvLookup, validate};
+
+use crate::playbook::{InvalidPlaybook, Source, parse};
+
+/// Reads and checks a playbook whose text is already in memory: parse, then validate.
+pub fn load(source: &Source, env: EnvLookup<'_>) -> Result<Playbook, InvalidPlaybook> {
+    let raw = parse(source).map_err(|problem| InvalidPlaybook::new(source, vec![problem]))?;
+    validate(&raw, source, env).map_err(|problems| InvalidPlaybook::new(source, problems))
+}

@@ -1,0 +1,188 @@
+//! The validated playbook: what `plan` and `apply` consume. Every value here has passed every
+//! check, every target keeps the [`Location`] it was written at, and secrets are held in
+//! `SecretString` (redacted in `Debug`, never serialized).
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use super::{
+    DatafeedId, DatafeedState, Direction, ForcePolicy, JobId, JobState, OnFailure, Selector,
+    UpgradeMode,
+};
+use crate::playbook::Location;
+
+/// A playbook that passed validation.
+#[derive(Debug)]
+pub struct Playbook {
+    /// `name`, or the file name without extension.
+    pub name: String,
+    pub description: Option<String>,
+    pub cluster: ClusterConfig,
+    pub settings: Settings,
+    /// Jobs in the order written.
+    pub jobs: Vec<JobTarget>,
+    /// Datafeeds in the order written.
+    pub datafeeds: Vec<DatafeedTarget>,
+    pub upgrade_mode: Option<UpgradeModeTarget>,
+}
+
+impl Playbook {
+    /// The entry an `after` reference points at.
+    pub fn target(&self, target: TargetRef) -> (&str, &Location) {
+        match target {
+            TargetRef::Job(i) => (self.jobs[i].name(), &self.jobs[i].location),
+            TargetRef::Datafeed(i) => (self.datafeeds[i].name(), &self.datafeeds[i].location),
+        }
+    }
+}
+
+/// Where the cluster is and how to talk to it.
+#[derive(Debug)]
+pub struct ClusterConfig {
+    /// `None` when the playbook leaves it to `--cluster` / `ES_URL`.
+    pub url: Option<String>,
+    pub auth: Auth,
+    /// The CA certificate, already resolved against the playbook's directory.
+    pub ca_cert: Option<PathBuf>,
+}
+
+/// Credentials, read from the environment at load time.
+#[derive(Debug)]
+pub enum Auth {
+    /// `Authorization: ApiKey <key>`.
+    ApiKey(SecretString),
+    /// HTTP basic authentication.
+    Basic {
+        username: String,
+        password: SecretString,
+    },
+    /// No credentials (a cluster without security, or the simulator).
+    None,
+}
+
+/// How the run behaves; every field has its documented default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub concurrency: NonZeroUsize,
+    pub step_timeout: Duration,
+    pub retry: RetryPolicy,
+    pub on_failure: OnFailure,
+    pub force: ForcePolicy,
+    pub require_match: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            concurrency: NonZeroUsize::new(8).unwrap_or(NonZeroUsize::MIN),
+            step_timeout: Duration::from_secs(30 * 60),
+            retry: RetryPolicy::default(),
+            on_failure: OnFailure::Continue,
+            force: ForcePolicy::Never,
+            require_match: false,
+        }
+    }
+}
+
+/// Exponential backoff with full jitter between `initial_backoff` and `max_backoff`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included; at least 1.
+    pub attempts: NonZeroUsize,
+    pub initial_backoff: Duration,
+    /// At least `initial_backoff`.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: NonZeroUsize::new(5).unwrap_or(NonZeroUsize::MIN),
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One `jobs:` entry.
+#[derive(Debug, Clone)]
+pub struct JobTarget {
+    pub selector: Selector<JobId>,
+    pub state: JobState,
+    /// Entries that must reach their state first.
+    pub after: Vec<Reference>,
+    /// Where the `id` or `match` value is written.
+    pub location: Location,
+}
+
+impl JobTarget {
+    /// The id or selector as written.
+    pub fn name(&self) -> &str {
+        match &self.selector {
+            Selector::Id(id) => id.as_str(),
+            Selector::Pattern(pattern) => pattern.as_str(),
+        }
+    }
+
+    pub fn direction(&self) -> Direction {
+        self.state.direction()
+    }
+}
+
+/// One `datafeeds:` entry.
+#[derive(Debug, Clone)]
+pub struct DatafeedTarget {
+    pub selector: Selector<DatafeedId>,
+    /// The job it feeds, when the playbook says (only with an id selector).
+    pub job: Option<JobRef>,
+    pub state: DatafeedState,
+    pub after: Vec<Reference>,
+    pub location: Location,
+}
+
+impl DatafeedTarget {
+    /// The id or selector as written.
+    pub fn name(&self) -> &str {
+        match &self.selector {
+            Selector::Id(id) => id.as_str(),
+            Selector::Pattern(pattern) => pattern.as_str(),
+        }
+    }
+
+    pub fn direction(&self) -> Direction {
+        self.state.direction()
+    }
+}
+
+/// A datafeed's `job:` value.
+#[derive(Debug, Clone)]
+pub struct JobRef {
+    pub id: JobId,
+    pub location: Location,
+}
+
+/// The cluster-wide upgrade mode the playbook asks for.
+#[derive(Debug, Clone)]
+pub struct UpgradeModeTarget {
+    pub state: UpgradeMode,
+    pub location: Location,
+}
+
+/// One `after:` entry, resolved to the entry it names.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    pub target: TargetRef,
+    /// The text as written.
+    pub text: String,
+    pub location: Location,
+}
+
+/// An entry of the playbook by section and index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TargetRef {
+    Job(usize),
+    Datafeed(usize),
+}

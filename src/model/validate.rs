@@ -1,0 +1,599 @@
+//! Raw tree -> [`Playbook`]: every check of meaning, collecting every problem.
+//!
+//! Nothing here reads files or the network; environment variables come through the lookup the
+//! caller passes in. A problem in one value never hides a problem in another: each value is
+//! checked on its own, and cross-entry checks run over whatever could be read.
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::time::Duration;
+
+use miette::SourceSpan;
+use secrecy::SecretString;
+
+use super::after::{self, Entry};
+use super::duration::parse_duration;
+use super::playbook::{
+    Auth, ClusterConfig, DatafeedTarget, JobRef, JobTarget, Playbook, Reference, RetryPolicy,
+    Settings, TargetRef, UpgradeModeTarget,
+};
+use super::state::Keyword;
+use super::{DatafeedId, DatafeedState, JobId, JobState, Pattern, Selector, UpgradeMode};
+use crate::playbook::{
+    ExpandError, Problem, RawCluster, RawDatafeed, RawJob, RawPlaybook, RawSettings, Source, Sp,
+    did_you_mean, expand, is_single_reference,
+};
+
+/// Looks an environment variable up.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// Checks a raw playbook and builds the model, or returns every problem found.
+pub fn validate(
+    raw: &RawPlaybook,
+    source: &Source,
+    env: EnvLookup<'_>,
+) -> Result<Playbook, Vec<Problem>> {
+    let mut check = Checker {
+        source,
+        env,
+        problems: Vec::new(),
+    };
+    check.version(raw);
+    let name = match &raw.name {
+        Some(name) => check.text(name),
+        None => Some(source.path().file_stem().map_or_else(
+            || source.name().to_owned(),
+            |s| s.to_string_lossy().into_owned(),
+        )),
+    };
+    let description = raw.description.as_ref().and_then(|d| check.text(d));
+    let cluster = check.cluster(raw.cluster.as_ref().map(|c| c.value()));
+    let settings = check.settings(raw.settings.as_ref());
+    let jobs: Vec<Option<JobTarget>> = raw.jobs.iter().map(|j| check.job(j)).collect();
+    let datafeeds: Vec<Option<DatafeedTarget>> =
+        raw.datafeeds.iter().map(|d| check.datafeed(d)).collect();
+    check.duplicates("job", &jobs, |j| (j.name(), j.location.span()));
+    check.duplicates("datafeed", &datafeeds, |d| (d.name(), d.location.span()));
+    check.datafeed_jobs(&jobs, &datafeeds);
+    let upgrade_mode = raw.upgrade_mode.as_ref().and_then(|u| {
+        let state = check.keyword::<UpgradeMode>("upgrade_mode", u)?;
+        Some(UpgradeModeTarget {
+            state,
+            location: source.location(u.span()),
+        })
+    });
+
+    let entry = |target,
+                 id: Option<&Sp<String>>,
+                 pattern: Option<&Sp<String>>,
+                 span: SourceSpan,
+                 direction,
+                 after: &[Sp<String>]| {
+        let named = id.or(pattern);
+        Entry {
+            target,
+            name: named.and_then(|n| check.expanded(n)),
+            span: named.map_or(span, Sp::span),
+            direction,
+            after: after
+                .iter()
+                .filter_map(|a| Some((check.expanded(a)?, a.span())))
+                .collect(),
+        }
+    };
+    let entries: Vec<Entry> = raw
+        .jobs
+        .iter()
+        .zip(&jobs)
+        .enumerate()
+        .map(|(i, (r, j))| {
+            let v = r.value();
+            entry(
+                TargetRef::Job(i),
+                v.id.as_ref(),
+                v.selector.as_ref(),
+                r.span(),
+                j.as_ref().map(JobTarget::direction),
+                &v.after,
+            )
+        })
+        .chain(
+            raw.datafeeds
+                .iter()
+                .zip(&datafeeds)
+                .enumerate()
+                .map(|(i, (r, d))| {
+                    let v = r.value();
+                    entry(
+                        TargetRef::Datafeed(i),
+                        v.id.as_ref(),
+                        v.selector.as_ref(),
+                        r.span(),
+                        d.as_ref().map(DatafeedTarget::direction),
+                        &v.after,
+                    )
+                }),
+        )
+        .collect();
+    let edges = after::check(&entries, &mut check.problems);
+
+    let (Some(name), Some(cluster), Some(settings), true) =
+        (name, cluster, settings, check.problems.is_empty())
+    else {
+        return Err(check.problems);
+    };
+    let mut jobs: Vec<JobTarget> = jobs.into_iter().flatten().collect();
+    let mut datafeeds: Vec<DatafeedTarget> = datafeeds.into_iter().flatten().collect();
+    for (entry, edges) in entries.iter().zip(edges) {
+        let references = edges
+            .into_iter()
+            .map(|edge| Reference {
+                target: entries[edge.to].target,
+                text: edge.text,
+                location: source.location(edge.span),
+            })
+            .collect();
+        match entry.target {
+            TargetRef::Job(i) => jobs[i].after = references,
+            TargetRef::Datafeed(i) => datafeeds[i].after = references,
+        }
+    }
+    Ok(Playbook {
+        name,
+        description,
+        cluster,
+        settings,
+        jobs,
+        datafeeds,
+        upgrade_mode,
+    })
+}
+
+struct Checker<'a> {
+    source: &'a Source,
+    env: EnvLookup<'a>,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn version(&mut self, raw: &RawPlaybook) {
+        match &raw.version {
+            None => self.problems.push(Problem::MissingVersion {
+                at: first_content(self.source.text()),
+            }),
+            Some(v) if *v.value() != 1 => self.problems.push(Problem::UnsupportedVersion {
+                version: *v.value(),
+                at: v.span(),
+            }),
+            Some(_) => {}
+        }
+    }
+
+    /// A string value with `${VAR}` expanded; problems point inside the YAML text.
+    fn text(&mut self, value: &Sp<String>) -> Option<String> {
+        match expand(value.value(), self.env) {
+            Ok(text) => Some(text),
+            Err(errors) => {
+                for error in errors {
+                    let problem = match error {
+                        ExpandError::Unset { name, at } => Problem::UnsetVariable {
+                            at: self.inner(value, &value.value()[at]),
+                            name,
+                        },
+                        ExpandError::Malformed { text, at } => Problem::MalformedVariable {
+                            at: self.inner(value, &value.value()[at]),
+                            text,
+                        },
+                    };
+                    self.problems.push(problem);
+                }
+                None
+            }
+        }
+    }
+
+    /// A string value with `${VAR}` expanded, or `None` (its problems are reported by `text`).
+    fn expanded(&self, value: &Sp<String>) -> Option<String> {
+        expand(value.value(), self.env).ok()
+    }
+
+    /// The span of `fragment` inside the YAML text of `value`, or the whole value.
+    fn inner(&self, value: &Sp<String>, fragment: &str) -> SourceSpan {
+        let span = value.span();
+        self.source
+            .text()
+            .get(span.offset()..span.offset() + span.len())
+            .and_then(|text| text.find(fragment))
+            .map_or(span, |i| (span.offset() + i, fragment.len()).into())
+    }
+
+    fn keyword<K: Keyword>(&mut self, key: &'static str, value: &Sp<String>) -> Option<K> {
+        let text = self.text(value)?;
+        let found = K::from_name(&text);
+        if found.is_none() {
+            let names: Vec<&str> = K::NAMES.iter().map(|(n, _)| *n).collect();
+            self.problems.push(Problem::UnknownValue {
+                key,
+                help: did_you_mean(&text, &names, "values"),
+                value: text,
+                at: value.span(),
+            });
+        }
+        found
+    }
+
+    fn duration(
+        &mut self,
+        key: &'static str,
+        value: Option<&Sp<String>>,
+        default: Duration,
+    ) -> Option<Duration> {
+        let Some(value) = value else {
+            return Some(default);
+        };
+        let text = self.text(value)?;
+        match parse_duration(&text) {
+            Ok(duration) => Some(duration),
+            Err(reason) => {
+                self.problems.push(Problem::InvalidDuration {
+                    key,
+                    value: text,
+                    reason,
+                    at: value.span(),
+                });
+                None
+            }
+        }
+    }
+
+    fn cluster(&mut self, raw: Option<&RawCluster>) -> Option<ClusterConfig> {
+        let Some(raw) = raw else {
+            return Some(ClusterConfig {
+                url: None,
+                auth: Auth::None,
+                ca_cert: None,
+            });
+        };
+        let url = match &raw.url {
+            None => Some(None),
+            Some(u) => self.text(u).map(Some),
+        };
+        let api_key = raw.api_key.as_ref().map(|k| self.secret("api_key", k));
+        let username = raw.username.as_ref().map(|u| self.text(u));
+        let password = raw.password.as_ref().map(|p| self.secret("password", p));
+        let ca_cert = match &raw.ca_cert {
+            None => Some(None),
+            Some(c) => self.text(c).map(|path| {
+                let dir = self.source.path().parent().unwrap_or(Path::new(""));
+                Some(dir.join(path))
+            }),
+        };
+        let auth = match (api_key, username, password) {
+            (None, None, None) => Some(Auth::None),
+            (Some(key), None, None) => key.map(Auth::ApiKey),
+            (None, Some(username), Some(password)) => Some(Auth::Basic {
+                username: username?,
+                password: password?,
+            }),
+            (Some(_), _, _) => {
+                self.credentials(
+                    "`api_key` together with `username`/`password`",
+                    raw.api_key.as_ref(),
+                );
+                None
+            }
+            (None, Some(_), None) => {
+                self.credentials("`username` without `password`", raw.username.as_ref());
+                None
+            }
+            (None, None, Some(_)) => {
+                self.credentials("`password` without `username`", raw.password.as_ref());
+                None
+            }
+        };
+        Some(ClusterConfig {
+            url: url?,
+            auth: auth?,
+            ca_cert: ca_cert?,
+        })
+    }
+
+    fn credentials(&mut self, reason: &'static str, at: Option<&Sp<String>>) {
+        self.problems.push(Problem::Credentials {
+            reason,
+            at: at.map_or((0, 0).into(), Sp::span),
+        });
+    }
+
+    /// A secret must be exactly one `${VAR}`; a literal is reported without its value.
+    fn secret(&mut self, key: &'static str, value: &Sp<String>) -> Option<SecretString> {
+        if !is_single_reference(value.value()) {
+            self.problems.push(Problem::LiteralSecret {
+                key,
+                at: value.span(),
+            });
+            return None;
+        }
+        self.text(value).map(SecretString::from)
+    }
+
+    fn settings(&mut self, raw: Option<&RawSettings>) -> Option<Settings> {
+        let defaults = Settings::default();
+        let Some(raw) = raw else {
+            return Some(defaults);
+        };
+        let concurrency = match &raw.concurrency {
+            None => Some(defaults.concurrency),
+            Some(n) => {
+                let value = NonZeroUsize::new(usize::try_from(*n.value()).unwrap_or(usize::MAX));
+                if value.is_none() {
+                    self.problems
+                        .push(Problem::ZeroConcurrency { at: n.span() });
+                }
+                value
+            }
+        };
+        let step_timeout = self.duration(
+            "step_timeout",
+            raw.step_timeout.as_ref(),
+            defaults.step_timeout,
+        );
+        let retry = self.retry(raw, &defaults.retry);
+        let on_failure = match &raw.on_failure {
+            None => Some(defaults.on_failure),
+            Some(v) => self.keyword("on_failure", v),
+        };
+        let force = match &raw.force {
+            None => Some(defaults.force),
+            Some(v) => self.keyword("force", v),
+        };
+        Some(Settings {
+            concurrency: concurrency?,
+            step_timeout: step_timeout?,
+            retry: retry?,
+            on_failure: on_failure?,
+            force: force?,
+            require_match: raw
+                .require_match
+                .as_ref()
+                .map_or(defaults.require_match, |b| *b.value()),
+        })
+    }
+
+    fn retry(&mut self, raw: &RawSettings, defaults: &RetryPolicy) -> Option<RetryPolicy> {
+        let Some(retry) = raw.retry.as_ref().map(|r| r.value()) else {
+            return Some(defaults.clone());
+        };
+        let attempts = match &retry.attempts {
+            None => Some(defaults.attempts),
+            Some(n) => {
+                let value = NonZeroUsize::new(usize::try_from(*n.value()).unwrap_or(usize::MAX));
+                if value.is_none() {
+                    self.problems.push(Problem::ZeroAttempts { at: n.span() });
+                }
+                value
+            }
+        };
+        let initial = self.duration(
+            "retry.initial_backoff",
+            retry.initial_backoff.as_ref(),
+            defaults.initial_backoff,
+        );
+        let max = self.duration(
+            "retry.max_backoff",
+            retry.max_backoff.as_ref(),
+            defaults.max_backoff,
+        );
+        let (initial, max) = (initial?, max?);
+        if max < initial {
+            self.problems.push(Problem::BackoffOrder {
+                initial: retry.initial_backoff.as_ref().map(Sp::span),
+                max: retry.max_backoff.as_ref().map(Sp::span),
+            });
+            return None;
+        }
+        Some(RetryPolicy {
+            attempts: attempts?,
+            initial_backoff: initial,
+            max_backoff: max,
+        })
+    }
+
+    /// `id` xor `match`, each checked; the name as written and where.
+    fn selector<I>(
+        &mut self,
+        what: &'static str,
+        entry: SourceSpan,
+        id: Option<&Sp<String>>,
+        pattern: Option<&Sp<String>>,
+        parse_id: fn(&str) -> Result<I, String>,
+    ) -> Option<(Selector<I>, SourceSpan)> {
+        match (id, pattern) {
+            (Some(id), Some(pattern)) => {
+                self.problems.push(Problem::IdAndMatch {
+                    id: id.span(),
+                    selector: pattern.span(),
+                });
+                None
+            }
+            (None, None) => {
+                self.problems.push(Problem::NoIdOrMatch { at: entry });
+                None
+            }
+            (Some(id), None) => {
+                let text = self.text(id)?;
+                match parse_id(&text) {
+                    Ok(parsed) => Some((Selector::Id(parsed), id.span())),
+                    Err(reason) => {
+                        self.problems.push(Problem::InvalidId {
+                            what,
+                            id: text,
+                            reason,
+                            at: id.span(),
+                        });
+                        None
+                    }
+                }
+            }
+            (None, Some(pattern)) => {
+                let text = self.text(pattern)?;
+                match Pattern::parse(&text) {
+                    Ok(parsed) => Some((Selector::Pattern(parsed), pattern.span())),
+                    Err(reason) => {
+                        self.problems.push(Problem::InvalidSelector {
+                            selector: text,
+                            reason,
+                            at: pattern.span(),
+                        });
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    fn job(&mut self, raw: &Sp<RawJob>) -> Option<JobTarget> {
+        let entry = raw.value();
+        let selector = self.selector(
+            "job id",
+            raw.span(),
+            entry.id.as_ref(),
+            entry.selector.as_ref(),
+            JobId::parse,
+        );
+        let state = self.keyword::<JobState>("job state", &entry.state);
+        for after in &entry.after {
+            self.text(after);
+        }
+        let (selector, span) = selector?;
+        Some(JobTarget {
+            selector,
+            state: state?,
+            after: Vec::new(),
+            location: self.source.location(span),
+        })
+    }
+
+    fn datafeed(&mut self, raw: &Sp<RawDatafeed>) -> Option<DatafeedTarget> {
+        let entry = raw.value();
+        let selector = self.selector(
+            "datafeed id",
+            raw.span(),
+            entry.id.as_ref(),
+            entry.selector.as_ref(),
+            DatafeedId::parse,
+        );
+        let state = self.keyword::<DatafeedState>("datafeed state", &entry.state);
+        let job = match &entry.job {
+            None => Some(None),
+            Some(_) if entry.selector.is_some() && entry.id.is_none() => {
+                self.problems.push(Problem::JobWithMatch {
+                    at: entry.job.as_ref().map_or(raw.span(), Sp::span),
+                });
+                None
+            }
+            Some(job) => {
+                let text = self.text(job)?;
+                match JobId::parse(&text) {
+                    Ok(id) => Some(Some(JobRef {
+                        id,
+                        location: self.source.location(job.span()),
+                    })),
+                    Err(reason) => {
+                        self.problems.push(Problem::InvalidId {
+                            what: "job id",
+                            id: text,
+                            reason,
+                            at: job.span(),
+                        });
+                        None
+                    }
+                }
+            }
+        };
+        for after in &entry.after {
+            self.text(after);
+        }
+        let (selector, span) = selector?;
+        Some(DatafeedTarget {
+            selector,
+            job: job?,
+            state: state?,
+            after: Vec::new(),
+            location: self.source.location(span),
+        })
+    }
+
+    /// The same id or selector twice in one section.
+    fn duplicates<T>(
+        &mut self,
+        what: &'static str,
+        targets: &[Option<T>],
+        key: fn(&T) -> (&str, SourceSpan),
+    ) {
+        let mut seen: HashMap<&str, SourceSpan> = HashMap::new();
+        for target in targets.iter().flatten() {
+            let (name, span) = key(target);
+            if let Some(first) = seen.get(name) {
+                self.problems.push(Problem::DuplicateId {
+                    what,
+                    id: name.to_owned(),
+                    first: *first,
+                    second: span,
+                });
+            } else {
+                seen.insert(name, span);
+            }
+        }
+    }
+
+    /// Two datafeeds for one job; a started datafeed whose job the playbook closes.
+    fn datafeed_jobs(&mut self, jobs: &[Option<JobTarget>], datafeeds: &[Option<DatafeedTarget>]) {
+        let closed: HashMap<&str, &JobTarget> = jobs
+            .iter()
+            .flatten()
+            .filter(|j| j.state == JobState::Closed && matches!(j.selector, Selector::Id(_)))
+            .map(|j| (j.name(), j))
+            .collect();
+        let mut first_for_job: HashMap<&str, SourceSpan> = HashMap::new();
+        for datafeed in datafeeds.iter().flatten() {
+            let Some(job) = &datafeed.job else {
+                continue;
+            };
+            let job_id = job.id.as_str();
+            if let Some(first) = first_for_job.get(job_id) {
+                self.problems.push(Problem::SharedJob {
+                    job: job_id.to_owned(),
+                    first: *first,
+                    second: job.location.span(),
+                });
+            } else {
+                first_for_job.insert(job_id, job.location.span());
+            }
+            if datafeed.state == DatafeedState::Started {
+                if let Some(closed_job) = closed.get(job_id) {
+                    self.problems.push(Problem::ContradictoryState {
+                        datafeed: datafeed.name().to_owned(),
+                        job: job_id.to_owned(),
+                        datafeed_at: datafeed.location.span(),
+                        job_at: closed_job.location.span(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The first line that is not blank or a comment: where a missing `version` is reported.
+fn first_content(text: &str) -> SourceSpan {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_end();
+        if !trimmed.trim_start().is_empty() && !trimmed.trim_start().starts_with('#') {
+            return (offset, trimmed.len()).into();
+        }
+        offset += line.len();
+    }
+    (0, 0).into()
+}

@@ -1,0 +1,239 @@
+//! YAML text -> [`RawPlaybook`], with the reader's errors turned into [`Problem`]s.
+//!
+//! The reader is serde-saphyr with YAML 1.2 booleans only (`on`, `no`, `y` stay strings, as in
+//! editors), duplicate keys as errors and its default budget against alias bombs. A serde
+//! reader stops at its first error, so this stage reports at most one problem; the model stage
+//! reports every problem of a well-formed file at once.
+
+use miette::SourceSpan;
+use serde_saphyr::{DuplicateKeyPolicy, Error, Options};
+
+use super::{Problem, RawPlaybook, Source};
+
+/// Reads the playbook text into the raw tree.
+pub fn parse(source: &Source) -> Result<RawPlaybook, Problem> {
+    let mut options = Options::default();
+    options.strict_booleans = true;
+    options.duplicate_keys = DuplicateKeyPolicy::Error;
+    serde_saphyr::from_str_with_options(source.text(), options)
+        .map_err(|err| problem(source.text(), &err))
+}
+
+fn problem(text: &str, err: &Error) -> Problem {
+    let err = innermost(err);
+    let at = span_of(text, err);
+    match err {
+        Error::SerdeUnknownField {
+            field, expected, ..
+        } => Problem::UnknownKey {
+            key: field.clone(),
+            at,
+            help: did_you_mean(field, expected, "keys"),
+        },
+        Error::SerdeUnknownVariant {
+            variant, expected, ..
+        } => Problem::UnknownValue {
+            key: "value",
+            value: variant.clone(),
+            at,
+            help: did_you_mean(variant, expected, "values"),
+        },
+        Error::SerdeInvalidType {
+            unexpected,
+            expected,
+            ..
+        }
+        | Error::SerdeInvalidValue {
+            unexpected,
+            expected,
+            ..
+        } => wrong_type(expected, unexpected, at),
+        Error::InvalidScalar { ty, .. } => wrong_type(ty, "a value that does not fit", at),
+        Error::InvalidBooleanStrict { .. } => Problem::WrongType {
+            expected: "`true` or `false`".to_owned(),
+            found: "another word".to_owned(),
+            at,
+            help: "Write `true` or `false`: YAML 1.2 reads `yes`, `no`, `on` and `off` as strings."
+                .to_owned(),
+        },
+        Error::NullIntoString { .. } => wrong_type("a string", "nothing (null)", at),
+        Error::SerdeMissingField { field, .. } => Problem::MissingKey {
+            key: (*field).to_owned(),
+            at,
+        },
+        Error::DuplicateMappingKey { key, .. } => Problem::DuplicateKey {
+            key: key.clone().unwrap_or_default(),
+            at,
+        },
+        other => Problem::YamlSyntax {
+            message: syntax_message(other),
+            at,
+            help: "Fix the YAML here; a playbook is one mapping with the keys shown in the README."
+                .to_owned(),
+        },
+    }
+}
+
+/// Aliases and snippets wrap the error that matters.
+fn innermost(mut err: &Error) -> &Error {
+    loop {
+        err = err.without_snippet();
+        match err {
+            Error::AliasError { error, .. } => err = error,
+            _ => return err,
+        }
+    }
+}
+
+fn wrong_type(expected: &str, found: &str, at: SourceSpan) -> Problem {
+    Problem::WrongType {
+        expected: expected.to_owned(),
+        found: found.to_owned(),
+        at,
+        help: "Check this value against the playbook format in the README (or the schema)."
+            .to_owned(),
+    }
+}
+
+/// The reader's own message, lowercase, without its position (miette shows that).
+fn syntax_message(err: &Error) -> String {
+    let message = err.to_string();
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .trim()
+        .trim_end_matches('.');
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => "invalid YAML".to_owned(),
+    }
+}
+
+/// "did you mean `x`?" when a candidate is close enough, then the list of candidates;
+/// `what` is plural (`keys`, `values`).
+pub(crate) fn did_you_mean(found: &str, candidates: &[&str], what: &str) -> String {
+    let best = candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(found, c), *c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let list = candidates
+        .iter()
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match best {
+        Some((_, c)) => format!("Did you mean `{c}`? Valid {what} here: {list}."),
+        None if candidates.is_empty() => format!("No {what} are allowed here."),
+        None => format!("Valid {what} here: {list}."),
+    }
+}
+
+/// The byte span of the token the error points at: from its location to the end of the
+/// word (or one character when there is none).
+fn span_of(text: &str, err: &Error) -> SourceSpan {
+    let Some(location) = err.location() else {
+        return (text.len(), 0).into();
+    };
+    let span = location.span();
+    let offset = match span.byte_offset() {
+        Some(offset) => usize::try_from(offset).unwrap_or(text.len()),
+        None => offset_of(text, location.line(), location.column()),
+    }
+    .min(text.len());
+    let len = span
+        .byte_len()
+        .and_then(|len| usize::try_from(len).ok())
+        .filter(|len| *len > 0)
+        .unwrap_or_else(|| token_len(&text[offset..]));
+    (offset, len).into()
+}
+
+fn offset_of(text: &str, line: u64, column: u64) -> usize {
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(usize::try_from(line.saturating_sub(1)).unwrap_or(usize::MAX))
+        .map(str::len)
+        .sum();
+    let column = usize::try_from(column.saturating_sub(1)).unwrap_or(0);
+    let line_text = &text[line_start..];
+    line_start
+        + line_text
+            .char_indices()
+            .nth(column)
+            .map_or(line_text.len(), |(i, _)| i)
+}
+
+fn token_len(rest: &str) -> usize {
+    let end = rest
+        .find(|c: char| c.is_whitespace() || c == ':' || c == ',' || c == ']' || c == '}')
+        .unwrap_or(rest.len());
+    if end > 0 {
+        end
+    } else {
+        rest.chars().next().map_or(0, char::len_utf8)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_text(text: &str) -> Result<RawPlaybook, Problem> {
+        parse(&Source::new("p.yaml", text))
+    }
+
+    #[test]
+    fn ids_that_look_like_other_types_stay_strings() {
+        let raw = parse_text(
+            "version: 1\njobs:\n  - {id: no, state: closed}\n  - {id: on, state: closed}\n  - {id: 1e3, state: closed}\n  - {id: 0755, state: closed}\n  - {id: y, state: closed}\n",
+        )
+        .expect("parses");
+        let ids: Vec<_> = raw
+            .jobs
+            .iter()
+            .map(|j| j.id.as_ref().expect("id").value().clone())
+            .collect();
+        assert_eq!(ids, ["no", "on", "1e3", "0755", "y"]);
+    }
+
+    #[test]
+    fn values_keep_their_byte_span() {
+        let text = "version: 1\njobs:\n  - id: \"é-job\"\n    state: closed\n";
+        let raw = parse_text(text).expect("parses");
+        let id = raw.jobs[0].id.as_ref().expect("id");
+        let span = id.span();
+        assert!(text[span.offset()..span.offset() + span.len()].contains("é-job"));
+    }
+
+    #[test]
+    fn unknown_keys_suggest_the_closest() {
+        let err = parse_text("version: 1\njobs:\n  - id: a\n    stat: closed\n").expect_err("bad");
+        let Problem::UnknownKey { key, at, help } = err else {
+            panic!("unexpected {err:?}")
+        };
+        assert_eq!(key, "stat");
+        assert_eq!((at.offset(), at.len()), (31, 4));
+        assert!(help.starts_with("Did you mean `state`?"), "{help}");
+    }
+
+    #[test]
+    fn strict_booleans_reject_yes() {
+        let err = parse_text("version: 1\nsettings:\n  require_match: yes\n").expect_err("bad");
+        assert!(matches!(err, Problem::WrongType { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors() {
+        let err = parse_text("version: 1\nname: a\nname: b\n").expect_err("bad");
+        assert!(matches!(err, Problem::DuplicateKey { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn syntax_errors_have_a_place() {
+        let err = parse_text("version: 1\njobs: [\n").expect_err("bad");
+        assert!(matches!(err, Problem::YamlSyntax { .. }), "{err:?}");
+    }
+}

@@ -1,0 +1,198 @@
+//! The playbook file format, version 1, as Rust types: one struct per YAML mapping.
+//!
+//! These types are deserialized straight from the YAML (unknown keys rejected) and are also
+//! the source of `schemas/playbook.schema.json`, so their doc comments are what editors show.
+//! Values that need judging (states, durations, ids, secrets) are kept as spanned text here and
+//! judged in [`crate::model`], which lets one run report every such problem at once; their
+//! schema still says what is allowed (`#[schemars(with = ...)]`).
+
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::Deserialize;
+
+use super::Sp;
+use crate::model::{DatafeedState, ForcePolicy, JobState, OnFailure, UpgradeMode};
+
+/// A quiesce playbook: the machine-learning jobs and datafeeds of one Elasticsearch cluster
+/// and the state each should be in. `${VAR}` and `${VAR:-default}` in any string value are
+/// expanded from the environment; `$${` is a literal `${`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "quiesce playbook")]
+pub struct RawPlaybook {
+    /// Format version of this file. Only `1` exists.
+    #[schemars(required, with = "u64", extend("enum" = [1]))]
+    pub version: Option<Sp<u64>>,
+    /// A short name for this playbook, shown in plans and reports. Defaults to the file name.
+    pub name: Option<Sp<String>>,
+    /// What this playbook is for, in a sentence or two.
+    pub description: Option<Sp<String>>,
+    /// The cluster to act on. `--cluster` or `ES_URL` on the command line override `url`.
+    pub cluster: Option<Sp<RawCluster>>,
+    /// How the run behaves. Every key has a default.
+    pub settings: Option<RawSettings>,
+    /// Anomaly-detection jobs and the state each should reach.
+    #[serde(default)]
+    pub jobs: Vec<Sp<RawJob>>,
+    /// Datafeeds and the state each should reach.
+    #[serde(default)]
+    pub datafeeds: Vec<Sp<RawDatafeed>>,
+    /// Machine-learning upgrade mode: `enabled` after every job is closed, `disabled` before any
+    /// job is opened. Leave out to not touch it.
+    #[schemars(with = "Option<UpgradeMode>")]
+    pub upgrade_mode: Option<Sp<String>>,
+}
+
+/// Where the cluster is and how to authenticate. Use either `api_key` or `username` with
+/// `password`, or neither for a cluster without security.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    /// Base URL of the cluster, such as `https://es.example:9200` or `${ES_URL}`.
+    pub url: Option<Sp<String>>,
+    /// An Elasticsearch API key (the base64 `id:key` form). Must be a `${VAR}` reference: a
+    /// literal secret in a version-controlled file is an error.
+    #[schemars(with = "Option<SecretText>")]
+    pub api_key: Option<Sp<String>>,
+    /// User name for basic authentication; needs `password`.
+    pub username: Option<Sp<String>>,
+    /// Password for basic authentication. Must be a `${VAR}` reference.
+    #[schemars(with = "Option<SecretText>")]
+    pub password: Option<Sp<String>>,
+    /// PEM file of the CA that signed the cluster's HTTP certificate. A relative path is
+    /// relative to the playbook file.
+    pub ca_cert: Option<Sp<String>>,
+}
+
+/// How the run behaves.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    /// Steps in flight at once. Default `8`.
+    #[schemars(range(min = 1))]
+    pub concurrency: Option<Sp<u64>>,
+    /// Longest time one step may take: the request plus the wait until the state is reached.
+    /// Default `30m`.
+    #[schemars(with = "Option<DurationText>")]
+    pub step_timeout: Option<Sp<String>>,
+    /// Retries of a step that failed in a way that may pass on a second try (connection
+    /// errors, timeouts, 429, 502, 503, 504): exponential backoff with full jitter.
+    pub retry: Option<Sp<RawRetry>>,
+    /// What a failed step does to the rest of the run. Default `continue`.
+    #[schemars(with = "Option<OnFailure>")]
+    pub on_failure: Option<Sp<String>>,
+    /// Whether a datafeed stop or job close that timed out is retried with `force=true`.
+    /// Default `never`.
+    #[schemars(with = "Option<ForcePolicy>")]
+    pub force: Option<Sp<String>>,
+    /// When `true`, a `match` selector that matches nothing in the cluster is an error.
+    /// Default `false`.
+    pub require_match: Option<Sp<bool>>,
+}
+
+/// Retry policy of one step.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetry {
+    /// Attempts in all, the first one included. Default `5`.
+    #[schemars(range(min = 1))]
+    pub attempts: Option<Sp<u64>>,
+    /// Upper bound of the first wait. Default `1s`.
+    #[schemars(with = "Option<DurationText>")]
+    pub initial_backoff: Option<Sp<String>>,
+    /// Upper bound of any wait; at least `initial_backoff`. Default `60s`.
+    #[schemars(with = "Option<DurationText>")]
+    pub max_backoff: Option<Sp<String>>,
+}
+
+/// One anomaly-detection job, or every job a selector matches. Give exactly one of `id` and
+/// `match`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [{"required": ["id"]}, {"required": ["match"]}]))]
+pub struct RawJob {
+    /// The job id: lowercase letters, digits, `-` and `_`, starting and ending with a letter or
+    /// digit, at most 64 characters.
+    #[schemars(extend("pattern" = ID_PATTERN))]
+    pub id: Option<Sp<String>>,
+    /// A selector resolved against the cluster at plan time: a job id with `*` wildcards
+    /// (`prod-*`, `*`) or a job group name. One token: no commas.
+    #[serde(rename = "match")]
+    #[schemars(extend("pattern" = SELECTOR_PATTERN))]
+    pub selector: Option<Sp<String>>,
+    /// The state the job should reach.
+    #[schemars(with = "JobState")]
+    pub state: Sp<String>,
+    /// Ids or selectors of other entries (jobs or datafeeds going the same direction) that
+    /// must reach their state before this one starts.
+    #[serde(default)]
+    pub after: Vec<Sp<String>>,
+}
+
+/// One datafeed, or every datafeed a selector matches. Give exactly one of `id` and `match`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [{"required": ["id"]}, {"required": ["match"]}]))]
+pub struct RawDatafeed {
+    /// The datafeed id, with the same rules as a job id.
+    #[schemars(extend("pattern" = ID_PATTERN))]
+    pub id: Option<Sp<String>>,
+    /// A selector resolved against the cluster at plan time: a datafeed id with `*` wildcards.
+    #[serde(rename = "match")]
+    #[schemars(extend("pattern" = SELECTOR_PATTERN))]
+    pub selector: Option<Sp<String>>,
+    /// The job this datafeed feeds. Optional: read from the cluster when left out. Only with
+    /// `id`.
+    #[schemars(extend("pattern" = ID_PATTERN))]
+    pub job: Option<Sp<String>>,
+    /// The state the datafeed should reach.
+    #[schemars(with = "DatafeedState")]
+    pub state: Sp<String>,
+    /// Ids or selectors of other entries going the same direction that must reach their
+    /// state before this one starts.
+    #[serde(default)]
+    pub after: Vec<Sp<String>>,
+}
+
+/// What an Elasticsearch id looks like (the schema's view; `model::id` is the judge).
+const ID_PATTERN: &str = r"^([a-z0-9]|[a-z0-9][a-z0-9_-]{0,62}[a-z0-9]|\$\{.*\}.*|.*\$\{.*\})$";
+/// What a one-token selector looks like.
+const SELECTOR_PATTERN: &str = r"^([a-z0-9_*-]{1,64}|.*\$\{.*\}.*)$";
+
+/// A duration as text: an integer and a unit, possibly several (`30s`, `10m`, `1h30m`,
+/// `500ms`), or ISO 8601 (`PT5M`).
+pub struct DurationText;
+
+impl JsonSchema for DurationText {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A duration: an integer and a unit (ms, s, m, h, d), possibly several (`1h30m`), or ISO 8601 (`PT5M`).",
+            "type": "string",
+            "pattern": r"^(\s*\d+\s*(ms|msec|millis|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?)\s*)+$|^[Pp][Tt]?[0-9.,]+|\$\{",
+            "examples": ["30s", "10m", "1h30m"]
+        })
+    }
+}
+
+/// A secret: must be a single `${VAR}` reference to an environment variable.
+pub struct SecretText;
+
+impl JsonSchema for SecretText {
+    fn schema_name() -> Cow<'static, str> {
+        "Secret".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A secret, written as a `${VAR}` reference to an environment variable; a literal secret is rejected.",
+            "type": "string",
+            "pattern": r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$",
+            "examples": ["${ES_API_KEY}"]
+        })
+    }
+}
