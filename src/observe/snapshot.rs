@@ -158,7 +158,9 @@ mod tests {
         );
         let snapshot = Snapshot::assemble(
             &root,
-            &MlInfo { upgrade_mode: false },
+            &MlInfo {
+                upgrade_mode: false,
+            },
             parse(
                 r#"[{"job_id":"a","state":"opened","model_size_stats":{"model_bytes":10},"node":{"id":"n1"},"assignment_explanation":""},
                     {"job_id":"b","state":"closed"}]"#,

@@ -193,7 +193,13 @@ impl Builder<'_> {
             let observed = self.snapshot.and_then(|s| s.datafeeds.get(id));
             let (action, reason) = match (want.state, observed.map(|d| (d.state, d.mode))) {
                 (DatafeedState::Stopped, Some((Observed::Stopped, _))) => {
-                    self.keep("datafeed", id, "stopped", "already stopped".into(), &want.location);
+                    self.keep(
+                        "datafeed",
+                        id,
+                        "stopped",
+                        "already stopped".into(),
+                        &want.location,
+                    );
                     continue;
                 }
                 (DatafeedState::Started, Some((Observed::Started | Observed::Starting, mode))) => {
@@ -274,7 +280,12 @@ impl Builder<'_> {
             .steps
             .iter()
             .filter(|s| s.action == Action::CloseJob)
-            .map(|s| (s.target.clone(), s.source.clone().unwrap_or_else(unknown_location)))
+            .map(|s| {
+                (
+                    s.target.clone(),
+                    s.source.clone().unwrap_or_else(unknown_location),
+                )
+            })
             .collect();
         for (job_id, at) in closes {
             let Some((feed_id, feed)) = snapshot.datafeed_of(&job_id) else {
@@ -323,10 +334,18 @@ impl Builder<'_> {
             let job_step = self.by_resource.get(&Resource::Job(job_id.to_owned()));
             match (step.action, job_step.map(|id| self.steps[id.0].action)) {
                 (Action::StopDatafeed, Some(Action::CloseJob)) => {
-                    new.push(Edge::new(step.id, *job_step.unwrap_or(&step.id), EdgeKind::StopBeforeClose));
+                    new.push(Edge::new(
+                        step.id,
+                        *job_step.unwrap_or(&step.id),
+                        EdgeKind::StopBeforeClose,
+                    ));
                 }
                 (Action::StartDatafeed, Some(Action::OpenJob)) => {
-                    new.push(Edge::new(*job_step.unwrap_or(&step.id), step.id, EdgeKind::OpenBeforeStart));
+                    new.push(Edge::new(
+                        *job_step.unwrap_or(&step.id),
+                        step.id,
+                        EdgeKind::OpenBeforeStart,
+                    ));
                 }
                 _ => {}
             }
@@ -394,12 +413,18 @@ impl Builder<'_> {
             return;
         };
         let enable = wanted.state == UpgradeMode::Enabled;
-        if enable && let Some(up) = self.steps.iter().find(|s| {
-            matches!(s.action, Action::OpenJob | Action::StartDatafeed)
-        }) {
+        if enable
+            && let Some(up) = self
+                .steps
+                .iter()
+                .find(|s| matches!(s.action, Action::OpenJob | Action::StartDatafeed))
+        {
             self.problems.push(PlanProblem::UpgradeModeWithUp {
                 at: wanted.location.span(),
-                up: up.source.as_ref().map_or(wanted.location.span(), Location::span),
+                up: up
+                    .source
+                    .as_ref()
+                    .map_or(wanted.location.span(), Location::span),
             });
             return;
         }
@@ -417,7 +442,8 @@ impl Builder<'_> {
         let (action, reason) = if enable {
             (
                 Action::EnableUpgradeMode,
-                "the playbook wants upgrade mode enabled; set after every stop and close".to_owned(),
+                "the playbook wants upgrade mode enabled; set after every stop and close"
+                    .to_owned(),
             )
         } else {
             (
@@ -459,9 +485,7 @@ impl Plan {
         if toposort(&self.graph, None).is_ok() {
             return None;
         }
-        let component = tarjan_scc(&self.graph)
-            .into_iter()
-            .find(|c| c.len() > 1)?;
+        let component = tarjan_scc(&self.graph).into_iter().find(|c| c.len() > 1)?;
         let start = component[0];
         // Shortest path from a successor of `start` back to `start`, within the component.
         let mut parent: HashMap<NodeIndex, NodeIndex> = HashMap::new();

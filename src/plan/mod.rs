@@ -15,19 +15,20 @@ mod view;
 
 use petgraph::Direction as Dir;
 use petgraph::graph::{DiGraph, NodeIndex};
-use serde::{Deserialize, Serialize};
 
 pub use build::{UPGRADE_MODE_TARGET, build};
 pub use problem::{InvalidPlan, PlanProblem, PlanWarnings};
 pub use step::{Action, Force, Step, StepId, Unchanged};
-pub use view::{EdgeView, PLAN_FORMAT_VERSION, PlanView, StepView, Summary};
+pub use view::{
+    EdgeView, PLAN_FORMAT_VERSION, PlanView, SourceRef, StepView, Summary, UnchangedView, digest,
+    snapshot_digest,
+};
 
 use crate::observe::Snapshot;
 use crate::playbook::Location;
 
 /// Why one step waits for another.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum EdgeKind {
     /// A datafeed is stopped before its job is closed.
     StopBeforeClose,
@@ -96,7 +97,11 @@ impl Plan {
             .edge_indices()
             .filter_map(|e| {
                 let (from, to) = self.graph.edge_endpoints(e)?;
-                Some(Edge::new(self.graph[from], self.graph[to], self.graph[e].clone()))
+                Some(Edge::new(
+                    self.graph[from],
+                    self.graph[to],
+                    self.graph[e].clone(),
+                ))
             })
             .collect()
     }

@@ -12,7 +12,9 @@ pub enum PlanProblem {
     #[error("{kind} `{id}` does not exist in the cluster")]
     #[diagnostic(
         code(quiesce::plan::unknown_id),
-        help("Check the id (`quiesce status` lists what the cluster has), or use `match:` for a resource that may be absent.")
+        help(
+            "Check the id (`quiesce status` lists what the cluster has), or use `match:` for a resource that may be absent."
+        )
     )]
     UnknownId {
         kind: &'static str,
@@ -25,7 +27,9 @@ pub enum PlanProblem {
     #[diagnostic(
         code(quiesce::plan::no_match),
         severity(Warning),
-        help("Nothing will be done for this entry. Set `settings.require_match: true` to make this an error.")
+        help(
+            "Nothing will be done for this entry. Set `settings.require_match: true` to make this an error."
+        )
     )]
     NoMatch {
         kind: &'static str,
@@ -91,7 +95,9 @@ pub enum PlanProblem {
     #[error("job `{job}` is failed and cannot be opened")]
     #[diagnostic(
         code(quiesce::plan::failed_job),
-        help("A failed job must be closed with force first: declare it `state: closed` with `settings.force: after_timeout`, run, then open it.")
+        help(
+            "A failed job must be closed with force first: declare it `state: closed` with `settings.force: after_timeout`, run, then open it."
+        )
     )]
     OpenFailedJob {
         job: String,
@@ -99,10 +105,14 @@ pub enum PlanProblem {
         at: SourceSpan,
     },
 
-    #[error("upgrade mode is enabled on the cluster: every stop, close, open and start would be refused")]
+    #[error(
+        "upgrade mode is enabled on the cluster: every stop, close, open and start would be refused"
+    )]
     #[diagnostic(
         code(quiesce::plan::upgrade_mode),
-        help("Add `upgrade_mode: disabled` to the playbook so quiesce disables it first, or disable it yourself (`POST _ml/set_upgrade_mode?enabled=false`).")
+        help(
+            "Add `upgrade_mode: disabled` to the playbook so quiesce disables it first, or disable it yourself (`POST _ml/set_upgrade_mode?enabled=false`)."
+        )
     )]
     UpgradeModeBlocks {
         #[label("the first change that would be refused")]
@@ -112,7 +122,9 @@ pub enum PlanProblem {
     #[error("`upgrade_mode: enabled` cannot be combined with opening jobs or starting datafeeds")]
     #[diagnostic(
         code(quiesce::plan::upgrade_mode),
-        help("While upgrade mode is enabled, opens and starts are refused; bring things up in a separate playbook with `upgrade_mode: disabled`.")
+        help(
+            "While upgrade mode is enabled, opens and starts are refused; bring things up in a separate playbook with `upgrade_mode: disabled`."
+        )
     )]
     UpgradeModeWithUp {
         #[label("enabled here")]
@@ -124,7 +136,9 @@ pub enum PlanProblem {
     #[error("the steps form a cycle: {path}")]
     #[diagnostic(
         code(quiesce::plan::cycle),
-        help("An `after:` entry closes a loop with the stop-before-close / open-before-start order; remove one of the labelled entries.")
+        help(
+            "An `after:` entry closes a loop with the stop-before-close / open-before-start order; remove one of the labelled entries."
+        )
     )]
     Cycle {
         path: String,

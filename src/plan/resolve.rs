@@ -64,8 +64,12 @@ pub(crate) fn resolve(playbook: &Playbook, snapshot: Option<&Snapshot>) -> Resol
         if let (Selector::Pattern(pattern), Some(_), true) =
             (&entry.selector, snapshot, ids.is_empty())
         {
-            out.problems
-                .push(no_match("job", pattern.as_str(), &entry.location, require_match));
+            out.problems.push(no_match(
+                "job",
+                pattern.as_str(),
+                &entry.location,
+                require_match,
+            ));
         }
         for id in &ids {
             want(

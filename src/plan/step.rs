@@ -70,7 +70,7 @@ pub enum Force {
 }
 
 /// One unit of work in the plan.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Step {
     pub id: StepId,
     pub action: Action,
@@ -89,7 +89,7 @@ pub struct Step {
 }
 
 /// A target already in its desired state, kept so the plan can say why nothing happens.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Unchanged {
     /// `job`, `datafeed` or `upgrade_mode`.
     pub kind: String,

@@ -6,7 +6,8 @@ use sha2::{Digest, Sha256};
 
 use crate::observe::Snapshot;
 
-use super::{Action, EdgeKind, Force, Plan, StepId, Unchanged};
+use super::{Action, EdgeKind, Force, Plan, StepId};
+use crate::playbook::Location;
 
 /// Bumped whenever the JSON form changes incompatibly.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
@@ -20,7 +21,7 @@ pub struct PlanView {
     pub summary: Summary,
     pub steps: Vec<StepView>,
     pub edges: Vec<EdgeView>,
-    pub unchanged: Vec<Unchanged>,
+    pub unchanged: Vec<UnchangedView>,
     /// `sha256:` of the snapshot's JSON, to detect drift before applying a saved plan.
     pub snapshot_digest: Option<String>,
     pub snapshot: Option<Snapshot>,
@@ -70,12 +71,33 @@ pub struct SourceRef {
     pub column: usize,
 }
 
+/// A target already in its wanted state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UnchangedView {
+    /// `job`, `datafeed` or `upgrade_mode`.
+    pub kind: String,
+    pub target: String,
+    pub state: String,
+    pub reason: String,
+    pub source: Option<SourceRef>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EdgeView {
     pub from: usize,
     pub to: usize,
     pub reason: String,
     pub source: Option<SourceRef>,
+}
+
+impl From<&Location> for SourceRef {
+    fn from(location: &Location) -> SourceRef {
+        SourceRef {
+            file: location.file.to_string(),
+            line: location.line,
+            column: location.column,
+        }
+    }
 }
 
 /// `sha256:<hex>` of some bytes.
@@ -110,11 +132,7 @@ impl PlanView {
                 wave: wave_of[step.id.0] + 1,
                 dependencies: one_based(plan.dependencies(step.id)),
                 dependents: one_based(plan.dependents(step.id)),
-                source: step.source.as_ref().map(|l| SourceRef {
-                    file: l.file.to_string(),
-                    line: l.line,
-                    column: l.column,
-                }),
+                source: step.source.as_ref().map(SourceRef::from),
             })
             .collect();
         let mut summary = Summary {
@@ -145,11 +163,7 @@ impl PlanView {
                     EdgeKind::UpgradeMode => "upgrade mode".into(),
                 },
                 source: match &edge.kind {
-                    EdgeKind::After(l) => Some(SourceRef {
-                        file: l.file.to_string(),
-                        line: l.line,
-                        column: l.column,
-                    }),
+                    EdgeKind::After(location) => Some(SourceRef::from(location)),
                     _ => None,
                 },
             })
@@ -166,7 +180,17 @@ impl PlanView {
             summary,
             steps,
             edges,
-            unchanged: plan.unchanged.clone(),
+            unchanged: plan
+                .unchanged
+                .iter()
+                .map(|u| UnchangedView {
+                    kind: u.kind.clone(),
+                    target: u.target.clone(),
+                    state: u.state.clone(),
+                    reason: u.reason.clone(),
+                    source: u.source.as_ref().map(SourceRef::from),
+                })
+                .collect(),
             snapshot_digest: plan.snapshot.as_ref().map(snapshot_digest),
             snapshot: plan.snapshot.clone(),
         }

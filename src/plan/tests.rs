@@ -1,0 +1,278 @@
+//! Planning against hand-made snapshots: which steps, which edges, which problems.
+
+use std::collections::BTreeMap;
+
+use crate::es::types::{DatafeedState as Df, JobState as Job};
+use crate::model::load;
+use crate::observe::{DatafeedMode, ObservedDatafeed, ObservedJob, Snapshot};
+use crate::playbook::Source;
+
+use super::*;
+
+fn cluster(jobs: &[(&str, Job, &[&str])], feeds: &[(&str, &str, Df)]) -> Snapshot {
+    let mut snapshot = Snapshot {
+        cluster_name: "test".into(),
+        cluster_uuid: "uuid".into(),
+        version: "8.15.0".into(),
+        upgrade_mode: false,
+        jobs: BTreeMap::new(),
+        datafeeds: BTreeMap::new(),
+    };
+    for (id, state, groups) in jobs {
+        snapshot.jobs.insert(
+            (*id).into(),
+            ObservedJob {
+                state: *state,
+                groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+                model_bytes: 100 << 20,
+                node: None,
+                assignment_explanation: None,
+                datafeed: None,
+            },
+        );
+    }
+    for (id, job, state) in feeds {
+        snapshot.jobs.get_mut(*job).expect("job exists").datafeed = Some((*id).into());
+        snapshot.datafeeds.insert(
+            (*id).into(),
+            ObservedDatafeed {
+                job_id: (*job).into(),
+                state: *state,
+                mode: if *state == Df::Started {
+                    DatafeedMode::RealTime
+                } else {
+                    DatafeedMode::NotRunning
+                },
+                node: None,
+                assignment_explanation: None,
+            },
+        );
+    }
+    snapshot
+}
+
+fn plan(yaml: &str, snapshot: Option<Snapshot>) -> Result<(Plan, Vec<PlanProblem>), InvalidPlan> {
+    let source = Source::new("test.yaml", format!("version: 1\n{yaml}"));
+    let playbook = load(&source, &|_| None).expect("valid playbook");
+    build(&playbook, &source, snapshot)
+}
+
+fn steps(plan: &Plan) -> Vec<String> {
+    plan.steps
+        .iter()
+        .map(|s| format!("{} {}", s.action.verb(), s.target))
+        .collect()
+}
+
+fn edge(plan: &Plan, from: &str, to: &str) -> bool {
+    let find = |text: &str| {
+        plan.steps
+            .iter()
+            .find(|s| format!("{} {}", s.action.verb(), s.target) == text)
+            .unwrap_or_else(|| panic!("no step `{text}` in {:?}", steps(plan)))
+            .id
+    };
+    plan.dependencies(find(to)).contains(&find(from))
+}
+
+fn codes(err: &InvalidPlan) -> Vec<String> {
+    use miette::Diagnostic;
+    err.problems
+        .iter()
+        .map(|p| p.code().map(|c| c.to_string()).unwrap_or_default())
+        .collect()
+}
+
+#[test]
+fn closing_a_job_stops_its_running_datafeed_first_even_unnamed() {
+    let snapshot = cluster(
+        &[
+            ("prod-a", Job::Opened, &[]),
+            ("prod-b", Job::Closed, &[]),
+            ("web", Job::Opened, &[]),
+        ],
+        &[
+            ("df-a", "prod-a", Df::Started),
+            ("df-web", "web", Df::Started),
+        ],
+    );
+    let (plan, warnings) = plan(
+        "jobs:\n  - match: \"prod-*\"\n    state: closed\n",
+        Some(snapshot),
+    )
+    .expect("plans");
+    assert!(warnings.is_empty());
+    assert_eq!(steps(&plan), ["close job prod-a", "stop datafeed df-a"]);
+    assert!(edge(&plan, "stop datafeed df-a", "close job prod-a"));
+    assert!(plan.steps[1].reason.contains("feeds job `prod-a`"));
+    assert_eq!(plan.unchanged.len(), 1, "prod-b is already closed");
+    assert_eq!(plan.waves().len(), 2);
+}
+
+#[test]
+fn restoring_opens_jobs_before_starting_their_datafeeds() {
+    let snapshot = cluster(
+        &[("web", Job::Closed, &[]), ("pay", Job::Closed, &[])],
+        &[
+            ("df-web", "web", Df::Stopped),
+            ("df-pay", "pay", Df::Stopped),
+        ],
+    );
+    let yaml = "jobs:\n  - match: \"*\"\n    state: opened\ndatafeeds:\n  - match: \"df-*\"\n    state: started\n";
+    let (plan, _) = plan(yaml, Some(snapshot)).expect("plans");
+    assert!(edge(&plan, "open job web", "start datafeed df-web"));
+    assert!(edge(&plan, "open job pay", "start datafeed df-pay"));
+    assert!(!edge(&plan, "open job pay", "start datafeed df-web"));
+}
+
+#[test]
+fn selectors_match_job_groups_like_elasticsearch() {
+    let snapshot = cluster(
+        &[
+            ("a", Job::Opened, &["payments"]),
+            ("b", Job::Opened, &["web"]),
+        ],
+        &[],
+    );
+    let (plan, _) = plan(
+        "jobs:\n  - match: payments\n    state: closed\n",
+        Some(snapshot),
+    )
+    .expect("plans");
+    assert_eq!(steps(&plan), ["close job a"]);
+}
+
+#[test]
+fn a_missing_explicit_id_is_an_error_at_its_line() {
+    let snapshot = cluster(&[("a", Job::Opened, &[])], &[]);
+    let err =
+        plan("jobs:\n  - id: nope\n    state: closed\n", Some(snapshot)).expect_err("unknown");
+    assert_eq!(codes(&err), ["quiesce::plan::unknown_id"]);
+}
+
+#[test]
+fn a_selector_matching_nothing_warns_unless_required() {
+    let snapshot = cluster(&[("a", Job::Opened, &[])], &[]);
+    let (_, warnings) = plan(
+        "jobs:\n  - match: \"x-*\"\n    state: closed\n",
+        Some(snapshot.clone()),
+    )
+    .expect("plans");
+    assert_eq!(warnings.len(), 1);
+    let err = plan(
+        "settings:\n  require_match: true\njobs:\n  - match: \"x-*\"\n    state: closed\n",
+        Some(snapshot),
+    )
+    .expect_err("required");
+    assert_eq!(codes(&err), ["quiesce::plan::no_match"]);
+}
+
+#[test]
+fn a_failed_job_needs_force_and_the_plan_says_whether_settings_allow_it() {
+    let snapshot = cluster(&[("a", Job::Failed, &[])], &[]);
+    let (never, _) = plan(
+        "jobs:\n  - id: a\n    state: closed\n",
+        Some(snapshot.clone()),
+    )
+    .expect("plans");
+    assert_eq!(never.steps[0].force, Force::RequiredRefused);
+    let (allowed, _) = plan(
+        "settings:\n  force: after_timeout\njobs:\n  - id: a\n    state: closed\n",
+        Some(snapshot),
+    )
+    .expect("plans");
+    assert_eq!(allowed.steps[0].force, Force::RequiredAllowed);
+}
+
+#[test]
+fn upgrade_mode_on_blocks_everything_unless_disabled_first() {
+    let mut snapshot = cluster(&[("a", Job::Closed, &[])], &[]);
+    snapshot.upgrade_mode = true;
+    let err = plan(
+        "jobs:\n  - id: a\n    state: opened\n",
+        Some(snapshot.clone()),
+    )
+    .expect_err("blocked");
+    assert_eq!(codes(&err), ["quiesce::plan::upgrade_mode"]);
+    let (plan, _) = plan(
+        "jobs:\n  - id: a\n    state: opened\nupgrade_mode: disabled\n",
+        Some(snapshot),
+    )
+    .expect("plans");
+    assert!(edge(&plan, "disable upgrade mode _ml", "open job a"));
+}
+
+#[test]
+fn upgrade_mode_enabled_comes_after_every_close() {
+    let snapshot = cluster(
+        &[("a", Job::Opened, &[]), ("b", Job::Opened, &[])],
+        &[("df-a", "a", Df::Started)],
+    );
+    let (plan, _) = plan(
+        "jobs:\n  - match: \"*\"\n    state: closed\nupgrade_mode: enabled\n",
+        Some(snapshot),
+    )
+    .expect("plans");
+    for step in ["close job a", "close job b", "stop datafeed df-a"] {
+        assert!(edge(&plan, step, "enable upgrade mode _ml"), "{step}");
+    }
+    assert_eq!(plan.waves().len(), 3);
+}
+
+#[test]
+fn after_closing_a_loop_with_the_implicit_order_is_a_cycle() {
+    let snapshot = cluster(&[("a", Job::Opened, &[])], &[("df-a", "a", Df::Started)]);
+    let yaml = "jobs:\n  - id: a\n    state: closed\ndatafeeds:\n  - id: df-a\n    state: stopped\n    after: [a]\n";
+    let err = plan(yaml, Some(snapshot)).expect_err("cycle");
+    assert_eq!(codes(&err), ["quiesce::plan::cycle"]);
+    let text = err.problems[0].to_string();
+    assert!(
+        text.contains("close job `a` -> stop datafeed `df-a` -> close job `a`")
+            || text.contains("stop datafeed `df-a` -> close job `a` -> stop datafeed `df-a`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn after_orders_entries_of_the_same_direction() {
+    let snapshot = cluster(&[("a", Job::Opened, &[]), ("b", Job::Opened, &[])], &[]);
+    let yaml =
+        "jobs:\n  - id: a\n    state: closed\n  - id: b\n    state: closed\n    after: [a]\n";
+    let (plan, _) = plan(yaml, Some(snapshot)).expect("plans");
+    assert!(edge(&plan, "close job a", "close job b"));
+}
+
+#[test]
+fn starting_a_datafeed_whose_job_stays_closed_is_an_error() {
+    let snapshot = cluster(&[("a", Job::Closed, &[])], &[("df-a", "a", Df::Stopped)]);
+    let err = plan(
+        "datafeeds:\n  - id: df-a\n    state: started\n",
+        Some(snapshot),
+    )
+    .expect_err("job closed");
+    assert_eq!(codes(&err), ["quiesce::plan::job_not_open"]);
+}
+
+#[test]
+fn offline_plans_assume_every_target_needs_action() {
+    let yaml = "jobs:\n  - id: a\n    state: closed\n  - match: \"prod-*\"\n    state: closed\ndatafeeds:\n  - id: df-a\n    job: a\n    state: stopped\n";
+    let (plan, _) = plan(yaml, None).expect("plans");
+    assert_eq!(
+        steps(&plan),
+        ["close job a", "close job prod-*", "stop datafeed df-a"]
+    );
+    assert!(edge(&plan, "stop datafeed df-a", "close job a"));
+    assert!(plan.steps.iter().all(|s| s.reason.starts_with("offline")));
+}
+
+#[test]
+fn nothing_to_do_means_no_changes() {
+    let snapshot = cluster(&[("a", Job::Closed, &[])], &[("df-a", "a", Df::Stopped)]);
+    let (plan, _) = plan(
+        "jobs:\n  - id: a\n    state: closed\ndatafeeds:\n  - id: df-a\n    state: stopped\n",
+        Some(snapshot),
+    )
+    .expect("plans");
+    assert!(!plan.has_changes());
+    assert_eq!(plan.unchanged.len(), 2);
+}
