@@ -32,6 +32,12 @@ pub enum Command {
     Schema(cmd::schema::Args),
     /// Print a shell completion script.
     Completions(cmd::completions::Args),
+    /// Observe the cluster (read-only) and show what a playbook would change, in what order.
+    Plan(cmd::plan::Args),
+    /// Print the plan's dependency graph as Graphviz DOT or a Mermaid flowchart.
+    Graph(cmd::graph::Args),
+    /// One line per target: wanted vs observed state, then drift.
+    Status(cmd::status::Args),
 }
 
 /// Whether human output on stderr is coloured.

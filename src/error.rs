@@ -26,6 +26,33 @@ pub enum Error {
     #[diagnostic(code(quiesce::output))]
     Output(#[source] std::io::Error),
 
+    /// The playbook has problems; each is rendered on its own (see `cmd::dispatch`).
+    #[error(transparent)]
+    Playbook(crate::playbook::InvalidPlaybook),
+
+    /// The playbook cannot be planned against this cluster.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Plan(#[from] crate::plan::InvalidPlan),
+
+    /// Talking to Elasticsearch failed before anything was changed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Es(#[from] crate::es::Error),
+
+    /// The embedded simulator (`--cluster sim:FILE`) could not start.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Sim(crate::sim::SimError),
+
+    /// No cluster URL anywhere.
+    #[error("no cluster to talk to")]
+    #[diagnostic(
+        code(quiesce::no_cluster),
+        help("Set `cluster.url` in the playbook, pass `--cluster URL`, or set ES_URL; `--cluster sim:workflows/demo-cluster.yaml` rehearses against the embedded simulator.")
+    )]
+    NoCluster,
+
     /// Something quiesce itself got wrong.
     #[error("this is a bug in quiesce, please report it: {0}")]
     #[diagnostic(
@@ -39,7 +66,12 @@ impl Error {
     /// The exit code this error ends the process with (design.md §1).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Io { .. } => exit_code::INVALID_INPUT,
+            Error::Io { .. } | Error::Playbook(_) | Error::Plan(_) | Error::NoCluster => {
+                exit_code::INVALID_INPUT
+            }
+            Error::Es(_) => exit_code::CLUSTER_UNAVAILABLE,
+            Error::Sim(crate::sim::SimError::Bind { .. }) => exit_code::CLUSTER_UNAVAILABLE,
+            Error::Sim(_) => exit_code::INVALID_INPUT,
             Error::Output(_) | Error::Internal(_) => exit_code::STEPS_FAILED,
         }
     }

@@ -1,11 +1,18 @@
 //! One file per subcommand: each turns its parsed arguments into calls on the pipeline stages
 //! and returns an exit code. Errors that end a command are rendered once, here.
 
+pub(crate) mod cluster;
 pub(crate) mod completions;
+pub(crate) mod graph;
+mod load;
+pub(crate) mod plan;
 pub(crate) mod schema;
+pub(crate) mod status;
 pub(crate) mod validate;
 
 use crate::cli::{Cli, Command};
+use crate::error::Error;
+use crate::exit_code;
 use crate::report::diagnostic;
 
 /// Runs the parsed command line and returns the process exit code.
@@ -14,12 +21,29 @@ pub(crate) fn dispatch(cli: Cli) -> i32 {
         Command::Completions(args) => completions::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Plan(args) => plan::run(args),
+        Command::Graph(args) => graph::run(args),
+        Command::Status(args) => status::run(args),
     };
     match result {
         Ok(code) => code,
+        Err(Error::Playbook(invalid)) => {
+            for problem in invalid.diagnostics() {
+                diagnostic::eprint(&problem);
+            }
+            exit_code::INVALID_INPUT
+        }
         Err(err) => {
             diagnostic::eprint(&err);
             err.exit_code()
         }
     }
+}
+
+/// The async runtime for commands that talk to a cluster.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))
 }

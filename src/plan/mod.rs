@@ -10,6 +10,7 @@
 mod build;
 mod problem;
 mod resolve;
+mod status;
 mod step;
 mod view;
 
@@ -18,6 +19,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 pub use build::{UPGRADE_MODE_TARGET, build};
 pub use problem::{InvalidPlan, PlanProblem, PlanWarnings};
+pub use status::{Missing, Status, TargetStatus, Unmanaged, UpgradeModeStatus, status};
 pub use step::{Action, Force, Step, StepId, Unchanged};
 pub use view::{
     EdgeView, PLAN_FORMAT_VERSION, PlanView, SourceRef, StepView, Summary, UnchangedView, digest,

@@ -2,3 +2,4 @@
 //! Nothing here can influence what the stages decide.
 
 pub mod diagnostic;
+pub mod plan;

@@ -1,0 +1,94 @@
+//! Which cluster a command talks to and how: the playbook's `cluster:` section, overridden by
+//! `--cluster` / `ES_URL`, `ES_API_KEY`, `ES_USERNAME` + `ES_PASSWORD` and `ES_CA_CERT`.
+//! `--cluster sim:FILE` starts the embedded simulator seeded from FILE instead.
+
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+
+use crate::error::Error;
+use crate::es::{ApiKey, Connection, Credentials, EsClient};
+use crate::model::{Auth, Playbook};
+use crate::sim::{Seed, SimOptions, Simulator};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClusterArgs {
+    /// The cluster to talk to, overriding the playbook's `cluster.url`. `sim:FILE` starts the
+    /// embedded simulator seeded from FILE (`sim:` alone: an empty simulated cluster).
+    #[arg(long, env = "ES_URL", value_name = "URL")]
+    pub cluster: Option<String>,
+}
+
+/// A connected client; holds the embedded simulator alive when there is one.
+pub(crate) struct Cluster {
+    pub client: EsClient,
+    /// Kept for its lifetime: dropping it stops the simulated cluster.
+    pub simulator: Option<Simulator>,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn credentials(playbook: Option<&Playbook>) -> Option<Credentials> {
+    if let Some(key) = env("ES_API_KEY") {
+        return Some(Credentials::ApiKey(ApiKey::new(&key)));
+    }
+    if let (Some(username), Some(password)) = (env("ES_USERNAME"), env("ES_PASSWORD")) {
+        return Some(Credentials::Basic {
+            username,
+            password: SecretString::from(password),
+        });
+    }
+    match &playbook?.cluster.auth {
+        Auth::ApiKey(key) => {
+            use secrecy::ExposeSecret;
+            Some(Credentials::ApiKey(ApiKey::new(key.expose_secret())))
+        }
+        Auth::Basic { username, password } => Some(Credentials::Basic {
+            username: username.clone(),
+            password: password.clone(),
+        }),
+        Auth::None => None,
+    }
+}
+
+/// Resolves where to connect and builds the client (starting the simulator for `sim:`).
+pub(crate) async fn connect(args: &ClusterArgs, playbook: Option<&Playbook>) -> Result<Cluster, Error> {
+    let url = args
+        .cluster
+        .clone()
+        .or_else(|| playbook.and_then(|p| p.cluster.url.clone()))
+        .ok_or(Error::NoCluster)?;
+    if let Some(seed_path) = url.strip_prefix("sim:") {
+        let seed = if seed_path.is_empty() {
+            Seed::default()
+        } else {
+            Seed::from_path(std::path::Path::new(seed_path)).map_err(|e| Error::Sim(e.into()))?
+        };
+        let simulator = Simulator::start(SimOptions {
+            listen: ([127, 0, 0, 1], 0).into(),
+            seed,
+            es_version: None,
+            profile: None,
+        })
+        .await
+        .map_err(Error::Sim)?;
+        let mut connection = Connection::new(simulator.base_url());
+        connection.credentials = credentials(playbook);
+        let client = EsClient::new(connection)?;
+        return Ok(Cluster {
+            client,
+            simulator: Some(simulator),
+        });
+    }
+    let mut connection = Connection::new(url);
+    connection.credentials = credentials(playbook);
+    connection.ca_cert = env("ES_CA_CERT")
+        .map(PathBuf::from)
+        .or_else(|| playbook.and_then(|p| p.cluster.ca_cert.clone()));
+    Ok(Cluster {
+        client: EsClient::new(connection)?,
+        simulator: None,
+    })
+}

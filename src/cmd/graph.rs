@@ -1,0 +1,54 @@
+//! `quiesce graph PLAYBOOK --format dot|mermaid`: the plan's DAG for review and docs.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::error::Error;
+use crate::exit_code;
+use crate::plan::PlanView;
+use crate::report::plan as render;
+
+use super::cluster::ClusterArgs;
+use super::plan::make_plan;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz (`dot -Tsvg`).
+    #[default]
+    Dot,
+    /// A Mermaid flowchart (renders in GitHub and GitLab Markdown).
+    Mermaid,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(value_name = "PLAYBOOK")]
+    playbook: PathBuf,
+
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    format: GraphFormat,
+
+    /// Contact nothing: assume every target needs action.
+    #[arg(long)]
+    offline: bool,
+
+    #[command(flatten)]
+    cluster: ClusterArgs,
+}
+
+pub(crate) fn run(args: Args) -> Result<i32, Error> {
+    let (loaded, plan) = make_plan(&args.playbook, &args.cluster, args.offline)?;
+    let view = PlanView::new(
+        &plan,
+        &args.playbook.display().to_string(),
+        loaded.source.text(),
+    );
+    let text = match args.format {
+        GraphFormat::Dot => render::dot(&view),
+        GraphFormat::Mermaid => render::mermaid(&view),
+    };
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(Error::Output)?;
+    Ok(exit_code::SUCCESS)
+}

@@ -1,0 +1,107 @@
+//! `quiesce plan PLAYBOOK`: observe the cluster (read-only), resolve, diff and order the work.
+//!
+//! Text (stdout) for review, JSON (stdout) for programs, `-o FILE` saves the JSON form with the
+//! snapshot digest for `apply`. Warnings and problems go to stderr as diagnostics.
+//! `--detailed-exitcode`: 0 nothing to change, 4 changes pending.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::error::Error;
+use crate::exit_code;
+use crate::observe::observe;
+use crate::plan::{self, Plan, PlanView, PlanWarnings};
+use crate::report::{diagnostic, plan as render};
+
+use super::cluster::{ClusterArgs, connect};
+use super::load::{Loaded, load};
+
+/// How `plan` prints the plan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    /// Steps by wave, for review.
+    #[default]
+    Text,
+    /// The versioned JSON form (the same that `-o` saves).
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The playbook to plan.
+    #[arg(value_name = "PLAYBOOK")]
+    playbook: PathBuf,
+
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    format: PlanFormat,
+
+    /// Also save the plan as JSON, for `quiesce apply FILE`.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    out: Option<PathBuf>,
+
+    /// Exit 4 when changes are pending, 0 when there is nothing to do.
+    #[arg(long)]
+    detailed_exitcode: bool,
+
+    /// Contact nothing: assume every target needs action.
+    #[arg(long)]
+    offline: bool,
+
+    #[command(flatten)]
+    cluster: ClusterArgs,
+}
+
+/// Loads, observes (unless offline) and plans; prints warnings. Shared by `plan` and `graph`.
+pub(crate) fn make_plan(
+    path: &std::path::Path,
+    cluster: &ClusterArgs,
+    offline: bool,
+) -> Result<(Loaded, Plan), Error> {
+    let loaded = load(path)?;
+    let snapshot = if offline {
+        None
+    } else {
+        let runtime = super::runtime()?;
+        Some(runtime.block_on(async {
+            let cluster = connect(cluster, Some(&loaded.playbook)).await?;
+            let snapshot = observe(&cluster.client).await?;
+            if let Some(sim) = cluster.simulator {
+                sim.shutdown().await;
+            }
+            Ok::<_, Error>(snapshot)
+        })?)
+    };
+    let (plan, warnings) = plan::build(&loaded.playbook, &loaded.source, snapshot)?;
+    if !warnings.is_empty() {
+        diagnostic::eprint(&PlanWarnings::new(&loaded.source, warnings));
+    }
+    Ok((loaded, plan))
+}
+
+pub(crate) fn run(args: Args) -> Result<i32, Error> {
+    let (loaded, plan) = make_plan(&args.playbook, &args.cluster, args.offline)?;
+    let view = PlanView::new(
+        &plan,
+        &args.playbook.display().to_string(),
+        loaded.source.text(),
+    );
+    let json = || serde_json::to_string_pretty(&view).map_err(|e| Error::Internal(e.to_string()));
+    if let Some(out) = &args.out {
+        std::fs::write(out, json()? + "\n").map_err(|source| Error::Io {
+            path: out.clone(),
+            source,
+        })?;
+    }
+    let text = match args.format {
+        PlanFormat::Text => render::text(&view),
+        PlanFormat::Json => json()? + "\n",
+    };
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(Error::Output)?;
+    Ok(if args.detailed_exitcode && plan.has_changes() {
+        exit_code::CHANGES_PENDING
+    } else {
+        exit_code::SUCCESS
+    })
+}

@@ -1,0 +1,177 @@
+//! Plan renderers: text for review, DOT and Mermaid for the graph. All read the one
+//! [`PlanView`] that `plan --format json` prints, so the three cannot disagree.
+
+use std::fmt::Write as _;
+
+use crate::plan::{Action, Force, PlanView, StepView};
+
+fn location(step: &StepView) -> String {
+    step.source
+        .as_ref()
+        .map(|s| format!("{}:{}", s.file, s.line))
+        .unwrap_or_default()
+}
+
+fn force_note(step: &StepView) -> &'static str {
+    match step.force {
+        Force::NotNeeded => "",
+        Force::RequiredAllowed => " [force]",
+        Force::RequiredRefused => " [needs force: refused by settings]",
+    }
+}
+
+/// The plan for people: header, counts, the steps wave by wave, then what stays as it is.
+pub fn text(view: &PlanView) -> String {
+    let mut out = String::new();
+    let _ = write!(out, "Plan for `{}`", view.playbook.name);
+    match &view.snapshot {
+        Some(snapshot) => {
+            let _ = writeln!(
+                out,
+                " against cluster `{}` (Elasticsearch {}, upgrade mode {})",
+                snapshot.cluster_name,
+                snapshot.version,
+                if snapshot.upgrade_mode { "on" } else { "off" }
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                " (offline: nothing was contacted; every target is assumed to need action)"
+            );
+        }
+    }
+    let s = &view.summary;
+    let mut parts = Vec::new();
+    for (count, what) in [
+        (s.stop_datafeed, "stop datafeed"),
+        (s.close_job, "close job"),
+        (s.open_job, "open job"),
+        (s.start_datafeed, "start datafeed"),
+        (s.upgrade_mode, "upgrade mode"),
+    ] {
+        if count > 0 {
+            parts.push(format!("{count} {what}"));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "  {} step(s){}{} · {} unchanged · {} wave(s)",
+        s.steps,
+        if parts.is_empty() { "" } else { ": " },
+        parts.join(", "),
+        s.unchanged,
+        s.waves
+    );
+    if view.steps.is_empty() {
+        let _ = writeln!(out, "\nNothing to change.");
+    }
+    let width = view
+        .steps
+        .iter()
+        .map(|s| s.action.verb().len() + 1 + s.target.len())
+        .max()
+        .unwrap_or(0);
+    for wave in 1..=s.waves {
+        let _ = writeln!(out, "\nWave {wave}");
+        for step in view.steps.iter().filter(|st| st.wave == wave) {
+            let what = format!("{} {}", step.action.verb(), step.target);
+            let after = if step.dependencies.is_empty() {
+                String::new()
+            } else {
+                let ids: Vec<String> =
+                    step.dependencies.iter().map(|d| format!("#{d}")).collect();
+                format!(" (after {})", ids.join(", "))
+            };
+            let _ = writeln!(
+                out,
+                "  #{:<3} {what:<width$}  {}{}{}  {}",
+                step.id,
+                step.reason,
+                force_note(step),
+                after,
+                location(step)
+            );
+        }
+    }
+    if !view.unchanged.is_empty() {
+        let _ = writeln!(out, "\nUnchanged");
+        for entry in &view.unchanged {
+            let at = entry
+                .source
+                .as_ref()
+                .map(|s| format!("{}:{}", s.file, s.line))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {} {}: {}  {}",
+                entry.kind, entry.target, entry.reason, at
+            );
+        }
+    }
+    out
+}
+
+fn label(step: &StepView) -> String {
+    format!("#{} {}\n{}", step.id, step.action.verb(), step.target)
+}
+
+fn shape(action: Action) -> &'static str {
+    match action {
+        Action::StopDatafeed | Action::StartDatafeed => "ellipse",
+        Action::CloseJob | Action::OpenJob => "box",
+        Action::EnableUpgradeMode | Action::DisableUpgradeMode => "hexagon",
+    }
+}
+
+/// Graphviz DOT: one node per step, one edge per ordering constraint, labelled with its reason.
+pub fn dot(view: &PlanView) -> String {
+    let mut out = String::from("digraph plan {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n");
+    for step in &view.steps {
+        let _ = writeln!(
+            out,
+            "  s{} [label={}, shape={}];",
+            step.id,
+            dot_quote(&label(step)),
+            shape(step.action)
+        );
+    }
+    for edge in &view.edges {
+        let _ = writeln!(
+            out,
+            "  s{} -> s{} [label={}];",
+            edge.from,
+            edge.to,
+            dot_quote(&edge.reason)
+        );
+    }
+    out.push_str("}\n");
+    out
+}
+
+fn dot_quote(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n");
+    format!("\"{escaped}\"")
+}
+
+/// Mermaid `flowchart`: the same graph, for Markdown renderers (GitHub, GitLab).
+pub fn mermaid(view: &PlanView) -> String {
+    let mut out = String::from("flowchart LR\n");
+    for step in &view.steps {
+        let text = label(step).replace('\n', "<br/>").replace('"', "#quot;");
+        let (open, close) = match step.action {
+            Action::StopDatafeed | Action::StartDatafeed => ("([", "])"),
+            Action::CloseJob | Action::OpenJob => ("[", "]"),
+            Action::EnableUpgradeMode | Action::DisableUpgradeMode => ("{{", "}}"),
+        };
+        let _ = writeln!(out, "  s{}{open}\"{text}\"{close}", step.id);
+    }
+    for edge in &view.edges {
+        let reason = edge.reason.replace('"', "#quot;").replace('`', "");
+        let _ = writeln!(out, "  s{} -->|\"{reason}\"| s{}", edge.from, edge.to);
+    }
+    out
+}
