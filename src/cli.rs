@@ -26,6 +26,8 @@ pub struct Cli {
 pub enum Command {
     /// Print a shell completion script.
     Completions(cmd::completions::Args),
+    /// Run the Elasticsearch ML simulator (for tests, demos and rehearsals).
+    Sim(cmd::sim::Args),
 }
 
 /// Whether human output on stderr is coloured.

@@ -26,6 +26,11 @@ pub enum Error {
     #[diagnostic(code(quiesce::output))]
     Output(#[source] std::io::Error),
 
+    /// The simulator could not start (seed, fault rules, listen address).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Sim(#[from] crate::sim::SimError),
+
     /// Something quiesce itself got wrong.
     #[error("this is a bug in quiesce, please report it: {0}")]
     #[diagnostic(
@@ -39,7 +44,7 @@ impl Error {
     /// The exit code this error ends the process with (design.md §1).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Io { .. } => exit_code::INVALID_INPUT,
+            Error::Io { .. } | Error::Sim(_) => exit_code::INVALID_INPUT,
             Error::Output(_) | Error::Internal(_) => exit_code::STEPS_FAILED,
         }
     }

@@ -2,6 +2,7 @@
 //! and returns an exit code. Errors that end a command are rendered once, here.
 
 pub(crate) mod completions;
+pub(crate) mod sim;
 
 use crate::cli::{Cli, Command};
 use crate::report::diagnostic;
@@ -10,6 +11,7 @@ use crate::report::diagnostic;
 pub(crate) fn dispatch(cli: Cli) -> i32 {
     let result = match cli.command {
         Command::Completions(args) => completions::run(args),
+        Command::Sim(args) => sim::run(args),
     };
     match result {
         Ok(code) => code,
