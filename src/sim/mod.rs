@@ -62,12 +62,13 @@ impl Simulator {
         let product_header = spec.version.sends_product_header();
         let security = spec.security.clone();
         let faults = Faults::new(spec.faults.clone(), spec.fault_seed)?;
-        let listener = TcpListener::bind(options.listen)
-            .await
-            .map_err(|source| SimError::Bind {
-                addr: options.listen,
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(options.listen)
+                .await
+                .map_err(|source| SimError::Bind {
+                    addr: options.listen,
+                    source,
+                })?;
         let addr = listener.local_addr().map_err(|source| SimError::Bind {
             addr: options.listen,
             source,
