@@ -151,9 +151,10 @@ async fn closes_past_the_queue_limit_are_rejected() {
     let sim = std::sync::Arc::new(start(THREE_SLOW_JOBS).await);
     let mut running = Vec::new();
     for job in ["a", "b"] {
-        let sim = std::sync::Arc::clone(&sim);
+        let closer = std::sync::Arc::clone(&sim);
         running.push(tokio::spawn(async move {
-            sim.post(&format!("/_ml/anomaly_detectors/{job}/_close"))
+            closer
+                .post(&format!("/_ml/anomaly_detectors/{job}/_close"))
                 .await
                 .status
         }));

@@ -38,7 +38,7 @@ pub(crate) fn handle(
             })?;
             faults(app)
                 .replace(parsed.faults)
-                .map_err(|err| EsError::new(400, "illegal_argument_exception", err.to_string()))?;
+                .map_err(|err| err.to_es_error())?;
             json!({"acknowledged": true})
         }
         Endpoint::SimFaultsDelete => {

@@ -134,7 +134,11 @@ async fn run(
     let path = parts.uri.path();
     let principal = match &app.security {
         Some(security) => {
-            let principal = security.authenticate(&parts.headers, path)?;
+            let uri = parts
+                .uri
+                .path_and_query()
+                .map_or(path, |path_and_query| path_and_query.as_str());
+            let principal = security.authenticate(&parts.headers, uri)?;
             if let Some(privilege) = endpoint.privilege() {
                 principal.authorize(endpoint.action(), privilege)?;
             }

@@ -266,26 +266,29 @@ impl State {
             let Some(job) = self.jobs.get_mut(id) else {
                 continue;
             };
-            match job.state {
-                JobState::Opening if job.node.is_none() => self.remove_job_task(shared, id),
-                JobState::Opening | JobState::Opened => {
-                    job.state = JobState::Closing;
-                    job.transition = None;
-                    if !stuck.contains(id) {
-                        let (sender, cancel) = transition_channel();
-                        job.transition = Some(sender);
-                        if let Some(ticket) = tickets.pop() {
-                            self.effects.push(Effect::Persist {
-                                job: id.clone(),
-                                ticket,
-                                cancel,
-                            });
-                        }
-                    }
-                    self.activity.state_changed();
-                }
-                JobState::Closed | JobState::Closing | JobState::Failed => {}
+            if !matches!(job.state, JobState::Opening | JobState::Opened) {
+                // closed: nothing to do; closing: waited on; failed: only with force.
+                continue;
             }
+            if job.node.is_none() {
+                // Unassigned (awaiting a node): closed by removing the task (§2.2 step 7).
+                self.remove_job_task(shared, id);
+                continue;
+            }
+            job.state = JobState::Closing;
+            job.transition = None;
+            if !stuck.contains(id)
+                && let Some(ticket) = tickets.pop()
+            {
+                let (sender, cancel) = transition_channel();
+                job.transition = Some(sender);
+                self.effects.push(Effect::Persist {
+                    job: id.clone(),
+                    ticket,
+                    cancel,
+                });
+            }
+            self.activity.state_changed();
         }
         Ok(())
     }
@@ -367,10 +370,11 @@ impl State {
             .filter(|job| job.awaiting_node())
             .map(|job| job.id.clone())
             .collect();
+        let mut used = self.memory_used(&shared.nodes);
         for id in waiting {
-            let used = self.memory_used(&shared.nodes);
             let required = self.jobs[&id].config.model_memory_limit;
             if let Placement::Node(node) = place(&shared.nodes, &used, &id, required) {
+                used[node] += required;
                 let ticket = shared
                     .persistence
                     .admit_unbounded(1)

@@ -11,6 +11,9 @@ use super::{Shared, State};
 use crate::sim::seed::{ClusterSpec, SeedDatafeedState, SeedJobState};
 
 pub(super) fn load(state: &mut State, shared: &Shared, spec: &ClusterSpec) {
+    // Memory used per node, kept up to date here rather than recomputed per job: a generated
+    // seed has thousands of jobs and must load in well under a second.
+    let mut used = vec![0; shared.nodes.len()];
     for seed_job in &spec.jobs {
         let config = seed_job_config(
             seed_job.groups.clone(),
@@ -25,12 +28,14 @@ pub(super) fn load(state: &mut State, shared: &Shared, spec: &ClusterSpec) {
         };
         if job.state.has_task() {
             job.opened_at = Some(Instant::now());
-            let used = state.memory_used(&shared.nodes);
             job.node = match place(&shared.nodes, &used, &job.id, job.config.model_memory_limit) {
                 Placement::Node(node) => Some(node),
                 // A seed may overcommit memory; the job still runs, on the least loaded node.
                 Placement::NoCapacity(_) => (0..shared.nodes.len()).min_by_key(|&n| used[n]),
             };
+            if let Some(node) = job.node {
+                used[node] += job.config.model_memory_limit;
+            }
         }
         state.jobs.insert(job.id.clone(), job);
     }
