@@ -158,19 +158,15 @@ impl EsError {
         )
     }
 
-    /// E5: a close could not stop the datafeeds of its jobs.
-    pub fn close_datafeeds_not_stopped(datafeeds: &[String], timeout: &str) -> Self {
-        let inner = format!(
-            "Timed out waiting for datafeeds [{}] to stop after {}",
-            datafeeds.join(","),
-            timeout
-        );
+    /// E5: a close could not stop the datafeeds of its jobs; `cause` is the stop's error.
+    pub fn close_datafeeds_not_stopped(datafeeds: &[String], cause: &EsError) -> Self {
         EsError::conflict(format!(
             "failed to close jobs as one or more had started datafeeds that could not be \
-             stopped: started datafeeds [{}], error stopping them [{inner}]",
-            datafeeds.join(",")
+             stopped: started datafeeds [{}], error stopping them [{}]",
+            datafeeds.join(","),
+            cause.reason()
         ))
-        .caused_by("exception", inner)
+        .caused_by(cause.error_type().unwrap_or("exception"), cause.reason())
     }
 
     /// E10: an action the upgrade-mode filter refuses.

@@ -664,3 +664,26 @@ async fn shutdown_stops_serving() {
     sim.shutdown().await;
     assert!(client.get(&url).send().await.is_err());
 }
+
+#[tokio::test]
+async fn stop_faults_apply_to_the_stop_a_close_makes() {
+    let sim = start(TWO_JOBS).await;
+    let rules = json!({"faults": [{"operation": "stop_datafeed", "times": 1,
+        "error": {"status": 500, "type": "exception", "reason": "boom"}}]});
+    sim.put("/_sim/faults", rules).await.assert_ok();
+    let close = sim.post("/_ml/anomaly_detectors/j1/_close").await;
+    close.assert_error(
+        409,
+        "status_exception",
+        "failed to close jobs as one or more had started datafeeds that could not be stopped: \
+         started datafeeds [df-j1], error stopping them [boom]",
+    );
+    assert_eq!(
+        close.body["error"]["caused_by"],
+        json!({"type": "exception", "reason": "boom"})
+    );
+    assert_eq!(sim.job("j1").await["state"], "opened");
+    sim.post("/_ml/anomaly_detectors/j1/_close")
+        .await
+        .assert_ok();
+}

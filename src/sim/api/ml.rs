@@ -1,12 +1,15 @@
 //! The `/_ml/` operations: parameters read with ES's defaults (es-ml-api.md §2), then handed
 //! to the cluster.
 
+use std::sync::PoisonError;
+
 use serde_json::{Value, json};
 
 use super::endpoint::Endpoint;
 use super::pipeline::{Call, Reply};
 use crate::sim::EsError;
 use crate::sim::cluster::{SnapshotQuery, Timeout};
+use crate::sim::faults::Operation;
 use crate::sim::params::Params;
 
 pub(crate) async fn handle(call: &Call<'_>) -> Result<Reply, EsError> {
@@ -39,6 +42,13 @@ pub(crate) async fn handle(call: &Call<'_>) -> Result<Reply, EsError> {
                     params.bool("force", false)?,
                     &timeout(params, "30m")?,
                     &call.stuck,
+                    |datafeeds| {
+                        call.app
+                            .faults
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .on_call(Operation::StopDatafeed, datafeeds)
+                    },
                 )
                 .await?
         }

@@ -12,6 +12,7 @@ use super::model::{DatafeedState, Job, JobState, Snapshot};
 use super::nodes::{Placement, place};
 use super::{Cluster, Shared, State, Timeout};
 use crate::sim::EsError;
+use crate::sim::faults::FaultEffect;
 
 /// What the close of one expanded set of jobs needs after validation.
 struct ClosePlan {
@@ -62,18 +63,45 @@ impl Cluster {
         force: bool,
         timeout: &Timeout,
         stuck: &[String],
+        stop_fault: impl FnOnce(&[String]) -> Option<FaultEffect>,
     ) -> Result<Value, EsError> {
         let plan =
             self.transition(|state, shared| state.plan_close(shared, expr, allow_no_match, force))?;
         if !plan.datafeeds_to_stop.is_empty() {
+            // The close stops the datafeeds through the stop action (§2.2 step 4), so
+            // stop_datafeed fault rules apply to it.
+            let mut stuck_datafeeds = Vec::new();
+            match stop_fault(&plan.datafeeds_to_stop) {
+                Some(FaultEffect::Error(err)) => {
+                    return Err(EsError::close_datafeeds_not_stopped(
+                        &plan.datafeeds_to_stop,
+                        &err,
+                    ));
+                }
+                Some(FaultEffect::Delay(delay)) => tokio::time::sleep(delay).await,
+                Some(FaultEffect::Stuck { ids }) => stuck_datafeeds = ids,
+                Some(FaultEffect::Drop) | None => {}
+            }
             let unstopped = self
-                .stop_datafeed_ids(&plan.datafeeds_to_stop, force, timeout, &[], !force)
+                .stop_datafeed_ids(
+                    &plan.datafeeds_to_stop,
+                    force,
+                    timeout,
+                    &stuck_datafeeds,
+                    !force,
+                )
                 .await;
             if !unstopped.is_empty() {
-                return Err(EsError::close_datafeeds_not_stopped(
-                    &unstopped,
-                    &timeout.text,
-                ));
+                let cause = EsError::new(
+                    500,
+                    "timeout_exception",
+                    format!(
+                        "Timed out waiting for datafeeds [{}] to stop after {}",
+                        unstopped.join(","),
+                        timeout.text
+                    ),
+                );
+                return Err(EsError::close_datafeeds_not_stopped(&unstopped, &cause));
             }
         }
         self.transition(|state, shared| state.begin_close(shared, &plan.jobs, force, stuck))?;
