@@ -8,6 +8,8 @@
 
 mod error;
 mod generate;
+#[cfg(test)]
+mod resolve_tests;
 mod spec;
 mod units;
 
