@@ -38,6 +38,8 @@ pub enum Command {
     Graph(cmd::graph::Args),
     /// One line per target: wanted vs observed state, then drift.
     Status(cmd::status::Args),
+    /// Run the Elasticsearch ML simulator (for tests, demos and rehearsals).
+    Sim(cmd::sim::Args),
 }
 
 /// Whether human output on stderr is coloured.

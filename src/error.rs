@@ -43,7 +43,7 @@ pub enum Error {
     /// The embedded simulator (`--cluster sim:FILE`) could not start.
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Sim(crate::sim::SimError),
+    Sim(#[from] crate::sim::SimError),
 
     /// No cluster URL anywhere.
     #[error("no cluster to talk to")]

@@ -12,11 +12,11 @@ use crate::model::{Auth, Playbook};
 use crate::sim::{Seed, SimOptions, Simulator};
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct ClusterArgs {
+pub(crate) struct ClusterArgs {
     /// The cluster to talk to, overriding the playbook's `cluster.url`. `sim:FILE` starts the
     /// embedded simulator seeded from FILE (`sim:` alone: an empty simulated cluster).
     #[arg(long, env = "ES_URL", value_name = "URL")]
-    pub cluster: Option<String>,
+    pub(crate) cluster: Option<String>,
 }
 
 /// A connected client; holds the embedded simulator alive when there is one.

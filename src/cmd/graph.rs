@@ -12,7 +12,7 @@ use super::cluster::ClusterArgs;
 use super::plan::make_plan;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum GraphFormat {
+pub(crate) enum GraphFormat {
     /// Graphviz (`dot -Tsvg`).
     #[default]
     Dot,

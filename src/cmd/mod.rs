@@ -9,6 +9,7 @@ pub(crate) mod plan;
 pub(crate) mod schema;
 pub(crate) mod status;
 pub(crate) mod validate;
+pub(crate) mod sim;
 
 use crate::cli::{Cli, Command};
 use crate::error::Error;
@@ -24,6 +25,7 @@ pub(crate) fn dispatch(cli: Cli) -> i32 {
         Command::Plan(args) => plan::run(args),
         Command::Graph(args) => graph::run(args),
         Command::Status(args) => status::run(args),
+        Command::Sim(args) => sim::run(args),
     };
     match result {
         Ok(code) => code,

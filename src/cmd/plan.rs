@@ -18,7 +18,7 @@ use super::load::{Loaded, load};
 
 /// How `plan` prints the plan.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum PlanFormat {
+pub(crate) enum PlanFormat {
     /// Steps by wave, for review.
     #[default]
     Text,

@@ -132,3 +132,143 @@ impl IntoResponse for EsError {
         response
     }
 }
+
+/// The refusals of es-ml-api.md §4, worded exactly as Elasticsearch words them.
+impl EsError {
+    /// 409 `status_exception` (E3–E9, delete conflicts).
+    pub fn conflict(reason: impl Into<String>) -> Self {
+        EsError::new(409, "status_exception", reason)
+    }
+
+    /// E1: `expr` is the unmatched tokens joined by `,` (`*` for `_all`).
+    pub fn unknown_job(expr: &str) -> Self {
+        EsError::new(
+            404,
+            "resource_not_found_exception",
+            format!("No known job with id '{expr}'"),
+        )
+    }
+
+    /// E2.
+    pub fn unknown_datafeed(expr: &str) -> Self {
+        EsError::new(
+            404,
+            "resource_not_found_exception",
+            format!("No datafeed with id [{expr}] exists"),
+        )
+    }
+
+    /// E5: a close could not stop the datafeeds of its jobs; `cause` is the stop's error.
+    pub fn close_datafeeds_not_stopped(datafeeds: &[String], cause: &EsError) -> Self {
+        EsError::conflict(format!(
+            "failed to close jobs as one or more had started datafeeds that could not be \
+             stopped: started datafeeds [{}], error stopping them [{}]",
+            datafeeds.join(","),
+            cause.reason()
+        ))
+        .caused_by(cause.error_type().unwrap_or("exception"), cause.reason())
+    }
+
+    /// E10: an action the upgrade-mode filter refuses.
+    pub fn upgrade_mode_enabled(action: &str) -> Self {
+        EsError::new(
+            429,
+            "status_exception",
+            format!("Cannot perform {action} action while upgrade mode is enabled"),
+        )
+    }
+
+    /// E12, with the allocation explanation as `caused_by`.
+    pub fn no_capacity(explanation: &str) -> Self {
+        EsError::new(
+            429,
+            "status_exception",
+            "Could not open job because no ML nodes with sufficient capacity were found",
+        )
+        .caused_by(
+            "illegal_state_exception",
+            format!(
+                "Could not open job because no suitable nodes were found, allocation \
+                 explanation [{explanation}]"
+            ),
+        )
+    }
+
+    /// E14: the close goes on in the background.
+    pub fn close_timeout(timeout: &str) -> Self {
+        EsError::new(
+            500,
+            "illegal_state_exception",
+            format!(
+                "Timed out when waiting for persistent tasks after {}",
+                timeout
+            ),
+        )
+    }
+
+    /// E15.
+    pub fn open_timeout(job: &str, timeout: &str) -> Self {
+        EsError::new(
+            408,
+            "status_exception",
+            format!("Opening job [{job}] timed out after [{}]", timeout),
+        )
+    }
+
+    /// E16.
+    pub fn start_timeout(datafeed: &str, timeout: &str) -> Self {
+        EsError::new(
+            408,
+            "status_exception",
+            format!(
+                "Starting datafeed [{datafeed}] timed out after [{}]",
+                timeout
+            ),
+        )
+    }
+
+    /// The flat 400 ES sends for a path it has no handler for (also the security endpoints
+    /// when security is off, 8.x).
+    pub fn no_handler(uri: &str, method: &str) -> Self {
+        EsError::flat(
+            400,
+            format!("no handler found for uri [{uri}] and method [{method}]"),
+        )
+    }
+
+    /// E23: the flat 405 with the allowed methods.
+    pub fn wrong_method(uri: &str, method: &str, allowed: &[&str]) -> Self {
+        EsError::flat(
+            405,
+            format!(
+                "Incorrect HTTP method for uri [{uri}] and method [{method}], allowed: [{}]",
+                allowed.join(", ")
+            ),
+        )
+    }
+}
+
+/// Why a simulator could not start.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum SimError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Seed(#[from] crate::sim::seed::SeedError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Faults(#[from] crate::sim::faults::FaultError),
+
+    #[error("cannot listen on `{addr}`")]
+    #[diagnostic(
+        code(quiesce::sim::bind),
+        help(
+            "Choose another address with `--listen`, e.g. `--listen 127.0.0.1:0` for any free port."
+        )
+    )]
+    Bind {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}

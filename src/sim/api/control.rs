@@ -1,0 +1,63 @@
+//! The control API under `/_sim/` (SIM-CONTRACT "Fault rules", "Other control endpoints"):
+//! faults, failing a job, and the observation counters. Never under `/_ml`, no credentials.
+
+use std::sync::PoisonError;
+
+use axum::body::Bytes;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::App;
+use super::endpoint::Endpoint;
+use super::pipeline::{PathIds, Reply};
+use crate::sim::EsError;
+use crate::sim::faults::FaultRule;
+
+/// `PUT /_sim/faults` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultsBody {
+    faults: Vec<FaultRule>,
+}
+
+pub(crate) fn handle(
+    app: &App,
+    endpoint: Endpoint,
+    ids: &PathIds,
+    body: &Bytes,
+) -> Result<Reply, EsError> {
+    let value = match endpoint {
+        Endpoint::SimFaultsGet => faults(app).list(),
+        Endpoint::SimFaultsPut => {
+            let parsed: FaultsBody = serde_json::from_slice(body).map_err(|err| {
+                EsError::new(
+                    400,
+                    "parse_exception",
+                    format!("invalid fault rules: {err}"),
+                )
+            })?;
+            faults(app)
+                .replace(parsed.faults)
+                .map_err(|err| err.to_es_error())?;
+            json!({"acknowledged": true})
+        }
+        Endpoint::SimFaultsDelete => {
+            faults(app).clear();
+            json!({"acknowledged": true})
+        }
+        Endpoint::SimFailJob => app.cluster.fail_job(ids.or_all("job_id"))?,
+        Endpoint::SimStats => app.cluster.sim_stats(),
+        other => {
+            return Err(EsError::new(
+                500,
+                "exception",
+                format!("endpoint {other:?} is not a control endpoint"),
+            ));
+        }
+    };
+    Ok(Reply::Json(value))
+}
+
+fn faults(app: &App) -> std::sync::MutexGuard<'_, crate::sim::faults::Faults> {
+    app.faults.lock().unwrap_or_else(PoisonError::into_inner)
+}

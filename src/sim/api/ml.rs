@@ -1,0 +1,159 @@
+//! The `/_ml/` operations: parameters read with ES's defaults (es-ml-api.md §2), then handed
+//! to the cluster.
+
+use std::sync::PoisonError;
+
+use serde_json::{Value, json};
+
+use super::endpoint::Endpoint;
+use super::pipeline::{Call, Reply};
+use crate::sim::EsError;
+use crate::sim::cluster::{SnapshotQuery, Timeout};
+use crate::sim::faults::Operation;
+use crate::sim::params::Params;
+
+pub(crate) async fn handle(call: &Call<'_>) -> Result<Reply, EsError> {
+    let cluster = &call.app.cluster;
+    let params = &call.params;
+    let job = call.ids.or_all("job_id");
+    let datafeed = call.ids.or_all("datafeed_id");
+    let value = match call.endpoint {
+        Endpoint::Info => info(call),
+        Endpoint::SetUpgradeMode => {
+            let enabled = params.bool("enabled", false)?;
+            cluster
+                .set_upgrade_mode(enabled, &timeout(params, "30s")?)
+                .await?
+        }
+        Endpoint::GetJobs => cluster.get_jobs(
+            job,
+            params.bool("allow_no_match", true)?,
+            params.bool("exclude_generated", false)?,
+        )?,
+        Endpoint::JobStats => cluster.job_stats(job, params.bool("allow_no_match", true)?)?,
+        Endpoint::PutJob => cluster.put_job(job, call.body)?,
+        Endpoint::DeleteJob => cluster.delete_job(job, params.bool("force", false)?)?,
+        Endpoint::OpenJob => cluster.open_job(job, &timeout(params, "30m")?).await?,
+        Endpoint::CloseJob => {
+            cluster
+                .close_jobs(
+                    job,
+                    params.bool("allow_no_match", true)?,
+                    params.bool("force", false)?,
+                    &timeout(params, "30m")?,
+                    &call.stuck,
+                    |datafeeds| {
+                        call.app
+                            .faults
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .on_call(Operation::StopDatafeed, datafeeds)
+                    },
+                )
+                .await?
+        }
+        Endpoint::ModelSnapshots => {
+            let query = SnapshotQuery {
+                snapshot_id: call.ids.get("snapshot_id").map(str::to_owned),
+                from: number(params, "from")?.unwrap_or(0),
+                size: number(params, "size")?,
+                start_ms: params.date("start")?,
+                end_ms: params.date("end")?,
+                desc: params.bool("desc", false)?,
+            };
+            cluster.model_snapshots(job, &query)?
+        }
+        Endpoint::GetDatafeeds => cluster.get_datafeeds(
+            datafeed,
+            params.bool("allow_no_match", true)?,
+            params.bool("exclude_generated", false)?,
+        )?,
+        Endpoint::DatafeedStats => {
+            cluster.datafeed_stats(datafeed, params.bool("allow_no_match", true)?)?
+        }
+        Endpoint::PutDatafeed => cluster.put_datafeed(datafeed, call.body)?,
+        Endpoint::DeleteDatafeed => {
+            cluster.delete_datafeed(datafeed, params.bool("force", false)?)?
+        }
+        Endpoint::StartDatafeed => {
+            cluster
+                .start_datafeed(
+                    datafeed,
+                    params.date("start")?,
+                    params.date("end")?,
+                    &timeout(params, "20s")?,
+                )
+                .await?
+        }
+        Endpoint::StopDatafeed => {
+            cluster
+                .stop_datafeeds(
+                    datafeed,
+                    params.bool("allow_no_match", true)?,
+                    params.bool("force", false)?,
+                    &timeout(params, "20s")?,
+                    &call.stuck,
+                )
+                .await?
+        }
+        other => {
+            return Err(EsError::new(
+                500,
+                "exception",
+                format!("endpoint {other:?} is not an ML operation"),
+            ));
+        }
+    };
+    Ok(Reply::Json(value))
+}
+
+/// The `timeout` parameter with its ES default.
+fn timeout(params: &Params, default: &str) -> Result<Timeout, EsError> {
+    let value = params.time("timeout", default)?;
+    Ok(Timeout {
+        wait: value.duration(),
+        text: value.to_string(),
+    })
+}
+
+fn number(params: &Params, name: &str) -> Result<Option<usize>, EsError> {
+    params
+        .str(name)
+        .map(|text| {
+            text.parse().map_err(|_| {
+                EsError::new(
+                    400,
+                    "illegal_argument_exception",
+                    format!("Failed to parse int parameter [{name}] with value [{text}]"),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// `GET /_ml/info` (es-ml-api.md §2.5: `upgrade_mode` at the top level).
+fn info(call: &Call<'_>) -> Value {
+    let cluster = &call.app.cluster;
+    let identity = cluster.identity();
+    let gib = 1024 * 1024 * 1024;
+    json!({
+        "defaults": {
+            "anomaly_detectors": {
+                "model_memory_limit": "1gb",
+                "categorization_examples_limit": 4,
+                "model_snapshot_retention_days": 10,
+                "daily_model_snapshot_retention_after_days": 1,
+            },
+            "datafeeds": { "scroll_size": 1000 },
+        },
+        "upgrade_mode": cluster.upgrade_mode(),
+        "native_code": {
+            "version": identity.version.to_string(),
+            "build_hash": "0000000000000000",
+        },
+        "limits": {
+            "effective_max_model_memory_limit": format!("{}mb", cluster.largest_node_memory() / (1024 * 1024)),
+            "total_ml_memory": format!("{}gb", cluster.total_ml_memory() / gib),
+        },
+    })
+}

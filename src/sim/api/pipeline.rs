@@ -1,0 +1,216 @@
+//! One request through the pipeline, in ES's order: security (401, then 403 with the action
+//! name), the upgrade-mode filter (E10), parameters (E22), faults, then the operation. The
+//! outcome is counted per operation and status for `/_sim/stats`.
+
+use std::sync::{Arc, PoisonError};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{RawPathParams, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use super::endpoint::Endpoint;
+use super::{App, control, ml, root};
+use crate::sim::EsError;
+use crate::sim::faults::FaultEffect;
+use crate::sim::params::Params;
+use crate::sim::security::Principal;
+
+/// Largest request body read (ES's default `http.max_content_length` is far larger; ML
+/// requests are small).
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// Marks a response the server must not send: the connection is closed instead (a `drop`
+/// fault).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DropConnection;
+
+/// The path parameters of the matched route (`job_id`, `datafeed_id`, `snapshot_id`, `user`).
+#[derive(Debug, Default)]
+pub(crate) struct PathIds(Vec<(String, String)>);
+
+impl PathIds {
+    pub(crate) fn new(params: &RawPathParams) -> Self {
+        PathIds(
+            params
+                .iter()
+                .map(|(name, value)| (name.to_owned(), value.to_owned()))
+                .collect(),
+        )
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// A path id, or `_all` for the routes without one (`GET /_ml/anomaly_detectors`).
+    pub(crate) fn or_all(&self, name: &str) -> &str {
+        self.get(name).unwrap_or("_all")
+    }
+}
+
+/// What an operation answers.
+pub(crate) enum Reply {
+    Json(Value),
+    /// 200 without a body (`HEAD /`).
+    Empty,
+    /// Close the connection without answering.
+    Drop,
+}
+
+/// Everything about the request an operation may need.
+pub(crate) struct Call<'a> {
+    pub(crate) app: &'a App,
+    pub(crate) endpoint: Endpoint,
+    pub(crate) ids: &'a PathIds,
+    pub(crate) parts: &'a Parts,
+    pub(crate) body: &'a Bytes,
+    pub(crate) params: Params,
+    pub(crate) principal: Option<Principal>,
+    /// Ids a `stuck` fault holds in `stopping` / `closing`.
+    pub(crate) stuck: Vec<String>,
+}
+
+pub(crate) async fn handle(
+    app: Arc<App>,
+    endpoint: Endpoint,
+    ids: PathIds,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(body) => body,
+        Err(_) => {
+            return EsError::new(
+                400,
+                "parse_exception",
+                "request body is too large or unreadable",
+            )
+            .into_response();
+        }
+    };
+    let outcome = run(&app, endpoint, &ids, &parts, &body).await;
+    let response = match outcome {
+        Ok(Reply::Json(value)) => json_response(StatusCode::OK, &value),
+        Ok(Reply::Empty) => StatusCode::OK.into_response(),
+        Ok(Reply::Drop) => {
+            let mut response = Response::new(Body::empty());
+            response.extensions_mut().insert(DropConnection);
+            return response;
+        }
+        Err(err) => err.into_response(),
+    };
+    if let Some(operation) = endpoint.stat_name() {
+        app.cluster
+            .record_request(operation, response.status().as_u16());
+    }
+    response
+}
+
+pub(crate) fn json_response(status: StatusCode, value: &Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response()
+}
+
+async fn run(
+    app: &App,
+    endpoint: Endpoint,
+    ids: &PathIds,
+    parts: &Parts,
+    body: &Bytes,
+) -> Result<Reply, EsError> {
+    if endpoint.is_control() {
+        return control::handle(app, endpoint, ids, body);
+    }
+    let path = parts.uri.path();
+    let principal = match &app.security {
+        Some(security) => {
+            let uri = parts
+                .uri
+                .path_and_query()
+                .map_or(path, |path_and_query| path_and_query.as_str());
+            let principal = security.authenticate(&parts.headers, uri)?;
+            if let Some(privilege) = endpoint.privilege() {
+                principal.authorize(endpoint.action(), privilege)?;
+            }
+            Some(principal)
+        }
+        None if matches!(endpoint, Endpoint::HasPrivileges | Endpoint::Authenticate) => {
+            return Err(root::security_disabled(app, parts));
+        }
+        None => None,
+    };
+    if endpoint.blocked_in_upgrade_mode() && app.cluster.upgrade_mode() {
+        return Err(EsError::upgrade_mode_enabled(endpoint.action()));
+    }
+    let params_body: &[u8] = if endpoint.params_in_body() { body } else { &[] };
+    let params = Params::parse(
+        path,
+        parts.uri.query(),
+        params_body,
+        &endpoint.allowed_params(),
+    )?;
+    let mut stuck = Vec::new();
+    if let Some(operation) = endpoint.fault_operation() {
+        let targets = fault_targets(app, endpoint, ids);
+        let effect = app
+            .faults
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .on_call(operation, &targets);
+        match effect {
+            Some(FaultEffect::Error(err)) => return Err(err),
+            Some(FaultEffect::Delay(delay)) => tokio::time::sleep(delay).await,
+            Some(FaultEffect::Drop) => return Ok(Reply::Drop),
+            Some(FaultEffect::Stuck { ids }) => stuck = ids,
+            None => {}
+        }
+    }
+    if endpoint.is_read() {
+        tokio::time::sleep(app.cluster.latency().stats).await;
+    }
+    let call = Call {
+        app,
+        endpoint,
+        ids,
+        parts,
+        body,
+        params,
+        principal,
+        stuck,
+    };
+    match endpoint {
+        Endpoint::Root | Endpoint::RootHead | Endpoint::HasPrivileges | Endpoint::Authenticate => {
+            root::handle(&call)
+        }
+        _ => ml::handle(&call).await,
+    }
+}
+
+/// The ids a call targets, for fault rules with a `target` (unmatched tokens are left out).
+fn fault_targets(app: &App, endpoint: Endpoint, ids: &PathIds) -> Vec<String> {
+    match endpoint {
+        Endpoint::CloseJob | Endpoint::JobStats => {
+            app.cluster.expand_jobs_lenient(ids.or_all("job_id"))
+        }
+        Endpoint::StopDatafeed | Endpoint::DatafeedStats => app
+            .cluster
+            .expand_datafeeds_lenient(ids.or_all("datafeed_id")),
+        Endpoint::OpenJob => ids.get("job_id").map(str::to_owned).into_iter().collect(),
+        Endpoint::StartDatafeed => ids
+            .get("datafeed_id")
+            .map(str::to_owned)
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
+    }
+}

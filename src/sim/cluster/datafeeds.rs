@@ -1,0 +1,295 @@
+//! Datafeed transitions: start (waits for its job to be opened), stop (graceful, forced,
+//! stuck), lookbacks that end and close their job (es-ml-api.md §2.1, §2.4, §3.2).
+
+use serde_json::{Value, json};
+
+use super::effects::{Cancel, Effect, still_current, transition_channel};
+use super::model::{DatafeedState, JobState};
+use super::{Cluster, Shared, State, Timeout};
+use crate::sim::EsError;
+
+/// How a start request ends once validated.
+enum StartWait {
+    /// The job awaits a node (lazy open): the datafeed waits with it, the call returns now.
+    Lazy,
+    Wait,
+}
+
+impl Cluster {
+    /// `POST /_ml/datafeeds/<id>/_start`; `start`/`end` in epoch ms.
+    pub(crate) async fn start_datafeed(
+        &self,
+        id: &str,
+        start_ms: Option<i64>,
+        end_ms: Option<i64>,
+        timeout: &Timeout,
+    ) -> Result<Value, EsError> {
+        if let Some(end) = end_ms {
+            let start = start_ms.unwrap_or(0);
+            if end <= start {
+                return Err(EsError::new(
+                    400,
+                    "action_request_validation_exception",
+                    format!(
+                        "Validation Failed: 1: start [{start}] must be earlier than end [{end}];"
+                    ),
+                ));
+            }
+        }
+        let with_node = self.shared.identity.version.major >= 8;
+        let wait = self.transition(|state, _| state.begin_start(id, end_ms))?;
+        if let StartWait::Lazy = wait {
+            return Ok(started_body(with_node, ""));
+        }
+        let outcome = self
+            .wait_for(timeout.wait, |state| {
+                let df = state.datafeeds.get(id)?;
+                match df.state {
+                    DatafeedState::Started | DatafeedState::Stopping => {
+                        let job = state.jobs.get(&df.config.job_id)?;
+                        Some(Ok(job.node))
+                    }
+                    DatafeedState::Stopped => Some(Err(EsError::conflict(format!(
+                        "datafeed [{id}] was stopped while being started"
+                    )))),
+                    DatafeedState::Starting => None,
+                }
+            })
+            .await;
+        match outcome {
+            Some(Ok(node)) => {
+                let node = node.map_or("", |index| self.shared.nodes[index].id.as_str());
+                Ok(started_body(with_node, node))
+            }
+            Some(Err(err)) => Err(err),
+            None => Err(EsError::start_timeout(id, &timeout.text)),
+        }
+    }
+
+    /// `POST /_ml/datafeeds/<expr>/_stop` (es-ml-api.md §2.1). A timeout is not an error.
+    pub(crate) async fn stop_datafeeds(
+        &self,
+        expr: &str,
+        allow_no_match: bool,
+        force: bool,
+        timeout: &Timeout,
+        stuck: &[String],
+    ) -> Result<Value, EsError> {
+        let ids = self.read(|state, _| state.expand_datafeeds(expr, allow_no_match))?;
+        self.stop_datafeed_ids(&ids, force, timeout, stuck, true)
+            .await;
+        Ok(json!({"stopped": true}))
+    }
+
+    /// Stops the given datafeeds and waits up to `timeout`; returns those still not stopped.
+    /// `auto_close`: whether a lookback datafeed closes its job (false when isolated first,
+    /// as a force close does).
+    pub(super) async fn stop_datafeed_ids(
+        &self,
+        ids: &[String],
+        force: bool,
+        timeout: &Timeout,
+        stuck: &[String],
+        auto_close: bool,
+    ) -> Vec<String> {
+        self.transition(|state, shared| {
+            for id in ids {
+                state.begin_stop(shared, id, force, stuck.contains(id), auto_close);
+            }
+        });
+        let all_stopped = |state: &State| {
+            ids.iter()
+                .all(|id| {
+                    state
+                        .datafeeds
+                        .get(id)
+                        .is_none_or(|df| df.state == DatafeedState::Stopped)
+                })
+                .then_some(())
+        };
+        if self.wait_for(timeout.wait, all_stopped).await.is_some() {
+            return Vec::new();
+        }
+        self.read(|state, _| {
+            ids.iter()
+                .filter(|id| {
+                    state
+                        .datafeeds
+                        .get(*id)
+                        .is_some_and(|df| df.state != DatafeedState::Stopped)
+                })
+                .cloned()
+                .collect()
+        })
+    }
+}
+
+fn started_body(with_node: bool, node: &str) -> Value {
+    if with_node {
+        json!({"started": true, "node": node})
+    } else {
+        json!({"started": true})
+    }
+}
+
+impl State {
+    fn begin_start(&mut self, id: &str, end_ms: Option<i64>) -> Result<StartWait, EsError> {
+        let df = self
+            .datafeeds
+            .get(id)
+            .ok_or_else(|| EsError::unknown_datafeed(id))?;
+        if df.state.has_task() {
+            return Err(EsError::conflict(format!(
+                "cannot start datafeed [{id}] because it has already been started"
+            )));
+        }
+        let job_id = df.config.job_id.clone();
+        let job = self.job(&job_id)?;
+        let job_state = job.state;
+        let lazy = job.awaiting_node();
+        if job_state != JobState::Opened {
+            self.record_violation(
+                "start_datafeed",
+                &job_id,
+                id,
+                "job_state",
+                job_state.as_str(),
+            );
+        }
+        if !matches!(job_state, JobState::Opening | JobState::Opened) {
+            return Err(EsError::conflict(format!(
+                "cannot start datafeed [{id}] because job [{job_id}] is {job_state}"
+            )));
+        }
+        let (sender, cancel) = transition_channel();
+        let df = self.datafeeds.get_mut(id).expect("looked up above");
+        df.state = DatafeedState::Starting;
+        df.end_ms = end_ms;
+        df.start_ready = false;
+        df.stuck = false;
+        df.transition = Some(sender);
+        self.effects.push(Effect::StartDatafeed {
+            datafeed: id.to_owned(),
+            cancel,
+        });
+        self.activity.state_changed();
+        Ok(if lazy {
+            StartWait::Lazy
+        } else {
+            StartWait::Wait
+        })
+    }
+
+    /// The start latency passed: `started` if the job is opened, else wait for it.
+    pub(super) fn finish_start(&mut self, id: &str, cancel: &mut Cancel) {
+        if !still_current(cancel) {
+            return;
+        }
+        if let Some(df) = self.datafeeds.get_mut(id) {
+            df.start_ready = true;
+            df.transition = None;
+        }
+        self.promote_ready_datafeed(id);
+    }
+
+    /// A `starting` datafeed whose latency passed becomes `started` once its job is opened.
+    pub(super) fn promote_ready_datafeed(&mut self, id: &str) {
+        let Some(df) = self.datafeeds.get(id) else {
+            return;
+        };
+        let job_opened = self
+            .jobs
+            .get(&df.config.job_id)
+            .is_some_and(|job| job.state == JobState::Opened);
+        if df.state != DatafeedState::Starting || !df.start_ready || !job_opened {
+            return;
+        }
+        let df = self.datafeeds.get_mut(id).expect("looked up above");
+        df.state = DatafeedState::Started;
+        df.start_ready = false;
+        df.search_count += 1;
+        if df.end_ms.is_some() {
+            let (sender, cancel) = transition_channel();
+            df.transition = Some(sender);
+            self.effects.push(Effect::Lookback {
+                datafeed: id.to_owned(),
+                cancel,
+            });
+        }
+        self.activity.state_changed();
+    }
+
+    fn begin_stop(
+        &mut self,
+        shared: &Shared,
+        id: &str,
+        force: bool,
+        stuck: bool,
+        auto_close: bool,
+    ) {
+        let Some(df) = self.datafeeds.get(id) else {
+            return;
+        };
+        let state = df.state;
+        let assigned = !self.upgrade_mode
+            && self
+                .jobs
+                .get(&df.config.job_id)
+                .is_some_and(|job| job.node.is_some());
+        match state {
+            DatafeedState::Stopped => {}
+            _ if force => self.force_stop(shared, id, auto_close),
+            DatafeedState::Stopping => {}
+            DatafeedState::Started | DatafeedState::Starting if !assigned => {
+                // Unassigned (upgrade mode, job awaiting a node): the task is simply removed and
+                // the job stays open (es-ml-api.md §2.1 step 4 and 7).
+                self.force_stop(shared, id, false);
+            }
+            DatafeedState::Started | DatafeedState::Starting => {
+                let df = self.datafeeds.get_mut(id).expect("looked up above");
+                df.state = DatafeedState::Stopping;
+                df.transition = None;
+                if stuck {
+                    df.stuck = true;
+                } else {
+                    let (sender, cancel) = transition_channel();
+                    df.transition = Some(sender);
+                    self.effects.push(Effect::StopDatafeed {
+                        datafeed: id.to_owned(),
+                        cancel,
+                    });
+                }
+                self.activity.state_changed();
+            }
+        }
+    }
+
+    /// The stop latency (or the lookback) is over: `stopped`, and a lookback datafeed closes
+    /// its job.
+    pub(super) fn finish_stop(&mut self, shared: &Shared, id: &str, cancel: &mut Cancel) {
+        if !still_current(cancel) {
+            return;
+        }
+        self.force_stop(shared, id, true);
+    }
+
+    /// Removes the datafeed's task at once.
+    pub(super) fn force_stop(&mut self, shared: &Shared, id: &str, auto_close: bool) {
+        let Some(df) = self.datafeeds.get_mut(id) else {
+            return;
+        };
+        if df.state == DatafeedState::Stopped {
+            return;
+        }
+        df.state = DatafeedState::Stopped;
+        df.transition = None;
+        df.stuck = false;
+        df.start_ready = false;
+        let lookback = df.end_ms.take().is_some();
+        let job_id = df.config.job_id.clone();
+        self.activity.state_changed();
+        if lookback && auto_close {
+            self.auto_close(shared, &job_id);
+        }
+    }
+}

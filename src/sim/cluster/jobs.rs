@@ -1,0 +1,430 @@
+//! Job transitions: open (memory placement, lazy open, model restore), close (graceful with
+//! model persistence, forced, failed), failure, and the lazy-open queue that takes the memory a
+//! close frees (es-ml-api.md §2.2, §2.3, §3.1).
+
+use std::time::Instant;
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::effects::{Cancel, Effect, still_current, transition_channel};
+use super::model::{DatafeedState, Job, JobState, Snapshot};
+use super::nodes::{Placement, place};
+use super::{Cluster, Shared, State, Timeout};
+use crate::sim::EsError;
+use crate::sim::faults::FaultEffect;
+
+/// What the close of one expanded set of jobs needs after validation.
+struct ClosePlan {
+    jobs: Vec<String>,
+    datafeeds_to_stop: Vec<String>,
+}
+
+impl Cluster {
+    /// `POST /_ml/anomaly_detectors/<id>/_open`: returns once the job is `opened` (or at once
+    /// with `node: ""` for a lazy open awaiting a node).
+    pub(crate) async fn open_job(&self, id: &str, timeout: &Timeout) -> Result<Value, EsError> {
+        let lazy = self.transition(|state, shared| state.begin_open(shared, id))?;
+        if lazy {
+            return Ok(json!({"opened": true, "node": ""}));
+        }
+        let outcome = self
+            .wait_for(timeout.wait, |state| {
+                let job = state.jobs.get(id)?;
+                match job.state {
+                    JobState::Opened => Some(Ok(job.node)),
+                    JobState::Closed | JobState::Closing => Some(Err(EsError::new(
+                        409,
+                        "status_exception",
+                        "The job has been closed while waiting to be opened",
+                    ))),
+                    JobState::Failed => Some(Err(EsError::new(
+                        500,
+                        "exception",
+                        "Unexpected job state [failed] while waiting for job to be opened",
+                    ))),
+                    JobState::Opening => None,
+                }
+            })
+            .await;
+        let node = match outcome {
+            Some(result) => result?,
+            None => return Err(EsError::open_timeout(id, &timeout.text)),
+        };
+        let node = node.map_or("", |index| self.shared.nodes[index].id.as_str());
+        Ok(json!({"opened": true, "node": node}))
+    }
+
+    /// `POST /_ml/anomaly_detectors/<expr>/_close` (es-ml-api.md §2.2).
+    pub(crate) async fn close_jobs(
+        &self,
+        expr: &str,
+        allow_no_match: bool,
+        force: bool,
+        timeout: &Timeout,
+        stuck: &[String],
+        stop_fault: impl FnOnce(&[String]) -> Option<FaultEffect>,
+    ) -> Result<Value, EsError> {
+        let plan =
+            self.transition(|state, shared| state.plan_close(shared, expr, allow_no_match, force))?;
+        if !plan.datafeeds_to_stop.is_empty() {
+            // The close stops the datafeeds through the stop action (§2.2 step 4), so
+            // stop_datafeed fault rules apply to it.
+            let mut stuck_datafeeds = Vec::new();
+            match stop_fault(&plan.datafeeds_to_stop) {
+                Some(FaultEffect::Error(err)) => {
+                    return Err(EsError::close_datafeeds_not_stopped(
+                        &plan.datafeeds_to_stop,
+                        &err,
+                    ));
+                }
+                Some(FaultEffect::Delay(delay)) => tokio::time::sleep(delay).await,
+                Some(FaultEffect::Stuck { ids }) => stuck_datafeeds = ids,
+                Some(FaultEffect::Drop) | None => {}
+            }
+            let unstopped = self
+                .stop_datafeed_ids(
+                    &plan.datafeeds_to_stop,
+                    force,
+                    timeout,
+                    &stuck_datafeeds,
+                    !force,
+                )
+                .await;
+            if !unstopped.is_empty() {
+                let cause = EsError::new(
+                    500,
+                    "timeout_exception",
+                    format!(
+                        "Timed out waiting for datafeeds [{}] to stop after {}",
+                        unstopped.join(","),
+                        timeout.text
+                    ),
+                );
+                return Err(EsError::close_datafeeds_not_stopped(&unstopped, &cause));
+            }
+        }
+        self.transition(|state, shared| state.begin_close(shared, &plan.jobs, force, stuck))?;
+        let closed = self
+            .wait_for(timeout.wait, |state| {
+                plan.jobs
+                    .iter()
+                    .all(|id| {
+                        state
+                            .jobs
+                            .get(id)
+                            .is_none_or(|job| job.state == JobState::Closed)
+                    })
+                    .then_some(())
+            })
+            .await;
+        match closed {
+            Some(()) => Ok(json!({"closed": true})),
+            None => Err(EsError::close_timeout(&timeout.text)),
+        }
+    }
+
+    /// `POST /_sim/anomaly_detectors/<id>/_fail`: the job fails; its datafeed is force-stopped.
+    pub(crate) fn fail_job(&self, id: &str) -> Result<Value, EsError> {
+        self.transition(|state, shared| {
+            state.job(id)?;
+            if let Some(df) = state.datafeed_of_job.get(id).cloned() {
+                state.force_stop(shared, &df, false);
+            }
+            let job = state.job_mut(id)?;
+            job.state = JobState::Failed;
+            job.transition = None;
+            state.activity.state_changed();
+            Ok(json!({"failed": true}))
+        })
+    }
+}
+
+impl State {
+    /// Validates an open and starts it; `Ok(true)` for a lazy open left awaiting a node.
+    fn begin_open(&mut self, shared: &Shared, id: &str) -> Result<bool, EsError> {
+        let job = self.job(id)?;
+        if job.state.has_task() {
+            return Err(EsError::conflict(format!(
+                "Cannot open job [{id}] because it has already been opened"
+            )));
+        }
+        let used = self.memory_used(&shared.nodes);
+        match place(&shared.nodes, &used, id, job.config.model_memory_limit) {
+            Placement::Node(node) => {
+                let ticket = shared
+                    .persistence
+                    .admit(1, &format!("restore model state for job [{id}]"))?
+                    .pop();
+                let job = self.job_mut(id)?;
+                job.node = Some(node);
+                job.state = JobState::Opening;
+                job.finished_time = None;
+                let (sender, cancel) = transition_channel();
+                job.transition = Some(sender);
+                if let Some(ticket) = ticket {
+                    self.effects.push(Effect::Restore {
+                        job: id.to_owned(),
+                        ticket,
+                        cancel,
+                    });
+                }
+                self.activity.state_changed();
+                Ok(false)
+            }
+            Placement::NoCapacity(_) if job.config.allow_lazy_open => {
+                let job = self.job_mut(id)?;
+                job.node = None;
+                job.state = JobState::Opening;
+                job.finished_time = None;
+                job.transition = None;
+                self.activity.state_changed();
+                Ok(true)
+            }
+            Placement::NoCapacity(explanation) => Err(EsError::no_capacity(&explanation)),
+        }
+    }
+
+    /// The restore finished: the job is `opened`, and datafeeds that were waiting start.
+    pub(super) fn finish_open(&mut self, _shared: &Shared, id: &str, cancel: &mut Cancel) {
+        if !still_current(cancel) {
+            return;
+        }
+        let Some(job) = self.jobs.get_mut(id) else {
+            return;
+        };
+        job.state = JobState::Opened;
+        job.opened_at = Some(Instant::now());
+        job.transition = None;
+        self.activity.state_changed();
+        if let Some(df) = self.datafeed_of_job.get(id).cloned() {
+            self.promote_ready_datafeed(&df);
+        }
+    }
+
+    /// Step 3 of §2.2: validate every job before touching any; record ordering violations.
+    fn plan_close(
+        &mut self,
+        shared: &Shared,
+        expr: &str,
+        allow_no_match: bool,
+        force: bool,
+    ) -> Result<ClosePlan, EsError> {
+        let jobs = self.expand_jobs(expr, allow_no_match)?;
+        if !force {
+            let failed: Vec<&String> = jobs
+                .iter()
+                .filter(|id| self.jobs[*id].state == JobState::Failed)
+                .collect();
+            if let Some(first) = failed.first() {
+                return Err(EsError::conflict(if jobs.len() == 1 {
+                    format!("cannot close job [{first}] because it failed, use force close")
+                } else {
+                    "one or more jobs have state failed, use force close".to_owned()
+                }));
+            }
+        }
+        let mut datafeeds_to_stop = Vec::new();
+        let mut violations = Vec::new();
+        for id in &jobs {
+            let job = &self.jobs[id];
+            if !matches!(
+                job.state,
+                JobState::Opening | JobState::Opened | JobState::Failed
+            ) {
+                continue;
+            }
+            if let Some(df) = self.datafeed_for(id)
+                && df.state != DatafeedState::Stopped
+            {
+                violations.push((id.clone(), df.id.clone(), df.state.as_str()));
+                datafeeds_to_stop.push(df.id.clone());
+            }
+        }
+        for (job, df, df_state) in &violations {
+            self.record_violation("close_job", job, df, "datafeed_state", df_state);
+        }
+        if !shared.identity.version.close_stops_datafeed()
+            && !force
+            && let Some((job, _, _)) = violations.first()
+        {
+            return Err(EsError::conflict(format!(
+                "cannot close job [{job}], datafeed hasn't been stopped"
+            )));
+        }
+        Ok(ClosePlan {
+            jobs,
+            datafeeds_to_stop,
+        })
+    }
+
+    /// Steps 5–7 of §2.2: force removes tasks; a graceful close persists assigned jobs'
+    /// models, after admission to the persistence queue (all or nothing).
+    fn begin_close(
+        &mut self,
+        shared: &Shared,
+        jobs: &[String],
+        force: bool,
+        stuck: &[String],
+    ) -> Result<(), EsError> {
+        if force {
+            for id in jobs {
+                if self.jobs.get(id).is_some_and(|job| job.state.has_task()) {
+                    self.remove_job_task(shared, id);
+                }
+            }
+            return Ok(());
+        }
+        let to_persist: Vec<&String> = jobs
+            .iter()
+            .filter(|id| {
+                self.jobs.get(*id).is_some_and(|job| {
+                    matches!(job.state, JobState::Opening | JobState::Opened)
+                        && job.node.is_some()
+                        && !stuck.contains(id)
+                })
+            })
+            .collect();
+        let what = match to_persist.as_slice() {
+            [one] => format!("persist model state for job [{one}]"),
+            _ => format!("persist model state for {} jobs", to_persist.len()),
+        };
+        let mut tickets = shared.persistence.admit(to_persist.len(), &what)?;
+        for id in jobs {
+            let Some(job) = self.jobs.get_mut(id) else {
+                continue;
+            };
+            if !matches!(job.state, JobState::Opening | JobState::Opened) {
+                // closed: nothing to do; closing: waited on; failed: only with force.
+                continue;
+            }
+            if job.node.is_none() {
+                // Unassigned (awaiting a node): closed by removing the task (§2.2 step 7).
+                self.remove_job_task(shared, id);
+                continue;
+            }
+            job.state = JobState::Closing;
+            job.transition = None;
+            if !stuck.contains(id)
+                && let Some(ticket) = tickets.pop()
+            {
+                let (sender, cancel) = transition_channel();
+                job.transition = Some(sender);
+                self.effects.push(Effect::Persist {
+                    job: id.clone(),
+                    ticket,
+                    cancel,
+                });
+            }
+            self.activity.state_changed();
+        }
+        Ok(())
+    }
+
+    /// Starts a graceful close the cluster decides on itself (a lookback reaching its end).
+    pub(super) fn auto_close(&mut self, shared: &Shared, id: &str) {
+        let Some(job) = self.jobs.get_mut(id) else {
+            return;
+        };
+        if !matches!(job.state, JobState::Opened | JobState::Opening) || job.node.is_none() {
+            return;
+        }
+        job.state = JobState::Closing;
+        let (sender, cancel) = transition_channel();
+        job.transition = Some(sender);
+        let ticket = shared
+            .persistence
+            .admit_unbounded(1)
+            .pop()
+            .expect("one ticket was asked for");
+        self.effects.push(Effect::Persist {
+            job: id.to_owned(),
+            ticket,
+            cancel,
+        });
+        self.activity.state_changed();
+    }
+
+    /// The model is persisted: the job is `closed` with a new snapshot, and its memory goes to
+    /// lazily opened jobs awaiting a node.
+    pub(super) fn finish_close(&mut self, shared: &Shared, id: &str, cancel: &mut Cancel) {
+        if !still_current(cancel) {
+            return;
+        }
+        let Some(job) = self.jobs.get_mut(id) else {
+            return;
+        };
+        let now = Timestamp::now();
+        let mut snapshot_id = now.as_second();
+        if let Some(last) = job.snapshots.last()
+            && let Ok(last_id) = last.snapshot_id.parse::<i64>()
+        {
+            snapshot_id = snapshot_id.max(last_id + 1);
+        }
+        job.snapshots.push(Snapshot {
+            snapshot_id: snapshot_id.to_string(),
+            timestamp: now,
+            description: format!(
+                "State persisted due to job close at {}",
+                now.strftime("%Y-%m-%dT%H:%M:%S%z")
+            ),
+            model_bytes: job.model_bytes,
+        });
+        job.finished_time = Some(now);
+        self.remove_job_task(shared, id);
+    }
+
+    /// The job loses its task (closed); freed memory may assign jobs awaiting a node.
+    pub(super) fn remove_job_task(&mut self, shared: &Shared, id: &str) {
+        if let Some(job) = self.jobs.get_mut(id) {
+            job.state = JobState::Closed;
+            job.node = None;
+            job.opened_at = None;
+            job.transition = None;
+            self.activity.state_changed();
+        }
+        self.assign_waiting(shared);
+    }
+
+    /// Assigns lazily opened jobs awaiting a node to nodes that now have room (not while
+    /// upgrade mode is on), in id order.
+    pub(super) fn assign_waiting(&mut self, shared: &Shared) {
+        if self.upgrade_mode {
+            return;
+        }
+        let waiting: Vec<String> = self
+            .jobs
+            .values()
+            .filter(|job| job.awaiting_node())
+            .map(|job| job.id.clone())
+            .collect();
+        let mut used = self.memory_used(&shared.nodes);
+        for id in waiting {
+            let required = self.jobs[&id].config.model_memory_limit;
+            if let Placement::Node(node) = place(&shared.nodes, &used, &id, required) {
+                used[node] += required;
+                let ticket = shared
+                    .persistence
+                    .admit_unbounded(1)
+                    .pop()
+                    .expect("one ticket was asked for");
+                let (sender, cancel) = transition_channel();
+                let job = self.jobs.get_mut(&id).expect("listed above");
+                job.node = Some(node);
+                job.transition = Some(sender);
+                self.effects.push(Effect::Restore {
+                    job: id,
+                    ticket,
+                    cancel,
+                });
+            }
+        }
+    }
+}
+
+impl Job {
+    /// The assigned node's index, hidden while upgrade mode unassigns every task.
+    pub(super) fn visible_node(&self, upgrade_mode: bool) -> Option<usize> {
+        if upgrade_mode { None } else { self.node }
+    }
+}

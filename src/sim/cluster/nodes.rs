@@ -1,0 +1,123 @@
+//! ML nodes and memory placement: a job's `model_memory_limit` must fit beside the jobs already
+//! assigned to a node (es-ml-api.md §2.3, SIM-CONTRACT "Memory").
+
+use serde_json::{Value, json};
+
+/// One simulated ML node.
+#[derive(Debug, Clone)]
+pub(crate) struct Node {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) memory_bytes: u64,
+    pub(crate) index: usize,
+}
+
+impl Node {
+    /// The `node` object of the stats APIs (es-ml-api.md §2.7, §2.9).
+    pub(crate) fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "ephemeral_id": format!("{}-eph", self.id),
+            "transport_address": format!("127.0.0.1:{}", 9300 + self.index),
+            "attributes": {
+                "ml.machine_memory": self.memory_bytes.to_string(),
+                "ml.max_jvm_size": (self.memory_bytes / 4).to_string(),
+                "ml.allocated_processors": "4",
+                "ml.allocated_processors_double": "4.0",
+                "ml.config_version": "12.0.0",
+                "xpack.installed": "true",
+            },
+        })
+    }
+
+    /// ES's short node description used in allocation explanations: `{name}{id}`.
+    fn describe(&self) -> String {
+        format!("{{{}}}{{{}}}", self.name, self.id)
+    }
+}
+
+/// Where an open may go, given memory already used on each node.
+pub(crate) enum Placement {
+    Node(usize),
+    /// No node has room; the allocation explanation for E12's `caused_by`.
+    NoCapacity(String),
+}
+
+/// Picks the node with the most free memory that can hold `required` bytes (ties: lowest index).
+pub(crate) fn place(nodes: &[Node], used: &[u64], job_id: &str, required: u64) -> Placement {
+    let best = nodes
+        .iter()
+        .filter(|node| node.memory_bytes.saturating_sub(used[node.index]) >= required)
+        .max_by_key(|node| {
+            (
+                node.memory_bytes - used[node.index],
+                usize::MAX - node.index,
+            )
+        });
+    match best {
+        Some(node) => Placement::Node(node.index),
+        None if nodes.is_empty() => Placement::NoCapacity(
+            "No ML nodes were found in the cluster".to_owned(),
+        ),
+        None => Placement::NoCapacity(
+            nodes
+                .iter()
+                .map(|node| {
+                    format!(
+                        "Not opening job [{job_id}] on node [{}], because this node has insufficient \
+                         available memory. Available memory for ML [{}], memory required by \
+                         existing jobs [{}], estimated memory required for this job [{required}]",
+                        node.describe(),
+                        node.memory_bytes,
+                        used[node.index],
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("|"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nodes(memory: &[u64]) -> Vec<Node> {
+        memory
+            .iter()
+            .enumerate()
+            .map(|(index, &memory_bytes)| Node {
+                id: format!("n{index}"),
+                name: format!("node-{index}"),
+                memory_bytes,
+                index,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn picks_the_node_with_most_free_memory() {
+        let nodes = nodes(&[100, 100]);
+        assert!(matches!(
+            place(&nodes, &[50, 10], "j", 40),
+            Placement::Node(1)
+        ));
+        assert!(matches!(
+            place(&nodes, &[10, 10], "j", 40),
+            Placement::Node(0)
+        ));
+    }
+
+    #[test]
+    fn refuses_when_nothing_fits() {
+        let nodes = nodes(&[100]);
+        match place(&nodes, &[70], "j", 40) {
+            Placement::NoCapacity(explanation) => {
+                assert!(explanation.contains("Not opening job [j] on node [{node-0}{n0}]"));
+            }
+            Placement::Node(_) => panic!("a 40 byte job cannot fit in 30 free bytes"),
+        }
+        assert!(matches!(place(&nodes, &[60], "j", 40), Placement::Node(0)));
+    }
+}

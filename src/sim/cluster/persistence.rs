@@ -1,0 +1,145 @@
+//! Model persistence slots: graceful closes persist a model and opens restore one; the cluster
+//! runs at most `slots` of them at once (FIFO for the rest), and refuses with 429
+//! `es_rejected_execution_exception` once more than `queue_limit` wait (design.md §4).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::sim::EsError;
+
+/// The cluster-wide persistence slots and their queue.
+#[derive(Debug)]
+pub(crate) struct Persistence {
+    slots: usize,
+    queue_limit: usize,
+    semaphore: Arc<Semaphore>,
+    /// Admitted persists/restores not finished yet (running or queued).
+    pending: Arc<AtomicUsize>,
+    active: Arc<AtomicUsize>,
+    peak: AtomicUsize,
+}
+
+/// A place in the queue; dropping it (done or cancelled) frees the place.
+#[derive(Debug)]
+pub(crate) struct Ticket {
+    pending: Arc<AtomicUsize>,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.pending.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A held slot; dropping it frees the slot.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    _permit: OwnedSemaphorePermit,
+    active: Arc<AtomicUsize>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Persistence {
+    pub(crate) fn new(slots: usize, queue_limit: usize) -> Self {
+        let slots = slots.max(1);
+        Persistence {
+            slots,
+            queue_limit,
+            semaphore: Arc::new(Semaphore::new(slots)),
+            pending: Arc::new(AtomicUsize::new(0)),
+            active: Arc::new(AtomicUsize::new(0)),
+            peak: AtomicUsize::new(0),
+        }
+    }
+
+    /// Admits `count` persists at once, or refuses them all with the 429 ES sends when its
+    /// thread pool queue is full. Call under the cluster lock so admissions do not race.
+    pub(crate) fn admit(&self, count: usize, what: &str) -> Result<Vec<Ticket>, EsError> {
+        let pending = self.pending.load(Ordering::SeqCst);
+        let capacity = self.slots + self.queue_limit;
+        if pending + count > capacity {
+            let queued = pending.saturating_sub(self.slots);
+            return Err(EsError::new(
+                429,
+                "es_rejected_execution_exception",
+                format!(
+                    "rejected execution of {what} on EsThreadPoolExecutor[name = ml_utility, \
+                     queue capacity = {}, active threads = {}, queued tasks = {queued}]",
+                    self.queue_limit,
+                    self.active.load(Ordering::SeqCst),
+                ),
+            ));
+        }
+        Ok(self.admit_unbounded(count))
+    }
+
+    /// Admits persists the cluster starts by itself (lookback auto-close): never refused.
+    pub(crate) fn admit_unbounded(&self, count: usize) -> Vec<Ticket> {
+        self.pending.fetch_add(count, Ordering::SeqCst);
+        (0..count)
+            .map(|_| Ticket {
+                pending: Arc::clone(&self.pending),
+            })
+            .collect()
+    }
+
+    /// Waits (FIFO) for a free slot.
+    pub(crate) async fn acquire(&self) -> Slot {
+        let permit = Arc::clone(&self.semaphore)
+            .acquire_owned()
+            .await
+            .expect("the persistence semaphore is never closed");
+        let active = self.active.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(active, Ordering::SeqCst);
+        Slot {
+            _permit: permit,
+            active: Arc::clone(&self.active),
+        }
+    }
+
+    /// The most persists/restores that ever ran at once.
+    pub(crate) fn peak(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_past_slots_plus_queue() {
+        let persistence = Persistence::new(2, 1);
+        let tickets = persistence
+            .admit(3, "persist")
+            .expect("3 fit in 2 slots + 1 queued");
+        let refused = persistence
+            .admit(1, "persist")
+            .expect_err("the queue is full");
+        assert_eq!(refused.status.as_u16(), 429);
+        assert_eq!(
+            refused.error_type(),
+            Some("es_rejected_execution_exception")
+        );
+        drop(tickets);
+        assert!(persistence.admit(3, "persist").is_ok());
+    }
+
+    #[tokio::test]
+    async fn records_the_peak_of_concurrent_slots() {
+        let persistence = Persistence::new(3, 0);
+        let first = persistence.acquire().await;
+        let second = persistence.acquire().await;
+        drop(first);
+        let _third = persistence.acquire().await;
+        drop(second);
+        assert_eq!(persistence.peak(), 2);
+    }
+}

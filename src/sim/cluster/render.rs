@@ -1,0 +1,334 @@
+//! The read APIs and their JSON bodies: job and datafeed configs with defaults filled in
+//! (es-ml-api.md §2.6, §2.8), job and datafeed stats (§2.7, §2.9), model snapshots (§2.12).
+//! Every list is sorted by id.
+
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use super::model::{Datafeed, DatafeedState, Job, Snapshot};
+use super::{Cluster, Shared, State};
+use crate::sim::EsError;
+
+/// Options of `GET .../model_snapshots`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SnapshotQuery {
+    pub(crate) snapshot_id: Option<String>,
+    pub(crate) from: usize,
+    pub(crate) size: Option<usize>,
+    pub(crate) start_ms: Option<i64>,
+    pub(crate) end_ms: Option<i64>,
+    pub(crate) desc: bool,
+}
+
+impl Cluster {
+    /// `GET /_ml/anomaly_detectors[/<expr>]`.
+    pub(crate) fn get_jobs(
+        &self,
+        expr: &str,
+        allow_no_match: bool,
+        exclude_generated: bool,
+    ) -> Result<Value, EsError> {
+        self.read(|state, shared| {
+            let ids = state.expand_jobs(expr, allow_no_match)?;
+            let jobs: Vec<Value> = ids
+                .iter()
+                .map(|id| job_config(state, shared, &state.jobs[id], exclude_generated))
+                .collect();
+            Ok(json!({"count": jobs.len(), "jobs": jobs}))
+        })
+    }
+
+    /// `GET /_ml/anomaly_detectors/<expr>/_stats`.
+    pub(crate) fn job_stats(&self, expr: &str, allow_no_match: bool) -> Result<Value, EsError> {
+        self.read(|state, shared| {
+            let ids = state.expand_jobs(expr, allow_no_match)?;
+            let now = Instant::now();
+            let jobs: Vec<Value> = ids
+                .iter()
+                .take(10_000)
+                .map(|id| job_stats(state, shared, &state.jobs[id], now))
+                .collect();
+            Ok(json!({"count": jobs.len(), "jobs": jobs}))
+        })
+    }
+
+    /// `GET /_ml/datafeeds[/<expr>]`.
+    pub(crate) fn get_datafeeds(
+        &self,
+        expr: &str,
+        allow_no_match: bool,
+        exclude_generated: bool,
+    ) -> Result<Value, EsError> {
+        self.read(|state, _| {
+            let ids = state.expand_datafeeds(expr, allow_no_match)?;
+            let datafeeds: Vec<Value> = ids
+                .iter()
+                .map(|id| datafeed_config(&state.datafeeds[id], exclude_generated))
+                .collect();
+            Ok(json!({"count": datafeeds.len(), "datafeeds": datafeeds}))
+        })
+    }
+
+    /// `GET /_ml/datafeeds/<expr>/_stats`.
+    pub(crate) fn datafeed_stats(
+        &self,
+        expr: &str,
+        allow_no_match: bool,
+    ) -> Result<Value, EsError> {
+        self.read(|state, shared| {
+            let ids = state.expand_datafeeds(expr, allow_no_match)?;
+            let datafeeds: Vec<Value> = ids
+                .iter()
+                .take(10_000)
+                .map(|id| datafeed_stats(state, shared, &state.datafeeds[id]))
+                .collect();
+            Ok(json!({"count": datafeeds.len(), "datafeeds": datafeeds}))
+        })
+    }
+
+    /// `GET /_ml/anomaly_detectors/<job>/model_snapshots[/<snapshot>]`.
+    pub(crate) fn model_snapshots(
+        &self,
+        job_id: &str,
+        query: &SnapshotQuery,
+    ) -> Result<Value, EsError> {
+        self.read(|state, _| {
+            let job = state.job(job_id)?;
+            let wanted = query
+                .snapshot_id
+                .as_deref()
+                .filter(|id| !matches!(*id, "_all" | "*"));
+            let mut snapshots: Vec<&Snapshot> = job
+                .snapshots
+                .iter()
+                .filter(|s| wanted.is_none_or(|id| s.snapshot_id == id))
+                .filter(|s| {
+                    query
+                        .start_ms
+                        .is_none_or(|start| s.timestamp.as_millisecond() >= start)
+                })
+                .filter(|s| {
+                    query
+                        .end_ms
+                        .is_none_or(|end| s.timestamp.as_millisecond() < end)
+                })
+                .collect();
+            if let (Some(id), true) = (wanted, snapshots.is_empty()) {
+                return Err(EsError::new(
+                    404,
+                    "resource_not_found_exception",
+                    format!("No model snapshot with id [{id}] exists for job [{job_id}]"),
+                ));
+            }
+            if query.desc {
+                snapshots.reverse();
+            }
+            let count = snapshots.len();
+            let page: Vec<Value> = snapshots
+                .into_iter()
+                .skip(query.from)
+                .take(query.size.unwrap_or(100))
+                .map(|s| snapshot_json(job_id, s))
+                .collect();
+            Ok(json!({"count": count, "model_snapshots": page}))
+        })
+    }
+}
+
+/// A byte count the way ES prints a `ByteSizeValue` setting (`1024mb`).
+pub(super) fn byte_size(bytes: u64) -> String {
+    const KB: u64 = 1024;
+    match bytes {
+        0 => "0b".to_owned(),
+        b if b % (KB * KB * KB) == 0 && b >= KB * KB * KB * 4 => {
+            format!("{}gb", b / (KB * KB * KB))
+        }
+        b if b % (KB * KB) == 0 => format!("{}mb", b / (KB * KB)),
+        b if b % KB == 0 => format!("{}kb", b / KB),
+        b => format!("{b}b"),
+    }
+}
+
+fn job_config(state: &State, shared: &Shared, job: &Job, exclude_generated: bool) -> Value {
+    let config = &job.config;
+    let mut body = json!({ "job_id": job.id, "job_type": "anomaly_detector" });
+    if !exclude_generated {
+        body["job_version"] = json!(shared.identity.version.to_string());
+    }
+    if !config.groups.is_empty() {
+        body["groups"] = json!(config.groups);
+    }
+    if let Some(description) = &config.description {
+        body["description"] = json!(description);
+    }
+    if !exclude_generated {
+        body["create_time"] = json!(config.create_time.as_millisecond());
+        if let Some(finished) = job.finished_time {
+            body["finished_time"] = json!(finished.as_millisecond());
+        }
+        if let Some(snapshot) = job.snapshots.last() {
+            body["model_snapshot_id"] = json!(snapshot.snapshot_id);
+        }
+    }
+    body["analysis_config"] = json!({
+        "bucket_span": config.bucket_span,
+        "detectors": config.detectors,
+        "influencers": config.influencers,
+        "model_prune_window": "30d",
+    });
+    body["analysis_limits"] = json!({
+        "model_memory_limit": byte_size(config.model_memory_limit),
+        "categorization_examples_limit": 4,
+    });
+    body["data_description"] = config.data_description.clone();
+    body["model_snapshot_retention_days"] = json!(10);
+    body["daily_model_snapshot_retention_after_days"] = json!(1);
+    body["results_index_name"] = json!("shared");
+    body["allow_lazy_open"] = json!(config.allow_lazy_open);
+    if !exclude_generated
+        && shared.identity.version.major >= 8
+        && let Some(df) = state.datafeed_for(&job.id)
+    {
+        body["datafeed_config"] = datafeed_config(df, false);
+    }
+    body
+}
+
+fn job_stats(state: &State, shared: &Shared, job: &Job, now: Instant) -> Value {
+    let id = &job.id;
+    let mut body = json!({
+        "job_id": id,
+        "data_counts": {
+            "job_id": id, "processed_record_count": 0, "processed_field_count": 0,
+            "input_bytes": 0, "input_field_count": 0, "invalid_date_count": 0,
+            "missing_field_count": 0, "out_of_order_timestamp_count": 0,
+            "empty_bucket_count": 0, "sparse_bucket_count": 0, "bucket_count": 0,
+            "input_record_count": 0,
+        },
+        "model_size_stats": {
+            "job_id": id, "result_type": "model_size_stats", "model_bytes": job.model_bytes,
+            "peak_model_bytes": job.model_bytes, "model_bytes_exceeded": 0,
+            "model_bytes_memory_limit": job.config.model_memory_limit,
+            "total_by_field_count": 0, "total_over_field_count": 0,
+            "total_partition_field_count": 0, "bucket_allocation_failures_count": 0,
+            "memory_status": "ok", "categorized_doc_count": 0, "total_category_count": 0,
+            "frequent_category_count": 0, "rare_category_count": 0, "dead_category_count": 0,
+            "failed_category_count": 0, "categorization_status": "ok",
+            "log_time": job.config.create_time.as_millisecond(),
+        },
+        "forecasts_stats": { "total": 0, "forecasted_jobs": 0 },
+        "state": job.state.as_str(),
+    });
+    if job.state.has_task() {
+        if let Some(node) = job.visible_node(state.upgrade_mode) {
+            body["node"] = shared.nodes[node].to_json();
+        }
+        body["assignment_explanation"] = json!(if state.upgrade_mode {
+            UPGRADE_EXPLANATION
+        } else if job.node.is_none() {
+            "persistent task is awaiting node assignment."
+        } else {
+            ""
+        });
+    }
+    if let Some(opened_at) = job.opened_at {
+        body["open_time"] = json!(format!("{}s", now.duration_since(opened_at).as_secs()));
+    }
+    body["timing_stats"] = json!({
+        "job_id": id, "bucket_count": 0, "total_bucket_processing_time_ms": 0.0,
+    });
+    body
+}
+
+const UPGRADE_EXPLANATION: &str =
+    "persistent task cannot be assigned while upgrade mode is enabled.";
+
+fn datafeed_config(df: &Datafeed, exclude_generated: bool) -> Value {
+    let config = &df.config;
+    let mut body = json!({
+        "datafeed_id": df.id,
+        "job_id": config.job_id,
+        "query_delay": config.query_delay.as_deref().unwrap_or("60s"),
+        "indices": config.indices,
+        "query": config.query,
+        "scroll_size": config.scroll_size,
+        "chunking_config": { "mode": "auto" },
+        "delayed_data_check_config": { "enabled": true },
+        "indices_options": {
+            "expand_wildcards": ["open"], "ignore_unavailable": false,
+            "allow_no_indices": true, "ignore_throttled": true,
+        },
+    });
+    if let Some(frequency) = &config.frequency {
+        body["frequency"] = json!(frequency);
+    }
+    if let Some(max) = config.max_empty_searches.filter(|max| *max > 0) {
+        body["max_empty_searches"] = json!(max);
+    }
+    if !exclude_generated {
+        body["authorization"] = json!({ "roles": ["superuser"] });
+    }
+    body
+}
+
+fn datafeed_stats(state: &State, shared: &Shared, df: &Datafeed) -> Value {
+    let mut body = json!({ "datafeed_id": df.id, "state": df.state.as_str() });
+    if df.state.has_task() {
+        let job = state.jobs.get(&df.config.job_id);
+        let running = matches!(df.state, DatafeedState::Started | DatafeedState::Stopping);
+        if running && let Some(node) = job.and_then(|job| job.visible_node(state.upgrade_mode)) {
+            body["node"] = shared.nodes[node].to_json();
+        }
+        body["assignment_explanation"] = json!(if state.upgrade_mode {
+            UPGRADE_EXPLANATION
+        } else {
+            ""
+        });
+    }
+    body["timing_stats"] = json!({
+        "job_id": df.config.job_id, "search_count": df.search_count, "bucket_count": 0,
+        "total_search_time_ms": 0.0, "exponential_average_search_time_per_hour_ms": 0.0,
+    });
+    if df.state == DatafeedState::Started {
+        let real_time = df.end_ms.is_none();
+        body["running_state"] = json!({
+            "real_time_configured": real_time,
+            "real_time_running": real_time,
+        });
+    }
+    body
+}
+
+fn snapshot_json(job_id: &str, snapshot: &Snapshot) -> Value {
+    let ms = snapshot.timestamp.as_millisecond();
+    json!({
+        "job_id": job_id,
+        "min_version": "8.0.0",
+        "timestamp": ms,
+        "description": snapshot.description,
+        "snapshot_id": snapshot.snapshot_id,
+        "snapshot_doc_count": 1,
+        "model_size_stats": {
+            "job_id": job_id, "result_type": "model_size_stats",
+            "model_bytes": snapshot.model_bytes, "memory_status": "ok",
+            "log_time": ms, "timestamp": ms,
+        },
+        "latest_record_time_stamp": ms,
+        "latest_result_time_stamp": ms,
+        "retain": false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_size;
+
+    #[test]
+    fn byte_sizes_read_like_es_settings() {
+        assert_eq!(byte_size(1024 * 1024 * 1024), "1024mb");
+        assert_eq!(byte_size(16 * 1024 * 1024 * 1024), "16gb");
+        assert_eq!(byte_size(12 * 1024), "12kb");
+        assert_eq!(byte_size(1000), "1000b");
+    }
+}

@@ -1,0 +1,68 @@
+//! Loads a resolved seed into the empty cluster: jobs placed on nodes by memory, datafeeds
+//! started, lookbacks already running.
+
+use std::time::Instant;
+
+use super::config::{new_datafeed, new_job, seed_job_config};
+use super::effects::{Effect, transition_channel};
+use super::model::{DatafeedConfig, DatafeedState, JobState};
+use super::nodes::{Placement, place};
+use super::{Shared, State};
+use crate::sim::seed::{ClusterSpec, SeedDatafeedState, SeedJobState};
+
+pub(super) fn load(state: &mut State, shared: &Shared, spec: &ClusterSpec) {
+    // Memory used per node, kept up to date here rather than recomputed per job: a generated
+    // seed has thousands of jobs and must load in well under a second.
+    let mut used = vec![0; shared.nodes.len()];
+    for seed_job in &spec.jobs {
+        let config = seed_job_config(
+            seed_job.groups.clone(),
+            seed_job.model_memory_limit,
+            seed_job.allow_lazy_open,
+        );
+        let mut job = new_job(&seed_job.id, config, seed_job.model_bytes);
+        job.state = match seed_job.state {
+            SeedJobState::Opened => JobState::Opened,
+            SeedJobState::Closed => JobState::Closed,
+            SeedJobState::Failed => JobState::Failed,
+        };
+        if job.state.has_task() {
+            job.opened_at = Some(Instant::now());
+            job.node = match place(&shared.nodes, &used, &job.id, job.config.model_memory_limit) {
+                Placement::Node(node) => Some(node),
+                // A seed may overcommit memory; the job still runs, on the least loaded node.
+                Placement::NoCapacity(_) => (0..shared.nodes.len()).min_by_key(|&n| used[n]),
+            };
+            if let Some(node) = job.node {
+                used[node] += job.config.model_memory_limit;
+            }
+        }
+        state.jobs.insert(job.id.clone(), job);
+    }
+    for seed_df in &spec.datafeeds {
+        let config = DatafeedConfig {
+            job_id: seed_df.job_id.clone(),
+            indices: seed_df.indices.clone(),
+            query: serde_json::json!({"match_all": {"boost": 1.0}}),
+            scroll_size: 1000,
+            query_delay: None,
+            frequency: None,
+            max_empty_searches: None,
+        };
+        let mut df = new_datafeed(&seed_df.id, config);
+        if seed_df.state == SeedDatafeedState::Started {
+            df.state = DatafeedState::Started;
+            df.search_count = 1;
+            df.end_ms = seed_df.end.map(|end| end.as_millisecond());
+            if df.end_ms.is_some() {
+                let (sender, cancel) = transition_channel();
+                df.transition = Some(sender);
+                state.effects.push(Effect::Lookback {
+                    datafeed: df.id.clone(),
+                    cancel,
+                });
+            }
+        }
+        state.insert_datafeed(df);
+    }
+}

@@ -1,0 +1,587 @@
+//! Request parameters as ES's REST layer reads them (es-ml-api.md §1.2): from the query string,
+//! or from a JSON body with the same field names, never both.
+//!
+//! Takes the request's path, raw query and body and the names the endpoint accepts; gives typed
+//! getters whose errors are ES's own 400s (unrecognized parameter, strict booleans, time values,
+//! dates). It knows nothing about what the parameters mean.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde_json::Value;
+
+use super::EsError;
+pub use super::time_value::TimeValue;
+
+/// Parameters every ES endpoint accepts because they shape the response, not the action.
+const RESPONSE_PARAMS: [&str; 4] = ["error_trace", "filter_path", "human", "pretty"];
+
+/// The parameters of one request.
+#[derive(Debug, Clone)]
+pub struct Params {
+    values: BTreeMap<String, Param>,
+    source: Source,
+}
+
+#[derive(Debug, Clone)]
+enum Source {
+    Query,
+    /// A JSON body; `parser` is the name ES's object parser reports in its errors.
+    Body {
+        parser: &'static str,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Param {
+    /// The value as text (a JSON string's content, a number's or boolean's literal).
+    text: String,
+    /// The JSON value when it came from the body.
+    json: Option<Value>,
+    /// `line:column` of the field in the body, as ES prints positions (`[1:2]`).
+    position: Option<(usize, usize)>,
+}
+
+impl Params {
+    /// Reads the parameters of a request to `path` (the URI path, no query).
+    ///
+    /// With a non-empty body, parameters come from the body only and any query parameter other
+    /// than the response parameters is unrecognized, as in ES; without one they come from the
+    /// query. Unknown names are refused with ES's `contains unrecognized parameter(s)` 400
+    /// (query) or `unknown field` (body).
+    pub fn parse(
+        path: &str,
+        query: Option<&str>,
+        body: &[u8],
+        allowed: &[&str],
+    ) -> Result<Params, EsError> {
+        let query_pairs = parse_query(query.unwrap_or(""));
+        let body_text = String::from_utf8_lossy(body);
+        if body_text.trim().is_empty() {
+            let unknown: Vec<&str> = query_pairs
+                .iter()
+                .map(|(key, _)| key.as_str())
+                .filter(|key| !allowed.contains(key) && !RESPONSE_PARAMS.contains(key))
+                .collect();
+            if !unknown.is_empty() {
+                let candidates: Vec<&str> =
+                    allowed.iter().copied().chain(RESPONSE_PARAMS).collect();
+                return Err(unrecognized(path, &unknown, &candidates));
+            }
+            let values = query_pairs
+                .into_iter()
+                .map(|(key, value)| {
+                    let param = Param {
+                        text: value,
+                        json: None,
+                        position: None,
+                    };
+                    (key, param)
+                })
+                .collect();
+            return Ok(Params {
+                values,
+                source: Source::Query,
+            });
+        }
+
+        let unknown: Vec<&str> = query_pairs
+            .iter()
+            .map(|(key, _)| key.as_str())
+            .filter(|key| !RESPONSE_PARAMS.contains(key))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(unrecognized(path, &unknown, &RESPONSE_PARAMS));
+        }
+        let parser = body_parser_name(path);
+        let object = match serde_json::from_str::<Value>(&body_text) {
+            Ok(Value::Object(object)) => object,
+            Ok(_) => {
+                return Err(EsError::new(
+                    400,
+                    "x_content_parse_exception",
+                    format!("[1:1] [{parser}] Expected START_OBJECT but was: VALUE"),
+                ));
+            }
+            Err(error) => {
+                let message = error.to_string();
+                let message = message
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or(&message)
+                    .to_owned();
+                return Err(EsError::new(
+                    400,
+                    "x_content_parse_exception",
+                    format!("[{}:{}] {message}", error.line(), error.column()),
+                ));
+            }
+        };
+        let mut values = BTreeMap::new();
+        for (key, value) in object {
+            let position = field_position(&body_text, &key);
+            if !allowed.contains(&key.as_str()) {
+                let (line, column) = position.unwrap_or((1, 2));
+                return Err(EsError::new(
+                    400,
+                    "x_content_parse_exception",
+                    format!("[{line}:{column}] [{parser}] unknown field [{key}]"),
+                ));
+            }
+            let text = match &value {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            values.insert(
+                key,
+                Param {
+                    text,
+                    json: Some(value),
+                    position,
+                },
+            );
+        }
+        Ok(Params {
+            values,
+            source: Source::Body { parser },
+        })
+    }
+
+    /// The raw text of a parameter (a body string's content, or a literal's text).
+    pub fn str(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(|param| param.text.as_str())
+    }
+
+    /// The JSON value of a body field (objects such as `page` included).
+    pub fn json(&self, name: &str) -> Option<&Value> {
+        self.values.get(name).and_then(|param| param.json.as_ref())
+    }
+
+    /// A strict boolean: only `true`/`false` (and, in the query, a bare `?force` meaning true).
+    pub fn bool(&self, name: &str, default: bool) -> Result<bool, EsError> {
+        let Some(param) = self.values.get(name) else {
+            return Ok(default);
+        };
+        match (&param.json, param.text.as_str()) {
+            (Some(Value::Bool(value)), _) => Ok(*value),
+            (None, "") => Ok(true),
+            (Some(Value::String(_)) | None, "true") => Ok(true),
+            (Some(Value::String(_)) | None, "false") => Ok(false),
+            (_, text) => Err(self.field_error(
+                name,
+                EsError::new(
+                    400,
+                    "illegal_argument_exception",
+                    format!(
+                        "Failed to parse value [{text}] as only [true] or [false] are allowed."
+                    ),
+                ),
+            )),
+        }
+    }
+
+    /// A time value (`30s`, `20m`, `-1`), `default` when absent.
+    pub fn time(&self, name: &str, default: &str) -> Result<TimeValue, EsError> {
+        match self.values.get(name) {
+            Some(param) => {
+                TimeValue::parse(&param.text, name).map_err(|error| self.field_error(name, error))
+            }
+            None => TimeValue::parse(default, name),
+        }
+    }
+
+    /// A date (ISO-8601, epoch milliseconds, `now` with simple date math) as epoch milliseconds;
+    /// a bad value is ES's `parse_exception` (E24 neighbour in es-ml-api.md §2.4).
+    pub fn date(&self, name: &str) -> Result<Option<i64>, EsError> {
+        let Some(param) = self.values.get(name) else {
+            return Ok(None);
+        };
+        parse_date(param.text.trim(), Timestamp::now()).map(Some).ok_or_else(|| {
+            EsError::new(
+                400,
+                "parse_exception",
+                format!(
+                    "Query param [{name}] with value [{}] cannot be parsed as a date or converted \
+                     to a number (epoch).",
+                    param.text
+                ),
+            )
+        })
+    }
+
+    /// Whether the parameter was given at all.
+    pub fn contains(&self, name: &str) -> bool {
+        self.values.contains_key(name)
+    }
+
+    /// A value error as ES reports it: as is for the query, wrapped as a field parse failure for
+    /// the body.
+    fn field_error(&self, name: &str, error: EsError) -> EsError {
+        match self.source {
+            Source::Query => error,
+            Source::Body { parser } => {
+                let (line, column) = self
+                    .values
+                    .get(name)
+                    .and_then(|param| param.position)
+                    .unwrap_or((1, 2));
+                EsError::new(
+                    400,
+                    "x_content_parse_exception",
+                    format!("[{line}:{column}] [{parser}] failed to parse field [{name}]"),
+                )
+                .caused_by(error.error_type().unwrap_or("exception"), error.reason())
+            }
+        }
+    }
+}
+
+/// The name ES's object parser for a body gives in its errors: the action name for close/stop,
+/// the params parsers for open/start.
+fn body_parser_name(path: &str) -> &'static str {
+    let last = path.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+    match last {
+        "_close" => "cluster:admin/xpack/ml/job/close",
+        "_stop" => "cluster:admin/xpack/ml/datafeed/stop",
+        "_open" => "job_params",
+        "_start" => "datafeed_params",
+        "set_upgrade_mode" => "cluster:admin/xpack/ml/upgrade_mode",
+        "model_snapshots" => "cluster:monitor/xpack/ml/job/model_snapshots/get",
+        _ => "request",
+    }
+}
+
+/// `line:column` (both 1-based, as Jackson counts) of the first `"key"` in the body.
+fn field_position(body: &str, key: &str) -> Option<(usize, usize)> {
+    let needle = serde_json::to_string(key).ok()?;
+    let at = body.find(&needle)?;
+    let before = &body[..at];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(at, |newline| at - newline - 1) + 1;
+    Some((line, column))
+}
+
+/// `a=1&b&c=x%2Cy` → pairs, percent-decoded, `+` as space.
+fn parse_query(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(key), percent_decode(value))
+        })
+        .collect()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'+' => out.push(b' '),
+            b'%' if index + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[index + 1..index + 3]).ok();
+                match hex.and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
+                    Some(byte) => {
+                        out.push(byte);
+                        index += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            byte => out.push(byte),
+        }
+        index += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// ES's `unrecognized(...)`: singular/plural, sorted names, `did you mean` suggestions from
+/// Lucene's Levenshtein similarity above 0.5.
+fn unrecognized(path: &str, invalid: &[&str], candidates: &[&str]) -> EsError {
+    let mut invalid: Vec<&str> = invalid.to_vec();
+    invalid.sort_unstable();
+    invalid.dedup();
+    let plural = if invalid.len() > 1 { "s" } else { "" };
+    let mut message = format!("request [{path}] contains unrecognized parameter{plural}: ");
+    for (index, name) in invalid.iter().enumerate() {
+        if index > 0 {
+            message.push_str(", ");
+        }
+        message.push_str(&format!("[{name}]"));
+        let mut scored: Vec<(f64, &str)> = candidates
+            .iter()
+            .map(|candidate| (strsim::normalized_levenshtein(name, candidate), *candidate))
+            .filter(|(score, _)| *score > 0.5)
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+        scored.dedup_by(|a, b| a.1 == b.1);
+        match scored.as_slice() {
+            [] => {}
+            [(_, one)] => message.push_str(&format!(" -> did you mean [{one}]?")),
+            many => {
+                let names: Vec<&str> = many.iter().map(|(_, name)| *name).collect();
+                message.push_str(&format!(" -> did you mean any of [{}]?", names.join(", ")));
+            }
+        }
+    }
+    EsError::new(400, "illegal_argument_exception", message)
+}
+
+/// ES's `strict_date_optional_time||epoch_millis` with `now` date math, in epoch milliseconds.
+fn parse_date(text: &str, now: Timestamp) -> Option<i64> {
+    if let Some(math) = text.strip_prefix("now") {
+        return apply_date_math(now.as_millisecond(), math);
+    }
+    if text.len() != 4 && !text.is_empty() {
+        let digits = text.strip_prefix('-').unwrap_or(text);
+        if !digits.is_empty() && digits.bytes().all(|byte| byte.is_ascii_digit()) {
+            return text.parse::<i64>().ok();
+        }
+    }
+    if let Ok(timestamp) = text.parse::<Timestamp>() {
+        return Some(timestamp.as_millisecond());
+    }
+    let civil = if text.len() == 4 {
+        jiff::civil::date(text.parse().ok()?, 1, 1).to_datetime(jiff::civil::Time::midnight())
+    } else if let Ok(datetime) = text.parse::<jiff::civil::DateTime>() {
+        datetime
+    } else {
+        text.parse::<jiff::civil::Date>()
+            .ok()?
+            .to_datetime(jiff::civil::Time::midnight())
+    };
+    jiff::tz::TimeZone::UTC
+        .to_timestamp(civil)
+        .ok()
+        .map(|timestamp| timestamp.as_millisecond())
+}
+
+/// `+1h`, `-30m`, `-1d+2h`: adds or subtracts fixed units (y, M, w, d, h/H, m, s).
+fn apply_date_math(mut millis: i64, mut math: &str) -> Option<i64> {
+    while !math.is_empty() {
+        let sign = match math.as_bytes()[0] {
+            b'+' => 1,
+            b'-' => -1,
+            _ => return None,
+        };
+        math = &math[1..];
+        let digits = math.bytes().take_while(u8::is_ascii_digit).count();
+        let amount: i64 = if digits == 0 {
+            1
+        } else {
+            math[..digits].parse().ok()?
+        };
+        math = &math[digits..];
+        let unit = math.chars().next()?;
+        math = &math[unit.len_utf8()..];
+        let unit_millis: i64 = match unit {
+            'y' => 365 * 86_400_000,
+            'M' => 30 * 86_400_000,
+            'w' => 7 * 86_400_000,
+            'd' => 86_400_000,
+            'h' | 'H' => 3_600_000,
+            'm' => 60_000,
+            's' => 1_000,
+            _ => return None,
+        };
+        millis = millis.checked_add(sign * amount.checked_mul(unit_millis)?)?;
+    }
+    Some(millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLOSE: &str = "/_ml/anomaly_detectors/j1/_close";
+    const CLOSE_PARAMS: &[&str] = &["allow_no_match", "force", "timeout"];
+
+    #[test]
+    fn query_values_are_read() {
+        let params = Params::parse(
+            CLOSE,
+            Some("force=true&timeout=10s&pretty"),
+            b"",
+            CLOSE_PARAMS,
+        )
+        .unwrap();
+        assert!(params.bool("force", false).unwrap());
+        assert_eq!(params.time("timeout", "30m").unwrap().to_string(), "10s");
+        assert!(params.bool("allow_no_match", true).unwrap());
+    }
+
+    #[test]
+    fn defaults_apply_when_absent() {
+        let params = Params::parse(CLOSE, None, b"", CLOSE_PARAMS).unwrap();
+        assert!(!params.bool("force", false).unwrap());
+        assert_eq!(params.time("timeout", "30m").unwrap().to_string(), "30m");
+        assert_eq!(params.str("timeout"), None);
+    }
+
+    #[test]
+    fn unknown_query_param_is_e22_singular() {
+        let error = Params::parse(CLOSE, Some("bogus=1"), b"", CLOSE_PARAMS).unwrap_err();
+        assert_eq!(error.status.as_u16(), 400);
+        assert_eq!(error.error_type(), Some("illegal_argument_exception"));
+        assert_eq!(
+            error.reason(),
+            "request [/_ml/anomaly_detectors/j1/_close] contains unrecognized parameter: [bogus]"
+        );
+    }
+
+    #[test]
+    fn unknown_query_params_are_plural_sorted_with_suggestions() {
+        let error = Params::parse(CLOSE, Some("zzz=1&forse=true"), b"", CLOSE_PARAMS).unwrap_err();
+        assert_eq!(
+            error.reason(),
+            "request [/_ml/anomaly_detectors/j1/_close] contains unrecognized parameters: \
+             [forse] -> did you mean [force]?, [zzz]"
+        );
+    }
+
+    #[test]
+    fn body_is_read_like_the_query() {
+        let params = Params::parse(
+            CLOSE,
+            None,
+            br#"{"force": true, "timeout": "35m", "allow_no_match": "false"}"#,
+            CLOSE_PARAMS,
+        )
+        .unwrap();
+        assert!(params.bool("force", false).unwrap());
+        assert!(!params.bool("allow_no_match", true).unwrap());
+        assert_eq!(params.time("timeout", "30m").unwrap().to_string(), "35m");
+    }
+
+    #[test]
+    fn body_and_query_together_refuse_the_query_params() {
+        let error = Params::parse(
+            CLOSE,
+            Some("timeout=1s"),
+            br#"{"force":true}"#,
+            CLOSE_PARAMS,
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.reason(),
+            "request [/_ml/anomaly_detectors/j1/_close] contains unrecognized parameter: [timeout]"
+        );
+    }
+
+    #[test]
+    fn unknown_body_field_is_a_parse_error_with_position() {
+        let error =
+            Params::parse(CLOSE, None, br#"{"force":true,"bogus":1}"#, CLOSE_PARAMS).unwrap_err();
+        assert_eq!(error.error_type(), Some("x_content_parse_exception"));
+        assert_eq!(
+            error.reason(),
+            "[1:15] [cluster:admin/xpack/ml/job/close] unknown field [bogus]"
+        );
+    }
+
+    #[test]
+    fn malformed_body_is_a_parse_error() {
+        let error = Params::parse(CLOSE, None, b"{\"force\": }", CLOSE_PARAMS).unwrap_err();
+        assert_eq!(error.status.as_u16(), 400);
+        assert_eq!(error.error_type(), Some("x_content_parse_exception"));
+        assert!(error.reason().starts_with("[1:11] "), "{}", error.reason());
+    }
+
+    #[test]
+    fn booleans_are_strict() {
+        let params = Params::parse(CLOSE, Some("force=yes"), b"", CLOSE_PARAMS).unwrap();
+        let error = params.bool("force", false).unwrap_err();
+        assert_eq!(error.error_type(), Some("illegal_argument_exception"));
+        assert_eq!(
+            error.reason(),
+            "Failed to parse value [yes] as only [true] or [false] are allowed."
+        );
+        let params = Params::parse(CLOSE, Some("force="), b"", CLOSE_PARAMS).unwrap();
+        assert!(
+            params.bool("force", false).unwrap(),
+            "a bare flag means true"
+        );
+    }
+
+    #[test]
+    fn bad_body_boolean_is_wrapped_as_field_error() {
+        let params = Params::parse(CLOSE, None, br#"{"force": 1}"#, CLOSE_PARAMS).unwrap();
+        let error = params.bool("force", false).unwrap_err();
+        assert_eq!(error.error_type(), Some("x_content_parse_exception"));
+        assert_eq!(
+            error.reason(),
+            "[1:2] [cluster:admin/xpack/ml/job/close] failed to parse field [force]"
+        );
+    }
+
+    #[test]
+    fn bad_time_is_es_error() {
+        let params = Params::parse(CLOSE, Some("timeout=soon"), b"", CLOSE_PARAMS).unwrap();
+        let error = params.time("timeout", "30m").unwrap_err();
+        assert_eq!(
+            error.reason(),
+            "failed to parse setting [timeout] with value [soon] as a time value: unit is \
+             missing or unrecognized"
+        );
+    }
+
+    #[test]
+    fn query_values_are_percent_decoded() {
+        let params = Params::parse(
+            "/_ml/datafeeds/df/_start",
+            Some("start=2026-01-01T00%3A00%3A00Z"),
+            b"",
+            &["start", "end", "timeout"],
+        )
+        .unwrap();
+        assert_eq!(params.str("start"), Some("2026-01-01T00:00:00Z"));
+        assert_eq!(params.date("start").unwrap(), Some(1_767_225_600_000));
+    }
+
+    #[test]
+    fn dates_follow_es_formats() {
+        let now: Timestamp = "2026-11-28T12:00:00Z".parse().unwrap();
+        let now_ms = now.as_millisecond();
+        assert_eq!(parse_date("1485061200000", now), Some(1_485_061_200_000));
+        assert_eq!(parse_date("0", now), Some(0));
+        assert_eq!(
+            parse_date("2017-01-22T06:00:00.000Z", now),
+            Some(1_485_064_800_000)
+        );
+        assert_eq!(
+            parse_date("2017-01-22T06:00:00+00:00", now),
+            Some(1_485_064_800_000)
+        );
+        assert_eq!(parse_date("2017-01-22", now), Some(1_485_043_200_000));
+        assert_eq!(parse_date("2017", now), Some(1_483_228_800_000));
+        assert_eq!(parse_date("now", now), Some(now_ms));
+        assert_eq!(parse_date("now-1h", now), Some(now_ms - 3_600_000));
+        assert_eq!(
+            parse_date("now+2d-30m", now),
+            Some(now_ms + 172_800_000 - 1_800_000)
+        );
+        assert_eq!(parse_date("yesterday", now), None);
+        assert_eq!(parse_date("now-1x", now), None);
+    }
+
+    #[test]
+    fn bad_date_is_parse_exception() {
+        let params = Params::parse(
+            "/_ml/datafeeds/df/_start",
+            Some("start=soon"),
+            b"",
+            &["start"],
+        )
+        .unwrap();
+        let error = params.date("start").unwrap_err();
+        assert_eq!(error.status.as_u16(), 400);
+        assert_eq!(error.error_type(), Some("parse_exception"));
+        assert_eq!(
+            error.reason(),
+            "Query param [start] with value [soon] cannot be parsed as a date or converted to a \
+             number (epoch)."
+        );
+    }
+}

@@ -1,0 +1,781 @@
+//! Security as ES runs it when the seed defines users or API keys (es-ml-api.md §2.14–2.15):
+//! authentication (`Basic`, `ApiKey`), the cluster-privilege role model, the 401/403 texts,
+//! `_has_privileges` and `_security/_authenticate`.
+//!
+//! Takes the seed's users and keys; gives a [`Principal`] per request or ES's exact refusal.
+//! Passwords and keys stay in `SecretString`, are compared in constant time and never appear in
+//! any output or `Debug`.
+
+use axum::http::HeaderMap;
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use schemars::JsonSchema;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::EsError;
+
+/// The cluster privileges the simulator models, least to most privileged (ES's order).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Privilege {
+    /// `cluster:monitor/xpack/ml/*`: read jobs, datafeeds, stats.
+    MonitorMl,
+    /// `cluster:admin/xpack/ml/*` and `monitor_ml`.
+    ManageMl,
+    /// `cluster:monitor/*` (includes `monitor_ml`).
+    Monitor,
+    /// every cluster action but security administration (includes the three above).
+    Manage,
+    /// everything.
+    All,
+}
+
+impl Privilege {
+    /// All of them, in ES's least-to-most order.
+    pub const ALL: [Privilege; 5] = [
+        Privilege::MonitorMl,
+        Privilege::ManageMl,
+        Privilege::Monitor,
+        Privilege::Manage,
+        Privilege::All,
+    ];
+
+    /// The ES name (`manage_ml`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Privilege::MonitorMl => "monitor_ml",
+            Privilege::ManageMl => "manage_ml",
+            Privilege::Monitor => "monitor",
+            Privilege::Manage => "manage",
+            Privilege::All => "all",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Privilege> {
+        Privilege::ALL
+            .into_iter()
+            .find(|privilege| privilege.name() == name)
+    }
+
+    /// Whether holding `self` grants `other`.
+    pub fn implies(self, other: Privilege) -> bool {
+        use Privilege::*;
+        match self {
+            All => true,
+            Manage => other != All,
+            Monitor => matches!(other, Monitor | MonitorMl),
+            ManageMl => matches!(other, ManageMl | MonitorMl),
+            MonitorMl => other == MonitorMl,
+        }
+    }
+
+    /// The action-name prefixes it grants (every action under each prefix).
+    fn action_prefixes(self) -> &'static [&'static str] {
+        match self {
+            Privilege::MonitorMl => &["cluster:monitor/xpack/ml/"],
+            Privilege::ManageMl => &["cluster:admin/xpack/ml/", "cluster:monitor/xpack/ml/"],
+            Privilege::Monitor => &["cluster:monitor/"],
+            Privilege::Manage => &["cluster:"],
+            Privilege::All => &[""],
+        }
+    }
+
+    /// Whether it grants every action an action pattern (`cluster:admin/xpack/ml/*`) covers.
+    fn grants_pattern(self, pattern: &str) -> bool {
+        let literal = pattern.split('*').next().unwrap_or("");
+        let security = "cluster:admin/xpack/security/";
+        if self == Privilege::Manage
+            && (literal.starts_with(security) || security.starts_with(literal))
+        {
+            return false;
+        }
+        self.action_prefixes()
+            .iter()
+            .any(|prefix| literal.starts_with(prefix))
+    }
+}
+
+/// A user from the seed.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub username: String,
+    /// Compared in constant time; never printed.
+    #[schemars(with = "String")]
+    pub password: SecretString,
+    /// Roles, each named after the cluster privilege it grants.
+    #[serde(default)]
+    pub roles: Vec<Privilege>,
+}
+
+/// An API key from the seed (`Authorization: ApiKey base64(id:key)`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKey {
+    pub id: String,
+    /// Compared in constant time; never printed.
+    #[schemars(with = "String")]
+    pub key: SecretString,
+    /// The key's name, shown by `_security/_authenticate` (default: none).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The owner named in 403 messages.
+    #[serde(default = "default_key_owner")]
+    pub username: String,
+    /// Privileges the key is limited to.
+    #[serde(default)]
+    pub roles: Vec<Privilege>,
+}
+
+fn default_key_owner() -> String {
+    "api_key_user".to_owned()
+}
+
+/// The users and keys the cluster knows; present only when security is on.
+#[derive(Debug, Clone)]
+pub struct Security {
+    users: Vec<User>,
+    api_keys: Vec<ApiKey>,
+}
+
+/// Who made a request, and what they may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    username: String,
+    roles: Vec<Privilege>,
+    api_key: Option<ApiKeyId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ApiKeyId {
+    id: String,
+    name: Option<String>,
+}
+
+const BASIC_CHALLENGE: &str = "Basic realm=\"security\" charset=\"UTF-8\"";
+const API_KEY_CHALLENGE: &str = "ApiKey";
+
+impl Security {
+    /// Security with these users and keys; `None` when there are none (security off).
+    pub fn new(users: Vec<User>, api_keys: Vec<ApiKey>) -> Option<Security> {
+        (!users.is_empty() || !api_keys.is_empty()).then_some(Security { users, api_keys })
+    }
+
+    /// Authenticates a request. `uri` is the request URI as ES prints it in its messages
+    /// (path and query, e.g. `/_ml/info?pretty`).
+    pub fn authenticate(&self, headers: &HeaderMap, uri: &str) -> Result<Principal, EsError> {
+        let Some(value) = headers.get(AUTHORIZATION) else {
+            return Err(unauthorized(format!(
+                "missing authentication credentials for REST request [{uri}]"
+            )));
+        };
+        let value = value.to_str().unwrap_or("");
+        let (scheme, credentials) = value.split_once(' ').unwrap_or((value, ""));
+        if scheme.eq_ignore_ascii_case("basic") {
+            self.basic(credentials.trim(), uri)
+        } else if scheme.eq_ignore_ascii_case("apikey") {
+            self.api_key(credentials.trim())
+        } else {
+            Err(unauthorized(format!(
+                "missing authentication credentials for REST request [{uri}]"
+            )))
+        }
+    }
+
+    fn basic(&self, credentials: &str, uri: &str) -> Result<Principal, EsError> {
+        let decoded = STANDARD
+            .decode(credentials)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(|| {
+                unauthorized("invalid basic authentication header encoding".to_owned())
+            })?;
+        let (username, password) = decoded
+            .split_once(':')
+            .ok_or_else(|| unauthorized("invalid basic authentication header value".to_owned()))?;
+        let user = self.users.iter().find(|user| user.username == username);
+        // Compare against something even for an unknown user so timing does not tell.
+        let expected = user.map_or("", |user| user.password.expose_secret());
+        match user {
+            Some(user) if constant_time_eq(expected.as_bytes(), password.as_bytes()) => {
+                Ok(Principal {
+                    username: user.username.clone(),
+                    roles: user.roles.clone(),
+                    api_key: None,
+                })
+            }
+            _ => Err(unauthorized(format!(
+                "unable to authenticate user [{username}] for REST request [{uri}]"
+            ))),
+        }
+    }
+
+    fn api_key(&self, credentials: &str) -> Result<Principal, EsError> {
+        let refused = || {
+            unauthorized(
+                "unable to authenticate with provided credentials and anonymous access is not \
+                 allowed for this request"
+                    .to_owned(),
+            )
+        };
+        let decoded = STANDARD
+            .decode(credentials)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(refused)?;
+        let (id, key) = decoded.split_once(':').ok_or_else(refused)?;
+        let found = self.api_keys.iter().find(|api_key| api_key.id == id);
+        let expected = found.map_or("", |api_key| api_key.key.expose_secret());
+        match found {
+            Some(api_key) if constant_time_eq(expected.as_bytes(), key.as_bytes()) => {
+                Ok(Principal {
+                    username: api_key.username.clone(),
+                    roles: api_key.roles.clone(),
+                    api_key: Some(ApiKeyId {
+                        id: api_key.id.clone(),
+                        name: api_key.name.clone(),
+                    }),
+                })
+            }
+            _ => Err(refused()),
+        }
+    }
+}
+
+impl Principal {
+    /// The authenticated user name (the key's owner for API keys).
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+
+    fn holds(&self, required: Privilege) -> bool {
+        self.roles.iter().any(|role| role.implies(required))
+    }
+
+    /// Allows the action, or ES's 403 (§2.15) naming the privileges that would grant it.
+    pub fn authorize(&self, action: &str, required: Privilege) -> Result<(), EsError> {
+        if self.holds(required) {
+            return Ok(());
+        }
+        let who = match &self.api_key {
+            Some(key) => format!("API key id [{}] of user [{}]", key.id, self.username),
+            None => {
+                let mut roles: Vec<&str> = self.roles.iter().map(|role| role.name()).collect();
+                roles.sort_unstable();
+                roles.dedup();
+                format!(
+                    "user [{}] with effective roles [{}]",
+                    self.username,
+                    roles.join(",")
+                )
+            }
+        };
+        let granting: Vec<&str> = Privilege::ALL
+            .into_iter()
+            .filter(|privilege| privilege.implies(required))
+            .map(Privilege::name)
+            .collect();
+        Err(EsError::new(
+            403,
+            "security_exception",
+            format!(
+                "action [{action}] is unauthorized for {who}, this action is granted by the \
+                 cluster privileges [{}]",
+                granting.join(",")
+            ),
+        ))
+    }
+
+    /// `POST /_security/user/_has_privileges` (§2.14). `body` is `Value::Null` when the request
+    /// had none.
+    pub fn has_privileges(&self, body: &Value) -> Result<Value, EsError> {
+        let object = match body {
+            Value::Null => {
+                return Err(EsError::new(
+                    400,
+                    "parse_exception",
+                    "request body or source parameter is required",
+                ));
+            }
+            Value::Object(object) => object,
+            _ => {
+                return Err(body_error(
+                    "[1:1] [has_privileges_request] Expected START_OBJECT",
+                ));
+            }
+        };
+        if let Some(key) = object
+            .keys()
+            .find(|key| !matches!(key.as_str(), "cluster" | "index" | "application"))
+        {
+            return Err(body_error(&format!(
+                "[1:2] [has_privileges_request] unknown field [{key}]"
+            )));
+        }
+        let mut all = true;
+        let mut cluster = Map::new();
+        for name in string_list(object.get("cluster"), "cluster")? {
+            let granted = self.cluster_privilege(&name)?;
+            all &= granted;
+            cluster.insert(name, Value::Bool(granted));
+        }
+        let mut index = Map::new();
+        for entry in object_list(object.get("index"), "index")? {
+            let names = string_list(entry.get("names"), "names")?;
+            let privileges = string_list(entry.get("privileges"), "privileges")?;
+            for name in names {
+                let slot = index.entry(name).or_insert_with(|| json!({}));
+                for privilege in &privileges {
+                    // Cluster privileges never grant index privileges.
+                    slot[privilege.as_str()] = Value::Bool(false);
+                    all = false;
+                }
+            }
+        }
+        let mut application = Map::new();
+        for entry in object_list(object.get("application"), "application")? {
+            let app = entry
+                .get("application")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            let resources = string_list(entry.get("resources"), "resources")?;
+            let privileges = string_list(entry.get("privileges"), "privileges")?;
+            let slot = application.entry(app).or_insert_with(|| json!({}));
+            for resource in resources {
+                let granted: Map<String, Value> = privileges
+                    .iter()
+                    .map(|privilege| (privilege.clone(), Value::Bool(false)))
+                    .collect();
+                all &= granted.is_empty();
+                slot[resource.as_str()] = Value::Object(granted);
+            }
+        }
+        Ok(json!({
+            "username": self.username,
+            "has_all_requested": all,
+            "cluster": cluster,
+            "index": index,
+            "application": application,
+        }))
+    }
+
+    /// One requested cluster privilege: a known name, or an action pattern
+    /// (`cluster:…`, as ES's `isClusterAction`); anything else is ES's 400.
+    fn cluster_privilege(&self, name: &str) -> Result<bool, EsError> {
+        let lower = name.to_ascii_lowercase();
+        if lower.starts_with("cluster:") || lower.starts_with("indices:admin/template/") {
+            return Ok(self.roles.iter().any(|role| role.grants_pattern(&lower)));
+        }
+        match Privilege::from_name(&lower) {
+            Some(privilege) => Ok(self.holds(privilege)),
+            None => {
+                let names: Vec<&str> = Privilege::ALL.iter().map(|p| p.name()).collect();
+                Err(EsError::new(
+                    400,
+                    "illegal_argument_exception",
+                    format!(
+                        "unknown cluster privilege [{lower}]. a privilege must be either one of \
+                         the predefined cluster privilege names [{}] or a pattern over one of \
+                         the available cluster actions",
+                        names.join(",")
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// The `GET /_security/_authenticate` response.
+    pub fn authenticate_body(&self) -> Value {
+        match &self.api_key {
+            Some(key) => json!({
+                "username": self.username,
+                "roles": [],
+                "full_name": null,
+                "email": null,
+                "metadata": {},
+                "enabled": true,
+                "authentication_realm": {"name": "_es_api_key", "type": "_es_api_key"},
+                "lookup_realm": {"name": "_es_api_key", "type": "_es_api_key"},
+                "authentication_type": "api_key",
+                "api_key": {"id": key.id, "name": key.name},
+            }),
+            None => json!({
+                "username": self.username,
+                "roles": self.roles.iter().map(|role| role.name()).collect::<Vec<_>>(),
+                "full_name": null,
+                "email": null,
+                "metadata": {},
+                "enabled": true,
+                "authentication_realm": {"name": "default_native", "type": "native"},
+                "lookup_realm": {"name": "default_native", "type": "native"},
+                "authentication_type": "realm",
+            }),
+        }
+    }
+}
+
+fn unauthorized(reason: String) -> EsError {
+    EsError::new(401, "security_exception", reason)
+        .with_header(WWW_AUTHENTICATE, BASIC_CHALLENGE)
+        .with_header(WWW_AUTHENTICATE, API_KEY_CHALLENGE)
+}
+
+fn body_error(reason: &str) -> EsError {
+    EsError::new(400, "x_content_parse_exception", reason)
+}
+
+fn string_list(value: Option<&Value>, field: &str) -> Result<Vec<String>, EsError> {
+    match value {
+        None => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(text) => Ok(text.clone()),
+                _ => Err(body_error(&format!(
+                    "[1:2] [has_privileges_request] failed to parse field [{field}]"
+                ))),
+            })
+            .collect(),
+        Some(Value::String(text)) => Ok(vec![text.clone()]),
+        Some(_) => Err(body_error(&format!(
+            "[1:2] [has_privileges_request] failed to parse field [{field}]"
+        ))),
+    }
+}
+
+fn object_list<'a>(
+    value: Option<&'a Value>,
+    field: &str,
+) -> Result<Vec<&'a Map<String, Value>>, EsError> {
+    match value {
+        None => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                item.as_object().ok_or_else(|| {
+                    body_error(&format!(
+                        "[1:2] [has_privileges_request] failed to parse field [{field}]"
+                    ))
+                })
+            })
+            .collect(),
+        Some(_) => Err(body_error(&format!(
+            "[1:2] [has_privileges_request] failed to parse field [{field}]"
+        ))),
+    }
+}
+
+/// Compares without an early exit, so the time taken does not reveal a matching prefix.
+fn constant_time_eq(expected: &[u8], given: &[u8]) -> bool {
+    let mut difference = u8::from(expected.len() != given.len());
+    for index in 0..expected.len().max(given.len()) {
+        let a = expected.get(index).copied().unwrap_or(0);
+        let b = given.get(index).copied().unwrap_or(0);
+        difference |= a ^ b;
+    }
+    difference == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn security() -> Security {
+        let users = vec![
+            User {
+                username: "admin".to_owned(),
+                password: SecretString::from("s3cret"),
+                roles: vec![Privilege::ManageMl],
+            },
+            User {
+                username: "viewer".to_owned(),
+                password: SecretString::from("look"),
+                roles: vec![Privilege::MonitorMl],
+            },
+        ];
+        let keys = vec![ApiKey {
+            id: "VuaCfGcBCdbkQm-e5aOx".to_owned(),
+            key: SecretString::from("ui2lp2axTNmsyakw9tvNnw"),
+            name: Some("ci".to_owned()),
+            username: "ci-bot".to_owned(),
+            roles: vec![Privilege::MonitorMl],
+        }];
+        Security::new(users, keys).expect("security is on")
+    }
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    fn basic(user: &str, password: &str) -> HeaderMap {
+        headers(&format!(
+            "Basic {}",
+            STANDARD.encode(format!("{user}:{password}"))
+        ))
+    }
+
+    fn api_key(id: &str, key: &str) -> HeaderMap {
+        headers(&format!(
+            "ApiKey {}",
+            STANDARD.encode(format!("{id}:{key}"))
+        ))
+    }
+
+    fn challenges(error: &EsError) -> Vec<&str> {
+        error
+            .headers
+            .iter()
+            .filter(|(name, _)| *name == WWW_AUTHENTICATE)
+            .map(|(_, value)| value.to_str().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn no_users_means_security_off() {
+        assert!(Security::new(Vec::new(), Vec::new()).is_none());
+    }
+
+    #[test]
+    fn missing_credentials_is_401_with_challenges() {
+        let error = security()
+            .authenticate(&HeaderMap::new(), "/_ml/info?pretty")
+            .unwrap_err();
+        assert_eq!(error.status.as_u16(), 401);
+        assert_eq!(error.error_type(), Some("security_exception"));
+        assert_eq!(
+            error.reason(),
+            "missing authentication credentials for REST request [/_ml/info?pretty]"
+        );
+        assert_eq!(
+            challenges(&error),
+            ["Basic realm=\"security\" charset=\"UTF-8\"", "ApiKey"]
+        );
+    }
+
+    #[test]
+    fn wrong_password_and_unknown_user_look_the_same() {
+        for (user, password) in [("admin", "nope"), ("ghost", "s3cret"), ("admin", "s3cre")] {
+            let error = security()
+                .authenticate(&basic(user, password), "/")
+                .unwrap_err();
+            assert_eq!(error.status.as_u16(), 401);
+            assert_eq!(
+                error.reason(),
+                format!("unable to authenticate user [{user}] for REST request [/]")
+            );
+            assert_eq!(challenges(&error).len(), 2);
+        }
+    }
+
+    #[test]
+    fn basic_and_api_key_authenticate() {
+        let admin = security()
+            .authenticate(&basic("admin", "s3cret"), "/")
+            .unwrap();
+        assert_eq!(admin.username(), "admin");
+        let key = security()
+            .authenticate(
+                &api_key("VuaCfGcBCdbkQm-e5aOx", "ui2lp2axTNmsyakw9tvNnw"),
+                "/",
+            )
+            .unwrap();
+        assert_eq!(key.username(), "ci-bot");
+    }
+
+    #[test]
+    fn wrong_api_key_is_refused() {
+        for header in [
+            api_key("VuaCfGcBCdbkQm-e5aOx", "wrong"),
+            api_key("unknown", "ui2lp2axTNmsyakw9tvNnw"),
+            headers("ApiKey !!!"),
+        ] {
+            let error = security().authenticate(&header, "/").unwrap_err();
+            assert_eq!(error.status.as_u16(), 401);
+            assert_eq!(
+                error.reason(),
+                "unable to authenticate with provided credentials and anonymous access is not \
+                 allowed for this request"
+            );
+        }
+    }
+
+    #[test]
+    fn manage_ml_implies_monitor_ml_and_manage_implies_both() {
+        use Privilege::*;
+        assert!(ManageMl.implies(MonitorMl));
+        assert!(!MonitorMl.implies(ManageMl));
+        assert!(Manage.implies(ManageMl) && Manage.implies(MonitorMl) && Manage.implies(Monitor));
+        assert!(Monitor.implies(MonitorMl) && !Monitor.implies(ManageMl));
+        assert!(Privilege::ALL.iter().all(|p| All.implies(*p)));
+        assert!(!Manage.implies(All));
+    }
+
+    #[test]
+    fn user_403_names_roles_and_granting_privileges() {
+        let viewer = security()
+            .authenticate(&basic("viewer", "look"), "/")
+            .unwrap();
+        assert!(
+            viewer
+                .authorize(
+                    "cluster:monitor/xpack/ml/job/stats/get",
+                    Privilege::MonitorMl
+                )
+                .is_ok()
+        );
+        let error = viewer
+            .authorize("cluster:admin/xpack/ml/datafeed/stop", Privilege::ManageMl)
+            .unwrap_err();
+        assert_eq!(error.status.as_u16(), 403);
+        assert_eq!(error.error_type(), Some("security_exception"));
+        assert_eq!(
+            error.reason(),
+            "action [cluster:admin/xpack/ml/datafeed/stop] is unauthorized for user [viewer] with \
+             effective roles [monitor_ml], this action is granted by the cluster privileges \
+             [manage_ml,manage,all]"
+        );
+    }
+
+    #[test]
+    fn monitor_actions_list_five_granting_privileges() {
+        let principal = Principal {
+            username: "nobody".to_owned(),
+            roles: Vec::new(),
+            api_key: None,
+        };
+        let error = principal
+            .authorize("cluster:monitor/xpack/ml/job/get", Privilege::MonitorMl)
+            .unwrap_err();
+        assert_eq!(
+            error.reason(),
+            "action [cluster:monitor/xpack/ml/job/get] is unauthorized for user [nobody] with \
+             effective roles [], this action is granted by the cluster privileges \
+             [monitor_ml,manage_ml,monitor,manage,all]"
+        );
+    }
+
+    #[test]
+    fn api_key_403_names_the_key() {
+        let key = security()
+            .authenticate(
+                &api_key("VuaCfGcBCdbkQm-e5aOx", "ui2lp2axTNmsyakw9tvNnw"),
+                "/",
+            )
+            .unwrap();
+        let error = key
+            .authorize("cluster:admin/xpack/ml/job/close", Privilege::ManageMl)
+            .unwrap_err();
+        assert_eq!(
+            error.reason(),
+            "action [cluster:admin/xpack/ml/job/close] is unauthorized for API key id \
+             [VuaCfGcBCdbkQm-e5aOx] of user [ci-bot], this action is granted by the cluster \
+             privileges [manage_ml,manage,all]"
+        );
+        let error = key
+            .authorize("cluster:monitor/main", Privilege::Monitor)
+            .unwrap_err();
+        assert!(
+            error.reason().ends_with("[monitor,manage,all]"),
+            "{}",
+            error.reason()
+        );
+    }
+
+    #[test]
+    fn has_privileges_answers_from_the_role_model() {
+        let admin = security()
+            .authenticate(&basic("admin", "s3cret"), "/")
+            .unwrap();
+        let answer = admin
+            .has_privileges(&json!({"cluster": ["manage_ml", "monitor_ml"]}))
+            .unwrap();
+        assert_eq!(
+            answer,
+            json!({"username": "admin", "has_all_requested": true,
+                   "cluster": {"manage_ml": true, "monitor_ml": true},
+                   "index": {}, "application": {}})
+        );
+        let answer = admin
+            .has_privileges(&json!({"cluster": ["manage", "cluster:admin/xpack/ml/*"],
+                                    "index": [{"names": ["logs"], "privileges": ["read"]}]}))
+            .unwrap();
+        assert_eq!(answer["has_all_requested"], false);
+        assert_eq!(answer["cluster"]["manage"], false);
+        assert_eq!(answer["cluster"]["cluster:admin/xpack/ml/*"], true);
+        assert_eq!(answer["index"], json!({"logs": {"read": false}}));
+    }
+
+    #[test]
+    fn has_privileges_refuses_unknown_names_and_missing_body() {
+        let admin = security()
+            .authenticate(&basic("admin", "s3cret"), "/")
+            .unwrap();
+        let error = admin
+            .has_privileges(&json!({"cluster": ["manage_everything"]}))
+            .unwrap_err();
+        assert_eq!(error.status.as_u16(), 400);
+        assert!(
+            error
+                .reason()
+                .starts_with("unknown cluster privilege [manage_everything]. ")
+        );
+        let error = admin.has_privileges(&Value::Null).unwrap_err();
+        assert_eq!(error.error_type(), Some("parse_exception"));
+        assert_eq!(
+            error.reason(),
+            "request body or source parameter is required"
+        );
+    }
+
+    #[test]
+    fn authenticate_bodies_for_users_and_keys() {
+        let admin = security()
+            .authenticate(&basic("admin", "s3cret"), "/")
+            .unwrap();
+        let body = admin.authenticate_body();
+        assert_eq!(body["username"], "admin");
+        assert_eq!(body["roles"], json!(["manage_ml"]));
+        assert_eq!(body["authentication_type"], "realm");
+        assert!(body.get("api_key").is_none());
+        let key = security()
+            .authenticate(
+                &api_key("VuaCfGcBCdbkQm-e5aOx", "ui2lp2axTNmsyakw9tvNnw"),
+                "/",
+            )
+            .unwrap();
+        let body = key.authenticate_body();
+        assert_eq!(body["authentication_type"], "api_key");
+        assert_eq!(
+            body["api_key"],
+            json!({"id": "VuaCfGcBCdbkQm-e5aOx", "name": "ci"})
+        );
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let text = format!("{:?}", security());
+        assert!(
+            !text.contains("s3cret") && !text.contains("ui2lp2axTNmsyakw9tvNnw"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn constant_time_eq_compares_fully() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+        assert!(!constant_time_eq(b"", b"a"));
+        assert!(constant_time_eq(b"", b""));
+    }
+}

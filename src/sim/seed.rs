@@ -1,0 +1,410 @@
+//! The seed file (SIM-CONTRACT "Seed file"): what a simulated cluster starts with — name and
+//! version, ML nodes, latencies, persistence slots, users and API keys, jobs, datafeeds, a
+//! generator for big clusters, and fault rules.
+//!
+//! Takes YAML text; gives a [`Seed`] (the file's shape, defaults not yet applied) and, through
+//! [`Seed::resolve`], a validated [`ClusterSpec`] of plain data for the engine. It never starts
+//! anything. Its JSON Schema is `schemas/sim-seed.schema.json` ([`seed_schema`]).
+
+mod error;
+mod generate;
+#[cfg(test)]
+mod resolve_tests;
+mod spec;
+mod units;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use miette::{NamedSource, SourceSpan};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::sim::faults::FaultRule;
+use crate::sim::security::{ApiKey, User};
+
+pub use error::{SeedError, SeedProblem};
+pub use spec::{
+    ClusterSpec, DatafeedSpec, JobSpec, Latency, NodeSpec, Persistence, SeedDatafeedState,
+    SeedJobState,
+};
+pub use units::{ByteSize, EsVersion, Profile, Sp};
+
+/// A simulator seed as written in YAML. Every key is optional; an empty file is an empty
+/// one-node cluster with security off.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "quiesce sim seed")]
+pub struct Seed {
+    /// Cluster identity.
+    #[serde(default)]
+    pub cluster: ClusterSeed,
+    /// The ML nodes (default: one node with 16gb).
+    #[serde(default)]
+    pub nodes: NodesSeed,
+    /// Latency profile and per-operation overrides.
+    #[serde(default)]
+    pub latency: LatencySeed,
+    /// Model persistence concurrency.
+    #[serde(default)]
+    pub persistence: PersistenceSeed,
+    /// Users and API keys; absent or empty means security off.
+    #[serde(default)]
+    pub security: SecuritySeed,
+    /// Anomaly detection jobs.
+    #[serde(default)]
+    pub jobs: Vec<JobSeed>,
+    /// Datafeeds, at most one per job.
+    #[serde(default)]
+    pub datafeeds: Vec<DatafeedSeed>,
+    /// Adds generated jobs and datafeeds (deterministic for a `seed`).
+    #[serde(default)]
+    pub generate: Option<GenerateSeed>,
+    /// Fault rules active from the start, same shape as `PUT /_sim/faults`.
+    #[serde(default)]
+    pub faults: Vec<FaultRule>,
+    /// Seeds the random draws of fault rules with a `rate` (default 0).
+    #[serde(default)]
+    pub fault_seed: u64,
+    /// The text the seed was read from, for diagnostics.
+    #[serde(skip)]
+    #[schemars(skip)]
+    source: Option<SeedSource>,
+}
+
+#[derive(Debug, Clone)]
+struct SeedSource {
+    name: String,
+    text: Arc<str>,
+}
+
+/// `cluster:`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSeed {
+    /// `cluster_name` in `GET /` (default `quiesce-sim`).
+    pub name: Option<String>,
+    /// Elasticsearch version (default 8.15.0); `--es-version` overrides it.
+    pub version: Option<EsVersion>,
+}
+
+/// `nodes:`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NodesSeed {
+    /// Number of ML nodes (default 1).
+    pub count: Option<u32>,
+    /// Memory per node available to ML models (default 16gb).
+    pub memory: Option<ByteSize>,
+}
+
+/// `latency:`; explicit durations (`250ms`, `2s`) override the profile's.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LatencySeed {
+    /// `fast` (default; about 1ms each) or `realistic` (hundreds of ms); `--profile` overrides it.
+    pub profile: Option<Profile>,
+    /// Base latency of opening a job (before restoring its model).
+    #[serde(
+        default,
+        with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
+    )]
+    #[schemars(with = "Option<String>")]
+    pub open_job: Option<Duration>,
+    /// Base latency of closing a job (before persisting its model).
+    #[serde(
+        default,
+        with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
+    )]
+    #[schemars(with = "Option<String>")]
+    pub close_job: Option<Duration>,
+    /// Latency of starting a datafeed.
+    #[serde(
+        default,
+        with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
+    )]
+    #[schemars(with = "Option<String>")]
+    pub start_datafeed: Option<Duration>,
+    /// Latency of stopping a datafeed.
+    #[serde(
+        default,
+        with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
+    )]
+    #[schemars(with = "Option<String>")]
+    pub stop_datafeed: Option<Duration>,
+    /// Latency of changing upgrade mode.
+    #[serde(
+        default,
+        with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
+    )]
+    #[schemars(with = "Option<String>")]
+    pub set_upgrade_mode: Option<Duration>,
+    /// Latency of every read (stats, get, info).
+    #[serde(
+        default,
+        with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
+    )]
+    #[schemars(with = "Option<String>")]
+    pub stats: Option<Duration>,
+    /// How long a lookback datafeed (one with `end`) runs before it stops and closes its job
+    /// (default 30s realistic, 50ms fast).
+    #[serde(
+        default,
+        with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
+    )]
+    #[schemars(with = "Option<String>")]
+    pub lookback: Option<Duration>,
+    /// Bytes per second to persist (close) or restore (open) a model, e.g. `200mb`.
+    pub persist_rate: Option<ByteSize>,
+}
+
+/// `persistence:`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PersistenceSeed {
+    /// Concurrent model persists/restores cluster-wide (default 4).
+    pub slots: Option<usize>,
+    /// Closes/opens waiting for a slot before further ones get 429 (default 64).
+    pub queue_limit: Option<usize>,
+}
+
+/// `security:`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySeed {
+    /// Users for `Authorization: Basic`.
+    #[serde(default)]
+    pub users: Vec<User>,
+    /// API keys for `Authorization: ApiKey`.
+    #[serde(default)]
+    pub api_keys: Vec<ApiKey>,
+}
+
+/// One job under `jobs:`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobSeed {
+    /// Job id (Elasticsearch id rules).
+    pub id: Sp<String>,
+    /// Groups; a group name also selects the job in id expressions.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Size of the persisted model, which drives close/open time (default 16mb).
+    pub model_bytes: Option<ByteSize>,
+    /// `analysis_limits.model_memory_limit`: must fit on a node to open (default 1024mb).
+    pub model_memory_limit: Option<ByteSize>,
+    /// Initial state (default `closed`).
+    #[serde(default)]
+    pub state: SeedJobState,
+    /// Whether the job may open without a node, waiting for memory.
+    #[serde(default)]
+    pub allow_lazy_open: bool,
+}
+
+/// One datafeed under `datafeeds:`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DatafeedSeed {
+    /// Datafeed id (Elasticsearch id rules).
+    pub id: Sp<String>,
+    /// The job it feeds.
+    pub job: Sp<String>,
+    /// Initial state (default `stopped`); `started` needs the job `opened`.
+    #[serde(default)]
+    pub state: Sp<SeedDatafeedState>,
+    /// Makes it a lookback datafeed: it finishes after `latency.lookback` and closes its job.
+    #[schemars(with = "Option<String>")]
+    pub end: Option<jiff::Timestamp>,
+    /// Source indices (default `["<job id>-*"]`).
+    pub indices: Option<Vec<String>>,
+}
+
+impl Default for Sp<SeedDatafeedState> {
+    fn default() -> Self {
+        Sp::new(SeedDatafeedState::Stopped)
+    }
+}
+
+/// `generate:`: adds jobs `<prefix>-00001…` and datafeeds `datafeed-<job id>`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateSeed {
+    /// Seed of the deterministic generator (default 0).
+    #[serde(default)]
+    pub seed: u64,
+    /// Number of jobs to generate.
+    pub jobs: u32,
+    /// Id prefix (default `gen`).
+    pub prefix: Option<String>,
+    /// Groups, one per job round robin (default none).
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Fraction of jobs that get a datafeed (default 1.0).
+    pub with_datafeed: Option<f64>,
+    /// Fraction of jobs opened (default: the `started` fraction).
+    pub opened: Option<f64>,
+    /// Fraction of datafeeds started, among those whose job is opened (default 1.0).
+    pub started: Option<f64>,
+    /// Range of model sizes, drawn log-uniformly (default 1mb to 256mb).
+    pub model_bytes: Option<SizeRange>,
+}
+
+/// `{min, max}` byte sizes.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SizeRange {
+    pub min: ByteSize,
+    pub max: ByteSize,
+}
+
+impl Seed {
+    /// Parses a seed; `name` is how diagnostics refer to the text (usually its path).
+    pub fn from_yaml_str(text: &str, name: &str) -> Result<Seed, SeedError> {
+        let source = SeedSource {
+            name: name.to_owned(),
+            text: Arc::from(text),
+        };
+        let only_comments = text
+            .lines()
+            .all(|line| line.trim().is_empty() || line.trim_start().starts_with('#'));
+        let mut seed = if only_comments {
+            Seed::default()
+        } else {
+            let options = serde_saphyr::options! {
+                strict_booleans: true,
+                with_snippet: false,
+            };
+            serde_saphyr::from_str_with_options::<Seed>(text, options).map_err(|error| {
+                let span = error.location().and_then(|location| {
+                    let span = location.span();
+                    let offset = usize::try_from(span.byte_offset()?).ok()?;
+                    let len = usize::try_from(span.byte_len()?).ok()?.max(1);
+                    Some(SourceSpan::from((offset.min(text.len()), len)))
+                });
+                let options = serde_saphyr::render_options! {
+                    snippets: serde_saphyr::SnippetMode::Off,
+                };
+                SeedError::Parse {
+                    message: error.render_with_options(options),
+                    src: source.named(),
+                    span,
+                }
+            })?
+        };
+        seed.source = Some(source);
+        Ok(seed)
+    }
+
+    /// Reads and parses a seed file.
+    pub fn from_path(path: &Path) -> Result<Seed, SeedError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SeedError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Seed::from_yaml_str(&text, &path.display().to_string())
+    }
+
+    /// The text for diagnostics (empty for a seed built in code).
+    fn named_source(&self) -> NamedSource<Arc<str>> {
+        match &self.source {
+            Some(source) => source.named(),
+            None => NamedSource::new("<seed>", Arc::from("")),
+        }
+    }
+}
+
+impl SeedSource {
+    fn named(&self) -> NamedSource<Arc<str>> {
+        NamedSource::new(&self.name, Arc::clone(&self.text))
+    }
+}
+
+/// The JSON Schema (draft-07, for yaml-language-server) of a seed file.
+pub fn seed_schema() -> schemars::Schema {
+    schemars::generate::SchemaSettings::draft07()
+        .into_generator()
+        .into_root_schema_for::<Seed>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn committed_schema_matches_the_types() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/sim-seed.schema.json");
+        let generated = format!(
+            "{}\n",
+            serde_json::to_string_pretty(&seed_schema()).expect("schema serializes")
+        );
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "schemas/sim-seed.schema.json is stale; regenerate it with \
+             `QUIESCE_WRITE_SCHEMA=1 cargo test --lib sim::seed` and commit it"
+        );
+    }
+
+    /// Writes the schema when asked to (never in CI): the way to regenerate it.
+    #[test]
+    fn write_schema_when_asked() {
+        if std::env::var_os("QUIESCE_WRITE_SCHEMA").is_some() {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/sim-seed.schema.json");
+            let text = format!(
+                "{}\n",
+                serde_json::to_string_pretty(&seed_schema()).unwrap()
+            );
+            std::fs::write(path, text).expect("schema written");
+        }
+    }
+
+    #[test]
+    fn schema_is_draft_07_and_closed() {
+        let schema = serde_json::to_value(seed_schema()).unwrap();
+        assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+        assert_eq!(schema["additionalProperties"], false);
+        assert!(schema["properties"]["jobs"].is_object());
+    }
+
+    #[test]
+    fn empty_and_comment_only_text_is_the_default_seed() {
+        for text in ["", "# nothing yet\n\n"] {
+            let seed = Seed::from_yaml_str(text, "empty.yaml").unwrap();
+            assert!(seed.jobs.is_empty() && seed.datafeeds.is_empty());
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_a_position() {
+        let error =
+            Seed::from_yaml_str("jobs:\n  - id: a\n    colour: red\n", "s.yaml").unwrap_err();
+        let SeedError::Parse { message, span, .. } = error else {
+            panic!("expected a parse error");
+        };
+        assert!(message.contains("colour"), "{message}");
+        assert!(span.is_some());
+    }
+
+    #[test]
+    fn booleans_are_strict() {
+        let error = Seed::from_yaml_str("jobs:\n  - id: a\n    allow_lazy_open: yes\n", "s.yaml");
+        assert!(matches!(error, Err(SeedError::Parse { .. })));
+    }
+
+    #[test]
+    fn durations_sizes_and_versions_are_read() {
+        let seed = Seed::from_yaml_str(
+            "cluster: {name: demo, version: 7.13.4}\nnodes: {count: 3, memory: 8gb}\n\
+             latency: {profile: realistic, open_job: 400ms, persist_rate: 200mb, lookback: 2s}\n",
+            "s.yaml",
+        )
+        .unwrap();
+        assert_eq!(seed.cluster.version, Some("7.13.4".parse().unwrap()));
+        assert_eq!(seed.nodes.memory, Some(ByteSize(8 << 30)));
+        assert_eq!(seed.latency.open_job, Some(Duration::from_millis(400)));
+        assert_eq!(seed.latency.lookback, Some(Duration::from_secs(2)));
+        assert_eq!(seed.latency.persist_rate, Some(ByteSize(200 << 20)));
+        assert_eq!(seed.latency.profile, Some(Profile::Realistic));
+    }
+}

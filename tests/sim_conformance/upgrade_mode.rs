@@ -1,0 +1,220 @@
+//! es-ml-api.md §2.5 and §3: upgrade mode. Enabling it unassigns jobs and datafeeds (states
+//! kept, node gone, explanation set), refuses every blocked action with E10, allows GETs, and
+//! a bare `set_upgrade_mode` disables it.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::harness::{Sim, assert_no_node, assert_node};
+
+const EXPLANATION: &str = "persistent task cannot be assigned while upgrade mode is enabled.";
+const CLUSTER: &str = "
+jobs:
+  - id: j1
+    state: opened
+  - id: j2
+datafeeds:
+  - id: df-j1
+    job: j1
+    state: started
+  - id: df-j2
+    job: j2
+";
+
+async fn enabled() -> Sim {
+    let sim = Sim::with_seed(CLUSTER).await;
+    let resp = sim.post("/_ml/set_upgrade_mode?enabled=true").await;
+    assert_eq!(resp.ok(), &json!({ "acknowledged": true }));
+    sim
+}
+
+fn e10(action: &str) -> String {
+    format!("Cannot perform {action} action while upgrade mode is enabled")
+}
+
+#[tokio::test]
+async fn enabling_keeps_states_but_unassigns_tasks() {
+    let sim = enabled().await;
+    assert_eq!(sim.get("/_ml/info").await.ok()["upgrade_mode"], true);
+    let job = sim.job_stats("j1").await;
+    assert_eq!(job["state"], "opened");
+    assert_no_node(&job);
+    assert_eq!(job["assignment_explanation"], EXPLANATION);
+    let datafeed = sim.datafeed_stats("df-j1").await;
+    assert_eq!(datafeed["state"], "started");
+    assert_no_node(&datafeed);
+    assert_eq!(datafeed["assignment_explanation"], EXPLANATION);
+    let closed = sim.job_stats("j2").await;
+    assert_eq!(closed["state"], "closed");
+    assert!(
+        closed.get("assignment_explanation").is_none(),
+        "no task: {closed}"
+    );
+}
+
+#[tokio::test]
+async fn blocked_actions_are_refused_with_e10() {
+    let sim = enabled().await;
+    for (path, action) in [
+        (
+            "/_ml/anomaly_detectors/j2/_open",
+            "cluster:admin/xpack/ml/job/open",
+        ),
+        (
+            "/_ml/anomaly_detectors/j1/_close",
+            "cluster:admin/xpack/ml/job/close",
+        ),
+        (
+            "/_ml/datafeeds/df-j1/_stop",
+            "cluster:admin/xpack/ml/datafeed/stop",
+        ),
+        (
+            "/_ml/datafeeds/df-j2/_start",
+            "cluster:admin/xpack/ml/datafeed/start",
+        ),
+        (
+            "/_ml/anomaly_detectors/j1/_close?force=true",
+            "cluster:admin/xpack/ml/job/close",
+        ),
+        (
+            "/_ml/datafeeds/df-j1/_stop?force=true",
+            "cluster:admin/xpack/ml/datafeed/stop",
+        ),
+    ] {
+        sim.post(path)
+            .await
+            .assert_error(429, "status_exception", &e10(action));
+    }
+    sim.put_job("j3", json!({})).await.assert_error(
+        429,
+        "status_exception",
+        &e10("cluster:admin/xpack/ml/job/put"),
+    );
+    sim.put_datafeed("df-j3", "j2").await.assert_error(
+        429,
+        "status_exception",
+        &e10("cluster:admin/xpack/ml/datafeeds/put"),
+    );
+    for path in ["/_ml/anomaly_detectors/j2", "/_ml/datafeeds/df-j2"] {
+        let error = sim
+            .delete(path)
+            .await
+            .assert_envelope(429, "status_exception")
+            .clone();
+        let reason = error["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.starts_with("Cannot perform cluster:admin/xpack/ml/")
+                && reason.ends_with(" action while upgrade mode is enabled"),
+            "delete in upgrade mode: {reason}"
+        );
+    }
+    // Nothing changed.
+    assert_eq!(sim.job_state("j1").await, "opened");
+    assert_eq!(sim.job_state("j2").await, "closed");
+    assert_eq!(sim.datafeed_state("df-j1").await, "started");
+    assert_eq!(sim.datafeed_state("df-j2").await, "stopped");
+}
+
+#[tokio::test]
+async fn the_upgrade_mode_filter_runs_before_id_validation() {
+    let sim = enabled().await;
+    sim.post("/_ml/anomaly_detectors/no-such-job/_open")
+        .await
+        .assert_error(
+            429,
+            "status_exception",
+            &e10("cluster:admin/xpack/ml/job/open"),
+        );
+    sim.post("/_ml/datafeeds/no-such-df/_stop")
+        .await
+        .assert_error(
+            429,
+            "status_exception",
+            &e10("cluster:admin/xpack/ml/datafeed/stop"),
+        );
+}
+
+#[tokio::test]
+async fn reads_are_allowed_while_enabled() {
+    let sim = enabled().await;
+    for path in [
+        "/",
+        "/_ml/info",
+        "/_ml/anomaly_detectors",
+        "/_ml/anomaly_detectors/j1",
+        "/_ml/anomaly_detectors/_stats",
+        "/_ml/anomaly_detectors/j1/model_snapshots",
+        "/_ml/datafeeds",
+        "/_ml/datafeeds/df-j1",
+        "/_ml/datafeeds/_stats",
+    ] {
+        let resp = sim.send(sim.request(Method::GET, path)).await;
+        assert_eq!(
+            resp.status.as_u16(),
+            200,
+            "GET {path} in upgrade mode: {}",
+            resp.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn bare_set_upgrade_mode_disables_and_tasks_are_reassigned() {
+    let sim = enabled().await;
+    let resp = sim.post("/_ml/set_upgrade_mode").await;
+    assert_eq!(resp.ok(), &json!({ "acknowledged": true }));
+    assert_eq!(sim.get("/_ml/info").await.ok()["upgrade_mode"], false);
+    let job = sim.job_stats("j1").await;
+    assert_eq!(job["state"], "opened");
+    assert_node(&job);
+    assert_eq!(job["assignment_explanation"], "");
+    let datafeed = sim.datafeed_stats("df-j1").await;
+    assert_eq!(datafeed["state"], "started");
+    assert_node(&datafeed);
+    // Actions work again.
+    assert_eq!(
+        sim.post("/_ml/datafeeds/df-j1/_stop").await.ok()["stopped"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn setting_the_current_value_is_acknowledged() {
+    let sim = Sim::with_seed(CLUSTER).await;
+    for path in [
+        "/_ml/set_upgrade_mode?enabled=false",
+        "/_ml/set_upgrade_mode",
+    ] {
+        assert_eq!(sim.post(path).await.ok(), &json!({ "acknowledged": true }));
+    }
+    assert_eq!(sim.get("/_ml/info").await.ok()["upgrade_mode"], false);
+    let job = sim.job_stats("j1").await;
+    assert_node(&job);
+    for _ in 0..2 {
+        let resp = sim.post("/_ml/set_upgrade_mode?enabled=true").await;
+        assert_eq!(resp.ok(), &json!({ "acknowledged": true }));
+    }
+    assert_eq!(sim.get("/_ml/info").await.ok()["upgrade_mode"], true);
+}
+
+#[tokio::test]
+async fn set_upgrade_mode_takes_enabled_and_timeout_and_rejects_unknown_params() {
+    let sim = Sim::with_seed(CLUSTER).await;
+    sim.post("/_ml/set_upgrade_mode?enabled=true&timeout=30s")
+        .await
+        .ok();
+    assert_eq!(sim.get("/_ml/info").await.ok()["upgrade_mode"], true);
+    sim.post("/_ml/set_upgrade_mode?bogus=1")
+        .await
+        .assert_error(
+            400,
+            "illegal_argument_exception",
+            "request [/_ml/set_upgrade_mode] contains unrecognized parameter: [bogus]",
+        );
+}
+
+#[tokio::test]
+async fn sim_stats_report_upgrade_mode() {
+    let sim = enabled().await;
+    assert_eq!(sim.sim_stats().await["upgrade_mode"], true);
+}
