@@ -49,7 +49,9 @@ pub enum Error {
     #[error("no cluster to talk to")]
     #[diagnostic(
         code(quiesce::no_cluster),
-        help("Set `cluster.url` in the playbook, pass `--cluster URL`, or set ES_URL; `--cluster sim:workflows/demo-cluster.yaml` rehearses against the embedded simulator.")
+        help(
+            "Set `cluster.url` in the playbook, pass `--cluster URL`, or set ES_URL; `--cluster sim:workflows/demo-cluster.yaml` rehearses against the embedded simulator."
+        )
     )]
     NoCluster,
 

@@ -54,7 +54,10 @@ fn credentials(playbook: Option<&Playbook>) -> Option<Credentials> {
 }
 
 /// Resolves where to connect and builds the client (starting the simulator for `sim:`).
-pub(crate) async fn connect(args: &ClusterArgs, playbook: Option<&Playbook>) -> Result<Cluster, Error> {
+pub(crate) async fn connect(
+    args: &ClusterArgs,
+    playbook: Option<&Playbook>,
+) -> Result<Cluster, Error> {
     let url = args
         .cluster
         .clone()

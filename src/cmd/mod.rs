@@ -7,9 +7,9 @@ pub(crate) mod graph;
 mod load;
 pub(crate) mod plan;
 pub(crate) mod schema;
+pub(crate) mod sim;
 pub(crate) mod status;
 pub(crate) mod validate;
-pub(crate) mod sim;
 
 use crate::cli::{Cli, Command};
 use crate::error::Error;

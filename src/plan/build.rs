@@ -52,15 +52,71 @@ pub fn build(
         mut problems,
         ..
     } = builder;
+    let (steps, edges) = in_wave_order(steps, edges);
     let plan = Plan::assemble(playbook.name.clone(), snapshot, steps, unchanged, edges);
     if let Some(cycle) = plan.cycle() {
         problems.push(cycle);
     }
     if problems.iter().any(PlanProblem::is_error) {
-        problems.sort_by_key(|p| p_offset(p));
+        problems.sort_by_key(p_offset);
         return Err(InvalidPlan::new(source, problems));
     }
     Ok((plan, problems))
+}
+
+/// Renumbers steps so that ids follow the order a reader expects: by wave (longest chain of
+/// predecessors), then by action, then by target. Leaves the order alone when there is a cycle
+/// (reported separately).
+fn in_wave_order(mut steps: Vec<Step>, edges: Vec<Edge>) -> (Vec<Step>, Vec<Edge>) {
+    let n = steps.len();
+    let mut indegree = vec![0usize; n];
+    let mut next: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for edge in &edges {
+        indegree[edge.to.0] += 1;
+        next[edge.from.0].push(edge.to.0);
+    }
+    let mut level = vec![0usize; n];
+    let mut queue: VecDeque<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
+    let mut seen = 0;
+    while let Some(i) = queue.pop_front() {
+        seen += 1;
+        for &j in &next[i] {
+            level[j] = level[j].max(level[i] + 1);
+            indegree[j] -= 1;
+            if indegree[j] == 0 {
+                queue.push_back(j);
+            }
+        }
+    }
+    if seen < n {
+        return (steps, edges);
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| {
+        (level[a], steps[a].action as u8, &steps[a].target).cmp(&(
+            level[b],
+            steps[b].action as u8,
+            &steps[b].target,
+        ))
+    });
+    let mut new_id = vec![StepId(0); n];
+    for (position, &old) in order.iter().enumerate() {
+        new_id[old] = StepId(position);
+    }
+    let mut slots: Vec<Option<Step>> = steps.drain(..).map(Some).collect();
+    let steps = order
+        .iter()
+        .filter_map(|&old| {
+            let mut step = slots[old].take()?;
+            step.id = new_id[old];
+            Some(step)
+        })
+        .collect();
+    let edges = edges
+        .into_iter()
+        .map(|e| Edge::new(new_id[e.from.0], new_id[e.to.0], e.kind))
+        .collect();
+    (steps, edges)
 }
 
 fn p_offset(problem: &PlanProblem) -> usize {

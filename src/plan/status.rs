@@ -54,7 +54,10 @@ impl Status {
     pub fn converged(&self) -> bool {
         self.targets.iter().all(|t| t.in_state)
             && self.missing.is_empty()
-            && self.upgrade_mode.wanted.is_none_or(|w| w == self.upgrade_mode.observed)
+            && self
+                .upgrade_mode
+                .wanted
+                .is_none_or(|w| w == self.upgrade_mode.observed)
     }
 }
 

@@ -102,9 +102,9 @@ fn closing_a_job_stops_its_running_datafeed_first_even_unnamed() {
     )
     .expect("plans");
     assert!(warnings.is_empty());
-    assert_eq!(steps(&plan), ["close job prod-a", "stop datafeed df-a"]);
+    assert_eq!(steps(&plan), ["stop datafeed df-a", "close job prod-a"]);
     assert!(edge(&plan, "stop datafeed df-a", "close job prod-a"));
-    assert!(plan.steps[1].reason.contains("feeds job `prod-a`"));
+    assert!(plan.steps[0].reason.contains("feeds job `prod-a`"));
     assert_eq!(plan.unchanged.len(), 1, "prod-b is already closed");
     assert_eq!(plan.waves().len(), 2);
 }
@@ -259,7 +259,8 @@ fn offline_plans_assume_every_target_needs_action() {
     let (plan, _) = plan(yaml, None).expect("plans");
     assert_eq!(
         steps(&plan),
-        ["close job a", "close job prod-*", "stop datafeed df-a"]
+        ["stop datafeed df-a", "close job prod-*", "close job a"],
+        "numbered by wave, then action"
     );
     assert!(edge(&plan, "stop datafeed df-a", "close job a"));
     assert!(plan.steps.iter().all(|s| s.reason.starts_with("offline")));

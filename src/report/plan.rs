@@ -78,9 +78,10 @@ pub fn text(view: &PlanView) -> String {
             let what = format!("{} {}", step.action.verb(), step.target);
             let after = if step.dependencies.is_empty() {
                 String::new()
+            } else if step.dependencies.len() > 4 {
+                format!(" (after {} steps)", step.dependencies.len())
             } else {
-                let ids: Vec<String> =
-                    step.dependencies.iter().map(|d| format!("#{d}")).collect();
+                let ids: Vec<String> = step.dependencies.iter().map(|d| format!("#{d}")).collect();
                 format!(" (after {})", ids.join(", "))
             };
             let _ = writeln!(
