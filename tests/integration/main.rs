@@ -1,4 +1,5 @@
 //! The integration test binary: one module per area, all over real HTTP.
 
+mod plan;
 mod sim_api;
 mod support;
