@@ -37,6 +37,7 @@ pub mod cli;
 mod cmd;
 pub mod error;
 pub mod es;
+pub mod exec;
 pub mod exit_code;
 pub mod model;
 pub mod observe;
