@@ -40,6 +40,7 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
     let (loaded, plan) = make_plan(&args.playbook, &args.cluster, args.offline)?;
     let view = PlanView::new(
         &plan,
+        &loaded.playbook.settings,
         &args.playbook.display().to_string(),
         loaded.source.text(),
     );

@@ -2,7 +2,7 @@
 //! YAML spelling is its `snake_case` variant name; `NAMES` lists them for "did you mean".
 
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Which way an entry moves a resource: down (stop, close, enable upgrade mode) or up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -100,7 +100,7 @@ impl Keyword for UpgradeMode {
 }
 
 /// What a failed step does to the rest of the run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnFailure {
     /// Skip only the steps that depend on the failed one; run everything else.
@@ -116,7 +116,7 @@ impl Keyword for OnFailure {
 }
 
 /// Whether a datafeed stop or job close that timed out is escalated to `force=true`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ForcePolicy {
     /// Never force: a step that times out fails.

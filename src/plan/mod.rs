@@ -22,7 +22,8 @@ pub use problem::{InvalidPlan, PlanProblem, PlanWarnings};
 pub use status::{Missing, Status, TargetStatus, Unmanaged, UpgradeModeStatus, status};
 pub use step::{Action, Force, Step, StepId, Unchanged};
 pub use view::{
-    EdgeView, PLAN_FORMAT_VERSION, PlanView, SourceRef, StepView, Summary, UnchangedView, digest,
+    EdgeView, PLAN_FORMAT_VERSION, PlanView, SettingsView, SourceRef, StepView, Summary,
+    UnchangedView, digest,
     snapshot_digest,
 };
 

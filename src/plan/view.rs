@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::model::{ForcePolicy, OnFailure, Settings};
 use crate::observe::Snapshot;
 
 use super::{Action, EdgeKind, Force, Plan, StepId};
@@ -18,6 +19,8 @@ pub struct PlanView {
     pub playbook: PlaybookRef,
     /// True when the plan was made without contacting a cluster.
     pub offline: bool,
+    /// The run settings the plan is to be executed with.
+    pub settings: SettingsView,
     pub summary: Summary,
     pub steps: Vec<StepView>,
     pub edges: Vec<EdgeView>,
@@ -25,6 +28,36 @@ pub struct PlanView {
     /// `sha256:` of the snapshot's JSON, to detect drift before applying a saved plan.
     pub snapshot_digest: Option<String>,
     pub snapshot: Option<Snapshot>,
+}
+
+/// `settings:` of the playbook, resolved with defaults, as the executor uses them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SettingsView {
+    pub concurrency: usize,
+    pub step_timeout_ms: u64,
+    pub retry_attempts: usize,
+    pub initial_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    pub on_failure: OnFailure,
+    pub force: ForcePolicy,
+}
+
+fn ms(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl From<&Settings> for SettingsView {
+    fn from(settings: &Settings) -> SettingsView {
+        SettingsView {
+            concurrency: settings.concurrency.get(),
+            step_timeout_ms: ms(settings.step_timeout),
+            retry_attempts: settings.retry.attempts.get(),
+            initial_backoff_ms: ms(settings.retry.initial_backoff),
+            max_backoff_ms: ms(settings.retry.max_backoff),
+            on_failure: settings.on_failure,
+            force: settings.force,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -108,7 +141,12 @@ pub fn digest(bytes: &[u8]) -> String {
 }
 
 impl PlanView {
-    pub fn new(plan: &Plan, playbook_path: &str, playbook_text: &str) -> PlanView {
+    pub fn new(
+        plan: &Plan,
+        settings: &Settings,
+        playbook_path: &str,
+        playbook_text: &str,
+    ) -> PlanView {
         let waves = plan.waves();
         let mut wave_of = vec![0; plan.steps.len()];
         for (level, ids) in waves.iter().enumerate() {
@@ -128,7 +166,7 @@ impl PlanView {
                 observed: step.observed.clone(),
                 force: step.force,
                 model_bytes: step.model_bytes,
-                estimate_ms: u64::try_from(step.estimate.as_millis()).unwrap_or(u64::MAX),
+                estimate_ms: ms(step.estimate),
                 wave: wave_of[step.id.0] + 1,
                 dependencies: one_based(plan.dependencies(step.id)),
                 dependents: one_based(plan.dependents(step.id)),
@@ -177,6 +215,7 @@ impl PlanView {
                 digest: digest(playbook_text.as_bytes()),
             },
             offline: plan.snapshot.is_none(),
+            settings: SettingsView::from(settings),
             summary,
             steps,
             edges,
