@@ -28,6 +28,11 @@ fn color() -> bool {
     *COLOR.get().unwrap_or(&false)
 }
 
+/// The colour decision made by [`init`], for renderers outside miette (the run reporters).
+pub fn color_enabled() -> bool {
+    color()
+}
+
 /// Renders a diagnostic for a person. Without colour the output is plain unicode text, which
 /// is also what the snapshot tests compare.
 pub fn render_human(diagnostic: &dyn Diagnostic) -> String {

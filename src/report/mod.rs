@@ -3,3 +3,4 @@
 
 pub mod diagnostic;
 pub mod plan;
+pub mod run;

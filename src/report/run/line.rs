@@ -1,0 +1,116 @@
+//! One human line per noteworthy event (`✓ #3 close job web-latency 1.2s`). Plain output prints
+//! every line; the live display prints only the alerts above its bars.
+
+use crate::exec::{CancelReason, Event, EventKind, Success};
+
+use super::labels::StepLabels;
+use super::style::{Paint, attempts, human_duration};
+
+/// How much a line matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Weight {
+    /// Progress a live display already shows in its bars and counts.
+    Progress,
+    /// Something went wrong or changed course: failures, retries, escalations, cancellation.
+    Alert,
+}
+
+/// The line for an event, or `None` for events that only move the bars (a step started or is
+/// waiting, a last failed attempt that its `StepFailed` will report, the run's end, which the
+/// summary covers).
+pub(super) fn render(event: &Event, labels: &StepLabels, paint: Paint) -> Option<(Weight, String)> {
+    let line = match &event.kind {
+        EventKind::RunStarted {
+            run_id,
+            playbook,
+            cluster,
+            steps,
+            concurrency,
+        } => (
+            Weight::Progress,
+            paint.bold(&format!(
+                "applying `{playbook}` to {cluster}: {steps} step(s), concurrency {concurrency} (run {run_id})"
+            )),
+        ),
+        EventKind::StepStarted { .. }
+        | EventKind::StepWaiting { .. }
+        | EventKind::StepAttemptFailed { retry_in: None, .. }
+        | EventKind::RunFinished { .. } => return None,
+        EventKind::StepAttemptFailed {
+            step,
+            attempt,
+            error,
+            retry_in: Some(retry_in),
+        } => (
+            Weight::Alert,
+            format!(
+                "{} {}: {error} — attempt {} in {}",
+                paint.yellow("↻"),
+                labels.name(*step),
+                attempt + 1,
+                human_duration(*retry_in)
+            ),
+        ),
+        EventKind::StepEscalated { step, warning } => (
+            Weight::Alert,
+            format!(
+                "{} {} escalated to force: {warning}",
+                paint.yellow("⚠"),
+                labels.name(*step)
+            ),
+        ),
+        EventKind::StepSucceeded {
+            step,
+            outcome,
+            attempts: count,
+            duration,
+        } => {
+            let mut line = format!("{} {}", paint.green("✓"), labels.name(*step));
+            if *outcome == Success::AlreadyInState {
+                line.push_str(" already in state");
+            }
+            line.push(' ');
+            line.push_str(&paint.dim(&human_duration(*duration)));
+            if *count > 1 {
+                line.push_str(&format!(" ({})", attempts(*count)));
+            }
+            (Weight::Progress, line)
+        }
+        EventKind::StepFailed {
+            step,
+            error,
+            attempts: count,
+            duration,
+        } => (
+            Weight::Alert,
+            format!(
+                "{} {}: {error} ({}, {})",
+                paint.red("✗"),
+                labels.name(*step),
+                attempts(*count),
+                human_duration(*duration)
+            ),
+        ),
+        EventKind::StepSkipped { step, reason } => (
+            Weight::Progress,
+            paint.dim(&format!("- {} skipped: {reason}", labels.name(*step))),
+        ),
+        EventKind::RunCancelling { reason } => (
+            Weight::Alert,
+            format!("{} {}", paint.yellow("■"), cancel_text(*reason)),
+        ),
+    };
+    Some(line)
+}
+
+fn cancel_text(reason: CancelReason) -> &'static str {
+    match reason {
+        CancelReason::StepFailed => {
+            "a step failed and `on_failure` is `stop`: starting nothing new, in-flight steps finish"
+        }
+        CancelReason::Interrupted => {
+            "interrupted: starting nothing new, in-flight steps finish (interrupt again to abandon them)"
+        }
+        CancelReason::Abandoned => "interrupted again: abandoning in-flight waits",
+    }
+}

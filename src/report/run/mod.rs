@@ -1,0 +1,33 @@
+//! Run reporters: turn the executor's [`Event`]s into bytes while `apply` runs.
+//!
+//! - [`HumanReporter`] (stderr): a live indicatif display on a terminal, plain lines elsewhere,
+//!   and the final summary in both cases.
+//! - [`JsonReporter`] (stdout with `--output json`): one versioned JSON object per event.
+//!
+//! A reporter only consumes events: it has no way to influence the run, and a write error
+//! (a closed pipe) is ignored rather than turned into a failure of the run.
+
+use crate::exec::Event;
+
+mod human;
+mod json;
+mod labels;
+mod line;
+mod live;
+mod style;
+mod summary;
+mod tally;
+
+#[cfg(test)]
+mod tests;
+
+pub use human::HumanReporter;
+pub use json::JsonReporter;
+pub use style::human_duration;
+
+/// Consumes events; cannot influence execution.
+pub trait Reporter: Send {
+    fn report(&mut self, event: &Event);
+    /// Called once after RunFinished (or when the run ends early): flush, final summary.
+    fn finish(&mut self);
+}

@@ -1,0 +1,109 @@
+//! The final summary: how the run ended, counts by outcome, the total time, then every failure
+//! (step, Elasticsearch error, attempts, playbook line), every skip with its reason, and every
+//! escalation to `force=true` with what it cost.
+
+use std::fmt::Write as _;
+
+use crate::exec::CancelReason;
+
+use super::labels::StepLabels;
+use super::style::{Paint, attempts, human_duration};
+use super::tally::{RunTally, StepState};
+
+pub(super) fn render(tally: &RunTally, labels: &StepLabels, paint: Paint) -> String {
+    let mut out = String::new();
+    let counts = tally.counts();
+    // The executor's counts are authoritative once the run finished; before that (an early
+    // end), the tally is all there is.
+    let stats = tally.finished().map_or(counts.stats, |(stats, _)| stats);
+    let headline = match (tally.cancelled(), tally.finished()) {
+        (Some(CancelReason::StepFailed), _) => "run stopped after a failure",
+        (Some(CancelReason::Interrupted), _) => "run interrupted",
+        (Some(CancelReason::Abandoned), _) => "run abandoned",
+        (None, Some(_)) => "run finished",
+        (None, None) => "run ended early",
+    };
+    let mut parts = vec![
+        paint.green(&format!("{} changed", stats.changed)),
+        format!("{} already in state", stats.already_in_state),
+        if stats.failed > 0 {
+            paint.red(&format!("{} failed", stats.failed))
+        } else {
+            format!("{} failed", stats.failed)
+        },
+        format!("{} skipped", stats.skipped),
+    ];
+    if counts.running > 0 {
+        parts.push(format!("{} still running", counts.running));
+    }
+    if counts.not_started > 0 {
+        parts.push(format!("{} not started", counts.not_started));
+    }
+    let _ = writeln!(
+        out,
+        "{}: {}",
+        paint.bold(&format!(
+            "{headline} in {}",
+            human_duration(tally.duration())
+        )),
+        parts.join(", ")
+    );
+
+    let at = |step| {
+        labels
+            .source(step)
+            .map(|source| format!(" ({source})"))
+            .unwrap_or_default()
+    };
+    let mut section = |title: &str, lines: Vec<String>| {
+        if !lines.is_empty() {
+            let _ = writeln!(out, "\n{title}:");
+            for line in lines {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+    };
+
+    let failures = tally
+        .steps()
+        .filter_map(|(step, record)| match &record.state {
+            StepState::Failed(error) => {
+                let mut text = format!("  {} {}{}", paint.red("✗"), labels.name(step), at(step));
+                let _ = write!(text, "\n      {error}\n      {}", attempts(record.attempts));
+                if let Some(duration) = record.duration {
+                    let _ = write!(text, ", {}", human_duration(duration));
+                }
+                Some(text)
+            }
+            _ => None,
+        })
+        .collect();
+    section("failed", failures);
+
+    let skips = tally
+        .steps()
+        .filter_map(|(step, record)| match &record.state {
+            StepState::Skipped { reason } => {
+                Some(format!("  - {}: {reason}{}", labels.name(step), at(step)))
+            }
+            _ => None,
+        })
+        .collect();
+    section("skipped", skips);
+
+    let warnings = tally
+        .steps()
+        .filter_map(|(step, record)| {
+            record.escalation.as_ref().map(|warning| {
+                format!(
+                    "  {} {} escalated to force: {warning}{}",
+                    paint.yellow("⚠"),
+                    labels.name(step),
+                    at(step)
+                )
+            })
+        })
+        .collect();
+    section("warnings", warnings);
+    out
+}
