@@ -32,6 +32,8 @@ pub enum Command {
     Schema(cmd::schema::Args),
     /// Print a shell completion script.
     Completions(cmd::completions::Args),
+    /// Execute a playbook (or a saved plan): the stops, closes, opens and starts, in order.
+    Apply(cmd::apply::Args),
     /// Observe the cluster (read-only) and show what a playbook would change, in what order.
     Plan(cmd::plan::Args),
     /// Print the plan's dependency graph as Graphviz DOT or a Mermaid flowchart.

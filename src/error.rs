@@ -45,6 +45,38 @@ pub enum Error {
     #[diagnostic(transparent)]
     Sim(#[from] crate::sim::SimError),
 
+    /// `apply` needs a confirmation it could not get.
+    #[error("not applying: {reason}")]
+    #[diagnostic(
+        code(quiesce::apply::not_confirmed),
+        help("Review the plan (`quiesce plan` or `quiesce apply --dry-run`), then run again with `--yes`.")
+    )]
+    NotConfirmed { reason: String },
+
+    /// A saved plan file that cannot be used.
+    #[error("cannot use the plan file `{}`: {reason}", path.display())]
+    #[diagnostic(
+        code(quiesce::apply::plan_file),
+        help("Save a fresh plan with `quiesce plan PLAYBOOK -o plan.json`.")
+    )]
+    BadPlanFile { path: PathBuf, reason: String },
+
+    /// The cluster changed since the saved plan was made.
+    #[error("the cluster changed since the plan was made; nothing was changed:\n{changes}")]
+    #[diagnostic(
+        code(quiesce::apply::drifted),
+        help("Make a new plan (`quiesce plan PLAYBOOK -o plan.json`), review it, and apply that.")
+    )]
+    Drifted { changes: String },
+
+    /// The credentials lack a privilege the run needs.
+    #[error("user `{user}` lacks the cluster privilege(s) {missing}; nothing was changed")]
+    #[diagnostic(
+        code(quiesce::preflight::privilege),
+        help("Grant a role with `manage_ml` (e.g. the built-in `machine_learning_admin`), or use other credentials.")
+    )]
+    MissingPrivilege { user: String, missing: String },
+
     /// No cluster URL anywhere.
     #[error("no cluster to talk to")]
     #[diagnostic(
@@ -71,7 +103,10 @@ impl Error {
             Error::Io { .. } | Error::Playbook(_) | Error::Plan(_) | Error::NoCluster => {
                 exit_code::INVALID_INPUT
             }
-            Error::Es(_) => exit_code::CLUSTER_UNAVAILABLE,
+            Error::NotConfirmed { .. } | Error::BadPlanFile { .. } => exit_code::INVALID_INPUT,
+            Error::Es(_) | Error::Drifted { .. } | Error::MissingPrivilege { .. } => {
+                exit_code::CLUSTER_UNAVAILABLE
+            }
             Error::Sim(crate::sim::SimError::Bind { .. }) => exit_code::CLUSTER_UNAVAILABLE,
             Error::Sim(_) => exit_code::INVALID_INPUT,
             Error::Output(_) | Error::Internal(_) => exit_code::STEPS_FAILED,

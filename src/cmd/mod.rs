@@ -1,6 +1,7 @@
 //! One file per subcommand: each turns its parsed arguments into calls on the pipeline stages
 //! and returns an exit code. Errors that end a command are rendered once, here.
 
+pub(crate) mod apply;
 pub(crate) mod cluster;
 pub(crate) mod completions;
 pub(crate) mod graph;
@@ -22,6 +23,7 @@ pub(crate) fn dispatch(cli: Cli) -> i32 {
         Command::Completions(args) => completions::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Apply(args) => apply::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Graph(args) => graph::run(args),
         Command::Status(args) => status::run(args),

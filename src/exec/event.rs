@@ -35,9 +35,15 @@ pub enum EventKind {
         concurrency: usize,
     },
     /// An attempt of a step began (attempt 1 is the first call).
-    StepStarted { step: StepNo, attempt: u32 },
+    StepStarted {
+        step: StepNo,
+        attempt: u32,
+    },
     /// The call was accepted; the step now waits for the observed state.
-    StepWaiting { step: StepNo, observed: String },
+    StepWaiting {
+        step: StepNo,
+        observed: String,
+    },
     /// An attempt failed; `retry_in` is set when another attempt will follow.
     StepAttemptFailed {
         step: StepNo,
@@ -47,7 +53,10 @@ pub enum EventKind {
         retry_in: Option<Duration>,
     },
     /// The step escalated to `force=true` after its timeout.
-    StepEscalated { step: StepNo, warning: String },
+    StepEscalated {
+        step: StepNo,
+        warning: String,
+    },
     StepSucceeded {
         step: StepNo,
         outcome: Success,
@@ -62,9 +71,14 @@ pub enum EventKind {
         #[serde(rename = "duration_ms", serialize_with = "millis")]
         duration: Duration,
     },
-    StepSkipped { step: StepNo, reason: String },
+    StepSkipped {
+        step: StepNo,
+        reason: String,
+    },
     /// No new step will start: a step failed under `on_failure: stop`, or a signal arrived.
-    RunCancelling { reason: CancelReason },
+    RunCancelling {
+        reason: CancelReason,
+    },
     RunFinished {
         stats: RunStats,
         #[serde(rename = "duration_ms", serialize_with = "millis")]

@@ -13,7 +13,14 @@ use crate::es::{self, EsClient};
 /// Reads the cluster: root (version, product check), ML info (upgrade mode), job stats and
 /// configs, datafeed stats and configs. Six requests in all.
 pub async fn observe(client: &EsClient) -> Result<Snapshot, es::Error> {
-    let root = client.root().await?;
+    // `GET /` needs the `monitor` privilege, which an ML-only role lacks; like the official
+    // clients, go on without the cluster's name and version then (the product header is still
+    // checked on every ML response).
+    let root = match client.root().await {
+        Ok(root) => Some(root),
+        Err(err) if err.status() == Some(403) => None,
+        Err(err) => return Err(err),
+    };
     let (ml_info, job_stats, jobs, datafeed_stats, datafeeds) = tokio::try_join!(
         client.ml_info(),
         client.job_stats("_all"),
@@ -22,7 +29,7 @@ pub async fn observe(client: &EsClient) -> Result<Snapshot, es::Error> {
         client.datafeeds("_all"),
     )?;
     Ok(Snapshot::assemble(
-        &root,
+        root.as_ref(),
         &ml_info,
         job_stats.jobs,
         jobs.jobs,

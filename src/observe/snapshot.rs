@@ -66,7 +66,7 @@ impl Snapshot {
     /// Joins the four listings into one keyed view. Stats without a config (a resource deleted
     /// between two calls) are kept with what stats say; configs without stats are dropped.
     pub(crate) fn assemble(
-        root: &RootInfo,
+        root: Option<&RootInfo>,
         ml_info: &MlInfo,
         job_stats: Vec<JobStats>,
         job_configs: Vec<JobConfig>,
@@ -126,10 +126,11 @@ impl Snapshot {
             );
         }
 
+        let unknown = || "unknown".to_owned();
         Snapshot {
-            cluster_name: root.cluster_name.clone(),
-            cluster_uuid: root.cluster_uuid.clone(),
-            version: root.version.number.clone(),
+            cluster_name: root.map_or_else(unknown, |r| r.cluster_name.clone()),
+            cluster_uuid: root.map_or_else(unknown, |r| r.cluster_uuid.clone()),
+            version: root.map_or_else(unknown, |r| r.version.number.clone()),
             upgrade_mode: ml_info.upgrade_mode,
             jobs,
             datafeeds,
@@ -157,7 +158,7 @@ mod tests {
             r#"{"cluster_name":"prod","cluster_uuid":"u1","version":{"number":"8.15.0"},"tagline":"You Know, for Search"}"#,
         );
         let snapshot = Snapshot::assemble(
-            &root,
+            Some(&root),
             &MlInfo {
                 upgrade_mode: false,
             },

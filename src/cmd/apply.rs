@@ -1,0 +1,311 @@
+//! `quiesce apply PLAYBOOK|plan.json`: the main job. Preflight, plan (or load a saved plan and
+//! check the cluster has not drifted from it), confirm, execute with live progress, summarise.
+//!
+//! Exit codes: 0 every step reached its state; 1 some failed or were skipped; 2 invalid input or
+//! no confirmation; 3 cluster unreachable, unauthorised, preflight failed or drifted from a saved
+//! plan (nothing changed); 130 interrupted.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use crate::cli::OutputFormat;
+use crate::error::Error;
+use crate::es::EsClient;
+use crate::exec::{self, RunOptions};
+use crate::exit_code;
+use crate::observe::{Snapshot, observe};
+use crate::plan::{self, PlanView, PlanWarnings, snapshot_digest};
+use crate::report::run::{HumanReporter, JsonReporter, Reporter};
+use crate::report::{diagnostic, plan as render};
+
+use super::cluster::{Cluster, ClusterArgs, connect};
+use super::load::load;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A playbook, or a plan saved with `quiesce plan -o FILE`.
+    #[arg(value_name = "PLAYBOOK|PLAN.json")]
+    input: PathBuf,
+
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    yes: bool,
+
+    /// Plan, print the plan, and stop: change nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Steps in flight at once, overriding `settings.concurrency`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    concurrency: Option<u16>,
+
+    /// `human`: progress and summary on stderr; `json`: JSON Lines events on stdout as well.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    output: OutputFormat,
+
+    #[command(flatten)]
+    cluster: ClusterArgs,
+}
+
+pub(crate) fn run(args: Args) -> Result<i32, Error> {
+    let runtime = super::runtime()?;
+    runtime.block_on(apply(args))
+}
+
+/// Whether the input is a saved plan (JSON) rather than a playbook (YAML).
+fn is_saved_plan(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+}
+
+async fn apply(args: Args) -> Result<i32, Error> {
+    let (view, cluster) = if is_saved_plan(&args.input) {
+        saved_plan(&args).await?
+    } else {
+        fresh_plan(&args).await?
+    };
+    let cluster_name = view.snapshot.as_ref().map_or_else(
+        || cluster.client.url().to_owned(),
+        |s| s.cluster_name.clone(),
+    );
+
+    if args.dry_run || view.steps.is_empty() {
+        write_stdout(&render::text(&view))?;
+        return Ok(exit_code::SUCCESS);
+    }
+    if !args.yes {
+        confirm(&view, &cluster_name)?;
+    }
+
+    let (interrupt_tx, interrupts) = tokio::sync::watch::channel(0u8);
+    tokio::spawn(forward_signals(interrupt_tx));
+    let color = diagnostic::color_enabled();
+    let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(HumanReporter::new(
+        &view,
+        Box::new(std::io::stderr()),
+        std::io::stderr().is_terminal(),
+        color,
+    ))];
+    if args.output == OutputFormat::Json {
+        reporters.push(Box::new(JsonReporter::new(Box::new(std::io::stdout()))));
+    }
+    let options = RunOptions {
+        run_id: run_id(),
+        cluster: cluster_name,
+        concurrency: args.concurrency.map(usize::from),
+        interrupts,
+        seed: jitter_seed(),
+    };
+    let outcome = exec::execute(&view, cluster.client.clone(), options, &mut |event| {
+        for reporter in &mut reporters {
+            reporter.report(&event);
+        }
+    })
+    .await;
+    for reporter in &mut reporters {
+        reporter.finish();
+    }
+    if let Some(sim) = cluster.simulator {
+        sim.shutdown().await;
+    }
+    Ok(if outcome.interrupted {
+        exit_code::INTERRUPTED
+    } else if outcome.stats.all_succeeded() {
+        exit_code::SUCCESS
+    } else {
+        exit_code::STEPS_FAILED
+    })
+}
+
+/// Plans the playbook now, after the preflight.
+async fn fresh_plan(args: &Args) -> Result<(PlanView, Cluster), Error> {
+    let loaded = load(&args.input)?;
+    let cluster = connect(&args.cluster, Some(&loaded.playbook)).await?;
+    let snapshot = preflight(&cluster.client).await?;
+    let (plan, warnings) = plan::build(&loaded.playbook, &loaded.source, Some(snapshot))?;
+    if !warnings.is_empty() {
+        diagnostic::eprint(&PlanWarnings::new(&loaded.source, warnings));
+    }
+    let view = PlanView::new(
+        &plan,
+        &loaded.playbook.settings,
+        &args.input.display().to_string(),
+        loaded.source.text(),
+    );
+    Ok((view, cluster))
+}
+
+/// Loads a saved plan and refuses it when the cluster no longer looks as it did then.
+async fn saved_plan(args: &Args) -> Result<(PlanView, Cluster), Error> {
+    let text = std::fs::read_to_string(&args.input).map_err(|source| Error::Io {
+        path: args.input.clone(),
+        source,
+    })?;
+    let view: PlanView = serde_json::from_str(&text).map_err(|err| Error::BadPlanFile {
+        path: args.input.clone(),
+        reason: err.to_string(),
+    })?;
+    if view.version != plan::PLAN_FORMAT_VERSION {
+        return Err(Error::BadPlanFile {
+            path: args.input.clone(),
+            reason: format!(
+                "plan format version {} (this quiesce reads version {})",
+                view.version,
+                plan::PLAN_FORMAT_VERSION
+            ),
+        });
+    }
+    let (Some(planned), Some(planned_digest)) = (&view.snapshot, &view.snapshot_digest) else {
+        return Err(Error::BadPlanFile {
+            path: args.input.clone(),
+            reason: "an offline plan cannot be applied: it was made without observing the cluster"
+                .into(),
+        });
+    };
+    // The playbook supplies the connection settings when it is still where the plan says.
+    let playbook = load(Path::new(&view.playbook.path)).ok();
+    let cluster = connect(&args.cluster, playbook.as_ref().map(|l| &l.playbook)).await?;
+    let now = preflight(&cluster.client).await?;
+    if &snapshot_digest(&now) != planned_digest {
+        return Err(Error::Drifted {
+            changes: drift(planned, &now).join("\n"),
+        });
+    }
+    Ok((view, cluster))
+}
+
+/// Reachable, Elasticsearch, credentials valid, `manage_ml` held; then the snapshot.
+async fn preflight(client: &EsClient) -> Result<Snapshot, Error> {
+    let snapshot = observe(client).await?;
+    match client.has_privileges(&["manage_ml"]).await {
+        Ok(answer) if answer.has_all_requested => Ok(snapshot),
+        Ok(answer) => Err(Error::MissingPrivilege {
+            user: answer.username.clone(),
+            missing: answer.missing().join(", "),
+        }),
+        // Security disabled: 8.x does not register the security endpoints (flat 400); 7.x
+        // with a basic license answers 500 "Security must be explicitly enabled".
+        Err(err) if err.status() == Some(400) => Ok(snapshot),
+        Err(err)
+            if err.status() == Some(500)
+                && err.body().is_some_and(|b| {
+                    b.reason.starts_with("Security must be explicitly enabled")
+                }) =>
+        {
+            Ok(snapshot)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// What changed between the snapshot a plan was made from and now, one line per resource.
+fn drift(planned: &Snapshot, now: &Snapshot) -> Vec<String> {
+    let mut lines = Vec::new();
+    if planned.upgrade_mode != now.upgrade_mode {
+        lines.push(format!(
+            "upgrade mode: {} -> {}",
+            planned.upgrade_mode, now.upgrade_mode
+        ));
+    }
+    let jobs = planned.jobs.keys().chain(now.jobs.keys());
+    for id in jobs.collect::<std::collections::BTreeSet<_>>() {
+        match (planned.jobs.get(id), now.jobs.get(id)) {
+            (Some(a), Some(b)) if a.state != b.state => {
+                lines.push(format!("job {id}: {} -> {}", a.state, b.state));
+            }
+            (Some(_), None) => lines.push(format!("job {id}: deleted")),
+            (None, Some(b)) => lines.push(format!("job {id}: new ({})", b.state)),
+            _ => {}
+        }
+    }
+    let feeds = planned.datafeeds.keys().chain(now.datafeeds.keys());
+    for id in feeds.collect::<std::collections::BTreeSet<_>>() {
+        match (planned.datafeeds.get(id), now.datafeeds.get(id)) {
+            (Some(a), Some(b)) if a.state != b.state => {
+                lines.push(format!("datafeed {id}: {} -> {}", a.state, b.state));
+            }
+            (Some(_), None) => lines.push(format!("datafeed {id}: deleted")),
+            (None, Some(b)) => lines.push(format!("datafeed {id}: new ({})", b.state)),
+            _ => {}
+        }
+    }
+    if lines.is_empty() {
+        lines.push("(details differ: node assignments, models or links)".into());
+    }
+    lines
+}
+
+/// Shows the plan and asks; refuses without a terminal.
+fn confirm(view: &PlanView, cluster: &str) -> Result<(), Error> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::NotConfirmed {
+            reason: "stdin is not a terminal, so quiesce cannot ask for confirmation".into(),
+        });
+    }
+    eprint!("{}", render::text(view));
+    eprint!(
+        "\nApply these {} step(s) to cluster `{cluster}`? Type `yes` to continue: ",
+        view.steps.len()
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(Error::Output)?;
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(Error::NotConfirmed {
+            reason: "the answer was not `yes`".into(),
+        })
+    }
+}
+
+/// First Ctrl-C (or SIGTERM): start nothing new. Second: abandon in-flight waits.
+async fn forward_signals(interrupts: tokio::sync::watch::Sender<u8>) {
+    for level in 1..=2u8 {
+        if wait_for_signal().await.is_err() {
+            return;
+        }
+        let _ = interrupts.send(level);
+    }
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result,
+        _ = term.recv() => Ok(()),
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() -> std::io::Result<()> {
+    tokio::signal::ctrl_c().await
+}
+
+/// Run ids sort by time: `20261128T120301Z-4f2a`.
+pub(crate) fn run_id() -> String {
+    let now = jiff::Timestamp::now();
+    format!(
+        "{}-{:04x}",
+        now.strftime("%Y%m%dT%H%M%SZ"),
+        jitter_seed() & 0xffff
+    )
+}
+
+fn jitter_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    (nanos as u64) ^ u64::from(std::process::id()).rotate_left(32)
+}
+
+fn write_stdout(text: &str) -> Result<(), Error> {
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(Error::Output)
+}

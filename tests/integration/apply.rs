@@ -1,0 +1,558 @@
+//! `quiesce apply` end to end: the real binary against a simulator running in this test
+//! process, over real HTTP, so that `/_sim/stats` can be read afterwards (ordering violations
+//! must be zero after every run).
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use quiesce::sim::{EsVersion, Seed, SimOptions, Simulator};
+use serde_json::{Value, json};
+
+const SEED: &str = r#"
+cluster: { name: apply-test, version: 8.15.0 }
+nodes: { count: 2, memory: 16gb }
+jobs:
+  - { id: web-latency, groups: [web, prod], model_bytes: 10mb, state: opened }
+  - { id: web-errors, groups: [web, prod], model_bytes: 5mb, state: opened }
+  - { id: pay-fraud, groups: [payments, prod], model_bytes: 50mb, state: opened }
+  - { id: pay-declines, groups: [payments, prod], model_bytes: 20mb, state: opened }
+  - { id: batch-nightly, groups: [batch], state: closed }
+datafeeds:
+  - { id: datafeed-web-latency, job: web-latency, state: started }
+  - { id: datafeed-web-errors, job: web-errors, state: started }
+  - { id: datafeed-pay-fraud, job: pay-fraud, state: started }
+  - { id: datafeed-pay-declines, job: pay-declines, state: stopped }
+  - { id: datafeed-batch-nightly, job: batch-nightly, state: stopped }
+"#;
+
+const SHUTDOWN: &str = "version: 1
+name: shutdown
+settings:
+  retry: { attempts: 4, initial_backoff: 10ms, max_backoff: 50ms }
+jobs:
+  - match: prod
+    state: closed
+";
+
+const RESTORE: &str = "version: 1
+name: restore
+jobs:
+  - match: prod
+    state: opened
+datafeeds:
+  - id: datafeed-web-latency
+    state: started
+  - id: datafeed-web-errors
+    state: started
+  - id: datafeed-pay-fraud
+    state: started
+";
+
+struct Rig {
+    sim: Simulator,
+    dir: PathBuf,
+    http: reqwest::Client,
+}
+
+impl Rig {
+    async fn new(seed: &str) -> Rig {
+        Rig::with_version(seed, None).await
+    }
+
+    async fn with_version(seed: &str, version: Option<&str>) -> Rig {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let sim = Simulator::start(SimOptions {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            seed: Seed::from_yaml_str(seed, "seed.yaml").expect("valid seed"),
+            es_version: version.map(|v| v.parse::<EsVersion>().expect("version")),
+            profile: None,
+        })
+        .await
+        .expect("simulator starts");
+        let dir = std::env::temp_dir().join(format!(
+            "quiesce-apply-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Rig {
+            sim,
+            dir,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn command(&self, playbook: &str, args: &[&str]) -> Command {
+        std::fs::write(self.dir.join("playbook.yaml"), playbook).expect("playbook");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_quiesce"));
+        command
+            .current_dir(&self.dir)
+            .arg("apply")
+            .args(args)
+            .args(["--cluster", &self.sim.base_url(), "--color", "never"])
+            .env_remove("ES_API_KEY")
+            .env_remove("ES_USERNAME")
+            .env_remove("ES_PASSWORD")
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Runs `apply` in a blocking thread so the simulator keeps serving meanwhile.
+    async fn apply(&self, playbook: &str, args: &[&str]) -> Output {
+        let mut command = self.command(playbook, args);
+        tokio::task::spawn_blocking(move || command.output().expect("the binary runs"))
+            .await
+            .expect("joined")
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.sim.base_url()))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("JSON")
+    }
+
+    async fn faults(&self, rules: Value) {
+        let status = self
+            .http
+            .put(format!("{}/_sim/faults", self.sim.base_url()))
+            .json(&json!({ "faults": rules }))
+            .send()
+            .await
+            .expect("request")
+            .status();
+        assert!(status.is_success(), "faults accepted: {status}");
+    }
+
+    async fn stats(&self) -> Value {
+        self.get("/_sim/stats").await
+    }
+
+    async fn assert_no_ordering_violation(&self) {
+        let stats = self.stats().await;
+        assert_eq!(
+            stats["ordering_violations"],
+            json!([]),
+            "ordering violations: {stats}"
+        );
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn json_lines(output: &Output) -> Vec<Value> {
+    stdout(output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_then_restore_reaches_every_state_in_order() {
+    let rig = Rig::new(SEED).await;
+    let output = rig.apply(SHUTDOWN, &["playbook.yaml", "--yes"]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let stats = rig.stats().await;
+    for job in ["web-latency", "web-errors", "pay-fraud", "pay-declines"] {
+        assert_eq!(stats["jobs"][job], "closed", "{stats}");
+    }
+    for feed in [
+        "datafeed-web-latency",
+        "datafeed-web-errors",
+        "datafeed-pay-fraud",
+    ] {
+        assert_eq!(stats["datafeeds"][feed], "stopped", "{stats}");
+    }
+    rig.assert_no_ordering_violation().await;
+    let summary = stderr(&output);
+    assert!(summary.contains("7"), "{summary}");
+
+    let output = rig.apply(RESTORE, &["playbook.yaml", "--yes"]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let stats = rig.stats().await;
+    for job in ["web-latency", "web-errors", "pay-fraud", "pay-declines"] {
+        assert_eq!(stats["jobs"][job], "opened", "{stats}");
+    }
+    assert_eq!(
+        stats["datafeeds"]["datafeed-pay-declines"], "stopped",
+        "not named: stays"
+    );
+    rig.assert_no_ordering_violation().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pre_7_14_cluster_accepts_the_order_quiesce_uses() {
+    let rig = Rig::with_version(SEED, Some("7.13.4")).await;
+    let output = rig.apply(SHUTDOWN, &["playbook.yaml", "--yes"]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    rig.assert_no_ordering_violation().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_output_is_one_versioned_event_per_line() {
+    let rig = Rig::new(SEED).await;
+    let output = rig
+        .apply(SHUTDOWN, &["playbook.yaml", "--yes", "--output", "json"])
+        .await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let events = json_lines(&output);
+    assert!(events.iter().all(|e| e["version"] == 1));
+    assert_eq!(events[0]["event"], "run_started");
+    let last = events.last().expect("events");
+    assert_eq!(last["event"], "run_finished");
+    assert_eq!(last["stats"]["changed"], 7, "{last}");
+    assert_eq!(last["stats"]["failed"], 0);
+    // Every close succeeded after its datafeed's stop.
+    let order: Vec<(String, u64)> = events
+        .iter()
+        .filter(|e| e["event"] == "step_succeeded")
+        .map(|e| (e["step"].to_string(), e["elapsed_ms"].as_u64().unwrap_or(0)))
+        .collect();
+    assert_eq!(order.len(), 7);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retryable_errors_are_retried_until_the_state_is_reached() {
+    let rig = Rig::new(SEED).await;
+    rig.faults(json!([
+        { "operation": "close_job", "target": "pay-fraud", "times": 2,
+          "error": { "status": 503, "type": "master_not_discovered_exception", "reason": "no master" } },
+        { "operation": "stop_datafeed", "target": "datafeed-web-latency", "times": 1, "drop": true },
+        { "operation": "close_job", "target": "web-errors", "times": 1,
+          "error": { "status": 429, "type": "es_rejected_execution_exception", "reason": "rejected execution" } },
+        { "operation": "close_job", "target": "web-latency", "times": 1, "delay": "200ms" }
+    ]))
+    .await;
+    let output = rig
+        .apply(SHUTDOWN, &["playbook.yaml", "--yes", "--output", "json"])
+        .await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let events = json_lines(&output);
+    let retries = events
+        .iter()
+        .filter(|e| e["event"] == "step_attempt_failed" && !e["retry_in_ms"].is_null())
+        .count();
+    assert!(retries >= 4, "{}", stdout(&output));
+    rig.assert_no_ordering_violation().await;
+    let stats = rig.stats().await;
+    assert_eq!(stats["jobs"]["pay-fraud"], "closed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_4xx_is_not_retried_and_only_dependents_are_skipped() {
+    let rig = Rig::new(SEED).await;
+    rig.faults(json!([
+        { "operation": "stop_datafeed", "target": "datafeed-pay-fraud",
+          "error": { "status": 403, "type": "security_exception", "reason": "action [cluster:admin/xpack/ml/datafeed/stop] is unauthorized" } }
+    ]))
+    .await;
+    let output = rig
+        .apply(SHUTDOWN, &["playbook.yaml", "--yes", "--output", "json"])
+        .await;
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let events = json_lines(&output);
+    let failed: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "step_failed")
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["attempts"], 1, "not retried: {}", failed[0]);
+    assert_eq!(failed[0]["error"]["error_type"], "security_exception");
+    let skipped: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "step_skipped")
+        .collect();
+    assert_eq!(skipped.len(), 1, "only the close of pay-fraud");
+    let stats = rig.stats().await;
+    assert_eq!(
+        stats["jobs"]["pay-fraud"], "opened",
+        "its datafeed still runs"
+    );
+    assert_eq!(stats["jobs"]["web-latency"], "closed", "the rest went on");
+    rig.assert_no_ordering_violation().await;
+    let summary = stderr(&output);
+    assert!(summary.contains("security_exception"), "{summary}");
+    assert!(summary.contains("playbook.yaml:"), "{summary}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_failure_stop_starts_nothing_new() {
+    let rig = Rig::new(SEED).await;
+    rig.faults(json!([
+        { "operation": "stop_datafeed",
+          "error": { "status": 400, "type": "illegal_argument_exception", "reason": "bad" } }
+    ]))
+    .await;
+    let playbook = SHUTDOWN.replace(
+        "settings:\n",
+        "settings:\n  on_failure: stop\n  concurrency: 1\n",
+    );
+    let output = rig
+        .apply(&playbook, &["playbook.yaml", "--yes", "--output", "json"])
+        .await;
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let events = json_lines(&output);
+    assert!(events.iter().any(|e| e["event"] == "run_cancelling"));
+    let stats = &events.last().expect("finished")["stats"];
+    assert_eq!(stats["failed"], 1, "{stats}");
+    assert!(stats["skipped"].as_u64().unwrap_or(0) >= 5, "{stats}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stuck_datafeed_fails_with_a_diagnosis_unless_force_is_allowed() {
+    let rig = Rig::new(SEED).await;
+    rig.faults(json!([
+        { "operation": "stop_datafeed", "target": "datafeed-web-latency", "stuck": true }
+    ]))
+    .await;
+    let strict = SHUTDOWN.replace("settings:\n", "settings:\n  step_timeout: 1s\n");
+    let output = rig
+        .apply(&strict, &["playbook.yaml", "--yes", "--output", "json"])
+        .await;
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let events = json_lines(&output);
+    let failed = events
+        .iter()
+        .find(|e| e["event"] == "step_failed")
+        .expect("the stop failed");
+    assert_eq!(failed["error"]["error_type"], "timeout", "{failed}");
+    assert!(
+        failed["error"]["diagnosis"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("state stopping"),
+        "{failed}"
+    );
+    rig.assert_no_ordering_violation().await;
+
+    let forcing = SHUTDOWN.replace(
+        "settings:\n",
+        "settings:\n  step_timeout: 1s\n  force: after_timeout\n",
+    );
+    let output = rig
+        .apply(&forcing, &["playbook.yaml", "--yes", "--output", "json"])
+        .await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let events = json_lines(&output);
+    let escalated = events
+        .iter()
+        .find(|e| e["event"] == "step_escalated")
+        .expect("escalated");
+    assert!(
+        escalated["warning"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("force"),
+        "{escalated}"
+    );
+    assert_eq!(rig.stats().await["jobs"]["web-latency"], "closed");
+    rig.assert_no_ordering_violation().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_job_is_force_closed_only_when_settings_allow() {
+    let rig = Rig::new(SEED).await;
+    let failed = rig
+        .http
+        .post(format!(
+            "{}/_sim/anomaly_detectors/pay-declines/_fail",
+            rig.sim.base_url()
+        ))
+        .send()
+        .await
+        .expect("fail the job");
+    assert!(failed.status().is_success());
+    let output = rig.apply(SHUTDOWN, &["playbook.yaml", "--yes"]).await;
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("use force close"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(rig.stats().await["jobs"]["pay-declines"], "failed");
+
+    let forcing = SHUTDOWN.replace("settings:\n", "settings:\n  force: after_timeout\n");
+    let output = rig.apply(&forcing, &["playbook.yaml", "--yes"]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(rig.stats().await["jobs"]["pay-declines"], "closed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_terminal_and_without_yes_nothing_changes() {
+    let rig = Rig::new(SEED).await;
+    let output = rig.apply(SHUTDOWN, &["playbook.yaml"]).await;
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--yes"), "{}", stderr(&output));
+    assert_eq!(rig.stats().await["jobs"]["web-latency"], "opened");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_prints_the_plan_and_changes_nothing() {
+    let rig = Rig::new(SEED).await;
+    let output = rig.apply(SHUTDOWN, &["playbook.yaml", "--dry-run"]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).contains("close job web-latency"));
+    assert_eq!(rig.stats().await["jobs"]["web-latency"], "opened");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_plan_is_refused_when_the_cluster_drifted() {
+    let rig = Rig::new(SEED).await;
+    std::fs::write(rig.dir.join("playbook.yaml"), SHUTDOWN).expect("playbook");
+    let base = rig.sim.base_url();
+    let dir = rig.dir.clone();
+    let planned = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_quiesce"))
+            .current_dir(&dir)
+            .args([
+                "plan",
+                "playbook.yaml",
+                "-o",
+                "plan.json",
+                "--cluster",
+                &base,
+            ])
+            .output()
+            .expect("plan runs")
+    })
+    .await
+    .expect("joined");
+    assert_eq!(planned.status.code(), Some(0), "{}", stderr(&planned));
+    // Someone stops a datafeed by hand in the meantime.
+    rig.http
+        .post(format!(
+            "{}/_ml/datafeeds/datafeed-web-errors/_stop",
+            rig.sim.base_url()
+        ))
+        .send()
+        .await
+        .expect("stop");
+    let output = rig.apply(SHUTDOWN, &["plan.json", "--yes"]).await;
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("datafeed datafeed-web-errors: started -> stopped"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        rig.stats().await["jobs"]["web-latency"],
+        "opened",
+        "nothing changed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_manage_ml_is_refused_before_any_change() {
+    let seed = format!(
+        "{SEED}security:\n  users:\n    - {{ username: viewer, password: viewer-pass, roles: [monitor_ml] }}\n"
+    );
+    let rig = Rig::new(&seed).await;
+    let mut command = rig.command(SHUTDOWN, &["playbook.yaml", "--yes"]);
+    command
+        .env("ES_USERNAME", "viewer")
+        .env("ES_PASSWORD", "viewer-pass");
+    let output = tokio::task::spawn_blocking(move || command.output().expect("runs"))
+        .await
+        .expect("joined");
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(stderr(&output).contains("manage_ml"), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("viewer-pass"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_never_appear_in_anything_a_run_writes() {
+    let seed = format!(
+        "{SEED}security:\n  users:\n    - {{ username: admin, password: s3cret-Pa55word, roles: [manage_ml] }}\n"
+    );
+    let rig = Rig::new(&seed).await;
+    let playbook = SHUTDOWN.replace(
+        "settings:\n",
+        "cluster:\n  username: admin\n  password: ${QUIESCE_TEST_PASSWORD}\nsettings:\n",
+    );
+    let mut command = rig.command(&playbook, &["playbook.yaml", "--yes", "--output", "json"]);
+    command.env("QUIESCE_TEST_PASSWORD", "s3cret-Pa55word");
+    let output = tokio::task::spawn_blocking(move || command.output().expect("runs"))
+        .await
+        .expect("joined");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!stdout(&output).contains("s3cret-Pa55word"));
+    assert!(!stderr(&output).contains("s3cret-Pa55word"));
+    for entry in walk(&rig.dir) {
+        let text = std::fs::read_to_string(&entry).unwrap_or_default();
+        if entry.file_name().is_some_and(|n| n != "playbook.yaml") {
+            assert!(!text.contains("s3cret-Pa55word"), "{}", entry.display());
+        }
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_interrupt_lets_steps_in_flight_finish_and_exits_130() {
+    // Slow closes (realistic latencies) so the run is still going when the signal arrives.
+    let seed = SEED.replace(
+        "nodes: { count: 2, memory: 16gb }",
+        "nodes: { count: 2, memory: 16gb }\nlatency: { profile: realistic, close_job: 400ms, stop_datafeed: 400ms, persist_rate: 100mb }",
+    );
+    let rig = Rig::new(&seed).await;
+    let playbook = SHUTDOWN.replace("settings:\n", "settings:\n  concurrency: 1\n");
+    let mut command = rig.command(&playbook, &["playbook.yaml", "--yes", "--output", "json"]);
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = command.spawn().expect("spawns");
+    let pid = child.id();
+    let output = tokio::task::spawn_blocking(move || {
+        std::thread::sleep(std::time::Duration::from_millis(600));
+        let _ = Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status();
+        child.wait_with_output().expect("waits")
+    })
+    .await
+    .expect("joined");
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    let events = json_lines(&output);
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "run_cancelling" && e["reason"] == "interrupted"),
+        "{}",
+        stdout(&output)
+    );
+    let last = events.last().expect("finished");
+    assert_eq!(last["event"], "run_finished");
+    assert!(last["stats"]["skipped"].as_u64().unwrap_or(0) > 0, "{last}");
+    assert_eq!(
+        last["stats"]["failed"], 0,
+        "in-flight steps finished: {last}"
+    );
+    rig.assert_no_ordering_violation().await;
+}
