@@ -49,7 +49,9 @@ pub enum Error {
     #[error("not applying: {reason}")]
     #[diagnostic(
         code(quiesce::apply::not_confirmed),
-        help("Review the plan (`quiesce plan` or `quiesce apply --dry-run`), then run again with `--yes`.")
+        help(
+            "Review the plan (`quiesce plan` or `quiesce apply --dry-run`), then run again with `--yes`."
+        )
     )]
     NotConfirmed { reason: String },
 
@@ -73,7 +75,9 @@ pub enum Error {
     #[error("user `{user}` lacks the cluster privilege(s) {missing}; nothing was changed")]
     #[diagnostic(
         code(quiesce::preflight::privilege),
-        help("Grant a role with `manage_ml` (e.g. the built-in `machine_learning_admin`), or use other credentials.")
+        help(
+            "Grant a role with `manage_ml` (e.g. the built-in `machine_learning_admin`), or use other credentials."
+        )
     )]
     MissingPrivilege { user: String, missing: String },
 

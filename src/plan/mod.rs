@@ -23,8 +23,7 @@ pub use status::{Missing, Status, TargetStatus, Unmanaged, UpgradeModeStatus, st
 pub use step::{Action, Force, Step, StepId, Unchanged};
 pub use view::{
     EdgeView, PLAN_FORMAT_VERSION, PlanView, SettingsView, SourceRef, StepView, Summary,
-    UnchangedView, digest,
-    snapshot_digest,
+    UnchangedView, digest, snapshot_digest,
 };
 
 use crate::observe::Snapshot;
