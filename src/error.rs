@@ -21,6 +21,11 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A playbook failed validation: every problem, with its labels.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Playbook(#[from] Box<crate::playbook::InvalidPlaybook>),
+
     /// Writing to stdout or stderr failed (closed pipe and the like).
     #[error("cannot write output")]
     #[diagnostic(code(quiesce::output))]
@@ -39,7 +44,7 @@ impl Error {
     /// The exit code this error ends the process with (design.md §1).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Io { .. } => exit_code::INVALID_INPUT,
+            Error::Io { .. } | Error::Playbook(_) => exit_code::INVALID_INPUT,
             Error::Output(_) | Error::Internal(_) => exit_code::STEPS_FAILED,
         }
     }
