@@ -48,7 +48,10 @@ fn problem(text: &str, err: &Error) -> Problem {
             expected,
             ..
         } => wrong_type(expected, unexpected, at),
-        Error::InvalidScalar { ty, .. } => wrong_type(ty, "a value that does not fit", at),
+        Error::InvalidScalar { ty, .. } => {
+            let found = text.get(at.offset()..at.offset() + at.len()).unwrap_or("");
+            wrong_type(ty, &format!("`{found}`"), at)
+        }
         Error::InvalidBooleanStrict { .. } => Problem::WrongType {
             expected: "`true` or `false`".to_owned(),
             found: "another word".to_owned(),
@@ -87,11 +90,23 @@ fn innermost(mut err: &Error) -> &Error {
 
 fn wrong_type(expected: &str, found: &str, at: SourceSpan) -> Problem {
     Problem::WrongType {
-        expected: expected.to_owned(),
+        expected: type_words(expected),
         found: found.to_owned(),
         at,
         help: "Check this value against the playbook format in the README (or the schema)."
             .to_owned(),
+    }
+}
+
+/// Rust type names in serde's messages, in the words of the playbook format.
+fn type_words(expected: &str) -> String {
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number".to_owned(),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "an integer".to_owned(),
+        "bool" | "a boolean" => "`true` or `false`".to_owned(),
+        "f32" | "f64" => "a number".to_owned(),
+        other if other.starts_with("struct ") => "a mapping".to_owned(),
+        other => other.to_owned(),
     }
 }
 

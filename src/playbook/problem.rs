@@ -143,7 +143,7 @@ pub enum Problem {
         at: SourceSpan,
     },
 
-    #[error("invalid selector `{selector}`: {reason}")]
+    #[error("invalid selector {selector:?}: {reason}")]
     #[diagnostic(
         code(quiesce::playbook::invalid_selector),
         help(
