@@ -571,15 +571,15 @@ impl Checker<'_> {
             } else {
                 first_for_job.insert(job_id, job.location.span());
             }
-            if datafeed.state == DatafeedState::Started {
-                if let Some(closed_job) = closed.get(job_id) {
-                    self.problems.push(Problem::ContradictoryState {
-                        datafeed: datafeed.name().to_owned(),
-                        job: job_id.to_owned(),
-                        datafeed_at: datafeed.location.span(),
-                        job_at: closed_job.location.span(),
-                    });
-                }
+            if datafeed.state == DatafeedState::Started
+                && let Some(closed_job) = closed.get(job_id)
+            {
+                self.problems.push(Problem::ContradictoryState {
+                    datafeed: datafeed.name().to_owned(),
+                    job: job_id.to_owned(),
+                    datafeed_at: datafeed.location.span(),
+                    job_at: closed_job.location.span(),
+                });
             }
         }
     }

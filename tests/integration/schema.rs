@@ -136,26 +136,24 @@ fn check(root: &Value, schema: &Value, value: &Value, path: &str) -> Vec<String>
             return errors;
         }
     }
-    if let Some(constant) = schema.get("const") {
-        if constant != value {
-            errors.push(format!("{here}: {value} is not {constant}"));
-        }
+    if let Some(constant) = schema.get("const")
+        && constant != value
+    {
+        errors.push(format!("{here}: {value} is not {constant}"));
     }
-    if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
-        if !allowed.contains(value) {
-            errors.push(format!("{here}: {value} not in enum {allowed:?}"));
-        }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
+        && !allowed.contains(value)
+    {
+        errors.push(format!("{here}: {value} not in enum {allowed:?}"));
     }
     if let (Some(pattern), Some(text)) = (
         schema.get("pattern").and_then(Value::as_str),
         value.as_str(),
-    ) {
-        if !regex::Regex::new(pattern)
-            .expect("valid pattern")
-            .is_match(text)
-        {
-            errors.push(format!("{here}: does not match {pattern}"));
-        }
+    ) && !regex::Regex::new(pattern)
+        .expect("valid pattern")
+        .is_match(text)
+    {
+        errors.push(format!("{here}: does not match {pattern}"));
     }
     if let Some(object) = value.as_object() {
         check_object(root, schema, object, path, &mut errors);
