@@ -8,6 +8,7 @@
 //! exec and report can point back at the line.
 
 mod after;
+mod config;
 mod duration;
 mod id;
 mod playbook;
@@ -30,3 +31,6 @@ pub fn load(source: &Source, env: EnvLookup<'_>) -> Result<Playbook, InvalidPlay
     let raw = parse(source).map_err(|problem| InvalidPlaybook::new(source, vec![problem]))?;
     validate(&raw, source, env).map_err(|problems| InvalidPlaybook::new(source, problems))
 }
+
+#[cfg(test)]
+mod tests;
