@@ -460,3 +460,44 @@ impl Diagnostic for ProblemInSource<'_> {
         self.problem.labels()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::diagnostic::render_human;
+
+    #[test]
+    fn the_whole_file_renders_with_every_problem_and_no_secret() {
+        let source = Source::new("p.yaml", "version: 1\ncluster:\n  api_key: hunter2\n");
+        let invalid = InvalidPlaybook::new(
+            &source,
+            vec![
+                Problem::LiteralSecret {
+                    key: "api_key",
+                    at: (31, 7).into(),
+                },
+                Problem::UnsupportedVersion {
+                    version: 1,
+                    at: (9, 1).into(),
+                },
+            ],
+        );
+        let rendered = render_human(&invalid);
+        assert!(rendered.contains("`p.yaml` is not a valid playbook: 2 problems"));
+        assert!(rendered.contains("literal secret in `api_key`"));
+        assert!(rendered.contains("api_key: *******"), "{rendered}");
+        assert!(!rendered.contains("hunter2"), "{rendered}");
+        let codes: Vec<_> = invalid
+            .diagnostics()
+            .map(|d| d.code().map(|c| c.to_string()))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                Some("quiesce::playbook::version".to_owned()),
+                Some("quiesce::playbook::literal_secret".to_owned())
+            ],
+            "sorted by position"
+        );
+    }
+}

@@ -171,7 +171,7 @@ fn one_invalid_file_makes_the_run_invalid_and_each_file_is_summarised() {
 fn json_output_describes_every_file() {
     let out = quiesce(&[
         "validate",
-        "-o",
+        "--output",
         "json",
         "workflows/restore.yaml",
         "tests/fixtures/invalid/contradictory_state.yaml",
