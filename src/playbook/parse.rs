@@ -59,6 +59,10 @@ fn problem(text: &str, err: &Error) -> Problem {
             help: "Write `true` or `false`: YAML 1.2 reads `yes`, `no`, `on` and `off` as strings."
                 .to_owned(),
         },
+        Error::Unexpected { expected, .. } => {
+            let found = text.get(at.offset()..).unwrap_or("");
+            wrong_type(&node_words(expected), &found_words(found), at)
+        }
         Error::NullIntoString { .. } => wrong_type("a string", "nothing (null)", at),
         Error::SerdeMissingField { field, .. } => Problem::MissingKey {
             key: (*field).to_owned(),
@@ -107,6 +111,35 @@ fn type_words(expected: &str) -> String {
         "f32" | "f64" => "a number".to_owned(),
         other if other.starts_with("struct ") => "a mapping".to_owned(),
         other => other.to_owned(),
+    }
+}
+
+/// The reader's names for YAML nodes, in the words of the playbook format.
+fn node_words(expected: &str) -> String {
+    match expected {
+        "sequence start" => "a list".to_owned(),
+        "mapping start" => "a mapping".to_owned(),
+        "string scalar" | "scalar" => "a single value".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// What the text at an unexpected node is.
+fn found_words(rest: &str) -> String {
+    match rest.chars().next() {
+        Some('[' | '-') => "a list".to_owned(),
+        Some('{') => "a mapping".to_owned(),
+        _ if rest.is_empty() => "the end of the file".to_owned(),
+        _ => {
+            let line = rest.lines().next().unwrap_or("").trim_end();
+            if line.ends_with(':') || line.contains(": ") {
+                return "a mapping".to_owned();
+            }
+            match line.char_indices().nth(40) {
+                Some((cut, _)) => format!("`{}…`", &line[..cut]),
+                None => format!("`{line}`"),
+            }
+        }
     }
 }
 
