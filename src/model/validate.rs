@@ -193,6 +193,16 @@ impl Checker<'_> {
         expand(value.value(), self.env).ok()
     }
 
+    /// An empty span widened to the rest of its line, so the label underlines something.
+    fn rest_of_line(&self, span: SourceSpan) -> SourceSpan {
+        if span.len() > 0 {
+            return span;
+        }
+        let rest = self.source.text().get(span.offset()..).unwrap_or("");
+        let line = rest.lines().next().unwrap_or("").trim_end();
+        (span.offset(), line.len()).into()
+    }
+
     /// The span of `fragment` inside the YAML text of `value`, or the whole value.
     fn inner(&self, value: &Sp<String>, fragment: &str) -> SourceSpan {
         let span = value.span();
@@ -264,7 +274,9 @@ impl Checker<'_> {
                 None
             }
             (None, None) => {
-                self.problems.push(Problem::NoIdOrMatch { at: entry });
+                self.problems.push(Problem::NoIdOrMatch {
+                    at: self.rest_of_line(entry),
+                });
                 None
             }
             (Some(id), None) => {
