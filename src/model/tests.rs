@@ -160,7 +160,7 @@ fn after_prefers_the_same_section() {
 #[test]
 fn every_problem_is_reported_at_once() {
     let err = load_text(
-        "version: 3\nsettings: {concurrency: 0, step_timeout: 0s}\njobs:\n  - {id: A, state: up}\n",
+        "version: 3\nnmae: x\nsettings: {concurrency: 0, step_timeout: 0s}\njobs:\n  - {id: A, state: up}\n",
     )
     .expect_err("invalid");
     let codes: Vec<String> = err
@@ -175,6 +175,7 @@ fn every_problem_is_reported_at_once() {
         codes,
         [
             "quiesce::playbook::version",
+            "quiesce::playbook::unknown_key",
             "quiesce::playbook::zero_concurrency",
             "quiesce::playbook::invalid_duration",
             "quiesce::playbook::invalid_id",
