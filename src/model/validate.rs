@@ -195,7 +195,7 @@ impl Checker<'_> {
 
     /// An empty span widened to the rest of its line, so the label underlines something.
     fn rest_of_line(&self, span: SourceSpan) -> SourceSpan {
-        if span.len() > 0 {
+        if !span.is_empty() {
             return span;
         }
         let rest = self.source.text().get(span.offset()..).unwrap_or("");
