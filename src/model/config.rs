@@ -21,7 +21,7 @@ impl Checker<'_> {
         };
         let url = match &raw.url {
             None => Some(None),
-            Some(u) => self.text(u).map(Some),
+            Some(u) => self.url(u).map(Some),
         };
         let api_key = raw.api_key.as_ref().map(|k| self.secret("api_key", k));
         let username = raw.username.as_ref().map(|u| self.text(u));
@@ -61,6 +61,30 @@ impl Checker<'_> {
             auth: auth?,
             ca_cert: ca_cert?,
         })
+    }
+
+    /// An `http` or `https` URL with a host.
+    fn url(&mut self, value: &Sp<String>) -> Option<String> {
+        let text = self.text(value)?;
+        let reason = match reqwest::Url::parse(&text) {
+            Err(err) => Some(err.to_string()),
+            Ok(url) if !matches!(url.scheme(), "http" | "https") => {
+                Some(format!("scheme `{}` is not http or https", url.scheme()))
+            }
+            Ok(url) if url.host_str().is_none_or(str::is_empty) => Some("no host".to_owned()),
+            Ok(_) => None,
+        };
+        match reason {
+            None => Some(text),
+            Some(reason) => {
+                self.problems.push(Problem::InvalidUrl {
+                    url: text,
+                    reason,
+                    at: value.span(),
+                });
+                None
+            }
+        }
     }
 
     fn credentials(&mut self, reason: &'static str, at: Option<&Sp<String>>) {

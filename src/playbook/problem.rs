@@ -306,6 +306,18 @@ pub enum Problem {
         at: SourceSpan,
     },
 
+    #[error("invalid cluster URL `{url}`: {reason}")]
+    #[diagnostic(
+        code(quiesce::playbook::invalid_url),
+        help("Write the cluster's base URL with its scheme, such as `https://es.example:9200`.")
+    )]
+    InvalidUrl {
+        url: String,
+        reason: String,
+        #[label("{reason}")]
+        at: SourceSpan,
+    },
+
     #[error("conflicting credentials: {reason}")]
     #[diagnostic(
         code(quiesce::playbook::credentials),
