@@ -99,6 +99,29 @@ fn each_fixture_reports_its_own_kind_and_renders_as_snapshotted() {
 }
 
 #[test]
+fn every_diagnostic_code_has_a_fixture() {
+    let problems =
+        std::fs::read_to_string(root().join("src/playbook/problem.rs")).expect("problem.rs");
+    let codes = regex::Regex::new(r"code\(quiesce::playbook::(\w+)\)").expect("regex");
+    let fixtures = yaml_files("tests/fixtures/invalid");
+    let mut kinds: Vec<&str> = codes
+        .captures_iter(&problems)
+        .map(|c| c.get(1).expect("kind").as_str())
+        .collect();
+    kinds.dedup();
+    assert!(kinds.len() >= 20, "{kinds:?}");
+    for kind in kinds {
+        let prefix = format!("tests/fixtures/invalid/{kind}");
+        assert!(
+            fixtures
+                .iter()
+                .any(|f| f == &format!("{prefix}.yaml") || f.starts_with(&format!("{prefix}-"))),
+            "no fixture for `quiesce::playbook::{kind}`"
+        );
+    }
+}
+
+#[test]
 fn literal_secrets_never_reach_the_output() {
     let path = "tests/fixtures/invalid/literal_secret.yaml";
     let human = quiesce(&["validate", path]);
