@@ -6,8 +6,13 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-/// Variables the fixtures rely on being unset.
-const UNSET: &[&str] = &["QUIESCE_TEST_UNSET_HOST", "QUIESCE_TEST_UNSET_KEY"];
+/// Variables the fixtures and workflows rely on being unset.
+const UNSET: &[&str] = &[
+    "QUIESCE_TEST_UNSET_HOST",
+    "QUIESCE_TEST_UNSET_KEY",
+    "ES_URL",
+    "ES_API_KEY",
+];
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
