@@ -21,14 +21,15 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A playbook failed validation: every problem, with its labels.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Playbook(#[from] Box<crate::playbook::InvalidPlaybook>),
+
     /// Writing to stdout or stderr failed (closed pipe and the like).
     #[error("cannot write output")]
     #[diagnostic(code(quiesce::output))]
     Output(#[source] std::io::Error),
-
-    /// The playbook has problems; each is rendered on its own (see `cmd::dispatch`).
-    #[error(transparent)]
-    Playbook(crate::playbook::InvalidPlaybook),
 
     /// The playbook cannot be planned against this cluster.
     #[error(transparent)]

@@ -20,6 +20,10 @@
 //!
 //! | module      | owns                                                                  |
 //! |-------------|-----------------------------------------------------------------------|
+//! | `playbook`  | stage 1: YAML text -> spanned raw tree (`RawPlaybook`, the format and |
+//! |             | the schema source), `${VAR}` expansion, `Problem` diagnostics         |
+//! | `model`     | stage 2: raw tree -> validated `Playbook` (typed ids, selectors,      |
+//! |             | states, durations, resolved `after`, secrets); every problem at once  |
 //! | `cli`, `cmd`| argument parsing; one file per subcommand, each returns an exit code  |
 //! | `report`    | bytes for people (stderr) and programs (stdout); never decides        |
 //! | `exit_code` | the documented exit codes                                             |
@@ -29,7 +33,11 @@
 //!
 //! - Nothing before `exec` contacts a cluster except the read-only observation in `plan`.
 //! - The executor emits events and never prints; reporters render them.
-//! - Secrets are held in redacting types and never reach any output, log or file.
+//! - Secrets are held in redacting types and never reach any output, log or file; a literal
+//!   secret in a playbook is masked in the source text its diagnostic shows.
+//! - `model` does no I/O: the text comes in a `playbook::Source`, the environment through a
+//!   lookup function. A `model::Playbook` has passed every check, and each target keeps the
+//!   `Location` it was written at.
 //!
 //! Start reading at [`run`], then `cmd/`.
 

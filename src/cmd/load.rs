@@ -19,6 +19,7 @@ pub(crate) fn load(path: &Path) -> Result<Loaded, Error> {
         source,
     })?;
     let env = |name: &str| std::env::var(name).ok();
-    let playbook = model::load(&source, &env).map_err(Error::Playbook)?;
+    let playbook =
+        model::load(&source, &env).map_err(|invalid| Error::Playbook(Box::new(invalid)))?;
     Ok(Loaded { source, playbook })
 }

@@ -14,7 +14,6 @@ pub(crate) mod validate;
 
 use crate::cli::{Cli, Command};
 use crate::error::Error;
-use crate::exit_code;
 use crate::report::diagnostic;
 
 /// Runs the parsed command line and returns the process exit code.
@@ -31,12 +30,6 @@ pub(crate) fn dispatch(cli: Cli) -> i32 {
     };
     match result {
         Ok(code) => code,
-        Err(Error::Playbook(invalid)) => {
-            for problem in invalid.diagnostics() {
-                diagnostic::eprint(&problem);
-            }
-            exit_code::INVALID_INPUT
-        }
         Err(err) => {
             diagnostic::eprint(&err);
             err.exit_code()

@@ -24,7 +24,7 @@ pub struct Args {
     playbooks: Vec<PathBuf>,
 
     /// `human`: diagnostics on stderr; `json`: one JSON document on stdout.
-    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Human)]
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     output: OutputFormat,
 }
 

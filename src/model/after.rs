@@ -60,16 +60,16 @@ pub(super) fn check(entries: &[Entry], problems: &mut Vec<Problem>) -> Vec<Vec<E
                 });
                 continue;
             };
-            if let (Some(this), Some(other)) = (entry.direction, entries[to].direction) {
-                if this != other {
-                    problems.push(Problem::AfterAcrossDirections {
-                        this: direction_word(this),
-                        other: direction_word(other),
-                        entry: entry.span,
-                        at: *span,
-                    });
-                    continue;
-                }
+            if let (Some(this), Some(other)) = (entry.direction, entries[to].direction)
+                && this != other
+            {
+                problems.push(Problem::AfterAcrossDirections {
+                    this: direction_word(this),
+                    other: direction_word(other),
+                    entry: entry.span,
+                    at: *span,
+                });
+                continue;
             }
             if out.iter().all(|e| e.to != to) {
                 out.push(Edge {

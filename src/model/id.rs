@@ -115,10 +115,10 @@ impl Pattern {
                 format!("`{c}` is not allowed in a selector")
             });
         }
-        if !text.contains('*') {
-            if let Some(reason) = id_error(text) {
-                return Err(reason);
-            }
+        if !text.contains('*')
+            && let Some(reason) = id_error(text)
+        {
+            return Err(reason);
         }
         Ok(Self(text.to_owned()))
     }

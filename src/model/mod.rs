@@ -8,6 +8,7 @@
 //! exec and report can point back at the line.
 
 mod after;
+mod config;
 mod duration;
 mod id;
 mod playbook;
@@ -25,8 +26,20 @@ pub use validate::{EnvLookup, validate};
 
 use crate::playbook::{InvalidPlaybook, Source, parse};
 
-/// Reads and checks a playbook whose text is already in memory: parse, then validate.
+/// Reads and checks a playbook whose text is already in memory: parse, then validate, with
+/// the problems of both stages reported together.
 pub fn load(source: &Source, env: EnvLookup<'_>) -> Result<Playbook, InvalidPlaybook> {
-    let raw = parse(source).map_err(|problem| InvalidPlaybook::new(source, vec![problem]))?;
-    validate(&raw, source, env).map_err(|problems| InvalidPlaybook::new(source, problems))
+    let parsed = parse(source);
+    let mut problems = parsed.problems;
+    if let Some(raw) = parsed.raw {
+        match validate(&raw, source, env) {
+            Ok(playbook) if problems.is_empty() => return Ok(playbook),
+            Ok(_) => {}
+            Err(more) => problems.extend(more),
+        }
+    }
+    Err(InvalidPlaybook::new(source, problems))
 }
+
+#[cfg(test)]
+mod tests;

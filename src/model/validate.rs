@@ -5,24 +5,19 @@
 //! checked on its own, and cross-entry checks run over whatever could be read.
 
 use std::collections::HashMap;
-use std::num::NonZeroUsize;
-use std::path::Path;
 use std::time::Duration;
 
 use miette::SourceSpan;
-use secrecy::SecretString;
 
 use super::after::{self, Entry};
 use super::duration::parse_duration;
 use super::playbook::{
-    Auth, ClusterConfig, DatafeedTarget, JobRef, JobTarget, Playbook, Reference, RetryPolicy,
-    Settings, TargetRef, UpgradeModeTarget,
+    DatafeedTarget, JobRef, JobTarget, Playbook, Reference, TargetRef, UpgradeModeTarget,
 };
 use super::state::Keyword;
 use super::{DatafeedId, DatafeedState, JobId, JobState, Pattern, Selector, UpgradeMode};
 use crate::playbook::{
-    ExpandError, Problem, RawCluster, RawDatafeed, RawJob, RawPlaybook, RawSettings, Source, Sp,
-    did_you_mean, expand, is_single_reference,
+    ExpandError, Problem, RawDatafeed, RawJob, RawPlaybook, Source, Sp, did_you_mean, expand,
 };
 
 /// Looks an environment variable up.
@@ -150,10 +145,10 @@ pub fn validate(
     })
 }
 
-struct Checker<'a> {
-    source: &'a Source,
-    env: EnvLookup<'a>,
-    problems: Vec<Problem>,
+pub(super) struct Checker<'a> {
+    pub(super) source: &'a Source,
+    pub(super) env: EnvLookup<'a>,
+    pub(super) problems: Vec<Problem>,
 }
 
 impl Checker<'_> {
@@ -171,7 +166,7 @@ impl Checker<'_> {
     }
 
     /// A string value with `${VAR}` expanded; problems point inside the YAML text.
-    fn text(&mut self, value: &Sp<String>) -> Option<String> {
+    pub(super) fn text(&mut self, value: &Sp<String>) -> Option<String> {
         match expand(value.value(), self.env) {
             Ok(text) => Some(text),
             Err(errors) => {
@@ -198,6 +193,16 @@ impl Checker<'_> {
         expand(value.value(), self.env).ok()
     }
 
+    /// An empty span widened to the rest of its line, so the label underlines something.
+    fn rest_of_line(&self, span: SourceSpan) -> SourceSpan {
+        if !span.is_empty() {
+            return span;
+        }
+        let rest = self.source.text().get(span.offset()..).unwrap_or("");
+        let line = rest.lines().next().unwrap_or("").trim_end();
+        (span.offset(), line.len()).into()
+    }
+
     /// The span of `fragment` inside the YAML text of `value`, or the whole value.
     fn inner(&self, value: &Sp<String>, fragment: &str) -> SourceSpan {
         let span = value.span();
@@ -208,7 +213,11 @@ impl Checker<'_> {
             .map_or(span, |i| (span.offset() + i, fragment.len()).into())
     }
 
-    fn keyword<K: Keyword>(&mut self, key: &'static str, value: &Sp<String>) -> Option<K> {
+    pub(super) fn keyword<K: Keyword>(
+        &mut self,
+        key: &'static str,
+        value: &Sp<String>,
+    ) -> Option<K> {
         let text = self.text(value)?;
         let found = K::from_name(&text);
         if found.is_none() {
@@ -223,7 +232,7 @@ impl Checker<'_> {
         found
     }
 
-    fn duration(
+    pub(super) fn duration(
         &mut self,
         key: &'static str,
         value: Option<&Sp<String>>,
@@ -247,159 +256,6 @@ impl Checker<'_> {
         }
     }
 
-    fn cluster(&mut self, raw: Option<&RawCluster>) -> Option<ClusterConfig> {
-        let Some(raw) = raw else {
-            return Some(ClusterConfig {
-                url: None,
-                auth: Auth::None,
-                ca_cert: None,
-            });
-        };
-        let url = match &raw.url {
-            None => Some(None),
-            Some(u) => self.text(u).map(Some),
-        };
-        let api_key = raw.api_key.as_ref().map(|k| self.secret("api_key", k));
-        let username = raw.username.as_ref().map(|u| self.text(u));
-        let password = raw.password.as_ref().map(|p| self.secret("password", p));
-        let ca_cert = match &raw.ca_cert {
-            None => Some(None),
-            Some(c) => self.text(c).map(|path| {
-                let dir = self.source.path().parent().unwrap_or(Path::new(""));
-                Some(dir.join(path))
-            }),
-        };
-        let auth = match (api_key, username, password) {
-            (None, None, None) => Some(Auth::None),
-            (Some(key), None, None) => key.map(Auth::ApiKey),
-            (None, Some(username), Some(password)) => Some(Auth::Basic {
-                username: username?,
-                password: password?,
-            }),
-            (Some(_), _, _) => {
-                self.credentials(
-                    "`api_key` together with `username`/`password`",
-                    raw.api_key.as_ref(),
-                );
-                None
-            }
-            (None, Some(_), None) => {
-                self.credentials("`username` without `password`", raw.username.as_ref());
-                None
-            }
-            (None, None, Some(_)) => {
-                self.credentials("`password` without `username`", raw.password.as_ref());
-                None
-            }
-        };
-        Some(ClusterConfig {
-            url: url?,
-            auth: auth?,
-            ca_cert: ca_cert?,
-        })
-    }
-
-    fn credentials(&mut self, reason: &'static str, at: Option<&Sp<String>>) {
-        self.problems.push(Problem::Credentials {
-            reason,
-            at: at.map_or((0, 0).into(), Sp::span),
-        });
-    }
-
-    /// A secret must be exactly one `${VAR}`; a literal is reported without its value.
-    fn secret(&mut self, key: &'static str, value: &Sp<String>) -> Option<SecretString> {
-        if !is_single_reference(value.value()) {
-            self.problems.push(Problem::LiteralSecret {
-                key,
-                at: value.span(),
-            });
-            return None;
-        }
-        self.text(value).map(SecretString::from)
-    }
-
-    fn settings(&mut self, raw: Option<&RawSettings>) -> Option<Settings> {
-        let defaults = Settings::default();
-        let Some(raw) = raw else {
-            return Some(defaults);
-        };
-        let concurrency = match &raw.concurrency {
-            None => Some(defaults.concurrency),
-            Some(n) => {
-                let value = NonZeroUsize::new(usize::try_from(*n.value()).unwrap_or(usize::MAX));
-                if value.is_none() {
-                    self.problems
-                        .push(Problem::ZeroConcurrency { at: n.span() });
-                }
-                value
-            }
-        };
-        let step_timeout = self.duration(
-            "step_timeout",
-            raw.step_timeout.as_ref(),
-            defaults.step_timeout,
-        );
-        let retry = self.retry(raw, &defaults.retry);
-        let on_failure = match &raw.on_failure {
-            None => Some(defaults.on_failure),
-            Some(v) => self.keyword("on_failure", v),
-        };
-        let force = match &raw.force {
-            None => Some(defaults.force),
-            Some(v) => self.keyword("force", v),
-        };
-        Some(Settings {
-            concurrency: concurrency?,
-            step_timeout: step_timeout?,
-            retry: retry?,
-            on_failure: on_failure?,
-            force: force?,
-            require_match: raw
-                .require_match
-                .as_ref()
-                .map_or(defaults.require_match, |b| *b.value()),
-        })
-    }
-
-    fn retry(&mut self, raw: &RawSettings, defaults: &RetryPolicy) -> Option<RetryPolicy> {
-        let Some(retry) = raw.retry.as_ref().map(|r| r.value()) else {
-            return Some(defaults.clone());
-        };
-        let attempts = match &retry.attempts {
-            None => Some(defaults.attempts),
-            Some(n) => {
-                let value = NonZeroUsize::new(usize::try_from(*n.value()).unwrap_or(usize::MAX));
-                if value.is_none() {
-                    self.problems.push(Problem::ZeroAttempts { at: n.span() });
-                }
-                value
-            }
-        };
-        let initial = self.duration(
-            "retry.initial_backoff",
-            retry.initial_backoff.as_ref(),
-            defaults.initial_backoff,
-        );
-        let max = self.duration(
-            "retry.max_backoff",
-            retry.max_backoff.as_ref(),
-            defaults.max_backoff,
-        );
-        let (initial, max) = (initial?, max?);
-        if max < initial {
-            self.problems.push(Problem::BackoffOrder {
-                initial: retry.initial_backoff.as_ref().map(Sp::span),
-                max: retry.max_backoff.as_ref().map(Sp::span),
-            });
-            return None;
-        }
-        Some(RetryPolicy {
-            attempts: attempts?,
-            initial_backoff: initial,
-            max_backoff: max,
-        })
-    }
-
     /// `id` xor `match`, each checked; the name as written and where.
     fn selector<I>(
         &mut self,
@@ -418,7 +274,9 @@ impl Checker<'_> {
                 None
             }
             (None, None) => {
-                self.problems.push(Problem::NoIdOrMatch { at: entry });
+                self.problems.push(Problem::NoIdOrMatch {
+                    at: self.rest_of_line(entry),
+                });
                 None
             }
             (Some(id), None) => {
@@ -571,15 +429,15 @@ impl Checker<'_> {
             } else {
                 first_for_job.insert(job_id, job.location.span());
             }
-            if datafeed.state == DatafeedState::Started {
-                if let Some(closed_job) = closed.get(job_id) {
-                    self.problems.push(Problem::ContradictoryState {
-                        datafeed: datafeed.name().to_owned(),
-                        job: job_id.to_owned(),
-                        datafeed_at: datafeed.location.span(),
-                        job_at: closed_job.location.span(),
-                    });
-                }
+            if datafeed.state == DatafeedState::Started
+                && let Some(closed_job) = closed.get(job_id)
+            {
+                self.problems.push(Problem::ContradictoryState {
+                    datafeed: datafeed.name().to_owned(),
+                    job: job_id.to_owned(),
+                    datafeed_at: datafeed.location.span(),
+                    job_at: closed_job.location.span(),
+                });
             }
         }
     }

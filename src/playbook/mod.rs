@@ -17,7 +17,7 @@ mod sp;
 pub(crate) use env::is_single_reference;
 pub use env::{ExpandError, expand};
 pub(crate) use parse::did_you_mean;
-pub use parse::parse;
+pub use parse::{Parsed, parse};
 pub use problem::{InvalidPlaybook, Problem, ProblemInSource};
 pub use raw::{
     DurationText, RawCluster, RawDatafeed, RawJob, RawPlaybook, RawRetry, RawSettings, SecretText,

@@ -1,22 +1,117 @@
 //! YAML text -> [`RawPlaybook`], with the reader's errors turned into [`Problem`]s.
 //!
 //! The reader is serde-saphyr with YAML 1.2 booleans only (`on`, `no`, `y` stay strings, as in
-//! editors), duplicate keys as errors and its default budget against alias bombs. A serde
-//! reader stops at its first error, so this stage reports at most one problem; the model stage
-//! reports every problem of a well-formed file at once.
+//! editors), duplicate keys as errors and its default budget against alias bombs.
+//!
+//! A serde reader stops at its first error. So that one run still reports every misspelt or
+//! repeated key, [`parse`] recovers from those two: it blanks the offending block-style entry
+//! (key, value and the lines nested under it) with spaces, which keeps every byte offset, and
+//! reads again. Any other reader error ends the reading; it is reported with what was
+//! collected before it.
 
 use miette::SourceSpan;
 use serde_saphyr::{DuplicateKeyPolicy, Error, Options};
 
 use super::{Problem, RawPlaybook, Source};
 
+/// Re-reads after recoverable errors at most this many times.
+const MAX_RECOVERIES: usize = 64;
+
+/// What reading a playbook gave: the raw tree, when one could be read (possibly without some
+/// entries that were reported), and every problem the reader found.
+#[derive(Debug)]
+pub struct Parsed {
+    pub raw: Option<RawPlaybook>,
+    pub problems: Vec<Problem>,
+}
+
 /// Reads the playbook text into the raw tree.
-pub fn parse(source: &Source) -> Result<RawPlaybook, Problem> {
+pub fn parse(source: &Source) -> Parsed {
+    let mut text = source.text().to_owned();
+    let mut problems = Vec::new();
+    for _ in 0..MAX_RECOVERIES {
+        let err = match read(&text) {
+            Ok(raw) => {
+                return Parsed {
+                    raw: Some(raw),
+                    problems,
+                };
+            }
+            Err(err) => err,
+        };
+        let problem = problem(&text, &err);
+        let recoverable = match &problem {
+            Problem::UnknownKey { at, .. } | Problem::DuplicateKey { at, .. } => {
+                blank_entry(&mut text, at.offset())
+            }
+            // A key missing after a misspelt one was reported is the same mistake.
+            Problem::MissingKey { key, .. } if suggested(&problems, key) => break,
+            _ => false,
+        };
+        problems.push(problem);
+        if !recoverable {
+            break;
+        }
+    }
+    Parsed {
+        raw: None,
+        problems,
+    }
+}
+
+fn read(text: &str) -> Result<RawPlaybook, Error> {
     let mut options = Options::default();
     options.strict_booleans = true;
     options.duplicate_keys = DuplicateKeyPolicy::Error;
-    serde_saphyr::from_str_with_options(source.text(), options)
-        .map_err(|err| problem(source.text(), &err))
+    serde_saphyr::from_str_with_options(text, options)
+}
+
+/// Whether an unknown key already reported was suggested to be `key`.
+fn suggested(problems: &[Problem], key: &str) -> bool {
+    let hint = format!("Did you mean `{key}`?");
+    problems
+        .iter()
+        .any(|p| matches!(p, Problem::UnknownKey { help, .. } if help.starts_with(&hint)))
+}
+
+/// Replaces the block-style mapping entry whose key starts at `offset` (its line from the key
+/// on, and the lines indented deeper below it) with spaces. Refuses (returns `false`) when the
+/// key is not the first thing on its line, as inside a flow mapping `{...}`.
+fn blank_entry(text: &mut String, offset: usize) -> bool {
+    let Some(before) = text.get(..offset) else {
+        return false;
+    };
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    if !text[line_start..offset]
+        .chars()
+        .all(|c| c == ' ' || c == '-')
+    {
+        return false;
+    }
+    let key_column = offset - line_start;
+    let mut end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    while end < text.len() {
+        let next = end + 1;
+        let next_end = text[next..].find('\n').map_or(text.len(), |i| next + i);
+        let line = &text[next..next_end];
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if !line.trim().is_empty() && indent <= key_column {
+            break;
+        }
+        end = next_end;
+    }
+    let blanked: String = text[offset..end]
+        .chars()
+        .map(|c| {
+            if c == '\n' {
+                "\n".to_owned()
+            } else {
+                " ".repeat(c.len_utf8())
+            }
+        })
+        .collect();
+    text.replace_range(offset..end, &blanked);
+    true
 }
 
 fn problem(text: &str, err: &Error) -> Problem {
@@ -48,7 +143,10 @@ fn problem(text: &str, err: &Error) -> Problem {
             expected,
             ..
         } => wrong_type(expected, unexpected, at),
-        Error::InvalidScalar { ty, .. } => wrong_type(ty, "a value that does not fit", at),
+        Error::InvalidScalar { ty, .. } => {
+            let found = text.get(at.offset()..at.offset() + at.len()).unwrap_or("");
+            wrong_type(ty, &format!("`{found}`"), at)
+        }
         Error::InvalidBooleanStrict { .. } => Problem::WrongType {
             expected: "`true` or `false`".to_owned(),
             found: "another word".to_owned(),
@@ -56,6 +154,10 @@ fn problem(text: &str, err: &Error) -> Problem {
             help: "Write `true` or `false`: YAML 1.2 reads `yes`, `no`, `on` and `off` as strings."
                 .to_owned(),
         },
+        Error::Unexpected { expected, .. } => {
+            let found = text.get(at.offset()..).unwrap_or("");
+            wrong_type(&node_words(expected), &found_words(found), at)
+        }
         Error::NullIntoString { .. } => wrong_type("a string", "nothing (null)", at),
         Error::SerdeMissingField { field, .. } => Problem::MissingKey {
             key: (*field).to_owned(),
@@ -87,11 +189,52 @@ fn innermost(mut err: &Error) -> &Error {
 
 fn wrong_type(expected: &str, found: &str, at: SourceSpan) -> Problem {
     Problem::WrongType {
-        expected: expected.to_owned(),
+        expected: type_words(expected),
         found: found.to_owned(),
         at,
         help: "Check this value against the playbook format in the README (or the schema)."
             .to_owned(),
+    }
+}
+
+/// Rust type names in serde's messages, in the words of the playbook format.
+fn type_words(expected: &str) -> String {
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number".to_owned(),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "an integer".to_owned(),
+        "bool" | "a boolean" => "`true` or `false`".to_owned(),
+        "f32" | "f64" => "a number".to_owned(),
+        other if other.starts_with("struct ") => "a mapping".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// The reader's names for YAML nodes, in the words of the playbook format.
+fn node_words(expected: &str) -> String {
+    match expected {
+        "sequence start" => "a list".to_owned(),
+        "mapping start" => "a mapping".to_owned(),
+        "string scalar" | "scalar" => "a single value".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// What the text at an unexpected node is.
+fn found_words(rest: &str) -> String {
+    match rest.chars().next() {
+        Some('[' | '-') => "a list".to_owned(),
+        Some('{') => "a mapping".to_owned(),
+        _ if rest.is_empty() => "the end of the file".to_owned(),
+        _ => {
+            let line = rest.lines().next().unwrap_or("").trim_end();
+            if line.ends_with(':') || line.contains(": ") {
+                return "a mapping".to_owned();
+            }
+            match line.char_indices().nth(40) {
+                Some((cut, _)) => format!("`{}…`", &line[..cut]),
+                None => format!("`{line}`"),
+            }
+        }
     }
 }
 
@@ -182,7 +325,59 @@ mod tests {
     use super::*;
 
     fn parse_text(text: &str) -> Result<RawPlaybook, Problem> {
-        parse(&Source::new("p.yaml", text))
+        let parsed = parse(&Source::new("p.yaml", text));
+        match (parsed.raw, parsed.problems.into_iter().next()) {
+            (Some(raw), None) => Ok(raw),
+            (_, Some(problem)) => Err(problem),
+            (None, None) => panic!("no tree and no problem"),
+        }
+    }
+
+    fn problems(text: &str) -> (bool, Vec<String>) {
+        let parsed = parse(&Source::new("p.yaml", text));
+        let described = parsed
+            .problems
+            .iter()
+            .map(|p| {
+                format!(
+                    "{p} @{}",
+                    miette::Diagnostic::labels(p)
+                        .and_then(|mut l| l.next())
+                        .map_or(0, |l| l.offset())
+                )
+            })
+            .collect();
+        (parsed.raw.is_some(), described)
+    }
+
+    #[test]
+    fn every_unknown_and_duplicate_key_is_reported_and_the_rest_is_read() {
+        let text = "version: 1\nnmae: x\nsettings:\n  concurency: 3\n  retry:\n    attempts: 2\njobs:\n  - id: a\n    state: closed\n    state: opened\n  - id: b\n    state: closed\n    afterr:\n      - a\n";
+        let (read, described) = problems(text);
+        assert!(read, "{described:?}");
+        assert_eq!(
+            described,
+            [
+                "unknown key `nmae` @11",
+                "unknown key `concurency` @31",
+                "duplicate key `state` @108",
+                "unknown key `afterr` @154",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_misspelt_required_key_is_reported_once() {
+        let (read, described) = problems("version: 1\njobs:\n  - id: a\n    stat: closed\n");
+        assert!(!read);
+        assert_eq!(described, ["unknown key `stat` @31"]);
+    }
+
+    #[test]
+    fn keys_inside_flow_mappings_are_not_blanked() {
+        let (read, described) = problems("version: 1\njobs: [{id: a, stat: closed}]\nnmae: x\n");
+        assert!(!read);
+        assert_eq!(described.len(), 1, "{described:?}");
     }
 
     #[test]

@@ -143,7 +143,7 @@ pub enum Problem {
         at: SourceSpan,
     },
 
-    #[error("invalid selector `{selector}`: {reason}")]
+    #[error("invalid selector {selector:?}: {reason}")]
     #[diagnostic(
         code(quiesce::playbook::invalid_selector),
         help(
@@ -306,6 +306,18 @@ pub enum Problem {
         at: SourceSpan,
     },
 
+    #[error("invalid cluster URL `{url}`: {reason}")]
+    #[diagnostic(
+        code(quiesce::playbook::invalid_url),
+        help("Write the cluster's base URL with its scheme, such as `https://es.example:9200`.")
+    )]
+    InvalidUrl {
+        url: String,
+        reason: String,
+        #[label("{reason}")]
+        at: SourceSpan,
+    },
+
     #[error("conflicting credentials: {reason}")]
     #[diagnostic(
         code(quiesce::playbook::credentials),
@@ -458,5 +470,46 @@ impl Diagnostic for ProblemInSource<'_> {
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         self.problem.labels()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::diagnostic::render_human;
+
+    #[test]
+    fn the_whole_file_renders_with_every_problem_and_no_secret() {
+        let source = Source::new("p.yaml", "version: 1\ncluster:\n  api_key: hunter2\n");
+        let invalid = InvalidPlaybook::new(
+            &source,
+            vec![
+                Problem::LiteralSecret {
+                    key: "api_key",
+                    at: (31, 7).into(),
+                },
+                Problem::UnsupportedVersion {
+                    version: 1,
+                    at: (9, 1).into(),
+                },
+            ],
+        );
+        let rendered = render_human(&invalid);
+        assert!(rendered.contains("`p.yaml` is not a valid playbook: 2 problems"));
+        assert!(rendered.contains("literal secret in `api_key`"));
+        assert!(rendered.contains("api_key: *******"), "{rendered}");
+        assert!(!rendered.contains("hunter2"), "{rendered}");
+        let codes: Vec<_> = invalid
+            .diagnostics()
+            .map(|d| d.code().map(|c| c.to_string()))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                Some("quiesce::playbook::version".to_owned()),
+                Some("quiesce::playbook::literal_secret".to_owned())
+            ],
+            "sorted by position"
+        );
     }
 }

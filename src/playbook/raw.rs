@@ -46,8 +46,9 @@ pub struct RawPlaybook {
 
 /// Where the cluster is and how to authenticate. Use either `api_key` or `username` with
 /// `password`, or neither for a cluster without security.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Cluster")]
 pub struct RawCluster {
     /// Base URL of the cluster, such as `https://es.example:9200` or `${ES_URL}`.
     pub url: Option<Sp<String>>,
@@ -65,9 +66,23 @@ pub struct RawCluster {
     pub ca_cert: Option<Sp<String>>,
 }
 
+/// Secrets are left out: a literal one may be in there until validation refuses it.
+impl std::fmt::Debug for RawCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawCluster")
+            .field("url", &self.url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "[REDACTED]"))
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "[REDACTED]"))
+            .field("ca_cert", &self.ca_cert)
+            .finish()
+    }
+}
+
 /// How the run behaves.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Settings")]
 pub struct RawSettings {
     /// Steps in flight at once. Default `8`.
     #[schemars(range(min = 1))]
@@ -94,6 +109,7 @@ pub struct RawSettings {
 /// Retry policy of one step.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Retry")]
 pub struct RawRetry {
     /// Attempts in all, the first one included. Default `5`.
     #[schemars(range(min = 1))]
@@ -110,7 +126,7 @@ pub struct RawRetry {
 /// `match`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(extend("oneOf" = [{"required": ["id"]}, {"required": ["match"]}]))]
+#[schemars(rename = "Job", extend("oneOf" = [{"required": ["id"]}, {"required": ["match"]}]))]
 pub struct RawJob {
     /// The job id: lowercase letters, digits, `-` and `_`, starting and ending with a letter or
     /// digit, at most 64 characters.
@@ -133,7 +149,7 @@ pub struct RawJob {
 /// One datafeed, or every datafeed a selector matches. Give exactly one of `id` and `match`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(extend("oneOf" = [{"required": ["id"]}, {"required": ["match"]}]))]
+#[schemars(rename = "Datafeed", extend("oneOf" = [{"required": ["id"]}, {"required": ["match"]}]))]
 pub struct RawDatafeed {
     /// The datafeed id, with the same rules as a job id.
     #[schemars(extend("pattern" = ID_PATTERN))]

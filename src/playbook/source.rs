@@ -48,7 +48,7 @@ impl Source {
 
     /// The source in the form miette attaches to a diagnostic.
     pub fn named_source(&self) -> NamedSource<Arc<str>> {
-        NamedSource::new(self.name.to_string(), Arc::clone(&self.text)).with_language("yaml")
+        NamedSource::new(&self.name, Arc::clone(&self.text)).with_language("yaml")
     }
 
     /// Where a byte span sits in this file. Offsets past the end are clamped.

@@ -1,6 +1,9 @@
-//! The integration test binary: one module per area, all over real HTTP.
+//! The one integration test binary: each module runs the real `quiesce` binary or talks to the
+//! simulator over real HTTP.
 
 mod apply;
 mod plan;
+mod schema;
 mod sim_api;
 mod support;
+mod validate;

@@ -1,0 +1,190 @@
+//! Checks of the `cluster:` and `settings:` sections: credentials (secrets only as `${VAR}`),
+//! the CA path, and the run settings with their defaults.
+
+use std::num::NonZeroUsize;
+use std::path::Path;
+
+use secrecy::SecretString;
+
+use super::playbook::{Auth, ClusterConfig, RetryPolicy, Settings};
+use super::validate::Checker;
+use crate::playbook::{Problem, RawCluster, RawSettings, Sp, is_single_reference};
+
+impl Checker<'_> {
+    pub(super) fn cluster(&mut self, raw: Option<&RawCluster>) -> Option<ClusterConfig> {
+        let Some(raw) = raw else {
+            return Some(ClusterConfig {
+                url: None,
+                auth: Auth::None,
+                ca_cert: None,
+            });
+        };
+        let url = match &raw.url {
+            None => Some(None),
+            Some(u) => self.url(u).map(Some),
+        };
+        let api_key = raw.api_key.as_ref().map(|k| self.secret("api_key", k));
+        let username = raw.username.as_ref().map(|u| self.text(u));
+        let password = raw.password.as_ref().map(|p| self.secret("password", p));
+        let ca_cert = match &raw.ca_cert {
+            None => Some(None),
+            Some(c) => self.text(c).map(|path| {
+                let dir = self.source.path().parent().unwrap_or(Path::new(""));
+                Some(dir.join(path))
+            }),
+        };
+        let auth = match (api_key, username, password) {
+            (None, None, None) => Some(Auth::None),
+            (Some(key), None, None) => key.map(Auth::ApiKey),
+            (None, Some(username), Some(password)) => Some(Auth::Basic {
+                username: username?,
+                password: password?,
+            }),
+            (Some(_), _, _) => {
+                self.credentials(
+                    "`api_key` together with `username`/`password`",
+                    raw.api_key.as_ref(),
+                );
+                None
+            }
+            (None, Some(_), None) => {
+                self.credentials("`username` without `password`", raw.username.as_ref());
+                None
+            }
+            (None, None, Some(_)) => {
+                self.credentials("`password` without `username`", raw.password.as_ref());
+                None
+            }
+        };
+        Some(ClusterConfig {
+            url: url?,
+            auth: auth?,
+            ca_cert: ca_cert?,
+        })
+    }
+
+    /// An `http` or `https` URL with a host.
+    fn url(&mut self, value: &Sp<String>) -> Option<String> {
+        let text = self.text(value)?;
+        let reason = match reqwest::Url::parse(&text) {
+            Err(err) => Some(err.to_string()),
+            Ok(url) if !matches!(url.scheme(), "http" | "https") => {
+                Some(format!("scheme `{}` is not http or https", url.scheme()))
+            }
+            Ok(url) if url.host_str().is_none_or(str::is_empty) => Some("no host".to_owned()),
+            Ok(_) => None,
+        };
+        match reason {
+            None => Some(text),
+            Some(reason) => {
+                self.problems.push(Problem::InvalidUrl {
+                    url: text,
+                    reason,
+                    at: value.span(),
+                });
+                None
+            }
+        }
+    }
+
+    fn credentials(&mut self, reason: &'static str, at: Option<&Sp<String>>) {
+        self.problems.push(Problem::Credentials {
+            reason,
+            at: at.map_or((0, 0).into(), Sp::span),
+        });
+    }
+
+    /// A secret must be exactly one `${VAR}`; a literal is reported without its value.
+    fn secret(&mut self, key: &'static str, value: &Sp<String>) -> Option<SecretString> {
+        if !is_single_reference(value.value()) {
+            self.problems.push(Problem::LiteralSecret {
+                key,
+                at: value.span(),
+            });
+            return None;
+        }
+        self.text(value).map(SecretString::from)
+    }
+
+    pub(super) fn settings(&mut self, raw: Option<&RawSettings>) -> Option<Settings> {
+        let defaults = Settings::default();
+        let Some(raw) = raw else {
+            return Some(defaults);
+        };
+        let concurrency = match &raw.concurrency {
+            None => Some(defaults.concurrency),
+            Some(n) => {
+                let value = NonZeroUsize::new(usize::try_from(*n.value()).unwrap_or(usize::MAX));
+                if value.is_none() {
+                    self.problems
+                        .push(Problem::ZeroConcurrency { at: n.span() });
+                }
+                value
+            }
+        };
+        let step_timeout = self.duration(
+            "step_timeout",
+            raw.step_timeout.as_ref(),
+            defaults.step_timeout,
+        );
+        let retry = self.retry(raw, &defaults.retry);
+        let on_failure = match &raw.on_failure {
+            None => Some(defaults.on_failure),
+            Some(v) => self.keyword("on_failure", v),
+        };
+        let force = match &raw.force {
+            None => Some(defaults.force),
+            Some(v) => self.keyword("force", v),
+        };
+        Some(Settings {
+            concurrency: concurrency?,
+            step_timeout: step_timeout?,
+            retry: retry?,
+            on_failure: on_failure?,
+            force: force?,
+            require_match: raw
+                .require_match
+                .as_ref()
+                .map_or(defaults.require_match, |b| *b.value()),
+        })
+    }
+
+    fn retry(&mut self, raw: &RawSettings, defaults: &RetryPolicy) -> Option<RetryPolicy> {
+        let Some(retry) = raw.retry.as_ref().map(|r| r.value()) else {
+            return Some(defaults.clone());
+        };
+        let attempts = match &retry.attempts {
+            None => Some(defaults.attempts),
+            Some(n) => {
+                let value = NonZeroUsize::new(usize::try_from(*n.value()).unwrap_or(usize::MAX));
+                if value.is_none() {
+                    self.problems.push(Problem::ZeroAttempts { at: n.span() });
+                }
+                value
+            }
+        };
+        let initial = self.duration(
+            "retry.initial_backoff",
+            retry.initial_backoff.as_ref(),
+            defaults.initial_backoff,
+        );
+        let max = self.duration(
+            "retry.max_backoff",
+            retry.max_backoff.as_ref(),
+            defaults.max_backoff,
+        );
+        let (initial, max) = (initial?, max?);
+        if max < initial {
+            self.problems.push(Problem::BackoffOrder {
+                initial: retry.initial_backoff.as_ref().map(Sp::span),
+                max: retry.max_backoff.as_ref().map(Sp::span),
+            });
+            return None;
+        }
+        Some(RetryPolicy {
+            attempts: attempts?,
+            initial_backoff: initial,
+            max_backoff: max,
+        })
+    }
+}
