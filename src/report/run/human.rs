@@ -1,7 +1,9 @@
 //! `HumanReporter`: what a person watching `apply` sees on stderr.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use indicatif::ProgressDrawTarget;
 
 use crate::exec::{Event, EventKind};
 use crate::plan::PlanView;
@@ -9,10 +11,18 @@ use crate::plan::PlanView;
 use super::Reporter;
 use super::labels::StepLabels;
 use super::line::{self, Weight};
-use super::live::{LiveDisplay, SharedOut, lock};
+use super::live::LiveDisplay;
 use super::style::Paint;
 use super::summary;
 use super::tally::RunTally;
+
+/// The writer the reporter was given, shared with nothing else but kept behind a lock so that
+/// a reporter stays `Send` with any writer.
+type SharedOut = Arc<Mutex<Box<dyn Write + Send>>>;
+
+fn lock(out: &SharedOut) -> MutexGuard<'_, Box<dyn Write + Send>> {
+    out.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// Live bars on a terminal, plain lines elsewhere; the final summary in both cases.
 pub struct HumanReporter {
@@ -25,22 +35,39 @@ pub struct HumanReporter {
 }
 
 impl HumanReporter {
-    /// `live` (the writer is a terminal) turns on the progress display; `color` is the
-    /// process-wide colour decision (`report::diagnostic::color_enabled`, which folds in
-    /// `NO_COLOR`). Without colour no ANSI sequence is written, except the cursor movements
-    /// of the live display.
+    /// `live` says that `out` is the terminal on stderr: the progress display is then drawn on
+    /// stderr (indicatif needs the terminal itself, for its width), alerts are printed above it,
+    /// and `out` gets the summary once the bars are gone. Otherwise every noteworthy event is a
+    /// plain line on `out`. `color` is the process-wide colour decision
+    /// (`report::diagnostic::color_enabled`, which folds in `NO_COLOR`); without it no ANSI
+    /// colour is written.
     pub fn new(
         view: &PlanView,
         out: Box<dyn Write + Send>,
         live: bool,
         color: bool,
     ) -> HumanReporter {
+        let target = live.then(ProgressDrawTarget::stderr);
+        HumanReporter::with_live_target(view, out, target, color)
+    }
+
+    /// As [`HumanReporter::new`], with the live display drawn on `target` (a fake terminal in
+    /// tests).
+    pub(super) fn with_live_target(
+        view: &PlanView,
+        out: Box<dyn Write + Send>,
+        target: Option<ProgressDrawTarget>,
+        color: bool,
+    ) -> HumanReporter {
         let labels = StepLabels::new(view);
-        let out: SharedOut = Arc::new(Mutex::new(out));
         HumanReporter {
-            live: live.then(|| LiveDisplay::new(Arc::clone(&out), labels.len())),
+            // A hidden target (`TERM=dumb`, no terminal after all) would swallow the alert lines
+            // too: plain lines are the better fallback.
+            live: target
+                .filter(|target| !target.is_hidden())
+                .map(|target| LiveDisplay::new(target, labels.len())),
             tally: RunTally::new(labels.len()),
-            out,
+            out: Arc::new(Mutex::new(out)),
             labels,
             paint: Paint::new(color),
             finished: false,

@@ -2,37 +2,24 @@
 //! and the three longest-running steps with their elapsed time, redrawn in place by indicatif;
 //! alert lines are printed above the bars.
 //!
-//! indicatif draws through [`WriterTerm`] into the reporter's own writer, so the display goes
-//! wherever the caller points the reporter (stderr in `apply`, a buffer in tests).
+//! indicatif draws on stderr itself: it needs the terminal's width (it pads each line to the
+//! right edge and counts wrapped lines to move the cursor back), which only a terminal handle
+//! can tell. Tests draw on a fixed-width fake terminal instead.
 
 use std::fmt;
-use std::io::{self, Write};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use indicatif::{
-    MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle, TermLike,
-};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use super::labels::StepLabels;
 use super::style::{Paint, human_duration};
 use super::tally::RunTally;
 
-/// The writer the reporter was given, shared between indicatif's drawing and the summary.
-pub(super) type SharedOut = Arc<Mutex<Box<dyn Write + Send>>>;
-
-pub(super) fn lock(out: &SharedOut) -> MutexGuard<'_, Box<dyn Write + Send>> {
-    out.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// How many in-flight steps the display names.
 const SLOWEST_SHOWN: usize = 3;
 /// Redraw often enough for elapsed times to look alive without costing a core.
 const TICK: Duration = Duration::from_millis(200);
-/// indicatif needs a width to know how many lines it drew. The reporter cannot ask the writer
-/// for its terminal size, so it assumes the classic width (or `COLUMNS` when exported) and keeps
-/// its own lines shorter than that.
-const DEFAULT_WIDTH: u16 = 80;
 
 /// A step shown in one of the "slowest in flight" lines.
 #[derive(Debug, Clone)]
@@ -56,16 +43,8 @@ pub(super) struct LiveDisplay {
 }
 
 impl LiveDisplay {
-    pub(super) fn new(out: SharedOut, total: usize) -> LiveDisplay {
-        let width = std::env::var("COLUMNS")
-            .ok()
-            .and_then(|columns| columns.parse().ok())
-            .unwrap_or(DEFAULT_WIDTH);
-        let multi =
-            MultiProgress::with_draw_target(ProgressDrawTarget::term_like(Box::new(WriterTerm {
-                out,
-                width,
-            })));
+    pub(super) fn new(target: ProgressDrawTarget, total: usize) -> LiveDisplay {
+        let multi = MultiProgress::with_draw_target(target);
         let origin: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
         let run_clock = Arc::clone(&origin);
         let overall_style = ProgressStyle::with_template("[{bar:30}] {pos}/{len} steps · {run}")
@@ -131,7 +110,7 @@ impl LiveDisplay {
             .into_iter()
             .take(SLOWEST_SHOWN)
             .map(|(step, since)| InFlight {
-                name: truncate(&labels.name(step), 60),
+                name: labels.name(step),
                 since: origin + since,
             })
             .collect();
@@ -186,81 +165,4 @@ fn slot_style(slots: Slots, index: usize) -> ProgressStyle {
                 let _ = write!(w, "{} {}", step.name, human_duration(step.since.elapsed()));
             }
         })
-}
-
-fn truncate(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
-        text.to_owned()
-    } else {
-        let mut short: String = text.chars().take(max_chars.saturating_sub(1)).collect();
-        short.push('…');
-        short
-    }
-}
-
-/// indicatif's terminal operations as ANSI sequences on the reporter's writer.
-struct WriterTerm {
-    out: SharedOut,
-    width: u16,
-}
-
-impl fmt::Debug for WriterTerm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WriterTerm")
-            .field("width", &self.width)
-            .finish_non_exhaustive()
-    }
-}
-
-impl WriterTerm {
-    fn write(&self, text: &str) -> io::Result<()> {
-        lock(&self.out).write_all(text.as_bytes())
-    }
-
-    fn move_cursor(&self, n: usize, direction: char) -> io::Result<()> {
-        if n == 0 {
-            return Ok(());
-        }
-        self.write(&format!("\x1b[{n}{direction}"))
-    }
-}
-
-impl TermLike for WriterTerm {
-    fn width(&self) -> u16 {
-        self.width
-    }
-
-    fn move_cursor_up(&self, n: usize) -> io::Result<()> {
-        self.move_cursor(n, 'A')
-    }
-
-    fn move_cursor_down(&self, n: usize) -> io::Result<()> {
-        self.move_cursor(n, 'B')
-    }
-
-    fn move_cursor_right(&self, n: usize) -> io::Result<()> {
-        self.move_cursor(n, 'C')
-    }
-
-    fn move_cursor_left(&self, n: usize) -> io::Result<()> {
-        self.move_cursor(n, 'D')
-    }
-
-    fn write_line(&self, s: &str) -> io::Result<()> {
-        let mut out = lock(&self.out);
-        out.write_all(s.as_bytes())?;
-        out.write_all(b"\n")
-    }
-
-    fn write_str(&self, s: &str) -> io::Result<()> {
-        self.write(s)
-    }
-
-    fn clear_line(&self) -> io::Result<()> {
-        self.write("\r\x1b[2K")
-    }
-
-    fn flush(&self) -> io::Result<()> {
-        lock(&self.out).flush()
-    }
 }

@@ -6,6 +6,8 @@ use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use indicatif::{ProgressDrawTarget, TermLike};
+
 use crate::exec::{CancelReason, Event, EventKind, RunStats, StepError, StepNo, Success};
 use crate::model::{ForcePolicy, OnFailure};
 use crate::plan::{Action, Force, PlanView, SettingsView, SourceRef, StepView, Summary};
@@ -222,9 +224,65 @@ fn events() -> Vec<Event> {
     ]
 }
 
+/// A fixed-width terminal whose bytes land in the same buffer as the reporter's writer.
+#[derive(Debug)]
+struct FakeTerm(Arc<Mutex<Vec<u8>>>);
+
+impl FakeTerm {
+    fn write(&self, text: &str) -> io::Result<()> {
+        self.0
+            .lock()
+            .expect("buffer lock")
+            .extend_from_slice(text.as_bytes());
+        Ok(())
+    }
+}
+
+impl TermLike for FakeTerm {
+    fn width(&self) -> u16 {
+        100
+    }
+
+    fn move_cursor_up(&self, n: usize) -> io::Result<()> {
+        self.write(&format!("\x1b[{n}A"))
+    }
+
+    fn move_cursor_down(&self, n: usize) -> io::Result<()> {
+        self.write(&format!("\x1b[{n}B"))
+    }
+
+    fn move_cursor_right(&self, n: usize) -> io::Result<()> {
+        self.write(&format!("\x1b[{n}C"))
+    }
+
+    fn move_cursor_left(&self, n: usize) -> io::Result<()> {
+        self.write(&format!("\x1b[{n}D"))
+    }
+
+    fn write_line(&self, s: &str) -> io::Result<()> {
+        self.write(s)?;
+        self.write("\n")
+    }
+
+    fn write_str(&self, s: &str) -> io::Result<()> {
+        self.write(s)
+    }
+
+    fn clear_line(&self) -> io::Result<()> {
+        self.write("\r\x1b[2K")
+    }
+
+    fn flush(&self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 fn run_human(live: bool, color: bool) -> String {
     let buf = SharedBuf::default();
-    let mut reporter = HumanReporter::new(&view(), Box::new(buf.clone()), live, color);
+    let target =
+        live.then(|| ProgressDrawTarget::term_like(Box::new(FakeTerm(Arc::clone(&buf.0)))));
+    let mut reporter =
+        HumanReporter::with_live_target(&view(), Box::new(buf.clone()), target, color);
     for event in events() {
         reporter.report(&event);
     }
