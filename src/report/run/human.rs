@@ -88,7 +88,7 @@ impl Reporter for HumanReporter {
         match &mut self.live {
             Some(live) => {
                 live.update(&self.tally, &self.labels, event.elapsed, self.paint);
-                if let Some((Weight::Alert, line)) = line {
+                if let Some((Weight::Heading | Weight::Alert, line)) = line {
                     live.println(&line);
                 }
             }

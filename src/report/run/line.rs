@@ -9,6 +9,8 @@ use super::style::{Paint, attempts, human_duration};
 /// How much a line matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Weight {
+    /// What the run is about to do: the first line in both modes.
+    Heading,
     /// Progress a live display already shows in its bars and counts.
     Progress,
     /// Something went wrong or changed course: failures, retries, escalations, cancellation.
@@ -27,7 +29,7 @@ pub(super) fn render(event: &Event, labels: &StepLabels, paint: Paint) -> Option
             steps,
             concurrency,
         } => (
-            Weight::Progress,
+            Weight::Heading,
             paint.bold(&format!(
                 "applying `{playbook}` to {cluster}: {steps} step(s), concurrency {concurrency} (run {run_id})"
             )),

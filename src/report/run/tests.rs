@@ -338,6 +338,7 @@ fn live_display_prints_alerts_above_the_bars_and_ends_with_the_summary() {
     let summary = summary::render(&tally, &StepLabels::new(&view()), Paint::new(false));
     assert!(output.ends_with(&format!("\n{summary}")), "{output}");
     let before_summary = &output[..output.len() - summary.len()];
+    assert!(before_summary.contains("applying `maintenance` to http://127.0.0.1:9200"));
     assert!(before_summary.contains("✗ #6 close job api-errors: 500 status_exception"));
     assert!(before_summary.contains("↻ #3 stop datafeed datafeed-api-errors: 429"));
     assert!(before_summary.contains("⚠ #4 stop datafeed datafeed-stuck escalated to force"));
