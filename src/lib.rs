@@ -24,6 +24,15 @@
 //! |             | the schema source), `${VAR}` expansion, `Problem` diagnostics         |
 //! | `model`     | stage 2: raw tree -> validated `Playbook` (typed ids, selectors,      |
 //! |             | states, durations, resolved `after`, secrets); every problem at once  |
+//! | `observe`   | one read-only `Snapshot` of the cluster in six requests, any size     |
+//! | `plan`      | stage 3: selectors resolved, wanted vs observed diffed, the steps and |
+//! |             | their petgraph DAG (the only petgraph user), `PlanView` (JSON form)   |
+//! | `exec`      | stage 4: the scheduler loop, workers that call, confirm via stats,    |
+//! |             | retry and escalate; emits `Event`s, never prints                      |
+//! | `es`        | typed ML client (reqwest, rustls): requests as data, product check,   |
+//! |             | errors classified; never retries                                      |
+//! | `sim`       | the Elasticsearch ML simulator (axum): state machines, timing model,  |
+//! |             | security, faults, `/_sim` control endpoints                           |
 //! | `cli`, `cmd`| argument parsing; one file per subcommand, each returns an exit code  |
 //! | `report`    | bytes for people (stderr) and programs (stdout); never decides        |
 //! | `exit_code` | the documented exit codes                                             |
@@ -31,7 +40,8 @@
 //!
 //! ## Invariants
 //!
-//! - Nothing before `exec` contacts a cluster except the read-only observation in `plan`.
+//! - Nothing before `exec` changes a cluster; `observe` only reads.
+//! - Success of a step is the state observed through stats, never an HTTP 200.
 //! - The executor emits events and never prints; reporters render them.
 //! - Secrets are held in redacting types and never reach any output, log or file; a literal
 //!   secret in a playbook is masked in the source text its diagnostic shows.
