@@ -1,7 +1,6 @@
 //! `HumanReporter`: what a person watching `apply` sees on stderr.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use indicatif::ProgressDrawTarget;
 
@@ -16,17 +15,9 @@ use super::style::Paint;
 use super::summary;
 use super::tally::RunTally;
 
-/// The writer the reporter was given, shared with nothing else but kept behind a lock so that
-/// a reporter stays `Send` with any writer.
-type SharedOut = Arc<Mutex<Box<dyn Write + Send>>>;
-
-fn lock(out: &SharedOut) -> MutexGuard<'_, Box<dyn Write + Send>> {
-    out.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// Live bars on a terminal, plain lines elsewhere; the final summary in both cases.
 pub struct HumanReporter {
-    out: SharedOut,
+    out: Box<dyn Write + Send>,
     labels: StepLabels,
     tally: RunTally,
     paint: Paint,
@@ -67,17 +58,17 @@ impl HumanReporter {
                 .filter(|target| !target.is_hidden())
                 .map(|target| LiveDisplay::new(target, labels.len())),
             tally: RunTally::new(labels.len()),
-            out: Arc::new(Mutex::new(out)),
+            out,
             labels,
             paint: Paint::new(color),
             finished: false,
         }
     }
 
-    fn write_line(&self, line: &str) {
-        let mut out = lock(&self.out);
-        let _ = writeln!(out, "{line}");
-        let _ = out.flush();
+    /// Write errors are ignored: a closed stderr must not change how the run goes.
+    fn write_line(&mut self, line: &str) {
+        let _ = writeln!(self.out, "{line}");
+        let _ = self.out.flush();
     }
 }
 
@@ -98,6 +89,7 @@ impl Reporter for HumanReporter {
                 }
             }
         }
+        // Freeze the display when the run ends, even if `finish` comes a little later.
         if let EventKind::RunFinished { .. } = event.kind
             && let Some(live) = &mut self.live
         {
@@ -114,8 +106,7 @@ impl Reporter for HumanReporter {
             live.clear();
         }
         let summary = summary::render(&self.tally, &self.labels, self.paint);
-        let mut out = lock(&self.out);
-        let _ = write!(out, "\n{summary}");
-        let _ = out.flush();
+        let _ = write!(self.out, "\n{summary}");
+        let _ = self.out.flush();
     }
 }
