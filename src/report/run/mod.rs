@@ -23,7 +23,6 @@ mod tests;
 
 pub use human::HumanReporter;
 pub use json::JsonReporter;
-pub use style::human_duration;
 
 /// Consumes events; cannot influence execution.
 pub trait Reporter: Send {

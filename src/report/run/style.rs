@@ -45,7 +45,7 @@ impl Paint {
 
 /// A step or run duration: milliseconds under a second (`840ms`), else seconds with one
 /// decimal (`12.3s`).
-pub fn human_duration(duration: Duration) -> String {
+pub(super) fn human_duration(duration: Duration) -> String {
     if duration < Duration::from_secs(1) {
         format!("{}ms", duration.as_millis())
     } else {

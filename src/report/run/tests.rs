@@ -453,3 +453,18 @@ fn unknown_steps_are_named_by_number() {
     assert_eq!(labels.name(42), "#42");
     assert_eq!(labels.source(0), None);
 }
+
+#[test]
+fn a_second_interrupt_is_remembered_over_the_first() {
+    let mut tally = RunTally::new(1);
+    for reason in [
+        CancelReason::Interrupted,
+        CancelReason::Abandoned,
+        CancelReason::Interrupted,
+    ] {
+        tally.record(&at(1, EventKind::RunCancelling { reason }));
+    }
+    assert_eq!(tally.cancelled(), Some(CancelReason::Abandoned));
+    let text = summary::render(&tally, &StepLabels::new(&view()), Paint::new(false));
+    assert!(text.starts_with("run abandoned in 1ms"), "{text}");
+}
