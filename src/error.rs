@@ -92,6 +92,11 @@ pub enum Error {
     )]
     NoCluster,
 
+    /// `capture` was asked for jobs it cannot select.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Capture(#[from] crate::capture::CaptureError),
+
     /// Something quiesce itself got wrong.
     #[error("this is a bug in quiesce, please report it: {0}")]
     #[diagnostic(
@@ -114,6 +119,7 @@ impl Error {
             }
             Error::Sim(crate::sim::SimError::Bind { .. }) => exit_code::CLUSTER_UNAVAILABLE,
             Error::Sim(_) => exit_code::INVALID_INPUT,
+            Error::Capture(_) => exit_code::INVALID_INPUT,
             Error::Output(_) | Error::Internal(_) => exit_code::STEPS_FAILED,
         }
     }

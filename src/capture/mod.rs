@@ -1,0 +1,288 @@
+//! Capture: today's machine-learning state of a cluster, written as a playbook whose targets
+//! are the states observed, so that the same set of jobs and datafeeds can be brought back
+//! after an upgrade (`quiesce capture`).
+//!
+//! Takes an observed [`Snapshot`] and a [`Selection`] of jobs; gives a [`Capture`] (one target
+//! per selected job and per datafeed of a selected job, each with the reason its target differs
+//! from what was observed, if it does) and its YAML text ([`playbook_from`]). Pure: no I/O, no
+//! clock (the capture time is an argument), and no secret ever: credentials are named by their
+//! environment variables in comments only.
+
+mod render;
+mod yaml;
+
+#[cfg(test)]
+mod tests;
+
+use miette::Diagnostic;
+use thiserror::Error;
+
+use crate::es::types::{DatafeedState as Observed, JobState as ObservedJobState};
+use crate::model::{DatafeedState, JobState, Pattern};
+use crate::observe::{DatafeedMode, ObservedJob, Snapshot};
+
+pub use render::playbook_from;
+
+/// Why a capture cannot be made.
+#[derive(Debug, Error, Diagnostic)]
+pub enum CaptureError {
+    /// A `--match` token that is not an Elasticsearch job id expression token.
+    #[error("`--match {token}` is not a job selector: {reason}")]
+    #[diagnostic(
+        code(quiesce::capture::bad_match),
+        help(
+            "Give a job id, a job group, or a wildcard over job ids (`prod-*`); `*` selects every job."
+        )
+    )]
+    BadMatch { token: String, reason: String },
+
+    /// Exact ids or group names that select nothing (Elasticsearch requires those to match).
+    #[error("no job or job group named {tokens} in the cluster")]
+    #[diagnostic(
+        code(quiesce::capture::no_match),
+        help(
+            "Check the spelling with `quiesce capture` (everything), or use a wildcard (`name-*`) to allow an empty match."
+        )
+    )]
+    NoMatch { tokens: String },
+}
+
+/// Which jobs a capture keeps: Elasticsearch's id expression semantics (es-ml-api.md §5): a
+/// token matches a job by its id or by one of its groups, `*` wildcards allowed; no token at
+/// all, `*` or `_all` select every job.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// Empty: every job.
+    tokens: Vec<Pattern>,
+}
+
+impl Selection {
+    /// Every job in the cluster.
+    pub fn everything() -> Selection {
+        Selection::default()
+    }
+
+    /// Reads `--match` values; each may itself be a comma-separated id expression.
+    pub fn parse<S: AsRef<str>>(expressions: &[S]) -> Result<Selection, CaptureError> {
+        let mut tokens = Vec::new();
+        for expression in expressions {
+            for token in expression.as_ref().split(',').map(str::trim) {
+                let text = if token == "_all" { "*" } else { token };
+                let pattern = Pattern::parse(text).map_err(|reason| CaptureError::BadMatch {
+                    token: token.to_owned(),
+                    reason,
+                })?;
+                if !tokens.contains(&pattern) {
+                    tokens.push(pattern);
+                }
+            }
+        }
+        if tokens.iter().any(|t| t.as_str() == "*") {
+            tokens.clear();
+        }
+        Ok(Selection { tokens })
+    }
+
+    /// Whether the selection is every job.
+    pub fn is_everything(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
+    /// The tokens, as given (empty for everything).
+    pub fn tokens(&self) -> &[Pattern] {
+        &self.tokens
+    }
+
+    /// Whether the job `id` is selected.
+    pub fn selects(&self, id: &str, job: &ObservedJob) -> bool {
+        self.is_everything()
+            || self
+                .tokens
+                .iter()
+                .any(|token| token_selects(token, id, job))
+    }
+
+    /// Checks that every exact token (no wildcard) selects something, as Elasticsearch
+    /// requires whatever `allow_no_match` says.
+    pub fn check(&self, snapshot: &Snapshot) -> Result<(), CaptureError> {
+        let unmatched: Vec<String> = self
+            .tokens
+            .iter()
+            .filter(|token| !token.has_wildcard())
+            .filter(|token| {
+                !snapshot
+                    .jobs
+                    .iter()
+                    .any(|(id, job)| token_selects(token, id, job))
+            })
+            .map(|token| format!("`{token}`"))
+            .collect();
+        if unmatched.is_empty() {
+            Ok(())
+        } else {
+            Err(CaptureError::NoMatch {
+                tokens: unmatched.join(", "),
+            })
+        }
+    }
+}
+
+fn token_selects(token: &Pattern, id: &str, job: &ObservedJob) -> bool {
+    token.matches(id) || job.groups.iter().any(|group| token.matches(group))
+}
+
+/// Why a captured target is not simply the state observed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// The job was `failed`: a playbook cannot make a job fail, so it is captured closed.
+    JobFailed,
+    /// The job was on its way (`opening`, `closing`) to the state captured.
+    JobInTransition(ObservedJobState),
+    /// The job is open because a lookback datafeed runs on it; Elasticsearch closes it when
+    /// the lookback ends.
+    JobOpenForLookback { datafeed: String },
+    /// The datafeed ran with an `end` (lookback): it is not restarted.
+    Lookback,
+    /// The datafeed ran but its job is captured closed (failed or closing): a datafeed cannot
+    /// run on a closed job.
+    JobNotOpen { job: String },
+    /// The datafeed was on its way (`starting`, `stopping`) to the state captured.
+    DatafeedInTransition(Observed),
+}
+
+/// One captured job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapturedJob {
+    pub id: String,
+    pub observed: ObservedJobState,
+    pub state: JobState,
+    pub note: Option<Note>,
+}
+
+/// One captured datafeed, with the job it feeds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapturedDatafeed {
+    pub id: String,
+    pub job: String,
+    pub observed: Observed,
+    pub state: DatafeedState,
+    pub note: Option<Note>,
+}
+
+/// The targets of a capture, sorted by id, with what the cluster said about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capture {
+    pub cluster_name: String,
+    pub version: String,
+    pub upgrade_mode: bool,
+    pub selection: Selection,
+    pub jobs: Vec<CapturedJob>,
+    pub datafeeds: Vec<CapturedDatafeed>,
+}
+
+impl Capture {
+    /// The selected jobs and the datafeeds of those jobs, each with the target that brings it
+    /// back to the state observed.
+    pub fn new(snapshot: &Snapshot, selection: &Selection) -> Capture {
+        let jobs: Vec<CapturedJob> = snapshot
+            .jobs
+            .iter()
+            .filter(|(id, job)| selection.selects(id, job))
+            .map(|(id, job)| capture_job(snapshot, id, job))
+            .collect();
+        let datafeeds = snapshot
+            .datafeeds
+            .iter()
+            .filter_map(|(id, feed)| {
+                let job = jobs.iter().find(|job| job.id == feed.job_id)?;
+                let (state, note) = match (feed.state, feed.mode) {
+                    (Observed::Started | Observed::Starting, DatafeedMode::Lookback) => {
+                        (DatafeedState::Stopped, Some(Note::Lookback))
+                    }
+                    (Observed::Started | Observed::Starting, _)
+                        if job.state == JobState::Closed =>
+                    {
+                        (
+                            DatafeedState::Stopped,
+                            Some(Note::JobNotOpen {
+                                job: job.id.clone(),
+                            }),
+                        )
+                    }
+                    (Observed::Started, _) => (DatafeedState::Started, None),
+                    (Observed::Starting, _) => (
+                        DatafeedState::Started,
+                        Some(Note::DatafeedInTransition(feed.state)),
+                    ),
+                    (Observed::Stopping, _) => (
+                        DatafeedState::Stopped,
+                        Some(Note::DatafeedInTransition(feed.state)),
+                    ),
+                    (Observed::Stopped, _) => (DatafeedState::Stopped, None),
+                };
+                Some(CapturedDatafeed {
+                    id: id.clone(),
+                    job: feed.job_id.clone(),
+                    observed: feed.state,
+                    state,
+                    note,
+                })
+            })
+            .collect();
+        Capture {
+            cluster_name: snapshot.cluster_name.clone(),
+            version: snapshot.version.clone(),
+            upgrade_mode: snapshot.upgrade_mode,
+            selection: selection.clone(),
+            jobs,
+            datafeeds,
+        }
+    }
+
+    /// Jobs captured `opened`.
+    pub fn opened_jobs(&self) -> usize {
+        self.jobs
+            .iter()
+            .filter(|job| job.state == JobState::Opened)
+            .count()
+    }
+
+    /// Datafeeds captured `started`.
+    pub fn started_datafeeds(&self) -> usize {
+        self.datafeeds
+            .iter()
+            .filter(|feed| feed.state == DatafeedState::Started)
+            .count()
+    }
+}
+
+fn capture_job(snapshot: &Snapshot, id: &str, job: &ObservedJob) -> CapturedJob {
+    let (state, note) = match job.state {
+        ObservedJobState::Opened => (JobState::Opened, None),
+        ObservedJobState::Opening => (
+            JobState::Opened,
+            Some(Note::JobInTransition(ObservedJobState::Opening)),
+        ),
+        ObservedJobState::Closed => (JobState::Closed, None),
+        ObservedJobState::Closing => (
+            JobState::Closed,
+            Some(Note::JobInTransition(ObservedJobState::Closing)),
+        ),
+        ObservedJobState::Failed => (JobState::Closed, Some(Note::JobFailed)),
+    };
+    let note = note.or_else(|| {
+        let (datafeed, feed) = snapshot.datafeed_of(id)?;
+        let running = matches!(feed.state, Observed::Started | Observed::Starting);
+        (state == JobState::Opened && running && feed.mode == DatafeedMode::Lookback).then(|| {
+            Note::JobOpenForLookback {
+                datafeed: datafeed.to_owned(),
+            }
+        })
+    });
+    CapturedJob {
+        id: id.to_owned(),
+        observed: job.state,
+        state,
+        note,
+    }
+}

@@ -1,0 +1,76 @@
+//! `quiesce capture [--match EXPR]... [-o FILE]`: observe the cluster (read-only) and write
+//! today's machine-learning state as a playbook, on stdout or to FILE, with a one-line summary
+//! on stderr. The playbook is what `apply` needs to bring that state back after an upgrade.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::capture::{Capture, Selection};
+use crate::error::Error;
+use crate::exit_code;
+use crate::observe::observe;
+
+use super::cluster::{ClusterArgs, connect};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Capture only the jobs this selects, with their datafeeds: a job id, a job group, or a
+    /// wildcard over ids (`prod-*`), as Elasticsearch reads them; repeatable, commas allowed.
+    /// Without it, every job.
+    #[arg(long = "match", value_name = "EXPR")]
+    matches: Vec<String>,
+
+    /// Write the playbook to FILE instead of stdout.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    out: Option<PathBuf>,
+
+    #[command(flatten)]
+    cluster: ClusterArgs,
+}
+
+pub(crate) fn run(args: Args) -> Result<i32, Error> {
+    let selection = Selection::parse(&args.matches)?;
+    let runtime = super::runtime()?;
+    let snapshot = runtime.block_on(async {
+        let cluster = connect(&args.cluster, None).await?;
+        let snapshot = observe(&cluster.client).await?;
+        if let Some(sim) = cluster.simulator {
+            sim.shutdown().await;
+        }
+        Ok::<_, Error>(snapshot)
+    })?;
+    selection.check(&snapshot)?;
+    let capture = Capture::new(&snapshot, &selection);
+    // `connect` succeeded, so there was a URL; it is repeated without its credentials.
+    let url = args.cluster.cluster.as_deref().unwrap_or_default();
+    let text = capture.render(jiff::Timestamp::now(), url);
+    let summary = format!(
+        "captured {} job(s) ({} opened) and {} datafeed(s) ({} started) from `{}`",
+        capture.jobs.len(),
+        capture.opened_jobs(),
+        capture.datafeeds.len(),
+        capture.started_datafeeds(),
+        capture.cluster_name,
+    );
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, &text).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+            eprintln!("{summary} into {}", path.display());
+        }
+        None => {
+            std::io::stdout()
+                .write_all(text.as_bytes())
+                .map_err(Error::Output)?;
+            eprintln!("{summary}");
+        }
+    }
+    if capture.upgrade_mode {
+        eprintln!(
+            "warning: upgrade mode is enabled; the playbook keeps it enabled (see its last line)"
+        );
+    }
+    Ok(exit_code::SUCCESS)
+}
