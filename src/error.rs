@@ -82,6 +82,16 @@ pub enum Error {
     )]
     MissingPrivilege { user: String, missing: String },
 
+    /// A run journal could not be written or read.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Journal(#[from] crate::journal::JournalError),
+
+    /// Another run holds the state directory.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Lock(#[from] crate::journal::LockError),
+
     /// No cluster URL anywhere.
     #[error("no cluster to talk to")]
     #[diagnostic(
@@ -113,7 +123,10 @@ impl Error {
             Error::Io { .. } | Error::Playbook(_) | Error::Plan(_) | Error::NoCluster => {
                 exit_code::INVALID_INPUT
             }
-            Error::NotConfirmed { .. } | Error::BadPlanFile { .. } => exit_code::INVALID_INPUT,
+            Error::NotConfirmed { .. } | Error::BadPlanFile { .. } | Error::Journal(_) => {
+                exit_code::INVALID_INPUT
+            }
+            Error::Lock(_) => exit_code::CLUSTER_UNAVAILABLE,
             Error::Es(_) | Error::Drifted { .. } | Error::MissingPrivilege { .. } => {
                 exit_code::CLUSTER_UNAVAILABLE
             }

@@ -13,13 +13,41 @@ use crate::error::Error;
 use crate::es::EsClient;
 use crate::exec::{self, RunOptions};
 use crate::exit_code;
+use crate::journal::{Header, JOURNAL_FORMAT_VERSION, Journal, StateLock};
 use crate::observe::{Snapshot, observe};
 use crate::plan::{self, PlanView, PlanWarnings, snapshot_digest};
 use crate::report::run::{HumanReporter, JsonReporter, Reporter};
 use crate::report::{diagnostic, plan as render};
 
 use super::cluster::{Cluster, ClusterArgs, connect};
-use super::load::load;
+use super::load::{Loaded, load};
+
+/// Options every command that changes the cluster shares (`apply`, `resume`, `revert`).
+#[derive(Debug, clap::Args)]
+pub(crate) struct RunArgs {
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub(crate) yes: bool,
+
+    /// Plan, print the plan, and stop: change nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+
+    /// Steps in flight at once, overriding `settings.concurrency`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) concurrency: Option<u16>,
+
+    /// `human`: progress and summary on stderr; `json`: JSON Lines events on stdout as well.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub(crate) output: OutputFormat,
+
+    /// Where run journals and the lock live (default: `.quiesce` beside the playbook).
+    #[arg(long, env = "QUIESCE_STATE_DIR", value_name = "DIR")]
+    pub(crate) state_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) cluster: ClusterArgs,
+}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -27,24 +55,8 @@ pub struct Args {
     #[arg(value_name = "PLAYBOOK|PLAN.json")]
     input: PathBuf,
 
-    /// Do not ask for confirmation (required when stdin is not a terminal).
-    #[arg(long, short = 'y')]
-    yes: bool,
-
-    /// Plan, print the plan, and stop: change nothing.
-    #[arg(long)]
-    dry_run: bool,
-
-    /// Steps in flight at once, overriding `settings.concurrency`.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
-    concurrency: Option<u16>,
-
-    /// `human`: progress and summary on stderr; `json`: JSON Lines events on stdout as well.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-    output: OutputFormat,
-
     #[command(flatten)]
-    cluster: ClusterArgs,
+    run: RunArgs,
 }
 
 pub(crate) fn run(args: Args) -> Result<i32, Error> {
@@ -54,21 +66,63 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
 
 /// Whether the input is a saved plan (JSON) rather than a playbook (YAML).
 fn is_saved_plan(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"))
+}
+
+/// The default state directory: `.quiesce` beside `file`.
+pub(crate) fn state_dir_beside(file: &Path) -> PathBuf {
+    file.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."))
+        .join(".quiesce")
 }
 
 async fn apply(args: Args) -> Result<i32, Error> {
     let (view, cluster) = if is_saved_plan(&args.input) {
-        saved_plan(&args).await?
+        saved_plan(&args.input, &args.run.cluster).await?
     } else {
-        fresh_plan(&args).await?
+        fresh_plan(&args.input, &args.run.cluster).await?
     };
+    let state_dir = args
+        .run
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| state_dir_beside(&args.input));
+    execute(
+        view,
+        cluster,
+        &args.run,
+        JournalTarget::Create {
+            state_dir,
+            command: "apply",
+        },
+    )
+    .await
+}
+
+/// Where a run records itself.
+pub(crate) enum JournalTarget {
+    /// A new run: a new journal in this state directory.
+    Create {
+        state_dir: PathBuf,
+        command: &'static str,
+    },
+    /// A resumed run: append to its journal.
+    Append { path: PathBuf, run_id: String },
+}
+
+/// Shows, confirms, locks, journals and runs a plan; the part `apply`, `resume` and `revert`
+/// share.
+pub(crate) async fn execute(
+    view: PlanView,
+    cluster: Cluster,
+    args: &RunArgs,
+    target: JournalTarget,
+) -> Result<i32, Error> {
     let cluster_name = view.snapshot.as_ref().map_or_else(
         || cluster.client.url().to_owned(),
         |s| s.cluster_name.clone(),
     );
-
     if args.dry_run || view.steps.is_empty() {
         write_stdout(&render::text(&view))?;
         return Ok(exit_code::SUCCESS);
@@ -77,8 +131,51 @@ async fn apply(args: Args) -> Result<i32, Error> {
         confirm(&view, &cluster_name)?;
     }
 
+    let (run_id, state_dir) = match &target {
+        JournalTarget::Create { state_dir, .. } => (run_id(), state_dir.clone()),
+        JournalTarget::Append { path, run_id } => (
+            run_id.clone(),
+            path.parent()
+                .and_then(Path::parent)
+                .map_or_else(|| PathBuf::from(".quiesce"), Path::to_owned),
+        ),
+    };
+    let command = match &target {
+        JournalTarget::Create { command, .. } => command,
+        JournalTarget::Append { .. } => "resume",
+    };
+    let lock = StateLock::acquire(&state_dir, command, &run_id)?;
+    if let Some(dead) = &lock.took_over {
+        eprintln!("warning: took over the state lock left by a process that died: {dead}");
+    }
+    let mut journal = match target {
+        JournalTarget::Create { command, .. } => {
+            let before = view.snapshot.clone().ok_or_else(|| {
+                Error::Internal("a plan to execute always has its snapshot".into())
+            })?;
+            Journal::create(
+                &state_dir,
+                &Header {
+                    version: JOURNAL_FORMAT_VERSION,
+                    run_id: run_id.clone(),
+                    started_at: jiff::Timestamp::now(),
+                    command: command.to_owned(),
+                    cluster_url: cluster.client.url().to_owned(),
+                    plan: view.clone(),
+                    before,
+                },
+            )?
+        }
+        JournalTarget::Append { path, .. } => {
+            let mut journal = Journal::append_to(&path)?;
+            journal.resumed(&view)?;
+            journal
+        }
+    };
+    eprintln!("journal: {}", journal.path().display());
+
     let (interrupt_tx, interrupts) = tokio::sync::watch::channel(0u8);
-    tokio::spawn(forward_signals(interrupt_tx));
+    tokio::spawn(forward_signals(interrupt_tx.clone()));
     let color = diagnostic::color_enabled();
     let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(HumanReporter::new(
         &view,
@@ -90,13 +187,22 @@ async fn apply(args: Args) -> Result<i32, Error> {
         reporters.push(Box::new(JsonReporter::new(Box::new(std::io::stdout()))));
     }
     let options = RunOptions {
-        run_id: run_id(),
+        run_id,
         cluster: cluster_name,
         concurrency: args.concurrency.map(usize::from),
         interrupts,
         seed: jitter_seed(),
     };
+    let mut journal_error = None;
     let outcome = exec::execute(&view, cluster.client.clone(), options, &mut |event| {
+        // The journal first: a step's outcome is on disk before its dependents start. A journal
+        // that cannot be written stops the run from starting anything new.
+        if journal_error.is_none()
+            && let Err(err) = journal.event(&event)
+        {
+            journal_error = Some(err);
+            let _ = interrupt_tx.send(1);
+        }
         for reporter in &mut reporters {
             reporter.report(&event);
         }
@@ -105,8 +211,13 @@ async fn apply(args: Args) -> Result<i32, Error> {
     for reporter in &mut reporters {
         reporter.finish();
     }
+    drop(lock);
     if let Some(sim) = cluster.simulator {
         sim.shutdown().await;
+    }
+    if let Some(err) = journal_error {
+        diagnostic::eprint(&err);
+        return Ok(exit_code::STEPS_FAILED);
     }
     Ok(if outcome.interrupted {
         exit_code::INTERRUPTED
@@ -118,9 +229,21 @@ async fn apply(args: Args) -> Result<i32, Error> {
 }
 
 /// Plans the playbook now, after the preflight.
-async fn fresh_plan(args: &Args) -> Result<(PlanView, Cluster), Error> {
-    let loaded = load(&args.input)?;
-    let cluster = connect(&args.cluster, Some(&loaded.playbook)).await?;
+pub(crate) async fn fresh_plan(
+    input: &Path,
+    cluster_args: &ClusterArgs,
+) -> Result<(PlanView, Cluster), Error> {
+    let loaded = load(input)?;
+    plan_loaded(&loaded, input, cluster_args).await
+}
+
+/// Connects, runs the preflight and plans an already loaded playbook.
+pub(crate) async fn plan_loaded(
+    loaded: &Loaded,
+    input: &Path,
+    cluster_args: &ClusterArgs,
+) -> Result<(PlanView, Cluster), Error> {
+    let cluster = connect(cluster_args, Some(&loaded.playbook)).await?;
     let snapshot = preflight(&cluster.client).await?;
     let (plan, warnings) = plan::build(&loaded.playbook, &loaded.source, Some(snapshot))?;
     if !warnings.is_empty() {
@@ -129,25 +252,25 @@ async fn fresh_plan(args: &Args) -> Result<(PlanView, Cluster), Error> {
     let view = PlanView::new(
         &plan,
         &loaded.playbook.settings,
-        &args.input.display().to_string(),
+        &input.display().to_string(),
         loaded.source.text(),
     );
     Ok((view, cluster))
 }
 
 /// Loads a saved plan and refuses it when the cluster no longer looks as it did then.
-async fn saved_plan(args: &Args) -> Result<(PlanView, Cluster), Error> {
-    let text = std::fs::read_to_string(&args.input).map_err(|source| Error::Io {
-        path: args.input.clone(),
+async fn saved_plan(input: &Path, cluster_args: &ClusterArgs) -> Result<(PlanView, Cluster), Error> {
+    let text = std::fs::read_to_string(input).map_err(|source| Error::Io {
+        path: input.to_owned(),
         source,
     })?;
     let view: PlanView = serde_json::from_str(&text).map_err(|err| Error::BadPlanFile {
-        path: args.input.clone(),
+        path: input.to_owned(),
         reason: err.to_string(),
     })?;
     if view.version != plan::PLAN_FORMAT_VERSION {
         return Err(Error::BadPlanFile {
-            path: args.input.clone(),
+            path: input.to_owned(),
             reason: format!(
                 "plan format version {} (this quiesce reads version {})",
                 view.version,
@@ -157,14 +280,14 @@ async fn saved_plan(args: &Args) -> Result<(PlanView, Cluster), Error> {
     }
     let (Some(planned), Some(planned_digest)) = (&view.snapshot, &view.snapshot_digest) else {
         return Err(Error::BadPlanFile {
-            path: args.input.clone(),
+            path: input.to_owned(),
             reason: "an offline plan cannot be applied: it was made without observing the cluster"
                 .into(),
         });
     };
     // The playbook supplies the connection settings when it is still where the plan says.
     let playbook = load(Path::new(&view.playbook.path)).ok();
-    let cluster = connect(&args.cluster, playbook.as_ref().map(|l| &l.playbook)).await?;
+    let cluster = connect(cluster_args, playbook.as_ref().map(|l| &l.playbook)).await?;
     let now = preflight(&cluster.client).await?;
     if &snapshot_digest(&now) != planned_digest {
         return Err(Error::Drifted {

@@ -2,12 +2,14 @@
 //! and returns an exit code. Errors that end a command are rendered once, here.
 
 pub(crate) mod apply;
-pub(crate) mod capture;
 pub(crate) mod cluster;
 pub(crate) mod completions;
 pub(crate) mod graph;
 mod load;
 pub(crate) mod plan;
+pub(crate) mod resume;
+pub(crate) mod revert;
+pub(crate) mod runs;
 pub(crate) mod schema;
 pub(crate) mod sim;
 pub(crate) mod status;
@@ -25,9 +27,11 @@ pub(crate) fn dispatch(cli: Cli) -> i32 {
         Command::Validate(args) => validate::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Resume(args) => resume::run(args),
+        Command::Revert(args) => revert::run(args),
+        Command::Runs(args) => runs::run(args),
         Command::Graph(args) => graph::run(args),
         Command::Status(args) => status::run(args),
-        Command::Capture(args) => capture::run(args),
         Command::Sim(args) => sim::run(args),
     };
     match result {

@@ -1,0 +1,64 @@
+//! `quiesce revert RUN_ID`: bring back exactly what a run changed, from the before-state its
+//! journal recorded: the resources its steps targeted, nothing else; jobs opened before their
+//! datafeeds are started, and upgrade mode disabled first if the run enabled it. `--print`
+//! writes the playbook instead of applying it.
+
+use std::io::Write;
+
+use crate::error::Error;
+use crate::exit_code;
+use crate::journal::{find_run, read, revert_playbook};
+
+use super::apply::{JournalTarget, RunArgs, execute, plan_loaded};
+use super::load::load;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The run to revert (`quiesce runs` lists them).
+    #[arg(value_name = "RUN_ID")]
+    run_id: String,
+
+    /// Print the playbook that reverts the run, and stop.
+    #[arg(long)]
+    print: bool,
+
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+pub(crate) fn run(args: Args) -> Result<i32, Error> {
+    super::runtime()?.block_on(revert(args))
+}
+
+async fn revert(args: Args) -> Result<i32, Error> {
+    let path = find_run(&args.run_id, args.run.state_dir.as_deref())?;
+    let log = read(&path)?;
+    let text = revert_playbook(&log);
+    if args.print {
+        std::io::stdout()
+            .write_all(text.as_bytes())
+            .map_err(Error::Output)?;
+        return Ok(exit_code::SUCCESS);
+    }
+    let playbook = path.with_extension("revert.yaml");
+    std::fs::write(&playbook, text).map_err(|source| Error::Io {
+        path: playbook.clone(),
+        source,
+    })?;
+    let loaded = load(&playbook)?;
+    let (view, cluster) = plan_loaded(&loaded, &playbook, &args.run.cluster).await?;
+    let state_dir = path
+        .parent()
+        .and_then(std::path::Path::parent)
+        .map_or_else(|| std::path::PathBuf::from(".quiesce"), std::path::Path::to_owned);
+    execute(
+        view,
+        cluster,
+        &args.run,
+        JournalTarget::Create {
+            state_dir,
+            command: "revert",
+        },
+    )
+    .await
+}

@@ -1,0 +1,199 @@
+//! Writing a journal: the header, then events, each line flushed, transitions fsynced.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use miette::Diagnostic;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::exec::{Event, EventKind};
+use crate::observe::Snapshot;
+use crate::plan::PlanView;
+
+/// Bumped whenever a journal line changes incompatibly.
+pub const JOURNAL_FORMAT_VERSION: u32 = 1;
+
+/// The first line of a journal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Header {
+    pub version: u32,
+    pub run_id: String,
+    pub started_at: jiff::Timestamp,
+    /// `apply`, `revert` or `resume` (a resume appends to its run's journal instead).
+    pub command: String,
+    /// The cluster URL, without credentials.
+    pub cluster_url: String,
+    pub plan: PlanView,
+    /// Every job and datafeed as observed before any change.
+    pub before: Snapshot,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Line<'a> {
+    Header(&'a Header),
+    Event {
+        #[serde(flatten)]
+        event: &'a Event,
+    },
+    /// A `resume` continues the run with a new plan for what was left.
+    Resumed { at: jiff::Timestamp, plan: &'a PlanView },
+}
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum JournalError {
+    #[error("cannot write the run journal `{}`", path.display())]
+    #[diagnostic(
+        code(quiesce::journal::write),
+        help("Check that the state directory is writable (`--state-dir` chooses another); nothing was changed on the cluster.")
+    )]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot read the run journal `{}`", path.display())]
+    #[diagnostic(code(quiesce::journal::read))]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("`{}` is not a quiesce run journal: {reason}", path.display())]
+    #[diagnostic(
+        code(quiesce::journal::corrupt),
+        help("Only the last line of a journal may be torn; an earlier broken line means the file was edited or damaged.")
+    )]
+    Corrupt { path: PathBuf, reason: String },
+
+    #[error("no run `{run_id}` in {searched}")]
+    #[diagnostic(
+        code(quiesce::journal::unknown_run),
+        help("`quiesce runs` lists the runs it can find; pass `--state-dir` if they live elsewhere.")
+    )]
+    UnknownRun { run_id: String, searched: String },
+}
+
+/// `<state_dir>/runs`.
+pub fn runs_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("runs")
+}
+
+/// An open journal, appended to line by line.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+}
+
+impl Journal {
+    /// Creates the journal and writes the header, durably (file and directory fsynced), before
+    /// the caller makes any change to the cluster.
+    pub fn create(state_dir: &Path, header: &Header) -> Result<Journal, JournalError> {
+        let dir = runs_dir(state_dir);
+        let path = dir.join(format!("{}.jsonl", header.run_id));
+        let write_error = |source| JournalError::Write {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&dir).map_err(write_error)?;
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&path)
+            .map_err(write_error)?;
+        let mut journal = Journal { path, file };
+        journal.line(&Line::Header(header), true)?;
+        // The directory entry must survive a crash too.
+        if let Ok(dir) = File::open(&dir) {
+            let _ = dir.sync_all();
+        }
+        Ok(journal)
+    }
+
+    /// Opens an existing journal to continue it (`resume`).
+    pub fn append_to(path: &Path) -> Result<Journal, JournalError> {
+        let file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|source| JournalError::Write {
+                path: path.to_owned(),
+                source,
+            })?;
+        let mut journal = Journal {
+            path: path.to_owned(),
+            file,
+        };
+        journal.terminate_torn_line()?;
+        Ok(journal)
+    }
+
+    /// A crash may have left a line without its newline: end it, so the next line stands on
+    /// its own (the torn fragment stays, and is skipped on read).
+    fn terminate_torn_line(&mut self) -> Result<(), JournalError> {
+        let text = std::fs::read(&self.path).map_err(|source| JournalError::Read {
+            path: self.path.clone(),
+            source,
+        })?;
+        if text.last().is_some_and(|&b| b != b'\n') {
+            self.raw(b"\n", true)?;
+        }
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Records an event; step transitions and the end of the run are fsynced before returning,
+    /// so that no dependent step starts before its predecessor's outcome is on disk.
+    pub fn event(&mut self, event: &Event) -> Result<(), JournalError> {
+        let durable = matches!(
+            event.kind,
+            EventKind::StepSucceeded { .. }
+                | EventKind::StepFailed { .. }
+                | EventKind::StepSkipped { .. }
+                | EventKind::StepEscalated { .. }
+                | EventKind::RunCancelling { .. }
+                | EventKind::RunFinished { .. }
+        );
+        self.line(&Line::Event { event }, durable)
+    }
+
+    /// Records that a resume continues this run with `plan`.
+    pub fn resumed(&mut self, plan: &PlanView) -> Result<(), JournalError> {
+        self.line(
+            &Line::Resumed {
+                at: jiff::Timestamp::now(),
+                plan,
+            },
+            true,
+        )
+    }
+
+    fn line(&mut self, line: &Line<'_>, durable: bool) -> Result<(), JournalError> {
+        let mut bytes = serde_json::to_vec(line).map_err(|err| JournalError::Write {
+            path: self.path.clone(),
+            source: std::io::Error::other(err),
+        })?;
+        bytes.push(b'\n');
+        self.raw(&bytes, durable)
+    }
+
+    fn raw(&mut self, bytes: &[u8], durable: bool) -> Result<(), JournalError> {
+        let write_error = |source| JournalError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        self.file.write_all(bytes).map_err(write_error)?;
+        self.file.flush().map_err(write_error)?;
+        if durable {
+            self.file.sync_data().map_err(write_error)?;
+        }
+        Ok(())
+    }
+}
