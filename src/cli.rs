@@ -46,6 +46,8 @@ pub enum Command {
     Graph(cmd::graph::Args),
     /// One line per target: wanted vs observed state, then drift.
     Status(cmd::status::Args),
+    /// Write the cluster's current machine-learning state as a playbook that restores it.
+    Capture(cmd::capture::Args),
     /// Run the Elasticsearch ML simulator (for tests, demos and rehearsals).
     Sim(cmd::sim::Args),
 }

@@ -25,6 +25,7 @@
 //! | `model`     | stage 2: raw tree -> validated `Playbook` (typed ids, selectors,      |
 //! |             | states, durations, resolved `after`, secrets); every problem at once  |
 //! | `observe`   | one read-only `Snapshot` of the cluster in six requests, any size     |
+//! | `capture`   | a snapshot written as the playbook that restores it; pure, no I/O     |
 //! | `plan`      | stage 3: selectors resolved, wanted vs observed diffed, the steps and |
 //! |             | their petgraph DAG (the only petgraph user), `PlanView` (JSON form)   |
 //! | `exec`      | stage 4: the scheduler loop, workers that call, confirm via stats,    |
@@ -51,6 +52,7 @@
 //!
 //! Start reading at [`run`], then `cmd/`.
 
+pub mod capture;
 pub mod cli;
 mod cmd;
 pub mod error;

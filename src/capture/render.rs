@@ -3,8 +3,6 @@
 //! environment references, then one entry per job and datafeed, each with a comment when its
 //! target is not simply the state observed.
 
-use std::fmt::Write as _;
-
 use jiff::Timestamp;
 
 use crate::model::{Keyword, Pattern};

@@ -2,6 +2,7 @@
 //! and returns an exit code. Errors that end a command are rendered once, here.
 
 pub(crate) mod apply;
+pub(crate) mod capture;
 pub(crate) mod cluster;
 pub(crate) mod completions;
 pub(crate) mod graph;
@@ -32,6 +33,7 @@ pub(crate) fn dispatch(cli: Cli) -> i32 {
         Command::Runs(args) => runs::run(args),
         Command::Graph(args) => graph::run(args),
         Command::Status(args) => status::run(args),
+        Command::Capture(args) => capture::run(args),
         Command::Sim(args) => sim::run(args),
     };
     match result {

@@ -1,0 +1,396 @@
+//! `quiesce capture` through the real binary: against the embedded simulator (`--cluster
+//! sim:FILE`) for what it writes, and against a simulator in this process for the round trip
+//! (capture, shut down, apply the capture: the states of before, job by job).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use quiesce::sim::{Seed, SimOptions, Simulator};
+use serde_json::{Map, Value, json};
+
+/// Every kind of target, an id YAML would read as a boolean, and a lookback datafeed that is
+/// still running during the test.
+const SEED: &str = r#"
+cluster: { name: capture-test, version: 8.15.0 }
+latency: { lookback: 1h }
+jobs:
+  - { id: web-latency, groups: [web, prod], model_bytes: 10mb, state: opened }
+  - { id: web-errors, groups: [web, prod], state: opened }
+  - { id: pay-fraud, groups: [payments, prod], state: opened }
+  - { id: pay-declines, groups: [payments, prod], state: closed }
+  - { id: "no", groups: [batch], state: opened }
+  - { id: backfill, groups: [batch], state: opened }
+datafeeds:
+  - { id: datafeed-web-latency, job: web-latency, state: started }
+  - { id: datafeed-web-errors, job: web-errors, state: stopped }
+  - { id: datafeed-pay-fraud, job: pay-fraud, state: started }
+  - { id: datafeed-pay-declines, job: pay-declines, state: stopped }
+  - { id: datafeed-backfill, job: backfill, state: started, end: "2026-01-01T00:00:00Z" }
+"#;
+
+/// Everything down, as before an upgrade.
+const SHUTDOWN: &str = "version: 1
+name: shutdown
+settings:
+  retry: { attempts: 4, initial_backoff: 10ms, max_backoff: 50ms }
+jobs:
+  - match: \"*\"
+    state: closed
+";
+
+/// A fresh directory for the files of one test.
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new() -> Dir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "quiesce-capture-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Dir(dir)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).expect("write a test file");
+        path
+    }
+
+    fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.0.join(name)).expect("read a test file")
+    }
+
+    /// The binary, run in this directory with no cluster or credentials from the environment.
+    fn quiesce(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_quiesce"));
+        command
+            .current_dir(&self.0)
+            .args(args)
+            .args(["--color", "never"])
+            .env_remove("ES_URL")
+            .env_remove("ES_API_KEY")
+            .env_remove("ES_USERNAME")
+            .env_remove("ES_PASSWORD")
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Runs the binary against the embedded simulator seeded with `seed`.
+    fn run_sim(&self, seed: &str, args: &[&str]) -> Output {
+        let seed_path = self.write("seed.yaml", seed);
+        let cluster = format!("sim:{}", seed_path.display());
+        self.quiesce(args)
+            .args(["--cluster", &cluster])
+            .output()
+            .expect("the binary runs")
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The entry of `id` in a captured playbook: its comment lines, then its own lines.
+fn entry<'t>(text: &'t str, id: &str) -> Vec<&'t str> {
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|line| line.trim_start() == format!("- id: {id}"))
+        .unwrap_or_else(|| panic!("no entry `{id}` in:\n{text}"));
+    let first = lines[..at]
+        .iter()
+        .rposition(|line| !line.trim_start().starts_with('#'))
+        .map_or(0, |i| i + 1);
+    let last = lines[at + 1..]
+        .iter()
+        .position(|line| !line.starts_with("    "))
+        .map_or(lines.len(), |i| at + 1 + i);
+    lines[first..last].to_vec()
+}
+
+#[test]
+fn a_capture_of_a_seeded_cluster_is_a_valid_playbook_of_its_states() {
+    let dir = Dir::new();
+    let output = dir.run_sim(SEED, &["capture", "-o", "before.yaml"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).is_empty(), "the playbook went to the file");
+    assert!(
+        stderr(&output).contains(
+            "captured 6 job(s) (5 opened) and 5 datafeed(s) (2 started) from `capture-test` into before.yaml"
+        ),
+        "{}",
+        stderr(&output)
+    );
+    let text = dir.read("before.yaml");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "# yaml-language-server: $schema=../schemas/playbook.schema.json"
+    );
+    assert!(
+        lines[1].starts_with("# Captured from cluster `capture-test` (Elasticsearch 8.15.0) on ")
+    );
+    assert!(lines[2].starts_with("# at sim:"), "{text}");
+    assert!(text.contains("\nname: captured-capture-test-"), "{text}");
+    assert!(text.contains("\n  url: ${ES_URL}\n"), "{text}");
+    assert_eq!(
+        entry(&text, "web-latency"),
+        ["  - id: web-latency", "    state: opened"]
+    );
+    assert_eq!(
+        entry(&text, "pay-declines"),
+        ["  - id: pay-declines", "    state: closed"]
+    );
+    assert_eq!(
+        entry(&text, "\"no\""),
+        ["  - id: \"no\"", "    state: opened"]
+    );
+    assert_eq!(
+        entry(&text, "datafeed-web-latency"),
+        [
+            "  - id: datafeed-web-latency",
+            "    job: web-latency",
+            "    state: started"
+        ]
+    );
+    assert_eq!(
+        entry(&text, "datafeed-web-errors"),
+        [
+            "  - id: datafeed-web-errors",
+            "    job: web-errors",
+            "    state: stopped"
+        ]
+    );
+
+    let validate = dir
+        .quiesce(&["validate", "before.yaml"])
+        .env("ES_URL", "http://127.0.0.1:9200")
+        .output()
+        .expect("the binary runs");
+    assert_eq!(
+        validate.status.code(),
+        Some(0),
+        "{}\n{text}",
+        stderr(&validate)
+    );
+
+    let to_stdout = dir.run_sim(SEED, &["capture"]);
+    assert_eq!(to_stdout.status.code(), Some(0), "{}", stderr(&to_stdout));
+    assert!(stdout(&to_stdout).contains("\n  - id: datafeed-pay-fraud\n"));
+}
+
+#[test]
+fn a_lookback_datafeed_is_captured_stopped_with_the_reason() {
+    let dir = Dir::new();
+    let output = dir.run_sim(SEED, &["capture"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    let lookback = entry(&text, "datafeed-backfill").join("\n");
+    assert!(
+        lookback.contains("was started with an `end` (a lookback) when captured; it will not"),
+        "{lookback}"
+    );
+    assert!(
+        lookback.contains("be restarted because it ran with an end"),
+        "{lookback}"
+    );
+    assert!(lookback.ends_with("    state: stopped"), "{lookback}");
+    let job = entry(&text, "backfill").join("\n");
+    assert!(
+        job.contains("was open for the lookback of datafeed"),
+        "{job}"
+    );
+}
+
+#[test]
+fn match_selects_jobs_by_group_or_wildcard_with_their_datafeeds() {
+    let dir = Dir::new();
+    let output = dir.run_sim(
+        SEED,
+        &["capture", "--match", "payments", "--match", "web-l*"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    let ids: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.trim_start().strip_prefix("- id: "))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "pay-declines",
+            "pay-fraud",
+            "web-latency",
+            "datafeed-pay-declines",
+            "datafeed-pay-fraud",
+            "datafeed-web-latency",
+        ]
+    );
+    assert!(
+        text.contains("# Jobs: those matching `payments`, `web-l*`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_match_that_names_nothing_or_is_malformed_is_refused() {
+    let dir = Dir::new();
+    let missing = dir.run_sim(SEED, &["capture", "--match", "paymnets", "--match", "x-*"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let message = stderr(&missing);
+    assert!(message.contains("quiesce::capture::no_match"), "{message}");
+    assert!(message.contains("`paymnets`"), "{message}");
+    assert!(
+        !message.contains("`x-*`"),
+        "a wildcard may match nothing: {message}"
+    );
+    assert!(stdout(&missing).is_empty());
+
+    let bad = dir.run_sim(SEED, &["capture", "--match", "Web"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("quiesce::capture::bad_match"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+/// A simulator in this process, so that its states can be read between runs of the binary.
+struct Rig {
+    sim: Simulator,
+    dir: Dir,
+    http: reqwest::Client,
+}
+
+impl Rig {
+    async fn new(seed: &str) -> Rig {
+        let sim = Simulator::start(SimOptions {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            seed: Seed::from_yaml_str(seed, "seed.yaml").expect("valid seed"),
+            es_version: None,
+            profile: None,
+        })
+        .await
+        .expect("simulator starts");
+        Rig {
+            sim,
+            dir: Dir::new(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Runs the binary with `args` in a blocking thread so that the simulator keeps serving.
+    async fn run(&self, args: &[&str]) -> Output {
+        let mut command = self.dir.quiesce(args);
+        tokio::task::spawn_blocking(move || command.output().expect("the binary runs"))
+            .await
+            .expect("joined")
+    }
+
+    /// `apply FILE --yes` against this simulator.
+    async fn apply(&self, file: &Path) -> Output {
+        let file = file.display().to_string();
+        let cluster = self.sim.base_url();
+        self.run(&["apply", &file, "--yes", "--cluster", &cluster])
+            .await
+    }
+
+    /// `/_sim/stats`: the job and datafeed states, and the ordering violations.
+    async fn states(&self) -> (Map<String, Value>, Map<String, Value>) {
+        let stats: Value = self
+            .http
+            .get(format!("{}/_sim/stats", self.sim.base_url()))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(stats["ordering_violations"], json!([]), "{stats}");
+        let map = |key: &str| stats[key].as_object().cloned().expect("a map of states");
+        (map("jobs"), map("datafeeds"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_captured_playbook_plans_nothing_on_the_cluster_it_was_taken_from() {
+    // A running lookback would be stopped by its capture, so this cluster has none.
+    let seed = SEED.replace(
+        "state: started, end: \"2026-01-01T00:00:00Z\"",
+        "state: stopped",
+    );
+    let rig = Rig::new(&seed).await;
+    let cluster = rig.sim.base_url();
+    let capture = rig
+        .run(&["capture", "--cluster", &cluster, "-o", "before.yaml"])
+        .await;
+    assert_eq!(capture.status.code(), Some(0), "{}", stderr(&capture));
+    let text = rig.dir.read("before.yaml");
+    assert!(
+        text.contains(&format!("\n  url: ${{ES_URL:-{cluster}}}\n")),
+        "the cluster is the default URL: {text}"
+    );
+    // No `--cluster`: the playbook's own URL default points at the same simulator.
+    let plan = rig
+        .run(&["plan", "before.yaml", "--detailed-exitcode"])
+        .await;
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&plan),
+        stderr(&plan)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn capture_shutdown_then_apply_the_capture_brings_back_every_state() {
+    let rig = Rig::new(SEED).await;
+    let (jobs_before, datafeeds_before) = rig.states().await;
+    assert_eq!(datafeeds_before["datafeed-backfill"], "started");
+
+    let cluster = rig.sim.base_url();
+    let capture = rig
+        .run(&["capture", "--cluster", &cluster, "-o", "before.yaml"])
+        .await;
+    assert_eq!(capture.status.code(), Some(0), "{}", stderr(&capture));
+
+    let shutdown = rig.apply(&rig.dir.write("shutdown.yaml", SHUTDOWN)).await;
+    assert_eq!(shutdown.status.code(), Some(0), "{}", stderr(&shutdown));
+    let (jobs_down, datafeeds_down) = rig.states().await;
+    assert!(
+        jobs_down.values().all(|state| state == "closed"),
+        "{jobs_down:?}"
+    );
+    assert!(
+        datafeeds_down.values().all(|state| state == "stopped"),
+        "{datafeeds_down:?}"
+    );
+
+    let restore = rig.apply(Path::new("before.yaml")).await;
+    assert_eq!(restore.status.code(), Some(0), "{}", stderr(&restore));
+    let (jobs_after, mut datafeeds_after) = rig.states().await;
+    assert_eq!(jobs_after, jobs_before, "every job as before");
+    assert_eq!(
+        datafeeds_after.remove("datafeed-backfill"),
+        Some(json!("stopped")),
+        "the lookback is not restarted"
+    );
+    let mut expected = datafeeds_before;
+    expected.remove("datafeed-backfill");
+    assert_eq!(datafeeds_after, expected, "every other datafeed as before");
+}
