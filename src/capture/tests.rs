@@ -111,7 +111,10 @@ fn at() -> Timestamp {
     "2026-11-28T12:13:14.567Z".parse().expect("a timestamp")
 }
 
-fn states(capture: &Capture) -> (Vec<(&str, JobState)>, Vec<(&str, DatafeedState)>) {
+/// Each captured id with its target.
+type Targets<'c, S> = Vec<(&'c str, S)>;
+
+fn states(capture: &Capture) -> (Targets<'_, JobState>, Targets<'_, DatafeedState>) {
     (
         capture
             .jobs
