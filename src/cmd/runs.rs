@@ -104,8 +104,8 @@ fn human(rows: &[RunRow]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<22} {:<7} {:<24} {:<26} {:>7} {:>6} {:>7}  {}",
-        "RUN", "COMMAND", "STARTED", "OUTCOME", "CHANGED", "FAILED", "SKIPPED", "PLAYBOOK"
+        "{:<22} {:<7} {:<24} {:<26} {:>7} {:>6} {:>7}  PLAYBOOK",
+        "RUN", "COMMAND", "STARTED", "OUTCOME", "CHANGED", "FAILED", "SKIPPED"
     );
     for row in rows {
         let _ = writeln!(

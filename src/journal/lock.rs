@@ -145,7 +145,10 @@ mod tests {
         let err = StateLock::acquire(&dir, "apply", "run-2").expect_err("held");
         let text = err.to_string();
         assert!(text.contains("run-1"), "{text}");
-        assert!(text.contains(&format!("pid {}", std::process::id())), "{text}");
+        assert!(
+            text.contains(&format!("pid {}", std::process::id())),
+            "{text}"
+        );
         drop(first);
         StateLock::acquire(&dir, "apply", "run-3").expect("free again");
         let _ = std::fs::remove_dir_all(&dir);
@@ -162,7 +165,11 @@ mod tests {
             command: "apply".into(),
             run_id: "run-dead".into(),
         };
-        std::fs::write(dir.join("lock"), serde_json::to_string(&dead).expect("json")).expect("write");
+        std::fs::write(
+            dir.join("lock"),
+            serde_json::to_string(&dead).expect("json"),
+        )
+        .expect("write");
         let lock = StateLock::acquire(&dir, "resume", "run-dead").expect("taken over");
         if cfg!(target_os = "linux") {
             assert_eq!(lock.took_over, Some(dead));

@@ -12,6 +12,6 @@ mod replay;
 mod write;
 
 pub use lock::{LockError, LockHolder, StateLock};
-pub use replay::{resume_playbook, revert_playbook};
 pub use read::{RunLog, StepStatus, find_run, list_runs, read};
+pub use replay::{resume_playbook, revert_playbook};
 pub use write::{Header, JOURNAL_FORMAT_VERSION, Journal, JournalError, runs_dir};

@@ -49,9 +49,9 @@ impl Segment {
                 continue;
             };
             *slot = match event["event"].as_str() {
-                Some("step_started" | "step_waiting" | "step_attempt_failed" | "step_escalated") => {
-                    StepStatus::InFlight
-                }
+                Some(
+                    "step_started" | "step_waiting" | "step_attempt_failed" | "step_escalated",
+                ) => StepStatus::InFlight,
                 Some("step_succeeded") if event["outcome"] == "already_in_state" => {
                     StepStatus::AlreadyInState
                 }
@@ -106,7 +106,10 @@ impl RunLog {
         let mut out: Vec<(Action, String)> = Vec::new();
         for segment in &self.segments {
             for step in &segment.plan.steps {
-                if !out.iter().any(|(a, t)| *a == step.action && *t == step.target) {
+                if !out
+                    .iter()
+                    .any(|(a, t)| *a == step.action && *t == step.target)
+                {
                     out.push((step.action, step.target.clone()));
                 }
             }
@@ -208,7 +211,12 @@ pub fn list_runs(state_dir: Option<&Path>) -> Vec<PathBuf> {
     let dirs = state_dir.map_or_else(default_dirs, |d| vec![d.to_owned()]);
     let mut runs: Vec<PathBuf> = dirs
         .iter()
-        .flat_map(|dir| std::fs::read_dir(runs_dir(dir)).into_iter().flatten().flatten())
+        .flat_map(|dir| {
+            std::fs::read_dir(runs_dir(dir))
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
         .map(|entry| entry.path())
         .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
         .collect();

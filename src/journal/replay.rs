@@ -164,7 +164,11 @@ fn render(
     }
     let _ = writeln!(out, "settings:");
     let _ = writeln!(out, "  concurrency: {}", settings.concurrency);
-    let _ = writeln!(out, "  step_timeout: {}", duration(settings.step_timeout_ms));
+    let _ = writeln!(
+        out,
+        "  step_timeout: {}",
+        duration(settings.step_timeout_ms)
+    );
     let _ = writeln!(
         out,
         "  retry: {{ attempts: {}, initial_backoff: {}, max_backoff: {} }}",

@@ -39,7 +39,10 @@ enum Line<'a> {
         event: &'a Event,
     },
     /// A `resume` continues the run with a new plan for what was left.
-    Resumed { at: jiff::Timestamp, plan: &'a PlanView },
+    Resumed {
+        at: jiff::Timestamp,
+        plan: &'a PlanView,
+    },
 }
 
 #[derive(Debug, Error, Diagnostic)]
@@ -47,7 +50,9 @@ pub enum JournalError {
     #[error("cannot write the run journal `{}`", path.display())]
     #[diagnostic(
         code(quiesce::journal::write),
-        help("Check that the state directory is writable (`--state-dir` chooses another); nothing was changed on the cluster.")
+        help(
+            "Check that the state directory is writable (`--state-dir` chooses another); nothing was changed on the cluster."
+        )
     )]
     Write {
         path: PathBuf,
@@ -66,14 +71,18 @@ pub enum JournalError {
     #[error("`{}` is not a quiesce run journal: {reason}", path.display())]
     #[diagnostic(
         code(quiesce::journal::corrupt),
-        help("Only the last line of a journal may be torn; an earlier broken line means the file was edited or damaged.")
+        help(
+            "Only the last line of a journal may be torn; an earlier broken line means the file was edited or damaged."
+        )
     )]
     Corrupt { path: PathBuf, reason: String },
 
     #[error("no run `{run_id}` in {searched}")]
     #[diagnostic(
         code(quiesce::journal::unknown_run),
-        help("`quiesce runs` lists the runs it can find; pass `--state-dir` if they live elsewhere.")
+        help(
+            "`quiesce runs` lists the runs it can find; pass `--state-dir` if they live elsewhere."
+        )
     )]
     UnknownRun { run_id: String, searched: String },
 }

@@ -4,10 +4,10 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use quiesce::sim::{EsVersion, Seed, SimOptions, Simulator};
 use serde_json::{Value, json};
+
+use super::rig::Rig;
 
 const SEED: &str = r#"
 cluster: { name: apply-test, version: 8.15.0 }
@@ -48,106 +48,6 @@ datafeeds:
   - id: datafeed-pay-fraud
     state: started
 ";
-
-struct Rig {
-    sim: Simulator,
-    dir: PathBuf,
-    http: reqwest::Client,
-}
-
-impl Rig {
-    async fn new(seed: &str) -> Rig {
-        Rig::with_version(seed, None).await
-    }
-
-    async fn with_version(seed: &str, version: Option<&str>) -> Rig {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let sim = Simulator::start(SimOptions {
-            listen: "127.0.0.1:0".parse().expect("address"),
-            seed: Seed::from_yaml_str(seed, "seed.yaml").expect("valid seed"),
-            es_version: version.map(|v| v.parse::<EsVersion>().expect("version")),
-            profile: None,
-        })
-        .await
-        .expect("simulator starts");
-        let dir = std::env::temp_dir().join(format!(
-            "quiesce-apply-test-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        Rig {
-            sim,
-            dir,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    fn command(&self, playbook: &str, args: &[&str]) -> Command {
-        std::fs::write(self.dir.join("playbook.yaml"), playbook).expect("playbook");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_quiesce"));
-        command
-            .current_dir(&self.dir)
-            .arg("apply")
-            .args(args)
-            .args(["--cluster", &self.sim.base_url(), "--color", "never"])
-            .env_remove("ES_API_KEY")
-            .env_remove("ES_USERNAME")
-            .env_remove("ES_PASSWORD")
-            .stdin(Stdio::null());
-        command
-    }
-
-    /// Runs `apply` in a blocking thread so the simulator keeps serving meanwhile.
-    async fn apply(&self, playbook: &str, args: &[&str]) -> Output {
-        let mut command = self.command(playbook, args);
-        tokio::task::spawn_blocking(move || command.output().expect("the binary runs"))
-            .await
-            .expect("joined")
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        self.http
-            .get(format!("{}{path}", self.sim.base_url()))
-            .send()
-            .await
-            .expect("request")
-            .json()
-            .await
-            .expect("JSON")
-    }
-
-    async fn faults(&self, rules: Value) {
-        let status = self
-            .http
-            .put(format!("{}/_sim/faults", self.sim.base_url()))
-            .json(&json!({ "faults": rules }))
-            .send()
-            .await
-            .expect("request")
-            .status();
-        assert!(status.is_success(), "faults accepted: {status}");
-    }
-
-    async fn stats(&self) -> Value {
-        self.get("/_sim/stats").await
-    }
-
-    async fn assert_no_ordering_violation(&self) {
-        let stats = self.stats().await;
-        assert_eq!(
-            stats["ordering_violations"],
-            json!([]),
-            "ordering violations: {stats}"
-        );
-    }
-}
-
-impl Drop for Rig {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()

@@ -2,8 +2,9 @@
 //! simulator over real HTTP.
 
 mod apply;
-mod capture;
+mod journal;
 mod plan;
+mod rig;
 mod schema;
 mod sim_api;
 mod support;

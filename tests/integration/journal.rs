@@ -1,0 +1,316 @@
+//! The run journal, `resume`, `revert`, `runs` and the state lock, through the real binary
+//! against an in-process simulator.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+
+use super::rig::Rig;
+
+/// Slow enough that a kill lands in the middle of the run.
+const SLOW_SEED: &str = r#"
+cluster: { name: journal-test, version: 8.15.0 }
+nodes: { count: 2, memory: 16gb }
+latency: { profile: realistic, stop_datafeed: 120ms, close_job: 150ms, open_job: 150ms, start_datafeed: 100ms, persist_rate: 60mb }
+jobs:
+  - { id: web-latency, groups: [web, prod], model_bytes: 30mb, state: opened }
+  - { id: web-errors, groups: [web, prod], model_bytes: 20mb, state: opened }
+  - { id: pay-fraud, groups: [payments, prod], model_bytes: 50mb, state: opened }
+  - { id: pay-declines, groups: [payments, prod], model_bytes: 10mb, state: opened }
+  - { id: search-clicks, groups: [search, prod], model_bytes: 15mb, state: opened }
+  - { id: batch-nightly, groups: [batch], state: closed }
+datafeeds:
+  - { id: datafeed-web-latency, job: web-latency, state: started }
+  - { id: datafeed-web-errors, job: web-errors, state: started }
+  - { id: datafeed-pay-fraud, job: pay-fraud, state: started }
+  - { id: datafeed-pay-declines, job: pay-declines, state: stopped }
+  - { id: datafeed-search-clicks, job: search-clicks, state: started }
+  - { id: datafeed-batch-nightly, job: batch-nightly, state: stopped }
+"#;
+
+const SHUTDOWN: &str = "version: 1
+name: shutdown
+settings:
+  concurrency: 2
+  retry: { attempts: 4, initial_backoff: 10ms, max_backoff: 50ms }
+jobs:
+  - match: prod
+    state: closed
+upgrade_mode: enabled
+";
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Runs the binary in the rig's directory against its simulator.
+async fn quiesce(rig: &Rig, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_quiesce"));
+    command
+        .current_dir(&rig.dir)
+        .args(args)
+        .args(["--color", "never"])
+        .stdin(Stdio::null());
+    // `runs` only reads journals; the others talk to the cluster.
+    if args.first() != Some(&"runs") {
+        command.args(["--cluster", &rig.sim.base_url()]);
+    }
+    tokio::task::spawn_blocking(move || command.output().expect("runs"))
+        .await
+        .expect("joined")
+}
+
+fn journals(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir.join(".quiesce/runs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    found.sort();
+    found
+}
+
+fn run_id(journal: &Path) -> String {
+    journal
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .expect("a run id")
+        .to_owned()
+}
+
+/// Job and datafeed states from `/_sim/stats`.
+async fn states(rig: &Rig) -> (Value, Value, Value) {
+    let stats = rig.stats().await;
+    (
+        stats["jobs"].clone(),
+        stats["datafeeds"].clone(),
+        stats["upgrade_mode"].clone(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_journals_its_before_state_first_and_every_transition() {
+    let rig = Rig::new(SLOW_SEED).await;
+    let output = rig.apply(SHUTDOWN, &["playbook.yaml", "--yes"]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let journal = journals(&rig.dir).pop().expect("a journal");
+    let text = std::fs::read_to_string(&journal).expect("readable");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(lines[0]["type"], "header");
+    assert_eq!(lines[0]["version"], 1);
+    assert_eq!(lines[0]["before"]["jobs"]["web-latency"]["state"], "opened");
+    assert_eq!(
+        lines[0]["before"]["datafeeds"]["datafeed-web-latency"]["mode"],
+        "real_time"
+    );
+    assert!(
+        lines[0]["plan"]["playbook"]["digest"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256:"))
+    );
+    let last = lines.last().expect("lines");
+    assert_eq!(last["event"], "run_finished", "{last}");
+    let succeeded = lines
+        .iter()
+        .filter(|l| l["event"] == "step_succeeded")
+        .count();
+    assert_eq!(succeeded, 10, "4 stops, 5 closes, upgrade mode");
+
+    let runs = quiesce(&rig, &["runs", "--output", "json"]).await;
+    let rows: Value = serde_json::from_str(&stdout(&runs)).expect("JSON");
+    assert_eq!(rows[0]["outcome"], "succeeded", "{rows}");
+    assert_eq!(rows[0]["upgrade_mode_left_on"], true, "{rows}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_at_random_moments_a_run_resumes_to_completion_and_reverts_exactly() {
+    let seed: u64 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(7, |d| d.as_nanos() as u64);
+    let mut rng = SmallRng::seed_from_u64(seed);
+    for round in 0..3 {
+        let kill_after = Duration::from_millis(rng.random_range(80..1800));
+        let context = format!("round {round}, kill after {kill_after:?} (rng seed {seed})");
+        let rig = Rig::new(SLOW_SEED).await;
+        let before = states(&rig).await;
+
+        let mut command = rig.command(SHUTDOWN, &["playbook.yaml", "--yes"]);
+        command.stdout(Stdio::null()).stderr(Stdio::null());
+        let mut child = command.spawn().expect("spawns");
+        let killed = tokio::task::spawn_blocking(move || {
+            std::thread::sleep(kill_after);
+            let _ = child.kill(); // SIGKILL
+            child.wait().expect("reaped")
+        })
+        .await
+        .expect("joined");
+        let Some(journal) = journals(&rig.dir).pop() else {
+            // Killed before the journal existed: nothing may have changed then.
+            assert_eq!(states(&rig).await, before, "{context}");
+            continue;
+        };
+        let id = run_id(&journal);
+        if killed.success() {
+            // The run finished before the kill; resume must then find nothing left.
+        }
+
+        let resumed = quiesce(&rig, &["resume", &id, "--yes"]).await;
+        assert_eq!(
+            resumed.status.code(),
+            Some(0),
+            "{context}: {}",
+            stderr(&resumed)
+        );
+        let (jobs, feeds, upgrade) = states(&rig).await;
+        for job in [
+            "web-latency",
+            "web-errors",
+            "pay-fraud",
+            "pay-declines",
+            "search-clicks",
+        ] {
+            assert_eq!(jobs[job], "closed", "{context}: {jobs}");
+        }
+        for feed in [
+            "datafeed-web-latency",
+            "datafeed-web-errors",
+            "datafeed-pay-fraud",
+            "datafeed-search-clicks",
+        ] {
+            assert_eq!(feeds[feed], "stopped", "{context}: {feeds}");
+        }
+        assert_eq!(upgrade, true, "{context}");
+        rig.assert_no_ordering_violation().await;
+
+        // The before-state in the journal is still the one from before the first change.
+        let header: Value = serde_json::from_str(
+            std::fs::read_to_string(&journal)
+                .expect("journal")
+                .lines()
+                .next()
+                .expect("header"),
+        )
+        .expect("JSON");
+        for (job, state) in before.0.as_object().expect("jobs") {
+            assert_eq!(&header["before"]["jobs"][job]["state"], state, "{context}");
+        }
+
+        let reverted = quiesce(&rig, &["revert", &id, "--yes"]).await;
+        assert_eq!(
+            reverted.status.code(),
+            Some(0),
+            "{context}: {}",
+            stderr(&reverted)
+        );
+        assert_eq!(
+            states(&rig).await,
+            before,
+            "{context}: job by job, as before"
+        );
+        rig.assert_no_ordering_violation().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_torn_last_line_is_reported_not_fatal() {
+    let rig = Rig::new(SLOW_SEED).await;
+    // One stop fails once, so the run ends with work left for `resume`.
+    rig.faults(serde_json::json!([
+        { "operation": "stop_datafeed", "target": "datafeed-pay-fraud", "times": 1,
+          "error": { "status": 400, "type": "illegal_argument_exception", "reason": "once" } }
+    ]))
+    .await;
+    let output = rig.apply(SHUTDOWN, &["playbook.yaml", "--yes"]).await;
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let journal = journals(&rig.dir).pop().expect("journal");
+    let mut text = std::fs::read_to_string(&journal).expect("journal");
+    text.push_str(r#"{"type":"event","event":"step_succ"#);
+    std::fs::write(&journal, text).expect("torn");
+    let id = run_id(&journal);
+
+    let runs = quiesce(&rig, &["runs"]).await;
+    assert_eq!(runs.status.code(), Some(0), "{}", stderr(&runs));
+    assert!(stdout(&runs).contains(&id));
+    let printed = quiesce(&rig, &["revert", &id, "--print"]).await;
+    assert_eq!(printed.status.code(), Some(0), "{}", stderr(&printed));
+    assert!(
+        stdout(&printed).contains("pay-fraud"),
+        "{}",
+        stdout(&printed)
+    );
+    let resumed = quiesce(&rig, &["resume", &id, "--yes"]).await;
+    assert_eq!(resumed.status.code(), Some(0), "{}", stderr(&resumed));
+    assert!(
+        stderr(&resumed).contains("cut short"),
+        "{}",
+        stderr(&resumed)
+    );
+    // The resume ended the torn line; the journal reads cleanly with both segments.
+    let runs = quiesce(&rig, &["runs", "--output", "json"]).await;
+    let rows: Value = serde_json::from_str(&stdout(&runs)).expect("JSON");
+    assert_eq!(rows[0]["resumed"], 1, "{rows}");
+    assert_eq!(rows[0]["outcome"], "succeeded", "{rows}");
+    assert_eq!(rig.stats().await["jobs"]["pay-fraud"], "closed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_run_on_the_same_state_directory_exits_3_naming_the_holder() {
+    let rig = Rig::new(SLOW_SEED).await;
+    let mut first = rig.command(SHUTDOWN, &["playbook.yaml", "--yes"]);
+    first.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut child = first.spawn().expect("spawns");
+    let dir = rig.dir.clone();
+    // Wait until the first run holds the lock (its journal exists), bounded.
+    for _ in 0..200 {
+        if !journals(&dir).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let second = quiesce(&rig, &["apply", "playbook.yaml", "--yes"]).await;
+    let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+    assert_eq!(second.status.code(), Some(3), "{}", stderr(&second));
+    let err = stderr(&second);
+    assert!(
+        err.contains("another run holds the state directory"),
+        "{err}"
+    );
+    assert!(err.contains("pid"), "{err}");
+    rig.assert_no_ordering_violation().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revert_disables_the_upgrade_mode_a_run_left_on() {
+    let rig = Rig::new(SLOW_SEED).await;
+    let output = rig.apply(SHUTDOWN, &["playbook.yaml", "--yes"]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let id = run_id(&journals(&rig.dir).pop().expect("journal"));
+    let runs = quiesce(&rig, &["runs"]).await;
+    assert!(
+        stdout(&runs).contains("enabled upgrade mode"),
+        "{}",
+        stdout(&runs)
+    );
+    let reverted = quiesce(&rig, &["revert", &id, "--yes"]).await;
+    assert_eq!(reverted.status.code(), Some(0), "{}", stderr(&reverted));
+    assert_eq!(rig.stats().await["upgrade_mode"], false);
+    let runs = quiesce(&rig, &["runs"]).await;
+    assert!(
+        !stdout(&runs).contains("enabled upgrade mode"),
+        "{}",
+        stdout(&runs)
+    );
+}
