@@ -66,7 +66,8 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
 
 /// Whether the input is a saved plan (JSON) rather than a playbook (YAML).
 fn is_saved_plan(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
 }
 
 /// The default state directory: `.quiesce` beside `file`.
@@ -259,7 +260,10 @@ pub(crate) async fn plan_loaded(
 }
 
 /// Loads a saved plan and refuses it when the cluster no longer looks as it did then.
-async fn saved_plan(input: &Path, cluster_args: &ClusterArgs) -> Result<(PlanView, Cluster), Error> {
+async fn saved_plan(
+    input: &Path,
+    cluster_args: &ClusterArgs,
+) -> Result<(PlanView, Cluster), Error> {
     let text = std::fs::read_to_string(input).map_err(|source| Error::Io {
         path: input.to_owned(),
         source,

@@ -47,10 +47,10 @@ async fn revert(args: Args) -> Result<i32, Error> {
     })?;
     let loaded = load(&playbook)?;
     let (view, cluster) = plan_loaded(&loaded, &playbook, &args.run.cluster).await?;
-    let state_dir = path
-        .parent()
-        .and_then(std::path::Path::parent)
-        .map_or_else(|| std::path::PathBuf::from(".quiesce"), std::path::Path::to_owned);
+    let state_dir = path.parent().and_then(std::path::Path::parent).map_or_else(
+        || std::path::PathBuf::from(".quiesce"),
+        std::path::Path::to_owned,
+    );
     execute(
         view,
         cluster,
