@@ -47,6 +47,21 @@ pub enum CaptureError {
     NoMatch { tokens: String },
 }
 
+/// What a capture wants the operator to know; the capture is still written.
+#[derive(Debug, Error, Diagnostic)]
+pub enum CaptureWarning {
+    /// Upgrade mode was on: the playbook keeps it on, and nothing opens or starts while it is.
+    #[error("upgrade mode is enabled; the captured playbook keeps `upgrade_mode: enabled`")]
+    #[diagnostic(
+        code(quiesce::capture::upgrade_mode),
+        severity(Warning),
+        help(
+            "To bring the jobs and datafeeds back after the upgrade, delete that line (or write `upgrade_mode: disabled`) before applying the playbook."
+        )
+    )]
+    UpgradeModeOn,
+}
+
 /// Which jobs a capture keeps: Elasticsearch's id expression semantics (es-ml-api.md §5): a
 /// token matches a job by its id or by one of its groups, `*` wildcards allowed; no token at
 /// all, `*` or `_all` select every job.

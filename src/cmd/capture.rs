@@ -5,10 +5,11 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::capture::{Capture, Selection};
+use crate::capture::{Capture, CaptureWarning, Selection};
 use crate::error::Error;
 use crate::exit_code;
 use crate::observe::observe;
+use crate::report::diagnostic;
 
 use super::cluster::{ClusterArgs, connect};
 
@@ -68,9 +69,7 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
         }
     }
     if capture.upgrade_mode {
-        eprintln!(
-            "warning: upgrade mode is enabled; the playbook keeps it enabled (see its last line)"
-        );
+        diagnostic::eprint(&CaptureWarning::UpgradeModeOn);
     }
     Ok(exit_code::SUCCESS)
 }

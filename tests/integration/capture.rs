@@ -394,3 +394,48 @@ async fn capture_shutdown_then_apply_the_capture_brings_back_every_state() {
     expected.remove("datafeed-backfill");
     assert_eq!(datafeeds_after, expected, "every other datafeed as before");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upgrade_mode_seen_on_is_kept_with_a_warning_and_still_plans_nothing() {
+    let seed = SEED.replace(
+        "state: started, end: \"2026-01-01T00:00:00Z\"",
+        "state: stopped",
+    );
+    let rig = Rig::new(&seed).await;
+    let cluster = rig.sim.base_url();
+    let enabled = rig
+        .http
+        .post(format!("{cluster}/_ml/set_upgrade_mode?enabled=true"))
+        .send()
+        .await
+        .expect("request")
+        .status();
+    assert!(enabled.is_success(), "{enabled}");
+
+    let capture = rig
+        .run(&["capture", "--cluster", &cluster, "-o", "before.yaml"])
+        .await;
+    assert_eq!(capture.status.code(), Some(0), "{}", stderr(&capture));
+    assert!(
+        stderr(&capture).contains("quiesce::capture::upgrade_mode"),
+        "{}",
+        stderr(&capture)
+    );
+    let text = rig.dir.read("before.yaml");
+    assert!(text.ends_with("\nupgrade_mode: enabled\n"), "{text}");
+    assert!(
+        text.contains("# WARNING: upgrade mode was ENABLED"),
+        "{text}"
+    );
+
+    let plan = rig
+        .run(&["plan", "before.yaml", "--detailed-exitcode"])
+        .await;
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&plan),
+        stderr(&plan)
+    );
+}
