@@ -2,6 +2,7 @@
 //! simulator over real HTTP.
 
 mod apply;
+mod capture;
 mod journal;
 mod plan;
 mod rig;
