@@ -141,11 +141,11 @@ pub(super) fn byte_size(bytes: u64) -> String {
     const KB: u64 = 1024;
     match bytes {
         0 => "0b".to_owned(),
-        b if b % (KB * KB * KB) == 0 && b >= KB * KB * KB * 4 => {
+        b if b.is_multiple_of(KB * KB * KB) && b >= KB * KB * KB * 4 => {
             format!("{}gb", b / (KB * KB * KB))
         }
-        b if b % (KB * KB) == 0 => format!("{}mb", b / (KB * KB)),
-        b if b % KB == 0 => format!("{}kb", b / KB),
+        b if b.is_multiple_of(KB * KB) => format!("{}mb", b / (KB * KB)),
+        b if b.is_multiple_of(KB) => format!("{}kb", b / KB),
         b => format!("{b}b"),
     }
 }
