@@ -138,15 +138,13 @@ async fn e6_close_with_started_datafeed_before_7_14() {
         .es_version("7.13.0")
         .start()
         .await;
-    let resp = sim.post("/_ml/anomaly_detectors/j1/_close").await;
-    // 7.13 has no product header (§8), so check the envelope field by field.
-    assert_eq!(resp.status.as_u16(), 409, "{}", resp.text);
-    let reason = "cannot close job [j1], datafeed hasn't been stopped";
-    assert_eq!(
-        resp.body,
-        json!({"error":{"root_cause":[{"type":"status_exception","reason":reason}],
-                        "type":"status_exception","reason":reason},"status":409})
-    );
+    sim.post("/_ml/anomaly_detectors/j1/_close")
+        .await
+        .assert_error(
+            409,
+            "status_exception",
+            "cannot close job [j1], datafeed hasn't been stopped",
+        );
     assert_eq!(sim.job_state("j1").await, "opened");
     assert_eq!(sim.datafeed_state("df-j1").await, "started");
     // Stopping first, then closing, works on 7.13.

@@ -106,8 +106,17 @@ impl SimBuilder {
             base,
             client,
             _seed_file: seed_file,
+            product_header: self.es_version.is_none_or(sends_product_header),
         }
     }
+}
+
+/// es-ml-api.md §8: `X-elastic-product` exists from 7.14 on.
+fn sends_product_header(version: &str) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let major = parts.next().unwrap_or(0);
+    let minor = parts.next().unwrap_or(0);
+    (major, minor) >= (7, 14)
 }
 
 /// Reads the first stdout line on a helper thread so a hung child cannot hang the test.
@@ -159,6 +168,8 @@ pub(crate) struct Sim {
     pub(crate) base: String,
     pub(crate) client: reqwest::Client,
     _seed_file: Option<SeedFile>,
+    /// Whether this version sends `X-elastic-product` (§8).
+    product_header: bool,
 }
 
 impl Drop for Sim {
@@ -176,6 +187,8 @@ pub(crate) struct Resp {
     pub(crate) text: String,
     /// The body parsed as JSON, `Value::Null` when empty or not JSON.
     pub(crate) body: Value,
+    /// Whether the simulated version must send `X-elastic-product` (§8: from 7.14 on).
+    pub(crate) product_header_expected: bool,
 }
 
 impl Resp {
@@ -183,12 +196,13 @@ impl Resp {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// Every response carries the product header and a JSON content type (§1.4, §9).
+    /// Every response carries the product header (§1.4, §9) from 7.14 on, none before (§8).
     pub(crate) fn assert_product_header(&self) -> &Self {
+        let expected = self.product_header_expected.then_some("Elasticsearch");
         assert_eq!(
             self.header("x-elastic-product"),
-            Some("Elasticsearch"),
-            "X-elastic-product header missing on {} response: {}",
+            expected,
+            "X-elastic-product header wrong on {} response: {}",
             self.status,
             self.text
         );
@@ -320,6 +334,7 @@ impl Sim {
             headers,
             text,
             body,
+            product_header_expected: self.product_header,
         }
     }
 
