@@ -289,7 +289,7 @@ fn injected_error(spec: &FaultErrorSpec) -> EsError {
         404 => ("resource_not_found_exception", "injected fault"),
         401 | 403 => ("security_exception", "injected fault"),
         400 => ("illegal_argument_exception", "injected fault"),
-        400..=499 => ("status_exception", "injected fault"),
+        _ if status < 500 => ("status_exception", "injected fault"),
         _ => ("exception", "injected fault"),
     };
     EsError::new(

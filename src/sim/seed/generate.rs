@@ -12,11 +12,12 @@ use super::{GenerateSeed, SeedProblem};
 
 const MB: u64 = 1 << 20;
 
+/// Generated jobs and datafeeds, not yet validated.
+type Generated = (Vec<Draft<JobSpec>>, Vec<Draft<DatafeedSpec>>);
+
 /// Generated jobs `<prefix>-00001…` (width grows past 99999) and datafeeds
 /// `datafeed-<job id>`, or the first invalid setting.
-pub(super) fn generate(
-    settings: &GenerateSeed,
-) -> Result<(Vec<Draft<JobSpec>>, Vec<Draft<DatafeedSpec>>), SeedProblem> {
+pub(super) fn generate(settings: &GenerateSeed) -> Result<Generated, SeedProblem> {
     let fraction = |field: &'static str, value: Option<f64>, default: f64| {
         let value = value.unwrap_or(default);
         if (0.0..=1.0).contains(&value) {

@@ -96,7 +96,7 @@ impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let bytes = self.0;
         for (unit, scale) in &UNITS[..4] {
-            if bytes >= *scale && bytes % scale == 0 {
+            if bytes >= *scale && bytes.is_multiple_of(*scale) {
                 return write!(f, "{}{unit}", bytes / scale);
             }
         }
