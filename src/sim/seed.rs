@@ -285,8 +285,14 @@ impl Seed {
                 let options = serde_saphyr::render_options! {
                     snippets: serde_saphyr::SnippetMode::Off,
                 };
+                let message = error.render_with_options(options);
+                // The label shows the position; drop the text's own ` at line L, column C`.
+                let message = match (span, message.rfind(" at line ")) {
+                    (Some(_), Some(at)) => message[..at].to_owned(),
+                    _ => message,
+                };
                 SeedError::Parse {
-                    message: error.render_with_options(options),
+                    message,
                     src: source.named(),
                     span,
                 }
