@@ -221,15 +221,21 @@ impl Cluster {
             .send_modify(|generation| *generation += 1);
         for effect in effects {
             let cluster = self.clone();
-            let mut tasks = self
-                .shared
-                .tasks
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            while tasks.try_join_next().is_some() {}
-            tasks.spawn(async move { cluster.run_effect(effect).await });
+            self.spawn(async move { cluster.run_effect(effect).await });
         }
         result
+    }
+
+    /// Runs work in the background, aborted at shutdown. Work that must finish even when the
+    /// client hangs up (as a transport action does in ES) goes through here.
+    fn spawn(&self, work: impl Future<Output = ()> + Send + 'static) {
+        let mut tasks = self
+            .shared
+            .tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(work);
     }
 
     /// Reads the state without changing it.
