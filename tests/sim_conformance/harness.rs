@@ -29,6 +29,7 @@ pub(crate) struct SimBuilder {
     seed: Option<String>,
     fixture: Option<&'static str>,
     es_version: Option<&'static str>,
+    profile: Option<&'static str>,
 }
 
 impl SimBuilder {
@@ -50,6 +51,12 @@ impl SimBuilder {
         self
     }
 
+    /// `--profile fast|realistic`.
+    pub(crate) fn profile(mut self, profile: &'static str) -> Self {
+        self.profile = Some(profile);
+        self
+    }
+
     pub(crate) async fn start(self) -> Sim {
         let seed_file = self.seed.map(|yaml| SeedFile::write(&yaml));
         let seed_path = match (&seed_file, self.fixture) {
@@ -68,6 +75,9 @@ impl SimBuilder {
         }
         if let Some(version) = self.es_version {
             command.args(["--es-version", version]);
+        }
+        if let Some(profile) = self.profile {
+            command.args(["--profile", profile]);
         }
         command
             .stdin(Stdio::null())

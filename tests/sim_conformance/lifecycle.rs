@@ -330,3 +330,122 @@ async fn jobs_and_datafeeds_created_through_the_api_run_the_full_cycle() {
     assert_eq!(sim.job_state("j1").await, "closed");
     assert_eq!(sim.datafeed_state("df-j1").await, "stopped");
 }
+
+#[tokio::test]
+async fn get_job_shows_groups_and_nested_datafeed_config() {
+    let sim = Sim::with_seed(
+        "
+jobs:
+  - id: j1
+    groups: [web, prod]
+  - id: j2
+datafeeds:
+  - id: df-j1
+    job: j1
+  - id: df-j2
+    job: j2
+    indices: [web-logs-*]
+",
+    )
+    .await;
+    let job = job_config(&sim, "j1").await;
+    assert_eq!(job["groups"], json!(["web", "prod"]));
+    assert_eq!(
+        job["datafeed_config"]["datafeed_id"], "df-j1",
+        "8.x nests the datafeed: {job}"
+    );
+    let resp = sim.get("/_ml/datafeeds/df-j1,df-j2").await;
+    let body = resp.ok();
+    assert_eq!(
+        body["datafeeds"][0]["indices"],
+        json!(["j1-*"]),
+        "default indices"
+    );
+    assert_eq!(body["datafeeds"][1]["indices"], json!(["web-logs-*"]));
+    // exclude_generated is a known parameter (§2.6).
+    sim.get("/_ml/anomaly_detectors/j1?exclude_generated=true")
+        .await
+        .ok();
+}
+
+#[tokio::test]
+async fn open_and_close_bodies_may_repeat_the_id() {
+    let sim = Sim::with_seed("jobs:\n  - id: j1\n").await;
+    let opened = sim
+        .post_json(
+            "/_ml/anomaly_detectors/j1/_open",
+            json!({ "job_id": "j1", "timeout": "1m" }),
+        )
+        .await;
+    assert_eq!(opened.ok()["opened"], true);
+    let closed = sim
+        .post_json(
+            "/_ml/anomaly_detectors/j1/_close",
+            json!({ "job_id": "j1", "timeout": "1m", "force": false, "allow_no_match": true }),
+        )
+        .await;
+    assert_eq!(closed.ok(), &json!({ "closed": true }));
+}
+
+const STOPPED_DATAFEED: &str = "
+latency:
+  lookback: 30s
+jobs:
+  - id: j1
+    state: opened
+datafeeds:
+  - id: df-j1
+    job: j1
+";
+
+#[tokio::test]
+async fn start_and_end_accept_epoch_millis() {
+    let sim = Sim::with_seed(STOPPED_DATAFEED).await;
+    // 13 digits: not a year for `strict_date_optional_time`, so read as epoch millis.
+    sim.post("/_ml/datafeeds/df-j1/_start?start=1767312000000&end=1767225600000")
+        .await
+        .assert_error(
+            400,
+            "action_request_validation_exception",
+            "Validation Failed: 1: start [1767312000000] must be earlier than end [1767225600000];",
+        );
+    let resp = sim
+        .post("/_ml/datafeeds/df-j1/_start?start=1767225600000&end=1767312000000")
+        .await;
+    assert_eq!(resp.ok()["started"], true);
+}
+
+#[tokio::test]
+async fn unparseable_start_is_a_parse_exception() {
+    let sim = Sim::with_seed(STOPPED_DATAFEED).await;
+    sim.post("/_ml/datafeeds/df-j1/_start?start=yesterday")
+        .await
+        .assert_error(
+            400,
+            "parse_exception",
+            "Query param [start] with value [yesterday] cannot be parsed as a date or converted to a number (epoch).",
+        );
+    assert_eq!(sim.datafeed_state("df-j1").await, "stopped");
+}
+
+#[tokio::test]
+async fn force_close_isolates_a_lookback_datafeed_and_persists_nothing() {
+    // §2.2 step 4: with force, the datafeed is isolated first so that its auto-close does not
+    // turn the force close into a graceful one.
+    let sim = Sim::with_seed(STOPPED_DATAFEED).await;
+    sim.post("/_ml/datafeeds/df-j1/_start?end=2026-01-02T00:00:00Z")
+        .await
+        .ok();
+    let before = snapshots(&sim, "j1").await.len();
+    let resp = sim
+        .post("/_ml/anomaly_detectors/j1/_close?force=true")
+        .await;
+    assert_eq!(resp.ok(), &json!({ "closed": true }));
+    assert_eq!(sim.job_state("j1").await, "closed");
+    assert_eq!(sim.datafeed_state("df-j1").await, "stopped");
+    assert_eq!(
+        snapshots(&sim, "j1").await.len(),
+        before,
+        "no snapshot on force close"
+    );
+}

@@ -46,6 +46,10 @@ fn assert_401(resp: &Resp, reason: Option<&str>) {
             .any(|c| c.starts_with("Basic realm=\"security\"")),
         "WWW-Authenticate Basic challenge expected, got {challenges:?}"
     );
+    assert!(
+        challenges.iter().any(|c| c.starts_with("ApiKey")),
+        "WWW-Authenticate ApiKey challenge expected, got {challenges:?}"
+    );
 }
 
 fn assert_403(resp: &Resp, action: &str, principal: &str, grants: &str) {
