@@ -33,7 +33,21 @@ async fn stats_count_requests_per_operation_and_status() {
     sim.post("/_ml/anomaly_detectors/nope/_close").await;
     sim.post("/_ml/anomaly_detectors/j2/_open").await;
     sim.get("/_ml/info").await.ok();
+    sim.get("/").await.ok();
+    sim.get("/_ml/anomaly_detectors").await.ok();
+    sim.get("/_ml/datafeeds").await.ok();
+    sim.get("/_ml/anomaly_detectors/j1/_stats").await.ok();
+    sim.get("/_ml/datafeeds/_stats").await.ok();
     let stats = sim.sim_stats().await;
+    for operation in [
+        "root",
+        "get_jobs",
+        "get_datafeeds",
+        "job_stats",
+        "datafeed_stats",
+    ] {
+        assert_eq!(count(&stats, operation, "200"), 1, "{operation}: {stats}");
+    }
     assert_eq!(count(&stats, "stop_datafeed", "200"), 2, "{stats}");
     assert_eq!(count(&stats, "close_job", "200"), 1, "{stats}");
     assert_eq!(count(&stats, "close_job", "404"), 1, "{stats}");
@@ -260,4 +274,59 @@ async fn fail_endpoint_is_not_under_ml() {
         json!({ "failed": true })
     );
     assert_eq!(sim.sim_stats().await["jobs"]["j1"], "failed");
+}
+
+#[tokio::test]
+async fn rate_faults_are_deterministic_for_a_fault_seed() {
+    let seed = format!(
+        "{CLUSTER}fault_seed: 7
+faults:
+  - operation: job_stats
+    rate: 0.5
+    error: {{ status: 503, type: master_not_discovered_exception, reason: flaky }}
+"
+    );
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let sim = Sim::with_seed(&seed).await;
+        let mut statuses = Vec::new();
+        for _ in 0..40 {
+            statuses.push(
+                sim.get("/_ml/anomaly_detectors/j1/_stats")
+                    .await
+                    .status
+                    .as_u16(),
+            );
+        }
+        runs.push(statuses);
+    }
+    assert_eq!(runs[0], runs[1], "same fault_seed, same sequence");
+    let failed = runs[0].iter().filter(|s| **s == 503).count();
+    assert!(
+        (5..=35).contains(&failed),
+        "about half of 40 calls fail, got {failed}"
+    );
+}
+
+#[tokio::test]
+async fn rate_and_times_combine_to_at_most_n_hits() {
+    let sim = Sim::with_seed(CLUSTER).await;
+    sim.set_faults(json!([{
+        "operation": "job_stats", "rate": 0.9, "times": 2,
+        "error": { "status": 503, "type": "master_not_discovered_exception", "reason": "flaky" }
+    }]))
+    .await;
+    let mut failed = 0;
+    for _ in 0..30 {
+        if sim
+            .get("/_ml/anomaly_detectors/j1/_stats")
+            .await
+            .status
+            .as_u16()
+            == 503
+        {
+            failed += 1;
+        }
+    }
+    assert_eq!(failed, 2, "rate 0.9 over 30 calls, capped by times: 2");
 }

@@ -131,6 +131,16 @@ async fn unmatched_wildcard_with_allow_no_match_false_is_404() {
     sim.post(&format!("/_ml/anomaly_detectors/missing-*/_close?{q}"))
         .await
         .assert_error(404, "resource_not_found_exception", jobs);
+    sim.get(&format!("/_ml/anomaly_detectors/missing-*?{q}"))
+        .await
+        .assert_error(404, "resource_not_found_exception", jobs);
+    sim.get(&format!("/_ml/datafeeds/missing-*?{q}"))
+        .await
+        .assert_error(404, "resource_not_found_exception", datafeeds);
+    assert_eq!(
+        sim.get("/_ml/datafeeds/missing-*").await.ok(),
+        &json!({ "count": 0, "datafeeds": [] })
+    );
 }
 
 #[tokio::test]

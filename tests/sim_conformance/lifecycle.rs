@@ -85,6 +85,20 @@ async fn graceful_close_persists_a_snapshot_with_the_documented_description() {
     );
     assert!(snapshot["model_size_stats"].is_object(), "{snapshot}");
     assert!(snapshot["retain"].is_boolean(), "{snapshot}");
+    let config = job_config(&sim, "j1").await;
+    assert_eq!(
+        config["model_snapshot_id"].as_str(),
+        Some(id),
+        "the job points at its latest snapshot (§2.6)"
+    );
+    let posted = sim
+        .post("/_ml/anomaly_detectors/j1/model_snapshots?sort=timestamp&desc=true&from=0&size=10")
+        .await;
+    assert_eq!(
+        posted.ok()["count"],
+        after.len(),
+        "POST and paging params are accepted"
+    );
 }
 
 #[tokio::test]

@@ -16,3 +16,4 @@ mod lifecycle;
 mod security;
 mod timing;
 mod upgrade_mode;
+mod versions;

@@ -350,6 +350,38 @@ async fn has_privileges_also_answers_get_and_needs_credentials() {
 }
 
 #[tokio::test]
+async fn has_privileges_for_a_named_user() {
+    let sim = secured().await;
+    let resp = sim
+        .send(as_user(
+            sim.request(Method::POST, "/_security/user/viewer/_has_privileges")
+                .json(&json!({ "cluster": ["monitor_ml"] })),
+            "viewer",
+        ))
+        .await;
+    assert_eq!(resp.ok()["has_all_requested"], true);
+}
+
+#[tokio::test]
+async fn root_endpoint_needs_the_monitor_privilege() {
+    // §1.4: `GET /` needs cluster privilege monitor (or manage/all); monitor_ml is not enough.
+    let sim = secured().await;
+    for user in ["mon", "ops", "root"] {
+        let resp = sim.send(as_user(sim.request(Method::GET, "/"), user)).await;
+        assert_eq!(resp.ok()["tagline"], "You Know, for Search", "{user}");
+    }
+    let resp = sim
+        .send(as_user(sim.request(Method::GET, "/"), "viewer"))
+        .await;
+    let error = resp.assert_envelope(403, "security_exception");
+    let reason = error["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("action [cluster:monitor/main] is unauthorized for user [viewer]"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
 async fn authenticate_names_the_user() {
     let sim = secured().await;
     let resp = sim
