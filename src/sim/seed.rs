@@ -373,6 +373,25 @@ mod tests {
         assert!(schema["properties"]["jobs"].is_object());
     }
 
+    proptest::proptest! {
+        /// The loader answers every input with a seed or an error, never a panic.
+        #[test]
+        fn loading_never_panics(text in "(?s).{0,200}") {
+            if let Ok(seed) = Seed::from_yaml_str(&text, "fuzz.yaml") {
+                let _ = seed.resolve(None, None);
+            }
+        }
+
+        #[test]
+        fn loading_seed_shaped_text_never_panics(
+            text in r"(jobs|datafeeds|nodes|generate|faults|security|cluster):( |\n  - )[a-z{}:, 0-9\[\]-]{0,60}",
+        ) {
+            if let Ok(seed) = Seed::from_yaml_str(&text, "fuzz.yaml") {
+                let _ = seed.resolve(None, None);
+            }
+        }
+    }
+
     #[test]
     fn empty_and_comment_only_text_is_the_default_seed() {
         for text in ["", "# nothing yet\n\n"] {
