@@ -202,6 +202,21 @@ pub(crate) struct Resp {
 }
 
 impl Resp {
+    /// Reads a whole response; `product_header_expected` as for the simulated version.
+    pub(crate) async fn read(response: reqwest::Response, product_header_expected: bool) -> Resp {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("response body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            text,
+            body,
+            product_header_expected,
+        }
+    }
+
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -335,17 +350,17 @@ impl Sim {
 
     pub(crate) async fn send(&self, request: RequestBuilder) -> Resp {
         let response = request.send().await.expect("HTTP request to the simulator");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.expect("response body");
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp {
-            status,
-            headers,
-            text,
-            body,
-            product_header_expected: self.product_header,
-        }
+        Resp::read(response, self.product_header).await
+    }
+
+    /// `POST path` on a spawned task, so a test can act while the call waits.
+    pub(crate) fn post_in_background(&self, path: &str) -> tokio::task::JoinHandle<Resp> {
+        let request = self.request(Method::POST, path);
+        let product_header = self.product_header;
+        tokio::spawn(async move {
+            let response = request.send().await.expect("background request");
+            Resp::read(response, product_header).await
+        })
     }
 
     pub(crate) async fn get(&self, path: &str) -> Resp {

@@ -463,3 +463,39 @@ async fn force_close_isolates_a_lookback_datafeed_and_persists_nothing() {
         "no snapshot on force close"
     );
 }
+
+#[tokio::test]
+async fn delete_job_referenced_by_a_datafeed_is_409_and_bad_bodies_are_400() {
+    let sim =
+        Sim::with_seed("jobs:\n  - id: j1\n  - id: j2\ndatafeeds:\n  - id: df-j1\n    job: j1\n")
+            .await;
+    let resp = sim.delete("/_ml/anomaly_detectors/j1").await;
+    assert_eq!(resp.status.as_u16(), 409, "{}", resp.text);
+    assert_eq!(
+        resp.body["error"]["reason"],
+        "Cannot delete job [j1] because datafeed [df-j1] refers to it"
+    );
+    let resp = sim
+        .put_json(
+            "/_ml/datafeeds/df-j2",
+            json!({ "job_id": "j2", "indices": ["x"], "headers": {} }),
+        )
+        .await;
+    assert_eq!(resp.status.as_u16(), 400, "{}", resp.text);
+    assert!(
+        resp.body["error"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("unknown field [headers]")),
+        "{}",
+        resp.text
+    );
+    let resp = sim.put_job("Bad_Id", json!({})).await;
+    assert_eq!(
+        resp.status.as_u16(),
+        400,
+        "upper case job id: {}",
+        resp.text
+    );
+    let deleted = sim.delete("/_ml/anomaly_detectors/j2").await;
+    assert_eq!(deleted.ok(), &json!({ "acknowledged": true }));
+}

@@ -350,6 +350,37 @@ async fn has_privileges_also_answers_get_and_needs_credentials() {
 }
 
 #[tokio::test]
+async fn has_privileges_knows_monitor_manage_and_all() {
+    let sim = secured().await;
+    let request = json!({ "cluster": ["monitor", "manage", "all"] });
+    for (user, monitor, manage, all) in [
+        ("mon", true, false, false),
+        ("ops", true, true, false),
+        ("root", true, true, true),
+        ("admin", false, false, false),
+    ] {
+        let resp = sim
+            .send(as_user(
+                sim.request(Method::POST, "/_security/user/_has_privileges")
+                    .json(&request),
+                user,
+            ))
+            .await;
+        let body = resp.ok();
+        assert_eq!(
+            body["cluster"],
+            json!({ "monitor": monitor, "manage": manage, "all": all }),
+            "{user}"
+        );
+        assert_eq!(
+            body["has_all_requested"],
+            monitor && manage && all,
+            "{user}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn has_privileges_for_a_named_user() {
     let sim = secured().await;
     let resp = sim
