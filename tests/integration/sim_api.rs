@@ -687,3 +687,44 @@ async fn stop_faults_apply_to_the_stop_a_close_makes() {
         .await
         .assert_ok();
 }
+
+#[tokio::test]
+async fn from_9_3_close_job_decides_whether_a_stopped_lookback_closes_its_job() {
+    let seed = "
+latency: {lookback: 10m}
+jobs:
+  - {id: j1, state: opened}
+  - {id: j2, state: opened}
+datafeeds:
+  - {id: df-j1, job: j1, state: started, end: '2026-11-01T00:00:00Z'}
+  - {id: df-j2, job: j2, state: started, end: '2026-11-01T00:00:00Z'}
+";
+    let sim = start_as(seed, Some("9.3.0")).await;
+    sim.post("/_ml/datafeeds/df-j1/_stop").await.assert_ok();
+    assert_eq!(sim.job("j1").await["state"], "opened");
+    sim.post("/_ml/datafeeds/df-j2/_stop?close_job=true")
+        .await
+        .assert_ok();
+    assert_eq!(sim.job("j2").await["state"], "closed");
+    let before = start_as(seed, Some("8.15.0")).await;
+    before.post("/_ml/datafeeds/df-j1/_stop").await.assert_ok();
+    before.wait_job("j1", "closed").await;
+}
+
+#[tokio::test]
+async fn deprecated_allow_no_jobs_warns_in_7_x() {
+    let sim = start_as(TWO_JOBS, Some("7.13.0")).await;
+    let answer = sim
+        .post("/_ml/anomaly_detectors/missing-*/_close?allow_no_jobs=false")
+        .await;
+    answer.assert_error(
+        404,
+        "resource_not_found_exception",
+        "No known job with id 'missing-*'",
+    );
+    let warning = answer.headers["warning"].to_str().unwrap();
+    assert!(
+        warning
+            .contains("Deprecated field [allow_no_jobs] used, expected [allow_no_match] instead")
+    );
+}

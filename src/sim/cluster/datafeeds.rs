@@ -74,10 +74,38 @@ impl Cluster {
         force: bool,
         timeout: &Timeout,
         stuck: &[String],
+        close_job: Option<bool>,
     ) -> Result<Value, EsError> {
         let ids = self.read(|state, _| state.expand_datafeeds(expr, allow_no_match))?;
-        self.stop_datafeed_ids(&ids, force, timeout, stuck, true)
+        // Before ~9.3 a lookback datafeed stopped through the API closes its job; from 9.3 the
+        // `close_job` parameter decides, for every datafeed (es-ml-api.md §2.1 step 7).
+        let lookback_closes = close_job.unwrap_or(true);
+        self.stop_datafeed_ids(&ids, force, timeout, stuck, lookback_closes)
             .await;
+        if close_job == Some(true) {
+            let jobs: Vec<String> = self.transition(|state, shared| {
+                let jobs: Vec<String> = ids
+                    .iter()
+                    .filter_map(|id| state.datafeeds.get(id))
+                    .map(|df| df.config.job_id.clone())
+                    .collect();
+                for job in &jobs {
+                    state.auto_close(shared, job);
+                }
+                jobs
+            });
+            self.wait_for(timeout.wait, |state| {
+                jobs.iter()
+                    .all(|id| {
+                        state
+                            .jobs
+                            .get(id)
+                            .is_none_or(|job| job.state == JobState::Closed)
+                    })
+                    .then_some(())
+            })
+            .await;
+        }
         Ok(json!({"stopped": true}))
     }
 
@@ -256,6 +284,7 @@ impl State {
                     df.transition = Some(sender);
                     self.effects.push(Effect::StopDatafeed {
                         datafeed: id.to_owned(),
+                        auto_close,
                         cancel,
                     });
                 }
@@ -266,11 +295,17 @@ impl State {
 
     /// The stop latency (or the lookback) is over: `stopped`, and a lookback datafeed closes
     /// its job.
-    pub(super) fn finish_stop(&mut self, shared: &Shared, id: &str, cancel: &mut Cancel) {
+    pub(super) fn finish_stop(
+        &mut self,
+        shared: &Shared,
+        id: &str,
+        cancel: &mut Cancel,
+        auto_close: bool,
+    ) {
         if !still_current(cancel) {
             return;
         }
-        self.force_stop(shared, id, true);
+        self.force_stop(shared, id, auto_close);
     }
 
     /// Removes the datafeed's task at once.

@@ -355,7 +355,8 @@ impl State {
         Ok(())
     }
 
-    /// Starts a graceful close the cluster decides on itself (a lookback reaching its end).
+    /// Starts a graceful close the cluster decides on itself (a lookback reaching its end, a
+    /// stop with `close_job`).
     pub(super) fn auto_close(&mut self, shared: &Shared, id: &str) {
         let Some(job) = self.jobs.get_mut(id) else {
             return;
