@@ -228,6 +228,17 @@ impl EsError {
         )
     }
 
+    /// E24: a start whose `end` is not after its `start` (epoch ms).
+    pub fn start_not_before_end(start_ms: i64, end_ms: i64) -> Self {
+        EsError::new(
+            400,
+            "action_request_validation_exception",
+            format!(
+                "Validation Failed: 1: start [{start_ms}] must be earlier than end [{end_ms}];"
+            ),
+        )
+    }
+
     /// The flat 400 ES sends for a path it has no handler for (also the security endpoints
     /// when security is off, 8.x).
     pub fn no_handler(uri: &str, method: &str) -> Self {

@@ -27,13 +27,7 @@ impl Cluster {
         if let Some(end) = end_ms {
             let start = start_ms.unwrap_or(0);
             if end <= start {
-                return Err(EsError::new(
-                    400,
-                    "action_request_validation_exception",
-                    format!(
-                        "Validation Failed: 1: start [{start}] must be earlier than end [{end}];"
-                    ),
-                ));
+                return Err(EsError::start_not_before_end(start, end));
             }
         }
         let with_node = self.shared.identity.version.major >= 8;
