@@ -87,7 +87,7 @@ pub struct FaultRule {
         skip_serializing_if = "Option::is_none",
         with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
     )]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<crate::sim::seed::DurationText>")]
     pub delay: Option<Duration>,
     /// Effect: close the connection without any response.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -29,7 +29,7 @@ pub use spec::{
     ClusterSpec, DatafeedSpec, JobSpec, Latency, NodeSpec, Persistence, SeedDatafeedState,
     SeedJobState,
 };
-pub use units::{ByteSize, EsVersion, Profile, Sp};
+pub use units::{ByteSize, DurationText, EsVersion, Profile, Sp, TimestampText};
 
 /// A simulator seed as written in YAML. Every key is optional; an empty file is an empty
 /// one-node cluster with security off.
@@ -110,42 +110,42 @@ pub struct LatencySeed {
         default,
         with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
     )]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<DurationText>")]
     pub open_job: Option<Duration>,
     /// Base latency of closing a job (before persisting its model).
     #[serde(
         default,
         with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
     )]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<DurationText>")]
     pub close_job: Option<Duration>,
     /// Latency of starting a datafeed.
     #[serde(
         default,
         with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
     )]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<DurationText>")]
     pub start_datafeed: Option<Duration>,
     /// Latency of stopping a datafeed.
     #[serde(
         default,
         with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
     )]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<DurationText>")]
     pub stop_datafeed: Option<Duration>,
     /// Latency of changing upgrade mode.
     #[serde(
         default,
         with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
     )]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<DurationText>")]
     pub set_upgrade_mode: Option<Duration>,
     /// Latency of every read (stats, get, info).
     #[serde(
         default,
         with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
     )]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<DurationText>")]
     pub stats: Option<Duration>,
     /// How long a lookback datafeed (one with `end`) runs before it stops and closes its job
     /// (default 30s realistic, 50ms fast).
@@ -153,7 +153,7 @@ pub struct LatencySeed {
         default,
         with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
     )]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<DurationText>")]
     pub lookback: Option<Duration>,
     /// Bytes per second to persist (close) or restore (open) a model, e.g. `200mb`.
     pub persist_rate: Option<ByteSize>,
@@ -214,7 +214,7 @@ pub struct DatafeedSeed {
     #[serde(default)]
     pub state: Sp<SeedDatafeedState>,
     /// Makes it a lookback datafeed: it finishes after `latency.lookback` and closes its job.
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<TimestampText>")]
     pub end: Option<jiff::Timestamp>,
     /// Source indices (default `["<job id>-*"]`).
     pub indices: Option<Vec<String>>,
