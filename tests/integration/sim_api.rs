@@ -728,3 +728,75 @@ async fn deprecated_allow_no_jobs_warns_in_7_x() {
             .contains("Deprecated field [allow_no_jobs] used, expected [allow_no_match] instead")
     );
 }
+
+#[tokio::test]
+async fn a_delay_fault_answers_normally_but_late() {
+    let sim = start(TWO_JOBS).await;
+    let rules = json!({"faults": [{"operation": "job_stats", "times": 1, "delay": "300ms"}]});
+    sim.put("/_sim/faults", rules).await.assert_ok();
+    let begun = Instant::now();
+    let answer = sim.get("/_ml/anomaly_detectors/j1/_stats").await;
+    assert_eq!(answer.assert_ok()["count"], 1);
+    assert!(
+        begun.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        begun.elapsed()
+    );
+    let faults = sim.get("/_sim/faults").await;
+    assert!(faults.status.is_success());
+}
+
+#[tokio::test]
+async fn security_runs_before_the_upgrade_mode_filter() {
+    let seed = "
+security:
+  users:
+    - {username: admin, password: admin-pw, roles: [manage_ml]}
+    - {username: viewer, password: viewer-pw, roles: [monitor_ml]}
+jobs:
+  - {id: j1, state: opened}
+";
+    let sim = start(seed).await;
+    let url = |path: &str| format!("{}{path}", sim.sim.base_url());
+    let set_upgrade = sim
+        .client
+        .post(url("/_ml/set_upgrade_mode?enabled=true"))
+        .basic_auth("admin", Some("admin-pw"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set_upgrade.status(), StatusCode::OK);
+    let anonymous = sim.post("/_ml/anomaly_detectors/j1/_close").await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert!(anonymous.headers.contains_key("www-authenticate"));
+    assert_eq!(anonymous.headers["x-elastic-product"], "Elasticsearch");
+    let viewer = sim
+        .client
+        .post(url("/_ml/anomaly_detectors/j1/_close"))
+        .basic_auth("viewer", Some("viewer-pw"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(viewer.status(), StatusCode::FORBIDDEN);
+    let body: serde_json::Value = viewer.json().await.unwrap();
+    let reason = body["error"]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(
+            "action [cluster:admin/xpack/ml/job/close] is unauthorized for user [viewer]"
+        ),
+        "{reason}"
+    );
+    let admin = sim
+        .client
+        .post(url("/_ml/anomaly_detectors/j1/_close"))
+        .basic_auth("admin", Some("admin-pw"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        sim.get("/_sim/stats").await.status,
+        StatusCode::OK,
+        "no credentials needed"
+    );
+}
