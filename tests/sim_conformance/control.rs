@@ -330,3 +330,73 @@ async fn rate_and_times_combine_to_at_most_n_hits() {
     }
     assert_eq!(failed, 2, "rate 0.9 over 30 calls, capped by times: 2");
 }
+
+#[tokio::test]
+async fn closing_all_records_one_violation_per_job_with_a_running_datafeed() {
+    let sim = Sim::with_seed(
+        "
+jobs:
+  - { id: j1, state: opened }
+  - { id: j2, state: opened }
+  - { id: j3, state: opened }
+datafeeds:
+  - { id: df-j1, job: j1, state: started }
+  - { id: df-j2, job: j2, state: started }
+  - { id: df-j3, job: j3 }
+",
+    )
+    .await;
+    sim.post("/_ml/anomaly_detectors/_all/_close").await.ok();
+    let stats = sim.sim_stats().await;
+    let mut jobs: Vec<String> = stats["ordering_violations"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|v| v["job_id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    jobs.sort();
+    assert_eq!(jobs, ["j1", "j2"], "{stats}");
+}
+
+#[tokio::test]
+async fn close_refused_before_7_14_is_still_an_ordering_violation() {
+    let sim = Sim::builder()
+        .seed(CLUSTER)
+        .es_version("7.13.0")
+        .start()
+        .await;
+    sim.post("/_ml/anomaly_detectors/j1/_close")
+        .await
+        .assert_envelope(409, "status_exception");
+    let stats = sim.sim_stats().await;
+    let violations = stats["ordering_violations"]
+        .as_array()
+        .expect("array")
+        .clone();
+    assert_eq!(violations.len(), 1, "{stats}");
+    assert_eq!(violations[0]["operation"], "close_job");
+    assert_eq!(violations[0]["datafeed_state"], "started");
+}
+
+#[tokio::test]
+async fn close_while_datafeed_is_stopping_is_an_ordering_violation() {
+    let sim = Sim::with_seed(CLUSTER).await;
+    sim.set_faults(
+        json!([{ "operation": "stop_datafeed", "target": "df-j1", "stuck": true, "times": 1 }]),
+    )
+    .await;
+    sim.post("/_ml/datafeeds/df-j1/_stop?timeout=100ms").await;
+    assert_eq!(sim.datafeed_state("df-j1").await, "stopping");
+    sim.post("/_ml/anomaly_detectors/j1/_close?force=true")
+        .await
+        .ok();
+    let stats = sim.sim_stats().await;
+    let violations = stats["ordering_violations"]
+        .as_array()
+        .expect("array")
+        .clone();
+    assert_eq!(violations.len(), 1, "{stats}");
+    assert_eq!(violations[0]["datafeed_state"], "stopping");
+    assert_eq!(stats["jobs"]["j1"], "closed");
+    assert_eq!(stats["datafeeds"]["df-j1"], "stopped");
+}

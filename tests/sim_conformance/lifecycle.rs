@@ -229,6 +229,11 @@ async fn put_job_fills_in_the_documented_defaults() {
     assert_eq!(job["daily_model_snapshot_retention_after_days"], 1);
     assert_eq!(job["results_index_name"], "shared");
     assert_eq!(job["allow_lazy_open"], false);
+    assert_eq!(
+        job["data_description"]["time_field"], "time",
+        "default time field: {job}"
+    );
+    assert_eq!(job["data_description"]["time_format"], "epoch_ms");
     let stored = job_config(&sim, "j1").await;
     assert_eq!(stored["analysis_limits"]["model_memory_limit"], "1024mb");
     assert!(
