@@ -365,6 +365,46 @@ mod tests {
         }
     }
 
+    /// Every key of the seed format is documented in the README's simulator section.
+    #[test]
+    fn readme_documents_every_seed_key() {
+        let readme =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+                .expect("README.md exists");
+        let start = readme
+            .find("<!-- simulator")
+            .expect("the simulator section marker");
+        let section = &readme[start..];
+        let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+        let schema = serde_json::to_value(seed_schema()).unwrap();
+        let mut objects = vec![&schema];
+        objects.extend(schema["definitions"].as_object().unwrap().values());
+        let mut missing = Vec::new();
+        for object in objects {
+            for key in object["properties"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(key, _)| key)
+            {
+                let word = |at: usize| {
+                    let before = section[..at].chars().next_back();
+                    let after = section[at + key.len()..].chars().next();
+                    let boundary =
+                        |c: Option<char>| c.is_none_or(|c| !c.is_ascii_alphanumeric() && c != '_');
+                    boundary(before) && boundary(after)
+                };
+                if !section.match_indices(key.as_str()).any(|(at, _)| word(at)) {
+                    missing.push(key.clone());
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "README's simulator section does not mention {missing:?}"
+        );
+    }
+
     #[test]
     fn schema_is_draft_07_and_closed() {
         let schema = serde_json::to_value(seed_schema()).unwrap();
