@@ -79,6 +79,8 @@ async fn start_with_job_opened_answers_node_and_reports_started() {
     let stats = sim.datafeed_stats("df-j1").await;
     assert_eq!(stats["state"], "started");
     assert_eq!(assert_node(&stats), node);
+    let job = sim.job_stats("j1").await;
+    assert_eq!(assert_node(&job), node, "a datafeed runs on its job's node");
     assert!(
         stats["assignment_explanation"].is_string(),
         "task exists: {stats}"

@@ -248,6 +248,28 @@ jobs:
 }
 
 #[tokio::test]
+async fn e12_jobs_spread_over_nodes_until_none_has_room() {
+    let sim = Sim::with_seed(
+        "
+nodes:
+  count: 2
+  memory: 1gb
+jobs:
+  - { id: a, model_memory_limit: 1gb }
+  - { id: b, model_memory_limit: 1gb }
+  - { id: c, model_memory_limit: 1gb }
+",
+    )
+    .await;
+    let a = sim.post("/_ml/anomaly_detectors/a/_open").await.ok()["node"].clone();
+    let b = sim.post("/_ml/anomaly_detectors/b/_open").await.ok()["node"].clone();
+    assert_ne!(a, b, "each node holds one 1gb job");
+    sim.post("/_ml/anomaly_detectors/c/_open")
+        .await
+        .assert_envelope(429, "status_exception");
+}
+
+#[tokio::test]
 async fn e12_memory_is_summed_over_opened_jobs_on_a_node() {
     let sim = Sim::with_seed(
         "
