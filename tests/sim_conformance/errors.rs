@@ -111,6 +111,34 @@ jobs:
 }
 
 #[tokio::test]
+async fn e3_or_e4_depends_on_how_many_jobs_the_expression_expands_to() {
+    // §2.2 step 3: exactly one expanded job → E3; more than one (closed ones count) → E4.
+    let sim = Sim::with_seed(
+        "
+jobs:
+  - id: j1
+    state: failed
+  - id: j2
+",
+    )
+    .await;
+    sim.post("/_ml/anomaly_detectors/j1*/_close")
+        .await
+        .assert_error(
+            409,
+            "status_exception",
+            "cannot close job [j1] because it failed, use force close",
+        );
+    sim.post("/_ml/anomaly_detectors/j1,j2/_close")
+        .await
+        .assert_error(
+            409,
+            "status_exception",
+            "one or more jobs have state failed, use force close",
+        );
+}
+
+#[tokio::test]
 async fn e5_close_when_datafeed_stop_fails() {
     // The close stops the datafeed with the same parameters (§2.2 step 4); a failing stop of
     // df-j1 (fault) must surface as E5 with the stop's error as caused_by.

@@ -455,3 +455,61 @@ async fn without_users_security_is_off_and_has_no_handlers() {
         "no handler found for uri [/_security/user/_has_privileges] and method [POST]",
     );
 }
+
+#[tokio::test]
+async fn security_comes_before_upgrade_mode_faults_and_parameters() {
+    // §9: security first; the upgrade-mode filter and fault rules run after it; unknown
+    // parameters are found by the handler, after authentication.
+    let sim = secured().await;
+    let enable = sim
+        .send(as_user(
+            sim.request(Method::POST, "/_ml/set_upgrade_mode?enabled=true"),
+            "admin",
+        ))
+        .await;
+    assert_eq!(enable.ok(), &json!({ "acknowledged": true }));
+    let stop = sim
+        .send(as_user(
+            sim.request(Method::POST, "/_ml/datafeeds/df-j1/_stop"),
+            "viewer",
+        ))
+        .await;
+    assert_403(
+        &stop,
+        "cluster:admin/xpack/ml/datafeed/stop",
+        "user [viewer]",
+        MANAGE_ML_GRANTS,
+    );
+    let stop = sim
+        .send(as_user(
+            sim.request(Method::POST, "/_ml/datafeeds/df-j1/_stop"),
+            "admin",
+        ))
+        .await;
+    stop.assert_error(
+        429,
+        "status_exception",
+        "Cannot perform cluster:admin/xpack/ml/datafeed/stop action while upgrade mode is enabled",
+    );
+    sim.set_faults(json!([{
+        "operation": "job_stats",
+        "error": { "status": 503, "type": "master_not_discovered_exception", "reason": "x" }
+    }]))
+    .await;
+    assert_401(&sim.get(STATS).await, None);
+    assert_401(&sim.get(&format!("{STATS}?bogus=1")).await, None);
+}
+
+#[tokio::test]
+async fn routing_errors_need_no_credentials() {
+    // No handler, no authentication: the flat 400/405 come first (§1.2, §1.4).
+    let sim = secured().await;
+    sim.get("/_no/such/path").await.assert_flat_error(
+        400,
+        "no handler found for uri [/_no/such/path] and method [GET]",
+    );
+    sim.get("/_ml/datafeeds/df-j1/_stop").await.assert_flat_error(
+        405,
+        "Incorrect HTTP method for uri [/_ml/datafeeds/df-j1/_stop] and method [GET], allowed: [POST]",
+    );
+}

@@ -268,6 +268,10 @@ fn invalid_seeds_are_refused() {
         "started-datafeed-closed-job",
     );
     assert_seed_refused(
+        "jobs:\n  - id: a\n    state: failed\ndatafeeds:\n  - id: df\n    job: a\n    state: started\n",
+        "started-datafeed-failed-job",
+    );
+    assert_seed_refused(
         "datafeeds:\n  - id: df\n    job: missing\n",
         "datafeed-without-job",
     );
