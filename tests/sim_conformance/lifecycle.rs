@@ -85,6 +85,9 @@ async fn graceful_close_persists_a_snapshot_with_the_documented_description() {
     );
     assert!(snapshot["model_size_stats"].is_object(), "{snapshot}");
     assert!(snapshot["retain"].is_boolean(), "{snapshot}");
+    assert!(snapshot["min_version"].is_string(), "{snapshot}");
+    assert!(snapshot["timestamp"].is_u64(), "{snapshot}");
+    assert!(snapshot["snapshot_doc_count"].is_u64(), "{snapshot}");
     let config = job_config(&sim, "j1").await;
     assert_eq!(
         config["model_snapshot_id"].as_str(),

@@ -347,6 +347,19 @@ async fn has_privileges_also_answers_get_and_needs_credentials() {
         )
         .await;
     assert_eq!(resp.status.as_u16(), 401, "{}", resp.text);
+    let resp = sim
+        .send(as_user(
+            sim.request(Method::POST, "/_security/user/_has_privileges"),
+            "viewer",
+        ))
+        .await;
+    assert_eq!(
+        resp.status.as_u16(),
+        400,
+        "the body is required: {}",
+        resp.text
+    );
+    resp.assert_product_header();
 }
 
 #[tokio::test]
