@@ -5,11 +5,12 @@
 //! (product header, content type, the ES error envelope of es-ml-api.md §1.3). It never looks
 //! at the simulator's code: every expectation comes from es-ml-api.md.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -84,17 +85,23 @@ impl SimBuilder {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = command.spawn().expect("spawn quiesce sim");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (line, stdout) = tokio::task::spawn_blocking(move || read_first_line(stdout))
-            .await
-            .expect("join the line reader");
+        let stdout_rest = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let stderr_reader = drain(child.stderr.take().expect("piped stderr"), stderr.clone());
+        let first_line = watch_stdout(
+            child.stdout.take().expect("piped stdout"),
+            stdout_rest.clone(),
+        );
+        let line = tokio::task::spawn_blocking(move || {
+            first_line.recv_timeout(STARTUP_LIMIT).ok().flatten()
+        })
+        .await
+        .expect("join the line reader");
         let Some(line) = line else {
             let _ = child.kill();
-            let mut stderr = String::new();
-            if let Some(mut err) = child.stderr.take() {
-                let _ = err.read_to_string(&mut stderr);
-            }
             let _ = child.wait();
+            let _ = stderr_reader.join();
+            let stderr = stderr.lock().map(|s| s.clone()).unwrap_or_default();
             panic!("quiesce sim printed no `listening on` line; stderr:\n{stderr}");
         };
         let base = line
@@ -112,7 +119,8 @@ impl SimBuilder {
             .expect("reqwest client");
         Sim {
             child,
-            _stdout: stdout,
+            stdout_rest,
+            stderr,
             base,
             client,
             _seed_file: seed_file,
@@ -129,22 +137,35 @@ fn sends_product_header(version: &str) -> bool {
     (major, minor) >= (7, 14)
 }
 
-/// Reads the first stdout line on a helper thread so a hung child cannot hang the test.
-fn read_first_line(stdout: ChildStdout) -> (Option<String>, Option<ChildStdout>) {
+/// Sends the first stdout line (or `None` at EOF) on the returned channel, then keeps
+/// appending every further line to `rest`, so the pipe never fills and tests can see it.
+fn watch_stdout(stdout: ChildStdout, rest: Arc<Mutex<String>>) -> mpsc::Receiver<Option<String>> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut reader = BufReader::new(stdout);
         let mut line = String::new();
-        let read = reader.read_line(&mut line);
-        let outcome = match read {
+        let first = match reader.read_line(&mut line) {
             Ok(n) if n > 0 => Some(line),
             _ => None,
         };
-        let _ = tx.send((outcome, reader.into_inner()));
+        let _ = tx.send(first);
+        copy_lines(reader, &rest);
     });
-    match rx.recv_timeout(STARTUP_LIMIT) {
-        Ok((line, stdout)) => (line, Some(stdout)),
-        Err(_) => (None, None),
+    rx
+}
+
+/// Appends everything `source` writes to `into`, on a helper thread.
+fn drain(source: ChildStderr, into: Arc<Mutex<String>>) -> JoinHandle<()> {
+    std::thread::spawn(move || copy_lines(BufReader::new(source), &into))
+}
+
+fn copy_lines(mut reader: impl BufRead, into: &Mutex<String>) {
+    let mut line = String::new();
+    while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+        if let Ok(mut text) = into.lock() {
+            text.push_str(&line);
+        }
+        line.clear();
     }
 }
 
@@ -174,7 +195,10 @@ impl Drop for SeedFile {
 /// One running simulator process; killed when dropped.
 pub(crate) struct Sim {
     child: Child,
-    _stdout: Option<ChildStdout>,
+    /// What the child wrote to stdout after its `listening on` line.
+    stdout_rest: Arc<Mutex<String>>,
+    /// Everything the child wrote to stderr.
+    stderr: Arc<Mutex<String>>,
     pub(crate) base: String,
     pub(crate) client: reqwest::Client,
     _seed_file: Option<SeedFile>,
@@ -327,6 +351,21 @@ impl Resp {
 }
 
 impl Sim {
+    /// Stops the child and returns (stdout after the first line, stderr).
+    pub(crate) fn finish(mut self) -> (String, String) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // The reader threads reach EOF once the child is gone; give them a bounded moment.
+        for _ in 0..100 {
+            if Arc::strong_count(&self.stderr) == 1 && Arc::strong_count(&self.stdout_rest) == 1 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let read = |text: &Mutex<String>| text.lock().map(|s| s.clone()).unwrap_or_default();
+        (read(&self.stdout_rest), read(&self.stderr))
+    }
+
     pub(crate) fn builder() -> SimBuilder {
         SimBuilder::default()
     }

@@ -526,3 +526,37 @@ async fn routing_errors_need_no_credentials() {
         "Incorrect HTTP method for uri [/_ml/datafeeds/df-j1/_stop] and method [GET], allowed: [POST]",
     );
 }
+
+#[tokio::test]
+async fn secrets_never_appear_in_the_simulator_output() {
+    let sim = secured().await;
+    sim.send(as_user(sim.request(Method::GET, STATS), "admin"))
+        .await
+        .ok();
+    sim.send(
+        sim.request(Method::GET, STATS)
+            .basic_auth("admin", Some("wrong-pw")),
+    )
+    .await;
+    sim.send(api_key(
+        sim.request(Method::GET, STATS),
+        "VuaCfGcBCdbkQm-e5aOx",
+        "ui2lp2axTNmsyakw9tvNnw",
+    ))
+    .await
+    .ok();
+    let (stdout, stderr) = sim.finish();
+    for secret in [
+        "admin-pw",
+        "wrong-pw",
+        "ui2lp2axTNmsyakw9tvNnw",
+        "viewer-pw",
+    ] {
+        assert!(!stdout.contains(secret), "{secret} on stdout: {stdout}");
+        assert!(!stderr.contains(secret), "{secret} on stderr: {stderr}");
+    }
+    assert!(
+        stdout.is_empty(),
+        "only the `listening on` line is printed: {stdout:?}"
+    );
+}
