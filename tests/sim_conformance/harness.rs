@@ -29,6 +29,7 @@ static SEED_COUNTER: AtomicUsize = AtomicUsize::new(0);
 pub(crate) struct SimBuilder {
     seed: Option<String>,
     fixture: Option<&'static str>,
+    repo_seed: Option<&'static str>,
     es_version: Option<&'static str>,
     profile: Option<&'static str>,
 }
@@ -46,6 +47,12 @@ impl SimBuilder {
         self
     }
 
+    /// A seed file anywhere in the repository, e.g. `workflows/demo-cluster.yaml`.
+    pub(crate) fn repo_seed(mut self, path: &'static str) -> Self {
+        self.repo_seed = Some(path);
+        self
+    }
+
     /// `--es-version X.Y.Z`.
     pub(crate) fn es_version(mut self, version: &'static str) -> Self {
         self.es_version = Some(version);
@@ -60,14 +67,12 @@ impl SimBuilder {
 
     pub(crate) async fn start(self) -> Sim {
         let seed_file = self.seed.map(|yaml| SeedFile::write(&yaml));
-        let seed_path = match (&seed_file, self.fixture) {
-            (Some(file), _) => Some(file.path.clone()),
-            (None, Some(name)) => Some(
-                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                    .join("tests/fixtures/sim")
-                    .join(name),
-            ),
-            (None, None) => None,
+        let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let seed_path = match (&seed_file, self.fixture, self.repo_seed) {
+            (Some(file), _, _) => Some(file.path.clone()),
+            (None, Some(name), _) => Some(repo.join("tests/fixtures/sim").join(name)),
+            (None, None, Some(path)) => Some(repo.join(path)),
+            (None, None, None) => None,
         };
         let mut command = Command::new(env!("CARGO_BIN_EXE_quiesce"));
         command.args(["sim", "--listen", "127.0.0.1:0"]);
