@@ -471,5 +471,9 @@ mod tests {
         assert_eq!(seed.latency.lookback, Some(Duration::from_secs(2)));
         assert_eq!(seed.latency.persist_rate, Some(ByteSize(200 << 20)));
         assert_eq!(seed.latency.profile, Some(Profile::Realistic));
+        let seed = Seed::from_yaml_str("cluster: {version: 8.15}\n", "s.yaml").unwrap();
+        assert_eq!(seed.cluster.version, Some("8.15.0".parse().unwrap()));
+        let seed = Seed::from_yaml_str("nodes: {memory: 1073741824}\n", "s.yaml").unwrap();
+        assert_eq!(seed.nodes.memory, Some(ByteSize(1 << 30)));
     }
 }
