@@ -33,6 +33,18 @@ impl Principal {
                 "[1:2] [has_privileges_request] unknown field [{key}]"
             )));
         }
+        let requested = ["cluster", "index", "application"].iter().any(|field| {
+            object
+                .get(*field)
+                .is_some_and(|value| value.as_array().is_none_or(|items| !items.is_empty()))
+        });
+        if !requested {
+            return Err(EsError::new(
+                400,
+                "action_request_validation_exception",
+                "Validation Failed: 1: must specify at least one privilege;",
+            ));
+        }
         let mut all = true;
         let mut cluster = Map::new();
         for name in string_list(object.get("cluster"), "cluster")? {
@@ -194,6 +206,15 @@ mod tests {
             error
                 .reason()
                 .starts_with("unknown cluster privilege [manage_everything]. ")
+        );
+        let error = admin.has_privileges(&json!({"cluster": []})).unwrap_err();
+        assert_eq!(
+            error.error_type(),
+            Some("action_request_validation_exception")
+        );
+        assert_eq!(
+            error.reason(),
+            "Validation Failed: 1: must specify at least one privilege;"
         );
         let error = admin.has_privileges(&Value::Null).unwrap_err();
         assert_eq!(error.error_type(), Some("parse_exception"));
