@@ -76,7 +76,7 @@ fn matches(token: &str, name: &str, wildcard: bool) -> bool {
 }
 
 /// ES `Regex.simpleMatch`: `*` matches any (possibly empty) substring, everything else literally.
-pub fn simple_match(pattern: &str, text: &str) -> bool {
+fn simple_match(pattern: &str, text: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
     if parts.len() == 1 {
         return pattern == text;

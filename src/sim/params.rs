@@ -169,11 +169,6 @@ impl Params {
         self.values.get(name).map(|param| param.text.as_str())
     }
 
-    /// The JSON value of a body field (objects such as `page` included).
-    pub fn json(&self, name: &str) -> Option<&Value> {
-        self.values.get(name).and_then(|param| param.json.as_ref())
-    }
-
     /// A strict boolean: only `true`/`false` (and, in the query, a bare `?force` meaning true).
     pub fn bool(&self, name: &str, default: bool) -> Result<bool, EsError> {
         let Some(param) = self.values.get(name) else {
