@@ -22,6 +22,9 @@ use crate::sim::security::Principal;
 /// requests are small).
 const MAX_BODY: usize = 16 * 1024 * 1024;
 
+/// The request id header ES copies from request to response.
+const OPAQUE_ID: &str = "x-opaque-id";
+
 /// Marks a response the server must not send: the connection is closed instead (a `drop`
 /// fault).
 #[derive(Debug, Clone, Copy)]
@@ -110,6 +113,10 @@ pub(crate) async fn handle(
         if let Ok(value) = HeaderValue::from_str(&warning) {
             response.headers_mut().append(header::WARNING, value);
         }
+    }
+    // ES echoes the caller's request id so that clients can correlate responses.
+    if let Some(opaque_id) = parts.headers.get(OPAQUE_ID) {
+        response.headers_mut().insert(OPAQUE_ID, opaque_id.clone());
     }
     if let Some(operation) = endpoint.stat_name() {
         app.cluster

@@ -160,3 +160,17 @@ jobs:
         "no credentials needed"
     );
 }
+
+#[tokio::test]
+async fn the_request_id_is_echoed() {
+    let sim = start(TWO_JOBS).await;
+    let response = sim
+        .client
+        .get(format!("{}/_ml/anomaly_detectors/missing", sim.sim.base_url()))
+        .header("X-Opaque-Id", "run-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(response.headers()["x-opaque-id"], "run-42");
+}
