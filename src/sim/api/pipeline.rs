@@ -125,7 +125,7 @@ pub(crate) async fn handle(
     response
 }
 
-pub(crate) fn json_response(status: StatusCode, value: &Value) -> Response {
+fn json_response(status: StatusCode, value: &Value) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],

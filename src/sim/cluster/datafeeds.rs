@@ -188,7 +188,6 @@ impl State {
         df.state = DatafeedState::Starting;
         df.end_ms = end_ms;
         df.start_ready = false;
-        df.stuck = false;
         df.transition = Some(sender);
         self.effects.push(Effect::StartDatafeed {
             datafeed: id.to_owned(),
@@ -271,9 +270,8 @@ impl State {
                 let df = self.datafeeds.get_mut(id).expect("looked up above");
                 df.state = DatafeedState::Stopping;
                 df.transition = None;
-                if stuck {
-                    df.stuck = true;
-                } else {
+                // A stuck datafeed gets no stop work: it stays `stopping` until a force stop.
+                if !stuck {
                     let (sender, cancel) = transition_channel();
                     df.transition = Some(sender);
                     self.effects.push(Effect::StopDatafeed {
@@ -312,7 +310,6 @@ impl State {
         }
         df.state = DatafeedState::Stopped;
         df.transition = None;
-        df.stuck = false;
         df.start_ready = false;
         let lookback = df.end_ms.take().is_some();
         let job_id = df.config.job_id.clone();

@@ -34,8 +34,7 @@ use crate::sim::EsError;
 use crate::sim::ids;
 use crate::sim::seed::{ClusterSpec, EsVersion, Latency};
 
-pub(crate) use activity::now_ms;
-use activity::{Activity, Violation};
+use activity::{Activity, Violation, now_ms};
 use effects::Effect;
 use model::{Datafeed, Job};
 use nodes::Node;
@@ -133,7 +132,7 @@ impl Cluster {
         &self.shared.latency
     }
 
-    /// The ML nodes, for `GET /` (the answering node is the first one).
+    /// The name of the node that answers `GET /` (the first ML node).
     pub(crate) fn first_node_name(&self) -> &str {
         self.shared
             .nodes
@@ -252,7 +251,8 @@ impl Cluster {
         timeout: Option<Duration>,
         mut check: impl FnMut(&State) -> Option<R>,
     ) -> Option<R> {
-        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        // A timeout too far away to represent (`1000000d`) waits forever.
+        let deadline = timeout.and_then(|t| tokio::time::Instant::now().checked_add(t));
         let mut changed = self.shared.changed.subscribe();
         loop {
             if let Some(result) = check(&self.lock()) {
