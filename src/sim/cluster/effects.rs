@@ -116,7 +116,17 @@ impl Cluster {
                 datafeed,
                 mut cancel,
             } => {
-                if sleep_or_cancel(latency.lookback, &mut cancel).await {
+                // Upgrade mode halts datafeed tasks: a lookback ends only once it is off.
+                let upgrade_mode_off = async {
+                    self.wait_for(None, |state| (!state.upgrade_mode).then_some(()))
+                        .await;
+                };
+                let finished = sleep_or_cancel(latency.lookback, &mut cancel).await
+                    && tokio::select! {
+                        () = upgrade_mode_off => true,
+                        _ = &mut cancel => false,
+                    };
+                if finished {
                     self.transition(|state, shared| {
                         state.finish_stop(shared, &datafeed, &mut cancel, true);
                     });

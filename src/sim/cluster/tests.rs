@@ -197,3 +197,30 @@ async fn only_one_upgrade_mode_change_at_a_time() {
         .expect("a later change succeeds");
     assert!(!cluster.upgrade_mode());
 }
+
+#[tokio::test(start_paused = true)]
+async fn upgrade_mode_halts_a_lookback() {
+    let cluster = cluster(
+        "
+latency: {lookback: 5s, set_upgrade_mode: 0ms}
+jobs: [{id: j, state: opened}]
+datafeeds: [{id: df, job: j, state: started, end: '2026-01-01T00:00:00Z'}]
+",
+    );
+    cluster
+        .set_upgrade_mode(true, &forever())
+        .await
+        .expect("enabled");
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(
+        job(&cluster, "j")["state"],
+        "opened",
+        "halted tasks do not finish"
+    );
+    cluster
+        .set_upgrade_mode(false, &forever())
+        .await
+        .expect("disabled");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(job(&cluster, "j")["state"], "closed");
+}
