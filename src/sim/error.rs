@@ -21,7 +21,8 @@ pub enum ErrorBody {
     Envelope {
         error_type: String,
         reason: String,
-        caused_by: Option<Cause>,
+        /// Boxed to keep `Result<_, EsError>` small.
+        caused_by: Option<Box<Cause>>,
     },
     /// `{"error":"<message>","status":..}`: unknown path (400) and wrong method (405).
     Flat { message: String },
@@ -62,10 +63,10 @@ impl EsError {
     /// Adds a `caused_by`; `root_cause` stays the top-level error, as ES does.
     pub fn caused_by(mut self, error_type: &str, reason: impl Into<String>) -> Self {
         if let ErrorBody::Envelope { caused_by, .. } = &mut self.body {
-            *caused_by = Some(Cause {
+            *caused_by = Some(Box::new(Cause {
                 error_type: error_type.to_owned(),
                 reason: reason.into(),
-            });
+            }));
         }
         self
     }
@@ -223,6 +224,17 @@ impl EsError {
             format!(
                 "Starting datafeed [{datafeed}] timed out after [{}]",
                 timeout
+            ),
+        )
+    }
+
+    /// E24: a start whose `end` is not after its `start` (epoch ms).
+    pub fn start_not_before_end(start_ms: i64, end_ms: i64) -> Self {
+        EsError::new(
+            400,
+            "action_request_validation_exception",
+            format!(
+                "Validation Failed: 1: start [{start_ms}] must be earlier than end [{end_ms}];"
             ),
         )
     }

@@ -87,7 +87,7 @@ pub struct FaultRule {
         skip_serializing_if = "Option::is_none",
         with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
     )]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<crate::sim::seed::DurationText>")]
     pub delay: Option<Duration>,
     /// Effect: close the connection without any response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -289,7 +289,7 @@ fn injected_error(spec: &FaultErrorSpec) -> EsError {
         404 => ("resource_not_found_exception", "injected fault"),
         401 | 403 => ("security_exception", "injected fault"),
         400 => ("illegal_argument_exception", "injected fault"),
-        400..=499 => ("status_exception", "injected fault"),
+        _ if status < 500 => ("status_exception", "injected fault"),
         _ => ("exception", "injected fault"),
     };
     EsError::new(

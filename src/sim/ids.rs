@@ -76,7 +76,7 @@ fn matches(token: &str, name: &str, wildcard: bool) -> bool {
 }
 
 /// ES `Regex.simpleMatch`: `*` matches any (possibly empty) substring, everything else literally.
-pub fn simple_match(pattern: &str, text: &str) -> bool {
+fn simple_match(pattern: &str, text: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
     if parts.len() == 1 {
         return pattern == text;
@@ -218,6 +218,32 @@ mod tests {
             run(" job-2 , job-*,,", &jobs(), false),
             Ok(vec!["job-1".to_owned(), "job-2".to_owned()])
         );
+    }
+
+    proptest::proptest! {
+        /// Any expansion is sorted, free of duplicates and made of existing ids; `*` with
+        /// `allow_no_match` never fails.
+        #[test]
+        fn expansion_is_a_sorted_subset(
+            expr in "[a-c*,_]{0,12}",
+            ids in proptest::collection::btree_set("[a-c]{1,3}", 0..6),
+        ) {
+            let resources: Vec<(String, Vec<String>)> =
+                ids.iter().map(|id| (id.clone(), vec![format!("g{}", id.len())])).collect();
+            if let Ok(found) = run(&expr, &resources, true) {
+                proptest::prop_assert!(found.windows(2).all(|pair| pair[0] < pair[1]));
+                proptest::prop_assert!(found.iter().all(|id| ids.contains(id)));
+            }
+            proptest::prop_assert_eq!(run("*", &resources, true).map(|all| all.len()), Ok(ids.len()));
+        }
+
+        /// Every id matches a wildcard built from its own prefix.
+        #[test]
+        fn prefix_wildcards_match(id in "[a-z0-9_-]{1,20}", cut in 0usize..20) {
+            let prefix: String = id.chars().take(cut).collect();
+            let pattern = format!("{prefix}*");
+            proptest::prop_assert!(simple_match(&pattern, &id));
+        }
     }
 
     #[test]

@@ -13,6 +13,10 @@ use serde_json::Value;
 use super::EsError;
 pub use super::time_value::TimeValue;
 
+mod date;
+
+use date::parse_date;
+
 /// Parameters every ES endpoint accepts because they shape the response, not the action.
 const RESPONSE_PARAMS: [&str; 4] = ["error_trace", "filter_path", "human", "pretty"];
 
@@ -93,14 +97,24 @@ impl Params {
         if !unknown.is_empty() {
             return Err(unrecognized(path, &unknown, &RESPONSE_PARAMS));
         }
-        let parser = body_parser_name(path);
+        let BodyParser {
+            name: parser,
+            lenient,
+        } = body_parser(path);
         let object = match serde_json::from_str::<Value>(&body_text) {
             Ok(Value::Object(object)) => object,
-            Ok(_) => {
+            Ok(other) => {
+                let token = match other {
+                    Value::Array(_) => "START_ARRAY",
+                    Value::String(_) => "VALUE_STRING",
+                    Value::Number(_) => "VALUE_NUMBER",
+                    Value::Bool(_) => "VALUE_BOOLEAN",
+                    _ => "VALUE_NULL",
+                };
                 return Err(EsError::new(
                     400,
                     "x_content_parse_exception",
-                    format!("[1:1] [{parser}] Expected START_OBJECT but was: VALUE"),
+                    format!("[1:1] [{parser}] Expected START_OBJECT but was: {token}"),
                 ));
             }
             Err(error) => {
@@ -121,6 +135,9 @@ impl Params {
         for (key, value) in object {
             let position = field_position(&body_text, &key);
             if !allowed.contains(&key.as_str()) {
+                if lenient {
+                    continue;
+                }
                 let (line, column) = position.unwrap_or((1, 2));
                 return Err(EsError::new(
                     400,
@@ -150,11 +167,6 @@ impl Params {
     /// The raw text of a parameter (a body string's content, or a literal's text).
     pub fn str(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(|param| param.text.as_str())
-    }
-
-    /// The JSON value of a body field (objects such as `page` included).
-    pub fn json(&self, name: &str) -> Option<&Value> {
-        self.values.get(name).and_then(|param| param.json.as_ref())
     }
 
     /// A strict boolean: only `true`/`false` (and, in the query, a bare `?force` meaning true).
@@ -196,8 +208,12 @@ impl Params {
         let Some(param) = self.values.get(name) else {
             return Ok(None);
         };
-        parse_date(param.text.trim(), Timestamp::now()).map(Some).ok_or_else(|| {
-            EsError::new(
+        parse_date(param.text.trim(), Timestamp::now())
+            .map(Some)
+            .ok_or_else(|| {
+                self.field_error(
+                name,
+                EsError::new(
                 400,
                 "parse_exception",
                 format!(
@@ -205,8 +221,9 @@ impl Params {
                      to a number (epoch).",
                     param.text
                 ),
+                ),
             )
-        })
+            })
     }
 
     /// Whether the parameter was given at all.
@@ -236,19 +253,24 @@ impl Params {
     }
 }
 
-/// The name ES's object parser for a body gives in its errors: the action name for close/stop,
-/// the params parsers for open/start.
-fn body_parser_name(path: &str) -> &'static str {
+/// ES's object parser for a request body: the name its errors carry, and whether it ignores
+/// unknown fields (the persistent-task params of open and start do).
+struct BodyParser {
+    name: &'static str,
+    lenient: bool,
+}
+
+fn body_parser(path: &str) -> BodyParser {
     let last = path.trim_end_matches('/').rsplit('/').next().unwrap_or("");
-    match last {
-        "_close" => "cluster:admin/xpack/ml/job/close",
-        "_stop" => "cluster:admin/xpack/ml/datafeed/stop",
-        "_open" => "job_params",
-        "_start" => "datafeed_params",
-        "set_upgrade_mode" => "cluster:admin/xpack/ml/upgrade_mode",
-        "model_snapshots" => "cluster:monitor/xpack/ml/job/model_snapshots/get",
-        _ => "request",
-    }
+    let (name, lenient) = match last {
+        "_close" => ("cluster:admin/xpack/ml/job/close", false),
+        "_stop" => ("cluster:admin/xpack/ml/datafeed/stop", false),
+        "_open" => ("xpack/ml/job", true),
+        "_start" => ("xpack/ml/datafeed", true),
+        "model_snapshots" => ("cluster:monitor/xpack/ml/job/model_snapshots/get", false),
+        _ => ("request", false),
+    };
+    BodyParser { name, lenient }
 }
 
 /// `line:column` (both 1-based, as Jackson counts) of the first `"key"` in the body.
@@ -327,68 +349,6 @@ fn unrecognized(path: &str, invalid: &[&str], candidates: &[&str]) -> EsError {
         }
     }
     EsError::new(400, "illegal_argument_exception", message)
-}
-
-/// ES's `strict_date_optional_time||epoch_millis` with `now` date math, in epoch milliseconds.
-fn parse_date(text: &str, now: Timestamp) -> Option<i64> {
-    if let Some(math) = text.strip_prefix("now") {
-        return apply_date_math(now.as_millisecond(), math);
-    }
-    if text.len() != 4 && !text.is_empty() {
-        let digits = text.strip_prefix('-').unwrap_or(text);
-        if !digits.is_empty() && digits.bytes().all(|byte| byte.is_ascii_digit()) {
-            return text.parse::<i64>().ok();
-        }
-    }
-    if let Ok(timestamp) = text.parse::<Timestamp>() {
-        return Some(timestamp.as_millisecond());
-    }
-    let civil = if text.len() == 4 {
-        jiff::civil::date(text.parse().ok()?, 1, 1).to_datetime(jiff::civil::Time::midnight())
-    } else if let Ok(datetime) = text.parse::<jiff::civil::DateTime>() {
-        datetime
-    } else {
-        text.parse::<jiff::civil::Date>()
-            .ok()?
-            .to_datetime(jiff::civil::Time::midnight())
-    };
-    jiff::tz::TimeZone::UTC
-        .to_timestamp(civil)
-        .ok()
-        .map(|timestamp| timestamp.as_millisecond())
-}
-
-/// `+1h`, `-30m`, `-1d+2h`: adds or subtracts fixed units (y, M, w, d, h/H, m, s).
-fn apply_date_math(mut millis: i64, mut math: &str) -> Option<i64> {
-    while !math.is_empty() {
-        let sign = match math.as_bytes()[0] {
-            b'+' => 1,
-            b'-' => -1,
-            _ => return None,
-        };
-        math = &math[1..];
-        let digits = math.bytes().take_while(u8::is_ascii_digit).count();
-        let amount: i64 = if digits == 0 {
-            1
-        } else {
-            math[..digits].parse().ok()?
-        };
-        math = &math[digits..];
-        let unit = math.chars().next()?;
-        math = &math[unit.len_utf8()..];
-        let unit_millis: i64 = match unit {
-            'y' => 365 * 86_400_000,
-            'M' => 30 * 86_400_000,
-            'w' => 7 * 86_400_000,
-            'd' => 86_400_000,
-            'h' | 'H' => 3_600_000,
-            'm' => 60_000,
-            's' => 1_000,
-            _ => return None,
-        };
-        millis = millis.checked_add(sign * amount.checked_mul(unit_millis)?)?;
-    }
-    Some(millis)
 }
 
 #[cfg(test)]
@@ -482,6 +442,45 @@ mod tests {
     }
 
     #[test]
+    fn open_and_start_bodies_ignore_unknown_fields_like_es() {
+        let params = Params::parse(
+            "/_ml/anomaly_detectors/j1/_open",
+            None,
+            br#"{"timeout": "35m", "job": {}}"#,
+            &["job_id", "timeout"],
+        )
+        .unwrap();
+        assert_eq!(params.time("timeout", "30m").unwrap().to_string(), "35m");
+        assert!(!params.contains("job"));
+    }
+
+    #[test]
+    fn bad_body_date_is_wrapped_as_field_error() {
+        let params = Params::parse(
+            "/_ml/datafeeds/df/_start",
+            None,
+            br#"{"start": "soon"}"#,
+            &["start", "end", "timeout"],
+        )
+        .unwrap();
+        let error = params.date("start").unwrap_err();
+        assert_eq!(error.error_type(), Some("x_content_parse_exception"));
+        assert_eq!(
+            error.reason(),
+            "[1:2] [xpack/ml/datafeed] failed to parse field [start]"
+        );
+    }
+
+    #[test]
+    fn non_object_body_names_the_token() {
+        let error = Params::parse(CLOSE, None, b"[1]", CLOSE_PARAMS).unwrap_err();
+        assert_eq!(
+            error.reason(),
+            "[1:1] [cluster:admin/xpack/ml/job/close] Expected START_OBJECT but was: START_ARRAY"
+        );
+    }
+
+    #[test]
     fn malformed_body_is_a_parse_error() {
         let error = Params::parse(CLOSE, None, b"{\"force\": }", CLOSE_PARAMS).unwrap_err();
         assert_eq!(error.status.as_u16(), 400);
@@ -538,32 +537,6 @@ mod tests {
         .unwrap();
         assert_eq!(params.str("start"), Some("2026-01-01T00:00:00Z"));
         assert_eq!(params.date("start").unwrap(), Some(1_767_225_600_000));
-    }
-
-    #[test]
-    fn dates_follow_es_formats() {
-        let now: Timestamp = "2026-11-28T12:00:00Z".parse().unwrap();
-        let now_ms = now.as_millisecond();
-        assert_eq!(parse_date("1485061200000", now), Some(1_485_061_200_000));
-        assert_eq!(parse_date("0", now), Some(0));
-        assert_eq!(
-            parse_date("2017-01-22T06:00:00.000Z", now),
-            Some(1_485_064_800_000)
-        );
-        assert_eq!(
-            parse_date("2017-01-22T06:00:00+00:00", now),
-            Some(1_485_064_800_000)
-        );
-        assert_eq!(parse_date("2017-01-22", now), Some(1_485_043_200_000));
-        assert_eq!(parse_date("2017", now), Some(1_483_228_800_000));
-        assert_eq!(parse_date("now", now), Some(now_ms));
-        assert_eq!(parse_date("now-1h", now), Some(now_ms - 3_600_000));
-        assert_eq!(
-            parse_date("now+2d-30m", now),
-            Some(now_ms + 172_800_000 - 1_800_000)
-        );
-        assert_eq!(parse_date("yesterday", now), None);
-        assert_eq!(parse_date("now-1x", now), None);
     }
 
     #[test]

@@ -12,93 +12,15 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use schemars::JsonSchema;
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde::Deserialize;
+use serde_json::{Value, json};
 
 use super::EsError;
 
-/// The cluster privileges the simulator models, least to most privileged (ES's order).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Privilege {
-    /// `cluster:monitor/xpack/ml/*`: read jobs, datafeeds, stats.
-    MonitorMl,
-    /// `cluster:admin/xpack/ml/*` and `monitor_ml`.
-    ManageMl,
-    /// `cluster:monitor/*` (includes `monitor_ml`).
-    Monitor,
-    /// every cluster action but security administration (includes the three above).
-    Manage,
-    /// everything.
-    All,
-}
+mod has_privileges;
+mod privilege;
 
-impl Privilege {
-    /// All of them, in ES's least-to-most order.
-    pub const ALL: [Privilege; 5] = [
-        Privilege::MonitorMl,
-        Privilege::ManageMl,
-        Privilege::Monitor,
-        Privilege::Manage,
-        Privilege::All,
-    ];
-
-    /// The ES name (`manage_ml`, …).
-    pub fn name(self) -> &'static str {
-        match self {
-            Privilege::MonitorMl => "monitor_ml",
-            Privilege::ManageMl => "manage_ml",
-            Privilege::Monitor => "monitor",
-            Privilege::Manage => "manage",
-            Privilege::All => "all",
-        }
-    }
-
-    fn from_name(name: &str) -> Option<Privilege> {
-        Privilege::ALL
-            .into_iter()
-            .find(|privilege| privilege.name() == name)
-    }
-
-    /// Whether holding `self` grants `other`.
-    pub fn implies(self, other: Privilege) -> bool {
-        use Privilege::*;
-        match self {
-            All => true,
-            Manage => other != All,
-            Monitor => matches!(other, Monitor | MonitorMl),
-            ManageMl => matches!(other, ManageMl | MonitorMl),
-            MonitorMl => other == MonitorMl,
-        }
-    }
-
-    /// The action-name prefixes it grants (every action under each prefix).
-    fn action_prefixes(self) -> &'static [&'static str] {
-        match self {
-            Privilege::MonitorMl => &["cluster:monitor/xpack/ml/"],
-            Privilege::ManageMl => &["cluster:admin/xpack/ml/", "cluster:monitor/xpack/ml/"],
-            Privilege::Monitor => &["cluster:monitor/"],
-            Privilege::Manage => &["cluster:"],
-            Privilege::All => &[""],
-        }
-    }
-
-    /// Whether it grants every action an action pattern (`cluster:admin/xpack/ml/*`) covers.
-    fn grants_pattern(self, pattern: &str) -> bool {
-        let literal = pattern.split('*').next().unwrap_or("");
-        let security = "cluster:admin/xpack/security/";
-        if self == Privilege::Manage
-            && (literal.starts_with(security) || security.starts_with(literal))
-        {
-            return false;
-        }
-        self.action_prefixes()
-            .iter()
-            .any(|prefix| literal.starts_with(prefix))
-    }
-}
+pub use privilege::Privilege;
 
 /// A user from the seed.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -291,105 +213,6 @@ impl Principal {
         ))
     }
 
-    /// `POST /_security/user/_has_privileges` (§2.14). `body` is `Value::Null` when the request
-    /// had none.
-    pub fn has_privileges(&self, body: &Value) -> Result<Value, EsError> {
-        let object = match body {
-            Value::Null => {
-                return Err(EsError::new(
-                    400,
-                    "parse_exception",
-                    "request body or source parameter is required",
-                ));
-            }
-            Value::Object(object) => object,
-            _ => {
-                return Err(body_error(
-                    "[1:1] [has_privileges_request] Expected START_OBJECT",
-                ));
-            }
-        };
-        if let Some(key) = object
-            .keys()
-            .find(|key| !matches!(key.as_str(), "cluster" | "index" | "application"))
-        {
-            return Err(body_error(&format!(
-                "[1:2] [has_privileges_request] unknown field [{key}]"
-            )));
-        }
-        let mut all = true;
-        let mut cluster = Map::new();
-        for name in string_list(object.get("cluster"), "cluster")? {
-            let granted = self.cluster_privilege(&name)?;
-            all &= granted;
-            cluster.insert(name, Value::Bool(granted));
-        }
-        let mut index = Map::new();
-        for entry in object_list(object.get("index"), "index")? {
-            let names = string_list(entry.get("names"), "names")?;
-            let privileges = string_list(entry.get("privileges"), "privileges")?;
-            for name in names {
-                let slot = index.entry(name).or_insert_with(|| json!({}));
-                for privilege in &privileges {
-                    // Cluster privileges never grant index privileges.
-                    slot[privilege.as_str()] = Value::Bool(false);
-                    all = false;
-                }
-            }
-        }
-        let mut application = Map::new();
-        for entry in object_list(object.get("application"), "application")? {
-            let app = entry
-                .get("application")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned();
-            let resources = string_list(entry.get("resources"), "resources")?;
-            let privileges = string_list(entry.get("privileges"), "privileges")?;
-            let slot = application.entry(app).or_insert_with(|| json!({}));
-            for resource in resources {
-                let granted: Map<String, Value> = privileges
-                    .iter()
-                    .map(|privilege| (privilege.clone(), Value::Bool(false)))
-                    .collect();
-                all &= granted.is_empty();
-                slot[resource.as_str()] = Value::Object(granted);
-            }
-        }
-        Ok(json!({
-            "username": self.username,
-            "has_all_requested": all,
-            "cluster": cluster,
-            "index": index,
-            "application": application,
-        }))
-    }
-
-    /// One requested cluster privilege: a known name, or an action pattern
-    /// (`cluster:…`, as ES's `isClusterAction`); anything else is ES's 400.
-    fn cluster_privilege(&self, name: &str) -> Result<bool, EsError> {
-        let lower = name.to_ascii_lowercase();
-        if lower.starts_with("cluster:") || lower.starts_with("indices:admin/template/") {
-            return Ok(self.roles.iter().any(|role| role.grants_pattern(&lower)));
-        }
-        match Privilege::from_name(&lower) {
-            Some(privilege) => Ok(self.holds(privilege)),
-            None => {
-                let names: Vec<&str> = Privilege::ALL.iter().map(|p| p.name()).collect();
-                Err(EsError::new(
-                    400,
-                    "illegal_argument_exception",
-                    format!(
-                        "unknown cluster privilege [{lower}]. a privilege must be either one of \
-                         the predefined cluster privilege names [{}] or a pattern over one of \
-                         the available cluster actions",
-                        names.join(",")
-                    ),
-                ))
-            }
-        }
-    }
-
     /// The `GET /_security/_authenticate` response.
     pub fn authenticate_body(&self) -> Value {
         match &self.api_key {
@@ -426,51 +249,6 @@ fn unauthorized(reason: String) -> EsError {
         .with_header(WWW_AUTHENTICATE, API_KEY_CHALLENGE)
 }
 
-fn body_error(reason: &str) -> EsError {
-    EsError::new(400, "x_content_parse_exception", reason)
-}
-
-fn string_list(value: Option<&Value>, field: &str) -> Result<Vec<String>, EsError> {
-    match value {
-        None => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|item| match item {
-                Value::String(text) => Ok(text.clone()),
-                _ => Err(body_error(&format!(
-                    "[1:2] [has_privileges_request] failed to parse field [{field}]"
-                ))),
-            })
-            .collect(),
-        Some(Value::String(text)) => Ok(vec![text.clone()]),
-        Some(_) => Err(body_error(&format!(
-            "[1:2] [has_privileges_request] failed to parse field [{field}]"
-        ))),
-    }
-}
-
-fn object_list<'a>(
-    value: Option<&'a Value>,
-    field: &str,
-) -> Result<Vec<&'a Map<String, Value>>, EsError> {
-    match value {
-        None => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|item| {
-                item.as_object().ok_or_else(|| {
-                    body_error(&format!(
-                        "[1:2] [has_privileges_request] failed to parse field [{field}]"
-                    ))
-                })
-            })
-            .collect(),
-        Some(_) => Err(body_error(&format!(
-            "[1:2] [has_privileges_request] failed to parse field [{field}]"
-        ))),
-    }
-}
-
 /// Compares without an early exit, so the time taken does not reveal a matching prefix.
 fn constant_time_eq(expected: &[u8], given: &[u8]) -> bool {
     let mut difference = u8::from(expected.len() != given.len());
@@ -488,7 +266,7 @@ mod tests {
 
     use super::*;
 
-    fn security() -> Security {
+    pub(super) fn security() -> Security {
         let users = vec![
             User {
                 username: "admin".to_owned(),
@@ -517,7 +295,7 @@ mod tests {
         headers
     }
 
-    fn basic(user: &str, password: &str) -> HeaderMap {
+    pub(super) fn basic(user: &str, password: &str) -> HeaderMap {
         headers(&format!(
             "Basic {}",
             STANDARD.encode(format!("{user}:{password}"))
@@ -610,17 +388,6 @@ mod tests {
     }
 
     #[test]
-    fn manage_ml_implies_monitor_ml_and_manage_implies_both() {
-        use Privilege::*;
-        assert!(ManageMl.implies(MonitorMl));
-        assert!(!MonitorMl.implies(ManageMl));
-        assert!(Manage.implies(ManageMl) && Manage.implies(MonitorMl) && Manage.implies(Monitor));
-        assert!(Monitor.implies(MonitorMl) && !Monitor.implies(ManageMl));
-        assert!(Privilege::ALL.iter().all(|p| All.implies(*p)));
-        assert!(!Manage.implies(All));
-    }
-
-    #[test]
     fn user_403_names_roles_and_granting_privileges() {
         let viewer = security()
             .authenticate(&basic("viewer", "look"), "/")
@@ -688,52 +455,6 @@ mod tests {
             error.reason().ends_with("[monitor,manage,all]"),
             "{}",
             error.reason()
-        );
-    }
-
-    #[test]
-    fn has_privileges_answers_from_the_role_model() {
-        let admin = security()
-            .authenticate(&basic("admin", "s3cret"), "/")
-            .unwrap();
-        let answer = admin
-            .has_privileges(&json!({"cluster": ["manage_ml", "monitor_ml"]}))
-            .unwrap();
-        assert_eq!(
-            answer,
-            json!({"username": "admin", "has_all_requested": true,
-                   "cluster": {"manage_ml": true, "monitor_ml": true},
-                   "index": {}, "application": {}})
-        );
-        let answer = admin
-            .has_privileges(&json!({"cluster": ["manage", "cluster:admin/xpack/ml/*"],
-                                    "index": [{"names": ["logs"], "privileges": ["read"]}]}))
-            .unwrap();
-        assert_eq!(answer["has_all_requested"], false);
-        assert_eq!(answer["cluster"]["manage"], false);
-        assert_eq!(answer["cluster"]["cluster:admin/xpack/ml/*"], true);
-        assert_eq!(answer["index"], json!({"logs": {"read": false}}));
-    }
-
-    #[test]
-    fn has_privileges_refuses_unknown_names_and_missing_body() {
-        let admin = security()
-            .authenticate(&basic("admin", "s3cret"), "/")
-            .unwrap();
-        let error = admin
-            .has_privileges(&json!({"cluster": ["manage_everything"]}))
-            .unwrap_err();
-        assert_eq!(error.status.as_u16(), 400);
-        assert!(
-            error
-                .reason()
-                .starts_with("unknown cluster privilege [manage_everything]. ")
-        );
-        let error = admin.has_privileges(&Value::Null).unwrap_err();
-        assert_eq!(error.error_type(), Some("parse_exception"));
-        assert_eq!(
-            error.reason(),
-            "request body or source parameter is required"
         );
     }
 

@@ -29,7 +29,7 @@ pub use spec::{
     ClusterSpec, DatafeedSpec, JobSpec, Latency, NodeSpec, Persistence, SeedDatafeedState,
     SeedJobState,
 };
-pub use units::{ByteSize, EsVersion, Profile, Sp};
+pub use units::{ByteSize, DurationText, EsVersion, Profile, Sp, TimestampText};
 
 /// A simulator seed as written in YAML. Every key is optional; an empty file is an empty
 /// one-node cluster with security off.
@@ -110,42 +110,42 @@ pub struct LatencySeed {
         default,
         with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
     )]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<DurationText>")]
     pub open_job: Option<Duration>,
     /// Base latency of closing a job (before persisting its model).
     #[serde(
         default,
         with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
     )]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<DurationText>")]
     pub close_job: Option<Duration>,
     /// Latency of starting a datafeed.
     #[serde(
         default,
         with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
     )]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<DurationText>")]
     pub start_datafeed: Option<Duration>,
     /// Latency of stopping a datafeed.
     #[serde(
         default,
         with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
     )]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<DurationText>")]
     pub stop_datafeed: Option<Duration>,
     /// Latency of changing upgrade mode.
     #[serde(
         default,
         with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
     )]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<DurationText>")]
     pub set_upgrade_mode: Option<Duration>,
     /// Latency of every read (stats, get, info).
     #[serde(
         default,
         with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
     )]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<DurationText>")]
     pub stats: Option<Duration>,
     /// How long a lookback datafeed (one with `end`) runs before it stops and closes its job
     /// (default 30s realistic, 50ms fast).
@@ -153,7 +153,7 @@ pub struct LatencySeed {
         default,
         with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
     )]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<DurationText>")]
     pub lookback: Option<Duration>,
     /// Bytes per second to persist (close) or restore (open) a model, e.g. `200mb`.
     pub persist_rate: Option<ByteSize>,
@@ -214,7 +214,7 @@ pub struct DatafeedSeed {
     #[serde(default)]
     pub state: Sp<SeedDatafeedState>,
     /// Makes it a lookback datafeed: it finishes after `latency.lookback` and closes its job.
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<TimestampText>")]
     pub end: Option<jiff::Timestamp>,
     /// Source indices (default `["<job id>-*"]`).
     pub indices: Option<Vec<String>>,
@@ -285,8 +285,14 @@ impl Seed {
                 let options = serde_saphyr::render_options! {
                     snippets: serde_saphyr::SnippetMode::Off,
                 };
+                let message = error.render_with_options(options);
+                // The label shows the position; drop the text's own ` at line L, column C`.
+                let message = match (span, message.rfind(" at line ")) {
+                    (Some(_), Some(at)) => message[..at].to_owned(),
+                    _ => message,
+                };
                 SeedError::Parse {
-                    message: error.render_with_options(options),
+                    message,
                     src: source.named(),
                     span,
                 }
@@ -359,12 +365,71 @@ mod tests {
         }
     }
 
+    /// Every key of the seed format is documented in the README's simulator section.
+    #[test]
+    fn readme_documents_every_seed_key() {
+        let readme =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+                .expect("README.md exists");
+        let start = readme
+            .find("<!-- simulator")
+            .expect("the simulator section marker");
+        let section = &readme[start..];
+        let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+        let schema = serde_json::to_value(seed_schema()).unwrap();
+        let mut objects = vec![&schema];
+        objects.extend(schema["definitions"].as_object().unwrap().values());
+        let mut missing = Vec::new();
+        for object in objects {
+            for key in object["properties"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(key, _)| key)
+            {
+                let word = |at: usize| {
+                    let before = section[..at].chars().next_back();
+                    let after = section[at + key.len()..].chars().next();
+                    let boundary =
+                        |c: Option<char>| c.is_none_or(|c| !c.is_ascii_alphanumeric() && c != '_');
+                    boundary(before) && boundary(after)
+                };
+                if !section.match_indices(key.as_str()).any(|(at, _)| word(at)) {
+                    missing.push(key.clone());
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "README's simulator section does not mention {missing:?}"
+        );
+    }
+
     #[test]
     fn schema_is_draft_07_and_closed() {
         let schema = serde_json::to_value(seed_schema()).unwrap();
         assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
         assert_eq!(schema["additionalProperties"], false);
         assert!(schema["properties"]["jobs"].is_object());
+    }
+
+    proptest::proptest! {
+        /// The loader answers every input with a seed or an error, never a panic.
+        #[test]
+        fn loading_never_panics(text in "(?s).{0,200}") {
+            if let Ok(seed) = Seed::from_yaml_str(&text, "fuzz.yaml") {
+                let _ = seed.resolve(None, None);
+            }
+        }
+
+        #[test]
+        fn loading_seed_shaped_text_never_panics(
+            text in r"(jobs|datafeeds|nodes|generate|faults|security|cluster):( |\n  - )[a-z{}:, 0-9\[\]-]{0,60}",
+        ) {
+            if let Ok(seed) = Seed::from_yaml_str(&text, "fuzz.yaml") {
+                let _ = seed.resolve(None, None);
+            }
+        }
     }
 
     #[test]
@@ -406,5 +471,9 @@ mod tests {
         assert_eq!(seed.latency.lookback, Some(Duration::from_secs(2)));
         assert_eq!(seed.latency.persist_rate, Some(ByteSize(200 << 20)));
         assert_eq!(seed.latency.profile, Some(Profile::Realistic));
+        let seed = Seed::from_yaml_str("cluster: {version: 8.15}\n", "s.yaml").unwrap();
+        assert_eq!(seed.cluster.version, Some("8.15.0".parse().unwrap()));
+        let seed = Seed::from_yaml_str("nodes: {memory: 1073741824}\n", "s.yaml").unwrap();
+        assert_eq!(seed.nodes.memory, Some(ByteSize(1 << 30)));
     }
 }

@@ -5,6 +5,7 @@
 //! content type (es-ml-api.md §1.4).
 
 use std::fmt;
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderValue, Request, Response, header};
@@ -18,6 +19,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 use crate::sim::api::DropConnection;
+
+/// How long the accept loop waits after a failed accept.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// The error a service returns to make hyper close the connection unanswered.
 #[derive(Debug)]
@@ -46,8 +50,9 @@ pub(crate) async fn serve(
         };
         while connections.try_join_next().is_some() {}
         let Ok((stream, _)) = accepted else {
-            // Out of file descriptors and the like: the next accept may succeed.
-            tokio::task::yield_now().await;
+            // Out of file descriptors and the like: back off briefly, as hyper's servers do,
+            // rather than spin; a later accept may succeed.
+            tokio::time::sleep(ACCEPT_BACKOFF).await;
             continue;
         };
         let _ = stream.set_nodelay(true);

@@ -33,7 +33,21 @@ async fn stats_count_requests_per_operation_and_status() {
     sim.post("/_ml/anomaly_detectors/nope/_close").await;
     sim.post("/_ml/anomaly_detectors/j2/_open").await;
     sim.get("/_ml/info").await.ok();
+    sim.get("/").await.ok();
+    sim.get("/_ml/anomaly_detectors").await.ok();
+    sim.get("/_ml/datafeeds").await.ok();
+    sim.get("/_ml/anomaly_detectors/j1/_stats").await.ok();
+    sim.get("/_ml/datafeeds/_stats").await.ok();
     let stats = sim.sim_stats().await;
+    for operation in [
+        "root",
+        "get_jobs",
+        "get_datafeeds",
+        "job_stats",
+        "datafeed_stats",
+    ] {
+        assert_eq!(count(&stats, operation, "200"), 1, "{operation}: {stats}");
+    }
     assert_eq!(count(&stats, "stop_datafeed", "200"), 2, "{stats}");
     assert_eq!(count(&stats, "close_job", "200"), 1, "{stats}");
     assert_eq!(count(&stats, "close_job", "404"), 1, "{stats}");
@@ -260,4 +274,129 @@ async fn fail_endpoint_is_not_under_ml() {
         json!({ "failed": true })
     );
     assert_eq!(sim.sim_stats().await["jobs"]["j1"], "failed");
+}
+
+#[tokio::test]
+async fn rate_faults_are_deterministic_for_a_fault_seed() {
+    let seed = format!(
+        "{CLUSTER}fault_seed: 7
+faults:
+  - operation: job_stats
+    rate: 0.5
+    error: {{ status: 503, type: master_not_discovered_exception, reason: flaky }}
+"
+    );
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let sim = Sim::with_seed(&seed).await;
+        let mut statuses = Vec::new();
+        for _ in 0..40 {
+            statuses.push(
+                sim.get("/_ml/anomaly_detectors/j1/_stats")
+                    .await
+                    .status
+                    .as_u16(),
+            );
+        }
+        runs.push(statuses);
+    }
+    assert_eq!(runs[0], runs[1], "same fault_seed, same sequence");
+    let failed = runs[0].iter().filter(|s| **s == 503).count();
+    assert!(
+        (5..=35).contains(&failed),
+        "about half of 40 calls fail, got {failed}"
+    );
+}
+
+#[tokio::test]
+async fn rate_and_times_combine_to_at_most_n_hits() {
+    let sim = Sim::with_seed(CLUSTER).await;
+    sim.set_faults(json!([{
+        "operation": "job_stats", "rate": 0.9, "times": 2,
+        "error": { "status": 503, "type": "master_not_discovered_exception", "reason": "flaky" }
+    }]))
+    .await;
+    let mut failed = 0;
+    for _ in 0..30 {
+        if sim
+            .get("/_ml/anomaly_detectors/j1/_stats")
+            .await
+            .status
+            .as_u16()
+            == 503
+        {
+            failed += 1;
+        }
+    }
+    assert_eq!(failed, 2, "rate 0.9 over 30 calls, capped by times: 2");
+}
+
+#[tokio::test]
+async fn closing_all_records_one_violation_per_job_with_a_running_datafeed() {
+    let sim = Sim::with_seed(
+        "
+jobs:
+  - { id: j1, state: opened }
+  - { id: j2, state: opened }
+  - { id: j3, state: opened }
+datafeeds:
+  - { id: df-j1, job: j1, state: started }
+  - { id: df-j2, job: j2, state: started }
+  - { id: df-j3, job: j3 }
+",
+    )
+    .await;
+    sim.post("/_ml/anomaly_detectors/_all/_close").await.ok();
+    let stats = sim.sim_stats().await;
+    let mut jobs: Vec<String> = stats["ordering_violations"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|v| v["job_id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    jobs.sort();
+    assert_eq!(jobs, ["j1", "j2"], "{stats}");
+}
+
+#[tokio::test]
+async fn close_refused_before_7_14_is_still_an_ordering_violation() {
+    let sim = Sim::builder()
+        .seed(CLUSTER)
+        .es_version("7.13.0")
+        .start()
+        .await;
+    sim.post("/_ml/anomaly_detectors/j1/_close")
+        .await
+        .assert_envelope(409, "status_exception");
+    let stats = sim.sim_stats().await;
+    let violations = stats["ordering_violations"]
+        .as_array()
+        .expect("array")
+        .clone();
+    assert_eq!(violations.len(), 1, "{stats}");
+    assert_eq!(violations[0]["operation"], "close_job");
+    assert_eq!(violations[0]["datafeed_state"], "started");
+}
+
+#[tokio::test]
+async fn close_while_datafeed_is_stopping_is_an_ordering_violation() {
+    let sim = Sim::with_seed(CLUSTER).await;
+    sim.set_faults(
+        json!([{ "operation": "stop_datafeed", "target": "df-j1", "stuck": true, "times": 1 }]),
+    )
+    .await;
+    sim.post("/_ml/datafeeds/df-j1/_stop?timeout=100ms").await;
+    assert_eq!(sim.datafeed_state("df-j1").await, "stopping");
+    sim.post("/_ml/anomaly_detectors/j1/_close?force=true")
+        .await
+        .ok();
+    let stats = sim.sim_stats().await;
+    let violations = stats["ordering_violations"]
+        .as_array()
+        .expect("array")
+        .clone();
+    assert_eq!(violations.len(), 1, "{stats}");
+    assert_eq!(violations[0]["datafeed_state"], "stopping");
+    assert_eq!(stats["jobs"]["j1"], "closed");
+    assert_eq!(stats["datafeeds"]["df-j1"], "stopped");
 }

@@ -49,12 +49,8 @@ fn assert_already_started(resp: &Resp) {
 
 /// Sends `POST path` in the background; the handle yields the HTTP status.
 fn post_in_background(sim: &Sim, path: &str) -> tokio::task::JoinHandle<u16> {
-    let client = sim.client.clone();
-    let url = sim.url(path);
-    tokio::spawn(async move {
-        let resp = client.post(url).send().await.expect("background request");
-        resp.status().as_u16()
-    })
+    let handle = sim.post_in_background(path);
+    tokio::spawn(async move { handle.await.expect("background request").status.as_u16() })
 }
 
 #[tokio::test]
@@ -83,6 +79,8 @@ async fn start_with_job_opened_answers_node_and_reports_started() {
     let stats = sim.datafeed_stats("df-j1").await;
     assert_eq!(stats["state"], "started");
     assert_eq!(assert_node(&stats), node);
+    let job = sim.job_stats("j1").await;
+    assert_eq!(assert_node(&job), node, "a datafeed runs on its job's node");
     assert!(
         stats["assignment_explanation"].is_string(),
         "task exists: {stats}"

@@ -111,6 +111,34 @@ jobs:
 }
 
 #[tokio::test]
+async fn e3_or_e4_depends_on_how_many_jobs_the_expression_expands_to() {
+    // §2.2 step 3: exactly one expanded job → E3; more than one (closed ones count) → E4.
+    let sim = Sim::with_seed(
+        "
+jobs:
+  - id: j1
+    state: failed
+  - id: j2
+",
+    )
+    .await;
+    sim.post("/_ml/anomaly_detectors/j1*/_close")
+        .await
+        .assert_error(
+            409,
+            "status_exception",
+            "cannot close job [j1] because it failed, use force close",
+        );
+    sim.post("/_ml/anomaly_detectors/j1,j2/_close")
+        .await
+        .assert_error(
+            409,
+            "status_exception",
+            "one or more jobs have state failed, use force close",
+        );
+}
+
+#[tokio::test]
 async fn e5_close_when_datafeed_stop_fails() {
     // The close stops the datafeed with the same parameters (§2.2 step 4); a failing stop of
     // df-j1 (fault) must surface as E5 with the stop's error as caused_by.
@@ -138,15 +166,13 @@ async fn e6_close_with_started_datafeed_before_7_14() {
         .es_version("7.13.0")
         .start()
         .await;
-    let resp = sim.post("/_ml/anomaly_detectors/j1/_close").await;
-    // 7.13 has no product header (§8), so check the envelope field by field.
-    assert_eq!(resp.status.as_u16(), 409, "{}", resp.text);
-    let reason = "cannot close job [j1], datafeed hasn't been stopped";
-    assert_eq!(
-        resp.body,
-        json!({"error":{"root_cause":[{"type":"status_exception","reason":reason}],
-                        "type":"status_exception","reason":reason},"status":409})
-    );
+    sim.post("/_ml/anomaly_detectors/j1/_close")
+        .await
+        .assert_error(
+            409,
+            "status_exception",
+            "cannot close job [j1], datafeed hasn't been stopped",
+        );
     assert_eq!(sim.job_state("j1").await, "opened");
     assert_eq!(sim.datafeed_state("df-j1").await, "started");
     // Stopping first, then closing, works on 7.13.
@@ -250,6 +276,28 @@ jobs:
 }
 
 #[tokio::test]
+async fn e12_jobs_spread_over_nodes_until_none_has_room() {
+    let sim = Sim::with_seed(
+        "
+nodes:
+  count: 2
+  memory: 1gb
+jobs:
+  - { id: a, model_memory_limit: 1gb }
+  - { id: b, model_memory_limit: 1gb }
+  - { id: c, model_memory_limit: 1gb }
+",
+    )
+    .await;
+    let a = sim.post("/_ml/anomaly_detectors/a/_open").await.ok()["node"].clone();
+    let b = sim.post("/_ml/anomaly_detectors/b/_open").await.ok()["node"].clone();
+    assert_ne!(a, b, "each node holds one 1gb job");
+    sim.post("/_ml/anomaly_detectors/c/_open")
+        .await
+        .assert_envelope(429, "status_exception");
+}
+
+#[tokio::test]
 async fn e12_memory_is_summed_over_opened_jobs_on_a_node() {
     let sim = Sim::with_seed(
         "
@@ -290,7 +338,10 @@ async fn e14_close_timeout_is_500_and_the_close_goes_on() {
             "Timed out when waiting for persistent tasks after 100ms",
         );
     assert_eq!(sim.job_state("j1").await, "closing");
-    sim.wait_job("j1", "closed").await;
+    // Re-issuing the close is safe: it waits on the close still going on (§4 notes).
+    let again = sim.post("/_ml/anomaly_detectors/j1/_close").await;
+    assert_eq!(again.ok(), &json!({ "closed": true }));
+    assert_eq!(sim.job_state("j1").await, "closed");
 }
 
 #[tokio::test]

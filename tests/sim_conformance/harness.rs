@@ -5,11 +5,12 @@
 //! (product header, content type, the ES error envelope of es-ml-api.md §1.3). It never looks
 //! at the simulator's code: every expectation comes from es-ml-api.md.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -28,7 +29,9 @@ static SEED_COUNTER: AtomicUsize = AtomicUsize::new(0);
 pub(crate) struct SimBuilder {
     seed: Option<String>,
     fixture: Option<&'static str>,
+    repo_seed: Option<&'static str>,
     es_version: Option<&'static str>,
+    profile: Option<&'static str>,
 }
 
 impl SimBuilder {
@@ -44,22 +47,32 @@ impl SimBuilder {
         self
     }
 
+    /// A seed file anywhere in the repository, e.g. `workflows/demo-cluster.yaml`.
+    pub(crate) fn repo_seed(mut self, path: &'static str) -> Self {
+        self.repo_seed = Some(path);
+        self
+    }
+
     /// `--es-version X.Y.Z`.
     pub(crate) fn es_version(mut self, version: &'static str) -> Self {
         self.es_version = Some(version);
         self
     }
 
+    /// `--profile fast|realistic`.
+    pub(crate) fn profile(mut self, profile: &'static str) -> Self {
+        self.profile = Some(profile);
+        self
+    }
+
     pub(crate) async fn start(self) -> Sim {
         let seed_file = self.seed.map(|yaml| SeedFile::write(&yaml));
-        let seed_path = match (&seed_file, self.fixture) {
-            (Some(file), _) => Some(file.path.clone()),
-            (None, Some(name)) => Some(
-                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                    .join("tests/fixtures/sim")
-                    .join(name),
-            ),
-            (None, None) => None,
+        let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let seed_path = match (&seed_file, self.fixture, self.repo_seed) {
+            (Some(file), _, _) => Some(file.path.clone()),
+            (None, Some(name), _) => Some(repo.join("tests/fixtures/sim").join(name)),
+            (None, None, Some(path)) => Some(repo.join(path)),
+            (None, None, None) => None,
         };
         let mut command = Command::new(env!("CARGO_BIN_EXE_quiesce"));
         command.args(["sim", "--listen", "127.0.0.1:0"]);
@@ -69,22 +82,31 @@ impl SimBuilder {
         if let Some(version) = self.es_version {
             command.args(["--es-version", version]);
         }
+        if let Some(profile) = self.profile {
+            command.args(["--profile", profile]);
+        }
         command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = command.spawn().expect("spawn quiesce sim");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (line, stdout) = tokio::task::spawn_blocking(move || read_first_line(stdout))
-            .await
-            .expect("join the line reader");
+        let stdout_rest = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let stderr_reader = drain(child.stderr.take().expect("piped stderr"), stderr.clone());
+        let first_line = watch_stdout(
+            child.stdout.take().expect("piped stdout"),
+            stdout_rest.clone(),
+        );
+        let line = tokio::task::spawn_blocking(move || {
+            first_line.recv_timeout(STARTUP_LIMIT).ok().flatten()
+        })
+        .await
+        .expect("join the line reader");
         let Some(line) = line else {
             let _ = child.kill();
-            let mut stderr = String::new();
-            if let Some(mut err) = child.stderr.take() {
-                let _ = err.read_to_string(&mut stderr);
-            }
             let _ = child.wait();
+            let _ = stderr_reader.join();
+            let stderr = stderr.lock().map(|s| s.clone()).unwrap_or_default();
             panic!("quiesce sim printed no `listening on` line; stderr:\n{stderr}");
         };
         let base = line
@@ -102,30 +124,53 @@ impl SimBuilder {
             .expect("reqwest client");
         Sim {
             child,
-            _stdout: stdout,
+            stdout_rest,
+            stderr,
             base,
             client,
             _seed_file: seed_file,
+            product_header: self.es_version.is_none_or(sends_product_header),
         }
     }
 }
 
-/// Reads the first stdout line on a helper thread so a hung child cannot hang the test.
-fn read_first_line(stdout: ChildStdout) -> (Option<String>, Option<ChildStdout>) {
+/// es-ml-api.md §8: `X-elastic-product` exists from 7.14 on.
+fn sends_product_header(version: &str) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let major = parts.next().unwrap_or(0);
+    let minor = parts.next().unwrap_or(0);
+    (major, minor) >= (7, 14)
+}
+
+/// Sends the first stdout line (or `None` at EOF) on the returned channel, then keeps
+/// appending every further line to `rest`, so the pipe never fills and tests can see it.
+fn watch_stdout(stdout: ChildStdout, rest: Arc<Mutex<String>>) -> mpsc::Receiver<Option<String>> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut reader = BufReader::new(stdout);
         let mut line = String::new();
-        let read = reader.read_line(&mut line);
-        let outcome = match read {
+        let first = match reader.read_line(&mut line) {
             Ok(n) if n > 0 => Some(line),
             _ => None,
         };
-        let _ = tx.send((outcome, reader.into_inner()));
+        let _ = tx.send(first);
+        copy_lines(reader, &rest);
     });
-    match rx.recv_timeout(STARTUP_LIMIT) {
-        Ok((line, stdout)) => (line, Some(stdout)),
-        Err(_) => (None, None),
+    rx
+}
+
+/// Appends everything `source` writes to `into`, on a helper thread.
+fn drain(source: ChildStderr, into: Arc<Mutex<String>>) -> JoinHandle<()> {
+    std::thread::spawn(move || copy_lines(BufReader::new(source), &into))
+}
+
+fn copy_lines(mut reader: impl BufRead, into: &Mutex<String>) {
+    let mut line = String::new();
+    while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+        if let Ok(mut text) = into.lock() {
+            text.push_str(&line);
+        }
+        line.clear();
     }
 }
 
@@ -155,10 +200,15 @@ impl Drop for SeedFile {
 /// One running simulator process; killed when dropped.
 pub(crate) struct Sim {
     child: Child,
-    _stdout: Option<ChildStdout>,
+    /// What the child wrote to stdout after its `listening on` line.
+    stdout_rest: Arc<Mutex<String>>,
+    /// Everything the child wrote to stderr.
+    stderr: Arc<Mutex<String>>,
     pub(crate) base: String,
     pub(crate) client: reqwest::Client,
     _seed_file: Option<SeedFile>,
+    /// Whether this version sends `X-elastic-product` (§8).
+    product_header: bool,
 }
 
 impl Drop for Sim {
@@ -176,19 +226,37 @@ pub(crate) struct Resp {
     pub(crate) text: String,
     /// The body parsed as JSON, `Value::Null` when empty or not JSON.
     pub(crate) body: Value,
+    /// Whether the simulated version must send `X-elastic-product` (§8: from 7.14 on).
+    pub(crate) product_header_expected: bool,
 }
 
 impl Resp {
+    /// Reads a whole response; `product_header_expected` as for the simulated version.
+    pub(crate) async fn read(response: reqwest::Response, product_header_expected: bool) -> Resp {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("response body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            text,
+            body,
+            product_header_expected,
+        }
+    }
+
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// Every response carries the product header and a JSON content type (§1.4, §9).
+    /// Every response carries the product header (§1.4, §9) from 7.14 on, none before (§8).
     pub(crate) fn assert_product_header(&self) -> &Self {
+        let expected = self.product_header_expected.then_some("Elasticsearch");
         assert_eq!(
             self.header("x-elastic-product"),
-            Some("Elasticsearch"),
-            "X-elastic-product header missing on {} response: {}",
+            expected,
+            "X-elastic-product header wrong on {} response: {}",
             self.status,
             self.text
         );
@@ -288,6 +356,21 @@ impl Resp {
 }
 
 impl Sim {
+    /// Stops the child and returns (stdout after the first line, stderr).
+    pub(crate) fn finish(mut self) -> (String, String) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // The reader threads reach EOF once the child is gone; give them a bounded moment.
+        for _ in 0..100 {
+            if Arc::strong_count(&self.stderr) == 1 && Arc::strong_count(&self.stdout_rest) == 1 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let read = |text: &Mutex<String>| text.lock().map(|s| s.clone()).unwrap_or_default();
+        (read(&self.stdout_rest), read(&self.stderr))
+    }
+
     pub(crate) fn builder() -> SimBuilder {
         SimBuilder::default()
     }
@@ -311,16 +394,17 @@ impl Sim {
 
     pub(crate) async fn send(&self, request: RequestBuilder) -> Resp {
         let response = request.send().await.expect("HTTP request to the simulator");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.expect("response body");
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp {
-            status,
-            headers,
-            text,
-            body,
-        }
+        Resp::read(response, self.product_header).await
+    }
+
+    /// `POST path` on a spawned task, so a test can act while the call waits.
+    pub(crate) fn post_in_background(&self, path: &str) -> tokio::task::JoinHandle<Resp> {
+        let request = self.request(Method::POST, path);
+        let product_header = self.product_header;
+        tokio::spawn(async move {
+            let response = request.send().await.expect("background request");
+            Resp::read(response, product_header).await
+        })
     }
 
     pub(crate) async fn get(&self, path: &str) -> Resp {

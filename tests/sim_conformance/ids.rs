@@ -131,6 +131,16 @@ async fn unmatched_wildcard_with_allow_no_match_false_is_404() {
     sim.post(&format!("/_ml/anomaly_detectors/missing-*/_close?{q}"))
         .await
         .assert_error(404, "resource_not_found_exception", jobs);
+    sim.get(&format!("/_ml/anomaly_detectors/missing-*?{q}"))
+        .await
+        .assert_error(404, "resource_not_found_exception", jobs);
+    sim.get(&format!("/_ml/datafeeds/missing-*?{q}"))
+        .await
+        .assert_error(404, "resource_not_found_exception", datafeeds);
+    assert_eq!(
+        sim.get("/_ml/datafeeds/missing-*").await.ok(),
+        &json!({ "count": 0, "datafeeds": [] })
+    );
 }
 
 #[tokio::test]
@@ -229,9 +239,11 @@ async fn wildcards_require_matches_when_not_allowed() {
 #[tokio::test]
 async fn a_group_name_resolves_to_its_jobs() {
     let sim = examples().await;
-    for q in ["", "?allow_no_match=false"] {
-        assert_eq!(job_stats_ids(&sim, &format!("g{q}")).await, ["job-1"]);
-    }
+    assert_eq!(job_stats_ids(&sim, "g").await, ["job-1"]);
+    let strict = sim
+        .get("/_ml/anomaly_detectors/g/_stats?allow_no_match=false")
+        .await;
+    assert_eq!(ids(strict.ok(), "jobs", "job_id"), ["job-1"]);
     let body = sim.get("/_ml/anomaly_detectors/g").await.ok().clone();
     assert_eq!(ids(&body, "jobs", "job_id"), ["job-1"]);
     assert_eq!(
@@ -292,6 +304,7 @@ async fn results_are_sorted_by_id() {
 async fn wildcard_anywhere_in_a_token() {
     let sim = examples().await;
     assert_eq!(datafeed_stats_ids(&sim, "*-a").await, ["df-a"]);
-    assert_eq!(job_stats_ids(&sim, "*b-*").await, Vec::<String>::new());
+    assert_eq!(job_stats_ids(&sim, "*b-2").await, ["job-2"]);
+    assert_eq!(job_stats_ids(&sim, "*-3").await, Vec::<String>::new());
     assert_eq!(job_stats_ids(&sim, "j*-2").await, ["job-2"]);
 }

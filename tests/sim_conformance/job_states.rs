@@ -28,14 +28,9 @@ jobs:
 
 /// Starts a close in the background and returns once stats report `closing`.
 async fn close_in_background(sim: &Sim) -> tokio::task::JoinHandle<u16> {
-    let client = sim.client.clone();
-    let url = sim.url("/_ml/anomaly_detectors/j1/_close");
-    let handle = tokio::spawn(async move {
-        let resp = client.post(url).send().await.expect("close request");
-        resp.status().as_u16()
-    });
+    let handle = sim.post_in_background("/_ml/anomaly_detectors/j1/_close");
     sim.wait_job("j1", "closing").await;
-    handle
+    tokio::spawn(async move { handle.await.expect("close task").status.as_u16() })
 }
 
 #[tokio::test]
@@ -319,4 +314,79 @@ datafeeds:
     let datafeed = sim.datafeed_stats("df-j1").await;
     assert_eq!(datafeed["state"], "stopped");
     assert_no_node(&datafeed);
+}
+
+/// A job whose open takes long enough to be seen in `opening`.
+const SLOW_OPEN: &str = "
+latency:
+  open_job: 1500ms
+jobs:
+  - id: j1
+";
+
+/// Starts an open in the background and returns once stats report `opening`.
+async fn open_in_background(sim: &Sim) -> tokio::task::JoinHandle<crate::harness::Resp> {
+    let handle = sim.post_in_background("/_ml/anomaly_detectors/j1/_open");
+    sim.wait_job("j1", "opening").await;
+    handle
+}
+
+#[tokio::test]
+async fn open_waiting_job_closed_meanwhile_is_409() {
+    // §2.3: `The job has been closed while waiting to be opened`.
+    let sim = Sim::with_seed(SLOW_OPEN).await;
+    let open = open_in_background(&sim).await;
+    let closed = sim
+        .post("/_ml/anomaly_detectors/j1/_close?force=true")
+        .await;
+    assert_eq!(closed.ok(), &json!({ "closed": true }));
+    open.await.expect("open task").assert_error(
+        409,
+        "status_exception",
+        "The job has been closed while waiting to be opened",
+    );
+    assert_eq!(sim.job_state("j1").await, "closed");
+}
+
+#[tokio::test]
+async fn open_waiting_job_failed_meanwhile_is_500() {
+    // §2.3: `Unexpected job state [failed] [with reason [<r>] ]while waiting for job to be opened`.
+    let sim = Sim::with_seed(SLOW_OPEN).await;
+    let open = open_in_background(&sim).await;
+    let failed = sim.post("/_sim/anomaly_detectors/j1/_fail").await;
+    assert_eq!(failed.status.as_u16(), 200, "{}", failed.text);
+    let resp = open.await.expect("open task");
+    let error = resp.assert_envelope(500, "exception");
+    let reason = error["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("Unexpected job state [failed] ")
+            && reason.ends_with("while waiting for job to be opened"),
+        "reason: {reason}"
+    );
+    assert_eq!(sim.job_state("j1").await, "failed");
+}
+
+#[tokio::test]
+async fn closing_job_is_still_assigned_to_its_node() {
+    let sim = Sim::with_seed(SLOW_CLOSE).await;
+    let close = close_in_background(&sim).await;
+    let stats = sim.job_stats("j1").await;
+    assert_eq!(stats["state"], "closing", "the close takes 600 ms: {stats}");
+    assert_node(&stats);
+    assert_eq!(close.await.expect("close task"), 200);
+}
+
+#[tokio::test]
+async fn close_timeout_reason_formats_the_time_value_like_es() {
+    // ES TimeValue: 1500ms prints as `1.5s`.
+    let sim = Sim::with_seed(OPEN_JOB).await;
+    sim.set_faults(json!([{ "operation": "close_job", "stuck": true, "times": 1 }]))
+        .await;
+    sim.post("/_ml/anomaly_detectors/j1/_close?timeout=1500ms")
+        .await
+        .assert_error(
+            500,
+            "illegal_state_exception",
+            "Timed out when waiting for persistent tasks after 1.5s",
+        );
 }

@@ -85,6 +85,23 @@ async fn graceful_close_persists_a_snapshot_with_the_documented_description() {
     );
     assert!(snapshot["model_size_stats"].is_object(), "{snapshot}");
     assert!(snapshot["retain"].is_boolean(), "{snapshot}");
+    assert!(snapshot["min_version"].is_string(), "{snapshot}");
+    assert!(snapshot["timestamp"].is_u64(), "{snapshot}");
+    assert!(snapshot["snapshot_doc_count"].is_u64(), "{snapshot}");
+    let config = job_config(&sim, "j1").await;
+    assert_eq!(
+        config["model_snapshot_id"].as_str(),
+        Some(id),
+        "the job points at its latest snapshot (§2.6)"
+    );
+    let posted = sim
+        .post("/_ml/anomaly_detectors/j1/model_snapshots?sort=timestamp&desc=true&from=0&size=10")
+        .await;
+    assert_eq!(
+        posted.ok()["count"],
+        after.len(),
+        "POST and paging params are accepted"
+    );
 }
 
 #[tokio::test]
@@ -215,6 +232,11 @@ async fn put_job_fills_in_the_documented_defaults() {
     assert_eq!(job["daily_model_snapshot_retention_after_days"], 1);
     assert_eq!(job["results_index_name"], "shared");
     assert_eq!(job["allow_lazy_open"], false);
+    assert_eq!(
+        job["data_description"]["time_field"], "time",
+        "default time field: {job}"
+    );
+    assert_eq!(job["data_description"]["time_format"], "epoch_ms");
     let stored = job_config(&sim, "j1").await;
     assert_eq!(stored["analysis_limits"]["model_memory_limit"], "1024mb");
     assert!(
@@ -329,4 +351,201 @@ async fn jobs_and_datafeeds_created_through_the_api_run_the_full_cycle() {
     );
     assert_eq!(sim.job_state("j1").await, "closed");
     assert_eq!(sim.datafeed_state("df-j1").await, "stopped");
+}
+
+#[tokio::test]
+async fn get_job_shows_groups_and_nested_datafeed_config() {
+    let sim = Sim::with_seed(
+        "
+jobs:
+  - id: j1
+    groups: [web, prod]
+  - id: j2
+datafeeds:
+  - id: df-j1
+    job: j1
+  - id: df-j2
+    job: j2
+    indices: [web-logs-*]
+",
+    )
+    .await;
+    let job = job_config(&sim, "j1").await;
+    assert_eq!(job["groups"], json!(["web", "prod"]));
+    assert_eq!(
+        job["datafeed_config"]["datafeed_id"], "df-j1",
+        "8.x nests the datafeed: {job}"
+    );
+    let resp = sim.get("/_ml/datafeeds/df-j1,df-j2").await;
+    let body = resp.ok();
+    assert_eq!(
+        body["datafeeds"][0]["indices"],
+        json!(["j1-*"]),
+        "default indices"
+    );
+    assert_eq!(body["datafeeds"][1]["indices"], json!(["web-logs-*"]));
+    // exclude_generated is a known parameter (§2.6).
+    sim.get("/_ml/anomaly_detectors/j1?exclude_generated=true")
+        .await
+        .ok();
+}
+
+#[tokio::test]
+async fn open_and_close_bodies_may_repeat_the_id() {
+    let sim = Sim::with_seed("jobs:\n  - id: j1\n").await;
+    let opened = sim
+        .post_json(
+            "/_ml/anomaly_detectors/j1/_open",
+            json!({ "job_id": "j1", "timeout": "1m" }),
+        )
+        .await;
+    assert_eq!(opened.ok()["opened"], true);
+    let closed = sim
+        .post_json(
+            "/_ml/anomaly_detectors/j1/_close",
+            json!({ "job_id": "j1", "timeout": "1m", "force": false, "allow_no_match": true }),
+        )
+        .await;
+    assert_eq!(closed.ok(), &json!({ "closed": true }));
+}
+
+const STOPPED_DATAFEED: &str = "
+latency:
+  lookback: 30s
+jobs:
+  - id: j1
+    state: opened
+datafeeds:
+  - id: df-j1
+    job: j1
+";
+
+#[tokio::test]
+async fn start_and_end_accept_epoch_millis() {
+    let sim = Sim::with_seed(STOPPED_DATAFEED).await;
+    // 13 digits: not a year for `strict_date_optional_time`, so read as epoch millis.
+    sim.post("/_ml/datafeeds/df-j1/_start?start=1767312000000&end=1767225600000")
+        .await
+        .assert_error(
+            400,
+            "action_request_validation_exception",
+            "Validation Failed: 1: start [1767312000000] must be earlier than end [1767225600000];",
+        );
+    let resp = sim
+        .post("/_ml/datafeeds/df-j1/_start?start=1767225600000&end=1767312000000")
+        .await;
+    assert_eq!(resp.ok()["started"], true);
+}
+
+#[tokio::test]
+async fn unparseable_start_is_a_parse_exception() {
+    let sim = Sim::with_seed(STOPPED_DATAFEED).await;
+    sim.post("/_ml/datafeeds/df-j1/_start?start=yesterday")
+        .await
+        .assert_error(
+            400,
+            "parse_exception",
+            "Query param [start] with value [yesterday] cannot be parsed as a date or converted to a number (epoch).",
+        );
+    assert_eq!(sim.datafeed_state("df-j1").await, "stopped");
+}
+
+#[tokio::test]
+async fn force_close_isolates_a_lookback_datafeed_and_persists_nothing() {
+    // §2.2 step 4: with force, the datafeed is isolated first so that its auto-close does not
+    // turn the force close into a graceful one.
+    let sim = Sim::with_seed(STOPPED_DATAFEED).await;
+    sim.post("/_ml/datafeeds/df-j1/_start?end=2026-01-02T00:00:00Z")
+        .await
+        .ok();
+    let before = snapshots(&sim, "j1").await.len();
+    let resp = sim
+        .post("/_ml/anomaly_detectors/j1/_close?force=true")
+        .await;
+    assert_eq!(resp.ok(), &json!({ "closed": true }));
+    assert_eq!(sim.job_state("j1").await, "closed");
+    assert_eq!(sim.datafeed_state("df-j1").await, "stopped");
+    assert_eq!(
+        snapshots(&sim, "j1").await.len(),
+        before,
+        "no snapshot on force close"
+    );
+}
+
+#[tokio::test]
+async fn delete_job_referenced_by_a_datafeed_is_409_and_bad_bodies_are_400() {
+    let sim =
+        Sim::with_seed("jobs:\n  - id: j1\n  - id: j2\ndatafeeds:\n  - id: df-j1\n    job: j1\n")
+            .await;
+    let resp = sim.delete("/_ml/anomaly_detectors/j1").await;
+    assert_eq!(resp.status.as_u16(), 409, "{}", resp.text);
+    assert_eq!(
+        resp.body["error"]["reason"],
+        "Cannot delete job [j1] because datafeed [df-j1] refers to it"
+    );
+    let resp = sim
+        .put_json(
+            "/_ml/datafeeds/df-j2",
+            json!({ "job_id": "j2", "indices": ["x"], "headers": {} }),
+        )
+        .await;
+    assert_eq!(resp.status.as_u16(), 400, "{}", resp.text);
+    assert!(
+        resp.body["error"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("unknown field [headers]")),
+        "{}",
+        resp.text
+    );
+    let resp = sim.put_job("Bad_Id", json!({})).await;
+    assert_eq!(
+        resp.status.as_u16(),
+        400,
+        "upper case job id: {}",
+        resp.text
+    );
+    let deleted = sim.delete("/_ml/anomaly_detectors/j2").await;
+    assert_eq!(deleted.ok(), &json!({ "acknowledged": true }));
+}
+
+#[tokio::test]
+async fn demo_cluster_seed_matches_issue_3_item_8() {
+    // A few dozen jobs in groups, most with started real-time datafeeds, one lookback
+    // datafeed, one failed job.
+    let sim = Sim::builder()
+        .repo_seed("workflows/demo-cluster.yaml")
+        .start()
+        .await;
+    let jobs = sim.get("/_ml/anomaly_detectors/_stats").await.ok()["jobs"].clone();
+    let jobs = jobs.as_array().expect("jobs").clone();
+    assert!(
+        (20..=100).contains(&jobs.len()),
+        "a few dozen jobs, got {}",
+        jobs.len()
+    );
+    let failed = jobs.iter().filter(|j| j["state"] == "failed").count();
+    assert_eq!(failed, 1, "one failed job");
+    let configs = sim.get("/_ml/anomaly_detectors").await.ok()["jobs"].clone();
+    let grouped = configs
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .filter(|j| j["groups"].as_array().is_some_and(|g| !g.is_empty()))
+        .count();
+    assert_eq!(grouped, jobs.len(), "every job is in a group");
+    let datafeeds = sim.get("/_ml/datafeeds/_stats").await.ok()["datafeeds"].clone();
+    let datafeeds = datafeeds.as_array().expect("datafeeds").clone();
+    let real_time = datafeeds
+        .iter()
+        .filter(|d| d["state"] == "started" && d["running_state"]["real_time_configured"] == true)
+        .count();
+    assert!(
+        real_time * 2 > jobs.len(),
+        "most jobs have a started real-time datafeed: {real_time}"
+    );
+    let lookback = datafeeds
+        .iter()
+        .filter(|d| d["running_state"]["real_time_configured"] == false)
+        .count();
+    assert_eq!(lookback, 1, "one lookback datafeed");
 }

@@ -14,4 +14,6 @@ mod ids;
 mod job_states;
 mod lifecycle;
 mod security;
+mod timing;
 mod upgrade_mode;
+mod versions;

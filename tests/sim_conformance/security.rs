@@ -46,6 +46,10 @@ fn assert_401(resp: &Resp, reason: Option<&str>) {
             .any(|c| c.starts_with("Basic realm=\"security\"")),
         "WWW-Authenticate Basic challenge expected, got {challenges:?}"
     );
+    assert!(
+        challenges.iter().any(|c| c.starts_with("ApiKey")),
+        "WWW-Authenticate ApiKey challenge expected, got {challenges:?}"
+    );
 }
 
 fn assert_403(resp: &Resp, action: &str, principal: &str, grants: &str) {
@@ -343,6 +347,82 @@ async fn has_privileges_also_answers_get_and_needs_credentials() {
         )
         .await;
     assert_eq!(resp.status.as_u16(), 401, "{}", resp.text);
+    let resp = sim
+        .send(as_user(
+            sim.request(Method::POST, "/_security/user/_has_privileges"),
+            "viewer",
+        ))
+        .await;
+    assert_eq!(
+        resp.status.as_u16(),
+        400,
+        "the body is required: {}",
+        resp.text
+    );
+    resp.assert_product_header();
+}
+
+#[tokio::test]
+async fn has_privileges_knows_monitor_manage_and_all() {
+    let sim = secured().await;
+    let request = json!({ "cluster": ["monitor", "manage", "all"] });
+    for (user, monitor, manage, all) in [
+        ("mon", true, false, false),
+        ("ops", true, true, false),
+        ("root", true, true, true),
+        ("admin", false, false, false),
+    ] {
+        let resp = sim
+            .send(as_user(
+                sim.request(Method::POST, "/_security/user/_has_privileges")
+                    .json(&request),
+                user,
+            ))
+            .await;
+        let body = resp.ok();
+        assert_eq!(
+            body["cluster"],
+            json!({ "monitor": monitor, "manage": manage, "all": all }),
+            "{user}"
+        );
+        assert_eq!(
+            body["has_all_requested"],
+            monitor && manage && all,
+            "{user}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn has_privileges_for_a_named_user() {
+    let sim = secured().await;
+    let resp = sim
+        .send(as_user(
+            sim.request(Method::POST, "/_security/user/viewer/_has_privileges")
+                .json(&json!({ "cluster": ["monitor_ml"] })),
+            "viewer",
+        ))
+        .await;
+    assert_eq!(resp.ok()["has_all_requested"], true);
+}
+
+#[tokio::test]
+async fn root_endpoint_needs_the_monitor_privilege() {
+    // §1.4: `GET /` needs cluster privilege monitor (or manage/all); monitor_ml is not enough.
+    let sim = secured().await;
+    for user in ["mon", "ops", "root"] {
+        let resp = sim.send(as_user(sim.request(Method::GET, "/"), user)).await;
+        assert_eq!(resp.ok()["tagline"], "You Know, for Search", "{user}");
+    }
+    let resp = sim
+        .send(as_user(sim.request(Method::GET, "/"), "viewer"))
+        .await;
+    let error = resp.assert_envelope(403, "security_exception");
+    let reason = error["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("action [cluster:monitor/main] is unauthorized for user [viewer]"),
+        "{reason}"
+    );
 }
 
 #[tokio::test]
@@ -386,5 +466,97 @@ async fn without_users_security_is_off_and_has_no_handlers() {
     .assert_flat_error(
         400,
         "no handler found for uri [/_security/user/_has_privileges] and method [POST]",
+    );
+}
+
+#[tokio::test]
+async fn security_comes_before_upgrade_mode_faults_and_parameters() {
+    // §9: security first; the upgrade-mode filter and fault rules run after it; unknown
+    // parameters are found by the handler, after authentication.
+    let sim = secured().await;
+    let enable = sim
+        .send(as_user(
+            sim.request(Method::POST, "/_ml/set_upgrade_mode?enabled=true"),
+            "admin",
+        ))
+        .await;
+    assert_eq!(enable.ok(), &json!({ "acknowledged": true }));
+    let stop = sim
+        .send(as_user(
+            sim.request(Method::POST, "/_ml/datafeeds/df-j1/_stop"),
+            "viewer",
+        ))
+        .await;
+    assert_403(
+        &stop,
+        "cluster:admin/xpack/ml/datafeed/stop",
+        "user [viewer]",
+        MANAGE_ML_GRANTS,
+    );
+    let stop = sim
+        .send(as_user(
+            sim.request(Method::POST, "/_ml/datafeeds/df-j1/_stop"),
+            "admin",
+        ))
+        .await;
+    stop.assert_error(
+        429,
+        "status_exception",
+        "Cannot perform cluster:admin/xpack/ml/datafeed/stop action while upgrade mode is enabled",
+    );
+    sim.set_faults(json!([{
+        "operation": "job_stats",
+        "error": { "status": 503, "type": "master_not_discovered_exception", "reason": "x" }
+    }]))
+    .await;
+    assert_401(&sim.get(STATS).await, None);
+    assert_401(&sim.get(&format!("{STATS}?bogus=1")).await, None);
+}
+
+#[tokio::test]
+async fn routing_errors_need_no_credentials() {
+    // No handler, no authentication: the flat 400/405 come first (§1.2, §1.4).
+    let sim = secured().await;
+    sim.get("/_no/such/path").await.assert_flat_error(
+        400,
+        "no handler found for uri [/_no/such/path] and method [GET]",
+    );
+    sim.get("/_ml/datafeeds/df-j1/_stop").await.assert_flat_error(
+        405,
+        "Incorrect HTTP method for uri [/_ml/datafeeds/df-j1/_stop] and method [GET], allowed: [POST]",
+    );
+}
+
+#[tokio::test]
+async fn secrets_never_appear_in_the_simulator_output() {
+    let sim = secured().await;
+    sim.send(as_user(sim.request(Method::GET, STATS), "admin"))
+        .await
+        .ok();
+    sim.send(
+        sim.request(Method::GET, STATS)
+            .basic_auth("admin", Some("wrong-pw")),
+    )
+    .await;
+    sim.send(api_key(
+        sim.request(Method::GET, STATS),
+        "VuaCfGcBCdbkQm-e5aOx",
+        "ui2lp2axTNmsyakw9tvNnw",
+    ))
+    .await
+    .ok();
+    let (stdout, stderr) = sim.finish();
+    for secret in [
+        "admin-pw",
+        "wrong-pw",
+        "ui2lp2axTNmsyakw9tvNnw",
+        "viewer-pw",
+    ] {
+        assert!(!stdout.contains(secret), "{secret} on stdout: {stdout}");
+        assert!(!stderr.contains(secret), "{secret} on stderr: {stderr}");
+    }
+    assert!(
+        stdout.is_empty(),
+        "only the `listening on` line is printed: {stdout:?}"
     );
 }

@@ -218,3 +218,35 @@ async fn sim_stats_report_upgrade_mode() {
     let sim = enabled().await;
     assert_eq!(sim.sim_stats().await["upgrade_mode"], true);
 }
+
+#[tokio::test]
+async fn isolated_lookback_datafeed_does_not_close_its_job_until_upgrade_mode_ends() {
+    // §2.5: enabling isolates datafeeds and halts tasks; §2.1 step 7: an isolated lookback
+    // datafeed does not auto-close its job. Once disabled, the datafeed resumes and finishes.
+    let sim = Sim::with_seed(
+        "
+latency:
+  lookback: 200ms
+jobs:
+  - id: j1
+    state: opened
+datafeeds:
+  - id: df-j1
+    job: j1
+",
+    )
+    .await;
+    sim.post("/_ml/datafeeds/df-j1/_start?end=2026-01-02T00:00:00Z")
+        .await
+        .ok();
+    sim.post("/_ml/set_upgrade_mode?enabled=true").await.ok();
+    // Observe for well past the lookback time: nothing may finish while tasks are halted.
+    for poll in 0..40 {
+        assert_eq!(sim.job_state("j1").await, "opened", "poll {poll}");
+        assert_eq!(sim.datafeed_state("df-j1").await, "started", "poll {poll}");
+        tokio::time::sleep(std::time::Duration::from_millis(15)).await;
+    }
+    sim.post("/_ml/set_upgrade_mode?enabled=false").await.ok();
+    sim.wait_datafeed("df-j1", "stopped").await;
+    sim.wait_job("j1", "closed").await;
+}

@@ -5,6 +5,7 @@
 
 use crate::sim::faults::Operation;
 use crate::sim::security::Privilege;
+use crate::sim::seed::EsVersion;
 
 /// One endpoint (a path and a method).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,9 +159,29 @@ impl Endpoint {
         }
     }
 
-    /// The allowed parameter names including the common ones.
-    pub(crate) fn allowed_params(self) -> Vec<&'static str> {
-        self.params().iter().chain(COMMON).copied().collect()
+    /// The allowed parameter names for this ES version, including the common ones.
+    pub(crate) fn allowed_params(self, version: EsVersion) -> Vec<&'static str> {
+        let mut allowed: Vec<&'static str> = self.params().iter().chain(COMMON).copied().collect();
+        allowed.extend(self.deprecated_alias(version));
+        if self == Endpoint::StopDatafeed && (version.major, version.minor) >= (9, 3) {
+            allowed.push("close_job");
+        }
+        allowed
+    }
+
+    /// The deprecated name of `allow_no_match` that 7.10–7.17 still accept, with a warning
+    /// (es-ml-api.md §8).
+    pub(crate) fn deprecated_alias(self, version: EsVersion) -> Option<&'static str> {
+        if version.major != 7 || version.minor < 10 {
+            return None;
+        }
+        match self {
+            Endpoint::CloseJob | Endpoint::GetJobs | Endpoint::JobStats => Some("allow_no_jobs"),
+            Endpoint::StopDatafeed | Endpoint::GetDatafeeds | Endpoint::DatafeedStats => {
+                Some("allow_no_datafeeds")
+            }
+            _ => None,
+        }
     }
 
     /// Whether parameters may come as a JSON body instead of the query (es-ml-api.md §1.2).

@@ -27,10 +27,10 @@ pub(crate) async fn handle(call: &Call<'_>) -> Result<Reply, EsError> {
         }
         Endpoint::GetJobs => cluster.get_jobs(
             job,
-            params.bool("allow_no_match", true)?,
+            allow_no_match(call)?,
             params.bool("exclude_generated", false)?,
         )?,
-        Endpoint::JobStats => cluster.job_stats(job, params.bool("allow_no_match", true)?)?,
+        Endpoint::JobStats => cluster.job_stats(job, allow_no_match(call)?)?,
         Endpoint::PutJob => cluster.put_job(job, call.body)?,
         Endpoint::DeleteJob => cluster.delete_job(job, params.bool("force", false)?)?,
         Endpoint::OpenJob => cluster.open_job(job, &timeout(params, "30m")?).await?,
@@ -38,7 +38,7 @@ pub(crate) async fn handle(call: &Call<'_>) -> Result<Reply, EsError> {
             cluster
                 .close_jobs(
                     job,
-                    params.bool("allow_no_match", true)?,
+                    allow_no_match(call)?,
                     params.bool("force", false)?,
                     &timeout(params, "30m")?,
                     &call.stuck,
@@ -65,12 +65,10 @@ pub(crate) async fn handle(call: &Call<'_>) -> Result<Reply, EsError> {
         }
         Endpoint::GetDatafeeds => cluster.get_datafeeds(
             datafeed,
-            params.bool("allow_no_match", true)?,
+            allow_no_match(call)?,
             params.bool("exclude_generated", false)?,
         )?,
-        Endpoint::DatafeedStats => {
-            cluster.datafeed_stats(datafeed, params.bool("allow_no_match", true)?)?
-        }
+        Endpoint::DatafeedStats => cluster.datafeed_stats(datafeed, allow_no_match(call)?)?,
         Endpoint::PutDatafeed => cluster.put_datafeed(datafeed, call.body)?,
         Endpoint::DeleteDatafeed => {
             cluster.delete_datafeed(datafeed, params.bool("force", false)?)?
@@ -89,10 +87,11 @@ pub(crate) async fn handle(call: &Call<'_>) -> Result<Reply, EsError> {
             cluster
                 .stop_datafeeds(
                     datafeed,
-                    params.bool("allow_no_match", true)?,
+                    allow_no_match(call)?,
                     params.bool("force", false)?,
                     &timeout(params, "20s")?,
                     &call.stuck,
+                    close_job(call)?,
                 )
                 .await?
         }
@@ -105,6 +104,28 @@ pub(crate) async fn handle(call: &Call<'_>) -> Result<Reply, EsError> {
         }
     };
     Ok(Reply::Json(value))
+}
+
+/// `allow_no_match` (default true), or its deprecated alias where the version accepts it.
+fn allow_no_match(call: &Call<'_>) -> Result<bool, EsError> {
+    let version = call.app.cluster.identity().version;
+    let alias = call.endpoint.deprecated_alias(version);
+    match alias {
+        Some(alias) if !call.params.contains("allow_no_match") && call.params.contains(alias) => {
+            call.params.bool(alias, true)
+        }
+        _ => call.params.bool("allow_no_match", true),
+    }
+}
+
+/// Stop datafeed's `close_job` (~9.3+, default false); `None` for versions without it.
+fn close_job(call: &Call<'_>) -> Result<Option<bool>, EsError> {
+    let version = call.app.cluster.identity().version;
+    if (version.major, version.minor) >= (9, 3) {
+        call.params.bool("close_job", false).map(Some)
+    } else {
+        Ok(None)
+    }
 }
 
 /// The `timeout` parameter with its ES default.

@@ -7,7 +7,7 @@ use std::sync::{Arc, PoisonError};
 use axum::body::{Body, Bytes};
 use axum::extract::{RawPathParams, Request};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
@@ -21,6 +21,9 @@ use crate::sim::security::Principal;
 /// Largest request body read (ES's default `http.max_content_length` is far larger; ML
 /// requests are small).
 const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// The request id header ES copies from request to response.
+const OPAQUE_ID: &str = "x-opaque-id";
 
 /// Marks a response the server must not send: the connection is closed instead (a `drop`
 /// fault).
@@ -94,8 +97,9 @@ pub(crate) async fn handle(
             .into_response();
         }
     };
-    let outcome = run(&app, endpoint, &ids, &parts, &body).await;
-    let response = match outcome {
+    let mut warnings = Vec::new();
+    let outcome = run(&app, endpoint, &ids, &parts, &body, &mut warnings).await;
+    let mut response = match outcome {
         Ok(Reply::Json(value)) => json_response(StatusCode::OK, &value),
         Ok(Reply::Empty) => StatusCode::OK.into_response(),
         Ok(Reply::Drop) => {
@@ -105,6 +109,15 @@ pub(crate) async fn handle(
         }
         Err(err) => err.into_response(),
     };
+    for warning in warnings {
+        if let Ok(value) = HeaderValue::from_str(&warning) {
+            response.headers_mut().append(header::WARNING, value);
+        }
+    }
+    // ES echoes the caller's request id so that clients can correlate responses.
+    if let Some(opaque_id) = parts.headers.get(OPAQUE_ID) {
+        response.headers_mut().insert(OPAQUE_ID, opaque_id.clone());
+    }
     if let Some(operation) = endpoint.stat_name() {
         app.cluster
             .record_request(operation, response.status().as_u16());
@@ -112,7 +125,7 @@ pub(crate) async fn handle(
     response
 }
 
-pub(crate) fn json_response(status: StatusCode, value: &Value) -> Response {
+fn json_response(status: StatusCode, value: &Value) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],
@@ -127,6 +140,7 @@ async fn run(
     ids: &PathIds,
     parts: &Parts,
     body: &Bytes,
+    warnings: &mut Vec<String>,
 ) -> Result<Reply, EsError> {
     if endpoint.is_control() {
         return control::handle(app, endpoint, ids, body);
@@ -153,12 +167,22 @@ async fn run(
         return Err(EsError::upgrade_mode_enabled(endpoint.action()));
     }
     let params_body: &[u8] = if endpoint.params_in_body() { body } else { &[] };
+    let version = app.cluster.identity().version;
     let params = Params::parse(
         path,
         parts.uri.query(),
         params_body,
-        &endpoint.allowed_params(),
+        &endpoint.allowed_params(version),
     )?;
+    if let Some(alias) = endpoint.deprecated_alias(version)
+        && params.contains(alias)
+    {
+        // ES's deprecation logger: a `Warning` header on the response, whatever its status.
+        warnings.push(format!(
+            "299 Elasticsearch-{version}-0000000000000000000000000000000000000000 \"Deprecated \
+             field [{alias}] used, expected [allow_no_match] instead\""
+        ));
+    }
     let mut stuck = Vec::new();
     if let Some(operation) = endpoint.fault_operation() {
         let targets = fault_targets(app, endpoint, ids);

@@ -84,7 +84,7 @@ impl Activity {
     }
 }
 
-pub(crate) fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     Timestamp::now().as_millisecond()
 }
 

@@ -223,7 +223,6 @@ pub(super) fn new_datafeed(id: &str, config: DatafeedConfig) -> Datafeed {
         state: DatafeedState::Stopped,
         end_ms: None,
         start_ready: false,
-        stuck: false,
         search_count: 0,
         transition: None,
     }

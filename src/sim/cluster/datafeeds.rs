@@ -27,13 +27,7 @@ impl Cluster {
         if let Some(end) = end_ms {
             let start = start_ms.unwrap_or(0);
             if end <= start {
-                return Err(EsError::new(
-                    400,
-                    "action_request_validation_exception",
-                    format!(
-                        "Validation Failed: 1: start [{start}] must be earlier than end [{end}];"
-                    ),
-                ));
+                return Err(EsError::start_not_before_end(start, end));
             }
         }
         let with_node = self.shared.identity.version.major >= 8;
@@ -74,10 +68,38 @@ impl Cluster {
         force: bool,
         timeout: &Timeout,
         stuck: &[String],
+        close_job: Option<bool>,
     ) -> Result<Value, EsError> {
         let ids = self.read(|state, _| state.expand_datafeeds(expr, allow_no_match))?;
-        self.stop_datafeed_ids(&ids, force, timeout, stuck, true)
+        // Before ~9.3 a lookback datafeed stopped through the API closes its job; from 9.3 the
+        // `close_job` parameter decides, for every datafeed (es-ml-api.md §2.1 step 7).
+        let lookback_closes = close_job.unwrap_or(true);
+        self.stop_datafeed_ids(&ids, force, timeout, stuck, lookback_closes)
             .await;
+        if close_job == Some(true) {
+            let jobs: Vec<String> = self.transition(|state, shared| {
+                let jobs: Vec<String> = ids
+                    .iter()
+                    .filter_map(|id| state.datafeeds.get(id))
+                    .map(|df| df.config.job_id.clone())
+                    .collect();
+                for job in &jobs {
+                    state.auto_close(shared, job);
+                }
+                jobs
+            });
+            self.wait_for(timeout.wait, |state| {
+                jobs.iter()
+                    .all(|id| {
+                        state
+                            .jobs
+                            .get(id)
+                            .is_none_or(|job| job.state == JobState::Closed)
+                    })
+                    .then_some(())
+            })
+            .await;
+        }
         Ok(json!({"stopped": true}))
     }
 
@@ -166,7 +188,6 @@ impl State {
         df.state = DatafeedState::Starting;
         df.end_ms = end_ms;
         df.start_ready = false;
-        df.stuck = false;
         df.transition = Some(sender);
         self.effects.push(Effect::StartDatafeed {
             datafeed: id.to_owned(),
@@ -249,13 +270,13 @@ impl State {
                 let df = self.datafeeds.get_mut(id).expect("looked up above");
                 df.state = DatafeedState::Stopping;
                 df.transition = None;
-                if stuck {
-                    df.stuck = true;
-                } else {
+                // A stuck datafeed gets no stop work: it stays `stopping` until a force stop.
+                if !stuck {
                     let (sender, cancel) = transition_channel();
                     df.transition = Some(sender);
                     self.effects.push(Effect::StopDatafeed {
                         datafeed: id.to_owned(),
+                        auto_close,
                         cancel,
                     });
                 }
@@ -266,11 +287,17 @@ impl State {
 
     /// The stop latency (or the lookback) is over: `stopped`, and a lookback datafeed closes
     /// its job.
-    pub(super) fn finish_stop(&mut self, shared: &Shared, id: &str, cancel: &mut Cancel) {
+    pub(super) fn finish_stop(
+        &mut self,
+        shared: &Shared,
+        id: &str,
+        cancel: &mut Cancel,
+        auto_close: bool,
+    ) {
         if !still_current(cancel) {
             return;
         }
-        self.force_stop(shared, id, true);
+        self.force_stop(shared, id, auto_close);
     }
 
     /// Removes the datafeed's task at once.
@@ -283,7 +310,6 @@ impl State {
         }
         df.state = DatafeedState::Stopped;
         df.transition = None;
-        df.stuck = false;
         df.start_ready = false;
         let lookback = df.end_ms.take().is_some();
         let job_id = df.config.job_id.clone();

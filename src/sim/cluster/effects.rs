@@ -31,8 +31,10 @@ pub(super) enum Effect {
         datafeed: String,
         cancel: Cancel,
     },
+    /// `auto_close`: whether a lookback datafeed closes its job once stopped.
     StopDatafeed {
         datafeed: String,
+        auto_close: bool,
         cancel: Cancel,
     },
     /// A datafeed with an `end` finishes its lookback, stops, and closes its job.
@@ -101,11 +103,12 @@ impl Cluster {
             }
             Effect::StopDatafeed {
                 datafeed,
+                auto_close,
                 mut cancel,
             } => {
                 if sleep_or_cancel(latency.stop_datafeed, &mut cancel).await {
                     self.transition(|state, shared| {
-                        state.finish_stop(shared, &datafeed, &mut cancel);
+                        state.finish_stop(shared, &datafeed, &mut cancel, auto_close);
                     });
                 }
             }
@@ -113,9 +116,19 @@ impl Cluster {
                 datafeed,
                 mut cancel,
             } => {
-                if sleep_or_cancel(latency.lookback, &mut cancel).await {
+                // Upgrade mode halts datafeed tasks: a lookback ends only once it is off.
+                let upgrade_mode_off = async {
+                    self.wait_for(None, |state| (!state.upgrade_mode).then_some(()))
+                        .await;
+                };
+                let finished = sleep_or_cancel(latency.lookback, &mut cancel).await
+                    && tokio::select! {
+                        () = upgrade_mode_off => true,
+                        _ = &mut cancel => false,
+                    };
+                if finished {
                     self.transition(|state, shared| {
-                        state.finish_stop(shared, &datafeed, &mut cancel);
+                        state.finish_stop(shared, &datafeed, &mut cancel, true);
                     });
                 }
             }

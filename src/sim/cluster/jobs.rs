@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
+use tokio::sync::oneshot;
 
 use super::effects::{Cancel, Effect, still_current, transition_channel};
 use super::model::{DatafeedState, Job, JobState, Snapshot};
@@ -67,11 +68,61 @@ impl Cluster {
     ) -> Result<Value, EsError> {
         let plan =
             self.transition(|state, shared| state.plan_close(shared, expr, allow_no_match, force))?;
-        if !plan.datafeeds_to_stop.is_empty() {
+        let fault = if plan.datafeeds_to_stop.is_empty() {
+            None
+        } else {
             // The close stops the datafeeds through the stop action (§2.2 step 4), so
             // stop_datafeed fault rules apply to it.
+            stop_fault(&plan.datafeeds_to_stop)
+        };
+        // Like a transport action, the close goes on when the client hangs up.
+        let (done, outcome) = oneshot::channel();
+        let cluster = self.clone();
+        let jobs = plan.jobs.clone();
+        let (timeout_owned, stuck) = (timeout.clone(), stuck.to_vec());
+        self.spawn(async move {
+            let result = cluster
+                .stop_then_close(plan, force, &timeout_owned, &stuck, fault)
+                .await;
+            let _ = done.send(result);
+        });
+        outcome.await.unwrap_or_else(|_| {
+            Err(EsError::new(
+                500,
+                "exception",
+                "the simulator is shutting down",
+            ))
+        })?;
+        let closed = self
+            .wait_for(timeout.wait, |state| {
+                jobs.iter()
+                    .all(|id| {
+                        state
+                            .jobs
+                            .get(id)
+                            .is_none_or(|job| job.state == JobState::Closed)
+                    })
+                    .then_some(())
+            })
+            .await;
+        match closed {
+            Some(()) => Ok(json!({"closed": true})),
+            None => Err(EsError::close_timeout(&timeout.text)),
+        }
+    }
+
+    /// Steps 4–7 of §2.2 once validated: stop the datafeeds, then close the jobs.
+    async fn stop_then_close(
+        &self,
+        plan: ClosePlan,
+        force: bool,
+        timeout: &Timeout,
+        stuck: &[String],
+        fault: Option<FaultEffect>,
+    ) -> Result<(), EsError> {
+        if !plan.datafeeds_to_stop.is_empty() {
             let mut stuck_datafeeds = Vec::new();
-            match stop_fault(&plan.datafeeds_to_stop) {
+            match fault {
                 Some(FaultEffect::Error(err)) => {
                     return Err(EsError::close_datafeeds_not_stopped(
                         &plan.datafeeds_to_stop,
@@ -104,24 +155,7 @@ impl Cluster {
                 return Err(EsError::close_datafeeds_not_stopped(&unstopped, &cause));
             }
         }
-        self.transition(|state, shared| state.begin_close(shared, &plan.jobs, force, stuck))?;
-        let closed = self
-            .wait_for(timeout.wait, |state| {
-                plan.jobs
-                    .iter()
-                    .all(|id| {
-                        state
-                            .jobs
-                            .get(id)
-                            .is_none_or(|job| job.state == JobState::Closed)
-                    })
-                    .then_some(())
-            })
-            .await;
-        match closed {
-            Some(()) => Ok(json!({"closed": true})),
-            None => Err(EsError::close_timeout(&timeout.text)),
-        }
+        self.transition(|state, shared| state.begin_close(shared, &plan.jobs, force, stuck))
     }
 
     /// `POST /_sim/anomaly_detectors/<id>/_fail`: the job fails; its datafeed is force-stopped.
@@ -321,7 +355,8 @@ impl State {
         Ok(())
     }
 
-    /// Starts a graceful close the cluster decides on itself (a lookback reaching its end).
+    /// Starts a graceful close the cluster decides on itself (a lookback reaching its end, a
+    /// stop with `close_job`).
     pub(super) fn auto_close(&mut self, shared: &Shared, id: &str) {
         let Some(job) = self.jobs.get_mut(id) else {
             return;

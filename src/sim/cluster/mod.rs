@@ -19,6 +19,9 @@ mod render;
 mod seeding;
 mod upgrade;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -31,8 +34,7 @@ use crate::sim::EsError;
 use crate::sim::ids;
 use crate::sim::seed::{ClusterSpec, EsVersion, Latency};
 
-pub(crate) use activity::now_ms;
-use activity::{Activity, Violation};
+use activity::{Activity, Violation, now_ms};
 use effects::Effect;
 use model::{Datafeed, Job};
 use nodes::Node;
@@ -130,7 +132,7 @@ impl Cluster {
         &self.shared.latency
     }
 
-    /// The ML nodes, for `GET /` (the answering node is the first one).
+    /// The name of the node that answers `GET /` (the first ML node).
     pub(crate) fn first_node_name(&self) -> &str {
         self.shared
             .nodes
@@ -221,15 +223,21 @@ impl Cluster {
             .send_modify(|generation| *generation += 1);
         for effect in effects {
             let cluster = self.clone();
-            let mut tasks = self
-                .shared
-                .tasks
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            while tasks.try_join_next().is_some() {}
-            tasks.spawn(async move { cluster.run_effect(effect).await });
+            self.spawn(async move { cluster.run_effect(effect).await });
         }
         result
+    }
+
+    /// Runs work in the background, aborted at shutdown. Work that must finish even when the
+    /// client hangs up (as a transport action does in ES) goes through here.
+    fn spawn(&self, work: impl Future<Output = ()> + Send + 'static) {
+        let mut tasks = self
+            .shared
+            .tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(work);
     }
 
     /// Reads the state without changing it.
@@ -243,7 +251,8 @@ impl Cluster {
         timeout: Option<Duration>,
         mut check: impl FnMut(&State) -> Option<R>,
     ) -> Option<R> {
-        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        // A timeout too far away to represent (`1000000d`) waits forever.
+        let deadline = timeout.and_then(|t| tokio::time::Instant::now().checked_add(t));
         let mut changed = self.shared.changed.subscribe();
         loop {
             if let Some(result) = check(&self.lock()) {

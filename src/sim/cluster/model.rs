@@ -143,8 +143,6 @@ pub(crate) struct Datafeed {
     pub(crate) end_ms: Option<i64>,
     /// The start latency has passed; the datafeed becomes `started` once its job is opened.
     pub(crate) start_ready: bool,
-    /// A `stuck` fault holds it in `stopping` until a force stop.
-    pub(crate) stuck: bool,
     pub(crate) search_count: u64,
     /// Dropping it cancels the background transition in flight (start, stop, lookback).
     pub(crate) transition: Option<oneshot::Sender<()>>,

@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::model::{Datafeed, DatafeedState, Job, Snapshot};
+use super::model::{Datafeed, DatafeedState, Job, JobState, Snapshot};
+use super::nodes::Node;
 use super::{Cluster, Shared, State};
 use crate::sim::EsError;
 
@@ -41,16 +42,23 @@ impl Cluster {
 
     /// `GET /_ml/anomaly_detectors/<expr>/_stats`.
     pub(crate) fn job_stats(&self, expr: &str, allow_no_match: bool) -> Result<Value, EsError> {
-        self.read(|state, shared| {
+        // Copy what the bodies need under the lock; build the JSON after releasing it, so a
+        // stats call on thousands of jobs does not stall the cluster's transitions.
+        let now = Instant::now();
+        let views: Vec<JobStatsView> = self.read(|state, _| {
             let ids = state.expand_jobs(expr, allow_no_match)?;
-            let now = Instant::now();
-            let jobs: Vec<Value> = ids
-                .iter()
-                .take(10_000)
-                .map(|id| job_stats(state, shared, &state.jobs[id], now))
-                .collect();
-            Ok(json!({"count": jobs.len(), "jobs": jobs}))
-        })
+            Ok::<_, EsError>(
+                ids.iter()
+                    .take(MAX_STATS)
+                    .map(|id| JobStatsView::new(state, &state.jobs[id], now))
+                    .collect(),
+            )
+        })?;
+        let jobs: Vec<Value> = views
+            .into_iter()
+            .map(|view| view.to_json(&self.shared.nodes))
+            .collect();
+        Ok(json!({"count": jobs.len(), "jobs": jobs}))
     }
 
     /// `GET /_ml/datafeeds[/<expr>]`.
@@ -76,15 +84,20 @@ impl Cluster {
         expr: &str,
         allow_no_match: bool,
     ) -> Result<Value, EsError> {
-        self.read(|state, shared| {
+        let views: Vec<DatafeedStatsView> = self.read(|state, _| {
             let ids = state.expand_datafeeds(expr, allow_no_match)?;
-            let datafeeds: Vec<Value> = ids
-                .iter()
-                .take(10_000)
-                .map(|id| datafeed_stats(state, shared, &state.datafeeds[id]))
-                .collect();
-            Ok(json!({"count": datafeeds.len(), "datafeeds": datafeeds}))
-        })
+            Ok::<_, EsError>(
+                ids.iter()
+                    .take(MAX_STATS)
+                    .map(|id| DatafeedStatsView::new(state, &state.datafeeds[id]))
+                    .collect(),
+            )
+        })?;
+        let datafeeds: Vec<Value> = views
+            .into_iter()
+            .map(|view| view.to_json(&self.shared.nodes))
+            .collect();
+        Ok(json!({"count": datafeeds.len(), "datafeeds": datafeeds}))
     }
 
     /// `GET /_ml/anomaly_detectors/<job>/model_snapshots[/<snapshot>]`.
@@ -141,11 +154,11 @@ pub(super) fn byte_size(bytes: u64) -> String {
     const KB: u64 = 1024;
     match bytes {
         0 => "0b".to_owned(),
-        b if b % (KB * KB * KB) == 0 && b >= KB * KB * KB * 4 => {
+        b if b.is_multiple_of(KB * KB * KB) && b >= KB * KB * KB * 4 => {
             format!("{}gb", b / (KB * KB * KB))
         }
-        b if b % (KB * KB) == 0 => format!("{}mb", b / (KB * KB)),
-        b if b % KB == 0 => format!("{}kb", b / KB),
+        b if b.is_multiple_of(KB * KB) => format!("{}mb", b / (KB * KB)),
+        b if b.is_multiple_of(KB) => format!("{}kb", b / KB),
         b => format!("{b}b"),
     }
 }
@@ -195,50 +208,86 @@ fn job_config(state: &State, shared: &Shared, job: &Job, exclude_generated: bool
     body
 }
 
-fn job_stats(state: &State, shared: &Shared, job: &Job, now: Instant) -> Value {
-    let id = &job.id;
-    let mut body = json!({
-        "job_id": id,
-        "data_counts": {
-            "job_id": id, "processed_record_count": 0, "processed_field_count": 0,
-            "input_bytes": 0, "input_field_count": 0, "invalid_date_count": 0,
-            "missing_field_count": 0, "out_of_order_timestamp_count": 0,
-            "empty_bucket_count": 0, "sparse_bucket_count": 0, "bucket_count": 0,
-            "input_record_count": 0,
-        },
-        "model_size_stats": {
-            "job_id": id, "result_type": "model_size_stats", "model_bytes": job.model_bytes,
-            "peak_model_bytes": job.model_bytes, "model_bytes_exceeded": 0,
-            "model_bytes_memory_limit": job.config.model_memory_limit,
-            "total_by_field_count": 0, "total_over_field_count": 0,
-            "total_partition_field_count": 0, "bucket_allocation_failures_count": 0,
-            "memory_status": "ok", "categorized_doc_count": 0, "total_category_count": 0,
-            "frequent_category_count": 0, "rare_category_count": 0, "dead_category_count": 0,
-            "failed_category_count": 0, "categorization_status": "ok",
-            "log_time": job.config.create_time.as_millisecond(),
-        },
-        "forecasts_stats": { "total": 0, "forecasted_jobs": 0 },
-        "state": job.state.as_str(),
-    });
-    if job.state.has_task() {
-        if let Some(node) = job.visible_node(state.upgrade_mode) {
-            body["node"] = shared.nodes[node].to_json();
-        }
-        body["assignment_explanation"] = json!(if state.upgrade_mode {
+/// The stats APIs return at most this many entries (es-ml-api.md §2.7, §2.9).
+const MAX_STATS: usize = 10_000;
+
+/// What a job's stats entry shows, copied out under the lock.
+struct JobStatsView {
+    id: String,
+    state: JobState,
+    node: Option<usize>,
+    /// `Some` when the job has a task (`assignment_explanation` is shown).
+    explanation: Option<&'static str>,
+    open_secs: Option<u64>,
+    model_bytes: u64,
+    model_memory_limit: u64,
+    log_time_ms: i64,
+}
+
+impl JobStatsView {
+    fn new(state: &State, job: &Job, now: Instant) -> Self {
+        let explanation = job.state.has_task().then_some(if state.upgrade_mode {
             UPGRADE_EXPLANATION
         } else if job.node.is_none() {
             "persistent task is awaiting node assignment."
         } else {
             ""
         });
+        JobStatsView {
+            id: job.id.clone(),
+            state: job.state,
+            node: job
+                .visible_node(state.upgrade_mode)
+                .filter(|_| job.state.has_task()),
+            explanation,
+            open_secs: job
+                .opened_at
+                .map(|opened_at| now.duration_since(opened_at).as_secs()),
+            model_bytes: job.model_bytes,
+            model_memory_limit: job.config.model_memory_limit,
+            log_time_ms: job.config.create_time.as_millisecond(),
+        }
     }
-    if let Some(opened_at) = job.opened_at {
-        body["open_time"] = json!(format!("{}s", now.duration_since(opened_at).as_secs()));
+
+    fn to_json(&self, nodes: &[Node]) -> Value {
+        let id = &self.id;
+        let mut body = json!({
+            "job_id": id,
+            "data_counts": {
+                "job_id": id, "processed_record_count": 0, "processed_field_count": 0,
+                "input_bytes": 0, "input_field_count": 0, "invalid_date_count": 0,
+                "missing_field_count": 0, "out_of_order_timestamp_count": 0,
+                "empty_bucket_count": 0, "sparse_bucket_count": 0, "bucket_count": 0,
+                "input_record_count": 0,
+            },
+            "model_size_stats": {
+                "job_id": id, "result_type": "model_size_stats", "model_bytes": self.model_bytes,
+                "peak_model_bytes": self.model_bytes, "model_bytes_exceeded": 0,
+                "model_bytes_memory_limit": self.model_memory_limit,
+                "total_by_field_count": 0, "total_over_field_count": 0,
+                "total_partition_field_count": 0, "bucket_allocation_failures_count": 0,
+                "memory_status": "ok", "categorized_doc_count": 0, "total_category_count": 0,
+                "frequent_category_count": 0, "rare_category_count": 0,
+                "dead_category_count": 0, "failed_category_count": 0,
+                "categorization_status": "ok", "log_time": self.log_time_ms,
+            },
+            "forecasts_stats": { "total": 0, "forecasted_jobs": 0 },
+            "state": self.state.as_str(),
+        });
+        if let Some(node) = self.node {
+            body["node"] = nodes[node].to_json();
+        }
+        if let Some(explanation) = self.explanation {
+            body["assignment_explanation"] = json!(explanation);
+        }
+        if let Some(secs) = self.open_secs {
+            body["open_time"] = json!(format!("{secs}s"));
+        }
+        body["timing_stats"] = json!({
+            "job_id": id, "bucket_count": 0, "total_bucket_processing_time_ms": 0.0,
+        });
+        body
     }
-    body["timing_stats"] = json!({
-        "job_id": id, "bucket_count": 0, "total_bucket_processing_time_ms": 0.0,
-    });
-    body
 }
 
 const UPGRADE_EXPLANATION: &str =
@@ -272,32 +321,62 @@ fn datafeed_config(df: &Datafeed, exclude_generated: bool) -> Value {
     body
 }
 
-fn datafeed_stats(state: &State, shared: &Shared, df: &Datafeed) -> Value {
-    let mut body = json!({ "datafeed_id": df.id, "state": df.state.as_str() });
-    if df.state.has_task() {
-        let job = state.jobs.get(&df.config.job_id);
+/// What a datafeed's stats entry shows, copied out under the lock.
+struct DatafeedStatsView {
+    id: String,
+    job_id: String,
+    state: DatafeedState,
+    node: Option<usize>,
+    explanation: Option<&'static str>,
+    search_count: u64,
+    lookback: bool,
+}
+
+impl DatafeedStatsView {
+    fn new(state: &State, df: &Datafeed) -> Self {
         let running = matches!(df.state, DatafeedState::Started | DatafeedState::Stopping);
-        if running && let Some(node) = job.and_then(|job| job.visible_node(state.upgrade_mode)) {
-            body["node"] = shared.nodes[node].to_json();
-        }
-        body["assignment_explanation"] = json!(if state.upgrade_mode {
+        let node = state
+            .jobs
+            .get(&df.config.job_id)
+            .and_then(|job| job.visible_node(state.upgrade_mode))
+            .filter(|_| running);
+        let explanation = df.state.has_task().then_some(if state.upgrade_mode {
             UPGRADE_EXPLANATION
         } else {
             ""
         });
+        DatafeedStatsView {
+            id: df.id.clone(),
+            job_id: df.config.job_id.clone(),
+            state: df.state,
+            node,
+            explanation,
+            search_count: df.search_count,
+            lookback: df.end_ms.is_some(),
+        }
     }
-    body["timing_stats"] = json!({
-        "job_id": df.config.job_id, "search_count": df.search_count, "bucket_count": 0,
-        "total_search_time_ms": 0.0, "exponential_average_search_time_per_hour_ms": 0.0,
-    });
-    if df.state == DatafeedState::Started {
-        let real_time = df.end_ms.is_none();
-        body["running_state"] = json!({
-            "real_time_configured": real_time,
-            "real_time_running": real_time,
+
+    fn to_json(&self, nodes: &[Node]) -> Value {
+        let mut body = json!({ "datafeed_id": self.id, "state": self.state.as_str() });
+        if let Some(node) = self.node {
+            body["node"] = nodes[node].to_json();
+        }
+        if let Some(explanation) = self.explanation {
+            body["assignment_explanation"] = json!(explanation);
+        }
+        body["timing_stats"] = json!({
+            "job_id": self.job_id, "search_count": self.search_count, "bucket_count": 0,
+            "total_search_time_ms": 0.0, "exponential_average_search_time_per_hour_ms": 0.0,
         });
+        if self.state == DatafeedState::Started {
+            let real_time = !self.lookback;
+            body["running_state"] = json!({
+                "real_time_configured": real_time,
+                "real_time_running": real_time,
+            });
+        }
+        body
     }
-    body
 }
 
 fn snapshot_json(job_id: &str, snapshot: &Snapshot) -> Value {

@@ -28,8 +28,8 @@ pub enum SeedError {
     #[diagnostic(
         code(quiesce::sim::seed::parse),
         help(
-            "Compare the seed with the format in the README (section `quiesce sim`) or validate it \
-             against schemas/sim-seed.schema.json."
+            "Compare the seed with the format in the README's simulator section, or let an \
+             editor check it against schemas/sim-seed.schema.json."
         )
     )]
     Parse {

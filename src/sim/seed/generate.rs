@@ -11,12 +11,14 @@ use super::spec::{
 use super::{GenerateSeed, SeedProblem};
 
 const MB: u64 = 1 << 20;
+const MAX_JOBS: u32 = 1_000_000;
+
+/// Generated jobs and datafeeds, not yet validated.
+type Generated = (Vec<Draft<JobSpec>>, Vec<Draft<DatafeedSpec>>);
 
 /// Generated jobs `<prefix>-00001…` (width grows past 99999) and datafeeds
 /// `datafeed-<job id>`, or the first invalid setting.
-pub(super) fn generate(
-    settings: &GenerateSeed,
-) -> Result<(Vec<Draft<JobSpec>>, Vec<Draft<DatafeedSpec>>), SeedProblem> {
+pub(super) fn generate(settings: &GenerateSeed) -> Result<Generated, SeedProblem> {
     let fraction = |field: &'static str, value: Option<f64>, default: f64| {
         let value = value.unwrap_or(default);
         if (0.0..=1.0).contains(&value) {
@@ -29,6 +31,13 @@ pub(super) fn generate(
             ))
         }
     };
+    if settings.jobs > MAX_JOBS {
+        return Err(value_problem(
+            "generate.jobs",
+            format!("at most {MAX_JOBS} jobs, not {}", settings.jobs),
+            "The generator builds every job in memory at start-up; 5000 is already a big cluster.",
+        ));
+    }
     let with_datafeed = fraction("generate.with_datafeed", settings.with_datafeed, 1.0)?;
     let started = fraction("generate.started", settings.started, 1.0)?;
     let opened = fraction("generate.opened", settings.opened, started)?;

@@ -244,6 +244,8 @@ fn generator_refuses_bad_fractions_and_ranges() {
     assert_eq!(codes(&found), ["quiesce::sim::seed::value"]);
     let found = problems("generate: {jobs: 1, model_bytes: {min: 2gb, max: 1mb}}\n");
     assert_eq!(codes(&found), ["quiesce::sim::seed::value"]);
+    let found = problems("generate: {jobs: 4000000000}\n");
+    assert_eq!(codes(&found), ["quiesce::sim::seed::value"]);
 }
 
 #[test]

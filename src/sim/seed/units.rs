@@ -96,7 +96,7 @@ impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let bytes = self.0;
         for (unit, scale) in &UNITS[..4] {
-            if bytes >= *scale && bytes % scale == 0 {
+            if bytes >= *scale && bytes.is_multiple_of(*scale) {
                 return write!(f, "{}{unit}", bytes / scale);
             }
         }
@@ -132,6 +132,40 @@ impl JsonSchema for ByteSize {
                 {"type": "integer", "minimum": 0}
             ],
             "examples": ["512kb", "120mb", "16gb"]
+        })
+    }
+}
+
+/// The schema of a duration written as text (`250ms`, `2s`, `1m 30s`; jiff's friendly format).
+pub struct DurationText;
+
+impl JsonSchema for DurationText {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A duration such as `250ms`, `2s`, `1m 30s` or `1h`.",
+            "type": "string",
+            "examples": ["250ms", "2s", "1m"]
+        })
+    }
+}
+
+/// The schema of an RFC 3339 timestamp (`2026-11-01T00:00:00Z`).
+pub struct TimestampText;
+
+impl JsonSchema for TimestampText {
+    fn schema_name() -> Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "An RFC 3339 timestamp with a zone, e.g. `2026-11-01T00:00:00Z`.",
+            "type": "string",
+            "format": "date-time"
         })
     }
 }

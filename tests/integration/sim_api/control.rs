@@ -1,0 +1,162 @@
+//! The `/_sim/` control API: fault rules (error, delay, drop, stuck, and stop faults inside a
+//! close), failing a job, and the ordering violations of `/_sim/stats`.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::json;
+
+use super::TWO_JOBS;
+use crate::support::start;
+
+#[tokio::test]
+async fn error_faults_answer_instead_of_the_operation() {
+    let sim = start(TWO_JOBS).await;
+    let rules = json!({"faults": [{"operation": "close_job", "target": "j2", "times": 1,
+        "error": {"status": 503, "type": "master_not_discovered_exception", "reason": "no master"}}]});
+    sim.put("/_sim/faults", rules).await.assert_ok();
+    let faulted = sim.post("/_ml/anomaly_detectors/j2/_close").await;
+    faulted.assert_error(503, "master_not_discovered_exception", "no master");
+    assert_eq!(
+        sim.job("j2").await["state"],
+        "opened",
+        "an error fault changes nothing"
+    );
+    sim.post("/_ml/anomaly_detectors/j2/_close")
+        .await
+        .assert_ok();
+    assert_eq!(
+        sim.sim_stats().await["requests"]["close_job"],
+        json!({"200": 1, "503": 1})
+    );
+}
+
+#[tokio::test]
+async fn a_drop_fault_closes_the_connection_unanswered() {
+    let sim = start(TWO_JOBS).await;
+    let rules = json!({"faults": [{"operation": "job_stats", "times": 1, "drop": true}]});
+    sim.put("/_sim/faults", rules).await.assert_ok();
+    let dropped = sim
+        .try_call(Method::GET, "/_ml/anomaly_detectors/_stats", None)
+        .await;
+    assert!(dropped.is_err(), "a dropped connection gives no response");
+    sim.get("/_ml/anomaly_detectors/_stats").await.assert_ok();
+}
+
+#[tokio::test]
+async fn a_stuck_datafeed_stays_stopping_until_forced() {
+    let sim = start(TWO_JOBS).await;
+    let rules =
+        json!({"faults": [{"operation": "stop_datafeed", "target": "df-j1", "stuck": true}]});
+    sim.put("/_sim/faults", rules).await.assert_ok();
+    let stop = sim.post("/_ml/datafeeds/df-j1/_stop?timeout=30ms").await;
+    assert_eq!(
+        stop.assert_ok(),
+        &json!({"stopped": true}),
+        "a stop timeout is not an error"
+    );
+    assert_eq!(sim.datafeed("df-j1").await["state"], "stopping");
+    sim.call(Method::DELETE, "/_sim/faults", None)
+        .await
+        .assert_ok();
+    sim.post("/_ml/datafeeds/df-j1/_stop?force=true")
+        .await
+        .assert_ok();
+    assert_eq!(sim.datafeed("df-j1").await["state"], "stopped");
+}
+
+#[tokio::test]
+async fn a_stuck_close_stays_closing_until_forced() {
+    let sim = start(TWO_JOBS).await;
+    let rules = json!({"faults": [{"operation": "close_job", "stuck": true}]});
+    sim.put("/_sim/faults", rules).await.assert_ok();
+    let close = sim
+        .post("/_ml/anomaly_detectors/j2/_close?timeout=30ms")
+        .await;
+    assert_eq!(close.status.as_u16(), 500);
+    assert_eq!(sim.job("j2").await["state"], "closing");
+    sim.post("/_ml/anomaly_detectors/j2/_close?force=true")
+        .await
+        .assert_ok();
+    assert_eq!(sim.job("j2").await["state"], "closed");
+}
+
+#[tokio::test]
+async fn a_failed_job_force_stops_its_datafeed() {
+    let sim = start(TWO_JOBS).await;
+    sim.post("/_sim/anomaly_detectors/j1/_fail")
+        .await
+        .assert_ok();
+    assert_eq!(sim.job("j1").await["state"], "failed");
+    assert_eq!(sim.datafeed("df-j1").await["state"], "stopped");
+    sim.post("/_ml/anomaly_detectors/j1/_close")
+        .await
+        .assert_error(
+            409,
+            "status_exception",
+            "cannot close job [j1] because it failed, use force close",
+        );
+    sim.post("/_ml/anomaly_detectors/j1/_close?force=true")
+        .await
+        .assert_ok();
+    assert_eq!(sim.job("j1").await["state"], "closed");
+}
+
+#[tokio::test]
+async fn stop_faults_apply_to_the_stop_a_close_makes() {
+    let sim = start(TWO_JOBS).await;
+    let rules = json!({"faults": [{"operation": "stop_datafeed", "times": 1,
+        "error": {"status": 500, "type": "exception", "reason": "boom"}}]});
+    sim.put("/_sim/faults", rules).await.assert_ok();
+    let close = sim.post("/_ml/anomaly_detectors/j1/_close").await;
+    close.assert_error(
+        409,
+        "status_exception",
+        "failed to close jobs as one or more had started datafeeds that could not be stopped: \
+         started datafeeds [df-j1], error stopping them [boom]",
+    );
+    assert_eq!(
+        close.body["error"]["caused_by"],
+        json!({"type": "exception", "reason": "boom"})
+    );
+    assert_eq!(sim.job("j1").await["state"], "opened");
+    sim.post("/_ml/anomaly_detectors/j1/_close")
+        .await
+        .assert_ok();
+}
+
+#[tokio::test]
+async fn a_delay_fault_answers_normally_but_late() {
+    let sim = start(TWO_JOBS).await;
+    let rules = json!({"faults": [{"operation": "job_stats", "times": 1, "delay": "300ms"}]});
+    sim.put("/_sim/faults", rules).await.assert_ok();
+    let begun = Instant::now();
+    let answer = sim.get("/_ml/anomaly_detectors/j1/_stats").await;
+    assert_eq!(answer.assert_ok()["count"], 1);
+    assert!(
+        begun.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        begun.elapsed()
+    );
+    let faults = sim.get("/_sim/faults").await;
+    assert!(faults.status.is_success());
+}
+
+#[tokio::test]
+async fn closing_a_job_with_a_running_datafeed_stops_it_and_records_a_violation() {
+    let sim = start(TWO_JOBS).await;
+    sim.post("/_ml/anomaly_detectors/j1/_close")
+        .await
+        .assert_ok();
+    assert_eq!(sim.datafeed("df-j1").await["state"], "stopped");
+    assert_eq!(sim.job("j1").await["state"], "closed");
+    let stats = sim.sim_stats().await;
+    let violation = &stats["ordering_violations"][0];
+    assert_eq!(violation["operation"], "close_job");
+    assert_eq!(violation["job_id"], "j1");
+    assert_eq!(violation["datafeed_id"], "df-j1");
+    assert_eq!(violation["datafeed_state"], "started");
+    assert_eq!(stats["jobs"], json!({"j1": "closed", "j2": "opened"}));
+    assert_eq!(stats["datafeeds"], json!({"df-j1": "stopped"}));
+    assert!(stats["first_state_change_ms"].as_i64() <= stats["last_state_change_ms"].as_i64());
+}

@@ -1,0 +1,278 @@
+//! The simulator contract's timing model, generator and command line: persistence slots and
+//! the close queue (429 `es_rejected_execution_exception`), persist time from model size and
+//! rate, force close skipping persistence, `--profile`, deterministic `generate:` seeds, and
+//! refusal of invalid seeds.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::harness::Sim;
+
+/// Four opened jobs whose models take 500 ms each to persist at 10mb/s.
+const FOUR_JOBS: &str = "
+persistence:
+  slots: 2
+latency:
+  persist_rate: 10mb
+jobs:
+  - { id: a, model_bytes: 5mb, state: opened }
+  - { id: b, model_bytes: 5mb, state: opened }
+  - { id: c, model_bytes: 5mb, state: opened }
+  - { id: d, model_bytes: 5mb, state: opened }
+";
+
+#[tokio::test]
+async fn graceful_close_holds_a_slot_for_model_bytes_over_persist_rate() {
+    let sim = Sim::with_seed(FOUR_JOBS).await;
+    let started = Instant::now();
+    let resp = sim.post("/_ml/anomaly_detectors/_all/_close").await;
+    assert_eq!(resp.ok(), &json!({ "closed": true }));
+    let elapsed = started.elapsed();
+    // 4 persists of 500 ms on 2 slots: at least two rounds.
+    assert!(elapsed >= Duration::from_millis(1000), "took {elapsed:?}");
+    let stats = sim.sim_stats().await;
+    assert_eq!(stats["peak_concurrent_persists"], 2, "{stats}");
+    for job in ["a", "b", "c", "d"] {
+        assert_eq!(stats["jobs"][job], "closed", "{stats}");
+    }
+}
+
+#[tokio::test]
+async fn force_close_skips_persistence() {
+    let sim = Sim::with_seed(
+        "
+latency:
+  persist_rate: 1mb
+jobs:
+  - { id: a, model_bytes: 20mb, state: opened }
+",
+    )
+    .await;
+    let started = Instant::now();
+    let resp = sim.post("/_ml/anomaly_detectors/a/_close?force=true").await;
+    assert_eq!(resp.ok(), &json!({ "closed": true }));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "a 20 s persist must be skipped by force: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(sim.sim_stats().await["peak_concurrent_persists"], 0);
+}
+
+#[tokio::test]
+async fn open_restores_the_model_at_persist_rate() {
+    let sim = Sim::with_seed(
+        "
+latency:
+  persist_rate: 10mb
+jobs:
+  - { id: a, model_bytes: 5mb }
+",
+    )
+    .await;
+    let started = Instant::now();
+    assert_eq!(
+        sim.post("/_ml/anomaly_detectors/a/_open").await.ok()["opened"],
+        true
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn closes_past_the_queue_limit_are_rejected_with_429() {
+    let sim = Sim::with_seed(
+        "
+persistence:
+  slots: 1
+  queue_limit: 1
+latency:
+  persist_rate: 10mb
+jobs:
+  - { id: a, model_bytes: 10mb, state: opened }
+  - { id: b, model_bytes: 10mb, state: opened }
+  - { id: c, model_bytes: 10mb, state: opened }
+",
+    )
+    .await;
+    let (a, b, c) = tokio::join!(
+        sim.post("/_ml/anomaly_detectors/a/_close"),
+        sim.post("/_ml/anomaly_detectors/b/_close"),
+        sim.post("/_ml/anomaly_detectors/c/_close"),
+    );
+    let results = [("a", a), ("b", b), ("c", c)];
+    let rejected: Vec<&str> = results
+        .iter()
+        .filter(|(_, resp)| resp.status.as_u16() == 429)
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(
+        rejected.len(),
+        1,
+        "one slot + one queued, the third is refused"
+    );
+    for (id, resp) in &results {
+        if rejected.contains(id) {
+            resp.assert_envelope(429, "es_rejected_execution_exception");
+            assert_eq!(
+                sim.job_state(id).await,
+                "opened",
+                "a refused close changes nothing"
+            );
+        } else {
+            assert_eq!(resp.ok(), &json!({ "closed": true }), "{id}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn realistic_profile_flag_makes_operations_take_hundreds_of_ms() {
+    let sim = Sim::builder()
+        .seed("jobs:\n  - { id: a, model_bytes: 1mb }\n")
+        .profile("realistic")
+        .start()
+        .await;
+    let started = Instant::now();
+    assert_eq!(
+        sim.post("/_ml/anomaly_detectors/a/_open").await.ok()["opened"],
+        true
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(100),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+fn generated(seed: u64, fractions: &str) -> String {
+    format!(
+        "
+generate:
+  seed: {seed}
+  jobs: 30
+  prefix: gen
+  groups: [a, b, c]
+  model_bytes: {{ min: 1mb, max: 2mb }}
+{fractions}
+"
+    )
+}
+
+async fn states(sim: &Sim) -> (Value, Value) {
+    let stats = sim.sim_stats().await;
+    (stats["jobs"].clone(), stats["datafeeds"].clone())
+}
+
+#[tokio::test]
+async fn generator_is_deterministic_and_uses_ids_groups_and_datafeed_names() {
+    let fractions = "  with_datafeed: 0.5\n  opened: 0.6\n  started: 0.5\n";
+    let first = Sim::with_seed(&generated(42, fractions)).await;
+    let second = Sim::with_seed(&generated(42, fractions)).await;
+    let (jobs, datafeeds) = states(&first).await;
+    assert_eq!(
+        (jobs.clone(), datafeeds.clone()),
+        states(&second).await,
+        "same seed, same cluster"
+    );
+    let jobs = jobs.as_object().expect("jobs map").clone();
+    assert_eq!(jobs.len(), 30);
+    assert!(
+        jobs.contains_key("gen-00001") && jobs.contains_key("gen-00030"),
+        "{jobs:?}"
+    );
+    for (id, _) in datafeeds.as_object().expect("datafeeds map") {
+        let job = id
+            .strip_prefix("datafeed-")
+            .unwrap_or_else(|| panic!("datafeed id {id}"));
+        assert!(jobs.contains_key(job), "{id} belongs to a generated job");
+    }
+    let body = first
+        .get("/_ml/anomaly_detectors/a/_stats")
+        .await
+        .ok()
+        .clone();
+    assert_eq!(body["count"], 10, "round robin over 3 groups");
+    for job in body["jobs"].as_array().expect("jobs") {
+        assert!(
+            job["job_id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("gen-"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn generator_extremes_give_all_or_nothing() {
+    let all = Sim::with_seed(&generated(
+        7,
+        "  with_datafeed: 1.0\n  opened: 1.0\n  started: 1.0\n",
+    ))
+    .await;
+    let (jobs, datafeeds) = states(&all).await;
+    assert!(
+        jobs.as_object()
+            .expect("jobs")
+            .values()
+            .all(|s| s == "opened"),
+        "{jobs}"
+    );
+    let datafeeds = datafeeds.as_object().expect("datafeeds").clone();
+    assert_eq!(datafeeds.len(), 30);
+    assert!(datafeeds.values().all(|s| s == "started"), "{datafeeds:?}");
+
+    let none = Sim::with_seed(&generated(7, "  with_datafeed: 0.0\n  opened: 0.0\n")).await;
+    let (jobs, datafeeds) = states(&none).await;
+    assert!(
+        jobs.as_object()
+            .expect("jobs")
+            .values()
+            .all(|s| s == "closed"),
+        "{jobs}"
+    );
+    assert_eq!(datafeeds, json!({}));
+}
+
+/// Runs `quiesce sim` with a bad seed; it must exit non-zero without listening.
+fn assert_seed_refused(yaml: &str, what: &str) {
+    let path = std::env::temp_dir().join(format!(
+        "quiesce-sim-conformance-bad-{}-{what}.yaml",
+        std::process::id()
+    ));
+    std::fs::write(&path, yaml).expect("write seed");
+    let output = Command::new(env!("CARGO_BIN_EXE_quiesce"))
+        .args(["sim", "--listen", "127.0.0.1:0", "--seed"])
+        .arg(&path)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run quiesce sim");
+    let _ = std::fs::remove_file(&path);
+    assert!(!output.status.success(), "{what}: seed must be refused");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        !stdout.contains("listening on"),
+        "{what}: must not listen: {stdout}"
+    );
+    assert!(!output.stderr.is_empty(), "{what}: says why on stderr");
+}
+
+#[test]
+fn invalid_seeds_are_refused() {
+    assert_seed_refused("jobz:\n  - id: a\n", "unknown-field");
+    assert_seed_refused(
+        "jobs:\n  - id: a\ndatafeeds:\n  - id: df\n    job: a\n    state: started\n",
+        "started-datafeed-closed-job",
+    );
+    assert_seed_refused(
+        "jobs:\n  - id: a\n    state: failed\ndatafeeds:\n  - id: df\n    job: a\n    state: started\n",
+        "started-datafeed-failed-job",
+    );
+    assert_seed_refused(
+        "datafeeds:\n  - id: df\n    job: missing\n",
+        "datafeed-without-job",
+    );
+}
