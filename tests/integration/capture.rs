@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use quiesce::sim::{Seed, SimOptions, Simulator};
 use serde_json::{Map, Value, json};
+
+use crate::rig::Rig;
 
 /// Every kind of target, an id YAML would read as a boolean, and a lookback datafeed that is
 /// still running during the test.
@@ -64,26 +65,11 @@ impl Dir {
         std::fs::read_to_string(self.0.join(name)).expect("read a test file")
     }
 
-    /// The binary, run in this directory with no cluster or credentials from the environment.
-    fn quiesce(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_quiesce"));
-        command
-            .current_dir(&self.0)
-            .args(args)
-            .args(["--color", "never"])
-            .env_remove("ES_URL")
-            .env_remove("ES_API_KEY")
-            .env_remove("ES_USERNAME")
-            .env_remove("ES_PASSWORD")
-            .stdin(Stdio::null());
-        command
-    }
-
     /// Runs the binary against the embedded simulator seeded with `seed`.
     fn run_sim(&self, seed: &str, args: &[&str]) -> Output {
         let seed_path = self.write("seed.yaml", seed);
         let cluster = format!("sim:{}", seed_path.display());
-        self.quiesce(args)
+        quiesce(&self.0, args)
             .args(["--cluster", &cluster])
             .output()
             .expect("the binary runs")
@@ -94,6 +80,21 @@ impl Drop for Dir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// The binary, run in `dir` with no cluster or credentials from the environment.
+fn quiesce(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_quiesce"));
+    command
+        .current_dir(dir)
+        .args(args)
+        .args(["--color", "never"])
+        .env_remove("ES_URL")
+        .env_remove("ES_API_KEY")
+        .env_remove("ES_USERNAME")
+        .env_remove("ES_PASSWORD")
+        .stdin(Stdio::null());
+    command
 }
 
 fn stdout(output: &Output) -> String {
@@ -176,8 +177,7 @@ fn a_capture_of_a_seeded_cluster_is_a_valid_playbook_of_its_states() {
         ]
     );
 
-    let validate = dir
-        .quiesce(&["validate", "before.yaml"])
+    let validate = quiesce(&dir.0, &["validate", "before.yaml"])
         .env("ES_URL", "http://127.0.0.1:9200")
         .output()
         .expect("the binary runs");
@@ -269,61 +269,25 @@ fn a_match_that_names_nothing_or_is_malformed_is_refused() {
     );
 }
 
-/// A simulator in this process, so that its states can be read between runs of the binary.
-struct Rig {
-    sim: Simulator,
-    dir: Dir,
-    http: reqwest::Client,
+/// Runs the binary in the rig's directory, in a blocking thread so that the simulator in this
+/// process keeps serving.
+async fn run(rig: &Rig, args: &[&str]) -> Output {
+    let mut command = quiesce(&rig.dir, args);
+    tokio::task::spawn_blocking(move || command.output().expect("the binary runs"))
+        .await
+        .expect("joined")
 }
 
-impl Rig {
-    async fn new(seed: &str) -> Rig {
-        let sim = Simulator::start(SimOptions {
-            listen: "127.0.0.1:0".parse().expect("address"),
-            seed: Seed::from_yaml_str(seed, "seed.yaml").expect("valid seed"),
-            es_version: None,
-            profile: None,
-        })
-        .await
-        .expect("simulator starts");
-        Rig {
-            sim,
-            dir: Dir::new(),
-            http: reqwest::Client::new(),
-        }
-    }
+fn read(rig: &Rig, name: &str) -> String {
+    std::fs::read_to_string(rig.dir.join(name)).expect("read a test file")
+}
 
-    /// Runs the binary with `args` in a blocking thread so that the simulator keeps serving.
-    async fn run(&self, args: &[&str]) -> Output {
-        let mut command = self.dir.quiesce(args);
-        tokio::task::spawn_blocking(move || command.output().expect("the binary runs"))
-            .await
-            .expect("joined")
-    }
-
-    /// `apply FILE --yes` against this simulator.
-    async fn apply(&self, file: &Path) -> Output {
-        let file = file.display().to_string();
-        let cluster = self.sim.base_url();
-        self.run(&["apply", &file, "--yes", "--cluster", &cluster])
-            .await
-    }
-
-    /// `/_sim/stats`: the job and datafeed states, and the ordering violations.
-    async fn states(&self) -> (Map<String, Value>, Map<String, Value>) {
-        let stats: Value = self
-            .http
-            .get(format!("{}/_sim/stats", self.sim.base_url()))
-            .send()
-            .await
-            .expect("request")
-            .json()
-            .await
-            .expect("JSON");
-        assert_eq!(stats["ordering_violations"], json!([]), "{stats}");
-        let map = |key: &str| stats[key].as_object().cloned().expect("a map of states");
-        (map("jobs"), map("datafeeds"))
-    }
+/// The job and datafeed states of `/_sim/stats`, after checking that no ordering was violated.
+async fn states(rig: &Rig) -> (Map<String, Value>, Map<String, Value>) {
+    rig.assert_no_ordering_violation().await;
+    let stats = rig.stats().await;
+    let map = |key: &str| stats[key].as_object().cloned().expect("a map of states");
+    (map("jobs"), map("datafeeds"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -335,19 +299,19 @@ async fn the_captured_playbook_plans_nothing_on_the_cluster_it_was_taken_from() 
     );
     let rig = Rig::new(&seed).await;
     let cluster = rig.sim.base_url();
-    let capture = rig
-        .run(&["capture", "--cluster", &cluster, "-o", "before.yaml"])
-        .await;
+    let capture = run(
+        &rig,
+        &["capture", "--cluster", &cluster, "-o", "before.yaml"],
+    )
+    .await;
     assert_eq!(capture.status.code(), Some(0), "{}", stderr(&capture));
-    let text = rig.dir.read("before.yaml");
+    let text = read(&rig, "before.yaml");
     assert!(
         text.contains(&format!("\n  url: ${{ES_URL:-{cluster}}}\n")),
         "the cluster is the default URL: {text}"
     );
     // No `--cluster`: the playbook's own URL default points at the same simulator.
-    let plan = rig
-        .run(&["plan", "before.yaml", "--detailed-exitcode"])
-        .await;
+    let plan = run(&rig, &["plan", "before.yaml", "--detailed-exitcode"]).await;
     assert_eq!(
         plan.status.code(),
         Some(0),
@@ -360,18 +324,20 @@ async fn the_captured_playbook_plans_nothing_on_the_cluster_it_was_taken_from() 
 #[tokio::test(flavor = "multi_thread")]
 async fn capture_shutdown_then_apply_the_capture_brings_back_every_state() {
     let rig = Rig::new(SEED).await;
-    let (jobs_before, datafeeds_before) = rig.states().await;
+    let (jobs_before, datafeeds_before) = states(&rig).await;
     assert_eq!(datafeeds_before["datafeed-backfill"], "started");
 
     let cluster = rig.sim.base_url();
-    let capture = rig
-        .run(&["capture", "--cluster", &cluster, "-o", "before.yaml"])
-        .await;
+    let capture = run(
+        &rig,
+        &["capture", "--cluster", &cluster, "-o", "before.yaml"],
+    )
+    .await;
     assert_eq!(capture.status.code(), Some(0), "{}", stderr(&capture));
 
-    let shutdown = rig.apply(&rig.dir.write("shutdown.yaml", SHUTDOWN)).await;
+    let shutdown = rig.apply(SHUTDOWN, &["playbook.yaml", "--yes"]).await;
     assert_eq!(shutdown.status.code(), Some(0), "{}", stderr(&shutdown));
-    let (jobs_down, datafeeds_down) = rig.states().await;
+    let (jobs_down, datafeeds_down) = states(&rig).await;
     assert!(
         jobs_down.values().all(|state| state == "closed"),
         "{jobs_down:?}"
@@ -381,9 +347,13 @@ async fn capture_shutdown_then_apply_the_capture_brings_back_every_state() {
         "{datafeeds_down:?}"
     );
 
-    let restore = rig.apply(Path::new("before.yaml")).await;
+    let restore = run(
+        &rig,
+        &["apply", "before.yaml", "--yes", "--cluster", &cluster],
+    )
+    .await;
     assert_eq!(restore.status.code(), Some(0), "{}", stderr(&restore));
-    let (jobs_after, mut datafeeds_after) = rig.states().await;
+    let (jobs_after, mut datafeeds_after) = states(&rig).await;
     assert_eq!(jobs_after, jobs_before, "every job as before");
     assert_eq!(
         datafeeds_after.remove("datafeed-backfill"),
@@ -412,25 +382,25 @@ async fn upgrade_mode_seen_on_is_kept_with_a_warning_and_still_plans_nothing() {
         .status();
     assert!(enabled.is_success(), "{enabled}");
 
-    let capture = rig
-        .run(&["capture", "--cluster", &cluster, "-o", "before.yaml"])
-        .await;
+    let capture = run(
+        &rig,
+        &["capture", "--cluster", &cluster, "-o", "before.yaml"],
+    )
+    .await;
     assert_eq!(capture.status.code(), Some(0), "{}", stderr(&capture));
     assert!(
         stderr(&capture).contains("quiesce::capture::upgrade_mode"),
         "{}",
         stderr(&capture)
     );
-    let text = rig.dir.read("before.yaml");
+    let text = read(&rig, "before.yaml");
     assert!(text.ends_with("\nupgrade_mode: enabled\n"), "{text}");
     assert!(
         text.contains("# WARNING: upgrade mode was ENABLED"),
         "{text}"
     );
 
-    let plan = rig
-        .run(&["plan", "before.yaml", "--detailed-exitcode"])
-        .await;
+    let plan = run(&rig, &["plan", "before.yaml", "--detailed-exitcode"]).await;
     assert_eq!(
         plan.status.code(),
         Some(0),
