@@ -14,12 +14,14 @@ mod yaml;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
+
 use miette::Diagnostic;
 use thiserror::Error;
 
-use crate::es::types::{DatafeedState as Observed, JobState as ObservedJobState};
+use crate::es::types::{DatafeedState as ObservedDatafeedState, JobState as ObservedJobState};
 use crate::model::{DatafeedState, JobState, Pattern};
-use crate::observe::{DatafeedMode, ObservedJob, Snapshot};
+use crate::observe::{DatafeedMode, ObservedDatafeed, ObservedJob, Snapshot};
 
 pub use render::playbook_from;
 
@@ -41,7 +43,7 @@ pub enum CaptureError {
     #[diagnostic(
         code(quiesce::capture::no_match),
         help(
-            "Check the spelling with `quiesce capture` (everything), or use a wildcard (`name-*`) to allow an empty match."
+            "Check the job ids and group names (`GET _ml/anomaly_detectors`); a wildcard (`name-*`) may match nothing, a name must match something."
         )
     )]
     NoMatch { tokens: String },
@@ -162,7 +164,7 @@ pub enum Note {
     /// run on a closed job.
     JobNotOpen { job: String },
     /// The datafeed was on its way (`starting`, `stopping`) to the state captured.
-    DatafeedInTransition(Observed),
+    DatafeedInTransition(ObservedDatafeedState),
 }
 
 /// One captured job.
@@ -179,7 +181,7 @@ pub struct CapturedJob {
 pub struct CapturedDatafeed {
     pub id: String,
     pub job: String,
-    pub observed: Observed,
+    pub observed: ObservedDatafeedState,
     pub state: DatafeedState,
     pub note: Option<Note>,
 }
@@ -205,43 +207,16 @@ impl Capture {
             .filter(|(id, job)| selection.selects(id, job))
             .map(|(id, job)| capture_job(snapshot, id, job))
             .collect();
+        let job_states: BTreeMap<&str, JobState> = jobs
+            .iter()
+            .map(|job| (job.id.as_str(), job.state))
+            .collect();
         let datafeeds = snapshot
             .datafeeds
             .iter()
             .filter_map(|(id, feed)| {
-                let job = jobs.iter().find(|job| job.id == feed.job_id)?;
-                let (state, note) = match (feed.state, feed.mode) {
-                    (Observed::Started | Observed::Starting, DatafeedMode::Lookback) => {
-                        (DatafeedState::Stopped, Some(Note::Lookback))
-                    }
-                    (Observed::Started | Observed::Starting, _)
-                        if job.state == JobState::Closed =>
-                    {
-                        (
-                            DatafeedState::Stopped,
-                            Some(Note::JobNotOpen {
-                                job: job.id.clone(),
-                            }),
-                        )
-                    }
-                    (Observed::Started, _) => (DatafeedState::Started, None),
-                    (Observed::Starting, _) => (
-                        DatafeedState::Started,
-                        Some(Note::DatafeedInTransition(feed.state)),
-                    ),
-                    (Observed::Stopping, _) => (
-                        DatafeedState::Stopped,
-                        Some(Note::DatafeedInTransition(feed.state)),
-                    ),
-                    (Observed::Stopped, _) => (DatafeedState::Stopped, None),
-                };
-                Some(CapturedDatafeed {
-                    id: id.clone(),
-                    job: feed.job_id.clone(),
-                    observed: feed.state,
-                    state,
-                    note,
-                })
+                let job_state = *job_states.get(feed.job_id.as_str())?;
+                Some(capture_datafeed(id, feed, job_state))
             })
             .collect();
         Capture {
@@ -271,6 +246,39 @@ impl Capture {
     }
 }
 
+/// A datafeed of a selected job, whose own target is `job_state`.
+fn capture_datafeed(id: &str, feed: &ObservedDatafeed, job_state: JobState) -> CapturedDatafeed {
+    use ObservedDatafeedState::{Started, Starting, Stopped, Stopping};
+    let (state, note) = match (feed.state, feed.mode) {
+        (Started | Starting, DatafeedMode::Lookback) => {
+            (DatafeedState::Stopped, Some(Note::Lookback))
+        }
+        (Started | Starting, _) if job_state == JobState::Closed => (
+            DatafeedState::Stopped,
+            Some(Note::JobNotOpen {
+                job: feed.job_id.clone(),
+            }),
+        ),
+        (Started, _) => (DatafeedState::Started, None),
+        (Starting, _) => (
+            DatafeedState::Started,
+            Some(Note::DatafeedInTransition(feed.state)),
+        ),
+        (Stopping, _) => (
+            DatafeedState::Stopped,
+            Some(Note::DatafeedInTransition(feed.state)),
+        ),
+        (Stopped, _) => (DatafeedState::Stopped, None),
+    };
+    CapturedDatafeed {
+        id: id.to_owned(),
+        job: feed.job_id.clone(),
+        observed: feed.state,
+        state,
+        note,
+    }
+}
+
 fn capture_job(snapshot: &Snapshot, id: &str, job: &ObservedJob) -> CapturedJob {
     let (state, note) = match job.state {
         ObservedJobState::Opened => (JobState::Opened, None),
@@ -287,7 +295,10 @@ fn capture_job(snapshot: &Snapshot, id: &str, job: &ObservedJob) -> CapturedJob 
     };
     let note = note.or_else(|| {
         let (datafeed, feed) = snapshot.datafeed_of(id)?;
-        let running = matches!(feed.state, Observed::Started | Observed::Starting);
+        let running = matches!(
+            feed.state,
+            ObservedDatafeedState::Started | ObservedDatafeedState::Starting
+        );
         (state == JobState::Opened && running && feed.mode == DatafeedMode::Lookback).then(|| {
             Note::JobOpenForLookback {
                 datafeed: datafeed.to_owned(),

@@ -9,7 +9,7 @@ use crate::model::{Keyword, Pattern};
 use crate::observe::Snapshot;
 
 use super::yaml::{comment_text, scalar};
-use super::{Capture, CapturedDatafeed, CapturedJob, Note, Selection};
+use super::{Capture, Note, Selection};
 
 /// The playbook that brings the selected jobs and their datafeeds back to the states in
 /// `snapshot`, captured at `at` from `cluster_url` (whose credentials, if any, are dropped).
@@ -69,7 +69,8 @@ impl Capture {
                 "description: {}",
                 scalar(&format!(
                     "The machine-learning state of `{}` captured on {when}: {} of {} jobs opened, {} of {} datafeeds started.",
-                    self.cluster_name,
+                    // A playbook expands `${VAR}` in every string; a cluster name is not one.
+                    self.cluster_name.replace("${", "$${"),
                     self.opened_jobs(),
                     self.jobs.len(),
                     self.started_datafeeds(),
@@ -126,7 +127,7 @@ impl Capture {
         }
         push(out, "jobs:");
         for job in &self.jobs {
-            render_note(out, job.note.as_ref(), &job_subject(job));
+            render_note(out, job.note.as_ref(), &format!("job `{}`", job.id));
             push(out, &format!("  - id: {}", scalar(&job.id)));
             push(out, &format!("    state: {}", job.state.name()));
         }
@@ -139,7 +140,7 @@ impl Capture {
         }
         push(out, "datafeeds:");
         for feed in &self.datafeeds {
-            render_note(out, feed.note.as_ref(), &datafeed_subject(feed));
+            render_note(out, feed.note.as_ref(), &format!("datafeed `{}`", feed.id));
             push(out, &format!("  - id: {}", scalar(&feed.id)));
             push(out, &format!("    job: {}", scalar(&feed.job)));
             push(out, &format!("    state: {}", feed.state.name()));
@@ -150,14 +151,6 @@ impl Capture {
 fn push(out: &mut String, line: &str) {
     out.push_str(line);
     out.push('\n');
-}
-
-fn job_subject(job: &CapturedJob) -> String {
-    format!("job `{}`", job.id)
-}
-
-fn datafeed_subject(feed: &CapturedDatafeed) -> String {
-    format!("datafeed `{}`", feed.id)
 }
 
 fn render_note(out: &mut String, note: Option<&Note>, subject: &str) {

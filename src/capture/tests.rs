@@ -236,6 +236,33 @@ fn the_playbook_is_valid_and_reads_back_as_captured() {
 }
 
 #[test]
+fn an_empty_cluster_and_an_odd_cluster_name_still_make_a_valid_playbook() {
+    use crate::model::load;
+    use crate::playbook::Source;
+
+    let snapshot = Snapshot {
+        cluster_name: "${HOME} \"lab\"\n# x: y".to_owned(),
+        cluster_uuid: "u".to_owned(),
+        version: "unknown".to_owned(),
+        upgrade_mode: false,
+        jobs: BTreeMap::new(),
+        datafeeds: BTreeMap::new(),
+    };
+    let text = playbook_from(&snapshot, &Selection::everything(), at(), "http://h:9200");
+    assert!(text.contains("\njobs: []\n") && text.contains("\ndatafeeds: []\n"));
+    let env = |_: &str| None;
+    let playbook = load(&Source::new("captured.yaml", text.as_str()), &env)
+        .unwrap_or_else(|invalid| panic!("{:?}\n{text}", invalid.problems()));
+    assert!(playbook.jobs.is_empty() && playbook.datafeeds.is_empty());
+    assert_eq!(playbook.name, "captured-home-lab-x-y-20261128-121314");
+    let description = playbook.description.expect("a description");
+    assert!(
+        description.contains("`${HOME} \"lab\"\n# x: y`"),
+        "{description}"
+    );
+}
+
+#[test]
 fn upgrade_mode_is_kept_with_a_warning_only_when_enabled() {
     let mut snapshot = snapshot();
     let off = playbook_from(&snapshot, &Selection::everything(), at(), "sim:");
