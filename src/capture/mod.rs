@@ -47,6 +47,16 @@ pub enum CaptureError {
         )
     )]
     NoMatch { tokens: String },
+
+    /// `-o FILE` names a file that exists: it may be the capture taken before a shutdown.
+    #[error("`{}` already exists; not overwriting it", path.display())]
+    #[diagnostic(
+        code(quiesce::capture::exists),
+        help(
+            "A capture taken after a shutdown would replace the one that can bring the cluster back: choose another file name, or pass `--overwrite` if that file is no longer needed."
+        )
+    )]
+    WouldOverwrite { path: std::path::PathBuf },
 }
 
 /// What a capture wants the operator to know; the capture is still written.

@@ -3,9 +3,9 @@
 //! on stderr. The playbook is what `apply` needs to bring that state back after an upgrade.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::capture::{Capture, CaptureWarning, Selection};
+use crate::capture::{Capture, CaptureError, CaptureWarning, Selection};
 use crate::error::Error;
 use crate::exit_code;
 use crate::observe::observe;
@@ -21,9 +21,14 @@ pub struct Args {
     #[arg(long = "match", value_name = "EXPR")]
     matches: Vec<String>,
 
-    /// Write the playbook to FILE instead of stdout.
+    /// Write the playbook to FILE instead of stdout (never over an existing file without
+    /// `--overwrite`).
     #[arg(short = 'o', long = "out", value_name = "FILE")]
     out: Option<PathBuf>,
+
+    /// Let `-o FILE` replace an existing file.
+    #[arg(long, requires = "out")]
+    overwrite: bool,
 
     #[command(flatten)]
     cluster: ClusterArgs,
@@ -31,6 +36,12 @@ pub struct Args {
 
 pub(crate) fn run(args: Args) -> Result<i32, Error> {
     let selection = Selection::parse(&args.matches)?;
+    if let Some(path) = &args.out
+        && !args.overwrite
+        && path.exists()
+    {
+        return Err(CaptureError::WouldOverwrite { path: path.clone() }.into());
+    }
     let runtime = super::runtime()?;
     let snapshot = runtime.block_on(async {
         let cluster = connect(&args.cluster, None).await?;
@@ -55,7 +66,7 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
     );
     match &args.out {
         Some(path) => {
-            std::fs::write(path, &text).map_err(|source| Error::Io {
+            write_whole(path, &text).map_err(|source| Error::Io {
                 path: path.clone(),
                 source,
             })?;
@@ -72,4 +83,26 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
         diagnostic::eprint(&CaptureWarning::UpgradeModeOn);
     }
     Ok(exit_code::SUCCESS)
+}
+
+/// Writes `text` to a temporary file beside `path`, syncs it, then renames it over `path`, so
+/// that `path` holds either the whole capture or what it held before, never a torn one.
+fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
+    let mut temporary_name = std::ffi::OsString::from(".");
+    temporary_name.push(name);
+    temporary_name.push(format!(".{}.tmp", std::process::id()));
+    let temporary = path.with_file_name(temporary_name);
+    let written = (|| {
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
 }

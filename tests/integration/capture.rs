@@ -409,3 +409,33 @@ async fn upgrade_mode_seen_on_is_kept_with_a_warning_and_still_plans_nothing() {
         stderr(&plan)
     );
 }
+
+#[test]
+fn an_existing_capture_is_not_overwritten_unless_asked() {
+    let dir = Dir::new();
+    dir.write("before.yaml", "# the capture taken before the shutdown\n");
+    let refused = dir.run_sim(SEED, &["capture", "-o", "before.yaml"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("quiesce::capture::exists"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(
+        dir.read("before.yaml"),
+        "# the capture taken before the shutdown\n"
+    );
+
+    let replaced = dir.run_sim(SEED, &["capture", "-o", "before.yaml", "--overwrite"]);
+    assert_eq!(replaced.status.code(), Some(0), "{}", stderr(&replaced));
+    assert!(
+        dir.read("before.yaml")
+            .starts_with("# yaml-language-server:")
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&dir.0)
+        .expect("the test directory")
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
