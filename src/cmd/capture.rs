@@ -1,4 +1,4 @@
-//! `quiesce capture [--match EXPR]... [-o FILE]`: observe the cluster (read-only) and write
+//! `quiesce capture [--match EXPR]... [-o FILE [--overwrite]]`: observe the cluster (read-only) and write
 //! today's machine-learning state as a playbook, on stdout or to FILE, with a one-line summary
 //! on stderr. The playbook is what `apply` needs to bring that state back after an upgrade.
 
