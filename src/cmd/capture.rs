@@ -1,6 +1,7 @@
-//! `quiesce capture [--match EXPR]... [-o FILE [--overwrite]]`: observe the cluster (read-only) and write
-//! today's machine-learning state as a playbook, on stdout or to FILE, with a one-line summary
-//! on stderr. The playbook is what `apply` needs to bring that state back after an upgrade.
+//! `quiesce capture [--match EXPR]... [-o FILE [--overwrite]]`: observe the cluster
+//! (read-only) and write today's machine-learning state as a playbook, on stdout or to FILE,
+//! with a one-line summary on stderr. The playbook is what `apply` needs to bring that state
+//! back after an upgrade.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
