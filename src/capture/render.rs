@@ -99,6 +99,17 @@ impl Capture {
                 "# bring the jobs and datafeeds back: nothing opens or starts while it is enabled.",
             );
             push(out, "upgrade_mode: enabled");
+        } else {
+            push(out, "");
+            push(
+                out,
+                "# Upgrade mode was off when this was captured. Restoring turns it off first: a shutdown",
+            );
+            push(
+                out,
+                "# may have enabled it, and nothing opens or starts while it is on.",
+            );
+            push(out, "upgrade_mode: disabled");
         }
         text
     }

@@ -263,10 +263,11 @@ fn an_empty_cluster_and_an_odd_cluster_name_still_make_a_valid_playbook() {
 }
 
 #[test]
-fn upgrade_mode_is_kept_with_a_warning_only_when_enabled() {
+fn upgrade_mode_is_captured_as_seen_with_a_warning_when_enabled() {
     let mut snapshot = snapshot();
     let off = playbook_from(&snapshot, &Selection::everything(), at(), "sim:");
-    assert!(!off.contains("upgrade_mode"));
+    assert!(off.ends_with("\nupgrade_mode: disabled\n"));
+    assert!(!off.contains("WARNING"));
     snapshot.upgrade_mode = true;
     let on = playbook_from(&snapshot, &Selection::everything(), at(), "sim:");
     assert!(on.ends_with("\nupgrade_mode: enabled\n"));

@@ -439,3 +439,31 @@ fn an_existing_capture_is_not_overwritten_unless_asked() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_capture_restores_after_a_shutdown_that_enabled_upgrade_mode() {
+    let rig = Rig::new(SEED).await;
+    let (jobs_before, _) = states(&rig).await;
+    let cluster = rig.sim.base_url();
+    let capture = run(
+        &rig,
+        &["capture", "--cluster", &cluster, "-o", "before.yaml"],
+    )
+    .await;
+    assert_eq!(capture.status.code(), Some(0), "{}", stderr(&capture));
+
+    let shutdown = format!("{SHUTDOWN}upgrade_mode: enabled\n");
+    let down = rig.apply(&shutdown, &["playbook.yaml", "--yes"]).await;
+    assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
+    assert_eq!(rig.stats().await["upgrade_mode"], true);
+
+    let restore = run(
+        &rig,
+        &["apply", "before.yaml", "--yes", "--cluster", &cluster],
+    )
+    .await;
+    assert_eq!(restore.status.code(), Some(0), "{}", stderr(&restore));
+    assert_eq!(rig.stats().await["upgrade_mode"], false);
+    let (jobs_after, _) = states(&rig).await;
+    assert_eq!(jobs_after, jobs_before);
+}
