@@ -175,6 +175,9 @@ impl Worker {
                                     observed: seen.state.clone(),
                                 },
                             );
+                            // Elasticsearch answers these calls once the state is reached (or
+                            // its own wait ran out): confirm at once rather than after a pause.
+                            continue;
                         }
                         Err(err) if err.is_still_in_progress() => poll = POLL_START,
                         Err(err) if is_already(&err) => poll = POLL_START,
