@@ -9,10 +9,9 @@ use std::path::{Path, PathBuf};
 use crate::capture::{Capture, CaptureError, CaptureWarning, Selection};
 use crate::error::Error;
 use crate::exit_code;
-use crate::observe::observe;
 use crate::report::diagnostic;
 
-use super::cluster::{ClusterArgs, connect};
+use super::cluster::{ClusterArgs, observe_once};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -43,15 +42,7 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
     {
         return Err(CaptureError::WouldOverwrite { path: path.clone() }.into());
     }
-    let runtime = super::runtime()?;
-    let snapshot = runtime.block_on(async {
-        let cluster = connect(&args.cluster, None).await?;
-        let snapshot = observe(&cluster.client).await?;
-        if let Some(sim) = cluster.simulator {
-            sim.shutdown().await;
-        }
-        Ok::<_, Error>(snapshot)
-    })?;
+    let snapshot = super::runtime()?.block_on(observe_once(&args.cluster, None))?;
     selection.check(&snapshot)?;
     let capture = Capture::new(&snapshot, &selection);
     // `connect` succeeded, so there was a URL; it is repeated without its credentials.

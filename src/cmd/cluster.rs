@@ -95,3 +95,17 @@ pub(crate) async fn connect(
         simulator: None,
     })
 }
+
+/// Connects, takes one snapshot, and lets the embedded simulator (if any) go: for the
+/// read-only commands.
+pub(crate) async fn observe_once(
+    args: &ClusterArgs,
+    playbook: Option<&Playbook>,
+) -> Result<crate::observe::Snapshot, Error> {
+    let cluster = connect(args, playbook).await?;
+    let snapshot = crate::observe::observe(&cluster.client).await?;
+    if let Some(sim) = cluster.simulator {
+        sim.shutdown().await;
+    }
+    Ok(snapshot)
+}

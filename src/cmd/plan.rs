@@ -9,11 +9,10 @@ use std::path::PathBuf;
 
 use crate::error::Error;
 use crate::exit_code;
-use crate::observe::observe;
 use crate::plan::{self, Plan, PlanView, PlanWarnings};
 use crate::report::{diagnostic, plan as render};
 
-use super::cluster::{ClusterArgs, connect};
+use super::cluster::{ClusterArgs, observe_once};
 use super::load::{Loaded, load};
 
 /// How `plan` prints the plan.
@@ -61,15 +60,7 @@ pub(crate) fn make_plan(
     let snapshot = if offline {
         None
     } else {
-        let runtime = super::runtime()?;
-        Some(runtime.block_on(async {
-            let cluster = connect(cluster, Some(&loaded.playbook)).await?;
-            let snapshot = observe(&cluster.client).await?;
-            if let Some(sim) = cluster.simulator {
-                sim.shutdown().await;
-            }
-            Ok::<_, Error>(snapshot)
-        })?)
+        Some(super::runtime()?.block_on(observe_once(cluster, Some(&loaded.playbook)))?)
     };
     let (plan, warnings) = plan::build(&loaded.playbook, &loaded.source, snapshot)?;
     if !warnings.is_empty() {

@@ -9,10 +9,9 @@ use std::path::PathBuf;
 use crate::cli::OutputFormat;
 use crate::error::Error;
 use crate::exit_code;
-use crate::observe::observe;
 use crate::plan::{Status, status};
 
-use super::cluster::{ClusterArgs, connect};
+use super::cluster::{ClusterArgs, observe_once};
 use super::load::load;
 
 #[derive(Debug, clap::Args)]
@@ -34,15 +33,8 @@ pub struct Args {
 
 pub(crate) fn run(args: Args) -> Result<i32, Error> {
     let loaded = load(&args.playbook)?;
-    let runtime = super::runtime()?;
-    let snapshot = runtime.block_on(async {
-        let cluster = connect(&args.cluster, Some(&loaded.playbook)).await?;
-        let snapshot = observe(&cluster.client).await?;
-        if let Some(sim) = cluster.simulator {
-            sim.shutdown().await;
-        }
-        Ok::<_, Error>(snapshot)
-    })?;
+    let snapshot =
+        super::runtime()?.block_on(observe_once(&args.cluster, Some(&loaded.playbook)))?;
     let report = status(&loaded.playbook, &snapshot);
     let text = match args.output {
         OutputFormat::Human => human(&report),

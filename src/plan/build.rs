@@ -332,16 +332,11 @@ impl Builder<'_> {
         let Some(snapshot) = self.snapshot else {
             return;
         };
-        let closes: Vec<(String, Location)> = self
+        let closes: Vec<(String, Option<Location>)> = self
             .steps
             .iter()
             .filter(|s| s.action == Action::CloseJob)
-            .map(|s| {
-                (
-                    s.target.clone(),
-                    s.source.clone().unwrap_or_else(unknown_location),
-                )
-            })
+            .map(|s| (s.target.clone(), s.source.clone()))
             .collect();
         for (job_id, at) in closes {
             let Some((feed_id, feed)) = snapshot.datafeed_of(&job_id) else {
@@ -368,7 +363,7 @@ impl Builder<'_> {
                 format!("feeds job `{job_id}`, which is to be closed; stopped first"),
                 Some(feed.state.to_string()),
             );
-            step.source = Some(at);
+            step.source = at;
             self.push(Some(Resource::Datafeed(feed_id.to_owned())), step);
         }
     }
@@ -522,16 +517,6 @@ impl Builder<'_> {
                 Edge::new(id, other, EdgeKind::UpgradeMode)
             });
         }
-    }
-}
-
-fn unknown_location() -> Location {
-    Location {
-        file: "".into(),
-        line: 0,
-        column: 0,
-        offset: 0,
-        len: 0,
     }
 }
 
