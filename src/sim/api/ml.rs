@@ -55,8 +55,8 @@ pub(crate) async fn handle(call: &Call<'_>) -> Result<Reply, EsError> {
         Endpoint::ModelSnapshots => {
             let query = SnapshotQuery {
                 snapshot_id: call.ids.get("snapshot_id").map(str::to_owned),
-                from: number(params, "from")?.unwrap_or(0),
-                size: number(params, "size")?,
+                from: page(params, "from")?.unwrap_or(0),
+                size: page(params, "size")?,
                 start_ms: params.date("start")?,
                 end_ms: params.date("end")?,
                 desc: params.bool("desc", false)?,
@@ -137,7 +137,20 @@ fn timeout(params: &Params, default: &str) -> Result<Timeout, EsError> {
     })
 }
 
-fn number(params: &Params, name: &str) -> Result<Option<usize>, EsError> {
+/// `from`/`size` of model snapshots: a parameter, or the body's `page` object (§2.12).
+fn page(params: &Params, name: &str) -> Result<Option<usize>, EsError> {
+    let page: Option<Value> = params
+        .str("page")
+        .and_then(|text| serde_json::from_str(text).ok());
+    if let Some(value) = page.as_ref().and_then(|page| page.get(name)) {
+        return value.as_u64().map(|n| Some(n as usize)).ok_or_else(|| {
+            EsError::new(
+                400,
+                "x_content_parse_exception",
+                format!("[page] failed to parse field [{name}]"),
+            )
+        });
+    }
     params
         .str(name)
         .map(|text| {
