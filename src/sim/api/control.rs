@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::App;
-use super::endpoint::Endpoint;
+use super::endpoint::Control;
 use super::pipeline::{PathIds, Reply};
 use crate::sim::EsError;
 use crate::sim::faults::FaultRule;
@@ -22,13 +22,13 @@ struct FaultsBody {
 
 pub(crate) fn handle(
     app: &App,
-    endpoint: Endpoint,
+    endpoint: Control,
     ids: &PathIds,
     body: &Bytes,
 ) -> Result<Reply, EsError> {
     let value = match endpoint {
-        Endpoint::SimFaultsGet => faults(app).list(),
-        Endpoint::SimFaultsPut => {
+        Control::GetFaults => faults(app).list(),
+        Control::PutFaults => {
             let parsed: FaultsBody = serde_json::from_slice(body).map_err(|err| {
                 EsError::new(
                     400,
@@ -41,19 +41,12 @@ pub(crate) fn handle(
                 .map_err(|err| err.to_es_error())?;
             json!({"acknowledged": true})
         }
-        Endpoint::SimFaultsDelete => {
+        Control::DeleteFaults => {
             faults(app).clear();
             json!({"acknowledged": true})
         }
-        Endpoint::SimFailJob => app.cluster.fail_job(ids.or_all("job_id"))?,
-        Endpoint::SimStats => app.cluster.sim_stats(),
-        other => {
-            return Err(EsError::new(
-                500,
-                "exception",
-                format!("endpoint {other:?} is not a control endpoint"),
-            ));
-        }
+        Control::FailJob => app.cluster.fail_job(ids.or_all("job_id"))?,
+        Control::Stats => app.cluster.sim_stats(),
     };
     Ok(Reply::Json(value))
 }

@@ -7,11 +7,34 @@ use crate::sim::faults::Operation;
 use crate::sim::security::Privilege;
 use crate::sim::seed::EsVersion;
 
-/// One endpoint (a path and a method).
+/// What a route leads to: an Elasticsearch endpoint, or the simulator's own control API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    Es(Endpoint),
+    Control(Control),
+}
+
+/// An Elasticsearch endpoint: it goes through the whole pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Endpoint {
-    Root,
-    RootHead,
+    Main(Main),
+    Ml(Ml),
+}
+
+/// The endpoints outside `/_ml/`: `GET`/`HEAD /` and the security APIs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Main {
+    /// `GET /`
+    Info,
+    /// `HEAD /`
+    Ping,
+    HasPrivileges,
+    Authenticate,
+}
+
+/// The `/_ml/` endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ml {
     Info,
     SetUpgradeMode,
     GetJobs,
@@ -27,143 +50,52 @@ pub(crate) enum Endpoint {
     DatafeedStats,
     StartDatafeed,
     StopDatafeed,
-    HasPrivileges,
-    Authenticate,
-    SimFaultsGet,
-    SimFaultsPut,
-    SimFaultsDelete,
-    SimFailJob,
-    SimStats,
+}
+
+/// The control endpoints under `/_sim/`: no credentials, no faults, not counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Control {
+    GetFaults,
+    PutFaults,
+    DeleteFaults,
+    FailJob,
+    Stats,
 }
 
 /// Parameters every ES endpoint accepts (rest-api-spec `_common.json`).
 const COMMON: &[&str] = &["pretty", "human", "error_trace", "filter_path"];
 
 impl Endpoint {
-    /// Control endpoints under `/_sim/`: no credentials, no faults, not counted.
-    pub(crate) fn is_control(self) -> bool {
-        matches!(
-            self,
-            Endpoint::SimFaultsGet
-                | Endpoint::SimFaultsPut
-                | Endpoint::SimFaultsDelete
-                | Endpoint::SimFailJob
-                | Endpoint::SimStats
-        )
-    }
-
     /// The transport action named in 403 and upgrade-mode refusals.
     pub(crate) fn action(self) -> &'static str {
         match self {
-            Endpoint::Root | Endpoint::RootHead => "cluster:monitor/main",
-            Endpoint::Info => "cluster:monitor/xpack/ml/info/get",
-            Endpoint::SetUpgradeMode => "cluster:admin/xpack/ml/upgrade_mode",
-            Endpoint::GetJobs => "cluster:monitor/xpack/ml/job/get",
-            Endpoint::PutJob => "cluster:admin/xpack/ml/job/put",
-            Endpoint::DeleteJob => "cluster:admin/xpack/ml/job/delete",
-            Endpoint::JobStats => "cluster:monitor/xpack/ml/job/stats/get",
-            Endpoint::OpenJob => "cluster:admin/xpack/ml/job/open",
-            Endpoint::CloseJob => "cluster:admin/xpack/ml/job/close",
-            Endpoint::ModelSnapshots => "cluster:monitor/xpack/ml/job/model_snapshots/get",
-            Endpoint::GetDatafeeds => "cluster:monitor/xpack/ml/datafeeds/get",
-            Endpoint::PutDatafeed => "cluster:admin/xpack/ml/datafeeds/put",
-            Endpoint::DeleteDatafeed => "cluster:admin/xpack/ml/datafeeds/delete",
-            Endpoint::DatafeedStats => "cluster:monitor/xpack/ml/datafeeds/stats/get",
-            Endpoint::StartDatafeed => "cluster:admin/xpack/ml/datafeed/start",
-            Endpoint::StopDatafeed => "cluster:admin/xpack/ml/datafeed/stop",
-            Endpoint::HasPrivileges => "cluster:admin/xpack/security/user/has_privileges",
-            Endpoint::Authenticate => "cluster:admin/xpack/security/user/authenticate",
-            Endpoint::SimFaultsGet
-            | Endpoint::SimFaultsPut
-            | Endpoint::SimFaultsDelete
-            | Endpoint::SimFailJob
-            | Endpoint::SimStats => "sim:control",
+            Endpoint::Main(Main::Info | Main::Ping) => "cluster:monitor/main",
+            Endpoint::Main(Main::HasPrivileges) => {
+                "cluster:admin/xpack/security/user/has_privileges"
+            }
+            Endpoint::Main(Main::Authenticate) => "cluster:admin/xpack/security/user/authenticate",
+            Endpoint::Ml(ml) => ml.action(),
         }
     }
 
     /// The cluster privilege the action needs; `None` for what any authenticated user may do.
     pub(crate) fn privilege(self) -> Option<Privilege> {
         match self {
-            Endpoint::Root | Endpoint::RootHead => Some(Privilege::Monitor),
-            Endpoint::Info
-            | Endpoint::GetJobs
-            | Endpoint::JobStats
-            | Endpoint::ModelSnapshots
-            | Endpoint::GetDatafeeds
-            | Endpoint::DatafeedStats => Some(Privilege::MonitorMl),
-            Endpoint::SetUpgradeMode
-            | Endpoint::PutJob
-            | Endpoint::DeleteJob
-            | Endpoint::OpenJob
-            | Endpoint::CloseJob
-            | Endpoint::PutDatafeed
-            | Endpoint::DeleteDatafeed
-            | Endpoint::StartDatafeed
-            | Endpoint::StopDatafeed => Some(Privilege::ManageMl),
-            Endpoint::HasPrivileges
-            | Endpoint::Authenticate
-            | Endpoint::SimFaultsGet
-            | Endpoint::SimFaultsPut
-            | Endpoint::SimFaultsDelete
-            | Endpoint::SimFailJob
-            | Endpoint::SimStats => None,
-        }
-    }
-
-    /// Whether `MlUpgradeModeActionFilter` refuses it while upgrade mode is on (E10).
-    pub(crate) fn blocked_in_upgrade_mode(self) -> bool {
-        matches!(
-            self,
-            Endpoint::PutJob
-                | Endpoint::DeleteJob
-                | Endpoint::OpenJob
-                | Endpoint::CloseJob
-                | Endpoint::PutDatafeed
-                | Endpoint::DeleteDatafeed
-                | Endpoint::StartDatafeed
-                | Endpoint::StopDatafeed
-        )
-    }
-
-    /// The endpoint's own parameters (query, or body for the endpoints in
-    /// [`Endpoint::params_in_body`]).
-    pub(crate) fn params(self) -> &'static [&'static str] {
-        match self {
-            Endpoint::SetUpgradeMode => &["enabled", "timeout"],
-            Endpoint::GetJobs | Endpoint::GetDatafeeds => &["allow_no_match", "exclude_generated"],
-            Endpoint::JobStats | Endpoint::DatafeedStats => &["allow_no_match"],
-            Endpoint::PutJob | Endpoint::PutDatafeed => &[
-                "ignore_unavailable",
-                "allow_no_indices",
-                "ignore_throttled",
-                "expand_wildcards",
-            ],
-            Endpoint::DeleteJob => &["force", "wait_for_completion", "delete_user_annotations"],
-            Endpoint::DeleteDatafeed => &["force"],
-            Endpoint::OpenJob => &["timeout", "job_id"],
-            Endpoint::CloseJob => &["allow_no_match", "force", "timeout", "job_id"],
-            Endpoint::StartDatafeed => &["start", "end", "timeout", "datafeed_id"],
-            Endpoint::StopDatafeed => &["allow_no_match", "force", "timeout", "datafeed_id"],
-            Endpoint::ModelSnapshots => &[
-                "from",
-                "size",
-                "start",
-                "end",
-                "sort",
-                "desc",
-                "page",
-                "job_id",
-                "snapshot_id",
-            ],
-            _ => &[],
+            Endpoint::Main(Main::Info | Main::Ping) => Some(Privilege::Monitor),
+            Endpoint::Main(Main::HasPrivileges | Main::Authenticate) => None,
+            Endpoint::Ml(ml) if ml.is_read() => Some(Privilege::MonitorMl),
+            Endpoint::Ml(_) => Some(Privilege::ManageMl),
         }
     }
 
     /// The allowed parameter names for this ES version, including the common ones.
     pub(crate) fn allowed_params(self, version: EsVersion) -> Vec<&'static str> {
-        let mut allowed: Vec<&'static str> = self.params().iter().chain(COMMON).copied().collect();
+        let Endpoint::Ml(ml) = self else {
+            return COMMON.to_vec();
+        };
+        let mut allowed: Vec<&'static str> = ml.params().iter().chain(COMMON).copied().collect();
         allowed.extend(self.deprecated_alias(version));
-        if self == Endpoint::StopDatafeed && (version.major, version.minor) >= (9, 3) {
+        if ml == Ml::StopDatafeed && (version.major, version.minor) >= (9, 3) {
             allowed.push("close_job");
         }
         allowed
@@ -176,11 +108,95 @@ impl Endpoint {
             return None;
         }
         match self {
-            Endpoint::CloseJob | Endpoint::GetJobs | Endpoint::JobStats => Some("allow_no_jobs"),
-            Endpoint::StopDatafeed | Endpoint::GetDatafeeds | Endpoint::DatafeedStats => {
+            Endpoint::Ml(Ml::CloseJob | Ml::GetJobs | Ml::JobStats) => Some("allow_no_jobs"),
+            Endpoint::Ml(Ml::StopDatafeed | Ml::GetDatafeeds | Ml::DatafeedStats) => {
                 Some("allow_no_datafeeds")
             }
             _ => None,
+        }
+    }
+
+    /// The operation name in `/_sim/stats` `requests`.
+    pub(crate) fn stat_name(self) -> &'static str {
+        match self {
+            Endpoint::Main(Main::Info | Main::Ping) => "root",
+            Endpoint::Main(Main::HasPrivileges) => "has_privileges",
+            Endpoint::Main(Main::Authenticate) => "authenticate",
+            Endpoint::Ml(ml) => ml.stat_name(),
+        }
+    }
+}
+
+impl Ml {
+    fn action(self) -> &'static str {
+        match self {
+            Ml::Info => "cluster:monitor/xpack/ml/info/get",
+            Ml::SetUpgradeMode => "cluster:admin/xpack/ml/upgrade_mode",
+            Ml::GetJobs => "cluster:monitor/xpack/ml/job/get",
+            Ml::PutJob => "cluster:admin/xpack/ml/job/put",
+            Ml::DeleteJob => "cluster:admin/xpack/ml/job/delete",
+            Ml::JobStats => "cluster:monitor/xpack/ml/job/stats/get",
+            Ml::OpenJob => "cluster:admin/xpack/ml/job/open",
+            Ml::CloseJob => "cluster:admin/xpack/ml/job/close",
+            Ml::ModelSnapshots => "cluster:monitor/xpack/ml/job/model_snapshots/get",
+            Ml::GetDatafeeds => "cluster:monitor/xpack/ml/datafeeds/get",
+            Ml::PutDatafeed => "cluster:admin/xpack/ml/datafeeds/put",
+            Ml::DeleteDatafeed => "cluster:admin/xpack/ml/datafeeds/delete",
+            Ml::DatafeedStats => "cluster:monitor/xpack/ml/datafeeds/stats/get",
+            Ml::StartDatafeed => "cluster:admin/xpack/ml/datafeed/start",
+            Ml::StopDatafeed => "cluster:admin/xpack/ml/datafeed/stop",
+        }
+    }
+
+    /// Reads: `monitor_ml` suffices, upgrade mode allows them, they wait the seed's `stats`
+    /// latency.
+    pub(crate) fn is_read(self) -> bool {
+        matches!(
+            self,
+            Ml::Info
+                | Ml::GetJobs
+                | Ml::JobStats
+                | Ml::ModelSnapshots
+                | Ml::GetDatafeeds
+                | Ml::DatafeedStats
+        )
+    }
+
+    /// Whether `MlUpgradeModeActionFilter` refuses it while upgrade mode is on (E10).
+    pub(crate) fn blocked_in_upgrade_mode(self) -> bool {
+        !self.is_read() && self != Ml::SetUpgradeMode
+    }
+
+    /// The endpoint's own parameters (query, or body when [`Ml::params_in_body`]).
+    fn params(self) -> &'static [&'static str] {
+        match self {
+            Ml::Info => &[],
+            Ml::SetUpgradeMode => &["enabled", "timeout"],
+            Ml::GetJobs | Ml::GetDatafeeds => &["allow_no_match", "exclude_generated"],
+            Ml::JobStats | Ml::DatafeedStats => &["allow_no_match"],
+            Ml::PutJob | Ml::PutDatafeed => &[
+                "ignore_unavailable",
+                "allow_no_indices",
+                "ignore_throttled",
+                "expand_wildcards",
+            ],
+            Ml::DeleteJob => &["force", "wait_for_completion", "delete_user_annotations"],
+            Ml::DeleteDatafeed => &["force"],
+            Ml::OpenJob => &["timeout", "job_id"],
+            Ml::CloseJob => &["allow_no_match", "force", "timeout", "job_id"],
+            Ml::StartDatafeed => &["start", "end", "timeout", "datafeed_id"],
+            Ml::StopDatafeed => &["allow_no_match", "force", "timeout", "datafeed_id"],
+            Ml::ModelSnapshots => &[
+                "from",
+                "size",
+                "start",
+                "end",
+                "sort",
+                "desc",
+                "page",
+                "job_id",
+                "snapshot_id",
+            ],
         }
     }
 
@@ -188,63 +204,48 @@ impl Endpoint {
     pub(crate) fn params_in_body(self) -> bool {
         matches!(
             self,
-            Endpoint::OpenJob
-                | Endpoint::CloseJob
-                | Endpoint::StartDatafeed
-                | Endpoint::StopDatafeed
-                | Endpoint::ModelSnapshots
+            Ml::OpenJob | Ml::CloseJob | Ml::StartDatafeed | Ml::StopDatafeed | Ml::ModelSnapshots
         )
     }
 
     /// The fault operation that rules can target.
     pub(crate) fn fault_operation(self) -> Option<Operation> {
         match self {
-            Endpoint::StopDatafeed => Some(Operation::StopDatafeed),
-            Endpoint::CloseJob => Some(Operation::CloseJob),
-            Endpoint::OpenJob => Some(Operation::OpenJob),
-            Endpoint::StartDatafeed => Some(Operation::StartDatafeed),
-            Endpoint::JobStats => Some(Operation::JobStats),
-            Endpoint::DatafeedStats => Some(Operation::DatafeedStats),
-            Endpoint::SetUpgradeMode => Some(Operation::SetUpgradeMode),
-            _ => None,
+            Ml::StopDatafeed => Some(Operation::StopDatafeed),
+            Ml::CloseJob => Some(Operation::CloseJob),
+            Ml::OpenJob => Some(Operation::OpenJob),
+            Ml::StartDatafeed => Some(Operation::StartDatafeed),
+            Ml::JobStats => Some(Operation::JobStats),
+            Ml::DatafeedStats => Some(Operation::DatafeedStats),
+            Ml::SetUpgradeMode => Some(Operation::SetUpgradeMode),
+            Ml::Info
+            | Ml::GetJobs
+            | Ml::PutJob
+            | Ml::DeleteJob
+            | Ml::ModelSnapshots
+            | Ml::GetDatafeeds
+            | Ml::PutDatafeed
+            | Ml::DeleteDatafeed => None,
         }
     }
 
-    /// Whether the read waits the seed's `stats` latency.
-    pub(crate) fn is_read(self) -> bool {
-        matches!(
-            self,
-            Endpoint::Info
-                | Endpoint::GetJobs
-                | Endpoint::JobStats
-                | Endpoint::ModelSnapshots
-                | Endpoint::GetDatafeeds
-                | Endpoint::DatafeedStats
-        )
-    }
-
-    /// The operation name in `/_sim/stats` `requests`.
-    pub(crate) fn stat_name(self) -> Option<&'static str> {
-        Some(match self {
-            Endpoint::Root | Endpoint::RootHead => "root",
-            Endpoint::Info => "info",
-            Endpoint::SetUpgradeMode => "set_upgrade_mode",
-            Endpoint::GetJobs => "get_jobs",
-            Endpoint::PutJob => "put_job",
-            Endpoint::DeleteJob => "delete_job",
-            Endpoint::JobStats => "job_stats",
-            Endpoint::OpenJob => "open_job",
-            Endpoint::CloseJob => "close_job",
-            Endpoint::ModelSnapshots => "model_snapshots",
-            Endpoint::GetDatafeeds => "get_datafeeds",
-            Endpoint::PutDatafeed => "put_datafeed",
-            Endpoint::DeleteDatafeed => "delete_datafeed",
-            Endpoint::DatafeedStats => "datafeed_stats",
-            Endpoint::StartDatafeed => "start_datafeed",
-            Endpoint::StopDatafeed => "stop_datafeed",
-            Endpoint::HasPrivileges => "has_privileges",
-            Endpoint::Authenticate => "authenticate",
-            _ => return None,
-        })
+    fn stat_name(self) -> &'static str {
+        match self {
+            Ml::Info => "info",
+            Ml::SetUpgradeMode => "set_upgrade_mode",
+            Ml::GetJobs => "get_jobs",
+            Ml::PutJob => "put_job",
+            Ml::DeleteJob => "delete_job",
+            Ml::JobStats => "job_stats",
+            Ml::OpenJob => "open_job",
+            Ml::CloseJob => "close_job",
+            Ml::ModelSnapshots => "model_snapshots",
+            Ml::GetDatafeeds => "get_datafeeds",
+            Ml::PutDatafeed => "put_datafeed",
+            Ml::DeleteDatafeed => "delete_datafeed",
+            Ml::DatafeedStats => "datafeed_stats",
+            Ml::StartDatafeed => "start_datafeed",
+            Ml::StopDatafeed => "stop_datafeed",
+        }
     }
 }

@@ -5,36 +5,36 @@ use std::sync::PoisonError;
 
 use serde_json::{Value, json};
 
-use super::endpoint::Endpoint;
+use super::endpoint::Ml;
 use super::pipeline::{Call, Reply};
 use crate::sim::EsError;
 use crate::sim::cluster::{SnapshotQuery, Timeout};
 use crate::sim::faults::Operation;
 use crate::sim::params::Params;
 
-pub(crate) async fn handle(call: &Call<'_>) -> Result<Reply, EsError> {
+pub(crate) async fn handle(call: &Call<'_>, endpoint: Ml) -> Result<Reply, EsError> {
     let cluster = &call.app.cluster;
     let params = &call.params;
     let job = call.ids.or_all("job_id");
     let datafeed = call.ids.or_all("datafeed_id");
-    let value = match call.endpoint {
-        Endpoint::Info => info(call),
-        Endpoint::SetUpgradeMode => {
+    let value = match endpoint {
+        Ml::Info => info(call),
+        Ml::SetUpgradeMode => {
             let enabled = params.bool("enabled", false)?;
             cluster
                 .set_upgrade_mode(enabled, &timeout(params, "30s")?)
                 .await?
         }
-        Endpoint::GetJobs => cluster.get_jobs(
+        Ml::GetJobs => cluster.get_jobs(
             job,
             allow_no_match(call)?,
             params.bool("exclude_generated", false)?,
         )?,
-        Endpoint::JobStats => cluster.job_stats(job, allow_no_match(call)?)?,
-        Endpoint::PutJob => cluster.put_job(job, call.body)?,
-        Endpoint::DeleteJob => cluster.delete_job(job, params.bool("force", false)?)?,
-        Endpoint::OpenJob => cluster.open_job(job, &timeout(params, "30m")?).await?,
-        Endpoint::CloseJob => {
+        Ml::JobStats => cluster.job_stats(job, allow_no_match(call)?)?,
+        Ml::PutJob => cluster.put_job(job, call.body)?,
+        Ml::DeleteJob => cluster.delete_job(job, params.bool("force", false)?)?,
+        Ml::OpenJob => cluster.open_job(job, &timeout(params, "30m")?).await?,
+        Ml::CloseJob => {
             cluster
                 .close_jobs(
                     job,
@@ -52,28 +52,26 @@ pub(crate) async fn handle(call: &Call<'_>) -> Result<Reply, EsError> {
                 )
                 .await?
         }
-        Endpoint::ModelSnapshots => {
+        Ml::ModelSnapshots => {
             let query = SnapshotQuery {
                 snapshot_id: call.ids.get("snapshot_id").map(str::to_owned),
-                from: number(params, "from")?.unwrap_or(0),
-                size: number(params, "size")?,
+                from: page(params, "from")?.unwrap_or(0),
+                size: page(params, "size")?,
                 start_ms: params.date("start")?,
                 end_ms: params.date("end")?,
                 desc: params.bool("desc", false)?,
             };
             cluster.model_snapshots(job, &query)?
         }
-        Endpoint::GetDatafeeds => cluster.get_datafeeds(
+        Ml::GetDatafeeds => cluster.get_datafeeds(
             datafeed,
             allow_no_match(call)?,
             params.bool("exclude_generated", false)?,
         )?,
-        Endpoint::DatafeedStats => cluster.datafeed_stats(datafeed, allow_no_match(call)?)?,
-        Endpoint::PutDatafeed => cluster.put_datafeed(datafeed, call.body)?,
-        Endpoint::DeleteDatafeed => {
-            cluster.delete_datafeed(datafeed, params.bool("force", false)?)?
-        }
-        Endpoint::StartDatafeed => {
+        Ml::DatafeedStats => cluster.datafeed_stats(datafeed, allow_no_match(call)?)?,
+        Ml::PutDatafeed => cluster.put_datafeed(datafeed, call.body)?,
+        Ml::DeleteDatafeed => cluster.delete_datafeed(datafeed, params.bool("force", false)?)?,
+        Ml::StartDatafeed => {
             cluster
                 .start_datafeed(
                     datafeed,
@@ -83,7 +81,7 @@ pub(crate) async fn handle(call: &Call<'_>) -> Result<Reply, EsError> {
                 )
                 .await?
         }
-        Endpoint::StopDatafeed => {
+        Ml::StopDatafeed => {
             cluster
                 .stop_datafeeds(
                     datafeed,
@@ -94,13 +92,6 @@ pub(crate) async fn handle(call: &Call<'_>) -> Result<Reply, EsError> {
                     close_job(call)?,
                 )
                 .await?
-        }
-        other => {
-            return Err(EsError::new(
-                500,
-                "exception",
-                format!("endpoint {other:?} is not an ML operation"),
-            ));
         }
     };
     Ok(Reply::Json(value))
@@ -137,7 +128,20 @@ fn timeout(params: &Params, default: &str) -> Result<Timeout, EsError> {
     })
 }
 
-fn number(params: &Params, name: &str) -> Result<Option<usize>, EsError> {
+/// `from`/`size` of model snapshots: a parameter, or the body's `page` object (§2.12).
+fn page(params: &Params, name: &str) -> Result<Option<usize>, EsError> {
+    let page: Option<Value> = params
+        .str("page")
+        .and_then(|text| serde_json::from_str(text).ok());
+    if let Some(value) = page.as_ref().and_then(|page| page.get(name)) {
+        return value.as_u64().map(|n| Some(n as usize)).ok_or_else(|| {
+            EsError::new(
+                400,
+                "x_content_parse_exception",
+                format!("[page] failed to parse field [{name}]"),
+            )
+        });
+    }
     params
         .str(name)
         .map(|text| {

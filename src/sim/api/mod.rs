@@ -21,7 +21,7 @@ use crate::sim::cluster::Cluster;
 use crate::sim::faults::Faults;
 use crate::sim::security::Security;
 
-pub(crate) use endpoint::Endpoint;
+use endpoint::{Control, Endpoint, Main, Ml, Route};
 pub(crate) use pipeline::DropConnection;
 
 /// What every request handler shares.
@@ -32,109 +32,118 @@ pub(crate) struct App {
     pub(crate) faults: Mutex<Faults>,
 }
 
+const fn main(endpoint: Main) -> Route {
+    Route::Es(Endpoint::Main(endpoint))
+}
+
+const fn ml(endpoint: Ml) -> Route {
+    Route::Es(Endpoint::Ml(endpoint))
+}
+
+const fn control(endpoint: Control) -> Route {
+    Route::Control(endpoint)
+}
+
 /// The route table: every path with the endpoint behind each of its methods.
-const ROUTES: &[(&str, &[(&str, Endpoint)])] = &[
+const ROUTES: &[(&str, &[(&str, Route)])] = &[
     (
         "/",
-        &[("GET", Endpoint::Root), ("HEAD", Endpoint::RootHead)],
+        &[("GET", main(Main::Info)), ("HEAD", main(Main::Ping))],
     ),
-    ("/_ml/info", &[("GET", Endpoint::Info)]),
-    (
-        "/_ml/set_upgrade_mode",
-        &[("POST", Endpoint::SetUpgradeMode)],
-    ),
-    ("/_ml/anomaly_detectors", &[("GET", Endpoint::GetJobs)]),
+    ("/_ml/info", &[("GET", ml(Ml::Info))]),
+    ("/_ml/set_upgrade_mode", &[("POST", ml(Ml::SetUpgradeMode))]),
+    ("/_ml/anomaly_detectors", &[("GET", ml(Ml::GetJobs))]),
     (
         "/_ml/anomaly_detectors/_stats",
-        &[("GET", Endpoint::JobStats)],
+        &[("GET", ml(Ml::JobStats))],
     ),
     (
         "/_ml/anomaly_detectors/{job_id}",
         &[
-            ("GET", Endpoint::GetJobs),
-            ("PUT", Endpoint::PutJob),
-            ("DELETE", Endpoint::DeleteJob),
+            ("GET", ml(Ml::GetJobs)),
+            ("PUT", ml(Ml::PutJob)),
+            ("DELETE", ml(Ml::DeleteJob)),
         ],
     ),
     (
         "/_ml/anomaly_detectors/{job_id}/_stats",
-        &[("GET", Endpoint::JobStats)],
+        &[("GET", ml(Ml::JobStats))],
     ),
     (
         "/_ml/anomaly_detectors/{job_id}/_open",
-        &[("POST", Endpoint::OpenJob)],
+        &[("POST", ml(Ml::OpenJob))],
     ),
     (
         "/_ml/anomaly_detectors/{job_id}/_close",
-        &[("POST", Endpoint::CloseJob)],
+        &[("POST", ml(Ml::CloseJob))],
     ),
     (
         "/_ml/anomaly_detectors/{job_id}/model_snapshots",
         &[
-            ("GET", Endpoint::ModelSnapshots),
-            ("POST", Endpoint::ModelSnapshots),
+            ("GET", ml(Ml::ModelSnapshots)),
+            ("POST", ml(Ml::ModelSnapshots)),
         ],
     ),
     (
         "/_ml/anomaly_detectors/{job_id}/model_snapshots/{snapshot_id}",
         &[
-            ("GET", Endpoint::ModelSnapshots),
-            ("POST", Endpoint::ModelSnapshots),
+            ("GET", ml(Ml::ModelSnapshots)),
+            ("POST", ml(Ml::ModelSnapshots)),
         ],
     ),
-    ("/_ml/datafeeds", &[("GET", Endpoint::GetDatafeeds)]),
-    ("/_ml/datafeeds/_stats", &[("GET", Endpoint::DatafeedStats)]),
+    ("/_ml/datafeeds", &[("GET", ml(Ml::GetDatafeeds))]),
+    ("/_ml/datafeeds/_stats", &[("GET", ml(Ml::DatafeedStats))]),
     (
         "/_ml/datafeeds/{datafeed_id}",
         &[
-            ("GET", Endpoint::GetDatafeeds),
-            ("PUT", Endpoint::PutDatafeed),
-            ("DELETE", Endpoint::DeleteDatafeed),
+            ("GET", ml(Ml::GetDatafeeds)),
+            ("PUT", ml(Ml::PutDatafeed)),
+            ("DELETE", ml(Ml::DeleteDatafeed)),
         ],
     ),
     (
         "/_ml/datafeeds/{datafeed_id}/_stats",
-        &[("GET", Endpoint::DatafeedStats)],
+        &[("GET", ml(Ml::DatafeedStats))],
     ),
     (
         "/_ml/datafeeds/{datafeed_id}/_start",
-        &[("POST", Endpoint::StartDatafeed)],
+        &[("POST", ml(Ml::StartDatafeed))],
     ),
     (
         "/_ml/datafeeds/{datafeed_id}/_stop",
-        &[("POST", Endpoint::StopDatafeed)],
+        &[("POST", ml(Ml::StopDatafeed))],
     ),
     (
         "/_security/user/_has_privileges",
         &[
-            ("GET", Endpoint::HasPrivileges),
-            ("POST", Endpoint::HasPrivileges),
+            ("GET", main(Main::HasPrivileges)),
+            ("POST", main(Main::HasPrivileges)),
         ],
     ),
     (
         "/_security/user/{user}/_has_privileges",
         &[
-            ("GET", Endpoint::HasPrivileges),
-            ("POST", Endpoint::HasPrivileges),
+            ("GET", main(Main::HasPrivileges)),
+            ("POST", main(Main::HasPrivileges)),
         ],
     ),
     (
         "/_security/_authenticate",
-        &[("GET", Endpoint::Authenticate)],
+        &[("GET", main(Main::Authenticate))],
     ),
     (
         "/_sim/faults",
         &[
-            ("GET", Endpoint::SimFaultsGet),
-            ("PUT", Endpoint::SimFaultsPut),
-            ("DELETE", Endpoint::SimFaultsDelete),
+            ("GET", control(Control::GetFaults)),
+            ("PUT", control(Control::PutFaults)),
+            ("DELETE", control(Control::DeleteFaults)),
         ],
     ),
     (
         "/_sim/anomaly_detectors/{job_id}/_fail",
-        &[("POST", Endpoint::SimFailJob)],
+        &[("POST", control(Control::FailJob))],
     ),
-    ("/_sim/stats", &[("GET", Endpoint::SimStats)]),
+    ("/_sim/stats", &[("GET", control(Control::Stats))]),
 ];
 
 /// The router for every endpoint, with ES's flat 400 (unknown path) and 405 (wrong method).
@@ -146,7 +155,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     router.fallback(unknown_path).with_state(app)
 }
 
-fn method_router(methods: &'static [(&'static str, Endpoint)]) -> MethodRouter<Arc<App>> {
+fn method_router(methods: &'static [(&'static str, Route)]) -> MethodRouter<Arc<App>> {
     let mut route = MethodRouter::new();
     for (method, endpoint) in methods {
         let endpoint = *endpoint;

@@ -11,7 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::endpoint::Endpoint;
+use super::endpoint::{Endpoint, Main, Ml, Route};
 use super::{App, control, ml, root};
 use crate::sim::EsError;
 use crate::sim::faults::FaultEffect;
@@ -81,7 +81,7 @@ pub(crate) struct Call<'a> {
 
 pub(crate) async fn handle(
     app: Arc<App>,
-    endpoint: Endpoint,
+    route: Route,
     ids: PathIds,
     request: Request,
 ) -> Response {
@@ -98,7 +98,10 @@ pub(crate) async fn handle(
         }
     };
     let mut warnings = Vec::new();
-    let outcome = run(&app, endpoint, &ids, &parts, &body, &mut warnings).await;
+    let outcome = match route {
+        Route::Control(endpoint) => control::handle(&app, endpoint, &ids, &body),
+        Route::Es(endpoint) => run(&app, endpoint, &ids, &parts, &body, &mut warnings).await,
+    };
     let mut response = match outcome {
         Ok(Reply::Json(value)) => json_response(StatusCode::OK, &value),
         Ok(Reply::Empty) => StatusCode::OK.into_response(),
@@ -118,9 +121,9 @@ pub(crate) async fn handle(
     if let Some(opaque_id) = parts.headers.get(OPAQUE_ID) {
         response.headers_mut().insert(OPAQUE_ID, opaque_id.clone());
     }
-    if let Some(operation) = endpoint.stat_name() {
+    if let Route::Es(endpoint) = route {
         app.cluster
-            .record_request(operation, response.status().as_u16());
+            .record_request(endpoint.stat_name(), response.status().as_u16());
     }
     response
 }
@@ -142,9 +145,6 @@ async fn run(
     body: &Bytes,
     warnings: &mut Vec<String>,
 ) -> Result<Reply, EsError> {
-    if endpoint.is_control() {
-        return control::handle(app, endpoint, ids, body);
-    }
     let path = parts.uri.path();
     let principal = match &app.security {
         Some(security) => {
@@ -158,15 +158,27 @@ async fn run(
             }
             Some(principal)
         }
-        None if matches!(endpoint, Endpoint::HasPrivileges | Endpoint::Authenticate) => {
+        None if matches!(
+            endpoint,
+            Endpoint::Main(Main::HasPrivileges | Main::Authenticate)
+        ) =>
+        {
             return Err(root::security_disabled(app, parts));
         }
         None => None,
     };
-    if endpoint.blocked_in_upgrade_mode() && app.cluster.upgrade_mode() {
+    let ml = match endpoint {
+        Endpoint::Ml(ml) => Some(ml),
+        Endpoint::Main(_) => None,
+    };
+    if ml.is_some_and(Ml::blocked_in_upgrade_mode) && app.cluster.upgrade_mode() {
         return Err(EsError::upgrade_mode_enabled(endpoint.action()));
     }
-    let params_body: &[u8] = if endpoint.params_in_body() { body } else { &[] };
+    let params_body: &[u8] = if ml.is_some_and(Ml::params_in_body) {
+        body
+    } else {
+        &[]
+    };
     let version = app.cluster.identity().version;
     let params = Params::parse(
         path,
@@ -184,8 +196,10 @@ async fn run(
         ));
     }
     let mut stuck = Vec::new();
-    if let Some(operation) = endpoint.fault_operation() {
-        let targets = fault_targets(app, endpoint, ids);
+    if let Some(ml) = ml
+        && let Some(operation) = ml.fault_operation()
+    {
+        let targets = fault_targets(app, ml, ids);
         let effect = app
             .faults
             .lock()
@@ -199,7 +213,7 @@ async fn run(
             None => {}
         }
     }
-    if endpoint.is_read() {
+    if ml.is_some_and(Ml::is_read) {
         tokio::time::sleep(app.cluster.latency().stats).await;
     }
     let call = Call {
@@ -213,24 +227,20 @@ async fn run(
         stuck,
     };
     match endpoint {
-        Endpoint::Root | Endpoint::RootHead | Endpoint::HasPrivileges | Endpoint::Authenticate => {
-            root::handle(&call)
-        }
-        _ => ml::handle(&call).await,
+        Endpoint::Main(main) => root::handle(&call, main),
+        Endpoint::Ml(ml) => ml::handle(&call, ml).await,
     }
 }
 
 /// The ids a call targets, for fault rules with a `target` (unmatched tokens are left out).
-fn fault_targets(app: &App, endpoint: Endpoint, ids: &PathIds) -> Vec<String> {
+fn fault_targets(app: &App, endpoint: Ml, ids: &PathIds) -> Vec<String> {
     match endpoint {
-        Endpoint::CloseJob | Endpoint::JobStats => {
-            app.cluster.expand_jobs_lenient(ids.or_all("job_id"))
-        }
-        Endpoint::StopDatafeed | Endpoint::DatafeedStats => app
+        Ml::CloseJob | Ml::JobStats => app.cluster.expand_jobs_lenient(ids.or_all("job_id")),
+        Ml::StopDatafeed | Ml::DatafeedStats => app
             .cluster
             .expand_datafeeds_lenient(ids.or_all("datafeed_id")),
-        Endpoint::OpenJob => ids.get("job_id").map(str::to_owned).into_iter().collect(),
-        Endpoint::StartDatafeed => ids
+        Ml::OpenJob => ids.get("job_id").map(str::to_owned).into_iter().collect(),
+        Ml::StartDatafeed => ids
             .get("datafeed_id")
             .map(str::to_owned)
             .into_iter()

@@ -5,21 +5,21 @@ use axum::http::request::Parts;
 use serde_json::{Value, json};
 
 use super::App;
-use super::endpoint::Endpoint;
+use super::endpoint::Main;
 use super::pipeline::{Call, Reply};
 use crate::sim::EsError;
 use crate::sim::seed::EsVersion;
 
-pub(crate) fn handle(call: &Call<'_>) -> Result<Reply, EsError> {
-    match call.endpoint {
-        Endpoint::RootHead => Ok(Reply::Empty),
-        Endpoint::Root => Ok(Reply::Json(root(call.app))),
-        Endpoint::HasPrivileges | Endpoint::Authenticate => {
+pub(crate) fn handle(call: &Call<'_>, endpoint: Main) -> Result<Reply, EsError> {
+    match endpoint {
+        Main::Ping => Ok(Reply::Empty),
+        Main::Info => Ok(Reply::Json(root(call.app))),
+        Main::HasPrivileges | Main::Authenticate => {
             let principal = call
                 .principal
                 .as_ref()
                 .ok_or_else(|| security_disabled(call.app, call.parts))?;
-            if call.endpoint == Endpoint::Authenticate {
+            if endpoint == Main::Authenticate {
                 return Ok(Reply::Json(principal.authenticate_body()));
             }
             let body: Value = if call.body.iter().all(u8::is_ascii_whitespace) {
@@ -35,11 +35,6 @@ pub(crate) fn handle(call: &Call<'_>) -> Result<Reply, EsError> {
             };
             Ok(Reply::Json(principal.has_privileges(&body)?))
         }
-        other => Err(EsError::new(
-            500,
-            "exception",
-            format!("endpoint {other:?} is not a root or security endpoint"),
-        )),
     }
 }
 

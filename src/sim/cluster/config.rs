@@ -66,7 +66,27 @@ impl Cluster {
                     ),
                 ));
             }
-            state.jobs.insert(id.to_owned(), new_job(id, config, 0));
+            // Job ids and group names share one namespace (ES `JobManager.putJob`).
+            let clash = if state.groups.contains(id) {
+                Some(id)
+            } else {
+                config
+                    .groups
+                    .iter()
+                    .map(String::as_str)
+                    .find(|group| *group == id || state.jobs.contains_key(*group))
+            };
+            if let Some(name) = clash {
+                return Err(EsError::new(
+                    400,
+                    "resource_already_exists_exception",
+                    format!(
+                        "job and group names must be unique but job [{name}] and group [{name}] \
+                         have the same name"
+                    ),
+                ));
+            }
+            state.insert_job(new_job(id, config, 0));
             Ok(())
         })?;
         let mut listed = self.get_jobs(id, false, false)?;

@@ -77,7 +77,7 @@ impl Cluster {
                     .await
                 {
                     drop(ticket);
-                    self.transition(|state, shared| state.finish_open(shared, &job, &mut cancel));
+                    self.transition(|state, _| state.finish_open(&job, &mut cancel));
                 }
             }
             Effect::Persist {

@@ -15,6 +15,15 @@ use super::{Cluster, Shared, State, Timeout};
 use crate::sim::EsError;
 use crate::sim::faults::FaultEffect;
 
+/// How an accepted open proceeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Opening {
+    /// Assigned to a node: the model is being restored.
+    Restoring,
+    /// No node has room and the job may open lazily: it waits for memory to free up.
+    AwaitingNode,
+}
+
 /// What the close of one expanded set of jobs needs after validation.
 struct ClosePlan {
     jobs: Vec<String>,
@@ -25,8 +34,8 @@ impl Cluster {
     /// `POST /_ml/anomaly_detectors/<id>/_open`: returns once the job is `opened` (or at once
     /// with `node: ""` for a lazy open awaiting a node).
     pub(crate) async fn open_job(&self, id: &str, timeout: &Timeout) -> Result<Value, EsError> {
-        let lazy = self.transition(|state, shared| state.begin_open(shared, id))?;
-        if lazy {
+        let opening = self.transition(|state, shared| state.begin_open(shared, id))?;
+        if opening == Opening::AwaitingNode {
             return Ok(json!({"opened": true, "node": ""}));
         }
         let outcome = self
@@ -175,8 +184,8 @@ impl Cluster {
 }
 
 impl State {
-    /// Validates an open and starts it; `Ok(true)` for a lazy open left awaiting a node.
-    fn begin_open(&mut self, shared: &Shared, id: &str) -> Result<bool, EsError> {
+    /// Validates an open and starts it.
+    fn begin_open(&mut self, shared: &Shared, id: &str) -> Result<Opening, EsError> {
         let job = self.job(id)?;
         if job.state.has_task() {
             return Err(EsError::conflict(format!(
@@ -189,22 +198,21 @@ impl State {
                 let ticket = shared
                     .persistence
                     .admit(1, &format!("restore model state for job [{id}]"))?
-                    .pop();
+                    .pop()
+                    .expect("one ticket was asked for");
                 let job = self.job_mut(id)?;
                 job.node = Some(node);
                 job.state = JobState::Opening;
                 job.finished_time = None;
                 let (sender, cancel) = transition_channel();
                 job.transition = Some(sender);
-                if let Some(ticket) = ticket {
-                    self.effects.push(Effect::Restore {
-                        job: id.to_owned(),
-                        ticket,
-                        cancel,
-                    });
-                }
+                self.effects.push(Effect::Restore {
+                    job: id.to_owned(),
+                    ticket,
+                    cancel,
+                });
                 self.activity.state_changed();
-                Ok(false)
+                Ok(Opening::Restoring)
             }
             Placement::NoCapacity(_) if job.config.allow_lazy_open => {
                 let job = self.job_mut(id)?;
@@ -213,14 +221,14 @@ impl State {
                 job.finished_time = None;
                 job.transition = None;
                 self.activity.state_changed();
-                Ok(true)
+                Ok(Opening::AwaitingNode)
             }
             Placement::NoCapacity(explanation) => Err(EsError::no_capacity(&explanation)),
         }
     }
 
     /// The restore finished: the job is `opened`, and datafeeds that were waiting start.
-    pub(super) fn finish_open(&mut self, _shared: &Shared, id: &str, cancel: &mut Cancel) {
+    pub(super) fn finish_open(&mut self, id: &str, cancel: &mut Cancel) {
         if !still_current(cancel) {
             return;
         }

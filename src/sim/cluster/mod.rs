@@ -22,7 +22,7 @@ mod upgrade;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -81,6 +81,8 @@ struct State {
     datafeeds: BTreeMap<String, Datafeed>,
     /// job id → the id of the datafeed that feeds it (at most one per job).
     datafeed_of_job: HashMap<String, String>,
+    /// Every group name any job was created with (never shrinks; see [`State::expand_jobs`]).
+    groups: HashSet<String>,
     upgrade_mode: bool,
     /// `Some(target)` while a set_upgrade_mode call is being processed.
     upgrade_change: Option<bool>,
@@ -277,6 +279,12 @@ impl Cluster {
 
 impl State {
     fn expand_jobs(&self, expr: &str, allow_no_match: bool) -> Result<Vec<String>, EsError> {
+        // Fast path for the commonest call, one job by id: an orchestrator polls thousands of
+        // them, and the full expansion scans every job under the lock. A group of the same
+        // name would add its jobs, so that case takes the full path.
+        if is_plain_id(expr) && self.jobs.contains_key(expr) && !self.groups.contains(expr) {
+            return Ok(vec![expr.to_owned()]);
+        }
         let resources = self
             .jobs
             .values()
@@ -286,12 +294,20 @@ impl State {
     }
 
     fn expand_datafeeds(&self, expr: &str, allow_no_match: bool) -> Result<Vec<String>, EsError> {
+        if is_plain_id(expr) && self.datafeeds.contains_key(expr) {
+            return Ok(vec![expr.to_owned()]);
+        }
         let resources = self
             .datafeeds
             .keys()
             .map(|id| (id.as_str(), <&[String]>::default()));
         ids::expand(expr, resources, allow_no_match)
             .map_err(|unmatched| EsError::unknown_datafeed(&unmatched.tokens))
+    }
+
+    fn insert_job(&mut self, job: Job) {
+        self.groups.extend(job.config.groups.iter().cloned());
+        self.jobs.insert(job.id.clone(), job);
     }
 
     fn job(&self, id: &str) -> Result<&Job, EsError> {
@@ -338,4 +354,12 @@ impl State {
             at_ms: now_ms(),
         });
     }
+}
+
+/// An expression that can only name one resource by its id: no list, wildcard or `_all`.
+fn is_plain_id(expr: &str) -> bool {
+    !expr.is_empty()
+        && expr != "_all"
+        && !expr.contains([',', '*'])
+        && !expr.contains(char::is_whitespace)
 }

@@ -240,8 +240,10 @@ impl JobStatsView {
                 .visible_node(state.upgrade_mode)
                 .filter(|_| job.state.has_task()),
             explanation,
+            // `open_time` is shown for open jobs only (es-ml-api.md §2.7).
             open_secs: job
                 .opened_at
+                .filter(|_| job.state == JobState::Opened)
                 .map(|opened_at| now.duration_since(opened_at).as_secs()),
             model_bytes: job.model_bytes,
             model_memory_limit: job.config.model_memory_limit,

@@ -37,7 +37,7 @@ pub(super) fn load(state: &mut State, shared: &Shared, spec: &ClusterSpec) {
                 used[node] += job.config.model_memory_limit;
             }
         }
-        state.jobs.insert(job.id.clone(), job);
+        state.insert_job(job);
     }
     for seed_df in &spec.datafeeds {
         let config = DatafeedConfig {

@@ -224,3 +224,51 @@ datafeeds: [{id: df, job: j, state: started, end: '2026-01-01T00:00:00Z'}]
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(job(&cluster, "j")["state"], "closed");
 }
+
+#[tokio::test]
+async fn job_ids_and_group_names_share_one_namespace() {
+    let cluster = cluster("jobs: [{id: web}, {id: api, groups: [backend]}]");
+    let body = |groups: &str| {
+        format!(
+            r#"{{"groups": {groups}, "analysis_config": {{"detectors": [{{"function": "count"}}]}},
+                "data_description": {{}}}}"#
+        )
+    };
+    let refused = cluster
+        .put_job("db", body(r#"["web"]"#).as_bytes())
+        .expect_err("a group may not be named like a job");
+    assert_eq!(
+        refused.error_type(),
+        Some("resource_already_exists_exception")
+    );
+    assert_eq!(
+        refused.reason(),
+        "job and group names must be unique but job [web] and group [web] have the same name"
+    );
+    let refused = cluster
+        .put_job("backend", body("[]").as_bytes())
+        .expect_err("a job may not be named like a group");
+    assert_eq!(refused.status.as_u16(), 400);
+    cluster
+        .put_job("db", body(r#"["backend"]"#).as_bytes())
+        .expect("an existing group may take more jobs");
+    let listed = cluster
+        .job_stats("backend", false)
+        .expect("the group matches");
+    assert_eq!(listed["count"], 2);
+    assert_eq!(cluster.job_stats("web", false).unwrap()["count"], 1);
+    let missing = cluster
+        .job_stats("nope", true)
+        .expect_err("exact ids are required");
+    assert_eq!(missing.reason(), "No known job with id 'nope'");
+}
+
+#[test]
+fn plain_ids_exclude_lists_wildcards_and_all() {
+    for plain in ["j1", "web-latency"] {
+        assert!(super::is_plain_id(plain), "{plain}");
+    }
+    for expression in ["", "_all", "*", "a,b", "web-*", " j1"] {
+        assert!(!super::is_plain_id(expression), "{expression:?}");
+    }
+}

@@ -166,7 +166,10 @@ async fn the_request_id_is_echoed() {
     let sim = start(TWO_JOBS).await;
     let response = sim
         .client
-        .get(format!("{}/_ml/anomaly_detectors/missing", sim.sim.base_url()))
+        .get(format!(
+            "{}/_ml/anomaly_detectors/missing",
+            sim.sim.base_url()
+        ))
         .header("X-Opaque-Id", "run-42")
         .send()
         .await

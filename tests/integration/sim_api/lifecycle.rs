@@ -46,7 +46,7 @@ async fn upgrade_mode_refuses_changes_and_hides_assignments() {
 
 #[tokio::test]
 async fn a_concurrent_upgrade_mode_change_is_refused() {
-    let sim = std::sync::Arc::new(start("latency: {set_upgrade_mode: 300ms}").await);
+    let sim = std::sync::Arc::new(start("latency: {set_upgrade_mode: 1s}").await);
     let first = {
         let sim = std::sync::Arc::clone(&sim);
         tokio::spawn(async move { sim.post("/_ml/set_upgrade_mode?enabled=true").await.status })

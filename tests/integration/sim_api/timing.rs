@@ -74,9 +74,9 @@ const THREE_SLOW_JOBS: &str = "
 latency: {persist_rate: 100mb}
 persistence: {slots: 1, queue_limit: 1}
 jobs:
-  - {id: a, state: opened, model_bytes: 30mb}
-  - {id: b, state: opened, model_bytes: 30mb}
-  - {id: c, state: opened, model_bytes: 30mb}
+  - {id: a, state: opened, model_bytes: 100mb}
+  - {id: b, state: opened, model_bytes: 100mb}
+  - {id: c, state: opened, model_bytes: 100mb}
 ";
 
 #[tokio::test]
