@@ -114,6 +114,9 @@ impl Worker {
         let mut poll = POLL_START;
         // Set by an escalation: the next round makes the forced call whatever the state.
         let mut force_now = false;
+        // Set when a call failed and its back-off has passed: call again as soon as the
+        // resource is still away, rather than waiting as for a transition already under way.
+        let mut retry_due = false;
         loop {
             let seen = match self.observe(step).await {
                 Ok(seen) => seen,
@@ -144,7 +147,10 @@ impl Worker {
                 Progress::Away | Progress::Moving
                     if force_now
                         || (seen.progress == Progress::Away
-                            && (calls == 0 || poll >= POLL_MAX || Instant::now() >= deadline)) =>
+                            && (calls == 0
+                                || retry_due
+                                || poll >= POLL_MAX
+                                || Instant::now() >= deadline)) =>
                 {
                     // First call, a forced call after an escalation, or the resource went back
                     // (a close that was lost): call (again).
@@ -152,6 +158,7 @@ impl Worker {
                         self.timed_out(step, &seen, &mut forced, &mut deadline)?;
                     }
                     force_now = false;
+                    retry_due = false;
                     let attempt = backoff.attempt();
                     calls += 1;
                     self.emit(
@@ -203,6 +210,7 @@ impl Worker {
                         }
                         Err(err) => {
                             self.failed_attempt(step, backoff, &err).await?;
+                            retry_due = true;
                             continue;
                         }
                     }

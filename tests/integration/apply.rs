@@ -97,6 +97,52 @@ async fn shutdown_then_restore_reaches_every_state_in_order() {
     rig.assert_no_ordering_violation().await;
 }
 
+fn workflow(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("workflows")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_cluster_goes_down_and_comes_back_with_the_shipped_workflows() {
+    let rig = Rig::fast(&workflow("demo-cluster.yaml")).await;
+    let before = rig.stats().await;
+    let down = rig
+        .apply(
+            &workflow("pre-upgrade-shutdown.yaml"),
+            &["playbook.yaml", "--yes"],
+        )
+        .await;
+    assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
+    let after = rig.stats().await;
+    assert_eq!(after["upgrade_mode"], true);
+    for (id, state) in after["jobs"].as_object().expect("jobs") {
+        if id.starts_with("web-") || id.starts_with("search-") || id.starts_with("infra-") {
+            assert_eq!(state, "closed", "{id}");
+        }
+    }
+    for (id, state) in after["datafeeds"].as_object().expect("datafeeds") {
+        assert_eq!(state, "stopped", "{id}: every datafeed is stopped");
+    }
+    rig.assert_no_ordering_violation().await;
+
+    let up = rig
+        .apply(&workflow("restore.yaml"), &["playbook.yaml", "--yes"])
+        .await;
+    assert_eq!(up.status.code(), Some(0), "{}", stderr(&up));
+    let restored = rig.stats().await;
+    assert_eq!(restored["upgrade_mode"], false);
+    for job in [
+        "web-latency",
+        "payments-fraud-amounts",
+        "search-query-latency",
+    ] {
+        assert_eq!(restored["jobs"][job], before["jobs"][job], "{job}");
+    }
+    rig.assert_no_ordering_violation().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pre_7_14_cluster_accepts_the_order_quiesce_uses() {
     let rig = Rig::with_version(SEED, Some("7.13.4")).await;
@@ -455,4 +501,50 @@ async fn the_first_interrupt_lets_steps_in_flight_finish_and_exits_130() {
         "in-flight steps finished: {last}"
     );
     rig.assert_no_ordering_violation().await;
+}
+
+/// Replaces what differs between runs (times, durations, the run id) in an event.
+fn redact(mut event: Value) -> Value {
+    if let Some(fields) = event.as_object_mut() {
+        for (key, value) in fields.iter_mut() {
+            let varying =
+                key == "at" || key == "run_id" || key == "cluster" || key.ends_with("_ms");
+            if varying && !value.is_null() {
+                *value = Value::String("[redacted]".into());
+            }
+        }
+    }
+    event
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_event_stream_and_the_summary_of_a_run_with_a_retry() {
+    const SMALL: &str = r#"
+cluster: { name: snapshot-test, version: 8.15.0 }
+jobs:
+  - { id: alpha, model_bytes: 1mb, state: opened }
+  - { id: beta, model_bytes: 1mb, state: opened }
+datafeeds:
+  - { id: datafeed-alpha, job: alpha, state: started }
+"#;
+    let rig = Rig::new(SMALL).await;
+    rig.faults(json!([
+        { "operation": "close_job", "target": "beta", "times": 1,
+          "error": { "status": 503, "type": "master_not_discovered_exception", "reason": "no master" } }
+    ]))
+    .await;
+    let playbook = "version: 1\nname: snapshot\nsettings:\n  concurrency: 1\n  retry: { attempts: 3, initial_backoff: 10ms, max_backoff: 10ms }\njobs:\n  - match: \"*\"\n    state: closed\n";
+    let output = rig
+        .apply(playbook, &["playbook.yaml", "--yes", "--output", "json"])
+        .await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let events: Vec<Value> = json_lines(&output).into_iter().map(redact).collect();
+    insta::assert_json_snapshot!("apply_events_with_a_retry", events);
+
+    let durations = regex::Regex::new(r"\d+(\.\d+)?(ms|s)\b").expect("regex");
+    let run_ids = regex::Regex::new(r"\d{8}T\d{6}Z-[0-9a-f]{4}").expect("regex");
+    let human = stderr(&output);
+    let human = run_ids.replace_all(&human, "[run]");
+    let human = durations.replace_all(&human, "[duration]");
+    insta::assert_snapshot!("apply_human_summary_with_a_retry", human);
 }

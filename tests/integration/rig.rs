@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use quiesce::sim::{EsVersion, Seed, SimOptions, Simulator};
+use quiesce::sim::{EsVersion, Profile, Seed, SimOptions, Simulator};
 use serde_json::{Value, json};
 
 pub(crate) struct Rig {
@@ -20,12 +20,21 @@ impl Rig {
     }
 
     pub(crate) async fn with_version(seed: &str, version: Option<&str>) -> Rig {
+        Rig::start(seed, version, None).await
+    }
+
+    /// The seed with its latencies replaced by the `fast` profile (for the demo cluster).
+    pub(crate) async fn fast(seed: &str) -> Rig {
+        Rig::start(seed, None, Some(Profile::Fast)).await
+    }
+
+    async fn start(seed: &str, version: Option<&str>, profile: Option<Profile>) -> Rig {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let sim = Simulator::start(SimOptions {
             listen: "127.0.0.1:0".parse().expect("address"),
             seed: Seed::from_yaml_str(seed, "seed.yaml").expect("valid seed"),
             es_version: version.map(|v| v.parse::<EsVersion>().expect("version")),
-            profile: None,
+            profile,
         })
         .await
         .expect("simulator starts");
@@ -53,6 +62,8 @@ impl Rig {
             .env_remove("ES_API_KEY")
             .env_remove("ES_USERNAME")
             .env_remove("ES_PASSWORD")
+            .env_remove("ES_BEARER_TOKEN")
+            .env_remove("QUIESCE_STATE_DIR")
             .stdin(Stdio::null());
         command
     }
