@@ -277,3 +277,112 @@ fn nothing_to_do_means_no_changes() {
     assert!(!plan.has_changes());
     assert_eq!(plan.unchanged.len(), 2);
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A cluster of up to 8 jobs (opened or closed), some with a datafeed (started only when the
+    /// job is opened), and a playbook that asks a random subset for a random state, with random
+    /// `after` entries pointing at earlier entries of the same direction.
+    fn case() -> impl Strategy<Value = (Snapshot, String)> {
+        prop::collection::vec(
+            (
+                any::<bool>(),
+                any::<bool>(),
+                any::<bool>(),
+                any::<bool>(),
+                any::<u8>(),
+            ),
+            1..8,
+        )
+        .prop_map(|specs| {
+            let mut jobs = Vec::new();
+            let mut feeds = Vec::new();
+            let mut yaml = String::from("jobs:\n");
+            let mut feed_yaml = String::from("datafeeds:\n");
+            let mut entries: Vec<(String, bool)> = Vec::new();
+            for (i, (opened, with_feed, started, want_open, pick)) in specs.iter().enumerate() {
+                let id = format!("job-{i}");
+                jobs.push((id.clone(), if *opened { Job::Opened } else { Job::Closed }));
+                if *with_feed {
+                    feeds.push((
+                        format!("df-{i}"),
+                        id.clone(),
+                        if *opened && *started {
+                            Df::Started
+                        } else {
+                            Df::Stopped
+                        },
+                    ));
+                }
+                let state = if *want_open { "opened" } else { "closed" };
+                let after: Vec<&str> = entries
+                    .iter()
+                    .filter(|(_, up)| up == want_open)
+                    .map(|(name, _)| name.as_str())
+                    .filter(|_| pick % 3 == 0)
+                    .take(2)
+                    .collect();
+                yaml.push_str(&format!("  - id: {id}\n    state: {state}\n"));
+                if !after.is_empty() {
+                    yaml.push_str(&format!("    after: [{}]\n", after.join(", ")));
+                }
+                entries.push((id.clone(), *want_open));
+                if *with_feed && *want_open && pick % 2 == 0 {
+                    feed_yaml.push_str(&format!("  - id: df-{i}\n    state: started\n"));
+                }
+            }
+            let job_refs: Vec<(&str, Job, &[&str])> = jobs
+                .iter()
+                .map(|(id, s)| (id.as_str(), *s, &[][..]))
+                .collect();
+            let feed_refs: Vec<(&str, &str, Df)> = feeds
+                .iter()
+                .map(|(id, job, s)| (id.as_str(), job.as_str(), *s))
+                .collect();
+            if feed_yaml.lines().count() > 1 {
+                yaml.push_str(&feed_yaml);
+            }
+            (cluster(&job_refs, &feed_refs), yaml)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn every_plan_respects_its_edges_and_the_stop_before_close_rule((snapshot, yaml) in case()) {
+            let source = Source::new("prop.yaml", format!("version: 1\n{yaml}"));
+            let playbook = load(&source, &|_| None).expect("generated playbooks are valid");
+            let Ok((plan, _)) = build(&playbook, &source, Some(snapshot.clone())) else {
+                return Ok(());
+            };
+            let waves = plan.waves();
+            let wave_of = |id: StepId| waves.iter().position(|w| w.contains(&id)).expect("in a wave");
+            for edge in plan.edges() {
+                prop_assert!(edge.from < edge.to, "numbered in order: {edge:?}");
+                prop_assert!(wave_of(edge.from) < wave_of(edge.to), "{edge:?}");
+            }
+            for close in plan.steps.iter().filter(|s| s.action == Action::CloseJob) {
+                if let Some((feed, observed)) = snapshot.datafeed_of(&close.target)
+                    && observed.state != Df::Stopped
+                {
+                    let stop = plan
+                        .steps
+                        .iter()
+                        .find(|s| s.action == Action::StopDatafeed && s.target == feed);
+                    prop_assert!(stop.is_some(), "a running datafeed is stopped: {feed}");
+                    prop_assert!(plan.dependencies(close.id).contains(&stop.expect("checked").id));
+                }
+            }
+            for start in plan.steps.iter().filter(|s| s.action == Action::StartDatafeed) {
+                let job = &snapshot.datafeeds[&start.target].job_id;
+                if let Some(open) = plan.steps.iter().find(|s| s.action == Action::OpenJob && &s.target == job) {
+                    prop_assert!(plan.dependencies(start.id).contains(&open.id));
+                }
+            }
+        }
+    }
+}
