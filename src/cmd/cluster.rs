@@ -1,5 +1,6 @@
 //! Which cluster a command talks to and how: the playbook's `cluster:` section, overridden by
-//! `--cluster` / `ES_URL`, `ES_API_KEY`, `ES_USERNAME` + `ES_PASSWORD` and `ES_CA_CERT`.
+//! `--cluster` / `ES_URL`, `ES_API_KEY`, `ES_BEARER_TOKEN` (a service-account or OAuth token),
+//! `ES_USERNAME` + `ES_PASSWORD` and `ES_CA_CERT`.
 //! `--cluster sim:FILE` starts the embedded simulator seeded from FILE instead.
 
 use std::path::PathBuf;
@@ -33,6 +34,9 @@ fn env(name: &str) -> Option<String> {
 fn credentials(playbook: Option<&Playbook>) -> Option<Credentials> {
     if let Some(key) = env("ES_API_KEY") {
         return Some(Credentials::ApiKey(ApiKey::new(&key)));
+    }
+    if let Some(token) = env("ES_BEARER_TOKEN") {
+        return Some(Credentials::Bearer(SecretString::from(token)));
     }
     if let (Some(username), Some(password)) = (env("ES_USERNAME"), env("ES_PASSWORD")) {
         return Some(Credentials::Basic {
