@@ -348,21 +348,8 @@ mod tests {
         assert!(
             committed == generated,
             "schemas/sim-seed.schema.json is stale; regenerate it with \
-             `QUIESCE_WRITE_SCHEMA=1 cargo test --lib sim::seed` and commit it"
+             `cargo run -- schema sim-seed > schemas/sim-seed.schema.json` and commit it"
         );
-    }
-
-    /// Writes the schema when asked to (never in CI): the way to regenerate it.
-    #[test]
-    fn write_schema_when_asked() {
-        if std::env::var_os("QUIESCE_WRITE_SCHEMA").is_some() {
-            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/sim-seed.schema.json");
-            let text = format!(
-                "{}\n",
-                serde_json::to_string_pretty(&seed_schema()).unwrap()
-            );
-            std::fs::write(path, text).expect("schema written");
-        }
     }
 
     /// Every key of the seed format is documented in the README's simulator section.
