@@ -56,7 +56,7 @@ pub struct Args {
     input: PathBuf,
 
     #[command(flatten)]
-    run: RunArgs,
+    pub(crate) run: RunArgs,
 }
 
 pub(crate) fn run(args: Args) -> Result<i32, Error> {

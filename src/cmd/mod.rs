@@ -22,6 +22,7 @@ use crate::report::diagnostic;
 
 /// Runs the parsed command line and returns the process exit code.
 pub(crate) fn dispatch(cli: Cli) -> i32 {
+    let json = wants_json(&cli.command);
     let result = match cli.command {
         Command::Completions(args) => completions::run(args),
         Command::Schema(args) => schema::run(args),
@@ -39,9 +40,27 @@ pub(crate) fn dispatch(cli: Cli) -> i32 {
     match result {
         Ok(code) => code,
         Err(err) => {
-            diagnostic::eprint(&err);
+            if json {
+                println!("{}", diagnostic::render_json(&err));
+            } else {
+                diagnostic::eprint(&err);
+            }
             err.exit_code()
         }
+    }
+}
+
+/// Whether the command was asked for machine output; its diagnostics are then JSON on stdout.
+fn wants_json(command: &Command) -> bool {
+    use crate::cli::OutputFormat::Json;
+    match command {
+        Command::Apply(args) => args.run.output == Json,
+        Command::Resume(args) => args.run.output == Json,
+        Command::Revert(args) => args.run.output == Json,
+        Command::Plan(args) => args.format == plan::PlanFormat::Json,
+        Command::Status(args) => args.output == Json,
+        Command::Runs(args) => args.output == Json,
+        _ => false,
     }
 }
 

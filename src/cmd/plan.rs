@@ -32,7 +32,7 @@ pub struct Args {
     playbook: PathBuf,
 
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
-    format: PlanFormat,
+    pub(crate) format: PlanFormat,
 
     /// Also save the plan as JSON, for `quiesce apply FILE`.
     #[arg(short = 'o', long = "out", value_name = "FILE")]

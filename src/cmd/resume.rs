@@ -15,7 +15,7 @@ pub struct Args {
     run_id: String,
 
     #[command(flatten)]
-    run: RunArgs,
+    pub(crate) run: RunArgs,
 }
 
 pub(crate) fn run(args: Args) -> Result<i32, Error> {

@@ -23,7 +23,7 @@ pub struct Args {
     print: bool,
 
     #[command(flatten)]
-    run: RunArgs,
+    pub(crate) run: RunArgs,
 }
 
 pub(crate) fn run(args: Args) -> Result<i32, Error> {

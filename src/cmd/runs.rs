@@ -19,7 +19,7 @@ pub struct Args {
     state_dir: Option<PathBuf>,
 
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-    output: OutputFormat,
+    pub(crate) output: OutputFormat,
 }
 
 #[derive(Debug, Serialize)]

@@ -21,7 +21,7 @@ pub struct Args {
 
     /// `human`: a table on stdout; `json`: one JSON document on stdout.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-    output: OutputFormat,
+    pub(crate) output: OutputFormat,
 
     /// Exit 4 when a target is not in its wanted state (or a declared id is missing).
     #[arg(long)]

@@ -291,3 +291,17 @@ fn secrets_from_the_environment_never_reach_the_output() {
     let saved = std::fs::read_to_string(case.dir.join("plan.json")).expect("saved");
     assert!(!saved.contains("very-secret-key-material"));
 }
+
+#[test]
+fn with_json_output_problems_are_json_on_stdout() {
+    let playbook = "version: 1\njobs:\n  - id: no-such-job\n    state: closed\n";
+    let case = Case::new(SEED, playbook);
+    let output = case.run(&["plan", "playbook.yaml", "--format", "json"]);
+    assert_eq!(output.status.code(), Some(2));
+    let diagnostic: Value = serde_json::from_str(stdout(&output).trim()).expect("JSON");
+    assert_eq!(
+        diagnostic["related"][0]["code"],
+        "quiesce::plan::unknown_id"
+    );
+    assert_eq!(diagnostic["related"][0]["labels"][0]["span"]["length"], 11);
+}
