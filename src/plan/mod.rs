@@ -8,6 +8,7 @@
 //! enabled after every change, disabled before). Never contacts the cluster.
 
 mod build;
+mod order;
 mod problem;
 mod resolve;
 mod status;
