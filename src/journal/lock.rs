@@ -52,7 +52,7 @@ pub enum LockError {
 /// Held while a run works on a state directory; released on drop (and by the OS on death).
 #[derive(Debug)]
 pub struct StateLock {
-    _file: File,
+    file: File,
     /// A holder that had died without releasing (its record was still there).
     pub took_over: Option<LockHolder>,
 }
@@ -101,10 +101,16 @@ impl StateLock {
         let record = serde_json::to_string(&holder).unwrap_or_default();
         file.write_all(record.as_bytes()).map_err(io)?;
         file.sync_data().map_err(io)?;
-        Ok(StateLock {
-            _file: file,
-            took_over,
-        })
+        Ok(StateLock { file, took_over })
+    }
+}
+
+impl Drop for StateLock {
+    /// A clean release empties the holder record, so that a record found later can only have
+    /// been left by a process that died holding the lock.
+    fn drop(&mut self) {
+        let _ = self.file.set_len(0);
+        let _ = self.file.unlock();
     }
 }
 
@@ -150,7 +156,8 @@ mod tests {
             "{text}"
         );
         drop(first);
-        StateLock::acquire(&dir, "apply", "run-3").expect("free again");
+        let next = StateLock::acquire(&dir, "apply", "run-3").expect("free again");
+        assert_eq!(next.took_over, None, "a clean release leaves nothing to take over");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
