@@ -99,16 +99,7 @@ impl Worker {
         let mut deadline = started + self.step_timeout();
         let mut forced = step.force == Force::RequiredAllowed;
         if forced {
-            self.emit(
-                step.id,
-                EventKind::StepEscalated {
-                    step: step.id,
-                    warning: format!(
-                        "job `{}` is failed: closing with force=true, which skips the flush, the final results and the model snapshot",
-                        step.target
-                    ),
-                },
-            );
+            self.warn_failed_job(step);
         }
         let mut calls = 0u32;
         let mut poll = POLL_START;
@@ -196,16 +187,7 @@ impl Worker {
                                 ));
                             }
                             forced = true;
-                            self.emit(
-                                step.id,
-                                EventKind::StepEscalated {
-                                    step: step.id,
-                                    warning: format!(
-                                        "job `{}` is failed: closing with force=true, which skips the flush, the final results and the model snapshot",
-                                        step.target
-                                    ),
-                                },
-                            );
+                            self.warn_failed_job(step);
                             continue;
                         }
                         Err(err) => {
@@ -227,6 +209,20 @@ impl Worker {
             self.pause(poll).await?;
             poll = (poll.mul_f32(1.5)).min(POLL_MAX);
         }
+    }
+
+    /// A failed job can only be closed with force: say what that skips.
+    fn warn_failed_job(&self, step: &StepView) {
+        self.emit(
+            step.id,
+            EventKind::StepEscalated {
+                step: step.id,
+                warning: format!(
+                    "job `{}` is failed: closing with force=true, which skips the flush, the final results and the model snapshot",
+                    step.target
+                ),
+            },
+        );
     }
 
     /// The step's deadline passed while the resource was not there yet: escalate to force

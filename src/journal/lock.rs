@@ -157,7 +157,10 @@ mod tests {
         );
         drop(first);
         let next = StateLock::acquire(&dir, "apply", "run-3").expect("free again");
-        assert_eq!(next.took_over, None, "a clean release leaves nothing to take over");
+        assert_eq!(
+            next.took_over, None,
+            "a clean release leaves nothing to take over"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
