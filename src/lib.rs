@@ -30,6 +30,8 @@
 //! |             | their petgraph DAG (the only petgraph user), `PlanView` (JSON form)   |
 //! | `exec`      | stage 4: the scheduler loop, workers that call, confirm via stats,    |
 //! |             | retry and escalate; emits `Event`s, never prints                      |
+//! | `journal`   | run journals on disk (before-state first, transitions fsynced), the   |
+//! |             | state-directory lock, and the playbooks `resume`/`revert` are made of |
 //! | `es`        | typed ML client (reqwest, rustls): requests as data, product check,   |
 //! |             | errors classified; never retries                                      |
 //! | `sim`       | the Elasticsearch ML simulator (axum): state machines, timing model,  |
@@ -42,6 +44,8 @@
 //! ## Invariants
 //!
 //! - Nothing before `exec` changes a cluster; `observe` only reads.
+//! - A run's before-state is on disk before its first change, and each step's outcome before
+//!   any step that depends on it starts.
 //! - Success of a step is the state observed through stats, never an HTTP 200.
 //! - The executor emits events and never prints; reporters render them.
 //! - Secrets are held in redacting types and never reach any output, log or file; a literal
