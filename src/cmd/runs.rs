@@ -35,6 +35,8 @@ struct RunRow {
     skipped: u64,
     resumed: usize,
     upgrade_mode_left_on: bool,
+    /// The journal's last line was cut short by a crash (it is ignored).
+    torn_last_line: bool,
     journal: String,
 }
 
@@ -67,6 +69,7 @@ fn row(log: &RunLog) -> RunRow {
         skipped: finished.map_or(0, |f| f["stats"]["skipped"].as_u64().unwrap_or(0)),
         resumed: log.segments.len().saturating_sub(1),
         upgrade_mode_left_on: false,
+        torn_last_line: log.torn_tail,
         journal: log.path.display().to_string(),
     }
 }
@@ -110,7 +113,7 @@ fn human(rows: &[RunRow]) -> String {
     for row in rows {
         let _ = writeln!(
             out,
-            "{:<22} {:<7} {:<24} {:<26} {:>7} {:>6} {:>7}  {}{}{}",
+            "{:<22} {:<7} {:<24} {:<26} {:>7} {:>6} {:>7}  {}{}{}{}",
             row.run_id,
             row.command,
             row.started_at.get(..19).unwrap_or(&row.started_at),
@@ -123,6 +126,11 @@ fn human(rows: &[RunRow]) -> String {
                 format!("  (resumed {}x)", row.resumed)
             } else {
                 String::new()
+            },
+            if row.torn_last_line {
+                "  (last journal line torn by a crash, ignored)"
+            } else {
+                ""
             },
             if row.upgrade_mode_left_on {
                 "  ⚠ enabled upgrade mode: still on unless disabled since (`quiesce revert` disables it)"

@@ -244,6 +244,7 @@ async fn a_torn_last_line_is_reported_not_fatal() {
     let runs = quiesce(&rig, &["runs"]).await;
     assert_eq!(runs.status.code(), Some(0), "{}", stderr(&runs));
     assert!(stdout(&runs).contains(&id));
+    assert!(stdout(&runs).contains("torn"), "{}", stdout(&runs));
     let printed = quiesce(&rig, &["revert", &id, "--print"]).await;
     assert_eq!(printed.status.code(), Some(0), "{}", stderr(&printed));
     assert!(
