@@ -548,3 +548,44 @@ datafeeds:
     let human = durations.replace_all(&human, "[duration]");
     insta::assert_snapshot!("apply_human_summary_with_a_retry", human);
 }
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_interrupt_abandons_the_waits_in_flight() {
+    // Closes that take seconds, so both signals land while they are in flight.
+    let seed = SEED.replace(
+        "nodes: { count: 2, memory: 16gb }",
+        "nodes: { count: 2, memory: 16gb }\nlatency: { profile: realistic, close_job: 3s, stop_datafeed: 50ms }",
+    );
+    let rig = Rig::new(&seed).await;
+    let playbook = SHUTDOWN.replace("settings:\n", "settings:\n  concurrency: 2\n");
+    let mut command = rig.command(&playbook, &["playbook.yaml", "--yes", "--output", "json"]);
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = command.spawn().expect("spawns");
+    let pid = child.id().to_string();
+    let output = tokio::task::spawn_blocking(move || {
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        let _ = Command::new("kill").args(["-INT", &pid]).status();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let _ = Command::new("kill").args(["-INT", &pid]).status();
+        child.wait_with_output().expect("waits")
+    })
+    .await
+    .expect("joined");
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    let events = json_lines(&output);
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "run_cancelling" && e["reason"] == "abandoned"),
+        "{}",
+        stdout(&output)
+    );
+    let abandoned: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "step_failed" && e["error"]["error_type"] == "interrupted")
+        .collect();
+    assert!(!abandoned.is_empty(), "{}", stdout(&output));
+    assert_eq!(events.last().expect("events")["event"], "run_finished");
+    rig.assert_no_ordering_violation().await;
+}
