@@ -176,7 +176,7 @@ pub(crate) async fn execute(
     eprintln!("journal: {}", journal.path().display());
 
     let (interrupt_tx, interrupts) = tokio::sync::watch::channel(0u8);
-    tokio::spawn(forward_signals(interrupt_tx.clone()));
+    forward_signals(interrupt_tx.clone())?;
     let color = diagnostic::color_enabled();
     let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(HumanReporter::new(
         &view,
@@ -390,28 +390,56 @@ fn confirm(view: &PlanView, cluster: &str) -> Result<(), Error> {
 }
 
 /// First Ctrl-C (or SIGTERM): start nothing new. Second: abandon in-flight waits.
-async fn forward_signals(interrupts: tokio::sync::watch::Sender<u8>) {
-    for level in 1..=2u8 {
-        if wait_for_signal().await.is_err() {
-            return;
+///
+/// The handlers are registered before this returns, so that a signal arriving as soon as the
+/// run starts is already ours (and not the default "terminate at once").
+fn forward_signals(interrupts: tokio::sync::watch::Sender<u8>) -> Result<(), Error> {
+    let mut signals = Signals::register()
+        .map_err(|e| Error::Internal(format!("cannot listen for signals: {e}")))?;
+    tokio::spawn(async move {
+        for level in 1..=2u8 {
+            signals.next().await;
+            let _ = interrupts.send(level);
         }
-        let _ = interrupts.send(level);
-    }
+    });
+    Ok(())
 }
 
-#[cfg(unix)]
-async fn wait_for_signal() -> std::io::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result,
-        _ = term.recv() => Ok(()),
-    }
+/// SIGINT and SIGTERM (Ctrl-C elsewhere), listened to from the moment of registration.
+struct Signals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
 }
 
-#[cfg(not(unix))]
-async fn wait_for_signal() -> std::io::Result<()> {
-    tokio::signal::ctrl_c().await
+impl Signals {
+    #[cfg(unix)]
+    fn register() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    #[cfg(unix)]
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn register() -> std::io::Result<Signals> {
+        Ok(Signals {})
+    }
+
+    #[cfg(not(unix))]
+    async fn next(&mut self) {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Run ids sort by time: `20261128T120301Z-4f2a`.

@@ -471,27 +471,15 @@ async fn the_first_interrupt_lets_steps_in_flight_finish_and_exits_130() {
     );
     let rig = Rig::new(&seed).await;
     let playbook = SHUTDOWN.replace("settings:\n", "settings:\n  concurrency: 1\n");
-    let mut command = rig.command(&playbook, &["playbook.yaml", "--yes", "--output", "json"]);
-    command.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let child = command.spawn().expect("spawns");
-    let pid = child.id();
-    let output = tokio::task::spawn_blocking(move || {
-        std::thread::sleep(std::time::Duration::from_millis(600));
-        let _ = Command::new("kill")
-            .args(["-INT", &pid.to_string()])
-            .status();
-        child.wait_with_output().expect("waits")
-    })
-    .await
-    .expect("joined");
-    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
-    let events = json_lines(&output);
+    let command = rig.command(&playbook, &["playbook.yaml", "--yes", "--output", "json"]);
+    // Interrupt once the first step has succeeded: the run is then surely under way.
+    let (code, events, err) = interrupt_on(command, vec![event("step_succeeded")]).await;
+    assert_eq!(code, Some(130), "{err}");
     assert!(
         events
             .iter()
             .any(|e| e["event"] == "run_cancelling" && e["reason"] == "interrupted"),
-        "{}",
-        stdout(&output)
+        "{events:?}"
     );
     let last = events.last().expect("finished");
     assert_eq!(last["event"], "run_finished");
@@ -559,33 +547,72 @@ async fn a_second_interrupt_abandons_the_waits_in_flight() {
     );
     let rig = Rig::new(&seed).await;
     let playbook = SHUTDOWN.replace("settings:\n", "settings:\n  concurrency: 2\n");
-    let mut command = rig.command(&playbook, &["playbook.yaml", "--yes", "--output", "json"]);
-    command.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let child = command.spawn().expect("spawns");
-    let pid = child.id().to_string();
-    let output = tokio::task::spawn_blocking(move || {
-        std::thread::sleep(std::time::Duration::from_millis(700));
-        let _ = Command::new("kill").args(["-INT", &pid]).status();
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        let _ = Command::new("kill").args(["-INT", &pid]).status();
-        child.wait_with_output().expect("waits")
-    })
-    .await
-    .expect("joined");
-    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
-    let events = json_lines(&output);
+    let command = rig.command(&playbook, &["playbook.yaml", "--yes", "--output", "json"]);
+    // The first interrupt once a close is in flight (steps #1 to #3 are the stops), the second
+    // once the first took effect.
+    let close_started: Trigger =
+        Box::new(|e| e["event"] == "step_started" && e["step"].as_u64() >= Some(4));
+    let (code, events, err) =
+        interrupt_on(command, vec![close_started, event("run_cancelling")]).await;
+    assert_eq!(code, Some(130), "{err}");
     assert!(
         events
             .iter()
             .any(|e| e["event"] == "run_cancelling" && e["reason"] == "abandoned"),
-        "{}",
-        stdout(&output)
+        "{events:?}"
     );
-    let abandoned: Vec<&Value> = events
+    let abandoned = events
         .iter()
         .filter(|e| e["event"] == "step_failed" && e["error"]["error_type"] == "interrupted")
-        .collect();
-    assert!(!abandoned.is_empty(), "{}", stdout(&output));
+        .count();
+    assert!(abandoned > 0, "{events:?}");
     assert_eq!(events.last().expect("events")["event"], "run_finished");
     rig.assert_no_ordering_violation().await;
+}
+
+/// Decides, from one JSON event, that now is the time for the next interrupt.
+#[cfg(unix)]
+type Trigger = Box<dyn Fn(&Value) -> bool + Send>;
+
+/// A trigger on the first event of this name.
+#[cfg(unix)]
+fn event(name: &'static str) -> Trigger {
+    Box::new(move |e| e["event"] == name)
+}
+
+/// Runs `command` (JSON events on stdout) and sends SIGINT each time the next of `triggers`
+/// matches an event; returns the exit code, every event and stderr.
+#[cfg(unix)]
+async fn interrupt_on(
+    mut command: Command,
+    triggers: Vec<Trigger>,
+) -> (Option<i32>, Vec<Value>, String) {
+    use std::io::{BufRead, BufReader, Read};
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().expect("spawns");
+    tokio::task::spawn_blocking(move || {
+        let pid = child.id().to_string();
+        let stdout = child.stdout.take().expect("piped");
+        let mut stderr = child.stderr.take().expect("piped");
+        let err_reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        let mut pending = triggers.into_iter();
+        let mut next = pending.next();
+        let mut events = Vec::new();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let event: Value = serde_json::from_str(&line).expect("a JSON event");
+            if next.as_ref().is_some_and(|trigger| trigger(&event)) {
+                let _ = Command::new("kill").args(["-INT", &pid]).status();
+                next = pending.next();
+            }
+            events.push(event);
+        }
+        let status = child.wait().expect("waits");
+        (status.code(), events, err_reader.join().unwrap_or_default())
+    })
+    .await
+    .expect("joined")
 }
