@@ -28,10 +28,12 @@ pub enum Command {
     ///
     /// Exit 0 when every playbook is valid, 2 otherwise.
     Validate(cmd::validate::Args),
-    /// Print the JSON Schema (draft-07) of a file format, for editors.
-    Schema(cmd::schema::Args),
-    /// Print a shell completion script.
-    Completions(cmd::completions::Args),
+    /// Observe the cluster (read-only) and show what a playbook would change, in what order.
+    Plan(cmd::plan::Args),
+    /// Print the plan's dependency graph as Graphviz DOT or a Mermaid flowchart.
+    Graph(cmd::graph::Args),
+    /// One line per target: wanted vs observed state, then drift.
+    Status(cmd::status::Args),
     /// Execute a playbook (or a saved plan): the stops, closes, opens and starts, in order.
     Apply(cmd::apply::Args),
     /// Continue an interrupted run from its journal.
@@ -40,16 +42,14 @@ pub enum Command {
     Revert(cmd::revert::Args),
     /// List past runs, their outcome, and any that left upgrade mode on.
     Runs(cmd::runs::Args),
-    /// Observe the cluster (read-only) and show what a playbook would change, in what order.
-    Plan(cmd::plan::Args),
-    /// Print the plan's dependency graph as Graphviz DOT or a Mermaid flowchart.
-    Graph(cmd::graph::Args),
-    /// One line per target: wanted vs observed state, then drift.
-    Status(cmd::status::Args),
     /// Write the cluster's current machine-learning state as a playbook that restores it.
     Capture(cmd::capture::Args),
     /// Run the Elasticsearch ML simulator (for tests, demos and rehearsals).
     Sim(cmd::sim::Args),
+    /// Print the JSON Schema (draft-07) of a file format, for editors.
+    Schema(cmd::schema::Args),
+    /// Print a shell completion script.
+    Completions(cmd::completions::Args),
 }
 
 /// Whether human output on stderr is coloured.
