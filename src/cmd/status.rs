@@ -66,8 +66,8 @@ fn human(report: &Status) -> String {
         let name = format!("{} {}", target.kind, target.id);
         let _ = writeln!(
             out,
-            "{mark} {name:<width$}  wanted {:<8} observed {:<8} {}:{}",
-            target.wanted, target.observed, target.source.file, target.source.line
+            "{mark} {name:<width$}  wanted {:<8} observed {:<8} {}",
+            target.wanted, target.observed, target.source
         );
     }
     if let Some(wanted) = report.upgrade_mode.wanted {

@@ -5,13 +5,13 @@
 use std::collections::HashMap;
 
 use crate::es::types::{DatafeedState as Observed, JobState as ObservedJob};
-use crate::model::{DatafeedState, ForcePolicy, JobState, Playbook, UpgradeMode};
+use crate::model::{DatafeedState, ForcePolicy, JobState, Keyword, Playbook, UpgradeMode};
 use crate::observe::{DatafeedMode, Snapshot};
 use crate::playbook::{Location, Source};
 
 use super::order::in_wave_order;
 use super::problem::{InvalidPlan, PlanProblem};
-use super::resolve::{Resolution, Resource, datafeed_state_name, job_state_name, resolve};
+use super::resolve::{Resolution, Resource, resolve};
 use super::step::{Action, Force, Step, StepId, Unchanged};
 use super::{Edge, EdgeKind, Plan};
 
@@ -174,7 +174,7 @@ impl Builder<'_> {
                     } else {
                         Action::OpenJob
                     },
-                    format!("offline: assumed not {}", job_state_name(state)),
+                    format!("offline: assumed not {}", state.name()),
                     Force::NotNeeded,
                 ),
             };
@@ -247,7 +247,7 @@ impl Builder<'_> {
                     } else {
                         Action::StartDatafeed
                     },
-                    format!("offline: assumed not {}", datafeed_state_name(state)),
+                    format!("offline: assumed not {}", state.name()),
                 ),
             };
             let mut step = Self::step(action, id, reason, observed.map(|d| d.state.to_string()));

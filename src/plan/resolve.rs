@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{DatafeedState, JobState, Playbook, Selector, TargetRef};
+use crate::model::{DatafeedState, JobState, Keyword, Playbook, Selector, TargetRef};
 use crate::observe::Snapshot;
 use crate::playbook::Location;
 
@@ -78,7 +78,6 @@ pub(crate) fn resolve(playbook: &Playbook, snapshot: Option<&Snapshot>) -> Resol
                 "job",
                 id,
                 entry.state,
-                job_state_name,
                 &entry.location,
             );
         }
@@ -143,7 +142,6 @@ pub(crate) fn resolve(playbook: &Playbook, snapshot: Option<&Snapshot>) -> Resol
                 "datafeed",
                 id,
                 entry.state,
-                datafeed_state_name,
                 &entry.location,
             );
         }
@@ -173,21 +171,20 @@ fn no_match(kind: &'static str, selector: &str, at: &Location, required: bool) -
 
 /// Records that `id` is wanted in `state`; a second entry asking for another state is a
 /// conflict, one asking for the same state changes nothing (the first entry stays the source).
-fn want<S: Copy + PartialEq>(
+fn want<S: Keyword + PartialEq>(
     wants: &mut BTreeMap<String, Want<S>>,
     problems: &mut Vec<PlanProblem>,
     kind: &'static str,
     id: &str,
     state: S,
-    name: fn(S) -> &'static str,
     location: &Location,
 ) {
     match wants.get(id) {
         Some(first) if first.state != state => problems.push(PlanProblem::Conflict {
             kind,
             id: id.to_owned(),
-            first_state: name(first.state),
-            second_state: name(state),
+            first_state: first.state.name(),
+            second_state: state.name(),
             first: first.location.span(),
             second: location.span(),
         }),
@@ -201,19 +198,5 @@ fn want<S: Copy + PartialEq>(
                 },
             );
         }
-    }
-}
-
-pub(crate) fn job_state_name(state: JobState) -> &'static str {
-    match state {
-        JobState::Opened => "opened",
-        JobState::Closed => "closed",
-    }
-}
-
-pub(crate) fn datafeed_state_name(state: DatafeedState) -> &'static str {
-    match state {
-        DatafeedState::Started => "started",
-        DatafeedState::Stopped => "stopped",
     }
 }

@@ -3,11 +3,11 @@
 
 use serde::Serialize;
 
-use crate::model::Playbook;
+use crate::model::{Keyword, Playbook};
 use crate::observe::Snapshot;
 
 use super::problem::PlanProblem;
-use super::resolve::{datafeed_state_name, job_state_name, resolve};
+use super::resolve::resolve;
 use super::view::SourceRef;
 
 #[derive(Debug, Serialize)]
@@ -66,7 +66,7 @@ pub fn status(playbook: &Playbook, snapshot: &Snapshot) -> Status {
     let mut targets = Vec::new();
     for (id, want) in &resolution.jobs {
         let observed = snapshot.jobs[id].state.to_string();
-        let wanted = job_state_name(want.state);
+        let wanted = want.state.name();
         targets.push(TargetStatus {
             kind: "job",
             id: id.clone(),
@@ -78,7 +78,7 @@ pub fn status(playbook: &Playbook, snapshot: &Snapshot) -> Status {
     }
     for (id, want) in &resolution.datafeeds {
         let observed = snapshot.datafeeds[id].state.to_string();
-        let wanted = datafeed_state_name(want.state);
+        let wanted = want.state.name();
         targets.push(TargetStatus {
             kind: "datafeed",
             id: id.clone(),
@@ -125,10 +125,7 @@ pub fn status(playbook: &Playbook, snapshot: &Snapshot) -> Status {
         missing,
         unmanaged,
         upgrade_mode: UpgradeModeStatus {
-            wanted: playbook.upgrade_mode.as_ref().map(|u| match u.state {
-                crate::model::UpgradeMode::Enabled => "enabled",
-                crate::model::UpgradeMode::Disabled => "disabled",
-            }),
+            wanted: playbook.upgrade_mode.as_ref().map(|u| u.state.name()),
             observed: if snapshot.upgrade_mode {
                 "enabled"
             } else {

@@ -123,6 +123,13 @@ pub struct EdgeView {
     pub source: Option<SourceRef>,
 }
 
+/// `file:line`, as every report shows a playbook place.
+impl std::fmt::Display for SourceRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
 impl From<&Location> for SourceRef {
     fn from(location: &Location) -> SourceRef {
         SourceRef {

@@ -3,13 +3,10 @@
 
 use std::fmt::Write as _;
 
-use crate::plan::{Action, Force, PlanView, StepView};
+use crate::plan::{Action, Force, PlanView, SourceRef, StepView};
 
-fn location(step: &StepView) -> String {
-    step.source
-        .as_ref()
-        .map(|s| format!("{}:{}", s.file, s.line))
-        .unwrap_or_default()
+fn location(source: Option<&SourceRef>) -> String {
+    source.map(SourceRef::to_string).unwrap_or_default()
 }
 
 fn force_note(step: &StepView) -> &'static str {
@@ -91,22 +88,20 @@ pub fn text(view: &PlanView) -> String {
                 step.reason,
                 force_note(step),
                 after,
-                location(step)
+                location(step.source.as_ref())
             );
         }
     }
     if !view.unchanged.is_empty() {
         let _ = writeln!(out, "\nUnchanged");
         for entry in &view.unchanged {
-            let at = entry
-                .source
-                .as_ref()
-                .map(|s| format!("{}:{}", s.file, s.line))
-                .unwrap_or_default();
             let _ = writeln!(
                 out,
                 "  {} {}: {}  {}",
-                entry.kind, entry.target, entry.reason, at
+                entry.kind,
+                entry.target,
+                entry.reason,
+                location(entry.source.as_ref())
             );
         }
     }

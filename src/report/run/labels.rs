@@ -34,10 +34,7 @@ impl StepLabels {
             }
             steps[index] = StepLabel {
                 what: format!("{} {}", step.action.verb(), step.target),
-                source: step
-                    .source
-                    .as_ref()
-                    .map(|s| format!("{}:{}", s.file, s.line)),
+                source: step.source.as_ref().map(ToString::to_string),
             };
         }
         StepLabels { steps }
