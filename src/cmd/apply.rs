@@ -334,32 +334,41 @@ fn drift(planned: &Snapshot, now: &Snapshot) -> Vec<String> {
             planned.upgrade_mode, now.upgrade_mode
         ));
     }
-    let jobs = planned.jobs.keys().chain(now.jobs.keys());
-    for id in jobs.collect::<std::collections::BTreeSet<_>>() {
-        match (planned.jobs.get(id), now.jobs.get(id)) {
-            (Some(a), Some(b)) if a.state != b.state => {
-                lines.push(format!("job {id}: {} -> {}", a.state, b.state));
-            }
-            (Some(_), None) => lines.push(format!("job {id}: deleted")),
-            (None, Some(b)) => lines.push(format!("job {id}: new ({})", b.state)),
-            _ => {}
-        }
-    }
-    let feeds = planned.datafeeds.keys().chain(now.datafeeds.keys());
-    for id in feeds.collect::<std::collections::BTreeSet<_>>() {
-        match (planned.datafeeds.get(id), now.datafeeds.get(id)) {
-            (Some(a), Some(b)) if a.state != b.state => {
-                lines.push(format!("datafeed {id}: {} -> {}", a.state, b.state));
-            }
-            (Some(_), None) => lines.push(format!("datafeed {id}: deleted")),
-            (None, Some(b)) => lines.push(format!("datafeed {id}: new ({})", b.state)),
-            _ => {}
-        }
-    }
+    let job_state = |j: &crate::observe::ObservedJob| j.state.to_string();
+    let feed_state = |d: &crate::observe::ObservedDatafeed| d.state.to_string();
+    state_changes("job", &planned.jobs, &now.jobs, job_state, &mut lines);
+    state_changes(
+        "datafeed",
+        &planned.datafeeds,
+        &now.datafeeds,
+        feed_state,
+        &mut lines,
+    );
     if lines.is_empty() {
         lines.push("(details differ: node assignments, models or links)".into());
     }
     lines
+}
+
+/// One line per resource of `kind` whose state changed, appeared or disappeared.
+fn state_changes<T>(
+    kind: &str,
+    planned: &std::collections::BTreeMap<String, T>,
+    now: &std::collections::BTreeMap<String, T>,
+    state: impl Fn(&T) -> String,
+    lines: &mut Vec<String>,
+) {
+    let ids: std::collections::BTreeSet<&String> = planned.keys().chain(now.keys()).collect();
+    for id in ids {
+        match (planned.get(id).map(&state), now.get(id).map(&state)) {
+            (Some(before), Some(after)) if before != after => {
+                lines.push(format!("{kind} {id}: {before} -> {after}"));
+            }
+            (Some(_), None) => lines.push(format!("{kind} {id}: deleted")),
+            (None, Some(after)) => lines.push(format!("{kind} {id}: new ({after})")),
+            _ => {}
+        }
+    }
 }
 
 /// Shows the plan and asks; refuses without a terminal.
