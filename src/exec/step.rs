@@ -338,11 +338,7 @@ impl Worker {
             Action::StopDatafeed | Action::StartDatafeed => {
                 let stats = self.client.datafeed_stats(id).await?;
                 let Some(feed) = stats.datafeeds.into_iter().next() else {
-                    return Ok(Seen {
-                        progress: Progress::Blocked(format!("datafeed `{id}` no longer exists")),
-                        state: "missing".into(),
-                        diagnosis: "not in datafeed stats".into(),
-                    });
+                    return Ok(Seen::missing("datafeed", id));
                 };
                 let progress = match (step.action, feed.state) {
                     (Action::StopDatafeed, DatafeedState::Stopped)
@@ -352,24 +348,17 @@ impl Worker {
                     (Action::StartDatafeed, DatafeedState::Stopping) => Progress::Settling,
                     _ => Progress::Away,
                 };
-                Ok(Seen {
+                Ok(Seen::of(
                     progress,
-                    state: feed.state.to_string(),
-                    diagnosis: diagnosis(
-                        feed.state.as_str(),
-                        feed.node.map(|n| n.id),
-                        feed.assignment_explanation,
-                    ),
-                })
+                    feed.state.as_str(),
+                    feed.node.map(|n| n.id),
+                    feed.assignment_explanation,
+                ))
             }
             Action::CloseJob | Action::OpenJob => {
                 let stats = self.client.job_stats(id).await?;
                 let Some(job) = stats.jobs.into_iter().next() else {
-                    return Ok(Seen {
-                        progress: Progress::Blocked(format!("job `{id}` no longer exists")),
-                        state: "missing".into(),
-                        diagnosis: "not in job stats".into(),
-                    });
+                    return Ok(Seen::missing("job", id));
                 };
                 let progress = match (step.action, job.state) {
                     (Action::CloseJob, JobState::Closed) | (Action::OpenJob, JobState::Opened) => {
@@ -383,15 +372,12 @@ impl Worker {
                     )),
                     _ => Progress::Away,
                 };
-                Ok(Seen {
+                Ok(Seen::of(
                     progress,
-                    state: job.state.to_string(),
-                    diagnosis: diagnosis(
-                        job.state.as_str(),
-                        job.node.map(|n| n.id),
-                        job.assignment_explanation,
-                    ),
-                })
+                    job.state.as_str(),
+                    job.node.map(|n| n.id),
+                    job.assignment_explanation,
+                ))
             }
             Action::EnableUpgradeMode | Action::DisableUpgradeMode => {
                 let on = self.client.ml_info().await?.upgrade_mode;
@@ -410,16 +396,37 @@ impl Worker {
     }
 }
 
-fn diagnosis(state: &str, node: Option<String>, explanation: Option<String>) -> String {
-    let mut text = format!("state {state}");
-    match node {
-        Some(node) => text.push_str(&format!(", node {node}")),
-        None => text.push_str(", no node"),
+impl Seen {
+    /// What stats say of a job or datafeed: its state, node and assignment explanation.
+    fn of(
+        progress: Progress,
+        state: &str,
+        node: Option<String>,
+        explanation: Option<String>,
+    ) -> Seen {
+        let mut diagnosis = format!("state {state}");
+        match node {
+            Some(node) => diagnosis.push_str(&format!(", node {node}")),
+            None => diagnosis.push_str(", no node"),
+        }
+        if let Some(explanation) = explanation.filter(|e| !e.is_empty()) {
+            diagnosis.push_str(&format!(", assignment_explanation: {explanation}"));
+        }
+        Seen {
+            progress,
+            state: state.to_owned(),
+            diagnosis,
+        }
     }
-    if let Some(explanation) = explanation.filter(|e| !e.is_empty()) {
-        text.push_str(&format!(", assignment_explanation: {explanation}"));
+
+    /// The resource is gone from stats (deleted meanwhile).
+    fn missing(kind: &str, id: &str) -> Seen {
+        Seen {
+            progress: Progress::Blocked(format!("{kind} `{id}` no longer exists")),
+            state: "missing".into(),
+            diagnosis: format!("not in {kind} stats"),
+        }
     }
-    text
 }
 
 fn abandoned() -> StepError {
