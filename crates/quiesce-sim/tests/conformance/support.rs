@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use quiesce::sim::{EsVersion, Seed, SimOptions, Simulator};
+use quiesce_sim::{EsVersion, Seed, SimOptions, Simulator};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
