@@ -13,7 +13,7 @@ use quiesce::model;
 use quiesce::observe::observe;
 use quiesce::plan::{self, PlanView};
 use quiesce::playbook::Source;
-use quiesce::sim::{Seed, SimOptions, Simulator};
+use quiesce_sim::{Seed, SimOptions, Simulator};
 
 const SEED: &str = "
 cluster: { name: bench, version: 8.15.0 }

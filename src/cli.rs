@@ -45,6 +45,7 @@ pub enum Command {
     /// Write the cluster's current machine-learning state as a playbook that restores it.
     Capture(cmd::capture::Args),
     /// Run the Elasticsearch ML simulator (for tests, demos and rehearsals).
+    #[cfg(feature = "sim")]
     Sim(cmd::sim::Args),
     /// Print the JSON Schema (draft-07) of a file format, for editors.
     Schema(cmd::schema::Args),

@@ -41,10 +41,28 @@ pub enum Error {
     #[diagnostic(transparent)]
     Es(#[from] crate::es::Error),
 
-    /// The embedded simulator (`--cluster sim:FILE`) could not start.
+    /// The embedded simulator (`--cluster sim:FILE`, `quiesce sim`) could not start.
+    #[cfg(feature = "sim")]
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Sim(#[from] crate::sim::SimError),
+    Sim(#[from] quiesce_sim::SimError),
+
+    /// `quiesce sim` stopped serving.
+    #[cfg(feature = "sim")]
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    SimServe(#[from] quiesce_sim::cli::ServeError),
+
+    /// `--cluster sim:FILE` in a build without the simulator.
+    #[cfg(not(feature = "sim"))]
+    #[error("this quiesce was built without the simulator, so `--cluster sim:…` is not available")]
+    #[diagnostic(
+        code(quiesce::no_simulator),
+        help(
+            "Build with the default features (`cargo install quiesce`), or run `quiesce-sim` and pass its URL."
+        )
+    )]
+    NoSimulator,
 
     /// `apply` needs a confirmation it could not get.
     #[error("not applying: {reason}")]
@@ -117,7 +135,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// The exit code this error ends the process with (design.md §1).
+    /// The exit code this error ends the process with (docs/architecture.md §1).
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Io { .. } | Error::Playbook(_) | Error::Plan(_) | Error::NoCluster => {
@@ -130,8 +148,19 @@ impl Error {
             Error::Es(_) | Error::Drifted { .. } | Error::MissingPrivilege { .. } => {
                 exit_code::CLUSTER_UNAVAILABLE
             }
-            Error::Sim(crate::sim::SimError::Bind { .. }) => exit_code::CLUSTER_UNAVAILABLE,
-            Error::Sim(_) => exit_code::INVALID_INPUT,
+            #[cfg(feature = "sim")]
+            Error::Sim(quiesce_sim::SimError::Bind { .. })
+            | Error::SimServe(quiesce_sim::cli::ServeError::Sim(quiesce_sim::SimError::Bind {
+                ..
+            })) => exit_code::CLUSTER_UNAVAILABLE,
+            #[cfg(feature = "sim")]
+            Error::Sim(_) | Error::SimServe(quiesce_sim::cli::ServeError::Sim(_)) => {
+                exit_code::INVALID_INPUT
+            }
+            #[cfg(feature = "sim")]
+            Error::SimServe(quiesce_sim::cli::ServeError::Output(_)) => exit_code::STEPS_FAILED,
+            #[cfg(not(feature = "sim"))]
+            Error::NoSimulator => exit_code::INVALID_INPUT,
             Error::Capture(_) => exit_code::INVALID_INPUT,
             Error::Output(_) | Error::Internal(_) => exit_code::STEPS_FAILED,
         }

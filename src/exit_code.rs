@@ -1,4 +1,4 @@
-//! Process exit codes: the contract with scripts, cron and CI (design.md §1).
+//! Process exit codes: the contract with scripts, cron and CI (docs/architecture.md §1).
 //!
 //! Every command maps its outcome to one of these; nothing else calls `std::process::exit`.
 

@@ -15,7 +15,8 @@
 //!                               \               |
 //!                                \              v
 //!                                 es  (the only code that knows Elasticsearch URLs and JSON)
-//!                                 sim (an HTTP server that behaves like the ML API)
+//!
+//!  crates/quiesce-sim: the Elasticsearch ML simulator, a crate of its own (feature `sim`)
 //! ```
 //!
 //! | module      | owns                                                                  |
@@ -34,8 +35,6 @@
 //! |             | state-directory lock, and the playbooks `resume`/`revert` are made of |
 //! | `es`        | typed ML client (reqwest, rustls): requests as data, product check,   |
 //! |             | errors classified; never retries                                      |
-//! | `sim`       | the Elasticsearch ML simulator (axum): state machines, timing model,  |
-//! |             | security, faults, `/_sim` control endpoints                           |
 //! | `cli`, `cmd`| argument parsing; one file per subcommand, each returns an exit code  |
 //! | `report`    | bytes for people (stderr) and programs (stdout); never decides        |
 //! | `exit_code` | the documented exit codes                                             |
@@ -69,7 +68,6 @@ pub mod observe;
 pub mod plan;
 pub mod playbook;
 pub mod report;
-pub mod sim;
 
 use clap::Parser;
 

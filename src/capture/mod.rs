@@ -74,7 +74,7 @@ pub enum CaptureWarning {
     UpgradeModeOn,
 }
 
-/// Which jobs a capture keeps: Elasticsearch's id expression semantics (es-ml-api.md §5): a
+/// Which jobs a capture keeps: Elasticsearch's id expression semantics (docs/elasticsearch-ml-api.md §5): a
 /// token matches a job by its id or by one of its groups, `*` wildcards allowed; no token at
 /// all, `*` or `_all` select every job.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

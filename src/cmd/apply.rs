@@ -213,9 +213,7 @@ pub(crate) async fn execute(
         reporter.finish();
     }
     drop(lock);
-    if let Some(sim) = cluster.simulator {
-        sim.shutdown().await;
-    }
+    cluster.release().await;
     if let Some(err) = journal_error {
         diagnostic::eprint(&err);
         return Ok(exit_code::STEPS_FAILED);

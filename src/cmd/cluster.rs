@@ -10,7 +10,8 @@ use secrecy::SecretString;
 use crate::error::Error;
 use crate::es::{ApiKey, Connection, Credentials, EsClient};
 use crate::model::{Auth, Playbook};
-use crate::sim::{Seed, SimOptions, Simulator};
+#[cfg(feature = "sim")]
+use quiesce_sim::{Seed, SimOptions, Simulator};
 
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ClusterArgs {
@@ -24,7 +25,18 @@ pub(crate) struct ClusterArgs {
 pub(crate) struct Cluster {
     pub client: EsClient,
     /// Kept for its lifetime: dropping it stops the simulated cluster.
-    pub simulator: Option<Simulator>,
+    #[cfg(feature = "sim")]
+    simulator: Option<Simulator>,
+}
+
+impl Cluster {
+    /// Lets the embedded simulator (if any) finish its connections and stop.
+    pub(crate) async fn release(self) {
+        #[cfg(feature = "sim")]
+        if let Some(sim) = self.simulator {
+            sim.shutdown().await;
+        }
+    }
 }
 
 fn env(name: &str) -> Option<String> {
@@ -68,26 +80,7 @@ pub(crate) async fn connect(
         .or_else(|| playbook.and_then(|p| p.cluster.url.clone()))
         .ok_or(Error::NoCluster)?;
     if let Some(seed_path) = url.strip_prefix("sim:") {
-        let seed = if seed_path.is_empty() {
-            Seed::default()
-        } else {
-            Seed::from_path(std::path::Path::new(seed_path)).map_err(|e| Error::Sim(e.into()))?
-        };
-        let simulator = Simulator::start(SimOptions {
-            listen: ([127, 0, 0, 1], 0).into(),
-            seed,
-            es_version: None,
-            profile: None,
-        })
-        .await
-        .map_err(Error::Sim)?;
-        let mut connection = Connection::new(simulator.base_url());
-        connection.credentials = credentials(playbook);
-        let client = EsClient::new(connection)?;
-        return Ok(Cluster {
-            client,
-            simulator: Some(simulator),
-        });
+        return embedded_simulator(seed_path, playbook).await;
     }
     let mut connection = Connection::new(url);
     connection.credentials = credentials(playbook);
@@ -96,8 +89,40 @@ pub(crate) async fn connect(
         .or_else(|| playbook.and_then(|p| p.cluster.ca_cert.clone()));
     Ok(Cluster {
         client: EsClient::new(connection)?,
+        #[cfg(feature = "sim")]
         simulator: None,
     })
+}
+
+/// `--cluster sim:FILE`: a simulator in this process, seeded from FILE.
+#[cfg(feature = "sim")]
+async fn embedded_simulator(
+    seed_path: &str,
+    playbook: Option<&Playbook>,
+) -> Result<Cluster, Error> {
+    let seed = if seed_path.is_empty() {
+        Seed::default()
+    } else {
+        Seed::from_path(std::path::Path::new(seed_path)).map_err(|e| Error::Sim(e.into()))?
+    };
+    let simulator = Simulator::start(SimOptions {
+        listen: ([127, 0, 0, 1], 0).into(),
+        seed,
+        es_version: None,
+        profile: None,
+    })
+    .await?;
+    let mut connection = Connection::new(simulator.base_url());
+    connection.credentials = credentials(playbook);
+    Ok(Cluster {
+        client: EsClient::new(connection)?,
+        simulator: Some(simulator),
+    })
+}
+
+#[cfg(not(feature = "sim"))]
+async fn embedded_simulator(_: &str, _: Option<&Playbook>) -> Result<Cluster, Error> {
+    Err(Error::NoSimulator)
 }
 
 /// Connects, takes one snapshot, and lets the embedded simulator (if any) go: for the
@@ -107,9 +132,7 @@ pub(crate) async fn observe_once(
     playbook: Option<&Playbook>,
 ) -> Result<crate::observe::Snapshot, Error> {
     let cluster = connect(args, playbook).await?;
-    let snapshot = crate::observe::observe(&cluster.client).await?;
-    if let Some(sim) = cluster.simulator {
-        sim.shutdown().await;
-    }
-    Ok(snapshot)
+    let snapshot = crate::observe::observe(&cluster.client).await;
+    cluster.release().await;
+    Ok(snapshot?)
 }

@@ -12,6 +12,7 @@ pub(crate) mod resume;
 pub(crate) mod revert;
 pub(crate) mod runs;
 pub(crate) mod schema;
+#[cfg(feature = "sim")]
 pub(crate) mod sim;
 pub(crate) mod status;
 pub(crate) mod validate;
@@ -35,6 +36,7 @@ pub(crate) fn dispatch(cli: Cli) -> i32 {
         Command::Graph(args) => graph::run(args),
         Command::Status(args) => status::run(args),
         Command::Capture(args) => capture::run(args),
+        #[cfg(feature = "sim")]
         Command::Sim(args) => sim::run(args),
     };
     match result {

@@ -22,14 +22,16 @@ pub(crate) enum Schema {
     /// The playbook format (`schemas/playbook.schema.json`).
     Playbook,
     /// The simulator's seed file (`schemas/sim-seed.schema.json`).
+    #[cfg(feature = "sim")]
     SimSeed,
 }
 
 pub(crate) fn run(args: Args) -> Result<i32, Error> {
     let text = match args.what {
         Schema::Playbook => playbook_schema(),
+        #[cfg(feature = "sim")]
         Schema::SimSeed => {
-            serde_json::to_string_pretty(&crate::sim::seed::seed_schema())
+            serde_json::to_string_pretty(&quiesce_sim::seed::seed_schema())
                 .map_err(|e| Error::Internal(e.to_string()))?
                 + "\n"
         }

@@ -7,7 +7,7 @@ use miette::Diagnostic;
 use serde::Serialize;
 use thiserror::Error;
 
-/// The parts of Elasticsearch's error envelope quiesce reports (es-ml-api.md §1.3).
+/// The parts of Elasticsearch's error envelope quiesce reports (docs/elasticsearch-ml-api.md §1.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EsErrorBody {
     /// `error.type`, e.g. `status_exception`; for the flat routing errors, empty.

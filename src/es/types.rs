@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// An anomaly detection job's state (es-ml-api.md §3.1).
+/// An anomaly detection job's state (docs/elasticsearch-ml-api.md §3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
@@ -32,7 +32,7 @@ impl std::fmt::Display for JobState {
     }
 }
 
-/// A datafeed's state (es-ml-api.md §3.2).
+/// A datafeed's state (docs/elasticsearch-ml-api.md §3.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DatafeedState {

@@ -448,7 +448,7 @@ fn is_already(err: &es::Error) -> bool {
         })
 }
 
-/// The 409 of closing a failed job without force (es-ml-api.md E3/E4).
+/// The 409 of closing a failed job without force (docs/elasticsearch-ml-api.md E3/E4).
 fn needs_force(step: &StepView, err: &es::Error) -> bool {
     step.action == Action::CloseJob
         && err.status() == Some(409)

@@ -1,5 +1,5 @@
 //! Resolution: which cluster resources each playbook entry stands for, and the state each
-//! resource is wanted in. Selectors follow Elasticsearch's own matching (es-ml-api.md §5): a
+//! resource is wanted in. Selectors follow Elasticsearch's own matching (docs/elasticsearch-ml-api.md §5): a
 //! job matches a pattern by its id or by any of its groups; a datafeed by its id.
 
 use std::collections::BTreeMap;

@@ -3,10 +3,9 @@
 
 mod apply;
 mod capture;
+mod demo_cluster;
 mod journal;
 mod plan;
 mod rig;
 mod schema;
-mod sim_api;
-mod support;
 mod validate;

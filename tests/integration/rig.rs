@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use quiesce::sim::{EsVersion, Profile, Seed, SimOptions, Simulator};
+use quiesce_sim::{EsVersion, Profile, Seed, SimOptions, Simulator};
 use serde_json::{Value, json};
 
 pub(crate) struct Rig {

@@ -35,6 +35,19 @@ fn committed_schema_matches_the_types() {
 }
 
 #[test]
+fn committed_seed_schema_matches_the_types() {
+    const SEED: &str = "schemas/sim-seed.schema.json";
+    let out = quiesce(&["schema", "sim-seed"]);
+    assert_eq!(out.status.code(), Some(0));
+    let on_disk = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(SEED))
+        .expect("seed schema file");
+    assert!(
+        out.stdout == on_disk.as_bytes(),
+        "{SEED} is stale: run `cargo run -- schema sim-seed > {SEED}` and commit it"
+    );
+}
+
+#[test]
 fn schema_is_draft_07_with_descriptions() {
     let schema = committed();
     assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");

@@ -1,4 +1,4 @@
-//! The Elasticsearch error envelope (es-ml-api.md §1.3) and the flat routing errors (§1.2),
+//! The Elasticsearch error envelope (docs/elasticsearch-ml-api.md §1.3) and the flat routing errors (§1.2),
 //! as the simulator sends them. Every refusal the simulator makes is an [`EsError`].
 
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
@@ -134,7 +134,7 @@ impl IntoResponse for EsError {
     }
 }
 
-/// The refusals of es-ml-api.md §4, worded exactly as Elasticsearch words them.
+/// The refusals of docs/elasticsearch-ml-api.md §4, worded exactly as Elasticsearch words them.
 impl EsError {
     /// 409 `status_exception` (E3–E9, delete conflicts).
     pub fn conflict(reason: impl Into<String>) -> Self {
@@ -265,11 +265,11 @@ impl EsError {
 pub enum SimError {
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Seed(#[from] crate::sim::seed::SeedError),
+    Seed(#[from] crate::seed::SeedError),
 
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Faults(#[from] crate::sim::faults::FaultError),
+    Faults(#[from] crate::faults::FaultError),
 
     #[error("cannot listen on `{addr}`")]
     #[diagnostic(

@@ -1,4 +1,4 @@
-//! Fault injection (SIM-CONTRACT "Fault rules"): rules from the seed or `PUT /_sim/faults` that
+//! Fault injection (crates/quiesce-sim/README.md "Fault rules"): rules from the seed or `PUT /_sim/faults` that
 //! make chosen calls fail, slow down, lose their connection or get stuck.
 //!
 //! Takes the rules and a seed for the random draws; answers, per call, which effect (if any)
@@ -87,7 +87,7 @@ pub struct FaultRule {
         skip_serializing_if = "Option::is_none",
         with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
     )]
-    #[schemars(with = "Option<crate::sim::seed::DurationText>")]
+    #[schemars(with = "Option<crate::seed::DurationText>")]
     pub delay: Option<Duration>,
     /// Effect: close the connection without any response.
     #[serde(default, skip_serializing_if = "Option::is_none")]

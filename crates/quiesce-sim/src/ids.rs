@@ -1,4 +1,4 @@
-//! ID expressions in request paths (es-ml-api.md §5, ES `ExpandedIdsMatcher`): a single id, a
+//! ID expressions in request paths (docs/elasticsearch-ml-api.md §5, ES `ExpandedIdsMatcher`): a single id, a
 //! comma list, simple `*` wildcards, `_all` or `*`, and for jobs their group names.
 //!
 //! Takes an expression and the resources that exist; gives the sorted ids it resolves to, or the

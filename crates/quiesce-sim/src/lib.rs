@@ -1,5 +1,5 @@
 //! The Elasticsearch ML simulator: an HTTP server that behaves like the ML API of a real
-//! cluster (es-ml-api.md), for tests, demos and runbook rehearsals.
+//! cluster (docs/elasticsearch-ml-api.md), for tests, demos and runbook rehearsals.
 //!
 //! | module      | owns                                                                 |
 //! |-------------|----------------------------------------------------------------------|
@@ -8,10 +8,16 @@
 //! | `cluster`   | the state machines, timing model, persistence slots, memory, stats   |
 //! | `error`     | the ES error envelope ([`EsError`]) and the simulator's start errors |
 //!
-//! Start a simulator in-process with [`Simulator::start`]; `quiesce sim` does the same from the
-//! command line.
+//! Start a simulator in-process with [`Simulator::start`]; the `quiesce-sim` binary and
+//! `quiesce sim` do the same from the command line ([`cli`]).
+//!
+//! This crate knows nothing of the quiesce runner: it is written from the Elasticsearch facts
+//! in `docs/elasticsearch-ml-api.md`, not from the client's types, so that the two can catch
+//! each other's mistakes.
 
 mod api;
+#[cfg(feature = "cli")]
+pub mod cli;
 mod cluster;
 pub mod error;
 pub mod faults;

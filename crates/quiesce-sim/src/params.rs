@@ -1,4 +1,4 @@
-//! Request parameters as ES's REST layer reads them (es-ml-api.md §1.2): from the query string,
+//! Request parameters as ES's REST layer reads them (docs/elasticsearch-ml-api.md §1.2): from the query string,
 //! or from a JSON body with the same field names, never both.
 //!
 //! Takes the request's path, raw query and body and the names the endpoint accepts; gives typed
@@ -203,7 +203,7 @@ impl Params {
     }
 
     /// A date (ISO-8601, epoch milliseconds, `now` with simple date math) as epoch milliseconds;
-    /// a bad value is ES's `parse_exception` (E24 neighbour in es-ml-api.md §2.4).
+    /// a bad value is ES's `parse_exception` (E24 neighbour in docs/elasticsearch-ml-api.md §2.4).
     pub fn date(&self, name: &str) -> Result<Option<i64>, EsError> {
         let Some(param) = self.values.get(name) else {
             return Ok(None);

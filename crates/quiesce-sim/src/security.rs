@@ -1,4 +1,4 @@
-//! Security as ES runs it when the seed defines users or API keys (es-ml-api.md §2.14–2.15):
+//! Security as ES runs it when the seed defines users or API keys (docs/elasticsearch-ml-api.md §2.14–2.15):
 //! authentication (`Basic`, `ApiKey`), the cluster-privilege role model, the 401/403 texts,
 //! `_has_privileges` and `_security/_authenticate`.
 //!

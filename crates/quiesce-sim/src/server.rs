@@ -2,7 +2,7 @@
 //! through the router. Its own accept loop (rather than `axum::serve`) lets a `drop` fault
 //! close a connection without any response: the service returns an error and hyper closes the
 //! connection. Every response gets `X-elastic-product: Elasticsearch` (ES ≥ 7.14) and a JSON
-//! content type (es-ml-api.md §1.4).
+//! content type (docs/elasticsearch-ml-api.md §1.4).
 
 use std::fmt;
 use std::time::Duration;
@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
-use crate::sim::api::DropConnection;
+use crate::api::DropConnection;
 
 /// How long the accept loop waits after a failed accept.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);

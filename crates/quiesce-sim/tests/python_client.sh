@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Shows that the official Elasticsearch Python client (8.x, from PyPI) and curl work against
-# `quiesce sim` unchanged: the client's product check, its error classes, its media types.
+# the simulator (`quiesce-sim`) unchanged: the client's product check, its error classes, its
+# media types.
 #
 # Creates a throwaway venv, installs `elasticsearch` 8.x into it, starts two simulators (one
 # plain, one with users and an API key) on free ports, and runs tests/python_client.py plus a
 # few `curl -sS -i` header checks. Skips (exit 0, with the reason) when python3 or the package
 # is not available; fails (non-zero) on any mismatch. The simulators are stopped on exit.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")"
 
 skip() { echo "python client check skipped: $*"; exit 0; }
 
@@ -32,15 +33,16 @@ if ! "$work/venv/bin/python" -m pip install --quiet --disable-pip-version-check 
 fi
 echo "python client: $("$work/venv/bin/python" -c 'import elasticsearch; print("elasticsearch", elasticsearch.__versionstr__)')"
 
-if [[ ! -x target/debug/quiesce ]]; then
-  cargo build --quiet --bin quiesce
-fi
+cargo build --quiet -p quiesce-sim --bin quiesce-sim
+target_dir=$(cargo metadata --format-version 1 --no-deps |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+sim_bin="$target_dir/debug/quiesce-sim"
 
 # Starts a simulator and sets sim_url once its first stdout line says where it listens (no
 # command substitution: the pid must be recorded in this shell for the cleanup).
 start_sim() {
   local name=$1; shift
-  target/debug/quiesce sim --listen 127.0.0.1:0 "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  "$sim_bin" --listen 127.0.0.1:0 "$@" >"$work/$name.out" 2>"$work/$name.err" &
   pids+=("$!")
   local line=""
   for _ in $(seq 1 100); do
@@ -105,7 +107,7 @@ if ! curl -sS -i "$secured_url/" | tr -d '\r' | grep -q '^[Ww][Ww][Ww]-[Aa]uthen
   failures=$((failures + 1))
 fi
 
-"$work/venv/bin/python" tests/python_client.py "$url" "$secured_url" || failures=$((failures + 1))
+"$work/venv/bin/python" python_client.py "$url" "$secured_url" || failures=$((failures + 1))
 
 if [[ $failures -gt 0 ]]; then
   echo "python client check: $failures failure(s)" >&2

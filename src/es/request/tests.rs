@@ -1,5 +1,5 @@
 //! Every request quiesce can build is checked against Elasticsearch's own REST spec
-//! (`../shared/es-rest-api-spec/`): endpoint, path template, method, query parameter names and
+//! (`vendor/es-rest-api-spec/`): endpoint, path template, method, query parameter names and
 //! types, body allowed or required.
 
 use std::path::PathBuf;
@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::*;
 
 fn spec_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/es-rest-api-spec")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vendor/es-rest-api-spec")
 }
 
 fn load(name: &str) -> Value {

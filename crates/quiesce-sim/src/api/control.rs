@@ -1,4 +1,4 @@
-//! The control API under `/_sim/` (SIM-CONTRACT "Fault rules", "Other control endpoints"):
+//! The control API under `/_sim/` (crates/quiesce-sim/README.md "Fault rules", "Control endpoints"):
 //! faults, failing a job, and the observation counters. Never under `/_ml`, no credentials.
 
 use std::sync::PoisonError;
@@ -10,8 +10,8 @@ use serde_json::json;
 use super::App;
 use super::endpoint::Control;
 use super::pipeline::{PathIds, Reply};
-use crate::sim::EsError;
-use crate::sim::faults::FaultRule;
+use crate::EsError;
+use crate::faults::FaultRule;
 
 /// `PUT /_sim/faults` body.
 #[derive(Deserialize)]
@@ -51,6 +51,6 @@ pub(crate) fn handle(
     Ok(Reply::Json(value))
 }
 
-fn faults(app: &App) -> std::sync::MutexGuard<'_, crate::sim::faults::Faults> {
+fn faults(app: &App) -> std::sync::MutexGuard<'_, crate::faults::Faults> {
     app.faults.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -1,11 +1,11 @@
 //! Every endpoint the simulator answers, with what the pipeline needs to know about it: the
-//! transport action and privilege security checks (es-ml-api.md §2.14, §2.15), whether upgrade
+//! transport action and privilege security checks (docs/elasticsearch-ml-api.md §2.14, §2.15), whether upgrade
 //! mode blocks it (§2.5), its parameters (§2), its fault operation and its name in
 //! `/_sim/stats`.
 
-use crate::sim::faults::Operation;
-use crate::sim::security::Privilege;
-use crate::sim::seed::EsVersion;
+use crate::faults::Operation;
+use crate::security::Privilege;
+use crate::seed::EsVersion;
 
 /// What a route leads to: an Elasticsearch endpoint, or the simulator's own control API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +102,7 @@ impl Endpoint {
     }
 
     /// The deprecated name of `allow_no_match` that 7.10–7.17 still accept, with a warning
-    /// (es-ml-api.md §8).
+    /// (docs/elasticsearch-ml-api.md §8).
     pub(crate) fn deprecated_alias(self, version: EsVersion) -> Option<&'static str> {
         if version.major != 7 || version.minor < 10 {
             return None;
@@ -200,7 +200,7 @@ impl Ml {
         }
     }
 
-    /// Whether parameters may come as a JSON body instead of the query (es-ml-api.md §1.2).
+    /// Whether parameters may come as a JSON body instead of the query (docs/elasticsearch-ml-api.md §1.2).
     pub(crate) fn params_in_body(self) -> bool {
         matches!(
             self,

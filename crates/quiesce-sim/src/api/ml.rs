@@ -1,4 +1,4 @@
-//! The `/_ml/` operations: parameters read with ES's defaults (es-ml-api.md §2), then handed
+//! The `/_ml/` operations: parameters read with ES's defaults (docs/elasticsearch-ml-api.md §2), then handed
 //! to the cluster.
 
 use std::sync::PoisonError;
@@ -7,10 +7,10 @@ use serde_json::{Value, json};
 
 use super::endpoint::Ml;
 use super::pipeline::{Call, Reply};
-use crate::sim::EsError;
-use crate::sim::cluster::{SnapshotQuery, Timeout};
-use crate::sim::faults::Operation;
-use crate::sim::params::Params;
+use crate::EsError;
+use crate::cluster::{SnapshotQuery, Timeout};
+use crate::faults::Operation;
+use crate::params::Params;
 
 pub(crate) async fn handle(call: &Call<'_>, endpoint: Ml) -> Result<Reply, EsError> {
     let cluster = &call.app.cluster;
@@ -156,7 +156,7 @@ fn page(params: &Params, name: &str) -> Result<Option<usize>, EsError> {
         .transpose()
 }
 
-/// `GET /_ml/info` (es-ml-api.md §2.5: `upgrade_mode` at the top level).
+/// `GET /_ml/info` (docs/elasticsearch-ml-api.md §2.5: `upgrade_mode` at the top level).
 fn info(call: &Call<'_>) -> Value {
     let cluster = &call.app.cluster;
     let identity = cluster.identity();

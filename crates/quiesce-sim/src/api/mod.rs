@@ -1,6 +1,6 @@
 //! The HTTP surface: the route table (axum 0.8) and, per request, the pipeline of
-//! es-ml-api.md §9: routing errors, security (401, then 403), the upgrade-mode filter (E10),
-//! parameters, faults, then the operation on the [`Cluster`](crate::sim::cluster::Cluster).
+//! docs/elasticsearch-ml-api.md §9: routing errors, security (401, then 403), the upgrade-mode filter (E10),
+//! parameters, faults, then the operation on the [`Cluster`](crate::cluster::Cluster).
 
 mod control;
 mod endpoint;
@@ -16,10 +16,10 @@ use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
 
-use crate::sim::EsError;
-use crate::sim::cluster::Cluster;
-use crate::sim::faults::Faults;
-use crate::sim::security::Security;
+use crate::EsError;
+use crate::cluster::Cluster;
+use crate::faults::Faults;
+use crate::security::Security;
 
 use endpoint::{Control, Endpoint, Main, Ml, Route};
 pub(crate) use pipeline::DropConnection;

@@ -13,10 +13,10 @@ use serde_json::Value;
 
 use super::endpoint::{Endpoint, Main, Ml, Route};
 use super::{App, control, ml, root};
-use crate::sim::EsError;
-use crate::sim::faults::FaultEffect;
-use crate::sim::params::Params;
-use crate::sim::security::Principal;
+use crate::EsError;
+use crate::faults::FaultEffect;
+use crate::params::Params;
+use crate::security::Principal;
 
 /// Largest request body read (ES's default `http.max_content_length` is far larger; ML
 /// requests are small).

@@ -1,4 +1,4 @@
-//! `GET`/`HEAD /` (es-ml-api.md §1.4) and the security endpoints `_has_privileges` and
+//! `GET`/`HEAD /` (docs/elasticsearch-ml-api.md §1.4) and the security endpoints `_has_privileges` and
 //! `_authenticate` (§2.14), including how ES answers them when security is off.
 
 use axum::http::request::Parts;
@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use super::App;
 use super::endpoint::Main;
 use super::pipeline::{Call, Reply};
-use crate::sim::EsError;
-use crate::sim::seed::EsVersion;
+use crate::EsError;
+use crate::seed::EsVersion;
 
 pub(crate) fn handle(call: &Call<'_>, endpoint: Main) -> Result<Reply, EsError> {
     match endpoint {
@@ -39,7 +39,7 @@ pub(crate) fn handle(call: &Call<'_>, endpoint: Main) -> Result<Reply, EsError> 
 }
 
 /// Security endpoints with security off: 8.x registers no handler (flat 400); 7.x with a basic
-/// license answers 500 (es-ml-api.md §2.14).
+/// license answers 500 (docs/elasticsearch-ml-api.md §2.14).
 pub(crate) fn security_disabled(app: &App, parts: &Parts) -> EsError {
     if app.cluster.identity().version.major >= 8 {
         let uri = parts

@@ -1,5 +1,5 @@
 //! What the simulator observed, for `GET /_sim/stats`: requests per operation and status,
-//! ordering violations, the first and last state change (SIM-CONTRACT "Other control endpoints").
+//! ordering violations, the first and last state change (crates/quiesce-sim/README.md "Control endpoints").
 
 use std::collections::BTreeMap;
 

@@ -1,12 +1,12 @@
 //! Creating and deleting jobs and datafeeds from their minimal bodies, with ES's defaults and
-//! refusals (es-ml-api.md §2.10, §2.11, §2.13).
+//! refusals (docs/elasticsearch-ml-api.md §2.10, §2.11, §2.13).
 
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
 use super::model::{Datafeed, DatafeedConfig, DatafeedState, Job, JobConfig, JobState};
 use super::{Cluster, State};
-use crate::sim::EsError;
+use crate::EsError;
 
 const DEFAULT_MODEL_MEMORY_LIMIT: u64 = 1024 * 1024 * 1024;
 

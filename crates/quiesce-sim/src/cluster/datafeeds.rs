@@ -1,12 +1,12 @@
 //! Datafeed transitions: start (waits for its job to be opened), stop (graceful, forced,
-//! stuck), lookbacks that end and close their job (es-ml-api.md §2.1, §2.4, §3.2).
+//! stuck), lookbacks that end and close their job (docs/elasticsearch-ml-api.md §2.1, §2.4, §3.2).
 
 use serde_json::{Value, json};
 
 use super::effects::{Cancel, Effect, still_current, transition_channel};
 use super::model::{DatafeedState, JobState};
 use super::{Cluster, Shared, State, Timeout};
-use crate::sim::EsError;
+use crate::EsError;
 
 /// How a start request ends once validated.
 enum StartWait {
@@ -60,7 +60,7 @@ impl Cluster {
         }
     }
 
-    /// `POST /_ml/datafeeds/<expr>/_stop` (es-ml-api.md §2.1). A timeout is not an error.
+    /// `POST /_ml/datafeeds/<expr>/_stop` (docs/elasticsearch-ml-api.md §2.1). A timeout is not an error.
     pub(crate) async fn stop_datafeeds(
         &self,
         expr: &str,
@@ -72,7 +72,7 @@ impl Cluster {
     ) -> Result<Value, EsError> {
         let ids = self.read(|state, _| state.expand_datafeeds(expr, allow_no_match))?;
         // Before ~9.3 a lookback datafeed stopped through the API closes its job; from 9.3 the
-        // `close_job` parameter decides, for every datafeed (es-ml-api.md §2.1 step 7).
+        // `close_job` parameter decides, for every datafeed (docs/elasticsearch-ml-api.md §2.1 step 7).
         let lookback_closes = close_job.unwrap_or(true);
         self.stop_datafeed_ids(&ids, force, timeout, stuck, lookback_closes)
             .await;
@@ -263,7 +263,7 @@ impl State {
             DatafeedState::Stopping => {}
             DatafeedState::Started | DatafeedState::Starting if !assigned => {
                 // Unassigned (upgrade mode, job awaiting a node): the task is simply removed and
-                // the job stays open (es-ml-api.md §2.1 step 4 and 7).
+                // the job stays open (docs/elasticsearch-ml-api.md §2.1 step 4 and 7).
                 self.force_stop(shared, id, false);
             }
             DatafeedState::Started | DatafeedState::Starting => {

@@ -1,6 +1,6 @@
 //! Job transitions: open (memory placement, lazy open, model restore), close (graceful with
 //! model persistence, forced, failed), failure, and the lazy-open queue that takes the memory a
-//! close frees (es-ml-api.md §2.2, §2.3, §3.1).
+//! close frees (docs/elasticsearch-ml-api.md §2.2, §2.3, §3.1).
 
 use std::time::Instant;
 
@@ -12,8 +12,8 @@ use super::effects::{Cancel, Effect, still_current, transition_channel};
 use super::model::{DatafeedState, Job, JobState, Snapshot};
 use super::nodes::{Placement, place};
 use super::{Cluster, Shared, State, Timeout};
-use crate::sim::EsError;
-use crate::sim::faults::FaultEffect;
+use crate::EsError;
+use crate::faults::FaultEffect;
 
 /// How an accepted open proceeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +65,7 @@ impl Cluster {
         Ok(json!({"opened": true, "node": node}))
     }
 
-    /// `POST /_ml/anomaly_detectors/<expr>/_close` (es-ml-api.md §2.2).
+    /// `POST /_ml/anomaly_detectors/<expr>/_close` (docs/elasticsearch-ml-api.md §2.2).
     pub(crate) async fn close_jobs(
         &self,
         expr: &str,

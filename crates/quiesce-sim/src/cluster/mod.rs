@@ -5,7 +5,7 @@
 //! starting or stopping a datafeed, a lookback running to its end) that are spawned once the lock
 //! is released. Every transition bumps a `watch` generation so that API calls can wait for a
 //! target state outside the lock, with their `timeout`. Nothing here knows HTTP; refusals are
-//! [`EsError`]s exactly as es-ml-api.md §4 words them.
+//! [`EsError`]s exactly as docs/elasticsearch-ml-api.md §4 words them.
 
 mod activity;
 mod config;
@@ -30,9 +30,9 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::sim::EsError;
-use crate::sim::ids;
-use crate::sim::seed::{ClusterSpec, EsVersion, Latency};
+use crate::EsError;
+use crate::ids;
+use crate::seed::{ClusterSpec, EsVersion, Latency};
 
 use activity::{Activity, Violation, now_ms};
 use effects::Effect;
@@ -164,7 +164,7 @@ impl Cluster {
         self.lock().activity.record_request(operation, status);
     }
 
-    /// Expands a job id expression (es-ml-api.md §5) for fault targeting; unmatched tokens are
+    /// Expands a job id expression (docs/elasticsearch-ml-api.md §5) for fault targeting; unmatched tokens are
     /// ignored here, the operation itself reports them.
     pub(crate) fn expand_jobs_lenient(&self, expr: &str) -> Vec<String> {
         self.lock().expand_jobs(expr, true).unwrap_or_default()

@@ -1,5 +1,5 @@
 //! The simulated resources: jobs and datafeeds with their configuration, persistent-task state
-//! and model snapshots (es-ml-api.md §3, §9). Plain data; transitions live in `jobs.rs` and
+//! and model snapshots (docs/elasticsearch-ml-api.md §3, §9). Plain data; transitions live in `jobs.rs` and
 //! `datafeeds.rs`, JSON rendering in `render.rs`.
 
 use std::fmt;
@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-/// `JobState` as Elasticsearch reports it (es-ml-api.md §3.1).
+/// `JobState` as Elasticsearch reports it (docs/elasticsearch-ml-api.md §3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum JobState {
     Closed,
@@ -42,7 +42,7 @@ impl fmt::Display for JobState {
     }
 }
 
-/// `DatafeedState` as Elasticsearch reports it (es-ml-api.md §3.2).
+/// `DatafeedState` as Elasticsearch reports it (docs/elasticsearch-ml-api.md §3.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum DatafeedState {
     Stopped,
@@ -73,7 +73,7 @@ impl fmt::Display for DatafeedState {
     }
 }
 
-/// The stored configuration of an anomaly detection job (es-ml-api.md §2.6, §2.10).
+/// The stored configuration of an anomaly detection job (docs/elasticsearch-ml-api.md §2.6, §2.10).
 #[derive(Debug, Clone)]
 pub(crate) struct JobConfig {
     pub(crate) groups: Vec<String>,
@@ -112,7 +112,7 @@ impl Job {
     }
 }
 
-/// A model snapshot (es-ml-api.md §2.12).
+/// A model snapshot (docs/elasticsearch-ml-api.md §2.12).
 #[derive(Debug, Clone)]
 pub(crate) struct Snapshot {
     pub(crate) snapshot_id: String,
@@ -121,7 +121,7 @@ pub(crate) struct Snapshot {
     pub(crate) model_bytes: u64,
 }
 
-/// The stored configuration of a datafeed (es-ml-api.md §2.8, §2.11).
+/// The stored configuration of a datafeed (docs/elasticsearch-ml-api.md §2.8, §2.11).
 #[derive(Debug, Clone)]
 pub(crate) struct DatafeedConfig {
     pub(crate) job_id: String,

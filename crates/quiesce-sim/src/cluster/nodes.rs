@@ -1,5 +1,5 @@
 //! ML nodes and memory placement: a job's `model_memory_limit` must fit beside the jobs already
-//! assigned to a node (es-ml-api.md §2.3, SIM-CONTRACT "Memory").
+//! assigned to a node (docs/elasticsearch-ml-api.md §2.3, crates/quiesce-sim/README.md "Seed file" (`nodes.memory`)).
 
 use serde_json::{Value, json};
 
@@ -13,7 +13,7 @@ pub(crate) struct Node {
 }
 
 impl Node {
-    /// The `node` object of the stats APIs (es-ml-api.md §2.7, §2.9).
+    /// The `node` object of the stats APIs (docs/elasticsearch-ml-api.md §2.7, §2.9).
     pub(crate) fn to_json(&self) -> Value {
         json!({
             "id": self.id,

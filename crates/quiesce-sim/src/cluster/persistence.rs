@@ -1,13 +1,13 @@
 //! Model persistence slots: graceful closes persist a model and opens restore one; the cluster
 //! runs at most `slots` of them at once (FIFO for the rest), and refuses with 429
-//! `es_rejected_execution_exception` once more than `queue_limit` wait (design.md §4).
+//! `es_rejected_execution_exception` once more than `queue_limit` wait (docs/architecture.md §4).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::sim::EsError;
+use crate::EsError;
 
 /// The cluster-wide persistence slots and their queue.
 #[derive(Debug)]

@@ -1,5 +1,5 @@
 //! The read APIs and their JSON bodies: job and datafeed configs with defaults filled in
-//! (es-ml-api.md §2.6, §2.8), job and datafeed stats (§2.7, §2.9), model snapshots (§2.12).
+//! (docs/elasticsearch-ml-api.md §2.6, §2.8), job and datafeed stats (§2.7, §2.9), model snapshots (§2.12).
 //! Every list is sorted by id.
 
 use std::time::Instant;
@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::model::{Datafeed, DatafeedState, Job, JobState, Snapshot};
 use super::nodes::Node;
 use super::{Cluster, Shared, State};
-use crate::sim::EsError;
+use crate::EsError;
 
 /// Options of `GET .../model_snapshots`.
 #[derive(Debug, Clone, Default)]
@@ -208,7 +208,7 @@ fn job_config(state: &State, shared: &Shared, job: &Job, exclude_generated: bool
     body
 }
 
-/// The stats APIs return at most this many entries (es-ml-api.md §2.7, §2.9).
+/// The stats APIs return at most this many entries (docs/elasticsearch-ml-api.md §2.7, §2.9).
 const MAX_STATS: usize = 10_000;
 
 /// What a job's stats entry shows, copied out under the lock.
@@ -240,7 +240,7 @@ impl JobStatsView {
                 .visible_node(state.upgrade_mode)
                 .filter(|_| job.state.has_task()),
             explanation,
-            // `open_time` is shown for open jobs only (es-ml-api.md §2.7).
+            // `open_time` is shown for open jobs only (docs/elasticsearch-ml-api.md §2.7).
             open_secs: job
                 .opened_at
                 .filter(|_| job.state == JobState::Opened)

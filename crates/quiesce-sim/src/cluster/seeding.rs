@@ -8,7 +8,7 @@ use super::effects::{Effect, transition_channel};
 use super::model::{DatafeedConfig, DatafeedState, JobState};
 use super::nodes::{Placement, place};
 use super::{Shared, State};
-use crate::sim::seed::{ClusterSpec, SeedDatafeedState, SeedJobState};
+use crate::seed::{ClusterSpec, SeedDatafeedState, SeedJobState};
 
 pub(super) fn load(state: &mut State, shared: &Shared, spec: &ClusterSpec) {
     // Memory used per node, kept up to date here rather than recomputed per job: a generated

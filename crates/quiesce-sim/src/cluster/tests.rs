@@ -6,7 +6,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::{Cluster, Timeout};
-use crate::sim::Seed;
+use crate::Seed;
 
 fn cluster(yaml: &str) -> Cluster {
     let seed = Seed::from_yaml_str(yaml, "test.yaml").expect("a valid seed");

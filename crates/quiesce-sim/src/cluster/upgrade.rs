@@ -1,11 +1,11 @@
-//! Upgrade mode (es-ml-api.md §2.5): one change at a time (E11), a no-op when unchanged;
+//! Upgrade mode (docs/elasticsearch-ml-api.md §2.5): one change at a time (E11), a no-op when unchanged;
 //! enabling unassigns every ML task (states kept, no node), disabling reassigns them.
 
 use serde_json::{Value, json};
 
 use super::effects::Effect;
 use super::{Cluster, Shared, State, Timeout};
-use crate::sim::EsError;
+use crate::EsError;
 
 impl Cluster {
     /// `POST /_ml/set_upgrade_mode?enabled=..`: returns once the change has settled, or when

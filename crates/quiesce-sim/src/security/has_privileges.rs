@@ -1,10 +1,10 @@
-//! `POST /_security/user/_has_privileges` (es-ml-api.md §2.14): answers from the role model;
+//! `POST /_security/user/_has_privileges` (docs/elasticsearch-ml-api.md §2.14): answers from the role model;
 //! cluster privileges never grant index or application privileges.
 
 use serde_json::{Map, Value, json};
 
 use super::{Principal, Privilege};
-use crate::sim::EsError;
+use crate::EsError;
 
 impl Principal {
     /// `POST /_security/user/_has_privileges` (§2.14). `body` is `Value::Null` when the request

@@ -1,5 +1,5 @@
 //! The cluster privileges the simulator models and how they imply each other (ES's
-//! `ClusterPrivilegeResolver`, es-ml-api.md §2.14): `manage_ml` ⊇ `monitor_ml`, `monitor` ⊇
+//! `ClusterPrivilegeResolver`, docs/elasticsearch-ml-api.md §2.14): `manage_ml` ⊇ `monitor_ml`, `monitor` ⊇
 //! `monitor_ml`, `manage` ⊇ all three, `all` ⊇ everything.
 
 use schemars::JsonSchema;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use miette::{Diagnostic, NamedSource, SourceSpan};
 use thiserror::Error;
 
-use crate::sim::faults::FaultError;
+use crate::faults::FaultError;
 
 /// A seed that cannot be used.
 #[derive(Debug, Error, Diagnostic)]

@@ -259,27 +259,3 @@ fn five_thousand_generated_jobs_resolve_quickly() {
         begun.elapsed()
     );
 }
-
-#[test]
-fn the_demo_cluster_seed_resolves() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows/demo-cluster.yaml");
-    let seed = Seed::from_path(&path).unwrap();
-    let spec = seed.resolve(None, None).unwrap();
-    assert!(spec.jobs.len() >= 24, "a few dozen jobs");
-    assert!(
-        spec.jobs
-            .iter()
-            .any(|job| job.state == SeedJobState::Failed)
-    );
-    assert!(spec.datafeeds.iter().any(|df| df.end.is_some()));
-    let started = spec
-        .datafeeds
-        .iter()
-        .filter(|df| df.state == SeedDatafeedState::Started)
-        .count();
-    assert!(
-        started * 2 > spec.datafeeds.len(),
-        "most datafeeds are started"
-    );
-    assert!(spec.latency.close_job >= Duration::from_millis(100));
-}

@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use super::generate::generate;
 use super::{EsVersion, Profile, Seed, SeedError, SeedProblem};
-use crate::sim::faults::{FaultRule, Faults};
-use crate::sim::security::Security;
+use crate::faults::{FaultRule, Faults};
+use crate::security::Security;
 
 /// Everything the engine needs to build a cluster, validated.
 #[derive(Debug, Clone)]

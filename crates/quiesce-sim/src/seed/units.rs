@@ -170,7 +170,7 @@ impl JsonSchema for TimestampText {
     }
 }
 
-/// An Elasticsearch version; decides the version-dependent behaviour (es-ml-api.md §8).
+/// An Elasticsearch version; decides the version-dependent behaviour (docs/elasticsearch-ml-api.md §8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EsVersion {
     pub major: u32,
@@ -263,7 +263,8 @@ impl JsonSchema for EsVersion {
 }
 
 /// How slow the simulated cluster is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum Profile {
     /// About a millisecond per operation and a very fast persist rate: for tests.

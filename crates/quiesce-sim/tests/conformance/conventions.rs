@@ -1,4 +1,4 @@
-//! es-ml-api.md §1: product header, content type, `GET`/`HEAD /`, parameters as query or body,
+//! docs/elasticsearch-ml-api.md §1: product header, content type, `GET`/`HEAD /`, parameters as query or body,
 //! body and query together, unknown parameters, wrong method and unknown path.
 
 use reqwest::Method;

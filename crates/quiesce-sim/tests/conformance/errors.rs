@@ -1,4 +1,4 @@
-//! es-ml-api.md §4: the error catalogue. Each test checks status, `error.type`, the exact
+//! docs/elasticsearch-ml-api.md §4: the error catalogue. Each test checks status, `error.type`, the exact
 //! `error.reason`, `root_cause`, `caused_by` where the row has one, and the `status` field.
 //! E3, E6–E10 and E18/E19 are also exercised from the state tables, lifecycle, upgrade-mode and
 //! security modules; E13, E17, E20 and E21 can only come from fault rules.

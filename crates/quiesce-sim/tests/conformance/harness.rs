@@ -2,8 +2,8 @@
 //!
 //! Owns: spawning the child (`sim --listen 127.0.0.1:0`), reading its `listening on` line,
 //! killing it on drop, the HTTP client, and the assertions every conformance test shares
-//! (product header, content type, the ES error envelope of es-ml-api.md §1.3). It never looks
-//! at the simulator's code: every expectation comes from es-ml-api.md.
+//! (product header, content type, the ES error envelope of docs/elasticsearch-ml-api.md §1.3). It never looks
+//! at the simulator's code: every expectation comes from docs/elasticsearch-ml-api.md.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -29,7 +29,6 @@ static SEED_COUNTER: AtomicUsize = AtomicUsize::new(0);
 pub(crate) struct SimBuilder {
     seed: Option<String>,
     fixture: Option<&'static str>,
-    repo_seed: Option<&'static str>,
     es_version: Option<&'static str>,
     profile: Option<&'static str>,
 }
@@ -44,12 +43,6 @@ impl SimBuilder {
     /// A seed file from `tests/fixtures/sim/`.
     pub(crate) fn fixture(mut self, name: &'static str) -> Self {
         self.fixture = Some(name);
-        self
-    }
-
-    /// A seed file anywhere in the repository, e.g. `workflows/demo-cluster.yaml`.
-    pub(crate) fn repo_seed(mut self, path: &'static str) -> Self {
-        self.repo_seed = Some(path);
         self
     }
 
@@ -68,14 +61,13 @@ impl SimBuilder {
     pub(crate) async fn start(self) -> Sim {
         let seed_file = self.seed.map(|yaml| SeedFile::write(&yaml));
         let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let seed_path = match (&seed_file, self.fixture, self.repo_seed) {
-            (Some(file), _, _) => Some(file.path.clone()),
-            (None, Some(name), _) => Some(repo.join("tests/fixtures/sim").join(name)),
-            (None, None, Some(path)) => Some(repo.join(path)),
-            (None, None, None) => None,
+        let seed_path = match (&seed_file, self.fixture) {
+            (Some(file), _) => Some(file.path.clone()),
+            (None, Some(name)) => Some(repo.join("tests/fixtures/sim").join(name)),
+            (None, None) => None,
         };
-        let mut command = Command::new(env!("CARGO_BIN_EXE_quiesce"));
-        command.args(["sim", "--listen", "127.0.0.1:0"]);
+        let mut command = Command::new(env!("CARGO_BIN_EXE_quiesce-sim"));
+        command.args(["--listen", "127.0.0.1:0"]);
         if let Some(path) = &seed_path {
             command.arg("--seed").arg(path);
         }
@@ -134,7 +126,7 @@ impl SimBuilder {
     }
 }
 
-/// es-ml-api.md §8: `X-elastic-product` exists from 7.14 on.
+/// docs/elasticsearch-ml-api.md §8: `X-elastic-product` exists from 7.14 on.
 fn sends_product_header(version: &str) -> bool {
     let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
     let major = parts.next().unwrap_or(0);

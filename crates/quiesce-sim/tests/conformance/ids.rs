@@ -1,4 +1,4 @@
-//! es-ml-api.md §5: id expressions and `allow_no_match`, every example of the table, on stop
+//! docs/elasticsearch-ml-api.md §5: id expressions and `allow_no_match`, every example of the table, on stop
 //! datafeed, close job and both stats APIs; groups; sorted results.
 
 use serde_json::{Value, json};

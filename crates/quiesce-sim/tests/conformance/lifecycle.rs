@@ -1,4 +1,4 @@
-//! es-ml-api.md §2 details beyond the state tables: model snapshots on graceful and forced
+//! docs/elasticsearch-ml-api.md §2 details beyond the state tables: model snapshots on graceful and forced
 //! close, `finished_time`, lookback datafeeds auto-closing their jobs, and the put/get/delete
 //! bodies, defaults and conflicts of §2.6, §2.8, §2.10, §2.11 and §2.13.
 
@@ -506,46 +506,4 @@ async fn delete_job_referenced_by_a_datafeed_is_409_and_bad_bodies_are_400() {
     );
     let deleted = sim.delete("/_ml/anomaly_detectors/j2").await;
     assert_eq!(deleted.ok(), &json!({ "acknowledged": true }));
-}
-
-#[tokio::test]
-async fn demo_cluster_seed_matches_issue_3_item_8() {
-    // A few dozen jobs in groups, most with started real-time datafeeds, one lookback
-    // datafeed, one failed job.
-    let sim = Sim::builder()
-        .repo_seed("workflows/demo-cluster.yaml")
-        .start()
-        .await;
-    let jobs = sim.get("/_ml/anomaly_detectors/_stats").await.ok()["jobs"].clone();
-    let jobs = jobs.as_array().expect("jobs").clone();
-    assert!(
-        (20..=100).contains(&jobs.len()),
-        "a few dozen jobs, got {}",
-        jobs.len()
-    );
-    let failed = jobs.iter().filter(|j| j["state"] == "failed").count();
-    assert_eq!(failed, 1, "one failed job");
-    let configs = sim.get("/_ml/anomaly_detectors").await.ok()["jobs"].clone();
-    let grouped = configs
-        .as_array()
-        .expect("jobs")
-        .iter()
-        .filter(|j| j["groups"].as_array().is_some_and(|g| !g.is_empty()))
-        .count();
-    assert_eq!(grouped, jobs.len(), "every job is in a group");
-    let datafeeds = sim.get("/_ml/datafeeds/_stats").await.ok()["datafeeds"].clone();
-    let datafeeds = datafeeds.as_array().expect("datafeeds").clone();
-    let real_time = datafeeds
-        .iter()
-        .filter(|d| d["state"] == "started" && d["running_state"]["real_time_configured"] == true)
-        .count();
-    assert!(
-        real_time * 2 > jobs.len(),
-        "most jobs have a started real-time datafeed: {real_time}"
-    );
-    let lookback = datafeeds
-        .iter()
-        .filter(|d| d["running_state"]["real_time_configured"] == false)
-        .count();
-    assert_eq!(lookback, 1, "one lookback datafeed");
 }

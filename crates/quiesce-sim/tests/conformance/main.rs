@@ -1,4 +1,4 @@
-//! Conformance tests of `quiesce sim` against es-ml-api.md, written from the spec (not from the
+//! Conformance tests of `quiesce sim` against docs/elasticsearch-ml-api.md, written from the spec (not from the
 //! simulator's code) and run over real HTTP against the real binary, one process per test.
 //!
 //! Each module covers one part of the spec: §1 conventions, §3.1/§3.2 state tables, §4 error
@@ -14,6 +14,8 @@ mod ids;
 mod job_states;
 mod lifecycle;
 mod security;
+mod sim_api;
+mod support;
 mod timing;
 mod upgrade_mode;
 mod versions;

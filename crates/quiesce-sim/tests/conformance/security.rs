@@ -1,4 +1,4 @@
-//! es-ml-api.md §2.14–§2.15 and §1.4: with users and API keys in the seed, 401 without or with
+//! docs/elasticsearch-ml-api.md §2.14–§2.15 and §1.4: with users and API keys in the seed, 401 without or with
 //! wrong credentials (with `WWW-Authenticate`), 403 with the real message when a role lacks the
 //! privilege, `_has_privileges` from the role model, `_authenticate`; security off otherwise.
 

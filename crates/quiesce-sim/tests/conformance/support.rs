@@ -25,7 +25,7 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
-    /// Asserts an ES error envelope (es-ml-api.md §1.3).
+    /// Asserts an ES error envelope (docs/elasticsearch-ml-api.md §1.3).
     #[track_caller]
     pub(crate) fn assert_error(&self, status: u16, error_type: &str, reason: &str) {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.body);

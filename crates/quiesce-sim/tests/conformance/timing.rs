@@ -237,15 +237,15 @@ async fn generator_extremes_give_all_or_nothing() {
     assert_eq!(datafeeds, json!({}));
 }
 
-/// Runs `quiesce sim` with a bad seed; it must exit non-zero without listening.
+/// Runs `quiesce-sim` with a bad seed; it must exit non-zero without listening.
 fn assert_seed_refused(yaml: &str, what: &str) {
     let path = std::env::temp_dir().join(format!(
         "quiesce-sim-conformance-bad-{}-{what}.yaml",
         std::process::id()
     ));
     std::fs::write(&path, yaml).expect("write seed");
-    let output = Command::new(env!("CARGO_BIN_EXE_quiesce"))
-        .args(["sim", "--listen", "127.0.0.1:0", "--seed"])
+    let output = Command::new(env!("CARGO_BIN_EXE_quiesce-sim"))
+        .args(["--listen", "127.0.0.1:0", "--seed"])
         .arg(&path)
         .stdin(Stdio::null())
         .output()

@@ -1,4 +1,4 @@
-//! es-ml-api.md §2.5 and §3: upgrade mode. Enabling it unassigns jobs and datafeeds (states
+//! docs/elasticsearch-ml-api.md §2.5 and §3: upgrade mode. Enabling it unassigns jobs and datafeeds (states
 //! kept, node gone, explanation set), refuses every blocked action with E10, allows GETs, and
 //! a bare `set_upgrade_mode` disables it.
 

@@ -1,4 +1,4 @@
-//! es-ml-api.md §8 version switches beyond the close-job switch (E6) and the product header:
+//! docs/elasticsearch-ml-api.md §8 version switches beyond the close-job switch (E6) and the product header:
 //! the deprecated `allow_no_jobs` / `allow_no_datafeeds` aliases and the ~9.3 `close_job`
 //! parameter of stop datafeed.
 

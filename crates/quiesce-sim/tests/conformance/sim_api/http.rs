@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use quiesce::sim::Seed;
+use quiesce_sim::Seed;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -75,7 +75,7 @@ async fn a_big_generated_seed_starts_quickly() {
     )
     .expect("a valid seed");
     let started = Instant::now();
-    let sim = quiesce::sim::Simulator::start(quiesce::sim::SimOptions {
+    let sim = quiesce_sim::Simulator::start(quiesce_sim::SimOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
         seed,
         es_version: None,

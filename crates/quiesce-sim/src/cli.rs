@@ -1,0 +1,89 @@
+//! The simulator's command line, shared by the `quiesce-sim` binary and `quiesce sim`: the
+//! arguments, and serving until SIGINT or SIGTERM. The one line printed on stdout,
+//! `listening on http://HOST:PORT`, is what scripts wait for.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::{EsVersion, Profile, Seed, SimError, SimOptions, Simulator};
+
+/// Run the Elasticsearch ML simulator (for tests, demos and rehearsals).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9200")]
+    pub listen: SocketAddr,
+
+    /// Seed file (YAML) describing the cluster; without one the cluster starts empty.
+    #[arg(long, value_name = "FILE")]
+    pub seed: Option<PathBuf>,
+
+    /// Elasticsearch version to behave as (overrides the seed), e.g. 7.13.0.
+    #[arg(long, value_name = "X.Y.Z")]
+    pub es_version: Option<EsVersion>,
+
+    /// Latency profile (overrides the seed); `fast` when neither says.
+    #[arg(long, value_enum)]
+    pub profile: Option<Profile>,
+}
+
+/// Why serving ended early.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ServeError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Sim(#[from] SimError),
+
+    #[error("cannot write to stdout")]
+    #[diagnostic(code(quiesce::output))]
+    Output(#[source] std::io::Error),
+}
+
+impl SimArgs {
+    /// Reads the seed, starts the simulator, prints `listening on URL` on stdout and serves
+    /// until SIGINT or SIGTERM. Must run inside a tokio runtime.
+    pub async fn serve(self) -> Result<(), ServeError> {
+        let seed = match &self.seed {
+            Some(path) => Seed::from_path(path).map_err(SimError::from)?,
+            None => Seed::default(),
+        };
+        let simulator = Simulator::start(SimOptions {
+            listen: self.listen,
+            seed,
+            es_version: self.es_version,
+            profile: self.profile,
+        })
+        .await?;
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on {}", simulator.base_url()).map_err(ServeError::Output)?;
+        stdout.flush().map_err(ServeError::Output)?;
+        drop(stdout);
+        shutdown_signal().await;
+        simulator.shutdown().await;
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
