@@ -98,6 +98,7 @@ async fn shutdown(concurrency: usize) -> (Duration, usize) {
     (elapsed, view.steps.len())
 }
 
+#[expect(clippy::print_stdout, reason = "the benchmark's table is its output")]
 fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let seed = Seed::from_yaml_str(SEED, "bench-seed.yaml").expect("seed");

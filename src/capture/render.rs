@@ -79,7 +79,7 @@ impl Capture {
             ),
         );
         push(out, "");
-        self.render_cluster(out, &url);
+        Self::render_cluster(out, &url);
         push(out, "");
         self.render_jobs(out);
         push(out, "");
@@ -114,7 +114,7 @@ impl Capture {
         text
     }
 
-    fn render_cluster(&self, out: &mut String, url: &PublicUrl) {
+    fn render_cluster(out: &mut String, url: &PublicUrl) {
         push(out, "cluster:");
         let value = match &url.default {
             Some(default) => format!("${{ES_URL:-{default}}}"),

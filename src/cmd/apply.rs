@@ -5,7 +5,7 @@
 //! no confirmation; 3 cluster unreachable, unauthorised, preflight failed or drifted from a saved
 //! plan (nothing changed); 130 interrupted.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 
 use crate::cli::OutputFormat;
@@ -17,7 +17,7 @@ use crate::journal::{Header, JOURNAL_FORMAT_VERSION, Journal, StateLock};
 use crate::observe::{Snapshot, observe};
 use crate::plan::{self, PlanView, PlanWarnings, snapshot_digest};
 use crate::report::run::{HumanReporter, JsonReporter, Reporter};
-use crate::report::{diagnostic, plan as render};
+use crate::report::{diagnostic, plan as render, stream};
 
 use super::cluster::{Cluster, ClusterArgs, connect};
 use super::load::{Loaded, load};
@@ -147,7 +147,9 @@ pub(crate) async fn execute(
     };
     let lock = StateLock::acquire(&state_dir, command, &run_id)?;
     if let Some(dead) = &lock.took_over {
-        eprintln!("warning: took over the state lock left by a process that died: {dead}");
+        stream::warning(&format!(
+            "took over the state lock left by a process that died: {dead}"
+        ));
     }
     let mut journal = match target {
         JournalTarget::Create { command, .. } => {
@@ -173,7 +175,7 @@ pub(crate) async fn execute(
             journal
         }
     };
-    eprintln!("journal: {}", journal.path().display());
+    stream::err(&format!("journal: {}\n", journal.path().display()));
 
     let (interrupt_tx, interrupts) = tokio::sync::watch::channel(0u8);
     forward_signals(interrupt_tx.clone())?;
@@ -376,12 +378,11 @@ fn confirm(view: &PlanView, cluster: &str) -> Result<(), Error> {
             reason: "stdin is not a terminal, so quiesce cannot ask for confirmation".into(),
         });
     }
-    eprint!("{}", render::text(view));
-    eprint!(
+    stream::err(&render::text(view));
+    stream::err(&format!(
         "\nApply these {} step(s) to cluster `{cluster}`? Type `yes` to continue: ",
         view.steps.len()
-    );
-    let _ = std::io::stderr().flush();
+    ));
     let mut answer = String::new();
     std::io::stdin()
         .lock()
@@ -462,12 +463,10 @@ pub(crate) fn run_id() -> String {
 fn jitter_seed() -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    (nanos as u64) ^ u64::from(std::process::id()).rotate_left(32)
+        .map_or(0, |d| u64::from(d.subsec_nanos()) ^ d.as_secs());
+    nanos ^ u64::from(std::process::id()).rotate_left(32)
 }
 
 fn write_stdout(text: &str) -> Result<(), Error> {
-    std::io::stdout()
-        .write_all(text.as_bytes())
-        .map_err(Error::Output)
+    stream::out(text).map_err(Error::Output)
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::capture::{Capture, CaptureError, CaptureWarning, Selection};
 use crate::error::Error;
 use crate::exit_code;
-use crate::report::diagnostic;
+use crate::report::{diagnostic, stream};
 
 use super::cluster::{ClusterArgs, observe_once};
 
@@ -62,13 +62,11 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
                 path: path.clone(),
                 source,
             })?;
-            eprintln!("{summary} into {}", path.display());
+            stream::err(&format!("{summary} into {}\n", path.display()));
         }
         None => {
-            std::io::stdout()
-                .write_all(text.as_bytes())
-                .map_err(Error::Output)?;
-            eprintln!("{summary}");
+            stream::out(&text).map_err(Error::Output)?;
+            stream::err(&format!("{summary}\n"));
         }
     }
     if capture.upgrade_mode {

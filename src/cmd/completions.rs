@@ -6,6 +6,7 @@ use clap_complete::Shell;
 use crate::cli::Cli;
 use crate::error::Error;
 use crate::exit_code;
+use crate::report::stream;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -16,6 +17,8 @@ pub struct Args {
 
 pub(crate) fn run(args: Args) -> Result<i32, Error> {
     let mut command = Cli::command();
-    clap_complete::generate(args.shell, &mut command, "quiesce", &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "quiesce", &mut script);
+    stream::out(&String::from_utf8_lossy(&script)).map_err(Error::Output)?;
     Ok(exit_code::SUCCESS)
 }

@@ -1,12 +1,11 @@
 //! `quiesce graph PLAYBOOK --format dot|mermaid`: the plan's DAG for review and docs.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use crate::error::Error;
 use crate::exit_code;
 use crate::plan::PlanView;
-use crate::report::plan as render;
+use crate::report::{plan as render, stream};
 
 use super::cluster::ClusterArgs;
 use super::plan::make_plan;
@@ -48,8 +47,6 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
         GraphFormat::Dot => render::dot(&view),
         GraphFormat::Mermaid => render::mermaid(&view),
     };
-    std::io::stdout()
-        .write_all(text.as_bytes())
-        .map_err(Error::Output)?;
+    stream::out(&text).map_err(Error::Output)?;
     Ok(exit_code::SUCCESS)
 }

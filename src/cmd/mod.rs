@@ -19,7 +19,7 @@ pub(crate) mod validate;
 
 use crate::cli::{Cli, Command};
 use crate::error::Error;
-use crate::report::diagnostic;
+use crate::report::{diagnostic, stream};
 
 /// Runs the parsed command line and returns the process exit code.
 pub(crate) fn dispatch(cli: Cli) -> i32 {
@@ -43,7 +43,7 @@ pub(crate) fn dispatch(cli: Cli) -> i32 {
         Ok(code) => code,
         Err(err) => {
             if json {
-                println!("{}", diagnostic::render_json(&err));
+                let _ = stream::out(&format!("{}\n", diagnostic::render_json(&err)));
             } else {
                 diagnostic::eprint(&err);
             }

@@ -4,13 +4,12 @@
 //! snapshot digest for `apply`. Warnings and problems go to stderr as diagnostics.
 //! `--detailed-exitcode`: 0 nothing to change, 4 changes pending.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use crate::error::Error;
 use crate::exit_code;
 use crate::plan::{self, Plan, PlanView, PlanWarnings};
-use crate::report::{diagnostic, plan as render};
+use crate::report::{diagnostic, plan as render, stream};
 
 use super::cluster::{ClusterArgs, observe_once};
 use super::load::{Loaded, load};
@@ -88,9 +87,7 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
         PlanFormat::Text => render::text(&view),
         PlanFormat::Json => json()? + "\n",
     };
-    std::io::stdout()
-        .write_all(text.as_bytes())
-        .map_err(Error::Output)?;
+    stream::out(&text).map_err(Error::Output)?;
     Ok(if args.detailed_exitcode && plan.has_changes() {
         exit_code::CHANGES_PENDING
     } else {

@@ -4,6 +4,7 @@
 
 use crate::error::Error;
 use crate::journal::{find_run, read, resume_playbook};
+use crate::report::stream;
 
 use super::apply::{JournalTarget, RunArgs, execute, plan_loaded};
 use super::load::load;
@@ -26,10 +27,10 @@ async fn resume(args: Args) -> Result<i32, Error> {
     let path = find_run(&args.run_id, args.run.state_dir.as_deref())?;
     let log = read(&path)?;
     if log.torn_tail {
-        eprintln!(
-            "note: the last line of {} was cut short by a crash; it is ignored",
+        stream::note(&format!(
+            "the last line of {} was cut short by a crash; it is ignored",
             path.display()
-        );
+        ));
     }
     let playbook = path.with_extension("resume.yaml");
     std::fs::write(&playbook, resume_playbook(&log)).map_err(|source| Error::Io {

@@ -3,11 +3,10 @@
 //! datafeeds are started, and upgrade mode disabled first if the run enabled it. `--print`
 //! writes the playbook instead of applying it.
 
-use std::io::Write;
-
 use crate::error::Error;
 use crate::exit_code;
 use crate::journal::{find_run, read, revert_playbook};
+use crate::report::stream;
 
 use super::apply::{JournalTarget, RunArgs, execute, plan_loaded};
 use super::load::load;
@@ -35,9 +34,7 @@ async fn revert(args: Args) -> Result<i32, Error> {
     let log = read(&path)?;
     let text = revert_playbook(&log);
     if args.print {
-        std::io::stdout()
-            .write_all(text.as_bytes())
-            .map_err(Error::Output)?;
+        stream::out(&text).map_err(Error::Output)?;
         return Ok(exit_code::SUCCESS);
     }
     let playbook = path.with_extension("revert.yaml");

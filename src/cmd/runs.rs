@@ -2,7 +2,6 @@
 //! counts, and a flag on any run that enabled upgrade mode which no later run disabled.
 
 use std::fmt::Write as _;
-use std::io::Write;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -11,6 +10,7 @@ use crate::cli::OutputFormat;
 use crate::error::Error;
 use crate::exit_code;
 use crate::journal::{RunLog, StepStatus, list_runs, read};
+use crate::report::stream;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -94,9 +94,7 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
         }
         OutputFormat::Human => human(&rows),
     };
-    std::io::stdout()
-        .write_all(text.as_bytes())
-        .map_err(Error::Output)?;
+    stream::out(&text).map_err(Error::Output)?;
     Ok(exit_code::SUCCESS)
 }
 

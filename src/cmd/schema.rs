@@ -1,13 +1,12 @@
 //! `quiesce schema [WHAT]`: prints a JSON Schema (draft-07) on stdout, for editors and
 //! for `schemas/`.
 
-use std::io::Write;
-
 use clap::ValueEnum;
 
 use crate::error::Error;
 use crate::exit_code;
 use crate::playbook::playbook_schema;
+use crate::report::stream;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -36,9 +35,6 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
                 + "\n"
         }
     };
-    std::io::stdout()
-        .lock()
-        .write_all(text.as_bytes())
-        .map_err(Error::Output)?;
+    stream::out(&text).map_err(Error::Output)?;
     Ok(exit_code::SUCCESS)
 }

@@ -3,13 +3,13 @@
 //! wanted state.
 
 use std::fmt::Write as _;
-use std::io::Write;
 use std::path::PathBuf;
 
 use crate::cli::OutputFormat;
 use crate::error::Error;
 use crate::exit_code;
 use crate::plan::{Status, status};
+use crate::report::stream;
 
 use super::cluster::{ClusterArgs, observe_once};
 use super::load::load;
@@ -43,9 +43,7 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
                 + "\n"
         }
     };
-    std::io::stdout()
-        .write_all(text.as_bytes())
-        .map_err(Error::Output)?;
+    stream::out(&text).map_err(Error::Output)?;
     Ok(if args.detailed_exitcode && !report.converged() {
         exit_code::CHANGES_PENDING
     } else {

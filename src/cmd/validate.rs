@@ -5,7 +5,7 @@
 //! `{"files": [{"path", "valid", "diagnostics": [miette JSON...]}]}`. Exit 0 when every file
 //! is valid, 2 otherwise.
 
-use std::io::Write;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::exit_code;
 use crate::model;
 use crate::playbook::Source;
-use crate::report::diagnostic;
+use crate::report::{diagnostic, stream};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -61,7 +61,7 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
         })
         .collect();
     match args.output {
-        OutputFormat::Human => print_human(&outcomes)?,
+        OutputFormat::Human => print_human(&outcomes),
         OutputFormat::Json => print_json(&outcomes)?,
     }
     Ok(if outcomes.iter().all(|o| o.diagnostics.is_empty()) {
@@ -71,24 +71,23 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
     })
 }
 
-fn print_human(outcomes: &[Outcome]) -> Result<(), Error> {
-    let mut err = std::io::stderr().lock();
+fn print_human(outcomes: &[Outcome]) {
+    let mut text = String::new();
     for outcome in outcomes {
         for rendered in &outcome.diagnostics {
-            err.write_all(rendered.as_bytes()).map_err(Error::Output)?;
-            writeln!(err).map_err(Error::Output)?;
+            text.push_str(rendered);
+            text.push('\n');
         }
     }
     for outcome in outcomes {
         let path = outcome.path.display();
-        match outcome.diagnostics.len() {
-            0 => writeln!(err, "✓ {path} is valid"),
-            1 => writeln!(err, "✗ 1 problem in {path}"),
-            n => writeln!(err, "✗ {n} problems in {path}"),
-        }
-        .map_err(Error::Output)?;
+        let _ = match outcome.diagnostics.len() {
+            0 => writeln!(text, "✓ {path} is valid"),
+            1 => writeln!(text, "✗ 1 problem in {path}"),
+            n => writeln!(text, "✗ {n} problems in {path}"),
+        };
     }
-    Ok(())
+    stream::err(&text);
 }
 
 fn print_json(outcomes: &[Outcome]) -> Result<(), Error> {
@@ -107,8 +106,7 @@ fn print_json(outcomes: &[Outcome]) -> Result<(), Error> {
             })
         })
         .collect();
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, &json!({ "files": files }))
-        .map_err(|e| Error::Output(e.into()))?;
-    writeln!(out).map_err(Error::Output)
+    let text = serde_json::to_string_pretty(&json!({ "files": files }))
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    stream::out(&(text + "\n")).map_err(Error::Output)
 }

@@ -30,17 +30,17 @@ impl EsErrorBody {
                 caused_by: None,
             };
         }
-        let reason = error["reason"]
-            .as_str()
-            .map(str::to_owned)
-            .unwrap_or_else(|| {
+        let reason = error["reason"].as_str().map_or_else(
+            || {
                 let text = text.trim();
                 if text.is_empty() {
                     "(empty response body)".to_owned()
                 } else {
                     text.chars().take(300).collect()
                 }
-            });
+            },
+            str::to_owned,
+        );
         EsErrorBody {
             error_type: error["type"].as_str().unwrap_or_default().to_owned(),
             reason,

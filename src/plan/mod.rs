@@ -70,14 +70,14 @@ pub struct Plan {
 }
 
 impl Plan {
-    fn node(&self, id: StepId) -> NodeIndex {
+    fn node(id: StepId) -> NodeIndex {
         NodeIndex::new(id.0)
     }
 
     fn neighbours(&self, id: StepId, direction: Dir) -> Vec<StepId> {
         let mut out: Vec<StepId> = self
             .graph
-            .neighbors_directed(self.node(id), direction)
+            .neighbors_directed(Self::node(id), direction)
             .map(|n| self.graph[n])
             .collect();
         out.sort();

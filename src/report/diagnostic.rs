@@ -64,5 +64,5 @@ pub fn render_json(diagnostic: &dyn Diagnostic) -> String {
 
 /// Prints a diagnostic for a person on stderr.
 pub fn eprint(diagnostic: &dyn Diagnostic) {
-    eprint!("{}", render_human(diagnostic));
+    super::stream::err(&render_human(diagnostic));
 }

@@ -1,6 +1,7 @@
-//! Turns what the other stages produce into bytes for people (stderr) or programs (stdout).
-//! Nothing here can influence what the stages decide.
+//! Turns what the other stages produce into bytes for people or programs, on the stream
+//! [`stream`] assigns. Nothing here can influence what the stages decide.
 
 pub mod diagnostic;
 pub mod plan;
 pub mod run;
+pub mod stream;

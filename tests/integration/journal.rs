@@ -139,7 +139,7 @@ async fn a_run_journals_its_before_state_first_and_every_transition() {
 async fn killed_at_random_moments_a_run_resumes_to_completion_and_reverts_exactly() {
     let seed: u64 = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(7, |d| d.as_nanos() as u64);
+        .map_or(7, |d| d.subsec_nanos().into());
     let mut rng = SmallRng::seed_from_u64(seed);
     for round in 0..3 {
         let kill_after = Duration::from_millis(rng.random_range(80..1800));

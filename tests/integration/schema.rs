@@ -228,7 +228,7 @@ fn check_object(
             Some(sub) => errors.extend(check(root, sub, value, &child)),
             None => match schema.get("additionalProperties") {
                 Some(Value::Bool(false)) => {
-                    errors.push(format!("{here}: unknown property `{key}`"))
+                    errors.push(format!("{here}: unknown property `{key}`"));
                 }
                 Some(sub @ Value::Object(_)) => errors.extend(check(root, sub, value, &child)),
                 _ => {}

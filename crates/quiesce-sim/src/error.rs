@@ -200,10 +200,7 @@ impl EsError {
         EsError::new(
             500,
             "illegal_state_exception",
-            format!(
-                "Timed out when waiting for persistent tasks after {}",
-                timeout
-            ),
+            format!("Timed out when waiting for persistent tasks after {timeout}"),
         )
     }
 
@@ -212,7 +209,7 @@ impl EsError {
         EsError::new(
             408,
             "status_exception",
-            format!("Opening job [{job}] timed out after [{}]", timeout),
+            format!("Opening job [{job}] timed out after [{timeout}]"),
         )
     }
 
@@ -221,10 +218,7 @@ impl EsError {
         EsError::new(
             408,
             "status_exception",
-            format!(
-                "Starting datafeed [{datafeed}] timed out after [{}]",
-                timeout
-            ),
+            format!("Starting datafeed [{datafeed}] timed out after [{timeout}]"),
         )
     }
 

@@ -92,7 +92,7 @@ pub struct FaultRule {
     /// Effect: close the connection without any response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drop: Option<bool>,
-    /// Effect (stop_datafeed, close_job): the target stays `stopping`/`closing` until forced.
+    /// Effect (`stop_datafeed`, `close_job`): the target stays `stopping`/`closing` until forced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stuck: Option<bool>,
 }

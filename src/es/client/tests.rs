@@ -26,10 +26,10 @@ struct Canned {
 /// Serves `canned` for every request and records the request headers.
 async fn serve(canned: Canned) -> (String, Arc<Mutex<Vec<HeaderMap>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let recorded = seen.clone();
+    let recorded = Arc::clone(&seen);
     let app = Router::new().fallback(any(move |headers: HeaderMap| {
         let canned = canned.clone();
-        let recorded = recorded.clone();
+        let recorded = Arc::clone(&recorded);
         async move {
             recorded.lock().expect("lock").push(headers);
             let mut response = (canned.status, canned.body).into_response();

@@ -27,6 +27,6 @@ pub use json::JsonReporter;
 /// Consumes events; cannot influence execution.
 pub trait Reporter: Send {
     fn report(&mut self, event: &Event);
-    /// Called once after RunFinished (or when the run ends early): flush, final summary.
+    /// Called once after `RunFinished` (or when the run ends early): flush, final summary.
     fn finish(&mut self);
 }

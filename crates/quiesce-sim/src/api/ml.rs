@@ -134,13 +134,16 @@ fn page(params: &Params, name: &str) -> Result<Option<usize>, EsError> {
         .str("page")
         .and_then(|text| serde_json::from_str(text).ok());
     if let Some(value) = page.as_ref().and_then(|page| page.get(name)) {
-        return value.as_u64().map(|n| Some(n as usize)).ok_or_else(|| {
-            EsError::new(
-                400,
-                "x_content_parse_exception",
-                format!("[page] failed to parse field [{name}]"),
-            )
-        });
+        return value
+            .as_u64()
+            .map(|n| Some(usize::try_from(n).unwrap_or(usize::MAX)))
+            .ok_or_else(|| {
+                EsError::new(
+                    400,
+                    "x_content_parse_exception",
+                    format!("[page] failed to parse field [{name}]"),
+                )
+            });
     }
     params
         .str(name)

@@ -86,16 +86,13 @@ pub(crate) async fn handle(
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(body) => body,
-        Err(_) => {
-            return EsError::new(
-                400,
-                "parse_exception",
-                "request body is too large or unreadable",
-            )
-            .into_response();
-        }
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return EsError::new(
+            400,
+            "parse_exception",
+            "request body is too large or unreadable",
+        )
+        .into_response();
     };
     let mut warnings = Vec::new();
     let outcome = match route {

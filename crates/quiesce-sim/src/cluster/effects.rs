@@ -42,7 +42,7 @@ pub(super) enum Effect {
         datafeed: String,
         cancel: Cancel,
     },
-    /// set_upgrade_mode settles after its latency.
+    /// `set_upgrade_mode` settles after its latency.
     UpgradeMode,
 }
 
@@ -134,12 +134,12 @@ impl Cluster {
             }
             Effect::UpgradeMode => {
                 tokio::time::sleep(latency.set_upgrade_mode).await;
-                self.transition(|state, shared| state.finish_upgrade_mode(shared));
+                self.transition(super::State::finish_upgrade_mode);
             }
         }
     }
 
-    /// Base latency, then a persistence slot held for model_bytes / persist rate. `false` when
+    /// Base latency, then a persistence slot held for `model_bytes` / persist rate. `false` when
     /// cancelled on the way.
     async fn persist_model(&self, job: &str, base: Duration, cancel: &mut Cancel) -> bool {
         if !sleep_or_cancel(base, cancel).await {

@@ -84,7 +84,7 @@ struct State {
     /// Every group name any job was created with (never shrinks; see [`State::expand_jobs`]).
     groups: HashSet<String>,
     upgrade_mode: bool,
-    /// `Some(target)` while a set_upgrade_mode call is being processed.
+    /// `Some(target)` while a `set_upgrade_mode` call is being processed.
     upgrade_change: Option<bool>,
     activity: Activity,
     /// Background work queued by transitions, spawned when the lock is released.

@@ -53,7 +53,7 @@ pub(super) fn load(state: &mut State, shared: &Shared, spec: &ClusterSpec) {
         if seed_df.state == SeedDatafeedState::Started {
             df.state = DatafeedState::Started;
             df.search_count = 1;
-            df.end_ms = seed_df.end.map(|end| end.as_millisecond());
+            df.end_ms = seed_df.end.map(jiff::Timestamp::as_millisecond);
             if df.end_ms.is_some() {
                 let (sender, cancel) = transition_channel();
                 df.transition = Some(sender);

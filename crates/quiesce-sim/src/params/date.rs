@@ -29,7 +29,7 @@ pub(super) fn parse_date(text: &str, now: Timestamp) -> Option<i64> {
     jiff::tz::TimeZone::UTC
         .to_timestamp(civil)
         .ok()
-        .map(|timestamp| timestamp.as_millisecond())
+        .map(jiff::Timestamp::as_millisecond)
 }
 
 /// `+1h`, `-30m`, `-1d+2h`: adds or subtracts fixed units (y, M, w, d, h/H, m, s).

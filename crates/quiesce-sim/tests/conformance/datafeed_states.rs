@@ -1,5 +1,5 @@
 //! docs/elasticsearch-ml-api.md §3.2: every row of the datafeed state table, with the API result and what
-//! datafeed stats report afterwards (state, node, assignment_explanation, running_state).
+//! datafeed stats report afterwards (state, node, `assignment_explanation`, `running_state`).
 
 use serde_json::{Value, json};
 

@@ -84,10 +84,13 @@ impl SimBuilder {
         let mut child = command.spawn().expect("spawn quiesce sim");
         let stdout_rest = Arc::new(Mutex::new(String::new()));
         let stderr = Arc::new(Mutex::new(String::new()));
-        let stderr_reader = drain(child.stderr.take().expect("piped stderr"), stderr.clone());
+        let stderr_reader = drain(
+            child.stderr.take().expect("piped stderr"),
+            Arc::clone(&stderr),
+        );
         let first_line = watch_stdout(
             child.stdout.take().expect("piped stdout"),
-            stdout_rest.clone(),
+            Arc::clone(&stdout_rest),
         );
         let line = tokio::task::spawn_blocking(move || {
             first_line.recv_timeout(STARTUP_LIMIT).ok().flatten()
@@ -517,8 +520,8 @@ fn state_of(stats: &Value) -> String {
         .to_owned()
 }
 
-/// The `node` object of job or datafeed stats (§2.7, §2.9): id, name, ephemeral_id,
-/// transport_address, attributes. Returns the node id.
+/// The `node` object of job or datafeed stats (§2.7, §2.9): id, name, `ephemeral_id`,
+/// `transport_address`, attributes. Returns the node id.
 pub(crate) fn assert_node(stats: &Value) -> String {
     let node = &stats["node"];
     for field in ["id", "name", "ephemeral_id", "transport_address"] {

@@ -1,5 +1,5 @@
 //! docs/elasticsearch-ml-api.md §3.1: every row of the job state table, with the API result and what job stats
-//! report afterwards (state, node, assignment_explanation, open_time).
+//! report afterwards (state, node, `assignment_explanation`, `open_time`).
 
 use serde_json::json;
 
