@@ -12,16 +12,17 @@ mod config;
 mod duration;
 mod id;
 mod playbook;
-mod state;
 mod validate;
 
+pub use crate::playbook::{
+    DatafeedState, Direction, ForcePolicy, JobState, Keyword, OnFailure, UpgradeMode,
+};
 pub use duration::parse_duration;
 pub use id::{DatafeedId, JobId, MAX_ID_LEN, Pattern, Selector, id_error};
 pub use playbook::{
     Auth, ClusterConfig, DatafeedTarget, JobRef, JobTarget, Playbook, Reference, RetryPolicy,
     Settings, TargetRef, UpgradeModeTarget,
 };
-pub use state::{DatafeedState, Direction, ForcePolicy, JobState, Keyword, OnFailure, UpgradeMode};
 pub use validate::{EnvLookup, validate};
 
 use crate::playbook::{InvalidPlaybook, Source, parse};

@@ -14,8 +14,8 @@ use super::duration::parse_duration;
 use super::playbook::{
     DatafeedTarget, JobRef, JobTarget, Playbook, Reference, TargetRef, UpgradeModeTarget,
 };
-use super::state::Keyword;
 use super::{DatafeedId, DatafeedState, JobId, JobState, Pattern, Selector, UpgradeMode};
+use crate::playbook::Keyword;
 use crate::playbook::{
     ExpandError, Problem, RawDatafeed, RawJob, RawPlaybook, Source, Sp, did_you_mean, expand,
 };

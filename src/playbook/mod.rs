@@ -7,6 +7,7 @@
 //! judges meaning: that is [`crate::model`]'s job.
 
 mod env;
+mod keywords;
 mod parse;
 mod problem;
 mod raw;
@@ -16,6 +17,9 @@ mod sp;
 
 pub(crate) use env::is_single_reference;
 pub use env::{ExpandError, expand};
+pub use keywords::{
+    DatafeedState, Direction, ForcePolicy, JobState, Keyword, OnFailure, UpgradeMode,
+};
 pub(crate) use parse::did_you_mean;
 pub use parse::{Parsed, parse};
 pub use problem::{InvalidPlaybook, Problem, ProblemInSource};

@@ -12,7 +12,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 
 use super::Sp;
-use crate::model::{DatafeedState, ForcePolicy, JobState, OnFailure, UpgradeMode};
+use super::keywords::{DatafeedState, ForcePolicy, JobState, OnFailure, UpgradeMode};
 
 /// A quiesce playbook: the machine-learning jobs and datafeeds of one Elasticsearch cluster
 /// and the state each should be in. `${VAR}` and `${VAR:-default}` in any string value are

@@ -1,5 +1,7 @@
-//! The states a playbook can ask for, and the run policies named by keywords. Each enum's
-//! YAML spelling is its `snake_case` variant name; `NAMES` lists them for "did you mean".
+//! The keywords of the playbook format: the states a playbook can ask for and the run
+//! policies it can choose. Each enum's YAML spelling is its `snake_case` variant name; `NAMES`
+//! lists them for "did you mean". They belong to the format (the schema is generated from
+//! them); `model` re-exports them as the validated playbook's vocabulary.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
