@@ -1,9 +1,12 @@
-//! The command line: clap definitions only. Each subcommand's arguments live beside its
-//! implementation in `cmd/`; this file only names them and the options every command shares.
+//! The command line: the clap definitions and the dispatch. Each subcommand's arguments live
+//! beside its implementation in `cmd/`; this file names them, holds the options every command
+//! shares, runs the chosen one and renders the error that ends it. `cmd` never looks back here.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::cmd;
+use crate::error::Error;
+use crate::report::{ColorChoice, OutputFormat, diagnostic, stream};
 
 /// Take the machine-learning side of an Elasticsearch cluster down and back up in good order.
 ///
@@ -53,21 +56,49 @@ pub enum Command {
     Completions(cmd::completions::Args),
 }
 
-/// Whether human output on stderr is coloured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
-    /// Colour on a terminal unless `NO_COLOR` is set.
-    Auto,
-    Always,
-    Never,
+impl Command {
+    /// Runs the command and returns the process exit code; an error that ends it is rendered
+    /// once, here (as JSON on stdout when the command was asked for JSON).
+    pub(crate) fn run(self) -> i32 {
+        let json = self.wants_json();
+        let result = match self {
+            Command::Completions(args) => cmd::completions::run(&args, Cli::command()),
+            Command::Schema(args) => cmd::schema::run(&args),
+            Command::Validate(args) => cmd::validate::run(args),
+            Command::Apply(args) => cmd::apply::run(args),
+            Command::Plan(args) => cmd::plan::run(args),
+            Command::Resume(args) => cmd::resume::run(args),
+            Command::Revert(args) => cmd::revert::run(args),
+            Command::Runs(args) => cmd::runs::run(args),
+            Command::Graph(args) => cmd::graph::run(args),
+            Command::Status(args) => cmd::status::run(args),
+            Command::Capture(args) => cmd::capture::run(args),
+            #[cfg(feature = "sim")]
+            Command::Sim(args) => cmd::sim::run(args),
+        };
+        result.unwrap_or_else(|err| report_error(&err, json))
+    }
+
+    /// Whether the command was asked for machine output; its diagnostics are then JSON on stdout.
+    fn wants_json(&self) -> bool {
+        let json = |format: OutputFormat| format == OutputFormat::Json;
+        match self {
+            Command::Apply(args) => json(args.run.output),
+            Command::Resume(args) => json(args.run.output),
+            Command::Revert(args) => json(args.run.output),
+            Command::Plan(args) => args.format == cmd::plan::PlanFormat::Json,
+            Command::Status(args) => json(args.output),
+            Command::Runs(args) => json(args.output),
+            _ => false,
+        }
+    }
 }
 
-/// How a command writes its result: for people on stderr, or for programs on stdout.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    /// Rendered for people, on stderr.
-    #[default]
-    Human,
-    /// JSON on stdout (diagnostics too).
-    Json,
+fn report_error(err: &Error, json: bool) -> i32 {
+    if json {
+        let _ = stream::out(&format!("{}\n", diagnostic::render_json(err)));
+    } else {
+        diagnostic::eprint(err);
+    }
+    err.exit_code()
 }

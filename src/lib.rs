@@ -75,5 +75,5 @@ use clap::Parser;
 pub fn run() -> i32 {
     let cli = cli::Cli::parse();
     report::diagnostic::init(cli.color);
-    cmd::dispatch(cli)
+    cli.command.run()
 }

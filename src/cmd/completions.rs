@@ -1,9 +1,7 @@
 //! `quiesce completions SHELL`: a completion script for bash, zsh, fish, elvish or PowerShell.
 
-use clap::CommandFactory;
 use clap_complete::Shell;
 
-use crate::cli::Cli;
 use crate::error::Error;
 use crate::exit_code;
 use crate::report::stream;
@@ -15,8 +13,8 @@ pub struct Args {
     shell: Shell,
 }
 
-pub(crate) fn run(args: Args) -> Result<i32, Error> {
-    let mut command = Cli::command();
+/// Writes the script for `command` (the whole `quiesce` command line).
+pub(crate) fn run(args: &Args, mut command: clap::Command) -> Result<i32, Error> {
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut command, "quiesce", &mut script);
     stream::out(&String::from_utf8_lossy(&script)).map_err(Error::Output)?;

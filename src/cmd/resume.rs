@@ -6,8 +6,8 @@ use crate::error::Error;
 use crate::journal::{find_run, read, resume_playbook};
 use crate::report::stream;
 
-use super::apply::{JournalTarget, RunArgs, execute, plan_loaded};
 use super::load::load;
+use super::run::{JournalTarget, RunArgs, execute, plan_loaded};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -8,8 +8,8 @@ use crate::exit_code;
 use crate::journal::{find_run, read, revert_playbook};
 use crate::report::stream;
 
-use super::apply::{JournalTarget, RunArgs, execute, plan_loaded};
 use super::load::load;
+use super::run::{JournalTarget, RunArgs, execute, plan_loaded};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::cli::OutputFormat;
 use crate::error::Error;
 use crate::exit_code;
 use crate::journal::{RunLog, StepStatus, list_runs, read};
+use crate::report::OutputFormat;
 use crate::report::stream;
 
 #[derive(Debug, clap::Args)]

@@ -25,7 +25,7 @@ pub(crate) enum Schema {
     SimSeed,
 }
 
-pub(crate) fn run(args: Args) -> Result<i32, Error> {
+pub(crate) fn run(args: &Args) -> Result<i32, Error> {
     let text = match args.what {
         Schema::Playbook => playbook_schema(),
         #[cfg(feature = "sim")]

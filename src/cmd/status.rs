@@ -5,10 +5,10 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use crate::cli::OutputFormat;
 use crate::error::Error;
 use crate::exit_code;
 use crate::plan::{Status, status};
+use crate::report::OutputFormat;
 use crate::report::stream;
 
 use super::cluster::{ClusterArgs, observe_once};

@@ -10,11 +10,11 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use crate::cli::OutputFormat;
 use crate::error::Error;
 use crate::exit_code;
 use crate::model;
 use crate::playbook::Source;
+use crate::report::OutputFormat;
 use crate::report::{diagnostic, stream};
 
 #[derive(Debug, clap::Args)]

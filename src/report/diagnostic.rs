@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, JSONReportHandler};
 
-use crate::cli::ColorChoice;
+use super::ColorChoice;
 
 static COLOR: OnceLock<bool> = OnceLock::new();
 

@@ -2,6 +2,9 @@
 //! [`stream`] assigns. Nothing here can influence what the stages decide.
 
 pub mod diagnostic;
+mod format;
 pub mod plan;
 pub mod run;
 pub mod stream;
+
+pub use format::{ColorChoice, OutputFormat};
