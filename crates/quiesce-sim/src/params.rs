@@ -283,40 +283,12 @@ fn field_position(body: &str, key: &str) -> Option<(usize, usize)> {
     Some((line, column))
 }
 
-/// `a=1&b&c=x%2Cy` → pairs, percent-decoded, `+` as space.
+/// `a=1&b&c=x%2Cy` → pairs, percent-decoded, `+` as space, split at the first `=`, empty
+/// pairs skipped; a `%` not followed by two hex digits stays as is.
 fn parse_query(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(key), percent_decode(value))
-        })
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
         .collect()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        match bytes[index] {
-            b'+' => out.push(b' '),
-            b'%' if index + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[index + 1..index + 3]).ok();
-                match hex.and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
-                    Some(byte) => {
-                        out.push(byte);
-                        index += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            byte => out.push(byte),
-        }
-        index += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// ES's `unrecognized(...)`: singular/plural, sorted names, `did you mean` suggestions from
@@ -537,6 +509,20 @@ mod tests {
         .unwrap();
         assert_eq!(params.str("start"), Some("2026-01-01T00:00:00Z"));
         assert_eq!(params.date("start").unwrap(), Some(1_767_225_600_000));
+    }
+
+    #[test]
+    fn query_decoding_is_lenient_like_the_old_decoder() {
+        let params = Params::parse(
+            "/_ml/datafeeds/df/_start",
+            Some("start=a+b%2&end=100%zz&&timeout=x=y"),
+            b"",
+            &["start", "end", "timeout"],
+        )
+        .unwrap();
+        assert_eq!(params.str("start"), Some("a b%2"));
+        assert_eq!(params.str("end"), Some("100%zz"));
+        assert_eq!(params.str("timeout"), Some("x=y"));
     }
 
     #[test]
