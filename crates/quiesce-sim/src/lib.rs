@@ -26,6 +26,8 @@ pub mod params;
 pub mod security;
 pub mod seed;
 mod server;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod time_value;
 
 use std::net::SocketAddr;
