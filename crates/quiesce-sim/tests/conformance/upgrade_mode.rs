@@ -240,12 +240,12 @@ datafeeds:
         .await
         .ok();
     sim.post("/_ml/set_upgrade_mode?enabled=true").await.ok();
-    // Observe for well past the lookback time: nothing may finish while tasks are halted.
-    for poll in 0..40 {
-        assert_eq!(sim.job_state("j1").await, "opened", "poll {poll}");
-        assert_eq!(sim.datafeed_state("df-j1").await, "started", "poll {poll}");
-        tokio::time::sleep(std::time::Duration::from_millis(15)).await;
-    }
+    // Look only once the lookback has had twice its time: a delay fault holds the stats call
+    // back 400ms inside the simulator before it reads the state. Halted tasks do not finish.
+    sim.set_faults(json!([{ "operation": "job_stats", "times": 1, "delay": "400ms" }]))
+        .await;
+    assert_eq!(sim.job_state("j1").await, "opened");
+    assert_eq!(sim.datafeed_state("df-j1").await, "started");
     sim.post("/_ml/set_upgrade_mode?enabled=false").await.ok();
     sim.wait_datafeed("df-j1", "stopped").await;
     sim.wait_job("j1", "closed").await;
