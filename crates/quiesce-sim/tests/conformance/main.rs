@@ -19,6 +19,7 @@ mod ids;
 mod job_states;
 mod lifecycle;
 mod persistence;
+mod rest_spec;
 mod security;
 mod timing;
 mod transport;
