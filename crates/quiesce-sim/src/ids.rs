@@ -12,7 +12,7 @@ use wildcard::WildcardBuilder;
 /// The required tokens of an expression that matched no resource, joined by `,` in the order the
 /// expression gave them (`*` when the expression was `_all`/`*`/empty and nothing exists).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unmatched {
+pub(crate) struct Unmatched {
     pub tokens: String,
 }
 
@@ -22,7 +22,7 @@ pub struct Unmatched {
 /// `_all` or `*` matches everything (and, with `allow_no_match=false`, needs at least one
 /// resource); exact ids must always match; wildcard tokens must match only when
 /// `allow_no_match=false`. The result is sorted and free of duplicates.
-pub fn expand<'a>(
+pub(crate) fn expand<'a>(
     expr: &str,
     resources: impl Iterator<Item = (&'a str, &'a [String])>,
     allow_no_match: bool,

@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::EsError;
-pub use super::time_value::TimeValue;
+pub(crate) use super::time_value::TimeValue;
 
 mod date;
 
@@ -22,7 +22,7 @@ const RESPONSE_PARAMS: [&str; 4] = ["error_trace", "filter_path", "human", "pret
 
 /// The parameters of one request.
 #[derive(Debug, Clone)]
-pub struct Params {
+pub(crate) struct Params {
     values: BTreeMap<String, Param>,
     source: Source,
 }
@@ -53,7 +53,7 @@ impl Params {
     /// than the response parameters is unrecognized, as in ES; without one they come from the
     /// query. Unknown names are refused with ES's `contains unrecognized parameter(s)` 400
     /// (query) or `unknown field` (body).
-    pub fn parse(
+    pub(crate) fn parse(
         path: &str,
         query: Option<&str>,
         body: &[u8],
@@ -165,12 +165,12 @@ impl Params {
     }
 
     /// The raw text of a parameter (a body string's content, or a literal's text).
-    pub fn str(&self, name: &str) -> Option<&str> {
+    pub(crate) fn str(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(|param| param.text.as_str())
     }
 
     /// A strict boolean: only `true`/`false` (and, in the query, a bare `?force` meaning true).
-    pub fn bool(&self, name: &str, default: bool) -> Result<bool, EsError> {
+    pub(crate) fn bool(&self, name: &str, default: bool) -> Result<bool, EsError> {
         let Some(param) = self.values.get(name) else {
             return Ok(default);
         };
@@ -193,7 +193,7 @@ impl Params {
     }
 
     /// A time value (`30s`, `20m`, `-1`), `default` when absent.
-    pub fn time(&self, name: &str, default: &str) -> Result<TimeValue, EsError> {
+    pub(crate) fn time(&self, name: &str, default: &str) -> Result<TimeValue, EsError> {
         match self.values.get(name) {
             Some(param) => {
                 TimeValue::parse(&param.text, name).map_err(|error| self.field_error(name, error))
@@ -204,7 +204,7 @@ impl Params {
 
     /// A date (ISO-8601, epoch milliseconds, `now` with simple date math) as epoch milliseconds;
     /// a bad value is ES's `parse_exception` (E24 neighbour in docs/elasticsearch-ml-api.md §2.4).
-    pub fn date(&self, name: &str) -> Result<Option<i64>, EsError> {
+    pub(crate) fn date(&self, name: &str) -> Result<Option<i64>, EsError> {
         let Some(param) = self.values.get(name) else {
             return Ok(None);
         };
@@ -227,7 +227,7 @@ impl Params {
     }
 
     /// Whether the parameter was given at all.
-    pub fn contains(&self, name: &str) -> bool {
+    pub(crate) fn contains(&self, name: &str) -> bool {
         self.values.contains_key(name)
     }
 

@@ -22,9 +22,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use crate::faults::FaultRule;
-use crate::security::{ApiKey, User};
-
+pub use crate::faults::{FaultError, FaultErrorSpec, FaultRule, Operation};
+pub use crate::security::{ApiKey, Privilege, User};
 pub use error::{SeedError, SeedProblem};
 pub use spec::{
     ClusterSpec, DatafeedSpec, JobSpec, Latency, NodeSpec, Persistence, SeedDatafeedState,

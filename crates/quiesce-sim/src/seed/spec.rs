@@ -26,7 +26,7 @@ pub struct ClusterSpec {
     pub nodes: Vec<NodeSpec>,
     pub latency: Latency,
     pub persistence: Persistence,
-    pub security: Option<Security>,
+    pub(crate) security: Option<Security>,
     pub jobs: Vec<JobSpec>,
     pub datafeeds: Vec<DatafeedSpec>,
     pub faults: Vec<FaultRule>,
