@@ -1,17 +1,21 @@
-//! A simulator running in the test process and a scratch directory, for tests that run the
-//! real binary against it and then read `/_sim/stats`.
+//! The runner's test builder: a simulator running in the test process
+//! (`quiesce_sim::testing::TestCluster`) and a scratch directory, for tests that run the real
+//! `quiesce` binary against it and then read `/_sim/stats`.
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use quiesce_sim::{EsVersion, Profile, Seed, SimOptions, Simulator};
-use serde_json::{Value, json};
+use quiesce_sim::Profile;
+use quiesce_sim::testing::TestCluster;
+use serde_json::Value;
+use tempfile::TempDir;
 
 pub(crate) struct Rig {
-    pub(crate) sim: Simulator,
+    pub(crate) sim: TestCluster,
+    /// The scratch directory the binary runs in; removed with the rig.
     pub(crate) dir: PathBuf,
     pub(crate) http: reqwest::Client,
+    _scratch: TempDir,
 }
 
 impl Rig {
@@ -20,34 +24,29 @@ impl Rig {
     }
 
     pub(crate) async fn with_version(seed: &str, version: Option<&str>) -> Rig {
-        Rig::start(seed, version, None).await
+        let mut cluster = TestCluster::builder().seed(seed);
+        if let Some(version) = version {
+            cluster = cluster.es_version(version);
+        }
+        Rig::around(cluster.start().await)
     }
 
     /// The seed with its latencies replaced by the `fast` profile (for the demo cluster).
     pub(crate) async fn fast(seed: &str) -> Rig {
-        Rig::start(seed, None, Some(Profile::Fast)).await
+        let cluster = TestCluster::builder().seed(seed).profile(Profile::Fast);
+        Rig::around(cluster.start().await)
     }
 
-    async fn start(seed: &str, version: Option<&str>, profile: Option<Profile>) -> Rig {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let sim = Simulator::start(SimOptions {
-            listen: "127.0.0.1:0".parse().expect("address"),
-            seed: Seed::from_yaml_str(seed, "seed.yaml").expect("valid seed"),
-            es_version: version.map(|v| v.parse::<EsVersion>().expect("version")),
-            profile,
-        })
-        .await
-        .expect("simulator starts");
-        let dir = std::env::temp_dir().join(format!(
-            "quiesce-apply-test-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("temp dir");
+    fn around(sim: TestCluster) -> Rig {
+        let scratch = tempfile::Builder::new()
+            .prefix("quiesce-apply-test-")
+            .tempdir()
+            .expect("a scratch directory");
         Rig {
+            http: sim.client().clone(),
             sim,
-            dir,
-            http: reqwest::Client::new(),
+            dir: scratch.path().to_path_buf(),
+            _scratch: scratch,
         }
     }
 
@@ -76,45 +75,22 @@ impl Rig {
             .expect("joined")
     }
 
+    /// `GET path`; the answer's JSON body.
     pub(crate) async fn get(&self, path: &str) -> Value {
-        self.http
-            .get(format!("{}{path}", self.sim.base_url()))
-            .send()
-            .await
-            .expect("request")
-            .json()
-            .await
-            .expect("JSON")
+        self.sim.get(path).await.json().clone()
     }
 
+    /// Replaces the simulator's fault rules.
     pub(crate) async fn faults(&self, rules: Value) {
-        let status = self
-            .http
-            .put(format!("{}/_sim/faults", self.sim.base_url()))
-            .json(&json!({ "faults": rules }))
-            .send()
-            .await
-            .expect("request")
-            .status();
-        assert!(status.is_success(), "faults accepted: {status}");
+        self.sim.set_faults(rules).await;
     }
 
+    /// `GET /_sim/stats`.
     pub(crate) async fn stats(&self) -> Value {
-        self.get("/_sim/stats").await
+        self.sim.sim_stats().await
     }
 
     pub(crate) async fn assert_no_ordering_violation(&self) {
-        let stats = self.stats().await;
-        assert_eq!(
-            stats["ordering_violations"],
-            json!([]),
-            "ordering violations: {stats}"
-        );
-    }
-}
-
-impl Drop for Rig {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.sim.assert_no_ordering_violation().await;
     }
 }

@@ -7,16 +7,16 @@ use serde_json::{Value, json};
 
 /// An error response exactly as Elasticsearch would send it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct EsError {
-    pub status: StatusCode,
-    pub body: ErrorBody,
+pub(crate) struct EsError {
+    pub(crate) status: StatusCode,
+    pub(crate) body: ErrorBody,
     /// Extra response headers, e.g. `WWW-Authenticate` on a 401.
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// The two shapes of error body Elasticsearch uses.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ErrorBody {
+pub(crate) enum ErrorBody {
     /// `{"error":{"root_cause":[..],"type":..,"reason":..,"caused_by":..},"status":..}`
     Envelope {
         error_type: String,
@@ -30,14 +30,14 @@ pub enum ErrorBody {
 
 /// The `caused_by` part of an envelope.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Cause {
-    pub error_type: String,
-    pub reason: String,
+pub(crate) struct Cause {
+    pub(crate) error_type: String,
+    pub(crate) reason: String,
 }
 
 impl EsError {
     /// An envelope error with the given status, ES type (`status_exception`, …) and reason.
-    pub fn new(status: u16, error_type: &str, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(status: u16, error_type: &str, reason: impl Into<String>) -> Self {
         EsError {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             body: ErrorBody::Envelope {
@@ -50,7 +50,7 @@ impl EsError {
     }
 
     /// A flat routing error (`no handler found …`, `Incorrect HTTP method …`).
-    pub fn flat(status: u16, message: impl Into<String>) -> Self {
+    pub(crate) fn flat(status: u16, message: impl Into<String>) -> Self {
         EsError {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
             body: ErrorBody::Flat {
@@ -61,7 +61,7 @@ impl EsError {
     }
 
     /// Adds a `caused_by`; `root_cause` stays the top-level error, as ES does.
-    pub fn caused_by(mut self, error_type: &str, reason: impl Into<String>) -> Self {
+    pub(crate) fn caused_by(mut self, error_type: &str, reason: impl Into<String>) -> Self {
         if let ErrorBody::Envelope { caused_by, .. } = &mut self.body {
             *caused_by = Some(Box::new(Cause {
                 error_type: error_type.to_owned(),
@@ -72,13 +72,13 @@ impl EsError {
     }
 
     /// Adds a response header.
-    pub fn with_header(mut self, name: HeaderName, value: &'static str) -> Self {
+    pub(crate) fn with_header(mut self, name: HeaderName, value: &'static str) -> Self {
         self.headers.push((name, HeaderValue::from_static(value)));
         self
     }
 
     /// The ES error type, or `None` for a flat error.
-    pub fn error_type(&self) -> Option<&str> {
+    pub(crate) fn error_type(&self) -> Option<&str> {
         match &self.body {
             ErrorBody::Envelope { error_type, .. } => Some(error_type),
             ErrorBody::Flat { .. } => None,
@@ -86,7 +86,7 @@ impl EsError {
     }
 
     /// The reason (envelope) or message (flat).
-    pub fn reason(&self) -> &str {
+    pub(crate) fn reason(&self) -> &str {
         match &self.body {
             ErrorBody::Envelope { reason, .. } => reason,
             ErrorBody::Flat { message } => message,
@@ -94,7 +94,7 @@ impl EsError {
     }
 
     /// The JSON body, byte for byte in ES's field order.
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         match &self.body {
             ErrorBody::Envelope {
                 error_type,
@@ -137,12 +137,12 @@ impl IntoResponse for EsError {
 /// The refusals of docs/elasticsearch-ml-api.md §4, worded exactly as Elasticsearch words them.
 impl EsError {
     /// 409 `status_exception` (E3–E9, delete conflicts).
-    pub fn conflict(reason: impl Into<String>) -> Self {
+    pub(crate) fn conflict(reason: impl Into<String>) -> Self {
         EsError::new(409, "status_exception", reason)
     }
 
     /// E1: `expr` is the unmatched tokens joined by `,` (`*` for `_all`).
-    pub fn unknown_job(expr: &str) -> Self {
+    pub(crate) fn unknown_job(expr: &str) -> Self {
         EsError::new(
             404,
             "resource_not_found_exception",
@@ -151,7 +151,7 @@ impl EsError {
     }
 
     /// E2.
-    pub fn unknown_datafeed(expr: &str) -> Self {
+    pub(crate) fn unknown_datafeed(expr: &str) -> Self {
         EsError::new(
             404,
             "resource_not_found_exception",
@@ -160,7 +160,7 @@ impl EsError {
     }
 
     /// E5: a close could not stop the datafeeds of its jobs; `cause` is the stop's error.
-    pub fn close_datafeeds_not_stopped(datafeeds: &[String], cause: &EsError) -> Self {
+    pub(crate) fn close_datafeeds_not_stopped(datafeeds: &[String], cause: &EsError) -> Self {
         EsError::conflict(format!(
             "failed to close jobs as one or more had started datafeeds that could not be \
              stopped: started datafeeds [{}], error stopping them [{}]",
@@ -171,7 +171,7 @@ impl EsError {
     }
 
     /// E10: an action the upgrade-mode filter refuses.
-    pub fn upgrade_mode_enabled(action: &str) -> Self {
+    pub(crate) fn upgrade_mode_enabled(action: &str) -> Self {
         EsError::new(
             429,
             "status_exception",
@@ -180,7 +180,7 @@ impl EsError {
     }
 
     /// E12, with the allocation explanation as `caused_by`.
-    pub fn no_capacity(explanation: &str) -> Self {
+    pub(crate) fn no_capacity(explanation: &str) -> Self {
         EsError::new(
             429,
             "status_exception",
@@ -196,7 +196,7 @@ impl EsError {
     }
 
     /// E14: the close goes on in the background.
-    pub fn close_timeout(timeout: &str) -> Self {
+    pub(crate) fn close_timeout(timeout: &str) -> Self {
         EsError::new(
             500,
             "illegal_state_exception",
@@ -205,7 +205,7 @@ impl EsError {
     }
 
     /// E15.
-    pub fn open_timeout(job: &str, timeout: &str) -> Self {
+    pub(crate) fn open_timeout(job: &str, timeout: &str) -> Self {
         EsError::new(
             408,
             "status_exception",
@@ -214,7 +214,7 @@ impl EsError {
     }
 
     /// E16.
-    pub fn start_timeout(datafeed: &str, timeout: &str) -> Self {
+    pub(crate) fn start_timeout(datafeed: &str, timeout: &str) -> Self {
         EsError::new(
             408,
             "status_exception",
@@ -223,7 +223,7 @@ impl EsError {
     }
 
     /// E24: a start whose `end` is not after its `start` (epoch ms).
-    pub fn start_not_before_end(start_ms: i64, end_ms: i64) -> Self {
+    pub(crate) fn start_not_before_end(start_ms: i64, end_ms: i64) -> Self {
         EsError::new(
             400,
             "action_request_validation_exception",
@@ -235,7 +235,7 @@ impl EsError {
 
     /// The flat 400 ES sends for a path it has no handler for (also the security endpoints
     /// when security is off, 8.x).
-    pub fn no_handler(uri: &str, method: &str) -> Self {
+    pub(crate) fn no_handler(uri: &str, method: &str) -> Self {
         EsError::flat(
             400,
             format!("no handler found for uri [{uri}] and method [{method}]"),
@@ -243,7 +243,7 @@ impl EsError {
     }
 
     /// E23: the flat 405 with the allowed methods.
-    pub fn wrong_method(uri: &str, method: &str, allowed: &[&str]) -> Self {
+    pub(crate) fn wrong_method(uri: &str, method: &str, allowed: &[&str]) -> Self {
         EsError::flat(
             405,
             format!(

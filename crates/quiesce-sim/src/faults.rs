@@ -99,7 +99,7 @@ pub struct FaultRule {
 
 /// What to do to one call.
 #[derive(Debug, Clone, PartialEq)]
-pub enum FaultEffect {
+pub(crate) enum FaultEffect {
     /// Answer with this error; the operation does not run.
     Error(EsError),
     /// Run the operation after this extra delay.
@@ -156,7 +156,7 @@ pub enum FaultError {
 
 impl FaultError {
     /// The 400 `PUT /_sim/faults` answers with.
-    pub fn to_es_error(&self) -> EsError {
+    pub(crate) fn to_es_error(&self) -> EsError {
         EsError::new(400, "illegal_argument_exception", self.to_string())
     }
 }
@@ -170,14 +170,14 @@ struct ActiveRule {
 
 /// The active rules and the RNG their rates draw from.
 #[derive(Debug, Clone)]
-pub struct Faults {
+pub(crate) struct Faults {
     rules: Vec<ActiveRule>,
     rng: SmallRng,
 }
 
 impl Faults {
     /// Validates the rules; `seed` makes every rate draw reproducible.
-    pub fn new(rules: Vec<FaultRule>, seed: u64) -> Result<Faults, FaultError> {
+    pub(crate) fn new(rules: Vec<FaultRule>, seed: u64) -> Result<Faults, FaultError> {
         Ok(Faults {
             rules: validate(rules)?,
             rng: SmallRng::seed_from_u64(seed),
@@ -185,18 +185,18 @@ impl Faults {
     }
 
     /// Replaces every rule (`PUT /_sim/faults`); on error the old rules stay.
-    pub fn replace(&mut self, rules: Vec<FaultRule>) -> Result<(), FaultError> {
+    pub(crate) fn replace(&mut self, rules: Vec<FaultRule>) -> Result<(), FaultError> {
         self.rules = validate(rules)?;
         Ok(())
     }
 
     /// Removes every rule (`DELETE /_sim/faults`).
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.rules.clear();
     }
 
     /// `{"faults":[{...rule, "remaining": n|null, "hits": n}]}` for `GET /_sim/faults`.
-    pub fn list(&self) -> Value {
+    pub(crate) fn list(&self) -> Value {
         let faults: Vec<Value> = self
             .rules
             .iter()
@@ -213,7 +213,7 @@ impl Faults {
     /// Decides the effect for one call to `op` whose path expanded to `targets`. The first
     /// matching live rule that fires wins; a rule with a `rate` that does not fire lets the
     /// next rule try.
-    pub fn on_call(&mut self, op: Operation, targets: &[String]) -> Option<FaultEffect> {
+    pub(crate) fn on_call(&mut self, op: Operation, targets: &[String]) -> Option<FaultEffect> {
         for active in &mut self.rules {
             let rule = &active.rule;
             if rule.operation != Operation::Any && rule.operation != op {

@@ -7,10 +7,12 @@
 
 use std::collections::BTreeSet;
 
+use wildcard::WildcardBuilder;
+
 /// The required tokens of an expression that matched no resource, joined by `,` in the order the
 /// expression gave them (`*` when the expression was `_all`/`*`/empty and nothing exists).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unmatched {
+pub(crate) struct Unmatched {
     pub tokens: String,
 }
 
@@ -20,7 +22,7 @@ pub struct Unmatched {
 /// `_all` or `*` matches everything (and, with `allow_no_match=false`, needs at least one
 /// resource); exact ids must always match; wildcard tokens must match only when
 /// `allow_no_match=false`. The result is sorted and free of duplicates.
-pub fn expand<'a>(
+pub(crate) fn expand<'a>(
     expr: &str,
     resources: impl Iterator<Item = (&'a str, &'a [String])>,
     allow_no_match: bool,
@@ -75,27 +77,15 @@ fn matches(token: &str, name: &str, wildcard: bool) -> bool {
     }
 }
 
-/// ES `Regex.simpleMatch`: `*` matches any (possibly empty) substring, everything else literally.
+/// ES `Regex.simpleMatch`: `*` matches any (possibly empty) substring, everything else
+/// literally — no `?`, no escapes.
 fn simple_match(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let (first, rest) = parts.split_first().expect("split yields at least one part");
-    let (last, middle) = rest
-        .split_last()
-        .expect("a wildcard gives at least two parts");
-    if text.len() < first.len() + last.len() || !text.starts_with(first) || !text.ends_with(last) {
-        return false;
-    }
-    let mut remaining = &text[first.len()..text.len() - last.len()];
-    for part in middle {
-        match remaining.find(part) {
-            Some(at) => remaining = &remaining[at + part.len()..],
-            None => return false,
-        }
-    }
-    true
+    // Without `?` and escapes no pattern is malformed, so `build` cannot fail.
+    WildcardBuilder::new(pattern.as_bytes())
+        .without_one_metasymbol()
+        .without_escape()
+        .build()
+        .is_ok_and(|wildcard| wildcard.is_match(text.as_bytes()))
 }
 
 #[cfg(test)]
@@ -255,5 +245,8 @@ mod tests {
         assert!(!simple_match("a*b*c", "acb"));
         assert!(!simple_match("ab*ba", "aba"));
         assert!(simple_match("**", "x"));
+        assert!(!simple_match("a?c", "abc"), "`?` is literal");
+        assert!(simple_match("a?c", "a?c"));
+        assert!(simple_match(r"a\*", r"a\bc"), "`\\` escapes nothing");
     }
 }

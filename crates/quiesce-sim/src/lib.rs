@@ -1,15 +1,25 @@
 //! The Elasticsearch ML simulator: an HTTP server that behaves like the ML API of a real
 //! cluster (docs/elasticsearch-ml-api.md), for tests, demos and runbook rehearsals.
 //!
-//! | module      | owns                                                                 |
-//! |-------------|----------------------------------------------------------------------|
-//! | `server`    | bind, accept loop, shutdown, the headers every response carries      |
-//! | `api`       | the route table and the per-request pipeline (security → upgrade-mode filter → params → faults → operation) |
-//! | `cluster`   | the state machines, timing model, persistence slots, memory, stats   |
-//! | `error`     | the ES error envelope ([`EsError`]) and the simulator's start errors |
+//! Its public API is small: [`Simulator::start`] with [`SimOptions`] runs one in-process from a
+//! [`Seed`] (module [`seed`]: the seed file, its schema and its resolved [`seed::ClusterSpec`]),
+//! optionally as another [`EsVersion`] or latency [`Profile`]; [`SimError`] says why it could
+//! not start. [`cli`] (feature `cli`) is the command line of the `quiesce-sim` binary and of
+//! `quiesce sim`; [`testing`] (feature `testing`) is the harness tests use against it.
 //!
-//! Start a simulator in-process with [`Simulator::start`]; the `quiesce-sim` binary and
-//! `quiesce sim` do the same from the command line ([`cli`]).
+//! Everything else is internal:
+//!
+//! | module       | owns                                                                |
+//! |--------------|---------------------------------------------------------------------|
+//! | `server`     | bind, accept loop, shutdown, the headers every response carries     |
+//! | `api`        | the route table and the per-request pipeline (security → upgrade-mode filter → params → faults → operation) |
+//! | `params`     | request parameters from the query or the body, ES's 400s for them   |
+//! | `ids`        | id expressions: lists, `*` wildcards, `_all`, groups                |
+//! | `security`   | users, API keys, privileges, `_authenticate` and `_has_privileges`  |
+//! | `faults`     | fault rules and what they do to a call                              |
+//! | `cluster`    | the state machines, timing model, persistence slots, memory, stats  |
+//! | `error`      | the ES error envelope (`EsError`) and the simulator's start errors  |
+//! | `time_value` | ES time values (`30s`, `-1`) as parameters give them                |
 //!
 //! This crate knows nothing of the quiesce runner: it is written from the Elasticsearch facts
 //! in `docs/elasticsearch-ml-api.md`, not from the client's types, so that the two can catch
@@ -19,13 +29,15 @@ mod api;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod cluster;
-pub mod error;
-pub mod faults;
-pub mod ids;
-pub mod params;
-pub mod security;
+mod error;
+mod faults;
+mod ids;
+mod params;
+mod security;
 pub mod seed;
 mod server;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod time_value;
 
 use std::net::SocketAddr;
@@ -35,8 +47,10 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use error::{EsError, SimError};
+pub use error::SimError;
 pub use seed::{EsVersion, Profile, Seed};
+
+use error::EsError;
 
 use cluster::Cluster;
 use faults::Faults;

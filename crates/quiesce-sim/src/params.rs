@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::EsError;
-pub use super::time_value::TimeValue;
+pub(crate) use super::time_value::TimeValue;
 
 mod date;
 
@@ -22,7 +22,7 @@ const RESPONSE_PARAMS: [&str; 4] = ["error_trace", "filter_path", "human", "pret
 
 /// The parameters of one request.
 #[derive(Debug, Clone)]
-pub struct Params {
+pub(crate) struct Params {
     values: BTreeMap<String, Param>,
     source: Source,
 }
@@ -53,7 +53,7 @@ impl Params {
     /// than the response parameters is unrecognized, as in ES; without one they come from the
     /// query. Unknown names are refused with ES's `contains unrecognized parameter(s)` 400
     /// (query) or `unknown field` (body).
-    pub fn parse(
+    pub(crate) fn parse(
         path: &str,
         query: Option<&str>,
         body: &[u8],
@@ -165,12 +165,12 @@ impl Params {
     }
 
     /// The raw text of a parameter (a body string's content, or a literal's text).
-    pub fn str(&self, name: &str) -> Option<&str> {
+    pub(crate) fn str(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(|param| param.text.as_str())
     }
 
     /// A strict boolean: only `true`/`false` (and, in the query, a bare `?force` meaning true).
-    pub fn bool(&self, name: &str, default: bool) -> Result<bool, EsError> {
+    pub(crate) fn bool(&self, name: &str, default: bool) -> Result<bool, EsError> {
         let Some(param) = self.values.get(name) else {
             return Ok(default);
         };
@@ -193,7 +193,7 @@ impl Params {
     }
 
     /// A time value (`30s`, `20m`, `-1`), `default` when absent.
-    pub fn time(&self, name: &str, default: &str) -> Result<TimeValue, EsError> {
+    pub(crate) fn time(&self, name: &str, default: &str) -> Result<TimeValue, EsError> {
         match self.values.get(name) {
             Some(param) => {
                 TimeValue::parse(&param.text, name).map_err(|error| self.field_error(name, error))
@@ -204,7 +204,7 @@ impl Params {
 
     /// A date (ISO-8601, epoch milliseconds, `now` with simple date math) as epoch milliseconds;
     /// a bad value is ES's `parse_exception` (E24 neighbour in docs/elasticsearch-ml-api.md §2.4).
-    pub fn date(&self, name: &str) -> Result<Option<i64>, EsError> {
+    pub(crate) fn date(&self, name: &str) -> Result<Option<i64>, EsError> {
         let Some(param) = self.values.get(name) else {
             return Ok(None);
         };
@@ -227,7 +227,7 @@ impl Params {
     }
 
     /// Whether the parameter was given at all.
-    pub fn contains(&self, name: &str) -> bool {
+    pub(crate) fn contains(&self, name: &str) -> bool {
         self.values.contains_key(name)
     }
 
@@ -283,40 +283,12 @@ fn field_position(body: &str, key: &str) -> Option<(usize, usize)> {
     Some((line, column))
 }
 
-/// `a=1&b&c=x%2Cy` → pairs, percent-decoded, `+` as space.
+/// `a=1&b&c=x%2Cy` → pairs, percent-decoded, `+` as space, split at the first `=`, empty
+/// pairs skipped; a `%` not followed by two hex digits stays as is.
 fn parse_query(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(key), percent_decode(value))
-        })
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
         .collect()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        match bytes[index] {
-            b'+' => out.push(b' '),
-            b'%' if index + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[index + 1..index + 3]).ok();
-                match hex.and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
-                    Some(byte) => {
-                        out.push(byte);
-                        index += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            byte => out.push(byte),
-        }
-        index += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// ES's `unrecognized(...)`: singular/plural, sorted names, `did you mean` suggestions from
@@ -537,6 +509,20 @@ mod tests {
         .unwrap();
         assert_eq!(params.str("start"), Some("2026-01-01T00:00:00Z"));
         assert_eq!(params.date("start").unwrap(), Some(1_767_225_600_000));
+    }
+
+    #[test]
+    fn query_decoding_is_lenient_like_the_old_decoder() {
+        let params = Params::parse(
+            "/_ml/datafeeds/df/_start",
+            Some("start=a+b%2&end=100%zz&&timeout=x=y"),
+            b"",
+            &["start", "end", "timeout"],
+        )
+        .unwrap();
+        assert_eq!(params.str("start"), Some("a b%2"));
+        assert_eq!(params.str("end"), Some("100%zz"));
+        assert_eq!(params.str("timeout"), Some("x=y"));
     }
 
     #[test]

@@ -60,14 +60,14 @@ fn default_key_owner() -> String {
 
 /// The users and keys the cluster knows; present only when security is on.
 #[derive(Debug, Clone)]
-pub struct Security {
+pub(crate) struct Security {
     users: Vec<User>,
     api_keys: Vec<ApiKey>,
 }
 
 /// Who made a request, and what they may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
+pub(crate) struct Principal {
     username: String,
     roles: Vec<Privilege>,
     api_key: Option<ApiKeyId>,
@@ -84,13 +84,17 @@ const API_KEY_CHALLENGE: &str = "ApiKey";
 
 impl Security {
     /// Security with these users and keys; `None` when there are none (security off).
-    pub fn new(users: Vec<User>, api_keys: Vec<ApiKey>) -> Option<Security> {
+    pub(crate) fn new(users: Vec<User>, api_keys: Vec<ApiKey>) -> Option<Security> {
         (!users.is_empty() || !api_keys.is_empty()).then_some(Security { users, api_keys })
     }
 
     /// Authenticates a request. `uri` is the request URI as ES prints it in its messages
     /// (path and query, e.g. `/_ml/info?pretty`).
-    pub fn authenticate(&self, headers: &HeaderMap, uri: &str) -> Result<Principal, EsError> {
+    pub(crate) fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        uri: &str,
+    ) -> Result<Principal, EsError> {
         let Some(value) = headers.get(AUTHORIZATION) else {
             return Err(unauthorized(format!(
                 "missing authentication credentials for REST request [{uri}]"
@@ -170,17 +174,12 @@ impl Security {
 }
 
 impl Principal {
-    /// The authenticated user name (the key's owner for API keys).
-    pub fn username(&self) -> &str {
-        &self.username
-    }
-
     fn holds(&self, required: Privilege) -> bool {
         self.roles.iter().any(|role| role.implies(required))
     }
 
     /// Allows the action, or ES's 403 (§2.15) naming the privileges that would grant it.
-    pub fn authorize(&self, action: &str, required: Privilege) -> Result<(), EsError> {
+    pub(crate) fn authorize(&self, action: &str, required: Privilege) -> Result<(), EsError> {
         if self.holds(required) {
             return Ok(());
         }
@@ -214,7 +213,7 @@ impl Principal {
     }
 
     /// The `GET /_security/_authenticate` response.
-    pub fn authenticate_body(&self) -> Value {
+    pub(crate) fn authenticate_body(&self) -> Value {
         match &self.api_key {
             Some(key) => json!({
                 "username": self.username,
@@ -360,14 +359,14 @@ mod tests {
         let admin = security()
             .authenticate(&basic("admin", "s3cret"), "/")
             .unwrap();
-        assert_eq!(admin.username(), "admin");
+        assert_eq!(admin.username, "admin");
         let key = security()
             .authenticate(
                 &api_key("VuaCfGcBCdbkQm-e5aOx", "ui2lp2axTNmsyakw9tvNnw"),
                 "/",
             )
             .unwrap();
-        assert_eq!(key.username(), "ci-bot");
+        assert_eq!(key.username, "ci-bot");
     }
 
     #[test]

@@ -20,16 +20,16 @@ use std::time::Duration;
 use miette::{NamedSource, SourceSpan};
 use schemars::JsonSchema;
 use serde::Deserialize;
+use serde_saphyr::Spanned;
 
-use crate::faults::FaultRule;
-use crate::security::{ApiKey, User};
-
+pub use crate::faults::{FaultError, FaultErrorSpec, FaultRule, Operation};
+pub use crate::security::{ApiKey, Privilege, User};
 pub use error::{SeedError, SeedProblem};
 pub use spec::{
     ClusterSpec, DatafeedSpec, JobSpec, Latency, NodeSpec, Persistence, SeedDatafeedState,
     SeedJobState,
 };
-pub use units::{ByteSize, DurationText, EsVersion, Profile, Sp, TimestampText};
+pub use units::{ByteSize, DurationText, EsVersion, Profile, TimestampText};
 
 /// A simulator seed as written in YAML. Every key is optional; an empty file is an empty
 /// one-node cluster with security off.
@@ -186,7 +186,8 @@ pub struct SecuritySeed {
 #[serde(deny_unknown_fields)]
 pub struct JobSeed {
     /// Job id (Elasticsearch id rules).
-    pub id: Sp<String>,
+    #[schemars(with = "String")]
+    pub id: Spanned<String>,
     /// Groups; a group name also selects the job in id expressions.
     #[serde(default)]
     pub groups: Vec<String>,
@@ -207,12 +208,15 @@ pub struct JobSeed {
 #[serde(deny_unknown_fields)]
 pub struct DatafeedSeed {
     /// Datafeed id (Elasticsearch id rules).
-    pub id: Sp<String>,
+    #[schemars(with = "String")]
+    pub id: Spanned<String>,
     /// The job it feeds.
-    pub job: Sp<String>,
+    #[schemars(with = "String")]
+    pub job: Spanned<String>,
     /// Initial state (default `stopped`); `started` needs the job `opened`.
-    #[serde(default)]
-    pub state: Sp<SeedDatafeedState>,
+    #[serde(default = "stopped")]
+    #[schemars(schema_with = "units::inline_schema::<SeedDatafeedState>")]
+    pub state: Spanned<SeedDatafeedState>,
     /// Makes it a lookback datafeed: it finishes after `latency.lookback` and closes its job.
     #[schemars(with = "Option<TimestampText>")]
     pub end: Option<jiff::Timestamp>,
@@ -220,10 +224,9 @@ pub struct DatafeedSeed {
     pub indices: Option<Vec<String>>,
 }
 
-impl Default for Sp<SeedDatafeedState> {
-    fn default() -> Self {
-        Sp::new(SeedDatafeedState::Stopped)
-    }
+fn stopped() -> Spanned<SeedDatafeedState> {
+    let unknown = serde_saphyr::Location::UNKNOWN;
+    Spanned::new(SeedDatafeedState::Stopped, unknown, unknown)
 }
 
 /// `generate:`: adds jobs `<prefix>-00001…` and datafeeds `datafeed-<job id>`.

@@ -42,20 +42,20 @@ const C6: i64 = C5 * 24;
 
 /// A time value as ES holds it: an amount and a unit; `-1` means "no timeout / infinite".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TimeValue {
+pub(crate) struct TimeValue {
     amount: i64,
     unit: Unit,
 }
 
 impl TimeValue {
     /// `-1`, ES's "minus one" (no limit).
-    pub const MINUS_ONE: TimeValue = TimeValue {
+    pub(crate) const MINUS_ONE: TimeValue = TimeValue {
         amount: -1,
         unit: Unit::Millis,
     };
 
     /// A value in milliseconds.
-    pub fn from_millis(millis: i64) -> TimeValue {
+    pub(crate) fn from_millis(millis: i64) -> TimeValue {
         TimeValue {
             amount: millis,
             unit: Unit::Millis,
@@ -63,7 +63,7 @@ impl TimeValue {
     }
 
     /// Parses like ES `TimeValue.parseTimeValue(value, setting)`; errors are ES's 400s.
-    pub fn parse(value: &str, setting: &str) -> Result<TimeValue, EsError> {
+    pub(crate) fn parse(value: &str, setting: &str) -> Result<TimeValue, EsError> {
         let normalized = value.trim().to_ascii_lowercase();
         const SUFFIXES: [(&str, Unit); 7] = [
             ("nanos", Unit::Nanos),
@@ -95,7 +95,7 @@ impl TimeValue {
     }
 
     /// The span, or `None` for `-1` (no limit).
-    pub fn duration(&self) -> Option<Duration> {
+    pub(crate) fn duration(&self) -> Option<Duration> {
         let nanos = self.nanos()?;
         Some(Duration::from_nanos(u64::try_from(nanos).ok()?))
     }

@@ -9,7 +9,7 @@ use crate::EsError;
 impl Principal {
     /// `POST /_security/user/_has_privileges` (§2.14). `body` is `Value::Null` when the request
     /// had none.
-    pub fn has_privileges(&self, body: &Value) -> Result<Value, EsError> {
+    pub(crate) fn has_privileges(&self, body: &Value) -> Result<Value, EsError> {
         let object = match body {
             Value::Null => {
                 return Err(EsError::new(

@@ -1,6 +1,6 @@
 //! Tests of `Seed::resolve`: defaults, overrides, the generator and every validation rule.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::*;
 
@@ -249,13 +249,8 @@ fn generator_refuses_bad_fractions_and_ranges() {
 }
 
 #[test]
-fn five_thousand_generated_jobs_resolve_quickly() {
-    let begun = Instant::now();
+fn five_thousand_generated_jobs_resolve() {
+    // How fast is a figure for `cargo bench --bench startup`, not a test.
     let spec = resolve("generate: {jobs: 5000, with_datafeed: 0.9, started: 0.8}\n").unwrap();
     assert_eq!(spec.jobs.len(), 5000);
-    assert!(
-        begun.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        begun.elapsed()
-    );
 }

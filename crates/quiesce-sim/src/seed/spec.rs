@@ -12,6 +12,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::generate::generate;
+use super::units::span_of;
 use super::{EsVersion, Profile, Seed, SeedError, SeedProblem};
 use crate::faults::{FaultRule, Faults};
 use crate::security::Security;
@@ -25,7 +26,7 @@ pub struct ClusterSpec {
     pub nodes: Vec<NodeSpec>,
     pub latency: Latency,
     pub persistence: Persistence,
-    pub security: Option<Security>,
+    pub(crate) security: Option<Security>,
     pub jobs: Vec<JobSpec>,
     pub datafeeds: Vec<DatafeedSpec>,
     pub faults: Vec<FaultRule>,
@@ -292,7 +293,7 @@ impl Seed {
 fn job_draft(seed: &super::JobSeed) -> Draft<JobSpec> {
     Draft {
         spec: JobSpec {
-            id: seed.id.get().clone(),
+            id: seed.id.value.clone(),
             groups: seed.groups.clone(),
             model_bytes: seed.model_bytes.map_or(DEFAULT_MODEL_BYTES, |size| size.0),
             model_memory_limit: seed
@@ -301,28 +302,28 @@ fn job_draft(seed: &super::JobSeed) -> Draft<JobSpec> {
             state: seed.state,
             allow_lazy_open: seed.allow_lazy_open,
         },
-        id_span: seed.id.span(),
+        id_span: span_of(&seed.id),
         ref_span: None,
         state_span: None,
     }
 }
 
 fn datafeed_draft(seed: &super::DatafeedSeed) -> Draft<DatafeedSpec> {
-    let job_id = seed.job.get().clone();
+    let job_id = seed.job.value.clone();
     Draft {
         spec: DatafeedSpec {
-            id: seed.id.get().clone(),
+            id: seed.id.value.clone(),
             indices: seed
                 .indices
                 .clone()
                 .unwrap_or_else(|| vec![format!("{job_id}-*")]),
             job_id,
-            state: *seed.state.get(),
+            state: seed.state.value,
             end: seed.end,
         },
-        id_span: seed.id.span(),
-        ref_span: seed.job.span(),
-        state_span: seed.state.span(),
+        id_span: span_of(&seed.id),
+        ref_span: span_of(&seed.job),
+        state_span: span_of(&seed.state),
     }
 }
 

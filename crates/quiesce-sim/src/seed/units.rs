@@ -1,6 +1,6 @@
 //! The small value types of a seed: byte sizes (`512kb`, `2gb`), the ES version and its
-//! behaviour switches, the latency profile, and `Sp<T>`, a value that remembers where in the
-//! YAML it was written.
+//! behaviour switches, the latency profile, and the span of a `serde_saphyr::Spanned` value in
+//! the YAML it was read from.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -9,51 +9,20 @@ use std::str::FromStr;
 use miette::SourceSpan;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer};
+use serde_saphyr::Spanned;
 
-/// A value with its position in the seed text (for diagnostics); compares by value only.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(transparent)]
-pub struct Sp<T>(serde_saphyr::Spanned<T>);
-
-impl<T> Sp<T> {
-    /// A value that was not read from text (no position).
-    pub fn new(value: T) -> Sp<T> {
-        let unknown = serde_saphyr::Location::UNKNOWN;
-        Sp(serde_saphyr::Spanned::new(value, unknown, unknown))
-    }
-
-    /// The value.
-    pub fn get(&self) -> &T {
-        &self.0.value
-    }
-
-    /// The byte span of the value in the seed text, when known.
-    pub fn span(&self) -> Option<SourceSpan> {
-        let span = self.0.referenced.span();
-        let offset = usize::try_from(span.byte_offset()?).ok()?;
-        let len = usize::try_from(span.byte_len()?).ok()?;
-        Some(SourceSpan::from((offset, len)))
-    }
+/// The byte span of a value in the seed text, when known (a value made in code has none).
+pub(crate) fn span_of<T>(spanned: &Spanned<T>) -> Option<SourceSpan> {
+    let span = spanned.referenced.span();
+    let offset = usize::try_from(span.byte_offset()?).ok()?;
+    let len = usize::try_from(span.byte_len()?).ok()?;
+    Some(SourceSpan::from((offset, len)))
 }
 
-impl<T: PartialEq> PartialEq for Sp<T> {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.value == other.0.value
-    }
-}
-
-impl<T: JsonSchema> JsonSchema for Sp<T> {
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn schema_name() -> Cow<'static, str> {
-        T::schema_name()
-    }
-
-    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
-        T::json_schema(generator)
-    }
+/// `T`'s schema written in place, for a `Spanned<T>` field (`#[schemars(schema_with = ..)]`):
+/// the span is invisible in the YAML, and `with = "T"` would add a `$ref` and a definition.
+pub(crate) fn inline_schema<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+    T::json_schema(generator)
 }
 
 /// A size in bytes written as `512kb`, `1mb`, `2gb` (base 1024; units b, kb, mb, gb, tb) or a

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::Sim;
+use quiesce_sim::testing::TestCluster;
 
 const CLUSTER: &str = "
 jobs:
@@ -26,7 +26,7 @@ fn count(stats: &Value, operation: &str, status: &str) -> u64 {
 
 #[tokio::test]
 async fn stats_count_requests_per_operation_and_status() {
-    let sim = Sim::with_seed(CLUSTER).await;
+    let sim = TestCluster::with_seed(CLUSTER).await;
     sim.post("/_ml/datafeeds/df-j1/_stop").await.ok();
     sim.post("/_ml/datafeeds/df-j1/_stop").await.ok();
     sim.post("/_ml/anomaly_detectors/j1/_close").await.ok();
@@ -76,7 +76,7 @@ async fn stats_count_requests_per_operation_and_status() {
 
 #[tokio::test]
 async fn orderly_shutdown_records_no_violation() {
-    let sim = Sim::with_seed(CLUSTER).await;
+    let sim = TestCluster::with_seed(CLUSTER).await;
     sim.post("/_ml/datafeeds/_all/_stop").await.ok();
     sim.post("/_ml/anomaly_detectors/_all/_close").await.ok();
     sim.post("/_ml/anomaly_detectors/j1/_open").await.ok();
@@ -87,7 +87,7 @@ async fn orderly_shutdown_records_no_violation() {
 
 #[tokio::test]
 async fn close_with_started_datafeed_is_an_ordering_violation() {
-    let sim = Sim::with_seed(CLUSTER).await;
+    let sim = TestCluster::with_seed(CLUSTER).await;
     sim.post("/_ml/anomaly_detectors/j1/_close").await.ok();
     let stats = sim.sim_stats().await;
     let violations = stats["ordering_violations"]
@@ -105,7 +105,7 @@ async fn close_with_started_datafeed_is_an_ordering_violation() {
 
 #[tokio::test]
 async fn start_while_job_not_opened_is_an_ordering_violation() {
-    let sim = Sim::with_seed(CLUSTER).await;
+    let sim = TestCluster::with_seed(CLUSTER).await;
     sim.post("/_ml/anomaly_detectors/j2/_close").await.ok();
     sim.post("/_ml/datafeeds/df-j2/_start")
         .await
@@ -123,7 +123,7 @@ async fn start_while_job_not_opened_is_an_ordering_violation() {
 
 #[tokio::test]
 async fn error_fault_hits_next_n_matching_calls_then_is_spent() {
-    let sim = Sim::with_seed(CLUSTER).await;
+    let sim = TestCluster::with_seed(CLUSTER).await;
     sim.set_faults(json!([{
         "operation": "close_job", "target": "j2", "times": 2,
         "error": { "status": 429, "type": "es_rejected_execution_exception", "reason": "rejected execution" }
@@ -158,7 +158,7 @@ async fn error_fault_hits_next_n_matching_calls_then_is_spent() {
 
 #[tokio::test]
 async fn fault_target_matches_through_an_id_expression() {
-    let sim = Sim::with_seed(CLUSTER).await;
+    let sim = TestCluster::with_seed(CLUSTER).await;
     sim.set_faults(json!([{
         "operation": "stop_datafeed", "target": "df-j1", "times": 1,
         "error": { "status": 503, "type": "master_not_discovered_exception", "reason": "no master" }
@@ -174,7 +174,7 @@ async fn fault_target_matches_through_an_id_expression() {
 
 #[tokio::test]
 async fn delete_faults_clears_every_rule() {
-    let sim = Sim::with_seed(CLUSTER).await;
+    let sim = TestCluster::with_seed(CLUSTER).await;
     sim.set_faults(json!([{
         "operation": "*",
         "error": { "status": 503, "type": "master_not_discovered_exception", "reason": "no master" }
@@ -190,7 +190,7 @@ async fn delete_faults_clears_every_rule() {
 
 #[tokio::test]
 async fn put_faults_replaces_the_whole_set() {
-    let sim = Sim::with_seed(CLUSTER).await;
+    let sim = TestCluster::with_seed(CLUSTER).await;
     let error = json!({ "status": 503, "type": "master_not_discovered_exception", "reason": "x" });
     sim.set_faults(json!([{ "operation": "job_stats", "error": error }]))
         .await;
@@ -204,11 +204,11 @@ async fn put_faults_replaces_the_whole_set() {
 
 #[tokio::test]
 async fn drop_fault_closes_the_connection_without_a_response() {
-    let sim = Sim::with_seed(CLUSTER).await;
+    let sim = TestCluster::with_seed(CLUSTER).await;
     sim.set_faults(json!([{ "operation": "stop_datafeed", "times": 1, "drop": true }]))
         .await;
     let result = sim
-        .client
+        .client()
         .post(sim.url("/_ml/datafeeds/df-j1/_stop"))
         .send()
         .await;
@@ -222,7 +222,7 @@ async fn drop_fault_closes_the_connection_without_a_response() {
 
 #[tokio::test]
 async fn delay_fault_answers_normally_after_the_delay() {
-    let sim = Sim::with_seed(CLUSTER).await;
+    let sim = TestCluster::with_seed(CLUSTER).await;
     sim.set_faults(json!([{ "operation": "job_stats", "times": 1, "delay": "300ms" }]))
         .await;
     let started = std::time::Instant::now();
@@ -233,7 +233,7 @@ async fn delay_fault_answers_normally_after_the_delay() {
 
 #[tokio::test]
 async fn faults_from_the_seed_apply_from_the_start() {
-    let sim = Sim::with_seed(&format!(
+    let sim = TestCluster::with_seed(&format!(
         "{CLUSTER}faults:
   - operation: open_job
     times: 1
@@ -262,7 +262,7 @@ async fn faults_from_the_seed_apply_from_the_start() {
 
 #[tokio::test]
 async fn fail_endpoint_is_not_under_ml() {
-    let sim = Sim::with_seed(CLUSTER).await;
+    let sim = TestCluster::with_seed(CLUSTER).await;
     sim.post("/_ml/anomaly_detectors/j1/_fail")
         .await
         .assert_flat_error(
@@ -288,7 +288,7 @@ faults:
     );
     let mut runs = Vec::new();
     for _ in 0..2 {
-        let sim = Sim::with_seed(&seed).await;
+        let sim = TestCluster::with_seed(&seed).await;
         let mut statuses = Vec::new();
         for _ in 0..40 {
             statuses.push(
@@ -310,7 +310,7 @@ faults:
 
 #[tokio::test]
 async fn rate_and_times_combine_to_at_most_n_hits() {
-    let sim = Sim::with_seed(CLUSTER).await;
+    let sim = TestCluster::with_seed(CLUSTER).await;
     sim.set_faults(json!([{
         "operation": "job_stats", "rate": 0.9, "times": 2,
         "error": { "status": 503, "type": "master_not_discovered_exception", "reason": "flaky" }
@@ -333,7 +333,7 @@ async fn rate_and_times_combine_to_at_most_n_hits() {
 
 #[tokio::test]
 async fn closing_all_records_one_violation_per_job_with_a_running_datafeed() {
-    let sim = Sim::with_seed(
+    let sim = TestCluster::with_seed(
         "
 jobs:
   - { id: j1, state: opened }
@@ -360,7 +360,7 @@ datafeeds:
 
 #[tokio::test]
 async fn close_refused_before_7_14_is_still_an_ordering_violation() {
-    let sim = Sim::builder()
+    let sim = TestCluster::builder()
         .seed(CLUSTER)
         .es_version("7.13.0")
         .start()
@@ -380,7 +380,7 @@ async fn close_refused_before_7_14_is_still_an_ordering_violation() {
 
 #[tokio::test]
 async fn close_while_datafeed_is_stopping_is_an_ordering_violation() {
-    let sim = Sim::with_seed(CLUSTER).await;
+    let sim = TestCluster::with_seed(CLUSTER).await;
     sim.set_faults(
         json!([{ "operation": "stop_datafeed", "target": "df-j1", "stuck": true, "times": 1 }]),
     )

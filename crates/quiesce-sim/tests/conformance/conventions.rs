@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::harness::Sim;
+use quiesce_sim::testing::TestCluster;
 
 const ONE_OPEN_JOB: &str = "
 jobs:
@@ -14,7 +14,7 @@ jobs:
 
 #[tokio::test]
 async fn root_reports_cluster_and_version_with_documented_shape() {
-    let sim = Sim::empty().await;
+    let sim = TestCluster::empty().await;
     let resp = sim.get("/").await;
     let body = resp.ok();
     assert!(
@@ -45,22 +45,15 @@ async fn root_reports_cluster_and_version_with_documented_shape() {
 
 #[tokio::test]
 async fn root_takes_cluster_name_and_version_from_the_seed() {
-    let sim = Sim::with_seed("cluster:\n  name: demo-cluster\n  version: 8.11.3\n").await;
+    let sim = TestCluster::with_seed("cluster:\n  name: demo-cluster\n  version: 8.11.3\n").await;
     let body = sim.get("/").await.ok().clone();
     assert_eq!(body["cluster_name"], "demo-cluster");
     assert_eq!(body["version"]["number"], "8.11.3");
 }
 
 #[tokio::test]
-async fn es_version_flag_sets_the_reported_version() {
-    let sim = Sim::builder().es_version("8.4.1").start().await;
-    let body = sim.get("/").await.ok().clone();
-    assert_eq!(body["version"]["number"], "8.4.1");
-}
-
-#[tokio::test]
 async fn head_root_answers_with_product_header_and_no_body() {
-    let sim = Sim::empty().await;
+    let sim = TestCluster::empty().await;
     let resp = sim.send(sim.request(Method::HEAD, "/")).await;
     assert_eq!(resp.status.as_u16(), 200);
     resp.assert_product_header();
@@ -73,7 +66,7 @@ async fn head_root_answers_with_product_header_and_no_body() {
 
 #[tokio::test]
 async fn product_header_and_json_on_success_and_every_error_shape() {
-    let sim = Sim::empty().await;
+    let sim = TestCluster::empty().await;
     // 2xx
     sim.get("/_ml/info").await.ok();
     sim.get("/_ml/anomaly_detectors/_stats").await.ok();
@@ -99,7 +92,7 @@ async fn product_header_and_json_on_success_and_every_error_shape() {
 #[tokio::test]
 async fn before_7_14_there_is_no_product_header() {
     // §8: the header was added in 7.14.
-    let sim = Sim::builder().es_version("7.13.0").start().await;
+    let sim = TestCluster::builder().es_version("7.13.0").start().await;
     let resp = sim.get("/").await;
     assert_eq!(resp.status.as_u16(), 200);
     assert_eq!(resp.body["version"]["number"], "7.13.0");
@@ -111,7 +104,7 @@ async fn before_7_14_there_is_no_product_header() {
 
 #[tokio::test]
 async fn ml_info_reports_upgrade_mode_off_by_default() {
-    let sim = Sim::empty().await;
+    let sim = TestCluster::empty().await;
     let body = sim.get("/_ml/info").await.ok().clone();
     assert_eq!(body["upgrade_mode"], false, "{body}");
 }
@@ -119,7 +112,7 @@ async fn ml_info_reports_upgrade_mode_off_by_default() {
 #[tokio::test]
 async fn close_params_are_read_from_the_query_string() {
     // A failed job closes only with force (E3); force given as a query parameter.
-    let sim = Sim::with_seed("jobs:\n  - id: j1\n    state: failed\n").await;
+    let sim = TestCluster::with_seed("jobs:\n  - id: j1\n    state: failed\n").await;
     let resp = sim
         .post("/_ml/anomaly_detectors/j1/_close?force=true")
         .await;
@@ -129,7 +122,7 @@ async fn close_params_are_read_from_the_query_string() {
 
 #[tokio::test]
 async fn close_params_are_read_from_the_body() {
-    let sim = Sim::with_seed("jobs:\n  - id: j1\n    state: failed\n").await;
+    let sim = TestCluster::with_seed("jobs:\n  - id: j1\n    state: failed\n").await;
     let resp = sim
         .post_json("/_ml/anomaly_detectors/j1/_close", json!({ "force": true }))
         .await;
@@ -140,7 +133,7 @@ async fn close_params_are_read_from_the_body() {
 #[tokio::test]
 async fn stop_params_are_read_from_the_body() {
     // allow_no_match=false in the body turns an unmatched wildcard into a 404 (§5).
-    let sim = Sim::empty().await;
+    let sim = TestCluster::empty().await;
     sim.post_json(
         "/_ml/datafeeds/missing-*/_stop",
         json!({ "allow_no_match": false }),
@@ -155,7 +148,8 @@ async fn stop_params_are_read_from_the_body() {
 
 #[tokio::test]
 async fn open_and_start_accept_timeout_in_the_body() {
-    let sim = Sim::with_seed("jobs:\n  - id: j1\ndatafeeds:\n  - id: df-j1\n    job: j1\n").await;
+    let sim =
+        TestCluster::with_seed("jobs:\n  - id: j1\ndatafeeds:\n  - id: df-j1\n    job: j1\n").await;
     let opened = sim
         .post_json(
             "/_ml/anomaly_detectors/j1/_open",
@@ -171,7 +165,7 @@ async fn open_and_start_accept_timeout_in_the_body() {
 
 #[tokio::test]
 async fn body_and_query_together_rejects_the_query_parameter() {
-    let sim = Sim::with_seed(ONE_OPEN_JOB).await;
+    let sim = TestCluster::with_seed(ONE_OPEN_JOB).await;
     sim.send(
         sim.request(Method::POST, "/_ml/anomaly_detectors/j1/_close?timeout=10s")
             .json(&json!({ "force": true })),
@@ -191,7 +185,7 @@ async fn body_and_query_together_rejects_the_query_parameter() {
 
 #[tokio::test]
 async fn unknown_path_is_the_flat_400_for_any_method() {
-    let sim = Sim::empty().await;
+    let sim = TestCluster::empty().await;
     sim.post("/_ml/not_an_endpoint/x/y")
         .await
         .assert_flat_error(

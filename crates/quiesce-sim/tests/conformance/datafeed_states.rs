@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Resp, Sim, assert_no_node, assert_node};
+use quiesce_sim::testing::{Answer, TestCluster, assert_no_node, assert_node};
 
 fn seed(job_state: &str, datafeed_state: &str, latency: &str) -> String {
     format!(
@@ -39,7 +39,7 @@ fn assert_stopped_stats(stats: &Value) {
     );
 }
 
-fn assert_already_started(resp: &Resp) {
+fn assert_already_started(resp: &Answer) {
     resp.assert_error(
         409,
         "status_exception",
@@ -48,14 +48,14 @@ fn assert_already_started(resp: &Resp) {
 }
 
 /// Sends `POST path` in the background; the handle yields the HTTP status.
-fn post_in_background(sim: &Sim, path: &str) -> tokio::task::JoinHandle<u16> {
+fn post_in_background(sim: &TestCluster, path: &str) -> tokio::task::JoinHandle<u16> {
     let handle = sim.post_in_background(path);
     tokio::spawn(async move { handle.await.expect("background request").status.as_u16() })
 }
 
 #[tokio::test]
 async fn stopped_datafeed_stats_shape() {
-    let sim = Sim::with_seed(&seed("opened", "stopped", "")).await;
+    let sim = TestCluster::with_seed(&seed("opened", "stopped", "")).await;
     let stats = sim.datafeed_stats("df-j1").await;
     assert_eq!(stats["datafeed_id"], "df-j1");
     assert_stopped_stats(&stats);
@@ -68,7 +68,7 @@ async fn stopped_datafeed_stats_shape() {
 
 #[tokio::test]
 async fn start_with_job_opened_answers_node_and_reports_started() {
-    let sim = Sim::with_seed(&seed("opened", "stopped", "")).await;
+    let sim = TestCluster::with_seed(&seed("opened", "stopped", "")).await;
     let body = sim.post("/_ml/datafeeds/df-j1/_start").await.ok().clone();
     assert_eq!(body["started"], true, "{body}");
     let node = body["node"]
@@ -97,7 +97,7 @@ async fn start_with_job_opened_answers_node_and_reports_started() {
 
 #[tokio::test]
 async fn start_with_job_opening_succeeds() {
-    let sim = Sim::with_seed(&seed("closed", "stopped", "  open_job: 800ms")).await;
+    let sim = TestCluster::with_seed(&seed("closed", "stopped", "  open_job: 800ms")).await;
     let open = post_in_background(&sim, "/_ml/anomaly_detectors/j1/_open");
     sim.wait_job("j1", "opening").await;
     let body = sim.post("/_ml/datafeeds/df-j1/_start").await.ok().clone();
@@ -109,7 +109,7 @@ async fn start_with_job_opening_succeeds() {
 
 #[tokio::test]
 async fn start_with_job_closed_is_409_and_datafeed_stays_stopped() {
-    let sim = Sim::with_seed(&seed("closed", "stopped", "")).await;
+    let sim = TestCluster::with_seed(&seed("closed", "stopped", "")).await;
     sim.post("/_ml/datafeeds/df-j1/_start").await.assert_error(
         409,
         "status_exception",
@@ -120,7 +120,7 @@ async fn start_with_job_closed_is_409_and_datafeed_stays_stopped() {
 
 #[tokio::test]
 async fn start_with_job_closing_is_409() {
-    let sim = Sim::with_seed(&seed("opened", "stopped", "  close_job: 800ms")).await;
+    let sim = TestCluster::with_seed(&seed("opened", "stopped", "  close_job: 800ms")).await;
     let close = post_in_background(&sim, "/_ml/anomaly_detectors/j1/_close");
     sim.wait_job("j1", "closing").await;
     sim.post("/_ml/datafeeds/df-j1/_start").await.assert_error(
@@ -134,7 +134,7 @@ async fn start_with_job_closing_is_409() {
 
 #[tokio::test]
 async fn start_with_job_failed_is_409() {
-    let sim = Sim::with_seed(&seed("failed", "stopped", "")).await;
+    let sim = TestCluster::with_seed(&seed("failed", "stopped", "")).await;
     sim.post("/_ml/datafeeds/df-j1/_start").await.assert_error(
         409,
         "status_exception",
@@ -145,14 +145,14 @@ async fn start_with_job_failed_is_409() {
 
 #[tokio::test]
 async fn start_of_started_datafeed_is_409() {
-    let sim = Sim::with_seed(&seed("opened", "started", "")).await;
+    let sim = TestCluster::with_seed(&seed("opened", "started", "")).await;
     assert_already_started(&sim.post("/_ml/datafeeds/df-j1/_start").await);
     assert_eq!(sim.datafeed_state("df-j1").await, "started");
 }
 
 #[tokio::test]
 async fn start_of_starting_datafeed_is_409() {
-    let sim = Sim::with_seed(&seed("opened", "stopped", "  start_datafeed: 800ms")).await;
+    let sim = TestCluster::with_seed(&seed("opened", "stopped", "  start_datafeed: 800ms")).await;
     let start = post_in_background(&sim, "/_ml/datafeeds/df-j1/_start");
     sim.wait_datafeed("df-j1", "starting").await;
     assert_already_started(&sim.post("/_ml/datafeeds/df-j1/_start").await);
@@ -162,7 +162,7 @@ async fn start_of_starting_datafeed_is_409() {
 
 #[tokio::test]
 async fn start_of_stopping_datafeed_is_409() {
-    let sim = Sim::with_seed(&seed("opened", "started", "")).await;
+    let sim = TestCluster::with_seed(&seed("opened", "started", "")).await;
     sim.set_faults(
         json!([{ "operation": "stop_datafeed", "target": "df-j1", "stuck": true, "times": 1 }]),
     )
@@ -181,7 +181,7 @@ async fn start_of_stopping_datafeed_is_409() {
 
 #[tokio::test]
 async fn stop_of_started_datafeed_goes_through_stopping_to_stopped() {
-    let sim = Sim::with_seed(&seed("opened", "started", "  stop_datafeed: 600ms")).await;
+    let sim = TestCluster::with_seed(&seed("opened", "started", "  stop_datafeed: 600ms")).await;
     let stop = post_in_background(&sim, "/_ml/datafeeds/df-j1/_stop");
     sim.wait_datafeed("df-j1", "stopping").await;
     assert_eq!(stop.await.expect("stop task"), 200);
@@ -191,7 +191,7 @@ async fn stop_of_started_datafeed_goes_through_stopping_to_stopped() {
 
 #[tokio::test]
 async fn stop_answers_stopped_true() {
-    let sim = Sim::with_seed(&seed("opened", "started", "")).await;
+    let sim = TestCluster::with_seed(&seed("opened", "started", "")).await;
     let resp = sim.post("/_ml/datafeeds/df-j1/_stop").await;
     assert_eq!(resp.ok(), &json!({ "stopped": true }));
     assert_stopped_stats(&sim.datafeed_stats("df-j1").await);
@@ -204,7 +204,7 @@ async fn stop_answers_stopped_true() {
 
 #[tokio::test]
 async fn stop_of_starting_datafeed_stops_it() {
-    let sim = Sim::with_seed(&seed("opened", "stopped", "  start_datafeed: 800ms")).await;
+    let sim = TestCluster::with_seed(&seed("opened", "stopped", "  start_datafeed: 800ms")).await;
     let _start = post_in_background(&sim, "/_ml/datafeeds/df-j1/_start");
     sim.wait_datafeed("df-j1", "starting").await;
     let resp = sim.post("/_ml/datafeeds/df-j1/_stop").await;
@@ -214,7 +214,7 @@ async fn stop_of_starting_datafeed_stops_it() {
 
 #[tokio::test]
 async fn stop_of_stopping_datafeed_waits_until_stopped() {
-    let sim = Sim::with_seed(&seed("opened", "started", "  stop_datafeed: 600ms")).await;
+    let sim = TestCluster::with_seed(&seed("opened", "started", "  stop_datafeed: 600ms")).await;
     let first = post_in_background(&sim, "/_ml/datafeeds/df-j1/_stop");
     sim.wait_datafeed("df-j1", "stopping").await;
     let resp = sim.post("/_ml/datafeeds/df-j1/_stop").await;
@@ -225,7 +225,7 @@ async fn stop_of_stopping_datafeed_waits_until_stopped() {
 
 #[tokio::test]
 async fn stop_of_stopped_datafeed_is_a_no_op_with_or_without_force() {
-    let sim = Sim::with_seed(&seed("opened", "stopped", "")).await;
+    let sim = TestCluster::with_seed(&seed("opened", "stopped", "")).await;
     for path in [
         "/_ml/datafeeds/df-j1/_stop",
         "/_ml/datafeeds/df-j1/_stop?force=true",
@@ -241,7 +241,7 @@ async fn stop_of_stopped_datafeed_is_a_no_op_with_or_without_force() {
 
 #[tokio::test]
 async fn force_stop_of_started_datafeed_stops_it() {
-    let sim = Sim::with_seed(&seed("opened", "started", "")).await;
+    let sim = TestCluster::with_seed(&seed("opened", "started", "")).await;
     let resp = sim.post("/_ml/datafeeds/df-j1/_stop?force=true").await;
     assert_eq!(resp.ok(), &json!({ "stopped": true }));
     assert_stopped_stats(&sim.datafeed_stats("df-j1").await);
@@ -249,7 +249,7 @@ async fn force_stop_of_started_datafeed_stops_it() {
 
 #[tokio::test]
 async fn force_stop_of_starting_datafeed_stops_it() {
-    let sim = Sim::with_seed(&seed("opened", "stopped", "  start_datafeed: 800ms")).await;
+    let sim = TestCluster::with_seed(&seed("opened", "stopped", "  start_datafeed: 800ms")).await;
     let _start = post_in_background(&sim, "/_ml/datafeeds/df-j1/_start");
     sim.wait_datafeed("df-j1", "starting").await;
     let resp = sim.post("/_ml/datafeeds/df-j1/_stop?force=true").await;
@@ -259,7 +259,7 @@ async fn force_stop_of_starting_datafeed_stops_it() {
 
 #[tokio::test]
 async fn force_stop_of_stopping_datafeed_stops_it() {
-    let sim = Sim::with_seed(&seed("opened", "started", "")).await;
+    let sim = TestCluster::with_seed(&seed("opened", "started", "")).await;
     sim.set_faults(
         json!([{ "operation": "stop_datafeed", "target": "df-j1", "stuck": true, "times": 1 }]),
     )
@@ -275,7 +275,7 @@ async fn force_stop_of_stopping_datafeed_stops_it() {
 #[tokio::test]
 async fn close_job_stops_its_started_datafeed_first() {
     // 7.14+ (§2.2 step 4): close stops the datafeed, then closes the job.
-    let sim = Sim::with_seed(&seed("opened", "started", "")).await;
+    let sim = TestCluster::with_seed(&seed("opened", "started", "")).await;
     let resp = sim.post("/_ml/anomaly_detectors/j1/_close").await;
     assert_eq!(resp.ok(), &json!({ "closed": true }));
     assert_stopped_stats(&sim.datafeed_stats("df-j1").await);
@@ -284,7 +284,7 @@ async fn close_job_stops_its_started_datafeed_first() {
 
 #[tokio::test]
 async fn lookback_datafeed_stops_and_closes_its_job_when_it_reaches_end() {
-    let sim = Sim::with_seed(&seed("opened", "stopped", "")).await;
+    let sim = TestCluster::with_seed(&seed("opened", "stopped", "")).await;
     let body = sim
         .post("/_ml/datafeeds/df-j1/_start?start=2026-01-01T00:00:00Z&end=2026-01-02T00:00:00Z")
         .await
@@ -297,7 +297,7 @@ async fn lookback_datafeed_stops_and_closes_its_job_when_it_reaches_end() {
 
 #[tokio::test]
 async fn job_failure_force_stops_the_started_datafeed() {
-    let sim = Sim::with_seed(&seed("opened", "started", "")).await;
+    let sim = TestCluster::with_seed(&seed("opened", "started", "")).await;
     sim.post("/_sim/anomaly_detectors/j1/_fail").await;
     assert_eq!(sim.job_state("j1").await, "failed");
     assert_stopped_stats(&sim.datafeed_stats("df-j1").await);

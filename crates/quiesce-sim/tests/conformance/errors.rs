@@ -6,7 +6,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::harness::Sim;
+use quiesce_sim::testing::TestCluster;
 
 const OPEN_WITH_DATAFEED: &str = "
 jobs:
@@ -20,7 +20,7 @@ datafeeds:
 
 #[tokio::test]
 async fn e1_unknown_job_on_every_job_api() {
-    let sim = Sim::empty().await;
+    let sim = TestCluster::empty().await;
     let reason = "No known job with id 'nope'";
     for (method, path) in [
         (Method::GET, "/_ml/anomaly_detectors/nope"),
@@ -37,7 +37,7 @@ async fn e1_unknown_job_on_every_job_api() {
 
 #[tokio::test]
 async fn e1_reason_matches_the_verbatim_kibana_fixture() {
-    let sim = Sim::empty().await;
+    let sim = TestCluster::empty().await;
     let resp = sim
         .get("/_ml/anomaly_detectors/siem-api-rare_process_linux_ecs/_stats")
         .await;
@@ -49,7 +49,7 @@ async fn e1_reason_matches_the_verbatim_kibana_fixture() {
 
 #[tokio::test]
 async fn e2_unknown_datafeed_on_every_datafeed_api() {
-    let sim = Sim::empty().await;
+    let sim = TestCluster::empty().await;
     let reason = "No datafeed with id [nope] exists";
     for (method, path) in [
         (Method::GET, "/_ml/datafeeds/nope"),
@@ -65,7 +65,7 @@ async fn e2_unknown_datafeed_on_every_datafeed_api() {
 
 #[tokio::test]
 async fn e3_close_single_failed_job() {
-    let sim = Sim::with_seed("jobs:\n  - id: j1\n    state: failed\n").await;
+    let sim = TestCluster::with_seed("jobs:\n  - id: j1\n    state: failed\n").await;
     sim.post("/_ml/anomaly_detectors/j1/_close")
         .await
         .assert_error(
@@ -77,7 +77,7 @@ async fn e3_close_single_failed_job() {
 
 #[tokio::test]
 async fn e4_close_set_with_a_failed_job_touches_nothing() {
-    let sim = Sim::with_seed(
+    let sim = TestCluster::with_seed(
         "
 jobs:
   - id: j1
@@ -113,7 +113,7 @@ jobs:
 #[tokio::test]
 async fn e3_or_e4_depends_on_how_many_jobs_the_expression_expands_to() {
     // §2.2 step 3: exactly one expanded job → E3; more than one (closed ones count) → E4.
-    let sim = Sim::with_seed(
+    let sim = TestCluster::with_seed(
         "
 jobs:
   - id: j1
@@ -142,7 +142,7 @@ jobs:
 async fn e5_close_when_datafeed_stop_fails() {
     // The close stops the datafeed with the same parameters (§2.2 step 4); a failing stop of
     // df-j1 (fault) must surface as E5 with the stop's error as caused_by.
-    let sim = Sim::with_seed(OPEN_WITH_DATAFEED).await;
+    let sim = TestCluster::with_seed(OPEN_WITH_DATAFEED).await;
     sim.set_faults(json!([{
         "operation": "stop_datafeed", "target": "df-j1",
         "error": { "status": 500, "type": "exception", "reason": "boom" }
@@ -161,7 +161,7 @@ async fn e5_close_when_datafeed_stop_fails() {
 
 #[tokio::test]
 async fn e6_close_with_started_datafeed_before_7_14() {
-    let sim = Sim::builder()
+    let sim = TestCluster::builder()
         .seed(OPEN_WITH_DATAFEED)
         .es_version("7.13.0")
         .start()
@@ -188,7 +188,7 @@ async fn e6_close_with_started_datafeed_before_7_14() {
 
 #[tokio::test]
 async fn e7_open_already_opened() {
-    let sim = Sim::with_seed(OPEN_WITH_DATAFEED).await;
+    let sim = TestCluster::with_seed(OPEN_WITH_DATAFEED).await;
     sim.post("/_ml/anomaly_detectors/j1/_open")
         .await
         .assert_error(
@@ -200,7 +200,8 @@ async fn e7_open_already_opened() {
 
 #[tokio::test]
 async fn e8_start_datafeed_job_not_open() {
-    let sim = Sim::with_seed("jobs:\n  - id: j1\ndatafeeds:\n  - id: df-j1\n    job: j1\n").await;
+    let sim =
+        TestCluster::with_seed("jobs:\n  - id: j1\ndatafeeds:\n  - id: df-j1\n    job: j1\n").await;
     sim.post("/_ml/datafeeds/df-j1/_start").await.assert_error(
         409,
         "status_exception",
@@ -210,7 +211,7 @@ async fn e8_start_datafeed_job_not_open() {
 
 #[tokio::test]
 async fn e9_start_already_started() {
-    let sim = Sim::with_seed(OPEN_WITH_DATAFEED).await;
+    let sim = TestCluster::with_seed(OPEN_WITH_DATAFEED).await;
     sim.post("/_ml/datafeeds/df-j1/_start").await.assert_error(
         409,
         "status_exception",
@@ -220,7 +221,7 @@ async fn e9_start_already_started() {
 
 #[tokio::test]
 async fn e11_concurrent_set_upgrade_mode() {
-    let sim = Sim::with_seed("latency:\n  set_upgrade_mode: 1s\n").await;
+    let sim = TestCluster::with_seed("latency:\n  set_upgrade_mode: 1s\n").await;
     let path = "/_ml/set_upgrade_mode?enabled=true";
     let (a, b) = tokio::join!(sim.post(path), sim.post(path));
     let (winner, loser) = if a.status.as_u16() == 200 {
@@ -246,7 +247,7 @@ async fn e11_concurrent_set_upgrade_mode() {
 
 #[tokio::test]
 async fn e12_open_without_capacity() {
-    let sim = Sim::with_seed(
+    let sim = TestCluster::with_seed(
         "
 nodes:
   count: 2
@@ -277,7 +278,7 @@ jobs:
 
 #[tokio::test]
 async fn e12_jobs_spread_over_nodes_until_none_has_room() {
-    let sim = Sim::with_seed(
+    let sim = TestCluster::with_seed(
         "
 nodes:
   count: 2
@@ -299,7 +300,7 @@ jobs:
 
 #[tokio::test]
 async fn e12_memory_is_summed_over_opened_jobs_on_a_node() {
-    let sim = Sim::with_seed(
+    let sim = TestCluster::with_seed(
         "
 nodes:
   count: 1
@@ -327,9 +328,10 @@ jobs:
 
 #[tokio::test]
 async fn e14_close_timeout_is_500_and_the_close_goes_on() {
-    let sim =
-        Sim::with_seed("latency:\n  close_job: 1500ms\njobs:\n  - id: j1\n    state: opened\n")
-            .await;
+    let sim = TestCluster::with_seed(
+        "latency:\n  close_job: 1500ms\njobs:\n  - id: j1\n    state: opened\n",
+    )
+    .await;
     sim.post("/_ml/anomaly_detectors/j1/_close?timeout=100ms")
         .await
         .assert_error(
@@ -346,7 +348,7 @@ async fn e14_close_timeout_is_500_and_the_close_goes_on() {
 
 #[tokio::test]
 async fn e15_open_timeout_is_408_and_the_open_goes_on() {
-    let sim = Sim::with_seed("latency:\n  open_job: 1500ms\njobs:\n  - id: j1\n").await;
+    let sim = TestCluster::with_seed("latency:\n  open_job: 1500ms\njobs:\n  - id: j1\n").await;
     sim.post("/_ml/anomaly_detectors/j1/_open?timeout=100ms")
         .await
         .assert_error(
@@ -360,7 +362,7 @@ async fn e15_open_timeout_is_408_and_the_open_goes_on() {
 
 #[tokio::test]
 async fn e16_start_timeout_is_408_and_the_start_goes_on() {
-    let sim = Sim::with_seed(
+    let sim = TestCluster::with_seed(
         "
 latency:
   start_datafeed: 1500ms
@@ -387,7 +389,7 @@ datafeeds:
 #[tokio::test]
 async fn stop_timeout_is_not_an_error() {
     // §2.1 step 4: a stop whose timeout expires still answers 200.
-    let sim = Sim::with_seed(
+    let sim = TestCluster::with_seed(
         "
 latency:
   stop_datafeed: 1500ms
@@ -407,7 +409,7 @@ datafeeds:
 
 #[tokio::test]
 async fn e22_unknown_query_parameter() {
-    let sim = Sim::with_seed(OPEN_WITH_DATAFEED).await;
+    let sim = TestCluster::with_seed(OPEN_WITH_DATAFEED).await;
     sim.post("/_ml/anomaly_detectors/j1/_close?bogus=1")
         .await
         .assert_error(
@@ -427,7 +429,7 @@ async fn e22_unknown_query_parameter() {
 
 #[tokio::test]
 async fn e22_several_unknown_query_parameters_use_the_plural() {
-    let sim = Sim::with_seed(OPEN_WITH_DATAFEED).await;
+    let sim = TestCluster::with_seed(OPEN_WITH_DATAFEED).await;
     sim.post("/_ml/datafeeds/df-j1/_stop?bogus=1&zzz=2")
         .await
         .assert_error(
@@ -440,7 +442,7 @@ async fn e22_several_unknown_query_parameters_use_the_plural() {
 
 #[tokio::test]
 async fn e22_misspelt_parameter_may_suggest_the_right_one() {
-    let sim = Sim::with_seed(OPEN_WITH_DATAFEED).await;
+    let sim = TestCluster::with_seed(OPEN_WITH_DATAFEED).await;
     let resp = sim.post("/_ml/anomaly_detectors/j1/_close?timout=1s").await;
     let error = resp.assert_envelope(400, "illegal_argument_exception");
     let base =
@@ -454,7 +456,7 @@ async fn e22_misspelt_parameter_may_suggest_the_right_one() {
 
 #[tokio::test]
 async fn e23_wrong_method_is_the_flat_405() {
-    let sim = Sim::empty().await;
+    let sim = TestCluster::empty().await;
     for (method, path, allowed) in [
         ("GET", "/_ml/anomaly_detectors/j1/_close", "POST"),
         ("GET", "/_ml/anomaly_detectors/j1/_open", "POST"),
@@ -475,7 +477,7 @@ async fn e23_wrong_method_is_the_flat_405() {
 
 #[tokio::test]
 async fn e24_start_with_end_not_after_start() {
-    let sim = Sim::with_seed(
+    let sim = TestCluster::with_seed(
         "jobs:\n  - id: j1\n    state: opened\ndatafeeds:\n  - id: df-j1\n    job: j1\n",
     )
     .await;
@@ -501,7 +503,7 @@ async fn e24_start_with_end_not_after_start() {
 
 #[tokio::test]
 async fn fault_rules_produce_e13_e17_e20_e21_envelopes() {
-    let sim = Sim::with_seed(OPEN_WITH_DATAFEED).await;
+    let sim = TestCluster::with_seed(OPEN_WITH_DATAFEED).await;
     let e13 = "Cannot open jobs because persistent task assignment is disabled by the [cluster.persistent_tasks.allocation.enable] setting";
     let e17 = "Failed to stop datafeed [df-j1] after 10 due to inconsistencies between local and persistent tasks within the cluster";
     let e21 = "index [.ml-anomalies-shared] blocked by: [FORBIDDEN/4/index closed];";

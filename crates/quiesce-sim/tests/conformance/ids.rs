@@ -3,10 +3,16 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::Sim;
+use quiesce_sim::testing::TestCluster;
 
-async fn examples() -> Sim {
-    Sim::builder().fixture("ids.yaml").start().await
+async fn examples() -> TestCluster {
+    TestCluster::builder()
+        .seed_file(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/sim/ids.yaml"
+        ))
+        .start()
+        .await
 }
 
 fn ids(body: &Value, list: &str, field: &str) -> Vec<String> {
@@ -18,7 +24,7 @@ fn ids(body: &Value, list: &str, field: &str) -> Vec<String> {
         .collect()
 }
 
-async fn datafeed_stats_ids(sim: &Sim, expression: &str) -> Vec<String> {
+async fn datafeed_stats_ids(sim: &TestCluster, expression: &str) -> Vec<String> {
     let resp = sim
         .get(&format!("/_ml/datafeeds/{expression}/_stats"))
         .await;
@@ -28,7 +34,7 @@ async fn datafeed_stats_ids(sim: &Sim, expression: &str) -> Vec<String> {
     found
 }
 
-async fn job_stats_ids(sim: &Sim, expression: &str) -> Vec<String> {
+async fn job_stats_ids(sim: &TestCluster, expression: &str) -> Vec<String> {
     let resp = sim
         .get(&format!("/_ml/anomaly_detectors/{expression}/_stats"))
         .await;
@@ -40,7 +46,7 @@ async fn job_stats_ids(sim: &Sim, expression: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn all_with_nothing_there_and_allow_no_match_true_is_empty_success() {
-    let sim = Sim::empty().await;
+    let sim = TestCluster::empty().await;
     assert_eq!(
         sim.get("/_ml/datafeeds/_all/_stats").await.ok(),
         &json!({ "count": 0, "datafeeds": [] })
@@ -70,7 +76,7 @@ async fn stats_without_id_mean_all() {
 
 #[tokio::test]
 async fn all_or_star_with_nothing_there_and_allow_no_match_false_is_404_star() {
-    let sim = Sim::empty().await;
+    let sim = TestCluster::empty().await;
     for expression in ["_all", "*"] {
         let datafeeds = "No datafeed with id [*] exists";
         let jobs = "No known job with id '*'";
@@ -281,7 +287,7 @@ async fn star_and_all_match_everything() {
 
 #[tokio::test]
 async fn results_are_sorted_by_id() {
-    let sim = Sim::empty().await;
+    let sim = TestCluster::empty().await;
     for id in ["zeta", "alpha", "mid"] {
         sim.put_job(id, json!({})).await.ok();
         sim.put_datafeed(&format!("df-{id}"), id).await.ok();

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::harness::{Sim, assert_no_node, assert_node};
+use quiesce_sim::testing::{Answer, TestCluster, assert_no_node, assert_node};
 
 const OPEN_JOB: &str = "jobs:\n  - id: j1\n    state: opened\n";
 const FAILED_JOB: &str = "jobs:\n  - id: j1\n    state: failed\n";
@@ -27,7 +27,7 @@ jobs:
 ";
 
 /// Starts a close in the background and returns once stats report `closing`.
-async fn close_in_background(sim: &Sim) -> tokio::task::JoinHandle<u16> {
+async fn close_in_background(sim: &TestCluster) -> tokio::task::JoinHandle<u16> {
     let handle = sim.post_in_background("/_ml/anomaly_detectors/j1/_close");
     sim.wait_job("j1", "closing").await;
     tokio::spawn(async move { handle.await.expect("close task").status.as_u16() })
@@ -35,7 +35,7 @@ async fn close_in_background(sim: &Sim) -> tokio::task::JoinHandle<u16> {
 
 #[tokio::test]
 async fn closed_job_opens_and_reports_node_explanation_and_open_time() {
-    let sim = Sim::empty().await;
+    let sim = TestCluster::empty().await;
     sim.put_job("j1", json!({})).await.ok();
     let closed = sim.job_stats("j1").await;
     assert_eq!(closed["state"], "closed");
@@ -74,7 +74,7 @@ async fn closed_job_opens_and_reports_node_explanation_and_open_time() {
 
 #[tokio::test]
 async fn stats_elements_always_carry_counts_sizes_forecasts_and_timing() {
-    let sim = Sim::with_seed(OPEN_JOB).await;
+    let sim = TestCluster::with_seed(OPEN_JOB).await;
     let stats = sim.job_stats("j1").await;
     assert_eq!(stats["job_id"], "j1");
     assert_eq!(stats["data_counts"]["job_id"], "j1");
@@ -87,7 +87,7 @@ async fn stats_elements_always_carry_counts_sizes_forecasts_and_timing() {
 
 #[tokio::test]
 async fn lazy_open_without_capacity_stays_opening_unassigned() {
-    let sim = Sim::with_seed(LAZY_JOB).await;
+    let sim = TestCluster::with_seed(LAZY_JOB).await;
     let resp = sim.post("/_ml/anomaly_detectors/lazy/_open").await;
     assert_eq!(resp.ok(), &json!({ "opened": true, "node": "" }));
     let stats = sim.job_stats("lazy").await;
@@ -101,7 +101,7 @@ async fn lazy_open_without_capacity_stays_opening_unassigned() {
 
 #[tokio::test]
 async fn lazy_job_is_assigned_when_memory_frees_up() {
-    let sim = Sim::with_seed(
+    let sim = TestCluster::with_seed(
         "
 nodes:
   count: 1
@@ -125,7 +125,7 @@ jobs:
     assert_eq!(stats["assignment_explanation"], "");
 }
 
-fn assert_already_opened(resp: &crate::harness::Resp, id: &str) {
+fn assert_already_opened(resp: &Answer, id: &str) {
     resp.assert_error(
         409,
         "status_exception",
@@ -135,14 +135,14 @@ fn assert_already_opened(resp: &crate::harness::Resp, id: &str) {
 
 #[tokio::test]
 async fn open_of_opened_job_is_409() {
-    let sim = Sim::with_seed(OPEN_JOB).await;
+    let sim = TestCluster::with_seed(OPEN_JOB).await;
     assert_already_opened(&sim.post("/_ml/anomaly_detectors/j1/_open").await, "j1");
     assert_eq!(sim.job_state("j1").await, "opened");
 }
 
 #[tokio::test]
 async fn open_of_opening_job_is_409() {
-    let sim = Sim::with_seed(LAZY_JOB).await;
+    let sim = TestCluster::with_seed(LAZY_JOB).await;
     sim.post("/_ml/anomaly_detectors/lazy/_open").await.ok();
     assert_already_opened(&sim.post("/_ml/anomaly_detectors/lazy/_open").await, "lazy");
     assert_eq!(sim.job_state("lazy").await, "opening");
@@ -150,7 +150,7 @@ async fn open_of_opening_job_is_409() {
 
 #[tokio::test]
 async fn open_of_closing_job_is_409() {
-    let sim = Sim::with_seed(SLOW_CLOSE).await;
+    let sim = TestCluster::with_seed(SLOW_CLOSE).await;
     let close = close_in_background(&sim).await;
     assert_already_opened(&sim.post("/_ml/anomaly_detectors/j1/_open").await, "j1");
     assert_eq!(close.await.expect("close task"), 200);
@@ -159,14 +159,14 @@ async fn open_of_closing_job_is_409() {
 
 #[tokio::test]
 async fn open_of_failed_job_is_409() {
-    let sim = Sim::with_seed(FAILED_JOB).await;
+    let sim = TestCluster::with_seed(FAILED_JOB).await;
     assert_already_opened(&sim.post("/_ml/anomaly_detectors/j1/_open").await, "j1");
     assert_eq!(sim.job_state("j1").await, "failed");
 }
 
 #[tokio::test]
 async fn graceful_close_goes_through_closing_to_closed() {
-    let sim = Sim::with_seed(SLOW_CLOSE).await;
+    let sim = TestCluster::with_seed(SLOW_CLOSE).await;
     let close = close_in_background(&sim).await;
     assert_eq!(close.await.expect("close task"), 200);
     // The close returns only once the job is closed.
@@ -179,7 +179,7 @@ async fn graceful_close_goes_through_closing_to_closed() {
 
 #[tokio::test]
 async fn close_answers_closed_true() {
-    let sim = Sim::with_seed(OPEN_JOB).await;
+    let sim = TestCluster::with_seed(OPEN_JOB).await;
     let resp = sim.post("/_ml/anomaly_detectors/j1/_close").await;
     assert_eq!(resp.ok(), &json!({ "closed": true }));
     assert_eq!(sim.job_state("j1").await, "closed");
@@ -187,7 +187,7 @@ async fn close_answers_closed_true() {
 
 #[tokio::test]
 async fn close_of_unassigned_opening_job_closes_it() {
-    let sim = Sim::with_seed(LAZY_JOB).await;
+    let sim = TestCluster::with_seed(LAZY_JOB).await;
     sim.post("/_ml/anomaly_detectors/lazy/_open").await.ok();
     let resp = sim.post("/_ml/anomaly_detectors/lazy/_close").await;
     assert_eq!(resp.ok(), &json!({ "closed": true }));
@@ -198,7 +198,7 @@ async fn close_of_unassigned_opening_job_closes_it() {
 
 #[tokio::test]
 async fn close_of_closing_job_waits_until_closed() {
-    let sim = Sim::with_seed(SLOW_CLOSE).await;
+    let sim = TestCluster::with_seed(SLOW_CLOSE).await;
     let first = close_in_background(&sim).await;
     let second = sim.post("/_ml/anomaly_detectors/j1/_close").await;
     assert_eq!(second.ok(), &json!({ "closed": true }));
@@ -212,7 +212,7 @@ async fn close_of_closing_job_waits_until_closed() {
 
 #[tokio::test]
 async fn close_of_closed_job_is_a_no_op_with_or_without_force() {
-    let sim = Sim::with_seed("jobs:\n  - id: j1\n").await;
+    let sim = TestCluster::with_seed("jobs:\n  - id: j1\n").await;
     for path in [
         "/_ml/anomaly_detectors/j1/_close",
         "/_ml/anomaly_detectors/j1/_close?force=true",
@@ -228,7 +228,7 @@ async fn close_of_closed_job_is_a_no_op_with_or_without_force() {
 
 #[tokio::test]
 async fn close_of_failed_job_without_force_is_409_and_job_stays_failed() {
-    let sim = Sim::with_seed(FAILED_JOB).await;
+    let sim = TestCluster::with_seed(FAILED_JOB).await;
     sim.post("/_ml/anomaly_detectors/j1/_close")
         .await
         .assert_error(
@@ -241,7 +241,7 @@ async fn close_of_failed_job_without_force_is_409_and_job_stays_failed() {
 
 #[tokio::test]
 async fn force_close_of_failed_job_closes_it() {
-    let sim = Sim::with_seed(FAILED_JOB).await;
+    let sim = TestCluster::with_seed(FAILED_JOB).await;
     let resp = sim
         .post("/_ml/anomaly_detectors/j1/_close?force=true")
         .await;
@@ -251,7 +251,7 @@ async fn force_close_of_failed_job_closes_it() {
 
 #[tokio::test]
 async fn force_close_of_opened_job_closes_it() {
-    let sim = Sim::with_seed(OPEN_JOB).await;
+    let sim = TestCluster::with_seed(OPEN_JOB).await;
     let resp = sim
         .post("/_ml/anomaly_detectors/j1/_close?force=true")
         .await;
@@ -261,7 +261,7 @@ async fn force_close_of_opened_job_closes_it() {
 
 #[tokio::test]
 async fn force_close_of_opening_job_closes_it() {
-    let sim = Sim::with_seed(LAZY_JOB).await;
+    let sim = TestCluster::with_seed(LAZY_JOB).await;
     sim.post("/_ml/anomaly_detectors/lazy/_open").await.ok();
     let resp = sim
         .post("/_ml/anomaly_detectors/lazy/_close?force=true")
@@ -273,7 +273,7 @@ async fn force_close_of_opening_job_closes_it() {
 #[tokio::test]
 async fn force_close_of_closing_job_closes_it_immediately() {
     // A stuck close keeps the job `closing` until a force close (simulator contract).
-    let sim = Sim::with_seed(OPEN_JOB).await;
+    let sim = TestCluster::with_seed(OPEN_JOB).await;
     sim.set_faults(
         json!([{ "operation": "close_job", "target": "j1", "stuck": true, "times": 1 }]),
     )
@@ -295,7 +295,7 @@ async fn force_close_of_closing_job_closes_it_immediately() {
 
 #[tokio::test]
 async fn process_failure_fails_the_job_and_force_stops_its_datafeed() {
-    let sim = Sim::with_seed(
+    let sim = TestCluster::with_seed(
         "
 jobs:
   - id: j1
@@ -325,7 +325,7 @@ jobs:
 ";
 
 /// Starts an open in the background and returns once stats report `opening`.
-async fn open_in_background(sim: &Sim) -> tokio::task::JoinHandle<crate::harness::Resp> {
+async fn open_in_background(sim: &TestCluster) -> tokio::task::JoinHandle<Answer> {
     let handle = sim.post_in_background("/_ml/anomaly_detectors/j1/_open");
     sim.wait_job("j1", "opening").await;
     handle
@@ -334,7 +334,7 @@ async fn open_in_background(sim: &Sim) -> tokio::task::JoinHandle<crate::harness
 #[tokio::test]
 async fn open_waiting_job_closed_meanwhile_is_409() {
     // §2.3: `The job has been closed while waiting to be opened`.
-    let sim = Sim::with_seed(SLOW_OPEN).await;
+    let sim = TestCluster::with_seed(SLOW_OPEN).await;
     let open = open_in_background(&sim).await;
     let closed = sim
         .post("/_ml/anomaly_detectors/j1/_close?force=true")
@@ -351,7 +351,7 @@ async fn open_waiting_job_closed_meanwhile_is_409() {
 #[tokio::test]
 async fn open_waiting_job_failed_meanwhile_is_500() {
     // §2.3: `Unexpected job state [failed] [with reason [<r>] ]while waiting for job to be opened`.
-    let sim = Sim::with_seed(SLOW_OPEN).await;
+    let sim = TestCluster::with_seed(SLOW_OPEN).await;
     let open = open_in_background(&sim).await;
     let failed = sim.post("/_sim/anomaly_detectors/j1/_fail").await;
     assert_eq!(failed.status.as_u16(), 200, "{}", failed.text);
@@ -368,7 +368,7 @@ async fn open_waiting_job_failed_meanwhile_is_500() {
 
 #[tokio::test]
 async fn closing_job_is_still_assigned_to_its_node() {
-    let sim = Sim::with_seed(SLOW_CLOSE).await;
+    let sim = TestCluster::with_seed(SLOW_CLOSE).await;
     let close = close_in_background(&sim).await;
     let stats = sim.job_stats("j1").await;
     assert_eq!(stats["state"], "closing", "the close takes 600 ms: {stats}");
@@ -379,7 +379,7 @@ async fn closing_job_is_still_assigned_to_its_node() {
 #[tokio::test]
 async fn close_timeout_reason_formats_the_time_value_like_es() {
     // ES TimeValue: 1500ms prints as `1.5s`.
-    let sim = Sim::with_seed(OPEN_JOB).await;
+    let sim = TestCluster::with_seed(OPEN_JOB).await;
     sim.set_faults(json!([{ "operation": "close_job", "stuck": true, "times": 1 }]))
         .await;
     sim.post("/_ml/anomaly_detectors/j1/_close?timeout=1500ms")

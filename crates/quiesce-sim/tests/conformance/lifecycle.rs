@@ -4,11 +4,11 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::Sim;
+use quiesce_sim::testing::TestCluster;
 
 const OPEN_JOB: &str = "jobs:\n  - id: j1\n    state: opened\n    model_bytes: 10mb\n";
 
-async fn snapshots(sim: &Sim, job: &str) -> Vec<Value> {
+async fn snapshots(sim: &TestCluster, job: &str) -> Vec<Value> {
     let resp = sim
         .get(&format!("/_ml/anomaly_detectors/{job}/model_snapshots"))
         .await;
@@ -21,7 +21,7 @@ async fn snapshots(sim: &Sim, job: &str) -> Vec<Value> {
     list
 }
 
-async fn job_config(sim: &Sim, job: &str) -> Value {
+async fn job_config(sim: &TestCluster, job: &str) -> Value {
     let resp = sim.get(&format!("/_ml/anomaly_detectors/{job}")).await;
     let body = resp.ok();
     assert_eq!(body["count"], 1, "{}", resp.text);
@@ -60,7 +60,7 @@ fn close_description_matcher_accepts_the_documented_example_only() {
 
 #[tokio::test]
 async fn graceful_close_persists_a_snapshot_with_the_documented_description() {
-    let sim = Sim::with_seed(OPEN_JOB).await;
+    let sim = TestCluster::with_seed(OPEN_JOB).await;
     let before = snapshots(&sim, "j1").await.len();
     sim.post("/_ml/anomaly_detectors/j1/_close").await.ok();
     let after = snapshots(&sim, "j1").await;
@@ -106,7 +106,7 @@ async fn graceful_close_persists_a_snapshot_with_the_documented_description() {
 
 #[tokio::test]
 async fn force_close_persists_no_snapshot() {
-    let sim = Sim::with_seed(OPEN_JOB).await;
+    let sim = TestCluster::with_seed(OPEN_JOB).await;
     let before = snapshots(&sim, "j1").await.len();
     sim.post("/_ml/anomaly_detectors/j1/_close?force=true")
         .await
@@ -120,7 +120,7 @@ async fn force_close_persists_no_snapshot() {
 
 #[tokio::test]
 async fn finished_time_is_set_by_close_and_cleared_by_open() {
-    let sim = Sim::with_seed(OPEN_JOB).await;
+    let sim = TestCluster::with_seed(OPEN_JOB).await;
     let config = job_config(&sim, "j1").await;
     assert!(config.get("finished_time").is_none(), "open job: {config}");
     sim.post("/_ml/anomaly_detectors/j1/_close").await.ok();
@@ -139,7 +139,7 @@ async fn finished_time_is_set_by_close_and_cleared_by_open() {
 
 #[tokio::test]
 async fn lookback_datafeed_from_the_seed_closes_its_job() {
-    let sim = Sim::with_seed(
+    let sim = TestCluster::with_seed(
         "
 jobs:
   - id: j1
@@ -158,7 +158,7 @@ datafeeds:
 
 #[tokio::test]
 async fn running_lookback_datafeed_reports_real_time_configured_false() {
-    let sim = Sim::with_seed(
+    let sim = TestCluster::with_seed(
         "
 latency:
   lookback: 5s
@@ -190,7 +190,7 @@ datafeeds:
 async fn stopping_a_lookback_datafeed_closes_its_job_even_with_force() {
     // §2.1 step 7: an API stop of a datafeed started with an `end` also closes the job.
     for force in ["false", "true"] {
-        let sim = Sim::with_seed(
+        let sim = TestCluster::with_seed(
             "
 latency:
   lookback: 30s
@@ -216,7 +216,7 @@ datafeeds:
 
 #[tokio::test]
 async fn put_job_fills_in_the_documented_defaults() {
-    let sim = Sim::empty().await;
+    let sim = TestCluster::empty().await;
     let resp = sim.put_job("j1", json!({})).await;
     let job = resp.ok();
     assert_eq!(job["job_id"], "j1");
@@ -247,7 +247,7 @@ async fn put_job_fills_in_the_documented_defaults() {
 
 #[tokio::test]
 async fn put_job_conflicts() {
-    let sim = Sim::empty().await;
+    let sim = TestCluster::empty().await;
     sim.put_job("j1", json!({})).await.ok();
     sim.put_job("j1", json!({})).await.assert_error(
         400,
@@ -265,7 +265,7 @@ async fn put_job_conflicts() {
 
 #[tokio::test]
 async fn put_and_get_datafeed_with_defaults_and_conflicts() {
-    let sim = Sim::empty().await;
+    let sim = TestCluster::empty().await;
     sim.put_job("j1", json!({})).await.ok();
     let created = sim.put_datafeed("df-j1", "j1").await;
     let datafeed = created.ok();
@@ -300,7 +300,7 @@ async fn put_and_get_datafeed_with_defaults_and_conflicts() {
 
 #[tokio::test]
 async fn delete_conflicts_while_running_and_success_when_stopped() {
-    let sim = Sim::with_seed(
+    let sim = TestCluster::with_seed(
         "
 jobs:
   - id: j1
@@ -329,7 +329,7 @@ datafeeds:
 
 #[tokio::test]
 async fn jobs_and_datafeeds_created_through_the_api_run_the_full_cycle() {
-    let sim = Sim::empty().await;
+    let sim = TestCluster::empty().await;
     sim.put_job("j1", json!({ "groups": ["web"] })).await.ok();
     sim.put_datafeed("df-j1", "j1").await.ok();
     let opened = sim
@@ -355,7 +355,7 @@ async fn jobs_and_datafeeds_created_through_the_api_run_the_full_cycle() {
 
 #[tokio::test]
 async fn get_job_shows_groups_and_nested_datafeed_config() {
-    let sim = Sim::with_seed(
+    let sim = TestCluster::with_seed(
         "
 jobs:
   - id: j1
@@ -392,7 +392,7 @@ datafeeds:
 
 #[tokio::test]
 async fn open_and_close_bodies_may_repeat_the_id() {
-    let sim = Sim::with_seed("jobs:\n  - id: j1\n").await;
+    let sim = TestCluster::with_seed("jobs:\n  - id: j1\n").await;
     let opened = sim
         .post_json(
             "/_ml/anomaly_detectors/j1/_open",
@@ -422,7 +422,7 @@ datafeeds:
 
 #[tokio::test]
 async fn start_and_end_accept_epoch_millis() {
-    let sim = Sim::with_seed(STOPPED_DATAFEED).await;
+    let sim = TestCluster::with_seed(STOPPED_DATAFEED).await;
     // 13 digits: not a year for `strict_date_optional_time`, so read as epoch millis.
     sim.post("/_ml/datafeeds/df-j1/_start?start=1767312000000&end=1767225600000")
         .await
@@ -439,7 +439,7 @@ async fn start_and_end_accept_epoch_millis() {
 
 #[tokio::test]
 async fn unparseable_start_is_a_parse_exception() {
-    let sim = Sim::with_seed(STOPPED_DATAFEED).await;
+    let sim = TestCluster::with_seed(STOPPED_DATAFEED).await;
     sim.post("/_ml/datafeeds/df-j1/_start?start=yesterday")
         .await
         .assert_error(
@@ -454,7 +454,7 @@ async fn unparseable_start_is_a_parse_exception() {
 async fn force_close_isolates_a_lookback_datafeed_and_persists_nothing() {
     // §2.2 step 4: with force, the datafeed is isolated first so that its auto-close does not
     // turn the force close into a graceful one.
-    let sim = Sim::with_seed(STOPPED_DATAFEED).await;
+    let sim = TestCluster::with_seed(STOPPED_DATAFEED).await;
     sim.post("/_ml/datafeeds/df-j1/_start?end=2026-01-02T00:00:00Z")
         .await
         .ok();
@@ -474,9 +474,10 @@ async fn force_close_isolates_a_lookback_datafeed_and_persists_nothing() {
 
 #[tokio::test]
 async fn delete_job_referenced_by_a_datafeed_is_409_and_bad_bodies_are_400() {
-    let sim =
-        Sim::with_seed("jobs:\n  - id: j1\n  - id: j2\ndatafeeds:\n  - id: df-j1\n    job: j1\n")
-            .await;
+    let sim = TestCluster::with_seed(
+        "jobs:\n  - id: j1\n  - id: j2\ndatafeeds:\n  - id: df-j1\n    job: j1\n",
+    )
+    .await;
     let resp = sim.delete("/_ml/anomaly_detectors/j1").await;
     assert_eq!(resp.status.as_u16(), 409, "{}", resp.text);
     assert_eq!(

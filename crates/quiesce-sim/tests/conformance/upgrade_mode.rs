@@ -5,7 +5,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::harness::{Sim, assert_no_node, assert_node};
+use quiesce_sim::testing::{TestCluster, assert_no_node, assert_node};
 
 const EXPLANATION: &str = "persistent task cannot be assigned while upgrade mode is enabled.";
 const CLUSTER: &str = "
@@ -21,8 +21,8 @@ datafeeds:
     job: j2
 ";
 
-async fn enabled() -> Sim {
-    let sim = Sim::with_seed(CLUSTER).await;
+async fn enabled() -> TestCluster {
+    let sim = TestCluster::with_seed(CLUSTER).await;
     let resp = sim.post("/_ml/set_upgrade_mode?enabled=true").await;
     assert_eq!(resp.ok(), &json!({ "acknowledged": true }));
     sim
@@ -180,7 +180,7 @@ async fn bare_set_upgrade_mode_disables_and_tasks_are_reassigned() {
 
 #[tokio::test]
 async fn setting_the_current_value_is_acknowledged() {
-    let sim = Sim::with_seed(CLUSTER).await;
+    let sim = TestCluster::with_seed(CLUSTER).await;
     for path in [
         "/_ml/set_upgrade_mode?enabled=false",
         "/_ml/set_upgrade_mode",
@@ -199,7 +199,7 @@ async fn setting_the_current_value_is_acknowledged() {
 
 #[tokio::test]
 async fn set_upgrade_mode_takes_enabled_and_timeout_and_rejects_unknown_params() {
-    let sim = Sim::with_seed(CLUSTER).await;
+    let sim = TestCluster::with_seed(CLUSTER).await;
     sim.post("/_ml/set_upgrade_mode?enabled=true&timeout=30s")
         .await
         .ok();
@@ -223,7 +223,7 @@ async fn sim_stats_report_upgrade_mode() {
 async fn isolated_lookback_datafeed_does_not_close_its_job_until_upgrade_mode_ends() {
     // §2.5: enabling isolates datafeeds and halts tasks; §2.1 step 7: an isolated lookback
     // datafeed does not auto-close its job. Once disabled, the datafeed resumes and finishes.
-    let sim = Sim::with_seed(
+    let sim = TestCluster::with_seed(
         "
 latency:
   lookback: 200ms
@@ -240,12 +240,12 @@ datafeeds:
         .await
         .ok();
     sim.post("/_ml/set_upgrade_mode?enabled=true").await.ok();
-    // Observe for well past the lookback time: nothing may finish while tasks are halted.
-    for poll in 0..40 {
-        assert_eq!(sim.job_state("j1").await, "opened", "poll {poll}");
-        assert_eq!(sim.datafeed_state("df-j1").await, "started", "poll {poll}");
-        tokio::time::sleep(std::time::Duration::from_millis(15)).await;
-    }
+    // Look only once the lookback has had twice its time: a delay fault holds the stats call
+    // back 400ms inside the simulator before it reads the state. Halted tasks do not finish.
+    sim.set_faults(json!([{ "operation": "job_stats", "times": 1, "delay": "400ms" }]))
+        .await;
+    assert_eq!(sim.job_state("j1").await, "opened");
+    assert_eq!(sim.datafeed_state("df-j1").await, "started");
     sim.post("/_ml/set_upgrade_mode?enabled=false").await.ok();
     sim.wait_datafeed("df-j1", "stopped").await;
     sim.wait_job("j1", "closed").await;

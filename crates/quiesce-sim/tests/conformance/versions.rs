@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::harness::Sim;
+use quiesce_sim::testing::TestCluster;
 
 const CLUSTER: &str = "
 jobs:
@@ -18,7 +18,7 @@ datafeeds:
 
 #[tokio::test]
 async fn deprecated_aliases_are_unknown_parameters_in_8x() {
-    let sim = Sim::with_seed(CLUSTER).await;
+    let sim = TestCluster::with_seed(CLUSTER).await;
     for (path, param) in [
         ("/_ml/anomaly_detectors/missing-*/_close", "allow_no_jobs"),
         ("/_ml/datafeeds/missing-*/_stop", "allow_no_datafeeds"),
@@ -36,7 +36,7 @@ async fn deprecated_aliases_are_unknown_parameters_in_8x() {
 
 #[tokio::test]
 async fn deprecated_aliases_work_with_a_warning_in_7_13() {
-    let sim = Sim::builder()
+    let sim = TestCluster::builder()
         .seed(CLUSTER)
         .es_version("7.13.0")
         .start()
@@ -67,7 +67,7 @@ async fn deprecated_aliases_work_with_a_warning_in_7_13() {
 
 #[tokio::test]
 async fn close_job_parameter_of_stop_is_unknown_in_8x() {
-    let sim = Sim::with_seed(CLUSTER).await;
+    let sim = TestCluster::with_seed(CLUSTER).await;
     sim.post("/_ml/datafeeds/df-j1/_stop?close_job=true")
         .await
         .assert_error(
@@ -80,7 +80,7 @@ async fn close_job_parameter_of_stop_is_unknown_in_8x() {
 
 #[tokio::test]
 async fn close_job_parameter_of_stop_closes_the_job_from_9_3() {
-    let sim = Sim::builder()
+    let sim = TestCluster::builder()
         .seed(CLUSTER)
         .es_version("9.3.0")
         .start()

@@ -1,18 +1,15 @@
 //! Transport-level behaviour: headers on every response, flat routing errors, `GET /`,
-//! security before the upgrade-mode filter, start-up time and shutdown.
+//! security before the upgrade-mode filter, a big generated seed, shutdown and the request id.
 
-use std::time::{Duration, Instant};
-
-use quiesce_sim::Seed;
+use quiesce_sim::testing::TestCluster;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use super::TWO_JOBS;
-use crate::support::{TestSim, start};
+use crate::TWO_JOBS;
 
 #[tokio::test]
 async fn every_response_carries_the_product_header_and_json() {
-    let sim = start(TWO_JOBS).await;
+    let sim = TestCluster::with_seed(TWO_JOBS).await;
     for (method, path) in [
         (Method::GET, "/"),
         (Method::HEAD, "/"),
@@ -20,7 +17,7 @@ async fn every_response_carries_the_product_header_and_json() {
         (Method::GET, "/_nope"),
         (Method::GET, "/_ml/anomaly_detectors/j1/_close"),
     ] {
-        let answer = sim.call(method.clone(), path, None).await;
+        let answer = sim.send(sim.request(method.clone(), path)).await;
         assert_eq!(
             answer.headers["x-elastic-product"], "Elasticsearch",
             "{method} {path}"
@@ -34,7 +31,7 @@ async fn every_response_carries_the_product_header_and_json() {
 
 #[tokio::test]
 async fn routing_errors_are_flat() {
-    let sim = start(TWO_JOBS).await;
+    let sim = TestCluster::with_seed(TWO_JOBS).await;
     let unknown = sim.get("/_nope?x=1").await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
     assert_eq!(
@@ -57,51 +54,33 @@ async fn routing_errors_are_flat() {
 
 #[tokio::test]
 async fn root_reports_the_cluster_and_version() {
-    let sim = start("cluster: {name: demo, version: 8.15.0}").await;
-    let body = sim.get("/").await.assert_ok().clone();
+    let sim = TestCluster::with_seed("cluster: {name: demo, version: 8.15.0}").await;
+    let body = sim.get("/").await.ok().clone();
     assert_eq!(body["cluster_name"], "demo");
     assert_eq!(body["version"]["number"], "8.15.0");
     assert_eq!(body["tagline"], "You Know, for Search");
-    let head = sim.call(Method::HEAD, "/", None).await;
+    let head = sim.send(sim.request(Method::HEAD, "/")).await;
     assert_eq!(head.status, StatusCode::OK);
     assert!(head.body.is_null());
 }
 
 #[tokio::test]
-async fn a_big_generated_seed_starts_quickly() {
-    let seed = Seed::from_yaml_str(
+async fn a_big_generated_seed_serves_every_job() {
+    // How fast it starts is a figure for `cargo bench --bench startup`, not a test.
+    let sim = TestCluster::with_seed(
         "generate: {seed: 42, jobs: 5000, with_datafeed: 0.9, started: 0.8, model_bytes: {min: 1mb, max: 2gb}}\nnodes: {count: 40, memory: 64gb}",
-        "big.yaml",
     )
-    .expect("a valid seed");
-    let started = Instant::now();
-    let sim = quiesce_sim::Simulator::start(quiesce_sim::SimOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        seed,
-        es_version: None,
-        profile: None,
-    })
-    .await
-    .expect("starts");
-    let took = started.elapsed();
-    assert!(took < Duration::from_secs(1), "took {took:?}");
-    let client = reqwest::Client::new();
-    let stats: serde_json::Value = client
-        .get(format!("{}/_ml/anomaly_detectors/_stats", sim.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(stats["count"], 5000);
+    .await;
+    let stats = sim.get("/_ml/anomaly_detectors/_stats").await;
+    assert_eq!(stats.ok()["count"], 5000);
     sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn shutdown_stops_serving() {
-    let TestSim { sim, client } = start(TWO_JOBS).await;
-    let url = sim.base_url();
+    let sim = TestCluster::with_seed(TWO_JOBS).await;
+    let client = sim.client().clone();
+    let url = sim.url("/");
     sim.shutdown().await;
     assert!(client.get(&url).send().await.is_err());
 }
@@ -116,30 +95,32 @@ security:
 jobs:
   - {id: j1, state: opened}
 ";
-    let sim = start(seed).await;
-    let url = |path: &str| format!("{}{path}", sim.sim.base_url());
+    let sim = TestCluster::with_seed(seed).await;
+    let as_user = |method: Method, path: &str, user: &str| {
+        sim.request(method, path)
+            .basic_auth(user, Some(format!("{user}-pw")))
+    };
     let set_upgrade = sim
-        .client
-        .post(url("/_ml/set_upgrade_mode?enabled=true"))
-        .basic_auth("admin", Some("admin-pw"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(set_upgrade.status(), StatusCode::OK);
+        .send(as_user(
+            Method::POST,
+            "/_ml/set_upgrade_mode?enabled=true",
+            "admin",
+        ))
+        .await;
+    set_upgrade.ok();
     let anonymous = sim.post("/_ml/anomaly_detectors/j1/_close").await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     assert!(anonymous.headers.contains_key("www-authenticate"));
     assert_eq!(anonymous.headers["x-elastic-product"], "Elasticsearch");
     let viewer = sim
-        .client
-        .post(url("/_ml/anomaly_detectors/j1/_close"))
-        .basic_auth("viewer", Some("viewer-pw"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(viewer.status(), StatusCode::FORBIDDEN);
-    let body: serde_json::Value = viewer.json().await.unwrap();
-    let reason = body["error"]["reason"].as_str().unwrap();
+        .send(as_user(
+            Method::POST,
+            "/_ml/anomaly_detectors/j1/_close",
+            "viewer",
+        ))
+        .await;
+    assert_eq!(viewer.status, StatusCode::FORBIDDEN);
+    let reason = viewer.body["error"]["reason"].as_str().unwrap();
     assert!(
         reason.starts_with(
             "action [cluster:admin/xpack/ml/job/close] is unauthorized for user [viewer]"
@@ -147,13 +128,13 @@ jobs:
         "{reason}"
     );
     let admin = sim
-        .client
-        .post(url("/_ml/anomaly_detectors/j1/_close"))
-        .basic_auth("admin", Some("admin-pw"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(admin.status(), StatusCode::TOO_MANY_REQUESTS);
+        .send(as_user(
+            Method::POST,
+            "/_ml/anomaly_detectors/j1/_close",
+            "admin",
+        ))
+        .await;
+    assert_eq!(admin.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(
         sim.get("/_sim/stats").await.status,
         StatusCode::OK,
@@ -163,17 +144,13 @@ jobs:
 
 #[tokio::test]
 async fn the_request_id_is_echoed() {
-    let sim = start(TWO_JOBS).await;
-    let response = sim
-        .client
-        .get(format!(
-            "{}/_ml/anomaly_detectors/missing",
-            sim.sim.base_url()
-        ))
-        .header("X-Opaque-Id", "run-42")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert_eq!(response.headers()["x-opaque-id"], "run-42");
+    let sim = TestCluster::with_seed(TWO_JOBS).await;
+    let answer = sim
+        .send(
+            sim.request(Method::GET, "/_ml/anomaly_detectors/missing")
+                .header("X-Opaque-Id", "run-42"),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    assert_eq!(answer.headers["x-opaque-id"], "run-42");
 }

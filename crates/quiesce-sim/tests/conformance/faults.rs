@@ -3,28 +3,26 @@
 
 use std::time::{Duration, Instant};
 
+use quiesce_sim::testing::TestCluster;
 use reqwest::Method;
 use serde_json::json;
 
-use super::TWO_JOBS;
-use crate::support::start;
+use crate::TWO_JOBS;
 
 #[tokio::test]
 async fn error_faults_answer_instead_of_the_operation() {
-    let sim = start(TWO_JOBS).await;
+    let sim = TestCluster::with_seed(TWO_JOBS).await;
     let rules = json!({"faults": [{"operation": "close_job", "target": "j2", "times": 1,
         "error": {"status": 503, "type": "master_not_discovered_exception", "reason": "no master"}}]});
-    sim.put("/_sim/faults", rules).await.assert_ok();
+    sim.put_json("/_sim/faults", rules).await.ok();
     let faulted = sim.post("/_ml/anomaly_detectors/j2/_close").await;
     faulted.assert_error(503, "master_not_discovered_exception", "no master");
     assert_eq!(
-        sim.job("j2").await["state"],
+        sim.job_stats("j2").await["state"],
         "opened",
         "an error fault changes nothing"
     );
-    sim.post("/_ml/anomaly_detectors/j2/_close")
-        .await
-        .assert_ok();
+    sim.post("/_ml/anomaly_detectors/j2/_close").await.ok();
     assert_eq!(
         sim.sim_stats().await["requests"]["close_job"],
         json!({"200": 1, "503": 1})
@@ -33,62 +31,56 @@ async fn error_faults_answer_instead_of_the_operation() {
 
 #[tokio::test]
 async fn a_drop_fault_closes_the_connection_unanswered() {
-    let sim = start(TWO_JOBS).await;
+    let sim = TestCluster::with_seed(TWO_JOBS).await;
     let rules = json!({"faults": [{"operation": "job_stats", "times": 1, "drop": true}]});
-    sim.put("/_sim/faults", rules).await.assert_ok();
+    sim.put_json("/_sim/faults", rules).await.ok();
     let dropped = sim
-        .try_call(Method::GET, "/_ml/anomaly_detectors/_stats", None)
+        .try_send(sim.request(Method::GET, "/_ml/anomaly_detectors/_stats"))
         .await;
     assert!(dropped.is_err(), "a dropped connection gives no response");
-    sim.get("/_ml/anomaly_detectors/_stats").await.assert_ok();
+    sim.get("/_ml/anomaly_detectors/_stats").await.ok();
 }
 
 #[tokio::test]
 async fn a_stuck_datafeed_stays_stopping_until_forced() {
-    let sim = start(TWO_JOBS).await;
+    let sim = TestCluster::with_seed(TWO_JOBS).await;
     let rules =
         json!({"faults": [{"operation": "stop_datafeed", "target": "df-j1", "stuck": true}]});
-    sim.put("/_sim/faults", rules).await.assert_ok();
+    sim.put_json("/_sim/faults", rules).await.ok();
     let stop = sim.post("/_ml/datafeeds/df-j1/_stop?timeout=30ms").await;
     assert_eq!(
-        stop.assert_ok(),
+        stop.ok(),
         &json!({"stopped": true}),
         "a stop timeout is not an error"
     );
-    assert_eq!(sim.datafeed("df-j1").await["state"], "stopping");
-    sim.call(Method::DELETE, "/_sim/faults", None)
-        .await
-        .assert_ok();
-    sim.post("/_ml/datafeeds/df-j1/_stop?force=true")
-        .await
-        .assert_ok();
-    assert_eq!(sim.datafeed("df-j1").await["state"], "stopped");
+    assert_eq!(sim.datafeed_stats("df-j1").await["state"], "stopping");
+    sim.call(Method::DELETE, "/_sim/faults", None).await.ok();
+    sim.post("/_ml/datafeeds/df-j1/_stop?force=true").await.ok();
+    assert_eq!(sim.datafeed_stats("df-j1").await["state"], "stopped");
 }
 
 #[tokio::test]
 async fn a_stuck_close_stays_closing_until_forced() {
-    let sim = start(TWO_JOBS).await;
+    let sim = TestCluster::with_seed(TWO_JOBS).await;
     let rules = json!({"faults": [{"operation": "close_job", "stuck": true}]});
-    sim.put("/_sim/faults", rules).await.assert_ok();
+    sim.put_json("/_sim/faults", rules).await.ok();
     let close = sim
         .post("/_ml/anomaly_detectors/j2/_close?timeout=30ms")
         .await;
     assert_eq!(close.status.as_u16(), 500);
-    assert_eq!(sim.job("j2").await["state"], "closing");
+    assert_eq!(sim.job_stats("j2").await["state"], "closing");
     sim.post("/_ml/anomaly_detectors/j2/_close?force=true")
         .await
-        .assert_ok();
-    assert_eq!(sim.job("j2").await["state"], "closed");
+        .ok();
+    assert_eq!(sim.job_stats("j2").await["state"], "closed");
 }
 
 #[tokio::test]
 async fn a_failed_job_force_stops_its_datafeed() {
-    let sim = start(TWO_JOBS).await;
-    sim.post("/_sim/anomaly_detectors/j1/_fail")
-        .await
-        .assert_ok();
-    assert_eq!(sim.job("j1").await["state"], "failed");
-    assert_eq!(sim.datafeed("df-j1").await["state"], "stopped");
+    let sim = TestCluster::with_seed(TWO_JOBS).await;
+    sim.post("/_sim/anomaly_detectors/j1/_fail").await.ok();
+    assert_eq!(sim.job_stats("j1").await["state"], "failed");
+    assert_eq!(sim.datafeed_stats("df-j1").await["state"], "stopped");
     sim.post("/_ml/anomaly_detectors/j1/_close")
         .await
         .assert_error(
@@ -98,41 +90,37 @@ async fn a_failed_job_force_stops_its_datafeed() {
         );
     sim.post("/_ml/anomaly_detectors/j1/_close?force=true")
         .await
-        .assert_ok();
-    assert_eq!(sim.job("j1").await["state"], "closed");
+        .ok();
+    assert_eq!(sim.job_stats("j1").await["state"], "closed");
 }
 
 #[tokio::test]
 async fn stop_faults_apply_to_the_stop_a_close_makes() {
-    let sim = start(TWO_JOBS).await;
+    let sim = TestCluster::with_seed(TWO_JOBS).await;
     let rules = json!({"faults": [{"operation": "stop_datafeed", "times": 1,
         "error": {"status": 500, "type": "exception", "reason": "boom"}}]});
-    sim.put("/_sim/faults", rules).await.assert_ok();
+    sim.put_json("/_sim/faults", rules).await.ok();
     let close = sim.post("/_ml/anomaly_detectors/j1/_close").await;
-    close.assert_error(
+    let cause = close.assert_error_caused(
         409,
         "status_exception",
         "failed to close jobs as one or more had started datafeeds that could not be stopped: \
          started datafeeds [df-j1], error stopping them [boom]",
+        "exception",
     );
-    assert_eq!(
-        close.body["error"]["caused_by"],
-        json!({"type": "exception", "reason": "boom"})
-    );
-    assert_eq!(sim.job("j1").await["state"], "opened");
-    sim.post("/_ml/anomaly_detectors/j1/_close")
-        .await
-        .assert_ok();
+    assert_eq!(cause, &json!({"type": "exception", "reason": "boom"}));
+    assert_eq!(sim.job_stats("j1").await["state"], "opened");
+    sim.post("/_ml/anomaly_detectors/j1/_close").await.ok();
 }
 
 #[tokio::test]
 async fn a_delay_fault_answers_normally_but_late() {
-    let sim = start(TWO_JOBS).await;
+    let sim = TestCluster::with_seed(TWO_JOBS).await;
     let rules = json!({"faults": [{"operation": "job_stats", "times": 1, "delay": "300ms"}]});
-    sim.put("/_sim/faults", rules).await.assert_ok();
+    sim.put_json("/_sim/faults", rules).await.ok();
     let begun = Instant::now();
     let answer = sim.get("/_ml/anomaly_detectors/j1/_stats").await;
-    assert_eq!(answer.assert_ok()["count"], 1);
+    assert_eq!(answer.ok()["count"], 1);
     assert!(
         begun.elapsed() >= Duration::from_millis(300),
         "{:?}",
@@ -144,12 +132,10 @@ async fn a_delay_fault_answers_normally_but_late() {
 
 #[tokio::test]
 async fn closing_a_job_with_a_running_datafeed_stops_it_and_records_a_violation() {
-    let sim = start(TWO_JOBS).await;
-    sim.post("/_ml/anomaly_detectors/j1/_close")
-        .await
-        .assert_ok();
-    assert_eq!(sim.datafeed("df-j1").await["state"], "stopped");
-    assert_eq!(sim.job("j1").await["state"], "closed");
+    let sim = TestCluster::with_seed(TWO_JOBS).await;
+    sim.post("/_ml/anomaly_detectors/j1/_close").await.ok();
+    assert_eq!(sim.datafeed_stats("df-j1").await["state"], "stopped");
+    assert_eq!(sim.job_stats("j1").await["state"], "closed");
     let stats = sim.sim_stats().await;
     let violation = &stats["ordering_violations"][0];
     assert_eq!(violation["operation"], "close_job");

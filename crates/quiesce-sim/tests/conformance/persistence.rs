@@ -3,14 +3,13 @@
 
 use std::time::{Duration, Instant};
 
+use quiesce_sim::testing::TestCluster;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::start;
-
 #[tokio::test]
 async fn a_graceful_close_persists_the_model_and_a_snapshot() {
-    let sim = start(
+    let sim = TestCluster::with_seed(
         "
 latency: {persist_rate: 100mb}
 jobs:
@@ -19,21 +18,19 @@ jobs:
     )
     .await;
     let started = Instant::now();
-    sim.post("/_ml/anomaly_detectors/big/_close")
-        .await
-        .assert_ok();
+    sim.post("/_ml/anomaly_detectors/big/_close").await.ok();
     assert!(
         started.elapsed() >= Duration::from_millis(200),
         "20mb at 100mb/s takes at least 200ms, took {:?}",
         started.elapsed()
     );
-    let job = sim.job("big").await;
+    let job = sim.job_stats("big").await;
     assert_eq!(job["state"], "closed");
     assert!(job.get("node").is_none() && job.get("open_time").is_none());
     let snapshots = sim
         .get("/_ml/anomaly_detectors/big/model_snapshots")
         .await
-        .assert_ok()
+        .ok()
         .clone();
     assert_eq!(snapshots["count"], 1);
     let description = snapshots["model_snapshots"][0]["description"]
@@ -44,17 +41,13 @@ jobs:
             && description.ends_with("+0000"),
         "{description}"
     );
-    let config = sim
-        .get("/_ml/anomaly_detectors/big")
-        .await
-        .assert_ok()
-        .clone();
+    let config = sim.get("/_ml/anomaly_detectors/big").await.ok().clone();
     assert!(config["jobs"][0]["finished_time"].is_i64());
 }
 
 #[tokio::test]
 async fn a_forced_close_skips_persistence() {
-    let sim = start(
+    let sim = TestCluster::with_seed(
         "
 latency: {persist_rate: 1mb}
 jobs:
@@ -64,10 +57,10 @@ jobs:
     .await;
     sim.post("/_ml/anomaly_detectors/big/_close?force=true")
         .await
-        .assert_ok();
-    assert_eq!(sim.job("big").await["state"], "closed");
+        .ok();
+    assert_eq!(sim.job_stats("big").await["state"], "closed");
     let snapshots = sim.get("/_ml/anomaly_detectors/big/model_snapshots").await;
-    assert_eq!(snapshots.assert_ok()["count"], 0);
+    assert_eq!(snapshots.ok()["count"], 0);
 }
 
 const THREE_SLOW_JOBS: &str = "
@@ -81,7 +74,7 @@ jobs:
 
 #[tokio::test]
 async fn closes_past_the_queue_limit_are_rejected() {
-    let sim = std::sync::Arc::new(start(THREE_SLOW_JOBS).await);
+    let sim = std::sync::Arc::new(TestCluster::with_seed(THREE_SLOW_JOBS).await);
     let mut running = Vec::new();
     for job in ["a", "b"] {
         let closer = std::sync::Arc::clone(&sim);
@@ -100,7 +93,7 @@ async fn closes_past_the_queue_limit_are_rejected() {
         "es_rejected_execution_exception"
     );
     assert_eq!(
-        sim.job("c").await["state"],
+        sim.job_stats("c").await["state"],
         "opened",
         "a refused close changes nothing"
     );
@@ -117,7 +110,7 @@ async fn closes_past_the_queue_limit_are_rejected() {
 
 #[tokio::test]
 async fn persists_beyond_the_slots_queue() {
-    let sim = start(
+    let sim = TestCluster::with_seed(
         "
 latency: {persist_rate: 100mb}
 persistence: {slots: 2, queue_limit: 10}
@@ -130,9 +123,7 @@ jobs:
     )
     .await;
     let started = Instant::now();
-    sim.post("/_ml/anomaly_detectors/_all/_close")
-        .await
-        .assert_ok();
+    sim.post("/_ml/anomaly_detectors/_all/_close").await.ok();
     assert!(
         started.elapsed() >= Duration::from_millis(400),
         "4 persists of 200ms in 2 slots take two rounds, took {:?}",
@@ -151,52 +142,45 @@ jobs:
 
 #[tokio::test]
 async fn an_open_needs_memory_on_a_node() {
-    let sim = start(SMALL_NODE).await;
+    let sim = TestCluster::with_seed(SMALL_NODE).await;
     let refused = sim.post("/_ml/anomaly_detectors/other/_open").await;
-    refused.assert_error(
+    let cause = refused.assert_error_caused(
         429,
         "status_exception",
         "Could not open job because no ML nodes with sufficient capacity were found",
+        "illegal_state_exception",
     );
-    assert_eq!(
-        refused.body["error"]["caused_by"]["type"],
-        "illegal_state_exception"
-    );
-    let cause = refused.body["error"]["caused_by"]["reason"]
-        .as_str()
-        .unwrap();
+    let cause = cause["reason"].as_str().unwrap();
     assert!(
         cause.starts_with(
             "Could not open job because no suitable nodes were found, allocation explanation ["
         ),
         "{cause}"
     );
-    assert_eq!(sim.job("other").await["state"], "closed");
+    assert_eq!(sim.job_stats("other").await["state"], "closed");
 }
 
 #[tokio::test]
 async fn a_lazy_job_waits_for_memory_then_opens() {
-    let sim = start(SMALL_NODE).await;
+    let sim = TestCluster::with_seed(SMALL_NODE).await;
     let opened = sim.post("/_ml/anomaly_detectors/lazy/_open").await;
-    assert_eq!(opened.assert_ok(), &json!({"opened": true, "node": ""}));
-    let waiting = sim.job("lazy").await;
+    assert_eq!(opened.ok(), &json!({"opened": true, "node": ""}));
+    let waiting = sim.job_stats("lazy").await;
     assert_eq!(waiting["state"], "opening");
     assert!(waiting.get("node").is_none());
     assert_eq!(
         waiting["assignment_explanation"],
         "persistent task is awaiting node assignment."
     );
-    sim.post("/_ml/anomaly_detectors/big/_close")
-        .await
-        .assert_ok();
+    sim.post("/_ml/anomaly_detectors/big/_close").await.ok();
     sim.wait_job("lazy", "opened").await;
-    assert!(sim.job("lazy").await["node"]["id"].is_string());
+    assert!(sim.job_stats("lazy").await["node"]["id"].is_string());
 }
 
 #[tokio::test]
 async fn waits_past_their_timeout_answer_as_es_does() {
     let sim = std::sync::Arc::new(
-        start(
+        TestCluster::with_seed(
             "
 latency: {open_job: 2s, close_job: 2s, start_datafeed: 2s}
 jobs:
@@ -226,7 +210,7 @@ datafeeds:
         "Timed out when waiting for persistent tasks after 20ms",
     );
     assert_eq!(
-        sim.job("opened").await["state"],
+        sim.job_stats("opened").await["state"],
         "closing",
         "the close goes on"
     );

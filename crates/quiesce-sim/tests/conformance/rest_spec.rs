@@ -1,0 +1,240 @@
+//! The simulator against Elasticsearch's own description of its HTTP API, the REST API spec
+//! files in `vendor/es-rest-api-spec/`: every path template and method of every endpoint it
+//! simulates is routed (never the flat 400 `no handler found` or 405 of §1.2), and a query
+//! parameter that neither the endpoint's `params` nor `_common.json` declares is refused with
+//! E22 (docs/elasticsearch-ml-api.md §4).
+//!
+//! Every spec file must be named in [`SIMULATED`] or [`NOT_SIMULATED`], so that adding one
+//! forces a decision.
+
+use std::collections::BTreeSet;
+
+use quiesce_sim::testing::TestCluster;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const SPEC_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../vendor/es-rest-api-spec");
+
+/// The endpoints the simulator answers.
+const SIMULATED: &[&str] = &[
+    "info",
+    "ml.close_job",
+    "ml.delete_datafeed",
+    "ml.delete_job",
+    "ml.get_datafeed_stats",
+    "ml.get_datafeeds",
+    "ml.get_job_stats",
+    "ml.get_jobs",
+    "ml.get_model_snapshots",
+    "ml.info",
+    "ml.open_job",
+    "ml.put_datafeed",
+    "ml.put_job",
+    "ml.set_upgrade_mode",
+    "ml.start_datafeed",
+    "ml.stop_datafeed",
+    "security.authenticate",
+    "security.has_privileges",
+];
+
+/// Spec files of endpoints the simulator does not answer, each with the reason why.
+const NOT_SIMULATED: &[(&str, &str)] = &[];
+
+/// A parameter no endpoint declares, and far from every declared name (no `did you mean`).
+const UNDECLARED: &str = "zzz_undeclared";
+
+/// Security on, so that the security endpoints exist; `admin` may do everything.
+const SEED: &str = "
+security:
+  users:
+    - {username: admin, password: admin-pw, roles: [all]}
+jobs:
+  - {id: j1, state: opened}
+datafeeds:
+  - {id: df-j1, job: j1}
+";
+
+/// One path template and method of a spec file.
+struct Route {
+    endpoint: String,
+    template: String,
+    method: Method,
+    params: BTreeSet<String>,
+    body_required: bool,
+}
+
+impl Route {
+    /// The template with every `{part}` filled with an id of [`SEED`].
+    fn path(&self) -> String {
+        let mut path = self.template.clone();
+        for (part, value) in [
+            ("{job_id}", "j1"),
+            ("{datafeed_id}", "df-j1"),
+            ("{snapshot_id}", "1"),
+            ("{user}", "admin"),
+        ] {
+            path = path.replace(part, value);
+        }
+        assert!(
+            !path.contains('{'),
+            "{} {}: give its path part a value in rest_spec.rs",
+            self.endpoint,
+            self.template
+        );
+        path
+    }
+
+    /// A body the endpoint accepts, where it requires one.
+    fn body(&self) -> Option<Value> {
+        if !self.body_required {
+            return None;
+        }
+        Some(match self.endpoint.as_str() {
+            "ml.put_job" => json!({
+                "analysis_config": { "detectors": [{ "function": "count" }] },
+                "data_description": {},
+            }),
+            "ml.put_datafeed" => json!({ "job_id": "j1", "indices": ["j1-*"] }),
+            "security.has_privileges" => json!({ "cluster": ["manage_ml"] }),
+            other => panic!("{other} requires a body: give one in rest_spec.rs"),
+        })
+    }
+}
+
+fn read_json(path: &std::path::Path) -> Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+    serde_json::from_str(&text)
+        .unwrap_or_else(|error| panic!("{} is not JSON: {error}", path.display()))
+}
+
+fn names(params: &Value) -> BTreeSet<String> {
+    params
+        .as_object()
+        .map(|params| params.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Every spec file but `_common.json`, by endpoint name.
+fn spec_files() -> Vec<(String, Value)> {
+    let mut files: Vec<(String, Value)> = std::fs::read_dir(SPEC_DIR)
+        .unwrap_or_else(|error| panic!("cannot list {SPEC_DIR}: {error}"))
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .filter(|path| path.file_name().is_some_and(|name| name != "_common.json"))
+        .map(|path| {
+            let spec = read_json(&path);
+            let (name, endpoint) = spec
+                .as_object()
+                .and_then(|object| object.iter().next())
+                .unwrap_or_else(|| panic!("{} names no endpoint", path.display()));
+            (name.clone(), endpoint.clone())
+        })
+        .collect();
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    files
+}
+
+/// The routes of the simulated endpoints.
+fn simulated_routes() -> Vec<Route> {
+    let mut routes = Vec::new();
+    for (endpoint, spec) in spec_files() {
+        if !SIMULATED.contains(&endpoint.as_str()) {
+            continue;
+        }
+        let paths = spec["url"]["paths"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{endpoint} has no url.paths"));
+        for path in paths {
+            let template = path["path"].as_str().expect("a path").to_owned();
+            for method in path["methods"].as_array().expect("methods") {
+                let method = method.as_str().expect("a method name");
+                routes.push(Route {
+                    endpoint: endpoint.clone(),
+                    template: template.clone(),
+                    method: method.parse().expect("an HTTP method"),
+                    params: names(&spec["params"]),
+                    body_required: spec["body"]["required"] == true,
+                });
+            }
+        }
+    }
+    routes
+}
+
+async fn call(sim: &TestCluster, route: &Route, query: &str) -> quiesce_sim::testing::Answer {
+    let mut request = sim
+        .request(route.method.clone(), &format!("{}{query}", route.path()))
+        .basic_auth("admin", Some("admin-pw"));
+    if let Some(body) = route.body() {
+        request = request.json(&body);
+    }
+    sim.send(request).await
+}
+
+#[test]
+fn every_spec_file_is_simulated_or_says_why_not() {
+    let files: BTreeSet<String> = spec_files().into_iter().map(|(name, _)| name).collect();
+    let listed: BTreeSet<String> = SIMULATED
+        .iter()
+        .copied()
+        .chain(NOT_SIMULATED.iter().map(|(name, _)| *name))
+        .map(str::to_owned)
+        .collect();
+    let unlisted: Vec<&String> = files.difference(&listed).collect();
+    assert!(
+        unlisted.is_empty(),
+        "spec files in neither SIMULATED nor NOT_SIMULATED: {unlisted:?}"
+    );
+    let stale: Vec<&String> = listed.difference(&files).collect();
+    assert!(stale.is_empty(), "listed without a spec file: {stale:?}");
+    for name in SIMULATED {
+        assert!(
+            !NOT_SIMULATED.iter().any(|(other, _)| other == name),
+            "{name} is listed twice"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_path_and_method_of_a_simulated_endpoint_is_routed() {
+    let sim = TestCluster::with_seed(SEED).await;
+    let routes = simulated_routes();
+    assert!(routes.len() >= SIMULATED.len(), "{} routes", routes.len());
+    for route in &routes {
+        let answer = call(&sim, route, "").await;
+        assert!(
+            answer.status.as_u16() != 405 && !answer.body["error"].is_string(),
+            "{} {} ({}) is not routed: {} {}",
+            route.method,
+            route.template,
+            route.endpoint,
+            answer.status,
+            answer.text
+        );
+        answer.assert_product_header().assert_json_content_type();
+    }
+}
+
+#[tokio::test]
+async fn parameters_the_spec_does_not_declare_are_refused() {
+    let common = names(&read_json(&std::path::Path::new(SPEC_DIR).join("_common.json"))["params"]);
+    assert!(!common.contains(UNDECLARED));
+    let sim = TestCluster::with_seed(SEED).await;
+    for route in simulated_routes() {
+        assert!(!route.params.contains(UNDECLARED), "{}", route.endpoint);
+        let path = route.path();
+        call(&sim, &route, &format!("?{UNDECLARED}=1"))
+            .await
+            .assert_error(
+                400,
+                "illegal_argument_exception",
+                &format!("request [{path}] contains unrecognized parameter: [{UNDECLARED}]"),
+            );
+    }
+    assert_eq!(
+        sim.sim_stats().await["jobs"],
+        json!({ "j1": "opened" }),
+        "a refused request changes nothing"
+    );
+}
