@@ -210,3 +210,31 @@ fn render(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::journal::read;
+
+    /// The journal of a real `apply` of `workflows/pre-upgrade-shutdown.yaml` against the demo
+    /// cluster, written by quiesce 0.1.
+    fn journal() -> RunLog {
+        read(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/written-by-0.1/journal-pre-upgrade-shutdown.jsonl"
+        )))
+        .expect("the fixture journal reads")
+    }
+
+    #[test]
+    fn the_resume_playbook() {
+        insta::assert_snapshot!(resume_playbook(&journal()));
+    }
+
+    #[test]
+    fn the_revert_playbook() {
+        insta::assert_snapshot!(revert_playbook(&journal()));
+    }
+}

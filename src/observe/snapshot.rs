@@ -184,4 +184,42 @@ mod tests {
         let back: Snapshot = serde_json::from_str(&json).expect("round trip");
         assert_eq!(back, snapshot);
     }
+
+    /// Plan files and journals written by quiesce 0.1 (a real `plan` and `apply` of
+    /// `workflows/pre-upgrade-shutdown.yaml` against the demo cluster) still read, and their
+    /// snapshots serialise again to the very same JSON: a saved plan's digest still matches, so
+    /// `apply plan.json` does not see drift where there is none.
+    #[test]
+    fn snapshots_written_by_0_1_read_back_byte_for_byte() {
+        let plan: serde_json::Value = parse(include_str!(
+            "../../tests/fixtures/written-by-0.1/plan-pre-upgrade-shutdown.json"
+        ));
+        let journal =
+            include_str!("../../tests/fixtures/written-by-0.1/journal-pre-upgrade-shutdown.jsonl");
+        let header: serde_json::Value = parse(journal.lines().next().expect("a header line"));
+        for (written, digest) in [
+            (&plan["snapshot"], &plan["snapshot_digest"]),
+            (
+                &header["plan"]["snapshot"],
+                &header["plan"]["snapshot_digest"],
+            ),
+            (&header["before"], &header["plan"]["snapshot_digest"]),
+        ] {
+            let snapshot: Snapshot = serde_json::from_value(written.clone()).expect("reads");
+            assert_eq!(&serde_json::to_value(&snapshot).expect("writes"), written);
+            assert_eq!(
+                crate::plan::snapshot_digest(&snapshot),
+                digest.as_str().expect("a digest")
+            );
+            assert_eq!(
+                snapshot.jobs["logs-categorization"].state.to_string(),
+                "failed"
+            );
+            assert_eq!(snapshot.jobs["web-latency"].state.to_string(), "opened");
+            assert_eq!(
+                snapshot.datafeeds["datafeed-capacity-forecast-2026"].mode,
+                DatafeedMode::Lookback
+            );
+        }
+    }
 }
