@@ -18,7 +18,7 @@ pub async fn observe(client: &EsClient) -> Result<Snapshot, es::Error> {
     // checked on every ML response).
     let root = match client.root().await {
         Ok(root) => Some(root),
-        Err(err) if err.status() == Some(403) => None,
+        Err(err) if err.is_missing_privilege() => None,
         Err(err) => return Err(err),
     };
     let (ml_info, job_stats, jobs, datafeed_stats, datafeeds) = tokio::try_join!(
