@@ -4,8 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::es::types::{DatafeedState, JobState};
-use crate::observe::DatafeedMode;
+use crate::observe::{DatafeedMode, ObservedDatafeedState, ObservedJobState};
 use crate::plan::{Action, SettingsView};
 
 use super::read::RunLog;
@@ -69,14 +68,21 @@ pub fn revert_playbook(log: &RunLog) -> String {
                     continue;
                 };
                 let state = match (feed.state, feed.mode) {
-                    (DatafeedState::Started | DatafeedState::Starting, DatafeedMode::Lookback) => {
+                    (
+                        ObservedDatafeedState::Started | ObservedDatafeedState::Starting,
+                        DatafeedMode::Lookback,
+                    ) => {
                         notes.push(format!(
                             "datafeed `{target}` ran a lookback with an end: not restarted (it stops on its own)"
                         ));
                         continue;
                     }
-                    (DatafeedState::Started | DatafeedState::Starting, _) => "started",
-                    (DatafeedState::Stopped | DatafeedState::Stopping, _) => "stopped",
+                    (ObservedDatafeedState::Started | ObservedDatafeedState::Starting, _) => {
+                        "started"
+                    }
+                    (ObservedDatafeedState::Stopped | ObservedDatafeedState::Stopping, _) => {
+                        "stopped"
+                    }
                 };
                 datafeeds.push(Entry {
                     id: target,
@@ -90,9 +96,9 @@ pub fn revert_playbook(log: &RunLog) -> String {
                     continue;
                 };
                 let state = match job.state {
-                    JobState::Opened | JobState::Opening => "opened",
-                    JobState::Closed | JobState::Closing => "closed",
-                    JobState::Failed => {
+                    ObservedJobState::Opened | ObservedJobState::Opening => "opened",
+                    ObservedJobState::Closed | ObservedJobState::Closing => "closed",
+                    ObservedJobState::Failed => {
                         notes.push(format!(
                             "job `{target}` was failed before the run: a failed state cannot be restored"
                         ));

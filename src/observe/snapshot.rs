@@ -6,9 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::es::types::{
-    DatafeedConfig, DatafeedState, DatafeedStats, JobConfig, JobState, JobStats, MlInfo, RootInfo,
-};
+use super::{ObservedDatafeedState, ObservedJobState};
+use crate::es::types::{DatafeedConfig, DatafeedStats, JobConfig, JobStats, MlInfo, RootInfo};
 
 /// The ML side of a cluster at one moment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,7 +24,7 @@ pub struct Snapshot {
 /// One job as observed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ObservedJob {
-    pub state: JobState,
+    pub state: ObservedJobState,
     pub groups: Vec<String>,
     /// Model size: what a close persists and an open restores.
     pub model_bytes: u64,
@@ -43,7 +42,7 @@ pub struct ObservedJob {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ObservedDatafeed {
     pub job_id: String,
-    pub state: DatafeedState,
+    pub state: ObservedDatafeedState,
     pub mode: DatafeedMode,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
@@ -86,7 +85,7 @@ impl Snapshot {
             .into_iter()
             .map(|stats| {
                 let observed = ObservedJob {
-                    state: stats.state,
+                    state: stats.state.into(),
                     groups: groups.get(&stats.job_id).cloned().unwrap_or_default(),
                     model_bytes: stats.model_bytes(),
                     node: stats.node.map(|node| node.id),
@@ -116,7 +115,7 @@ impl Snapshot {
                 stats.datafeed_id,
                 ObservedDatafeed {
                     job_id: job_id.clone(),
-                    state: stats.state,
+                    state: stats.state.into(),
                     mode,
                     node: stats.node.map(|node| node.id),
                     assignment_explanation: stats
@@ -212,10 +211,10 @@ mod tests {
                 digest.as_str().expect("a digest")
             );
             assert_eq!(
-                snapshot.jobs["logs-categorization"].state.to_string(),
-                "failed"
+                snapshot.jobs["logs-categorization"].state,
+                ObservedJobState::Failed
             );
-            assert_eq!(snapshot.jobs["web-latency"].state.to_string(), "opened");
+            assert_eq!(snapshot.jobs["web-latency"].state, ObservedJobState::Opened);
             assert_eq!(
                 snapshot.datafeeds["datafeed-capacity-forecast-2026"].mode,
                 DatafeedMode::Lookback
