@@ -9,7 +9,6 @@
 //! environment variables in comments only.
 
 mod render;
-mod yaml;
 
 #[cfg(test)]
 mod tests;
