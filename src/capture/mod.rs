@@ -9,7 +9,6 @@
 //! environment variables in comments only.
 
 mod render;
-mod yaml;
 
 #[cfg(test)]
 mod tests;
@@ -19,9 +18,10 @@ use std::collections::BTreeMap;
 use miette::Diagnostic;
 use thiserror::Error;
 
-use crate::es::types::{DatafeedState as ObservedDatafeedState, JobState as ObservedJobState};
 use crate::model::{DatafeedState, JobState, Pattern};
-use crate::observe::{DatafeedMode, ObservedDatafeed, ObservedJob, Snapshot};
+use crate::observe::{
+    DatafeedMode, ObservedDatafeed, ObservedDatafeedState, ObservedJob, ObservedJobState, Snapshot,
+};
 
 pub use render::playbook_from;
 

@@ -5,10 +5,10 @@
 
 use jiff::Timestamp;
 
-use crate::model::{Keyword, Pattern};
+use crate::model::{Pattern, UpgradeMode};
 use crate::observe::Snapshot;
+use crate::playbook::{DatafeedEntry, JobEntry, PlaybookWriter, Text};
 
-use super::yaml::{comment_text, scalar};
 use super::{Capture, Note, Selection};
 
 /// The playbook that brings the selected jobs and their datafeeds back to the states in
@@ -27,148 +27,105 @@ impl Capture {
     pub fn render(&self, at: Timestamp, cluster_url: &str) -> String {
         let url = PublicUrl::new(cluster_url);
         let when = at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
-        let mut text = String::new();
-        let out = &mut text;
+        let mut w = PlaybookWriter::new();
 
-        push(
-            out,
-            "# yaml-language-server: $schema=../schemas/playbook.schema.json",
-        );
-        push(
-            out,
+        w.modeline("../schemas/playbook.schema.json");
+        w.comment(&format!(
+            "Captured from cluster `{}` (Elasticsearch {}) on {when},",
+            self.cluster_name, self.version,
+        ));
+        w.comment(&format!("at {}.", url.shown));
+        w.comment(&format!("Jobs: {}.", selection_text(&self.selection)));
+        w.comment("Each target is the state observed then; applying this playbook brings it back.");
+        w.head(
             &format!(
-                "# Captured from cluster `{}` (Elasticsearch {}) on {when},",
-                comment_text(&self.cluster_name),
-                comment_text(&self.version),
+                "captured-{}-{}",
+                slug(&self.cluster_name),
+                at.strftime("%Y%m%d-%H%M%S")
             ),
+            Some(&format!(
+                "The machine-learning state of `{}` captured on {when}: {} of {} jobs opened, {} of {} datafeeds started.",
+                self.cluster_name,
+                self.opened_jobs(),
+                self.jobs.len(),
+                self.started_datafeeds(),
+                self.datafeeds.len()
+            )),
         );
-        push(out, &format!("# at {}.", comment_text(&url.shown)));
-        push(
-            out,
-            &format!("# Jobs: {}.", selection_text(&self.selection)),
+        w.blank();
+        let url_value = url.default.as_ref().map_or_else(
+            || "${ES_URL}".to_owned(),
+            |default| format!("${{ES_URL:-{default}}}"),
         );
-        push(
-            out,
-            "# Each target is the state observed then; applying this playbook brings it back.",
+        w.cluster(
+            Text::WithVariables(&url_value),
+            &[
+                "Credentials come from the environment, never from this file; uncomment one way:",
+                "api_key: ${ES_API_KEY}",
+                "username: ${ES_USERNAME}",
+                "password: ${ES_PASSWORD}",
+                "ca_cert: certs/http_ca.crt",
+            ],
         );
-        push(out, "version: 1");
-        push(
-            out,
-            &format!(
-                "name: {}",
-                scalar(&format!(
-                    "captured-{}-{}",
-                    slug(&self.cluster_name),
-                    at.strftime("%Y%m%d-%H%M%S")
-                ))
-            ),
-        );
-        push(
-            out,
-            &format!(
-                "description: {}",
-                scalar(&format!(
-                    "The machine-learning state of `{}` captured on {when}: {} of {} jobs opened, {} of {} datafeeds started.",
-                    // A playbook expands `${VAR}` in every string; a cluster name is not one.
-                    self.cluster_name.replace("${", "$${"),
-                    self.opened_jobs(),
-                    self.jobs.len(),
-                    self.started_datafeeds(),
-                    self.datafeeds.len()
-                ))
-            ),
-        );
-        push(out, "");
-        Self::render_cluster(out, &url);
-        push(out, "");
-        self.render_jobs(out);
-        push(out, "");
-        self.render_datafeeds(out);
+        w.blank();
+        w.jobs(&self.job_entries());
+        w.blank();
+        w.datafeeds(&self.datafeed_entries());
+        w.blank();
         if self.upgrade_mode {
-            push(out, "");
-            push(
-                out,
-                "# WARNING: upgrade mode was ENABLED when this was captured, and is kept here so that",
+            w.comment(
+                "WARNING: upgrade mode was ENABLED when this was captured, and is kept here so that",
             );
-            push(
-                out,
-                "# the playbook says what the cluster was. Remove this line (or write `disabled`) to",
+            w.comment(
+                "the playbook says what the cluster was. Remove this line (or write `disabled`) to",
             );
-            push(
-                out,
-                "# bring the jobs and datafeeds back: nothing opens or starts while it is enabled.",
+            w.comment(
+                "bring the jobs and datafeeds back: nothing opens or starts while it is enabled.",
             );
-            push(out, "upgrade_mode: enabled");
+            w.upgrade_mode(UpgradeMode::Enabled);
         } else {
-            push(out, "");
-            push(
-                out,
-                "# Upgrade mode was off when this was captured. Restoring turns it off first: a shutdown",
+            w.comment(
+                "Upgrade mode was off when this was captured. Restoring turns it off first: a shutdown",
             );
-            push(
-                out,
-                "# may have enabled it, and nothing opens or starts while it is on.",
-            );
-            push(out, "upgrade_mode: disabled");
+            w.comment("may have enabled it, and nothing opens or starts while it is on.");
+            w.upgrade_mode(UpgradeMode::Disabled);
         }
-        text
+        w.finish()
     }
 
-    fn render_cluster(out: &mut String, url: &PublicUrl) {
-        push(out, "cluster:");
-        let value = match &url.default {
-            Some(default) => format!("${{ES_URL:-{default}}}"),
-            None => "${ES_URL}".to_owned(),
-        };
-        push(out, &format!("  url: {}", scalar(&value)));
-        push(
-            out,
-            "  # Credentials come from the environment, never from this file; uncomment one way:",
-        );
-        push(out, "  # api_key: ${ES_API_KEY}");
-        push(out, "  # username: ${ES_USERNAME}");
-        push(out, "  # password: ${ES_PASSWORD}");
-        push(out, "  # ca_cert: certs/http_ca.crt");
+    fn job_entries(&self) -> Vec<JobEntry> {
+        self.jobs
+            .iter()
+            .map(|job| JobEntry {
+                id: job.id.clone(),
+                state: job.state,
+                comment: job
+                    .note
+                    .as_ref()
+                    .map(|note| note_text(note, &format!("job `{}`", job.id))),
+            })
+            .collect()
     }
 
-    fn render_jobs(&self, out: &mut String) {
-        if self.jobs.is_empty() {
-            push(out, "jobs: []");
-            return;
-        }
-        push(out, "jobs:");
-        for job in &self.jobs {
-            render_note(out, job.note.as_ref(), &format!("job `{}`", job.id));
-            push(out, &format!("  - id: {}", scalar(&job.id)));
-            push(out, &format!("    state: {}", job.state.name()));
-        }
-    }
-
-    fn render_datafeeds(&self, out: &mut String) {
-        if self.datafeeds.is_empty() {
-            push(out, "datafeeds: []");
-            return;
-        }
-        push(out, "datafeeds:");
-        for feed in &self.datafeeds {
-            render_note(out, feed.note.as_ref(), &format!("datafeed `{}`", feed.id));
-            push(out, &format!("  - id: {}", scalar(&feed.id)));
-            push(out, &format!("    job: {}", scalar(&feed.job)));
-            push(out, &format!("    state: {}", feed.state.name()));
-        }
+    fn datafeed_entries(&self) -> Vec<DatafeedEntry> {
+        self.datafeeds
+            .iter()
+            .map(|feed| DatafeedEntry {
+                id: feed.id.clone(),
+                job: Some(feed.job.clone()),
+                state: feed.state,
+                comment: feed
+                    .note
+                    .as_ref()
+                    .map(|note| note_text(note, &format!("datafeed `{}`", feed.id))),
+            })
+            .collect()
     }
 }
 
-fn push(out: &mut String, line: &str) {
-    out.push_str(line);
-    out.push('\n');
-}
-
-fn render_note(out: &mut String, note: Option<&Note>, subject: &str) {
-    let Some(note) = note else {
-        return;
-    };
-    let text = match note {
+/// Why `subject`'s target is not simply the state observed, as the comment above its entry.
+fn note_text(note: &Note, subject: &str) -> String {
+    match note {
         Note::JobFailed => format!(
             "{subject} was `failed` when captured; a playbook cannot make a job fail, so it is \
              kept closed (closing a failed job needs `settings.force: after_timeout`)"
@@ -192,29 +149,7 @@ fn render_note(out: &mut String, note: Option<&Note>, subject: &str) {
         Note::DatafeedInTransition(observed) => {
             format!("{subject} was `{observed}` when captured")
         }
-    };
-    for line in wrap(&comment_text(&text), 94) {
-        push(out, &format!("  # {line}"));
     }
-}
-
-/// Words joined into lines of at most `width` characters (a longer word stays whole).
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines: Vec<String> = Vec::new();
-    let mut current = String::new();
-    for word in text.split_whitespace() {
-        if !current.is_empty() && current.len() + 1 + word.len() > width {
-            lines.push(std::mem::take(&mut current));
-        }
-        if !current.is_empty() {
-            current.push(' ');
-        }
-        current.push_str(word);
-    }
-    if !current.is_empty() {
-        lines.push(current);
-    }
-    lines
 }
 
 fn selection_text(selection: &Selection) -> String {
@@ -225,7 +160,7 @@ fn selection_text(selection: &Selection) -> String {
         .tokens()
         .iter()
         .map(Pattern::as_str)
-        .map(|token| format!("`{}`", comment_text(token)))
+        .map(|token| format!("`{token}`"))
         .collect();
     format!(
         "those matching {} (ids or groups), with their datafeeds",
@@ -308,11 +243,5 @@ mod tests {
         assert_eq!(slug("Prod.EU_1"), "prod-eu-1");
         assert_eq!(slug("--"), "cluster");
         assert_eq!(slug("é-prod-"), "prod");
-    }
-
-    #[test]
-    fn wraps_on_words() {
-        assert_eq!(wrap("aa bb cc", 5), ["aa bb", "cc"]);
-        assert_eq!(wrap("toolongword x", 4), ["toolongword", "x"]);
     }
 }

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 
 use super::*;
-use crate::es::types::{DatafeedState as DfState, JobState as JState};
-use crate::observe::ObservedDatafeed;
+use crate::observe::{
+    ObservedDatafeed, ObservedDatafeedState as DfState, ObservedJobState as JState,
+};
 
 fn job(state: JState, groups: &[&str], datafeed: Option<&str>) -> ObservedJob {
     ObservedJob {

@@ -1,5 +1,8 @@
-//! What can go wrong talking to Elasticsearch, classified for the executor: which failures are
-//! worth retrying, which mean "poll the state instead", and which will never change.
+//! What can go wrong talking to Elasticsearch, classified: which failures are worth retrying,
+//! which mean "poll the state instead", which will never change, and which of Elasticsearch's
+//! refusals mean something particular to quiesce (a job already open, a failed job that only a
+//! forced close moves, security switched off). The rest of quiesce asks these questions and
+//! never looks at a status or a reason text itself.
 
 use std::time::Duration;
 
@@ -150,13 +153,56 @@ impl Error {
     /// 500 `Timed out when waiting for persistent tasks` (E14), or the 408 of an open or a
     /// start (E15, E16). The right reaction is to poll the state, not to give up.
     pub fn is_still_in_progress(&self) -> bool {
+        matches!(self, Error::Api { status: 408, .. })
+            || self.is_refusal(500, "illegal_state_exception", &[CLOSE_TIMED_OUT])
+    }
+
+    /// The 409 of opening a job that already has a task (E7). The task may be `opening`,
+    /// `opened`, `closing` or `failed` (docs/elasticsearch-ml-api.md §2.3): this says "look at
+    /// the stats", not "it is open".
+    pub fn is_already_opened(&self) -> bool {
+        self.is_refusal(409, "status_exception", &[ALREADY_OPENED])
+    }
+
+    /// The 409 of starting a datafeed that already has a task: `starting`, `started` or
+    /// `stopping` (E9).
+    pub fn is_already_started(&self) -> bool {
+        self.is_refusal(409, "status_exception", &[ALREADY_STARTED])
+    }
+
+    /// The 409 of closing a failed job without `force` (E3 for one job, E4 for several):
+    /// nothing was touched, and only a forced close gets the job out of `failed`.
+    pub fn needs_force_close(&self) -> bool {
+        self.is_refusal(409, "status_exception", &[FAILED_JOB, FAILED_JOBS])
+    }
+
+    /// A 403 `security_exception`: the credentials are valid but lack a privilege the call
+    /// needs (E18; docs/elasticsearch-ml-api.md §2.15). A 401 is not this, nor a 403 of
+    /// another kind (a cluster block, a proxy's refusal).
+    pub fn is_missing_privilege(&self) -> bool {
+        self.is_refusal(403, "security_exception", &[])
+    }
+
+    /// The answer of a security API on a cluster whose security is off
+    /// (docs/elasticsearch-ml-api.md §2.14): 8.x registers no security handler (a flat 400
+    /// `no handler found` for the `/_security/` path), 7.x on a basic licence refuses with
+    /// 500 `Security must be explicitly enabled`. Nothing can be unauthorised then.
+    pub fn is_security_disabled(&self) -> bool {
+        self.is_refusal(400, "", &[NO_SECURITY_HANDLER])
+            || self.is_refusal(500, "exception", &[SECURITY_NOT_ENABLED])
+    }
+
+    /// An API error with this status and error `type`, whose reason fits one of `reasons`
+    /// (any reason when there are none). The flat routing errors have the type `""`.
+    fn is_refusal(&self, status: u16, error_type: &str, reasons: &[Reason]) -> bool {
         match self {
-            Error::Api { status: 408, .. } => true,
             Error::Api {
-                status: 500, body, ..
-            } => body
-                .reason
-                .starts_with("Timed out when waiting for persistent tasks"),
+                status: got, body, ..
+            } => {
+                *got == status
+                    && body.error_type == error_type
+                    && (reasons.is_empty() || reasons.iter().any(|r| r.fits(&body.reason)))
+            }
             _ => false,
         }
     }
@@ -186,75 +232,56 @@ impl Error {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// A reason text exactly as docs/elasticsearch-ml-api.md writes it: Elasticsearch's words,
+/// with `<...>` where it fills something in at run time. Only for refusals whose status and
+/// error `type` do not tell them apart (a 409 `status_exception` is E3 to E9 alike); every
+/// text quiesce recognises is one of the constants below.
+struct Reason(&'static str);
 
-    fn api(status: u16, error_type: &str, reason: &str) -> Error {
-        Error::Api {
-            endpoint: "ml.close_job",
-            status,
-            body: EsErrorBody {
-                error_type: error_type.into(),
-                reason: reason.into(),
-                caused_by: None,
-            },
-            retry_after: None,
+/// E3: closing one failed job without force.
+const FAILED_JOB: Reason = Reason("cannot close job [<id>] because it failed, use force close");
+/// E4: closing an expression that takes in a failed job, without force.
+const FAILED_JOBS: Reason = Reason("one or more jobs have state failed, use force close");
+/// E7.
+const ALREADY_OPENED: Reason = Reason("Cannot open job [<id>] because it has already been opened");
+/// E9.
+const ALREADY_STARTED: Reason =
+    Reason("cannot start datafeed [<df>] because it has already been started");
+/// E14.
+const CLOSE_TIMED_OUT: Reason =
+    Reason("Timed out when waiting for persistent tasks after <timeout>");
+/// §2.14: 7.x on a basic (or trial) licence without `xpack.security.enabled`.
+const SECURITY_NOT_ENABLED: Reason = Reason(
+    "Security must be explicitly enabled when using a [<licence>] license. Enable security by setting [xpack.security.enabled] to [true] in the elasticsearch.yml file and restart the node.",
+);
+/// §1.2, §2.14: the flat 400 for a path nothing serves; under `/_security/`, security is off.
+const NO_SECURITY_HANDLER: Reason =
+    Reason("no handler found for uri [/_security/<path>] and method [<method>]");
+
+impl Reason {
+    /// Whether `reason` is this text with its run-time parts filled in (with anything).
+    fn fits(&self, reason: &str) -> bool {
+        // Each `<...>` becomes the `*` of a simple wildcard; the texts hold no `*` of their own.
+        let mut pattern = Vec::with_capacity(self.0.len());
+        let mut in_placeholder = false;
+        for byte in self.0.bytes() {
+            match byte {
+                b'<' => {
+                    in_placeholder = true;
+                    pattern.push(b'*');
+                }
+                b'>' if in_placeholder => in_placeholder = false,
+                _ if in_placeholder => {}
+                _ => pattern.push(byte),
+            }
         }
-    }
-
-    #[test]
-    fn classification_follows_the_catalogue() {
-        for status in [429, 502, 503, 504] {
-            assert!(
-                api(status, "status_exception", "x").is_retryable(),
-                "{status}"
-            );
-        }
-        for status in [400, 401, 403, 404, 405, 408, 409, 500] {
-            assert!(
-                !api(status, "status_exception", "x").is_retryable(),
-                "{status}"
-            );
-        }
-        let e14 = api(
-            500,
-            "illegal_state_exception",
-            "Timed out when waiting for persistent tasks after 30m",
-        );
-        assert!(e14.is_still_in_progress());
-        assert!(
-            api(
-                408,
-                "status_exception",
-                "Opening job [a] timed out after [20s]"
-            )
-            .is_still_in_progress()
-        );
-        assert!(!api(500, "exception", "boom").is_still_in_progress());
-    }
-
-    #[test]
-    fn error_bodies_parse_in_both_shapes() {
-        let envelope = r#"{"error":{"root_cause":[{"type":"status_exception","reason":"r"}],"type":"status_exception","reason":"cannot close job [a] because it failed, use force close","caused_by":{"type":"illegal_state_exception","reason":"inner"}},"status":409}"#;
-        let body = EsErrorBody::parse(envelope);
-        assert_eq!(body.error_type, "status_exception");
-        assert_eq!(
-            body.reason,
-            "cannot close job [a] because it failed, use force close"
-        );
-        assert_eq!(body.caused_by.as_deref(), Some("inner"));
-
-        let flat = EsErrorBody::parse(
-            r#"{"error":"no handler found for uri [/x] and method [GET]","status":400}"#,
-        );
-        assert_eq!(flat.error_type, "");
-        assert_eq!(
-            flat.reason,
-            "no handler found for uri [/x] and method [GET]"
-        );
-
-        let proxy = EsErrorBody::parse("<html>Bad Gateway</html>");
-        assert_eq!(proxy.reason, "<html>Bad Gateway</html>");
+        wildcard::WildcardBuilder::from_owned(pattern)
+            .without_one_metasymbol()
+            .without_escape()
+            .build()
+            .is_ok_and(|text| text.is_match(reason.as_bytes()))
     }
 }
+
+#[cfg(test)]
+mod tests;

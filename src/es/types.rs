@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// An anomaly detection job's state (docs/elasticsearch-ml-api.md §3.1).
+/// An anomaly detection job's state (docs/elasticsearch-ml-api.md §3.1), as the wire has it.
+/// Strict on purpose: a state not listed here fails the read with `Error::Decode` (the reason
+/// is in `observe::state`, which turns this into quiesce's own type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
@@ -32,7 +34,8 @@ impl std::fmt::Display for JobState {
     }
 }
 
-/// A datafeed's state (docs/elasticsearch-ml-api.md §3.2).
+/// A datafeed's state (docs/elasticsearch-ml-api.md §3.2), as the wire has it; strict like
+/// [`JobState`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DatafeedState {

@@ -1,21 +1,16 @@
 //! Playbooks made from a journal: what `resume` continues and what `revert` brings back. Both
-//! are ordinary playbook text (ids only, no selectors), so they go through the same loader,
-//! planner and executor as any other, and can be printed, reviewed and kept.
+//! are ordinary playbook text (ids only, no selectors), written by the playbook format's own
+//! writer, so they go through the same loader, planner and executor as any other, and can be
+//! printed, reviewed and kept.
 
 use std::fmt::Write as _;
 
-use crate::es::types::{DatafeedState, JobState};
-use crate::observe::DatafeedMode;
-use crate::plan::{Action, SettingsView};
+use crate::model::{DatafeedState, JobState, Settings, UpgradeMode};
+use crate::observe::{DatafeedMode, ObservedDatafeedState, ObservedJobState};
+use crate::plan::Action;
+use crate::playbook::{DatafeedEntry, JobEntry, PlaybookWriter, Text};
 
 use super::read::RunLog;
-
-/// One entry of a made playbook, with an optional comment line above it.
-struct Entry {
-    id: String,
-    state: &'static str,
-    comment: Option<String>,
-}
 
 /// The playbook that finishes what the run set out to do: every target of its plans, in the
 /// state its step was to reach, with the run's own settings.
@@ -24,28 +19,33 @@ pub fn resume_playbook(log: &RunLog) -> String {
     let mut datafeeds = Vec::new();
     let mut upgrade_mode = None;
     for (action, target) in log.targets() {
-        let entry = |state| Entry {
+        let job = |state| JobEntry {
             id: target.clone(),
             state,
             comment: None,
         };
+        let datafeed = |state| DatafeedEntry {
+            id: target.clone(),
+            job: None,
+            state,
+            comment: None,
+        };
         match action {
-            Action::StopDatafeed => datafeeds.push(entry("stopped")),
-            Action::StartDatafeed => datafeeds.push(entry("started")),
-            Action::CloseJob => jobs.push(entry("closed")),
-            Action::OpenJob => jobs.push(entry("opened")),
-            Action::EnableUpgradeMode => upgrade_mode = Some("enabled"),
-            Action::DisableUpgradeMode => upgrade_mode = Some("disabled"),
+            Action::StopDatafeed => datafeeds.push(datafeed(DatafeedState::Stopped)),
+            Action::StartDatafeed => datafeeds.push(datafeed(DatafeedState::Started)),
+            Action::CloseJob => jobs.push(job(JobState::Closed)),
+            Action::OpenJob => jobs.push(job(JobState::Opened)),
+            Action::EnableUpgradeMode => upgrade_mode = Some(UpgradeMode::Enabled),
+            Action::DisableUpgradeMode => upgrade_mode = Some(UpgradeMode::Disabled),
         }
     }
     render(
-        &log.header.cluster_url,
+        log,
         &format!("resume-{}", log.header.run_id),
         &format!(
             "Finishes run {} ({} of `{}`), made from its journal.",
             log.header.run_id, log.header.command, log.header.plan.playbook.name
         ),
-        &log.header.plan.settings,
         &jobs,
         &datafeeds,
         upgrade_mode,
@@ -68,18 +68,23 @@ pub fn revert_playbook(log: &RunLog) -> String {
                     notes.push(format!("datafeed `{target}` did not exist before the run"));
                     continue;
                 };
-                let state = match (feed.state, feed.mode) {
-                    (DatafeedState::Started | DatafeedState::Starting, DatafeedMode::Lookback) => {
+                let running = matches!(
+                    feed.state,
+                    ObservedDatafeedState::Started | ObservedDatafeedState::Starting
+                );
+                let state = match (running, feed.mode) {
+                    (true, DatafeedMode::Lookback) => {
                         notes.push(format!(
                             "datafeed `{target}` ran a lookback with an end: not restarted (it stops on its own)"
                         ));
                         continue;
                     }
-                    (DatafeedState::Started | DatafeedState::Starting, _) => "started",
-                    (DatafeedState::Stopped | DatafeedState::Stopping, _) => "stopped",
+                    (true, _) => DatafeedState::Started,
+                    (false, _) => DatafeedState::Stopped,
                 };
-                datafeeds.push(Entry {
+                datafeeds.push(DatafeedEntry {
                     id: target,
+                    job: None,
                     state,
                     comment: Some(format!("was {} before the run", feed.state)),
                 });
@@ -90,16 +95,16 @@ pub fn revert_playbook(log: &RunLog) -> String {
                     continue;
                 };
                 let state = match job.state {
-                    JobState::Opened | JobState::Opening => "opened",
-                    JobState::Closed | JobState::Closing => "closed",
-                    JobState::Failed => {
+                    ObservedJobState::Opened | ObservedJobState::Opening => JobState::Opened,
+                    ObservedJobState::Closed | ObservedJobState::Closing => JobState::Closed,
+                    ObservedJobState::Failed => {
                         notes.push(format!(
                             "job `{target}` was failed before the run: a failed state cannot be restored"
                         ));
                         continue;
                     }
                 };
-                jobs.push(Entry {
+                jobs.push(JobEntry {
                     id: target,
                     state,
                     comment: Some(format!("was {} before the run", job.state)),
@@ -107,9 +112,9 @@ pub fn revert_playbook(log: &RunLog) -> String {
             }
             Action::EnableUpgradeMode | Action::DisableUpgradeMode => {
                 upgrade_mode = Some(if before.upgrade_mode {
-                    "enabled"
+                    UpgradeMode::Enabled
                 } else {
-                    "disabled"
+                    UpgradeMode::Disabled
                 });
             }
         }
@@ -122,91 +127,104 @@ pub fn revert_playbook(log: &RunLog) -> String {
         let _ = write!(description, " Left out: {note}.");
     }
     render(
-        &log.header.cluster_url,
+        log,
         &format!("revert-{}", log.header.run_id),
         &description,
-        &log.header.plan.settings,
         &jobs,
         &datafeeds,
         upgrade_mode,
     )
 }
 
-fn quote(text: &str) -> String {
-    serde_json::to_string(text).unwrap_or_else(|_| format!("\"{text}\""))
-}
-
-fn duration(ms: u64) -> String {
-    if ms.is_multiple_of(1000) {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{ms}ms")
-    }
-}
-
+/// The made playbook: the run's cluster and settings, then the targets; a section with no
+/// target is left out.
 fn render(
-    cluster_url: &str,
+    log: &RunLog,
     name: &str,
     description: &str,
-    settings: &SettingsView,
-    jobs: &[Entry],
-    datafeeds: &[Entry],
-    upgrade_mode: Option<&str>,
+    jobs: &[JobEntry],
+    datafeeds: &[DatafeedEntry],
+    upgrade_mode: Option<UpgradeMode>,
 ) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "# Made by quiesce from a run journal.");
-    let _ = writeln!(out, "version: 1");
-    let _ = writeln!(out, "name: {}", quote(name));
-    let _ = writeln!(out, "description: {}", quote(description));
-    if !cluster_url.is_empty() {
-        let _ = writeln!(out, "cluster:");
-        let _ = writeln!(out, "  url: {}", quote(cluster_url.trim_end_matches('/')));
+    let mut w = PlaybookWriter::new();
+    w.comment("Made by quiesce from a run journal.");
+    w.head(name, Some(description));
+    let url = log.header.cluster_url.trim_end_matches('/');
+    if !url.is_empty() {
+        w.cluster(Text::Literal(url), &[]);
     }
-    let _ = writeln!(out, "settings:");
-    let _ = writeln!(out, "  concurrency: {}", settings.concurrency);
-    let _ = writeln!(
-        out,
-        "  step_timeout: {}",
-        duration(settings.step_timeout_ms)
-    );
-    let _ = writeln!(
-        out,
-        "  retry: {{ attempts: {}, initial_backoff: {}, max_backoff: {} }}",
-        settings.retry_attempts,
-        duration(settings.initial_backoff_ms),
-        duration(settings.max_backoff_ms)
-    );
-    let _ = writeln!(
-        out,
-        "  on_failure: {}",
-        serde_json::to_value(settings.on_failure)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_else(|| "continue".into())
-    );
-    let _ = writeln!(
-        out,
-        "  force: {}",
-        serde_json::to_value(settings.force)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_else(|| "never".into())
-    );
-    for (section, entries) in [("jobs", jobs), ("datafeeds", datafeeds)] {
-        if entries.is_empty() {
-            continue;
-        }
-        let _ = writeln!(out, "{section}:");
-        for entry in entries {
-            if let Some(comment) = &entry.comment {
-                let _ = writeln!(out, "  # {comment}");
-            }
-            let _ = writeln!(out, "  - id: {}", quote(&entry.id));
-            let _ = writeln!(out, "    state: {}", entry.state);
-        }
+    w.settings(&Settings::from(&log.header.plan.settings));
+    if !jobs.is_empty() {
+        w.jobs(jobs);
+    }
+    if !datafeeds.is_empty() {
+        w.datafeeds(datafeeds);
     }
     if let Some(mode) = upgrade_mode {
-        let _ = writeln!(out, "upgrade_mode: {mode}");
+        w.upgrade_mode(mode);
     }
-    out
+    w.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::journal::read;
+
+    /// The journal of a real `apply` of `workflows/pre-upgrade-shutdown.yaml` against the demo
+    /// cluster, written by quiesce 0.1.
+    fn journal() -> RunLog {
+        read(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/written-by-0.1/journal-pre-upgrade-shutdown.jsonl"
+        )))
+        .expect("the fixture journal reads")
+    }
+
+    #[test]
+    fn the_resume_playbook() {
+        insta::assert_snapshot!(resume_playbook(&journal()));
+    }
+
+    #[test]
+    fn the_revert_playbook() {
+        insta::assert_snapshot!(revert_playbook(&journal()));
+    }
+
+    /// Both playbooks load, even when a name in the journal holds a literal `${` (written
+    /// `$${` in a playbook): the made text must not turn it into a variable reference.
+    #[test]
+    fn made_playbooks_load_and_keep_literal_text() {
+        use crate::model::{Selector, load};
+        use crate::playbook::Source;
+
+        let mut log = journal();
+        log.header.plan.playbook.name = "costs ${HOME} #1: no".to_owned();
+        let env = |_: &str| None;
+        for text in [resume_playbook(&log), revert_playbook(&log)] {
+            let playbook = load(&Source::new("made.yaml", text.as_str()), &env)
+                .unwrap_or_else(|invalid| panic!("{:?}\n{text}", invalid.problems()));
+            let description = playbook.description.expect("a description");
+            assert!(
+                description.contains("`costs ${HOME} #1: no`"),
+                "{description}"
+            );
+            assert_eq!(playbook.settings.concurrency.get(), 8);
+            assert!(
+                playbook
+                    .jobs
+                    .iter()
+                    .all(|job| matches!(job.selector, Selector::Id(_)))
+            );
+        }
+        let resumed = load(
+            &Source::new("resume.yaml", resume_playbook(&log).as_str()),
+            &env,
+        )
+        .expect("loads");
+        let targets = resumed.jobs.len() + resumed.datafeeds.len() + 1;
+        assert_eq!(targets, log.targets().len());
+    }
 }

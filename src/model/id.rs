@@ -132,25 +132,17 @@ impl Pattern {
         self.0.contains('*')
     }
 
-    /// Whether `id` matches this token read as a wildcard expression (`*` = any run of
-    /// characters). Group membership is the cluster's to tell, not this.
+    /// Whether `id` matches this token read as Elasticsearch reads a wildcard token
+    /// (docs/elasticsearch-ml-api.md §5): `*` stands for any run of characters, every other
+    /// character for itself (no `?`, no escapes). Group membership is the cluster's to tell,
+    /// not this.
     pub fn matches(&self, id: &str) -> bool {
-        let mut parts = self.0.split('*');
-        let first = parts.next().unwrap_or("");
-        let Some(mut rest) = id.strip_prefix(first) else {
-            return false;
-        };
-        let parts: Vec<&str> = parts.collect();
-        let Some((last, middle)) = parts.split_last() else {
-            return rest.is_empty();
-        };
-        for part in middle {
-            match rest.find(part) {
-                Some(i) => rest = &rest[i + part.len()..],
-                None => return false,
-            }
-        }
-        rest.len() >= last.len() && rest.ends_with(last)
+        // With `?` and escapes off, no pattern is malformed: building cannot fail.
+        wildcard::WildcardBuilder::new(self.0.as_bytes())
+            .without_one_metasymbol()
+            .without_escape()
+            .build()
+            .is_ok_and(|pattern| pattern.is_match(id.as_bytes()))
     }
 }
 
@@ -257,5 +249,8 @@ mod tests {
         assert!(!p("aba*aba").matches("aba"));
         assert!(p("web").matches("web"));
         assert!(!p("web").matches("web-latency"));
+        assert!(p("a**b").matches("ab"));
+        assert!(p("*a*").matches("bab"));
+        assert!(!p("*a*").matches("bbb"));
     }
 }

@@ -1,12 +1,15 @@
 //! Observation: one read-only snapshot of the ML side of a cluster, taken with a fixed number of
 //! requests whatever the number of jobs (`_all` expressions, never one call per resource).
 //!
-//! Takes an [`EsClient`]; gives a [`Snapshot`] that plan, status, capture and the journal share.
-//! Never changes anything on the cluster.
+//! Takes an [`EsClient`]; gives a [`Snapshot`] that plan, status, capture and the journal share,
+//! in quiesce's own types ([`ObservedJobState`], [`ObservedDatafeedState`]): the wire types of
+//! `es` stop here. Never changes anything on the cluster.
 
 mod snapshot;
+mod state;
 
 pub use snapshot::{DatafeedMode, ObservedDatafeed, ObservedJob, Snapshot};
+pub use state::{ObservedDatafeedState, ObservedJobState};
 
 use crate::es::{self, EsClient};
 
@@ -18,7 +21,7 @@ pub async fn observe(client: &EsClient) -> Result<Snapshot, es::Error> {
     // checked on every ML response).
     let root = match client.root().await {
         Ok(root) => Some(root),
-        Err(err) if err.status() == Some(403) => None,
+        Err(err) if err.is_missing_privilege() => None,
         Err(err) => return Err(err),
     };
     let (ml_info, job_stats, jobs, datafeed_stats, datafeeds) = tokio::try_join!(

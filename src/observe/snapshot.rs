@@ -6,9 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::es::types::{
-    DatafeedConfig, DatafeedState, DatafeedStats, JobConfig, JobState, JobStats, MlInfo, RootInfo,
-};
+use super::{ObservedDatafeedState, ObservedJobState};
+use crate::es::types::{DatafeedConfig, DatafeedStats, JobConfig, JobStats, MlInfo, RootInfo};
 
 /// The ML side of a cluster at one moment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,7 +24,7 @@ pub struct Snapshot {
 /// One job as observed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ObservedJob {
-    pub state: JobState,
+    pub state: ObservedJobState,
     pub groups: Vec<String>,
     /// Model size: what a close persists and an open restores.
     pub model_bytes: u64,
@@ -43,7 +42,7 @@ pub struct ObservedJob {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ObservedDatafeed {
     pub job_id: String,
-    pub state: DatafeedState,
+    pub state: ObservedDatafeedState,
     pub mode: DatafeedMode,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
@@ -86,7 +85,7 @@ impl Snapshot {
             .into_iter()
             .map(|stats| {
                 let observed = ObservedJob {
-                    state: stats.state,
+                    state: stats.state.into(),
                     groups: groups.get(&stats.job_id).cloned().unwrap_or_default(),
                     model_bytes: stats.model_bytes(),
                     node: stats.node.map(|node| node.id),
@@ -116,7 +115,7 @@ impl Snapshot {
                 stats.datafeed_id,
                 ObservedDatafeed {
                     job_id: job_id.clone(),
-                    state: stats.state,
+                    state: stats.state.into(),
                     mode,
                     node: stats.node.map(|node| node.id),
                     assignment_explanation: stats
@@ -183,5 +182,43 @@ mod tests {
         let json = serde_json::to_string(&snapshot).expect("serialises");
         let back: Snapshot = serde_json::from_str(&json).expect("round trip");
         assert_eq!(back, snapshot);
+    }
+
+    /// Plan files and journals written by quiesce 0.1 (a real `plan` and `apply` of
+    /// `workflows/pre-upgrade-shutdown.yaml` against the demo cluster) still read, and their
+    /// snapshots serialise again to the very same JSON: a saved plan's digest still matches, so
+    /// `apply plan.json` does not see drift where there is none.
+    #[test]
+    fn snapshots_written_by_0_1_read_back_byte_for_byte() {
+        let plan: serde_json::Value = parse(include_str!(
+            "../../tests/fixtures/written-by-0.1/plan-pre-upgrade-shutdown.json"
+        ));
+        let journal =
+            include_str!("../../tests/fixtures/written-by-0.1/journal-pre-upgrade-shutdown.jsonl");
+        let header: serde_json::Value = parse(journal.lines().next().expect("a header line"));
+        for (written, digest) in [
+            (&plan["snapshot"], &plan["snapshot_digest"]),
+            (
+                &header["plan"]["snapshot"],
+                &header["plan"]["snapshot_digest"],
+            ),
+            (&header["before"], &header["plan"]["snapshot_digest"]),
+        ] {
+            let snapshot: Snapshot = serde_json::from_value(written.clone()).expect("reads");
+            assert_eq!(&serde_json::to_value(&snapshot).expect("writes"), written);
+            assert_eq!(
+                crate::plan::snapshot_digest(&snapshot),
+                digest.as_str().expect("a digest")
+            );
+            assert_eq!(
+                snapshot.jobs["logs-categorization"].state,
+                ObservedJobState::Failed
+            );
+            assert_eq!(snapshot.jobs["web-latency"].state, ObservedJobState::Opened);
+            assert_eq!(
+                snapshot.datafeeds["datafeed-capacity-forecast-2026"].mode,
+                DatafeedMode::Lookback
+            );
+        }
     }
 }

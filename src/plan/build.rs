@@ -4,9 +4,8 @@
 
 use std::collections::HashMap;
 
-use crate::es::types::{DatafeedState as Observed, JobState as ObservedJob};
 use crate::model::{DatafeedState, ForcePolicy, JobState, Keyword, Playbook, UpgradeMode};
-use crate::observe::{DatafeedMode, Snapshot};
+use crate::observe::{DatafeedMode, ObservedDatafeedState, ObservedJobState, Snapshot};
 use crate::playbook::{Location, Source};
 
 use super::order::in_wave_order;
@@ -120,22 +119,22 @@ impl Builder<'_> {
             let observed = self.snapshot.and_then(|s| s.jobs.get(id));
             let model_bytes = observed.map_or(0, |job| job.model_bytes);
             let (action, reason, force) = match (want.state, observed.map(|job| job.state)) {
-                (JobState::Closed, Some(ObservedJob::Closed)) => {
+                (JobState::Closed, Some(ObservedJobState::Closed)) => {
                     self.keep("job", id, "closed", "already closed".into(), &want.location);
                     continue;
                 }
-                (JobState::Opened, Some(ObservedJob::Opened)) => {
+                (JobState::Opened, Some(ObservedJobState::Opened)) => {
                     self.keep("job", id, "opened", "already opened".into(), &want.location);
                     continue;
                 }
-                (JobState::Opened, Some(ObservedJob::Failed)) => {
+                (JobState::Opened, Some(ObservedJobState::Failed)) => {
                     self.problems.push(PlanProblem::OpenFailedJob {
                         job: id.clone(),
                         at: want.location.span(),
                     });
                     continue;
                 }
-                (JobState::Closed, Some(ObservedJob::Failed)) => {
+                (JobState::Closed, Some(ObservedJobState::Failed)) => {
                     let (force, why) = match self.playbook.settings.force {
                         ForcePolicy::AfterTimeout => (
                             Force::RequiredAllowed,
@@ -148,7 +147,7 @@ impl Builder<'_> {
                     };
                     (Action::CloseJob, why.to_owned(), force)
                 }
-                (JobState::Closed, Some(ObservedJob::Closing)) => (
+                (JobState::Closed, Some(ObservedJobState::Closing)) => (
                     Action::CloseJob,
                     "closing already in progress: wait until closed".to_owned(),
                     Force::NotNeeded,
@@ -158,7 +157,7 @@ impl Builder<'_> {
                     format!("job is {state}; the playbook wants it closed"),
                     Force::NotNeeded,
                 ),
-                (JobState::Opened, Some(ObservedJob::Opening)) => (
+                (JobState::Opened, Some(ObservedJobState::Opening)) => (
                     Action::OpenJob,
                     "opening already in progress: wait until opened".to_owned(),
                     Force::NotNeeded,
@@ -190,7 +189,7 @@ impl Builder<'_> {
         for (id, want) in &resolution.datafeeds {
             let observed = self.snapshot.and_then(|s| s.datafeeds.get(id));
             let (action, reason) = match (want.state, observed.map(|d| (d.state, d.mode))) {
-                (DatafeedState::Stopped, Some((Observed::Stopped, _))) => {
+                (DatafeedState::Stopped, Some((ObservedDatafeedState::Stopped, _))) => {
                     self.keep(
                         "datafeed",
                         id,
@@ -200,7 +199,10 @@ impl Builder<'_> {
                     );
                     continue;
                 }
-                (DatafeedState::Started, Some((Observed::Started | Observed::Starting, mode))) => {
+                (
+                    DatafeedState::Started,
+                    Some((ObservedDatafeedState::Started | ObservedDatafeedState::Starting, mode)),
+                ) => {
                     let reason = match mode {
                         DatafeedMode::Lookback => {
                             "already started (a lookback with an end: it stops and closes its job by itself)"
@@ -210,7 +212,7 @@ impl Builder<'_> {
                     self.keep("datafeed", id, "started", reason.into(), &want.location);
                     continue;
                 }
-                (DatafeedState::Stopped, Some((Observed::Stopping, _))) => (
+                (DatafeedState::Stopped, Some((ObservedDatafeedState::Stopping, _))) => (
                     Action::StopDatafeed,
                     "stopping already in progress: wait until stopped".to_owned(),
                 ),
@@ -263,7 +265,12 @@ impl Builder<'_> {
             None => self
                 .snapshot
                 .and_then(|s| s.jobs.get(job_id))
-                .is_some_and(|job| matches!(job.state, ObservedJob::Opened | ObservedJob::Opening)),
+                .is_some_and(|job| {
+                    matches!(
+                        job.state,
+                        ObservedJobState::Opened | ObservedJobState::Opening
+                    )
+                }),
         }
     }
 
@@ -284,7 +291,9 @@ impl Builder<'_> {
             let Some((feed_id, feed)) = snapshot.datafeed_of(&job_id) else {
                 continue;
             };
-            if feed.state == Observed::Stopped || resolution.datafeeds.contains_key(feed_id) {
+            if feed.state == ObservedDatafeedState::Stopped
+                || resolution.datafeeds.contains_key(feed_id)
+            {
                 if resolution
                     .datafeeds
                     .get(feed_id)

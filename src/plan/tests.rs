@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::es::types::{DatafeedState as Df, JobState as Job};
 use crate::model::load;
 use crate::observe::{DatafeedMode, ObservedDatafeed, ObservedJob, Snapshot};
+use crate::observe::{ObservedDatafeedState as Df, ObservedJobState as Job};
 use crate::playbook::Source;
 
 use super::*;

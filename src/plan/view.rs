@@ -1,10 +1,13 @@
 //! `PlanView`: the serialisable form of a plan, shared by `plan --format json`, `plan -o`
 //! (what `apply` later executes unchanged) and the text renderer. Versioned.
 
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::model::{ForcePolicy, OnFailure, Settings};
+use crate::model::{ForcePolicy, OnFailure, RetryPolicy, Settings};
 use crate::observe::Snapshot;
 
 use super::{Action, EdgeKind, Force, Plan, StepId};
@@ -56,6 +59,26 @@ impl From<&Settings> for SettingsView {
             max_backoff_ms: ms(settings.retry.max_backoff),
             on_failure: settings.on_failure,
             force: settings.force,
+        }
+    }
+}
+
+/// The settings a plan was made with, as a playbook would give them again (a `resume` or
+/// `revert` playbook). `require_match` is not kept in a plan: it mattered only while planning.
+impl From<&SettingsView> for Settings {
+    fn from(view: &SettingsView) -> Settings {
+        let at_least_one = |n: usize| NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN);
+        Settings {
+            concurrency: at_least_one(view.concurrency),
+            step_timeout: Duration::from_millis(view.step_timeout_ms),
+            retry: RetryPolicy {
+                attempts: at_least_one(view.retry_attempts),
+                initial_backoff: Duration::from_millis(view.initial_backoff_ms),
+                max_backoff: Duration::from_millis(view.max_backoff_ms),
+            },
+            on_failure: view.on_failure,
+            force: view.force,
+            require_match: false,
         }
     }
 }

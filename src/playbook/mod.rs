@@ -14,6 +14,7 @@ mod raw;
 mod schema;
 mod source;
 mod sp;
+mod write;
 
 pub(crate) use env::is_single_reference;
 pub use env::{ExpandError, expand};
@@ -29,3 +30,4 @@ pub use raw::{
 pub use schema::playbook_schema;
 pub use source::{Location, Source};
 pub use sp::Sp;
+pub use write::{DatafeedEntry, JobEntry, PlaybookWriter, Text};
