@@ -205,17 +205,9 @@ pub(crate) async fn preflight(client: &EsClient) -> Result<Snapshot, Error> {
             user: answer.username.clone(),
             missing: answer.missing().join(", "),
         }),
-        // Security disabled: 8.x does not register the security endpoints (flat 400); 7.x
-        // with a basic license answers 500 "Security must be explicitly enabled".
-        Err(err) if err.status() == Some(400) => Ok(snapshot),
-        Err(err)
-            if err.status() == Some(500)
-                && err.body().is_some_and(|b| {
-                    b.reason.starts_with("Security must be explicitly enabled")
-                }) =>
-        {
-            Ok(snapshot)
-        }
+        // Security is off (8.x registers no security handler; 7.x on a basic licence refuses):
+        // nothing can be unauthorised.
+        Err(err) if err.is_security_disabled() => Ok(snapshot),
         Err(err) => Err(err.into()),
     }
 }
