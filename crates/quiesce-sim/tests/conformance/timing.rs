@@ -128,6 +128,7 @@ jobs:
 fn generated(seed: u64, fractions: &str) -> String {
     format!(
         "
+nodes: {{ count: 2 }}
 generate:
   seed: {seed}
   jobs: 30
