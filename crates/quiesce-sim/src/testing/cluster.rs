@@ -130,7 +130,21 @@ impl TestClusterBuilder {
             };
             args.extend(["--profile".to_owned(), name.to_owned()]);
         }
-        SimProcess::spawn(binary.as_ref(), args, &self.seed, version).await
+        let tls_names = self.tls.map(|tls| tls.extra_names);
+        if let Some(names) = &tls_names {
+            args.push("--tls".to_owned());
+            for name in names {
+                args.extend(["--tls-name".to_owned(), name.clone()]);
+            }
+        }
+        SimProcess::spawn(
+            binary.as_ref(),
+            args,
+            &self.seed,
+            version,
+            tls_names.is_some(),
+        )
+        .await
     }
 
     fn read_seed(&self) -> Seed {
@@ -160,22 +174,37 @@ pub struct TestCluster {
     product_header: AtomicBool,
     /// The in-process simulator; `None` when a spawned binary serves.
     simulator: Option<Simulator>,
+    /// The CA the HTTPS certificate is signed by, when serving HTTPS.
+    ca_pem: Option<String>,
 }
 
 impl TestCluster {
     pub(super) fn new(base: String, version: EsVersion, simulator: Option<Simulator>) -> Self {
-        let ca = simulator.as_ref().and_then(Simulator::ca_pem);
+        let ca_pem = simulator
+            .as_ref()
+            .and_then(Simulator::ca_pem)
+            .map(str::to_owned);
+        TestCluster::serving(base, version, simulator, ca_pem)
+    }
+
+    pub(super) fn serving(
+        base: String,
+        version: EsVersion,
+        simulator: Option<Simulator>,
+        ca_pem: Option<String>,
+    ) -> Self {
         TestCluster {
             base,
-            client: client_trusting(ca),
+            client: client_trusting(ca_pem.as_deref()),
             product_header: AtomicBool::new(version.sends_product_header()),
             simulator,
+            ca_pem,
         }
     }
 
     /// The PEM of the CA that signed the simulator's HTTPS certificate (`None` over HTTP).
     pub fn ca_pem(&self) -> Option<&str> {
-        self.simulator.as_ref().and_then(Simulator::ca_pem)
+        self.ca_pem.as_deref()
     }
 
     /// From now on, expect the answers of this version (after a rolling upgrade, §8).
