@@ -29,7 +29,7 @@ pub struct SimArgs {
     pub profile: Option<Profile>,
 
     /// Serve HTTPS, with a certificate signed by a CA generated at start-up; the certificate
-    /// covers localhost, 127.0.0.1 and ::1.
+    /// covers `localhost`, `127.0.0.1` and `::1`.
     #[arg(long)]
     pub tls: bool,
 

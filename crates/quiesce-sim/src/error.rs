@@ -304,7 +304,7 @@ impl EsError {
     }
 
     /// E15: 8.x sends an `ElasticsearchStatusException` with 408, 7.x a plain
-    /// `ElasticsearchException` (500) with the same text (TransportOpenJobAction).
+    /// `ElasticsearchException` (500) with the same text (`TransportOpenJobAction`).
     pub(crate) fn open_timeout(job: &str, timeout: &str, version: EsVersion) -> Self {
         EsError::wait_timed_out(
             format!("Opening job [{job}] timed out after [{timeout}]"),
@@ -312,7 +312,7 @@ impl EsError {
         )
     }
 
-    /// E16, like E15 (TransportStartDatafeedAction).
+    /// E16, like E15 (`TransportStartDatafeedAction`).
     pub(crate) fn start_timeout(datafeed: &str, timeout: &str, version: EsVersion) -> Self {
         EsError::wait_timed_out(
             format!("Starting datafeed [{datafeed}] timed out after [{timeout}]"),

@@ -60,7 +60,7 @@ fn default_key_owner() -> String {
 
 /// A bearer token from the seed (`Authorization: Bearer <token>`): a service-account token
 /// (its `username` is the account, `namespace/service`, e.g. `elastic/fleet-server`) or an
-/// OAuth2 access token of a user.
+/// `OAuth2` access token of a user.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Token {
@@ -342,7 +342,7 @@ impl Principal {
 
 impl Principal {
     /// `_security/_authenticate` for a bearer token: a service account authenticates in the
-    /// `_service_account` realm, an OAuth2 token in its user's realm; both as `token`.
+    /// `_service_account` realm, an `OAuth2` token in its user's realm; both as `token`.
     fn token_authenticate_body(&self, token: &TokenId) -> Value {
         if token.service_account {
             let realm = json!({"name": "_service_account", "type": "_service_account"});

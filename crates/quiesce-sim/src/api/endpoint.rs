@@ -215,7 +215,7 @@ impl Ml {
     }
 
     /// Whether the handler reads a body at all; ES refuses one it does not consume with
-    /// `request [<METHOD> <path>] does not support having a body` (BaseRestHandler).
+    /// `request [<METHOD> <path>] does not support having a body` (`BaseRestHandler`).
     pub(crate) fn takes_body(self) -> bool {
         self.params_in_body() || matches!(self, Ml::PutJob | Ml::PutDatafeed)
     }

@@ -255,7 +255,7 @@ async fn run(
 }
 
 /// The body a `source` query parameter carries, as ES reads it: `source_content_type` must come
-/// with it and name JSON (RestRequest `contentOrSourceParam`, an `IllegalStateException`).
+/// with it and name JSON (`RestRequest.contentOrSourceParam`, an `IllegalStateException`).
 fn source_param(query: Option<&str>) -> Result<Option<Bytes>, EsError> {
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
         .into_owned()

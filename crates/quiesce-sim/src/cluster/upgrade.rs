@@ -1,7 +1,7 @@
 //! Upgrade mode (docs/elasticsearch-ml-api.md §2.5): one change at a time (E11), a no-op when
 //! unchanged; enabling unassigns every ML task (states kept, no node), disabling reassigns them.
 //! A change whose wait outlasts `timeout` fails, and the next call is accepted again
-//! (TransportSetUpgradeModeAction resets `isRunning` on failure), though the change goes on.
+//! (`TransportSetUpgradeModeAction` resets `isRunning` on failure), though the change goes on.
 
 use serde_json::{Value, json};
 
@@ -73,7 +73,7 @@ impl Cluster {
 /// lose the upgrade-mode assignment (`PersistentTasksService.waitForPersistentTasksCondition`,
 /// E14's text); enabling waits, through list tasks with `wait_for_completion`, for the ML tasks
 /// on the nodes to end, and a node's timeout comes back as a `FailedNodeException`
-/// (TransportListTasksAction, `SubscribableListener.addTimeout`, 8.x).
+/// (`TransportListTasksAction`, `SubscribableListener.addTimeout`, 8.x).
 fn upgrade_mode_timeout(enabled: bool, timeout: &Timeout, node_id: &str) -> EsError {
     if !enabled {
         return EsError::close_timeout(&timeout.text);

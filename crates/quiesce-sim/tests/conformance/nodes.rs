@@ -1,10 +1,10 @@
 //! docs/elasticsearch-ml-api.md §3.3: ML nodes leaving and joining, one at a time as a
 //! rolling restart takes them (`/_sim/nodes/<node>/_leave`, `_join`, `/_sim/rolling_restart`).
-//! What moves follows PersistentTasksClusterService (tasks of a node that left are reassigned
-//! to a node with room, or wait unassigned), OpenJobPersistentTasksExecutor (a job restores its
+//! What moves follows `PersistentTasksClusterService` (tasks of a node that left are reassigned
+//! to a node with room, or wait unassigned), `OpenJobPersistentTasksExecutor` (a job restores its
 //! model on its new node; a closing one is closed; a failed one stays failed),
-//! DatafeedNodeSelector (a datafeed follows its job once the job is no longer stale) and
-//! TransportGetJobsStatsAction (job stats read `MlTasks.getJobState`, the task's last state).
+//! `DatafeedNodeSelector` (a datafeed follows its job once the job is no longer stale) and
+//! `TransportGetJobsStatsAction` (job stats read `MlTasks.getJobState`, the task's last state).
 
 use serde_json::{Value, json};
 
