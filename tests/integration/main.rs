@@ -7,5 +7,7 @@ mod demo_cluster;
 mod journal;
 mod plan;
 mod rig;
+mod rolling_restart;
 mod schema;
+mod tls;
 mod validate;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use quiesce_sim::{Seed, SimOptions, Simulator};
 
 const SEED: &str = "generate: {seed: 42, jobs: 5000, with_datafeed: 0.9, started: 0.8, \
-                    model_bytes: {min: 1mb, max: 2gb}}\nnodes: {count: 40, memory: 64gb}";
+                    model_bytes: {min: 1mb, max: 2gb}}\nnodes: {count: 80, memory: 64gb}";
 const ROUNDS: u32 = 5;
 
 fn seed() -> Seed {

@@ -1,12 +1,13 @@
 //! The simulator's command line, shared by the `quiesce-sim` binary and `quiesce sim`: the
 //! arguments, and serving until SIGINT or SIGTERM. The one line printed on stdout,
-//! `listening on http://HOST:PORT`, is what scripts wait for.
+//! `listening on http://HOST:PORT` (`https://` with `--tls`), is what scripts wait for; with
+//! `--tls` the path of the CA certificate follows on stderr.
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::{EsVersion, Profile, Seed, SimError, SimOptions, Simulator};
+use crate::{EsVersion, Profile, Seed, SimError, SimOptions, Simulator, TlsOptions};
 
 /// Run the Elasticsearch ML simulator (for tests, demos and rehearsals).
 #[derive(Debug, Clone, clap::Args)]
@@ -26,6 +27,20 @@ pub struct SimArgs {
     /// Latency profile (overrides the seed); `fast` when neither says.
     #[arg(long, value_enum)]
     pub profile: Option<Profile>,
+
+    /// Serve HTTPS, with a certificate signed by a CA generated at start-up; the certificate
+    /// covers `localhost`, `127.0.0.1` and `::1`.
+    #[arg(long)]
+    pub tls: bool,
+
+    /// Where to write the CA certificate (PEM) with `--tls`; default: a file in the temporary
+    /// directory, named on stderr.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub ca_out: Option<PathBuf>,
+
+    /// Another name (DNS name or IP address) the certificate covers; repeatable.
+    #[arg(long = "tls-name", value_name = "NAME", requires = "tls")]
+    pub tls_names: Vec<String>,
 }
 
 /// Why serving ended early.
@@ -48,17 +63,37 @@ impl SimArgs {
             Some(path) => Seed::from_path(path).map_err(SimError::from)?,
             None => Seed::default(),
         };
-        let simulator = Simulator::start(SimOptions {
+        let options = SimOptions {
             listen: self.listen,
             seed,
             es_version: self.es_version,
             profile: self.profile,
-        })
-        .await?;
+        };
+        let ca_out = self.ca_out.clone().unwrap_or_else(|| {
+            let port = self.listen.port();
+            std::env::temp_dir().join(format!("quiesce-sim-ca-{}-{port}.pem", std::process::id()))
+        });
+        let simulator = if self.tls {
+            let tls = TlsOptions {
+                extra_names: self.tls_names.clone(),
+                ca_out: Some(ca_out.clone()),
+            };
+            Simulator::start_tls(options, tls).await?
+        } else {
+            Simulator::start(options).await?
+        };
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "listening on {}", simulator.base_url()).map_err(ServeError::Output)?;
         stdout.flush().map_err(ServeError::Output)?;
         drop(stdout);
+        if self.tls {
+            writeln!(
+                std::io::stderr().lock(),
+                "CA certificate (PEM): {}",
+                ca_out.display()
+            )
+            .map_err(ServeError::Output)?;
+        }
         shutdown_signal().await;
         simulator.shutdown().await;
         Ok(())

@@ -5,6 +5,8 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::seed::EsVersion;
+
 /// An error response exactly as Elasticsearch would send it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct EsError {
@@ -17,22 +19,100 @@ pub(crate) struct EsError {
 /// The two shapes of error body Elasticsearch uses.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum ErrorBody {
-    /// `{"error":{"root_cause":[..],"type":..,"reason":..,"caused_by":..},"status":..}`
-    Envelope {
-        error_type: String,
-        reason: String,
-        /// Boxed to keep `Result<_, EsError>` small.
-        caused_by: Option<Box<Cause>>,
-    },
+    /// `{"error":{"root_cause":[..],"type":..,"reason":..,"caused_by":..},"status":..}`;
+    /// boxed to keep `Result<_, EsError>` small.
+    Envelope(Box<Exception>),
     /// `{"error":"<message>","status":..}`: unknown path (400) and wrong method (405).
     Flat { message: String },
 }
 
-/// The `caused_by` part of an envelope.
+/// One Java exception as `ElasticsearchException.generateThrowableXContent` renders it: its
+/// type, reason, the `header` metadata it carries (a security exception's `WWW-Authenticate`)
+/// and its cause.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Cause {
+pub(crate) struct Exception {
     pub(crate) error_type: String,
     pub(crate) reason: String,
+    pub(crate) header: Vec<(&'static str, Vec<String>)>,
+    pub(crate) caused_by: Option<Box<Exception>>,
+}
+
+/// The types whose Java class extends `ElasticsearchException`: `guessRootCauses` recurses
+/// only through these (docs/elasticsearch-ml-api.md §1.3). `illegal_argument_exception`,
+/// `illegal_state_exception`, `x_content_parse_exception`, `action_request_validation_exception`
+/// and `es_rejected_execution_exception` are plain Java exceptions and end the recursion.
+const ELASTICSEARCH_EXCEPTIONS: &[&str] = &[
+    "exception",
+    "status_exception",
+    "resource_not_found_exception",
+    "resource_already_exists_exception",
+    "security_exception",
+    "parse_exception",
+    "master_not_discovered_exception",
+    "timeout_exception",
+    "cluster_block_exception",
+    "failed_node_exception",
+];
+
+impl Exception {
+    fn new(error_type: &str, reason: impl Into<String>) -> Self {
+        Exception {
+            error_type: error_type.to_owned(),
+            reason: reason.into(),
+            header: Vec::new(),
+            caused_by: None,
+        }
+    }
+
+    fn is_elasticsearch_exception(&self) -> bool {
+        ELASTICSEARCH_EXCEPTIONS.contains(&self.error_type.as_str())
+    }
+
+    /// `ElasticsearchException.guessRootCauses`: follow the cause while both this exception and
+    /// its cause are `ElasticsearchException`s.
+    fn root_cause(&self) -> &Exception {
+        let mut current = self;
+        while let Some(cause) = &current.caused_by {
+            if !current.is_elasticsearch_exception() || !cause.is_elasticsearch_exception() {
+                break;
+            }
+            current = cause;
+        }
+        current
+    }
+
+    /// The innermost exception of the chain.
+    fn innermost_mut(&mut self) -> &mut Exception {
+        match self.caused_by {
+            Some(ref mut cause) => cause.innermost_mut(),
+            None => self,
+        }
+    }
+
+    /// `type`, `reason`, `caused_by` (unless `skip_cause`, as for `root_cause` entries) and
+    /// `header`.
+    fn to_json(&self, skip_cause: bool) -> Value {
+        let mut object = json!({ "type": self.error_type, "reason": self.reason });
+        if !skip_cause && let Some(cause) = &self.caused_by {
+            object["caused_by"] = cause.to_json(false);
+        }
+        if !self.header.is_empty() {
+            let header: serde_json::Map<String, Value> = self
+                .header
+                .iter()
+                .map(|(name, values)| {
+                    // ES writes a single value as a string, several as an array.
+                    let value = match values.as_slice() {
+                        [one] => json!(one),
+                        many => json!(many),
+                    };
+                    ((*name).to_owned(), value)
+                })
+                .collect();
+            object["header"] = Value::Object(header);
+        }
+        object
+    }
 }
 
 impl EsError {
@@ -40,11 +120,7 @@ impl EsError {
     pub(crate) fn new(status: u16, error_type: &str, reason: impl Into<String>) -> Self {
         EsError {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            body: ErrorBody::Envelope {
-                error_type: error_type.to_owned(),
-                reason: reason.into(),
-                caused_by: None,
-            },
+            body: ErrorBody::Envelope(Box::new(Exception::new(error_type, reason))),
             headers: Vec::new(),
         }
     }
@@ -60,19 +136,42 @@ impl EsError {
         }
     }
 
-    /// Adds a `caused_by`; `root_cause` stays the top-level error, as ES does.
-    pub(crate) fn caused_by(mut self, error_type: &str, reason: impl Into<String>) -> Self {
-        if let ErrorBody::Envelope { caused_by, .. } = &mut self.body {
-            *caused_by = Some(Box::new(Cause {
-                error_type: error_type.to_owned(),
-                reason: reason.into(),
-            }));
+    /// Adds a cause at the end of the chain. `root_cause` follows it only when both are
+    /// `ElasticsearchException`s, as `guessRootCauses` does.
+    pub(crate) fn caused_by(self, error_type: &str, reason: impl Into<String>) -> Self {
+        self.caused_by_error(&EsError::new(500, error_type, reason))
+    }
+
+    /// Adds another error (its whole chain) as the cause, as ES wraps an exception.
+    pub(crate) fn caused_by_error(mut self, cause: &EsError) -> Self {
+        let cause = match &cause.body {
+            ErrorBody::Envelope(exception) => (**exception).clone(),
+            // A proxy's flat body becomes a plain exception.
+            ErrorBody::Flat { message } => Exception::new("exception", message.clone()),
+        };
+        if let ErrorBody::Envelope(exception) = &mut self.body {
+            exception.innermost_mut().caused_by = Some(Box::new(cause));
         }
         self
     }
 
-    /// Adds a response header.
+    /// Adds a response header that the envelope's `header` object repeats, as an
+    /// `ElasticsearchSecurityException` carries its `WWW-Authenticate` challenges.
     pub(crate) fn with_header(mut self, name: HeaderName, value: &'static str) -> Self {
+        if let ErrorBody::Envelope(exception) = &mut self.body {
+            let key = match name.as_str() {
+                "www-authenticate" => "WWW-Authenticate",
+                _ => "header",
+            };
+            match exception
+                .header
+                .iter_mut()
+                .find(|(existing, _)| *existing == key)
+            {
+                Some((_, values)) => values.push(value.to_owned()),
+                None => exception.header.push((key, vec![value.to_owned()])),
+            }
+        }
         self.headers.push((name, HeaderValue::from_static(value)));
         self
     }
@@ -80,7 +179,7 @@ impl EsError {
     /// The ES error type, or `None` for a flat error.
     pub(crate) fn error_type(&self) -> Option<&str> {
         match &self.body {
-            ErrorBody::Envelope { error_type, .. } => Some(error_type),
+            ErrorBody::Envelope(exception) => Some(&exception.error_type),
             ErrorBody::Flat { .. } => None,
         }
     }
@@ -88,28 +187,17 @@ impl EsError {
     /// The reason (envelope) or message (flat).
     pub(crate) fn reason(&self) -> &str {
         match &self.body {
-            ErrorBody::Envelope { reason, .. } => reason,
+            ErrorBody::Envelope(exception) => &exception.reason,
             ErrorBody::Flat { message } => message,
         }
     }
 
-    /// The JSON body, byte for byte in ES's field order.
+    /// The JSON body as `ElasticsearchException.generateFailureXContent` writes it.
     pub(crate) fn to_json(&self) -> Value {
         match &self.body {
-            ErrorBody::Envelope {
-                error_type,
-                reason,
-                caused_by,
-            } => {
-                let mut error = json!({
-                    "root_cause": [{ "type": error_type, "reason": reason }],
-                    "type": error_type,
-                    "reason": reason,
-                });
-                if let Some(cause) = caused_by {
-                    error["caused_by"] =
-                        json!({ "type": cause.error_type, "reason": cause.reason });
-                }
+            ErrorBody::Envelope(exception) => {
+                let mut error = exception.to_json(false);
+                error["root_cause"] = json!([exception.root_cause().to_json(true)]);
                 json!({ "error": error, "status": self.status.as_u16() })
             }
             ErrorBody::Flat { message } => {
@@ -167,7 +255,7 @@ impl EsError {
             datafeeds.join(","),
             cause.reason()
         ))
-        .caused_by(cause.error_type().unwrap_or("exception"), cause.reason())
+        .caused_by_error(cause)
     }
 
     /// E10: an action the upgrade-mode filter refuses.
@@ -195,6 +283,17 @@ impl EsError {
         )
     }
 
+    /// E13: `cluster.persistent_tasks.allocation.enable` is `none`
+    /// (OpenJobPersistentTasksExecutor.makeAssignmentsNotAllowedException).
+    pub(crate) fn assignment_disabled() -> Self {
+        EsError::new(
+            429,
+            "status_exception",
+            "Cannot open jobs because persistent task assignment is disabled by the \
+             [cluster.persistent_tasks.allocation.enable] setting",
+        )
+    }
+
     /// E14: the close goes on in the background.
     pub(crate) fn close_timeout(timeout: &str) -> Self {
         EsError::new(
@@ -204,22 +303,29 @@ impl EsError {
         )
     }
 
-    /// E15.
-    pub(crate) fn open_timeout(job: &str, timeout: &str) -> Self {
-        EsError::new(
-            408,
-            "status_exception",
+    /// E15: 8.x sends an `ElasticsearchStatusException` with 408, 7.x a plain
+    /// `ElasticsearchException` (500) with the same text (`TransportOpenJobAction`).
+    pub(crate) fn open_timeout(job: &str, timeout: &str, version: EsVersion) -> Self {
+        EsError::wait_timed_out(
             format!("Opening job [{job}] timed out after [{timeout}]"),
+            version,
         )
     }
 
-    /// E16.
-    pub(crate) fn start_timeout(datafeed: &str, timeout: &str) -> Self {
-        EsError::new(
-            408,
-            "status_exception",
+    /// E16, like E15 (`TransportStartDatafeedAction`).
+    pub(crate) fn start_timeout(datafeed: &str, timeout: &str, version: EsVersion) -> Self {
+        EsError::wait_timed_out(
             format!("Starting datafeed [{datafeed}] timed out after [{timeout}]"),
+            version,
         )
+    }
+
+    fn wait_timed_out(reason: String, version: EsVersion) -> Self {
+        if version.major >= 8 {
+            EsError::new(408, "status_exception", reason)
+        } else {
+            EsError::new(500, "exception", reason)
+        }
     }
 
     /// E24: a start whose `end` is not after its `start` (epoch ms).
@@ -264,6 +370,26 @@ pub enum SimError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Faults(#[from] crate::faults::FaultError),
+
+    #[error("cannot make the TLS certificate: {0}")]
+    #[diagnostic(
+        code(quiesce::sim::tls),
+        help(
+            "Extra certificate names must be DNS names or IP addresses, e.g. `--tls-name es.local`."
+        )
+    )]
+    Tls(String),
+
+    #[error("cannot write the CA certificate to `{}`", path.display())]
+    #[diagnostic(
+        code(quiesce::sim::ca_out),
+        help("Give `--ca-out` a path in a directory you can write to.")
+    )]
+    CaOut {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 
     #[error("cannot listen on `{addr}`")]
     #[diagnostic(

@@ -3,8 +3,9 @@
 //!
 //! Its public API is small: [`Simulator::start`] with [`SimOptions`] runs one in-process from a
 //! [`Seed`] (module [`seed`]: the seed file, its schema and its resolved [`seed::ClusterSpec`]),
-//! optionally as another [`EsVersion`] or latency [`Profile`]; [`SimError`] says why it could
-//! not start. [`cli`] (feature `cli`) is the command line of the `quiesce-sim` binary and of
+//! optionally as another [`EsVersion`] or latency [`Profile`], and [`Simulator::start_tls`]
+//! serves HTTPS with a certificate from a CA it generates ([`TlsOptions`]); [`SimError`] says
+//! why it could not start. [`cli`] (feature `cli`) is the command line of the `quiesce-sim` binary and of
 //! `quiesce sim`; [`testing`] (feature `testing`) is the harness tests use against it.
 //!
 //! Everything else is internal:
@@ -20,6 +21,7 @@
 //! | `cluster`    | the state machines, timing model, persistence slots, memory, stats  |
 //! | `error`      | the ES error envelope (`EsError`) and the simulator's start errors  |
 //! | `time_value` | ES time values (`30s`, `-1`) as parameters give them                |
+//! | `tls`        | the generated CA and server certificate, the rustls acceptor         |
 //!
 //! This crate knows nothing of the quiesce runner: it is written from the Elasticsearch facts
 //! in `docs/elasticsearch-ml-api.md`, not from the client's types, so that the two can catch
@@ -39,8 +41,10 @@ mod server;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod time_value;
+mod tls;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use tokio::net::TcpListener;
@@ -67,20 +71,60 @@ pub struct SimOptions {
     pub profile: Option<Profile>,
 }
 
+/// How to serve HTTPS ([`Simulator::start_tls`]; `--tls` on the command line).
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    /// Names the certificate covers besides `localhost`, `127.0.0.1` and `::1`.
+    pub extra_names: Vec<String>,
+    /// Where to write the CA certificate (PEM); it is always available from
+    /// [`Simulator::ca_pem`].
+    pub ca_out: Option<PathBuf>,
+}
+
 /// A running simulator. Dropping it stops the server too; [`Simulator::shutdown`] also waits
 /// for it.
 pub struct Simulator {
     addr: SocketAddr,
+    /// The CA that signed the server certificate, when serving HTTPS.
+    ca_pem: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
 }
 
 impl Simulator {
-    /// Resolves the seed, binds and starts serving.
+    /// Resolves the seed, binds and starts serving HTTP.
     pub async fn start(options: SimOptions) -> Result<Simulator, SimError> {
+        Simulator::launch(options, None).await
+    }
+
+    /// Like [`Simulator::start`], serving HTTPS with a certificate signed by a CA generated
+    /// for this start, written to `tls.ca_out` when given. As with an ES cluster whose HTTP
+    /// layer has TLS, 401s then offer `Bearer` among their challenges (the token service).
+    pub async fn start_tls(options: SimOptions, tls: TlsOptions) -> Result<Simulator, SimError> {
+        Simulator::launch(options, Some(tls)).await
+    }
+
+    async fn launch(options: SimOptions, tls: Option<TlsOptions>) -> Result<Simulator, SimError> {
         let spec = options.seed.resolve(options.profile, options.es_version)?;
-        let product_header = spec.version.sends_product_header();
-        let security = spec.security.clone();
+        let certificates = match &tls {
+            Some(tls) => Some(tls::generate(&tls.extra_names).map_err(SimError::Tls)?),
+            None => None,
+        };
+        if let (Some(tls), Some(certificates)) = (&tls, &certificates)
+            && let Some(path) = &tls.ca_out
+        {
+            std::fs::write(path, &certificates.ca_pem).map_err(|source| SimError::CaOut {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        let security = spec.security.clone().map(|security| {
+            if tls.is_some() {
+                security.with_token_service()
+            } else {
+                security
+            }
+        });
         let faults = Faults::new(spec.faults.clone(), spec.fault_seed)?;
         let listener =
             TcpListener::bind(options.listen)
@@ -101,12 +145,17 @@ impl Simulator {
         });
         let router = api::router(app);
         let (shutdown, stop) = oneshot::channel();
+        let (ca_pem, acceptor) = match certificates {
+            Some(certificates) => (Some(certificates.ca_pem), Some(certificates.acceptor)),
+            None => (None, None),
+        };
         let server = tokio::spawn(async move {
-            server::serve(listener, router, product_header, stop).await;
+            server::serve(listener, router, cluster.clone(), acceptor, stop).await;
             cluster.shutdown();
         });
         Ok(Simulator {
             addr,
+            ca_pem,
             shutdown: Some(shutdown),
             server: Some(server),
         })
@@ -117,9 +166,19 @@ impl Simulator {
         self.addr
     }
 
-    /// `http://HOST:PORT`.
+    /// `http://HOST:PORT`, or `https://HOST:PORT` when serving TLS.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The PEM of the CA that signed the HTTPS certificate; `None` when serving HTTP.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// Stops accepting, closes every connection and background task, and waits for that.

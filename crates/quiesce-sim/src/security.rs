@@ -1,5 +1,5 @@
 //! Security as ES runs it when the seed defines users or API keys (docs/elasticsearch-ml-api.md §2.14–2.15):
-//! authentication (`Basic`, `ApiKey`), the cluster-privilege role model, the 401/403 texts,
+//! authentication (`Basic`, `ApiKey`, `Bearer`), the cluster-privilege role model, the 401/403 texts,
 //! `_has_privileges` and `_security/_authenticate`.
 //!
 //! Takes the seed's users and keys; gives a [`Principal`] per request or ES's exact refusal.
@@ -58,11 +58,41 @@ fn default_key_owner() -> String {
     "api_key_user".to_owned()
 }
 
-/// The users and keys the cluster knows; present only when security is on.
+/// A bearer token from the seed (`Authorization: Bearer <token>`): a service-account token
+/// (its `username` is the account, `namespace/service`, e.g. `elastic/fleet-server`) or an
+/// `OAuth2` access token of a user.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Token {
+    /// The credential as sent after `Bearer `. Compared in constant time; never printed.
+    #[schemars(with = "String")]
+    pub token: SecretString,
+    /// Who the token authenticates: a user, or a service account `namespace/service`.
+    pub username: String,
+    /// The token's name, shown by `_security/_authenticate` (default `token`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Privileges it grants.
+    #[serde(default)]
+    pub roles: Vec<Privilege>,
+}
+
+impl Token {
+    /// Service accounts are named `namespace/service`, user names have no `/`.
+    fn is_service_account(&self) -> bool {
+        self.username.contains('/')
+    }
+}
+
+/// The users, keys and tokens the cluster knows; present only when security is on.
 #[derive(Debug, Clone)]
 pub(crate) struct Security {
     users: Vec<User>,
     api_keys: Vec<ApiKey>,
+    tokens: Vec<Token>,
+    /// ES's token service, whose `Bearer` challenge 401s list: on by default when HTTP has TLS
+    /// (`xpack.security.authc.token.enabled` defaults to `xpack.security.http.ssl.enabled`).
+    token_service: bool,
 }
 
 /// Who made a request, and what they may do.
@@ -71,6 +101,14 @@ pub(crate) struct Principal {
     username: String,
     roles: Vec<Privilege>,
     api_key: Option<ApiKeyId>,
+    token: Option<TokenId>,
+}
+
+/// The bearer token a principal authenticated with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TokenId {
+    name: String,
+    service_account: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,12 +118,39 @@ struct ApiKeyId {
 }
 
 const BASIC_CHALLENGE: &str = "Basic realm=\"security\" charset=\"UTF-8\"";
+const BEARER_CHALLENGE: &str = "Bearer realm=\"security\"";
 const API_KEY_CHALLENGE: &str = "ApiKey";
 
 impl Security {
-    /// Security with these users and keys; `None` when there are none (security off).
-    pub(crate) fn new(users: Vec<User>, api_keys: Vec<ApiKey>) -> Option<Security> {
-        (!users.is_empty() || !api_keys.is_empty()).then_some(Security { users, api_keys })
+    /// Security with these users, keys and tokens; `None` when there are none (security off).
+    pub(crate) fn new(
+        users: Vec<User>,
+        api_keys: Vec<ApiKey>,
+        tokens: Vec<Token>,
+    ) -> Option<Security> {
+        (!users.is_empty() || !api_keys.is_empty() || !tokens.is_empty()).then_some(Security {
+            users,
+            api_keys,
+            tokens,
+            token_service: false,
+        })
+    }
+
+    /// Turns on the token service, as HTTPS does in ES: 401s then offer `Bearer` too.
+    pub(crate) fn with_token_service(mut self) -> Security {
+        self.token_service = true;
+        self
+    }
+
+    fn unauthorized(&self, reason: String) -> EsError {
+        let error = EsError::new(401, "security_exception", reason)
+            .with_header(WWW_AUTHENTICATE, BASIC_CHALLENGE);
+        let error = if self.token_service {
+            error.with_header(WWW_AUTHENTICATE, BEARER_CHALLENGE)
+        } else {
+            error
+        };
+        error.with_header(WWW_AUTHENTICATE, API_KEY_CHALLENGE)
     }
 
     /// Authenticates a request. `uri` is the request URI as ES prints it in its messages
@@ -96,7 +161,7 @@ impl Security {
         uri: &str,
     ) -> Result<Principal, EsError> {
         let Some(value) = headers.get(AUTHORIZATION) else {
-            return Err(unauthorized(format!(
+            return Err(self.unauthorized(format!(
                 "missing authentication credentials for REST request [{uri}]"
             )));
         };
@@ -106,8 +171,10 @@ impl Security {
             self.basic(credentials.trim(), uri)
         } else if scheme.eq_ignore_ascii_case("apikey") {
             self.api_key(credentials.trim())
+        } else if scheme.eq_ignore_ascii_case("bearer") {
+            self.bearer(credentials.trim())
         } else {
-            Err(unauthorized(format!(
+            Err(self.unauthorized(format!(
                 "missing authentication credentials for REST request [{uri}]"
             )))
         }
@@ -119,11 +186,11 @@ impl Security {
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok())
             .ok_or_else(|| {
-                unauthorized("invalid basic authentication header encoding".to_owned())
+                self.unauthorized("invalid basic authentication header encoding".to_owned())
             })?;
-        let (username, password) = decoded
-            .split_once(':')
-            .ok_or_else(|| unauthorized("invalid basic authentication header value".to_owned()))?;
+        let (username, password) = decoded.split_once(':').ok_or_else(|| {
+            self.unauthorized("invalid basic authentication header value".to_owned())
+        })?;
         let user = self.users.iter().find(|user| user.username == username);
         // Compare against something even for an unknown user so timing does not tell.
         let expected = user.map_or("", |user| user.password.expose_secret());
@@ -133,22 +200,45 @@ impl Security {
                     username: user.username.clone(),
                     roles: user.roles.clone(),
                     api_key: None,
+                    token: None,
                 })
             }
-            _ => Err(unauthorized(format!(
+            _ => Err(self.unauthorized(format!(
                 "unable to authenticate user [{username}] for REST request [{uri}]"
             ))),
         }
     }
 
-    fn api_key(&self, credentials: &str) -> Result<Principal, EsError> {
-        let refused = || {
-            unauthorized(
-                "unable to authenticate with provided credentials and anonymous access is not \
-                 allowed for this request"
-                    .to_owned(),
+    /// The 401 of credentials no realm or service accepts (API keys, bearer tokens).
+    fn refused(&self) -> EsError {
+        self.unauthorized(
+            "unable to authenticate with provided credentials and anonymous access is not \
+             allowed for this request"
+                .to_owned(),
+        )
+    }
+
+    fn bearer(&self, credentials: &str) -> Result<Principal, EsError> {
+        let found = self.tokens.iter().find(|token| {
+            constant_time_eq(
+                token.token.expose_secret().as_bytes(),
+                credentials.as_bytes(),
             )
-        };
+        });
+        let token = found.ok_or_else(|| self.refused())?;
+        Ok(Principal {
+            username: token.username.clone(),
+            roles: token.roles.clone(),
+            api_key: None,
+            token: Some(TokenId {
+                name: token.name.clone().unwrap_or_else(|| "token".to_owned()),
+                service_account: token.is_service_account(),
+            }),
+        })
+    }
+
+    fn api_key(&self, credentials: &str) -> Result<Principal, EsError> {
+        let refused = || self.refused();
         let decoded = STANDARD
             .decode(credentials)
             .ok()
@@ -166,6 +256,7 @@ impl Security {
                         id: api_key.id.clone(),
                         name: api_key.name.clone(),
                     }),
+                    token: None,
                 })
             }
             _ => Err(refused()),
@@ -183,9 +274,13 @@ impl Principal {
         if self.holds(required) {
             return Ok(());
         }
-        let who = match &self.api_key {
-            Some(key) => format!("API key id [{}] of user [{}]", key.id, self.username),
-            None => {
+        let who = match (&self.api_key, &self.token) {
+            (Some(key), _) => format!("API key id [{}] of user [{}]", key.id, self.username),
+            // AuthorizationDenialMessages: a service account has no roles of its own.
+            (None, Some(token)) if token.service_account => {
+                format!("service account [{}]", self.username)
+            }
+            (None, _) => {
                 let mut roles: Vec<&str> = self.roles.iter().map(|role| role.name()).collect();
                 roles.sort_unstable();
                 roles.dedup();
@@ -214,6 +309,9 @@ impl Principal {
 
     /// The `GET /_security/_authenticate` response.
     pub(crate) fn authenticate_body(&self) -> Value {
+        if let Some(token) = &self.token {
+            return self.token_authenticate_body(token);
+        }
         match &self.api_key {
             Some(key) => json!({
                 "username": self.username,
@@ -242,10 +340,38 @@ impl Principal {
     }
 }
 
-fn unauthorized(reason: String) -> EsError {
-    EsError::new(401, "security_exception", reason)
-        .with_header(WWW_AUTHENTICATE, BASIC_CHALLENGE)
-        .with_header(WWW_AUTHENTICATE, API_KEY_CHALLENGE)
+impl Principal {
+    /// `_security/_authenticate` for a bearer token: a service account authenticates in the
+    /// `_service_account` realm, an `OAuth2` token in its user's realm; both as `token`.
+    fn token_authenticate_body(&self, token: &TokenId) -> Value {
+        if token.service_account {
+            let realm = json!({"name": "_service_account", "type": "_service_account"});
+            return json!({
+                "username": self.username,
+                "roles": [],
+                "full_name": format!("Service account - {}", self.username),
+                "email": null,
+                "token": {"name": token.name, "type": "_service_account_index"},
+                "metadata": {"_elastic_service_account": true},
+                "enabled": true,
+                "authentication_realm": realm,
+                "lookup_realm": realm,
+                "authentication_type": "token",
+            });
+        }
+        let realm = json!({"name": "default_native", "type": "native"});
+        json!({
+            "username": self.username,
+            "roles": self.roles.iter().map(|role| role.name()).collect::<Vec<_>>(),
+            "full_name": null,
+            "email": null,
+            "metadata": {},
+            "enabled": true,
+            "authentication_realm": realm,
+            "lookup_realm": realm,
+            "authentication_type": "token",
+        })
+    }
 }
 
 /// Compares without an early exit, so the time taken does not reveal a matching prefix.
@@ -285,7 +411,13 @@ mod tests {
             username: "ci-bot".to_owned(),
             roles: vec![Privilege::MonitorMl],
         }];
-        Security::new(users, keys).expect("security is on")
+        let tokens = vec![Token {
+            token: SecretString::from("AAEAAWVsYXN0aWMvZmxlZXQ"),
+            username: "elastic/fleet-server".to_owned(),
+            name: Some("fleet".to_owned()),
+            roles: vec![Privilege::MonitorMl],
+        }];
+        Security::new(users, keys, tokens).expect("security is on")
     }
 
     fn headers(value: &str) -> HeaderMap {
@@ -319,7 +451,7 @@ mod tests {
 
     #[test]
     fn no_users_means_security_off() {
-        assert!(Security::new(Vec::new(), Vec::new()).is_none());
+        assert!(Security::new(Vec::new(), Vec::new(), Vec::new()).is_none());
     }
 
     #[test]
@@ -367,6 +499,55 @@ mod tests {
             )
             .unwrap();
         assert_eq!(key.username, "ci-bot");
+    }
+
+    #[test]
+    fn bearer_tokens_authenticate_service_accounts() {
+        let fleet = security()
+            .authenticate(&headers("Bearer AAEAAWVsYXN0aWMvZmxlZXQ"), "/")
+            .unwrap();
+        assert_eq!(fleet.username, "elastic/fleet-server");
+        let body = fleet.authenticate_body();
+        assert_eq!(body["authentication_type"], "token");
+        assert_eq!(body["authentication_realm"]["type"], "_service_account");
+        let error = fleet
+            .authorize("cluster:admin/xpack/ml/job/close", Privilege::ManageMl)
+            .unwrap_err();
+        assert_eq!(
+            error.reason(),
+            "action [cluster:admin/xpack/ml/job/close] is unauthorized for service account \
+             [elastic/fleet-server], this action is granted by the cluster privileges \
+             [manage_ml,manage,all]"
+        );
+        let error = security()
+            .authenticate(&headers("Bearer wrong"), "/")
+            .unwrap_err();
+        assert_eq!(error.status.as_u16(), 401);
+    }
+
+    #[test]
+    fn the_token_service_adds_a_bearer_challenge() {
+        let error = security()
+            .with_token_service()
+            .authenticate(&HeaderMap::new(), "/")
+            .unwrap_err();
+        assert_eq!(
+            challenges(&error),
+            [
+                "Basic realm=\"security\" charset=\"UTF-8\"",
+                "Bearer realm=\"security\"",
+                "ApiKey"
+            ]
+        );
+        let body = error.to_json();
+        assert_eq!(
+            body["error"]["header"]["WWW-Authenticate"],
+            json!(challenges(&error))
+        );
+        assert_eq!(
+            body["error"]["root_cause"][0]["header"],
+            body["error"]["header"]
+        );
     }
 
     #[test]
@@ -418,6 +599,7 @@ mod tests {
             username: "nobody".to_owned(),
             roles: Vec::new(),
             api_key: None,
+            token: None,
         };
         let error = principal
             .authorize("cluster:monitor/xpack/ml/job/get", Privilege::MonitorMl)

@@ -23,11 +23,11 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 pub use crate::faults::{FaultError, FaultErrorSpec, FaultRule, Operation};
-pub use crate::security::{ApiKey, Privilege, User};
+pub use crate::security::{ApiKey, Privilege, Token, User};
 pub use error::{SeedError, SeedProblem};
 pub use spec::{
-    ClusterSpec, DatafeedSpec, JobSpec, Latency, NodeSpec, Persistence, SeedDatafeedState,
-    SeedJobState,
+    ClusterSpec, DatafeedSpec, JobSpec, Latency, NodeSpec, Persistence, RollingRestartSpec,
+    SeedDatafeedState, SeedJobState,
 };
 pub use units::{ByteSize, DurationText, EsVersion, Profile, TimestampText};
 
@@ -67,6 +67,10 @@ pub struct Seed {
     /// Seeds the random draws of fault rules with a `rate` (default 0).
     #[serde(default)]
     pub fault_seed: u64,
+    /// How `POST /_sim/rolling_restart` takes the nodes out and back, and whether the cluster
+    /// starts one by itself.
+    #[serde(default)]
+    pub rolling_restart: Option<RollingRestartSeed>,
     /// The text the seed was read from, for diagnostics.
     #[serde(skip)]
     #[schemars(skip)]
@@ -87,6 +91,41 @@ pub struct ClusterSeed {
     pub name: Option<String>,
     /// Elasticsearch version (default 8.15.0); `--es-version` overrides it.
     pub version: Option<EsVersion>,
+    /// `cluster.persistent_tasks.allocation.enable` (default `all`); with `none` no job or
+    /// datafeed task is assigned and an open is refused (E13).
+    pub persistent_tasks_allocation: Option<TaskAllocation>,
+}
+
+/// `cluster.persistent_tasks.allocation.enable`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskAllocation {
+    All,
+    None,
+}
+
+/// `rolling_restart:`: each node in turn leaves the cluster, stays away `downtime`, and comes
+/// back, on `version` when given.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollingRestartSeed {
+    /// The version the nodes come back on (default: the one they ran).
+    pub version: Option<EsVersion>,
+    /// How long each node stays out of the cluster (default 1s).
+    #[serde(
+        default,
+        with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
+    )]
+    #[schemars(with = "Option<DurationText>")]
+    pub downtime: Option<Duration>,
+    /// Start the rolling restart by itself this long after the simulator starts (default:
+    /// only when `POST /_sim/rolling_restart` asks).
+    #[serde(
+        default,
+        with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
+    )]
+    #[schemars(with = "Option<DurationText>")]
+    pub after: Option<Duration>,
 }
 
 /// `nodes:`.
@@ -179,6 +218,9 @@ pub struct SecuritySeed {
     /// API keys for `Authorization: ApiKey`.
     #[serde(default)]
     pub api_keys: Vec<ApiKey>,
+    /// Bearer tokens (service-account or OAuth access tokens) for `Authorization: Bearer`.
+    #[serde(default)]
+    pub tokens: Vec<Token>,
 }
 
 /// One job under `jobs:`.

@@ -1,8 +1,9 @@
-//! The HTTP/1.1 server: binds, accepts connections until shut down, and runs each request
-//! through the router. Its own accept loop (rather than `axum::serve`) lets a `drop` fault
-//! close a connection without any response: the service returns an error and hyper closes the
-//! connection. Every response gets `X-elastic-product: Elasticsearch` (ES ≥ 7.14) and a JSON
-//! content type (docs/elasticsearch-ml-api.md §1.4).
+//! The HTTP/1.1 server: binds, accepts connections until shut down (over TLS when asked), and
+//! runs each request through the router. Its own accept loop (rather than `axum::serve`) lets
+//! a `drop` fault close a connection without any response: the service returns an error and
+//! hyper closes the connection. Every response gets `X-elastic-product: Elasticsearch` when
+//! the cluster's version sends it (ES ≥ 7.14) and a JSON content type
+//! (docs/elasticsearch-ml-api.md §1.4).
 
 use std::fmt;
 use std::time::Duration;
@@ -14,11 +15,14 @@ use hyper::server::conn::http1;
 use hyper::service::{Service, service_fn};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 
 use crate::api::DropConnection;
+use crate::cluster::Cluster;
 
 /// How long the accept loop waits after a failed accept.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -36,10 +40,12 @@ impl fmt::Display for DroppedOnPurpose {
 impl std::error::Error for DroppedOnPurpose {}
 
 /// Accepts connections until `shutdown` fires (or its sender is dropped), then closes them all.
+/// With `tls`, each connection is a TLS handshake first; one that fails ends that connection.
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
-    product_header: bool,
+    cluster: Cluster,
+    tls: Option<TlsAcceptor>,
     mut shutdown: oneshot::Receiver<()>,
 ) {
     let mut connections = JoinSet::new();
@@ -56,26 +62,45 @@ pub(crate) async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        let router = router.clone();
+        let cluster = cluster.clone();
+        let tls = tls.clone();
         connections.spawn(async move {
-            let service = service_fn(move |request: Request<Incoming>| {
-                let call = service.call(request);
-                async move {
-                    let response = match call.await {
-                        Ok(response) => response,
-                        Err(never) => match never {},
-                    };
-                    finish(response, product_header)
+            match tls {
+                Some(acceptor) => {
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        serve_connection(stream, router, cluster).await;
+                    }
                 }
-            });
-            // A connection error (client gone, dropped on purpose) ends only this connection.
-            let _ = http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+                None => serve_connection(stream, router, cluster).await,
+            }
         });
     }
     connections.shutdown().await;
+}
+
+/// Serves one connection's requests until it closes.
+async fn serve_connection<I>(io: I, router: Router, cluster: Cluster)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = TowerToHyperService::new(router);
+    let service = service_fn(move |request: Request<Incoming>| {
+        let call = service.call(request);
+        let cluster = cluster.clone();
+        async move {
+            let response = match call.await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+            finish(response, cluster.version().sends_product_header())
+        }
+    });
+    // A connection error (client gone, dropped on purpose) ends only this connection.
+    let _ = http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(io), service)
+        .await;
 }
 
 /// Adds the headers every ES response carries, or refuses to answer at all.

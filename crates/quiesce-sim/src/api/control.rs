@@ -1,11 +1,14 @@
 //! The control API under `/_sim/` (crates/quiesce-sim/README.md "Fault rules", "Control endpoints"):
-//! faults, failing a job, and the observation counters. Never under `/_ml`, no credentials.
+//! faults, failing a job, nodes leaving and joining (a rolling restart), the persistent-task
+//! allocation setting, and the observation counters. Never under `/_ml`, no credentials.
 
 use std::sync::PoisonError;
 
 use axum::body::Bytes;
 use serde::Deserialize;
 use serde_json::json;
+
+use crate::seed::{EsVersion, TaskAllocation};
 
 use super::App;
 use super::endpoint::Control;
@@ -20,12 +23,57 @@ struct FaultsBody {
     faults: Vec<FaultRule>,
 }
 
-pub(crate) fn handle(
+/// `POST /_sim/nodes/<node>/_join` body: the version the node comes back on.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct JoinBody {
+    version: Option<EsVersion>,
+}
+
+/// `POST /_sim/rolling_restart` body; the seed's `rolling_restart:` gives the defaults.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RestartBody {
+    version: Option<EsVersion>,
+    #[serde(
+        default,
+        with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
+    )]
+    downtime: Option<std::time::Duration>,
+}
+
+/// `PUT /_sim/settings` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsBody {
+    persistent_tasks_allocation: TaskAllocation,
+}
+
+/// A JSON body, or the default when there is none.
+fn parse<T: for<'de> Deserialize<'de> + Default>(body: &Bytes) -> Result<T, EsError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    parse_required(body)
+}
+
+fn parse_required<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, EsError> {
+    serde_json::from_slice(body).map_err(|err| {
+        EsError::new(
+            400,
+            "parse_exception",
+            format!("invalid control request: {err}"),
+        )
+    })
+}
+
+pub(crate) async fn handle(
     app: &App,
     endpoint: Control,
     ids: &PathIds,
     body: &Bytes,
 ) -> Result<Reply, EsError> {
+    let node = ids.or_all("node");
     let value = match endpoint {
         Control::GetFaults => faults(app).list(),
         Control::PutFaults => {
@@ -47,6 +95,23 @@ pub(crate) fn handle(
         }
         Control::FailJob => app.cluster.fail_job(ids.or_all("job_id"))?,
         Control::Stats => app.cluster.sim_stats(),
+        Control::Nodes => app.cluster.nodes(),
+        Control::NodeLeave => app.cluster.node_leave(node)?,
+        Control::NodeJoin => {
+            let join: JoinBody = parse(body)?;
+            app.cluster.node_join(node, join.version)?
+        }
+        Control::RollingRestart => {
+            let restart: RestartBody = parse(body)?;
+            app.cluster
+                .rolling_restart(restart.version, restart.downtime)
+                .await?
+        }
+        Control::Settings => {
+            let settings: SettingsBody = parse_required(body)?;
+            app.cluster
+                .set_task_allocation(settings.persistent_tasks_allocation == TaskAllocation::All)
+        }
     };
     Ok(Reply::Json(value))
 }

@@ -60,10 +60,23 @@ pub(crate) enum Control {
     DeleteFaults,
     FailJob,
     Stats,
+    Nodes,
+    NodeLeave,
+    NodeJoin,
+    RollingRestart,
+    Settings,
 }
 
-/// Parameters every ES endpoint accepts (rest-api-spec `_common.json`).
-const COMMON: &[&str] = &["pretty", "human", "error_trace", "filter_path"];
+/// Parameters every ES endpoint accepts (rest-api-spec `_common.json`): `source` (with
+/// `source_content_type`) is the request body given in the query.
+pub(crate) const COMMON: &[&str] = &[
+    "pretty",
+    "human",
+    "error_trace",
+    "source",
+    "source_content_type",
+    "filter_path",
+];
 
 impl Endpoint {
     /// The transport action named in 403 and upgrade-mode refusals.
@@ -171,7 +184,8 @@ impl Ml {
     fn params(self) -> &'static [&'static str] {
         match self {
             Ml::Info => &[],
-            Ml::SetUpgradeMode => &["enabled", "timeout"],
+            // RestSetUpgradeModeAction also reads `master_timeout` (the spec omits it).
+            Ml::SetUpgradeMode => &["enabled", "timeout", "master_timeout"],
             Ml::GetJobs | Ml::GetDatafeeds => &["allow_no_match", "exclude_generated"],
             Ml::JobStats | Ml::DatafeedStats => &["allow_no_match"],
             Ml::PutJob | Ml::PutDatafeed => &[
@@ -198,6 +212,12 @@ impl Ml {
                 "snapshot_id",
             ],
         }
+    }
+
+    /// Whether the handler reads a body at all; ES refuses one it does not consume with
+    /// `request [<METHOD> <path>] does not support having a body` (`BaseRestHandler`).
+    pub(crate) fn takes_body(self) -> bool {
+        self.params_in_body() || matches!(self, Ml::PutJob | Ml::PutDatafeed)
     }
 
     /// Whether parameters may come as a JSON body instead of the query (docs/elasticsearch-ml-api.md §1.2).

@@ -144,6 +144,20 @@ const ROUTES: &[(&str, &[(&str, Route)])] = &[
         &[("POST", control(Control::FailJob))],
     ),
     ("/_sim/stats", &[("GET", control(Control::Stats))]),
+    ("/_sim/nodes", &[("GET", control(Control::Nodes))]),
+    (
+        "/_sim/nodes/{node}/_leave",
+        &[("POST", control(Control::NodeLeave))],
+    ),
+    (
+        "/_sim/nodes/{node}/_join",
+        &[("POST", control(Control::NodeJoin))],
+    ),
+    (
+        "/_sim/rolling_restart",
+        &[("POST", control(Control::RollingRestart))],
+    ),
+    ("/_sim/settings", &[("PUT", control(Control::Settings))]),
 ];
 
 /// The router for every endpoint, with ES's flat 400 (unknown path) and 405 (wrong method).

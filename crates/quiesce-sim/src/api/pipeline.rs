@@ -17,6 +17,7 @@ use crate::EsError;
 use crate::faults::FaultEffect;
 use crate::params::Params;
 use crate::security::Principal;
+use crate::seed::EsVersion;
 
 /// Largest request body read (ES's default `http.max_content_length` is far larger; ML
 /// requests are small).
@@ -77,6 +78,8 @@ pub(crate) struct Call<'a> {
     pub(crate) principal: Option<Principal>,
     /// Ids a `stuck` fault holds in `stopping` / `closing`.
     pub(crate) stuck: Vec<String>,
+    /// The version the cluster answers as, read once for the request.
+    pub(crate) version: EsVersion,
 }
 
 pub(crate) async fn handle(
@@ -96,7 +99,7 @@ pub(crate) async fn handle(
     };
     let mut warnings = Vec::new();
     let outcome = match route {
-        Route::Control(endpoint) => control::handle(&app, endpoint, &ids, &body),
+        Route::Control(endpoint) => control::handle(&app, endpoint, &ids, &body).await,
         Route::Es(endpoint) => run(&app, endpoint, &ids, &parts, &body, &mut warnings).await,
     };
     let mut response = match outcome {
@@ -171,18 +174,39 @@ async fn run(
     if ml.is_some_and(Ml::blocked_in_upgrade_mode) && app.cluster.upgrade_mode() {
         return Err(EsError::upgrade_mode_enabled(endpoint.action()));
     }
+    let takes_body = match endpoint {
+        Endpoint::Ml(ml) => ml.takes_body(),
+        Endpoint::Main(main) => main == Main::HasPrivileges,
+    };
+    // `source` (with `source_content_type`) is the body given in the query (RestRequest
+    // `contentOrSourceParam`); handlers that read no body ignore it.
+    let source = if takes_body && body.iter().all(u8::is_ascii_whitespace) {
+        source_param(parts.uri.query())?
+    } else {
+        None
+    };
+    let body: &Bytes = source.as_ref().unwrap_or(body);
+    let query = source
+        .is_some()
+        .then(|| without_source(parts.uri.query().unwrap_or("")));
+    let query = query.as_deref().or(parts.uri.query());
     let params_body: &[u8] = if ml.is_some_and(Ml::params_in_body) {
         body
     } else {
         &[]
     };
-    let version = app.cluster.identity().version;
-    let params = Params::parse(
-        path,
-        parts.uri.query(),
-        params_body,
-        &endpoint.allowed_params(version),
-    )?;
+    let version = app.cluster.version();
+    let params = Params::parse(path, query, params_body, &endpoint.allowed_params(version))?;
+    if !takes_body && !body.iter().all(u8::is_ascii_whitespace) {
+        return Err(EsError::new(
+            400,
+            "illegal_argument_exception",
+            format!(
+                "request [{} {path}] does not support having a body",
+                parts.method
+            ),
+        ));
+    }
     if let Some(alias) = endpoint.deprecated_alias(version)
         && params.contains(alias)
     {
@@ -222,11 +246,55 @@ async fn run(
         params,
         principal,
         stuck,
+        version,
     };
     match endpoint {
         Endpoint::Main(main) => root::handle(&call, main),
         Endpoint::Ml(ml) => ml::handle(&call, ml).await,
     }
+}
+
+/// The body a `source` query parameter carries, as ES reads it: `source_content_type` must come
+/// with it and name JSON (`RestRequest.contentOrSourceParam`, an `IllegalStateException`).
+fn source_param(query: Option<&str>) -> Result<Option<Bytes>, EsError> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    let find = |name: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    };
+    let Some(source) = find("source") else {
+        return Ok(None);
+    };
+    let illegal = |reason: String| EsError::new(500, "illegal_state_exception", reason);
+    let Some(content_type) = find("source_content_type") else {
+        return Err(illegal(
+            "source and source_content_type parameters are required".to_owned(),
+        ));
+    };
+    if !content_type
+        .split(';')
+        .next()
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+    {
+        return Err(illegal(format!(
+            "Unknown value for source_content_type [{content_type}]"
+        )));
+    }
+    Ok(Some(Bytes::from(source)))
+}
+
+/// The query without `source` and `source_content_type`, once they became the body.
+fn without_source(query: &str) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            form_urlencoded::parse(query.as_bytes())
+                .filter(|(key, _)| key != "source" && key != "source_content_type"),
+        )
+        .finish()
 }
 
 /// The ids a call targets, for fault rules with a `target` (unmatched tokens are left out).

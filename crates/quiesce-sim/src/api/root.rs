@@ -41,7 +41,7 @@ pub(crate) fn handle(call: &Call<'_>, endpoint: Main) -> Result<Reply, EsError> 
 /// Security endpoints with security off: 8.x registers no handler (flat 400); 7.x with a basic
 /// license answers 500 (docs/elasticsearch-ml-api.md §2.14).
 pub(crate) fn security_disabled(app: &App, parts: &Parts) -> EsError {
-    if app.cluster.identity().version.major >= 8 {
+    if app.cluster.version().major >= 8 {
         let uri = parts
             .uri
             .path_and_query()
@@ -62,7 +62,7 @@ pub(crate) fn security_disabled(app: &App, parts: &Parts) -> EsError {
 fn root(app: &App) -> Value {
     let cluster = &app.cluster;
     let identity = cluster.identity();
-    let version = identity.version;
+    let version = cluster.version();
     let (lucene, wire, index) = compatibility(version);
     json!({
         "name": cluster.first_node_name(),

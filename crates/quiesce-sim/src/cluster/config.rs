@@ -229,6 +229,8 @@ pub(super) fn new_job(id: &str, config: JobConfig, model_bytes: u64) -> Job {
         model_bytes,
         state: JobState::Closed,
         node: None,
+        stale: false,
+        explanation: None,
         opened_at: None,
         finished_time: None,
         snapshots: Vec::new(),

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::effects::{Cancel, Effect, still_current, transition_channel};
-use super::model::{DatafeedState, JobState};
+use super::model::{Datafeed, DatafeedState, JobState};
 use super::{Cluster, Shared, State, Timeout};
 use crate::EsError;
 
@@ -30,7 +30,8 @@ impl Cluster {
                 return Err(EsError::start_not_before_end(start, end));
             }
         }
-        let with_node = self.shared.identity.version.major >= 8;
+        let version = self.version();
+        let with_node = version.answers_with_node();
         let wait = self.transition(|state, _| state.begin_start(id, end_ms))?;
         if let StartWait::Lazy = wait {
             return Ok(started_body(with_node, ""));
@@ -56,11 +57,15 @@ impl Cluster {
                 Ok(started_body(with_node, node))
             }
             Some(Err(err)) => Err(err),
-            None => Err(EsError::start_timeout(id, &timeout.text)),
+            None => Err(EsError::start_timeout(id, &timeout.text, version)),
         }
     }
 
-    /// `POST /_ml/datafeeds/<expr>/_stop` (docs/elasticsearch-ml-api.md §2.1). A timeout is not an error.
+    /// `POST /_ml/datafeeds/<expr>/_stop` (docs/elasticsearch-ml-api.md §2.1). `timeout` is the
+    /// stop timeout of the nodes: past it they stop the datafeed all the same. The call then
+    /// waits without a limit until the tasks are gone, as `waitForDatafeedStopped` does with
+    /// the request timeout the REST layer leaves unset: a datafeed a node never stops (a
+    /// `stuck` fault) holds the call until a force stop.
     pub(crate) async fn stop_datafeeds(
         &self,
         expr: &str,
@@ -103,20 +108,26 @@ impl Cluster {
         Ok(json!({"stopped": true}))
     }
 
-    /// Stops the given datafeeds and waits up to `timeout`; returns those still not stopped.
-    /// `auto_close`: whether a lookback datafeed closes its job (false when isolated first,
-    /// as a force close does).
+    /// Stops the given datafeeds, each node giving up on a graceful stop after
+    /// `stop_timeout`, and waits until every one is stopped. `auto_close`: whether a lookback
+    /// datafeed closes its job (false when isolated first, as a force close does).
     pub(super) async fn stop_datafeed_ids(
         &self,
         ids: &[String],
         force: bool,
-        timeout: &Timeout,
+        stop_timeout: &Timeout,
         stuck: &[String],
         auto_close: bool,
-    ) -> Vec<String> {
+    ) {
         self.transition(|state, shared| {
             for id in ids {
-                state.begin_stop(shared, id, force, stuck.contains(id), auto_close);
+                let how = StopHow {
+                    force,
+                    stuck: stuck.contains(id),
+                    auto_close,
+                    give_up_after: stop_timeout.wait,
+                };
+                state.begin_stop(shared, id, how);
             }
         });
         let all_stopped = |state: &State| {
@@ -129,21 +140,18 @@ impl Cluster {
                 })
                 .then_some(())
         };
-        if self.wait_for(timeout.wait, all_stopped).await.is_some() {
-            return Vec::new();
-        }
-        self.read(|state, _| {
-            ids.iter()
-                .filter(|id| {
-                    state
-                        .datafeeds
-                        .get(*id)
-                        .is_some_and(|df| df.state != DatafeedState::Stopped)
-                })
-                .cloned()
-                .collect()
-        })
+        self.wait_for(None, all_stopped).await;
     }
+}
+
+/// How one datafeed is to be stopped.
+struct StopHow {
+    force: bool,
+    /// A `stuck` fault: the node never stops it.
+    stuck: bool,
+    auto_close: bool,
+    /// The node's stop timeout (`None`: `-1`, no limit).
+    give_up_after: Option<std::time::Duration>,
 }
 
 fn started_body(with_node: bool, node: &str) -> Value {
@@ -240,23 +248,18 @@ impl State {
         self.activity.state_changed();
     }
 
-    fn begin_stop(
-        &mut self,
-        shared: &Shared,
-        id: &str,
-        force: bool,
-        stuck: bool,
-        auto_close: bool,
-    ) {
+    fn begin_stop(&mut self, shared: &Shared, id: &str, how: StopHow) {
+        let StopHow {
+            force,
+            stuck,
+            auto_close,
+            give_up_after,
+        } = how;
         let Some(df) = self.datafeeds.get(id) else {
             return;
         };
         let state = df.state;
-        let assigned = !self.upgrade_mode
-            && self
-                .jobs
-                .get(&df.config.job_id)
-                .is_some_and(|job| job.node.is_some());
+        let assigned = self.datafeed_node(df).is_some();
         match state {
             DatafeedState::Stopped => {}
             _ if force => self.force_stop(shared, id, auto_close),
@@ -277,6 +280,7 @@ impl State {
                     self.effects.push(Effect::StopDatafeed {
                         datafeed: id.to_owned(),
                         auto_close,
+                        give_up_after,
                         cancel,
                     });
                 }
@@ -298,6 +302,36 @@ impl State {
             return;
         }
         self.force_stop(shared, id, auto_close);
+    }
+
+    /// The node a datafeed's task is assigned to: its job's, unless upgrade mode unassigned
+    /// every task, or the job has no node or is moving (`DatafeedNodeSelector`).
+    pub(super) fn datafeed_node(&self, df: &Datafeed) -> Option<usize> {
+        if self.upgrade_mode || !df.state.has_task() {
+            return None;
+        }
+        let job = self.jobs.get(&df.config.job_id)?;
+        if job.stale || job.state == JobState::Failed {
+            return None;
+        }
+        job.node
+    }
+
+    /// The datafeed's `assignment_explanation` when it has a task (`DatafeedNodeSelector`).
+    pub(super) fn datafeed_explanation(&self, df: &Datafeed) -> String {
+        let job = self.jobs.get(&df.config.job_id);
+        if self.upgrade_mode {
+            super::render::UPGRADE_EXPLANATION.to_owned()
+        } else if job.is_some_and(|job| job.stale) {
+            format!(
+                "cannot start datafeed [{}], because the job's [{}] state is stale",
+                df.id, df.config.job_id
+            )
+        } else if job.is_some_and(|job| job.node.is_none()) {
+            "datafeed awaiting job assignment.".to_owned()
+        } else {
+            String::new()
+        }
     }
 
     /// Removes the datafeed's task at once.

@@ -31,10 +31,12 @@ pub(super) enum Effect {
         datafeed: String,
         cancel: Cancel,
     },
-    /// `auto_close`: whether a lookback datafeed closes its job once stopped.
+    /// `auto_close`: whether a lookback datafeed closes its job once stopped;
+    /// `give_up_after`: the node's stop timeout, past which it stops the datafeed all the same.
     StopDatafeed {
         datafeed: String,
         auto_close: bool,
+        give_up_after: Option<Duration>,
         cancel: Cancel,
     },
     /// A datafeed with an `end` finishes its lookback, stops, and closes its job.
@@ -42,8 +44,10 @@ pub(super) enum Effect {
         datafeed: String,
         cancel: Cancel,
     },
-    /// `set_upgrade_mode` settles after its latency.
-    UpgradeMode,
+    /// `set_upgrade_mode` change number `change` settles after its latency.
+    UpgradeMode {
+        change: u64,
+    },
 }
 
 /// A fresh transition channel: the sender goes in the resource, the receiver in the effect.
@@ -104,9 +108,13 @@ impl Cluster {
             Effect::StopDatafeed {
                 datafeed,
                 auto_close,
+                give_up_after,
                 mut cancel,
             } => {
-                if sleep_or_cancel(latency.stop_datafeed, &mut cancel).await {
+                let wait = give_up_after.map_or(latency.stop_datafeed, |limit| {
+                    latency.stop_datafeed.min(limit)
+                });
+                if sleep_or_cancel(wait, &mut cancel).await {
                     self.transition(|state, shared| {
                         state.finish_stop(shared, &datafeed, &mut cancel, auto_close);
                     });
@@ -132,9 +140,9 @@ impl Cluster {
                     });
                 }
             }
-            Effect::UpgradeMode => {
+            Effect::UpgradeMode { change } => {
                 tokio::time::sleep(latency.set_upgrade_mode).await;
-                self.transition(super::State::finish_upgrade_mode);
+                self.transition(|state, shared| state.finish_upgrade_mode(shared, change));
             }
         }
     }

@@ -34,9 +34,11 @@ impl Cluster {
     /// `POST /_ml/anomaly_detectors/<id>/_open`: returns once the job is `opened` (or at once
     /// with `node: ""` for a lazy open awaiting a node).
     pub(crate) async fn open_job(&self, id: &str, timeout: &Timeout) -> Result<Value, EsError> {
-        let opening = self.transition(|state, shared| state.begin_open(shared, id))?;
+        let (opening, version) = self.transition(|state, shared| {
+            Ok::<_, EsError>((state.begin_open(shared, id)?, state.version()))
+        })?;
         if opening == Opening::AwaitingNode {
-            return Ok(json!({"opened": true, "node": ""}));
+            return Ok(opened_body(version, ""));
         }
         let outcome = self
             .wait_for(timeout.wait, |state| {
@@ -59,10 +61,10 @@ impl Cluster {
             .await;
         let node = match outcome {
             Some(result) => result?,
-            None => return Err(EsError::open_timeout(id, &timeout.text)),
+            None => return Err(EsError::open_timeout(id, &timeout.text, self.version())),
         };
         let node = node.map_or("", |index| self.shared.nodes[index].id.as_str());
-        Ok(json!({"opened": true, "node": node}))
+        Ok(opened_body(self.version(), node))
     }
 
     /// `POST /_ml/anomaly_detectors/<expr>/_close` (docs/elasticsearch-ml-api.md §2.2).
@@ -75,8 +77,7 @@ impl Cluster {
         stuck: &[String],
         stop_fault: impl FnOnce(&[String]) -> Option<FaultEffect>,
     ) -> Result<Value, EsError> {
-        let plan =
-            self.transition(|state, shared| state.plan_close(shared, expr, allow_no_match, force))?;
+        let plan = self.transition(|state, _| state.plan_close(expr, allow_no_match, force))?;
         let fault = if plan.datafeeds_to_stop.is_empty() {
             None
         } else {
@@ -120,7 +121,10 @@ impl Cluster {
         }
     }
 
-    /// Steps 4–7 of §2.2 once validated: stop the datafeeds, then close the jobs.
+    /// Steps 4–7 of §2.2 once validated: stop the datafeeds, then close the jobs. The stop is
+    /// the stop action with the close's `force` and, as its stop timeout, the close's `timeout`
+    /// (`TransportCloseJobAction.stopDatafeeds` sets `setStopTimeout`); like a stop from the REST
+    /// layer it then waits, without a limit, for the datafeed tasks to go (§2.1 step 4).
     async fn stop_then_close(
         &self,
         plan: ClosePlan,
@@ -142,27 +146,14 @@ impl Cluster {
                 Some(FaultEffect::Stuck { ids }) => stuck_datafeeds = ids,
                 Some(FaultEffect::Drop) | None => {}
             }
-            let unstopped = self
-                .stop_datafeed_ids(
-                    &plan.datafeeds_to_stop,
-                    force,
-                    timeout,
-                    &stuck_datafeeds,
-                    !force,
-                )
-                .await;
-            if !unstopped.is_empty() {
-                let cause = EsError::new(
-                    500,
-                    "timeout_exception",
-                    format!(
-                        "Timed out waiting for datafeeds [{}] to stop after {}",
-                        unstopped.join(","),
-                        timeout.text
-                    ),
-                );
-                return Err(EsError::close_datafeeds_not_stopped(&unstopped, &cause));
-            }
+            self.stop_datafeed_ids(
+                &plan.datafeeds_to_stop,
+                force,
+                timeout,
+                &stuck_datafeeds,
+                !force,
+            )
+            .await;
         }
         self.transition(|state, shared| state.begin_close(shared, &plan.jobs, force, stuck))
     }
@@ -177,7 +168,10 @@ impl Cluster {
             let job = state.job_mut(id)?;
             job.state = JobState::Failed;
             job.transition = None;
+            job.opened_at = None;
             state.activity.state_changed();
+            // A failed job's model no longer takes memory: jobs waiting for room may get it.
+            state.assign_waiting(shared);
             Ok(json!({"failed": true}))
         })
     }
@@ -188,16 +182,31 @@ impl State {
     fn begin_open(&mut self, shared: &Shared, id: &str) -> Result<Opening, EsError> {
         let job = self.job(id)?;
         if job.state.has_task() {
+            // `PersistentTasksClusterService` refuses a second task with the same id; the open
+            // action wraps that in its 409 (TransportOpenJobAction).
             return Err(EsError::conflict(format!(
                 "Cannot open job [{id}] because it has already been opened"
-            )));
+            ))
+            .caused_by(
+                "resource_already_exists_exception",
+                format!("task with id {{job-{id}}} already exist"),
+            ));
+        }
+        if !self.allocation_enabled {
+            return Err(EsError::assignment_disabled());
         }
         let used = self.memory_used(&shared.nodes);
-        match place(&shared.nodes, &used, id, job.config.model_memory_limit) {
+        match place(
+            &shared.nodes,
+            &self.up(),
+            &used,
+            id,
+            job.config.model_memory_limit,
+        ) {
             Placement::Node(node) => {
                 let ticket = shared
                     .persistence
-                    .admit(1, &format!("restore model state for job [{id}]"))?
+                    .admit_request(1, &format!("restore model state for job [{id}]"))?
                     .pop()
                     .expect("one ticket was asked for");
                 let job = self.job_mut(id)?;
@@ -218,6 +227,7 @@ impl State {
                 let job = self.job_mut(id)?;
                 job.node = None;
                 job.state = JobState::Opening;
+                job.explanation = Some(AWAITING_LAZY_ASSIGNMENT.to_owned());
                 job.finished_time = None;
                 job.transition = None;
                 self.activity.state_changed();
@@ -236,6 +246,7 @@ impl State {
             return;
         };
         job.state = JobState::Opened;
+        job.stale = false;
         job.opened_at = Some(Instant::now());
         job.transition = None;
         self.activity.state_changed();
@@ -247,12 +258,27 @@ impl State {
     /// Step 3 of §2.2: validate every job before touching any; record ordering violations.
     fn plan_close(
         &mut self,
-        shared: &Shared,
         expr: &str,
         allow_no_match: bool,
         force: bool,
     ) -> Result<ClosePlan, EsError> {
         let jobs = self.expand_jobs(expr, allow_no_match)?;
+        if !self.version().close_stops_datafeed() {
+            // Before 7.14 `validate` first checks that the datafeeds of every expanded job are
+            // stopped, force or not, and only then looks for failed jobs
+            // (TransportCloseJobAction.checkDatafeedsHaveStopped, 7.x).
+            let running = jobs
+                .iter()
+                .filter_map(|id| self.datafeed_for(id))
+                .find(|df| df.state != DatafeedState::Stopped)
+                .map(|df| (df.config.job_id.clone(), df.id.clone(), df.state.as_str()));
+            if let Some((job, df, df_state)) = running {
+                self.record_violation("close_job", &job, &df, "datafeed_state", df_state);
+                return Err(EsError::conflict(format!(
+                    "cannot close job datafeed [{df}] hasn't been stopped"
+                )));
+            }
+        }
         if !force {
             let failed: Vec<&String> = jobs
                 .iter()
@@ -286,14 +312,6 @@ impl State {
         for (job, df, df_state) in &violations {
             self.record_violation("close_job", job, df, "datafeed_state", df_state);
         }
-        if !shared.identity.version.close_stops_datafeed()
-            && !force
-            && let Some((job, _, _)) = violations.first()
-        {
-            return Err(EsError::conflict(format!(
-                "cannot close job [{job}], datafeed hasn't been stopped"
-            )));
-        }
         Ok(ClosePlan {
             jobs,
             datafeeds_to_stop,
@@ -301,7 +319,8 @@ impl State {
     }
 
     /// Steps 5–7 of §2.2: force removes tasks; a graceful close persists assigned jobs'
-    /// models, after admission to the persistence queue (all or nothing).
+    /// models. Each job's close is its own task on its node, as in ES: the request is admitted
+    /// to the persistence queue as a whole, then every job waits its turn (§2.2, simulator).
     fn begin_close(
         &mut self,
         shared: &Shared,
@@ -331,7 +350,7 @@ impl State {
             [one] => format!("persist model state for job [{one}]"),
             _ => format!("persist model state for {} jobs", to_persist.len()),
         };
-        let mut tickets = shared.persistence.admit(to_persist.len(), &what)?;
+        let mut tickets = shared.persistence.admit_request(to_persist.len(), &what)?;
         for id in jobs {
             let Some(job) = self.jobs.get_mut(id) else {
                 continue;
@@ -422,6 +441,8 @@ impl State {
         if let Some(job) = self.jobs.get_mut(id) {
             job.state = JobState::Closed;
             job.node = None;
+            job.stale = false;
+            job.explanation = None;
             job.opened_at = None;
             job.transition = None;
             self.activity.state_changed();
@@ -429,8 +450,9 @@ impl State {
         self.assign_waiting(shared);
     }
 
-    /// Assigns lazily opened jobs awaiting a node to nodes that now have room (not while
-    /// upgrade mode is on), in id order.
+    /// Assigns the job tasks that wait for a node (lazy opens, jobs whose node left) to nodes
+    /// that now have room, in id order; each restores its model there. Nothing is assigned
+    /// while upgrade mode is on; with task allocation disabled each waits with that reason.
     pub(super) fn assign_waiting(&mut self, shared: &Shared) {
         if self.upgrade_mode {
             return;
@@ -438,30 +460,61 @@ impl State {
         let waiting: Vec<String> = self
             .jobs
             .values()
-            .filter(|job| job.awaiting_node())
+            .filter(|job| job.needs_node())
             .map(|job| job.id.clone())
             .collect();
+        let up = self.up();
         let mut used = self.memory_used(&shared.nodes);
         for id in waiting {
-            let required = self.jobs[&id].config.model_memory_limit;
-            if let Placement::Node(node) = place(&shared.nodes, &used, &id, required) {
-                used[node] += required;
-                let ticket = shared
-                    .persistence
-                    .admit_unbounded(1)
-                    .pop()
-                    .expect("one ticket was asked for");
-                let (sender, cancel) = transition_channel();
-                let job = self.jobs.get_mut(&id).expect("listed above");
-                job.node = Some(node);
-                job.transition = Some(sender);
-                self.effects.push(Effect::Restore {
-                    job: id,
-                    ticket,
-                    cancel,
-                });
+            let job = &self.jobs[&id];
+            let (required, lazy) = (job.config.model_memory_limit, job.config.allow_lazy_open);
+            let placement = if self.allocation_enabled {
+                place(&shared.nodes, &up, &used, &id, required)
+            } else {
+                Placement::NoCapacity(ALLOCATION_DISABLED_JOB.to_owned())
+            };
+            let job = self.jobs.get_mut(&id).expect("listed above");
+            match placement {
+                Placement::Node(node) => {
+                    used[node] += required;
+                    let ticket = shared
+                        .persistence
+                        .admit_unbounded(1)
+                        .pop()
+                        .expect("one ticket was asked for");
+                    let (sender, cancel) = transition_channel();
+                    job.node = Some(node);
+                    job.explanation = None;
+                    job.transition = Some(sender);
+                    self.effects.push(Effect::Restore {
+                        job: id,
+                        ticket,
+                        cancel,
+                    });
+                }
+                Placement::NoCapacity(_) if lazy && self.allocation_enabled => {
+                    job.explanation = Some(AWAITING_LAZY_ASSIGNMENT.to_owned());
+                }
+                Placement::NoCapacity(explanation) => job.explanation = Some(explanation),
             }
         }
+    }
+}
+
+/// `JobNodeSelector.AWAITING_LAZY_ASSIGNMENT`.
+pub(super) const AWAITING_LAZY_ASSIGNMENT: &str = "persistent task is awaiting node assignment.";
+
+/// A job task's explanation while `cluster.persistent_tasks.allocation.enable` is `none`
+/// (`PersistentTasksClusterService` with `EnableAssignmentDecider.ALLOCATION_NONE_EXPLANATION`).
+pub(super) const ALLOCATION_DISABLED_JOB: &str = "persistent task [xpack/ml/job] cannot be \
+     assigned [no persistent task assignments are allowed due to cluster settings]";
+
+/// The open job response; `node` only from 7.8 on (docs/elasticsearch-ml-api.md §8).
+fn opened_body(version: crate::seed::EsVersion, node: &str) -> Value {
+    if version.answers_with_node() {
+        json!({"opened": true, "node": node})
+    } else {
+        json!({"opened": true})
     }
 }
 

@@ -16,6 +16,7 @@ mod model;
 mod nodes;
 mod persistence;
 mod render;
+mod restart;
 mod seeding;
 mod upgrade;
 
@@ -32,21 +33,21 @@ use tokio::task::JoinSet;
 
 use crate::EsError;
 use crate::ids;
-use crate::seed::{ClusterSpec, EsVersion, Latency};
+use crate::seed::{ClusterSpec, EsVersion, Latency, RollingRestartSpec};
 
 use activity::{Activity, Violation, now_ms};
 use effects::Effect;
 use model::{Datafeed, Job};
-use nodes::Node;
+use nodes::{Node, NodeState};
 use persistence::Persistence;
 pub(crate) use render::SnapshotQuery;
 
-/// Cluster identity reported by `GET /` and `GET /_ml/info`.
+/// Cluster identity reported by `GET /` and `GET /_ml/info` (the version is the nodes',
+/// [`Cluster::version`]).
 #[derive(Debug, Clone)]
 pub(crate) struct Identity {
     pub(crate) name: String,
     pub(crate) uuid: String,
-    pub(crate) version: EsVersion,
 }
 
 /// How long an API call waits for its target state, and how its error messages print that
@@ -69,14 +70,19 @@ struct Shared {
     nodes: Vec<Node>,
     latency: Latency,
     persistence: Persistence,
+    /// The seed's `rolling_restart:` settings, defaults of `POST /_sim/rolling_restart`.
+    rolling_restart: RollingRestartSpec,
     state: Mutex<State>,
     changed: watch::Sender<u64>,
     tasks: Mutex<JoinSet<()>>,
 }
 
 /// Everything that changes, guarded by the cluster lock.
-#[derive(Default)]
 struct State {
+    /// One entry per node of [`Shared::nodes`]: in the cluster or not, and its version.
+    nodes: Vec<NodeState>,
+    /// `cluster.persistent_tasks.allocation.enable`: `false` is `none` (E13).
+    allocation_enabled: bool,
     jobs: BTreeMap<String, Job>,
     datafeeds: BTreeMap<String, Datafeed>,
     /// job id → the id of the datafeed that feeds it (at most one per job).
@@ -84,8 +90,13 @@ struct State {
     /// Every group name any job was created with (never shrinks; see [`State::expand_jobs`]).
     groups: HashSet<String>,
     upgrade_mode: bool,
-    /// `Some(target)` while a `set_upgrade_mode` call is being processed.
-    upgrade_change: Option<bool>,
+    /// The number of the `set_upgrade_mode` change being processed (`isRunning` in ES); a
+    /// change that timed out is no longer processed, though its work goes on.
+    upgrade_change: Option<u64>,
+    /// Numbers `set_upgrade_mode` changes.
+    upgrade_changes: u64,
+    /// A rolling restart is running.
+    restarting: bool,
     activity: Activity,
     /// Background work queued by transitions, spawned when the lock is released.
     effects: Vec<Effect>,
@@ -112,22 +123,49 @@ impl Cluster {
                 identity: Identity {
                     name: spec.name.clone(),
                     uuid: spec.uuid.clone(),
-                    version: spec.version,
                 },
                 nodes,
                 latency: spec.latency.clone(),
                 persistence: Persistence::new(spec.persistence.slots, spec.persistence.queue_limit),
-                state: Mutex::new(State::default()),
+                rolling_restart: spec.rolling_restart.clone(),
+                state: Mutex::new(State {
+                    nodes: spec
+                        .nodes
+                        .iter()
+                        .map(|_| NodeState {
+                            up: true,
+                            version: spec.version,
+                        })
+                        .collect(),
+                    allocation_enabled: spec.persistent_tasks_allocation,
+                    jobs: BTreeMap::new(),
+                    datafeeds: BTreeMap::new(),
+                    datafeed_of_job: HashMap::new(),
+                    groups: HashSet::new(),
+                    upgrade_mode: false,
+                    upgrade_change: None,
+                    upgrade_changes: 0,
+                    restarting: false,
+                    activity: Activity::default(),
+                    effects: Vec::new(),
+                }),
                 changed,
                 tasks: Mutex::new(JoinSet::new()),
             }),
         };
         cluster.transition(|state, shared| seeding::load(state, shared, &spec));
+        cluster.schedule_rolling_restart();
         cluster
     }
 
     pub(crate) fn identity(&self) -> &Identity {
         &self.shared.identity
+    }
+
+    /// The version the cluster answers as: its oldest node's, so that a rolling upgrade shows
+    /// the new version once the last node is back on it (docs/elasticsearch-ml-api.md §8).
+    pub(crate) fn version(&self) -> EsVersion {
+        self.lock().version()
     }
 
     pub(crate) fn latency(&self) -> &Latency {
@@ -181,6 +219,8 @@ impl Cluster {
         let mut body = state.activity.to_json();
         body["peak_concurrent_persists"] = json!(self.shared.persistence.peak());
         body["upgrade_mode"] = json!(state.upgrade_mode);
+        body["version"] = json!(state.version().to_string());
+        body["nodes"] = self.nodes_json(&state);
         body["jobs"] = state
             .jobs
             .values()
@@ -278,6 +318,20 @@ impl Cluster {
 }
 
 impl State {
+    /// The oldest version among the nodes (see [`Cluster::version`]).
+    fn version(&self) -> EsVersion {
+        self.nodes
+            .iter()
+            .map(|node| node.version)
+            .min()
+            .unwrap_or_default()
+    }
+
+    /// Whether each node is in the cluster.
+    fn up(&self) -> Vec<bool> {
+        self.nodes.iter().map(|node| node.up).collect()
+    }
+
     fn expand_jobs(&self, expr: &str, allow_no_match: bool) -> Result<Vec<String>, EsError> {
         // Fast path for the commonest call, one job by id: an orchestrator polls thousands of
         // them, and the full expansion scans every job under the lock. A group of the same
@@ -326,11 +380,11 @@ impl State {
             .and_then(|df| self.datafeeds.get(df))
     }
 
-    /// Memory used on each node by jobs that have a task assigned there.
+    /// Memory used on each node by the models of jobs assigned there.
     fn memory_used(&self, nodes: &[Node]) -> Vec<u64> {
         let mut used = vec![0; nodes.len()];
         for job in self.jobs.values() {
-            if let (true, Some(node)) = (job.state.has_task(), job.node) {
+            if let (true, Some(node)) = (job.uses_memory(), job.node) {
                 used[node] += job.config.model_memory_limit;
             }
         }

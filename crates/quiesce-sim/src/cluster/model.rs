@@ -98,6 +98,11 @@ pub(crate) struct Job {
     pub(crate) state: JobState,
     /// Index of the ML node the task is assigned to; `None` when closed or awaiting a node.
     pub(crate) node: Option<usize>,
+    /// The task state was set on an earlier assignment: the job lost its node (a node left) and
+    /// has not reported `opened` from a new one yet (`JobTaskState.isStatusStale`).
+    pub(crate) stale: bool,
+    /// Why the task has no node, when it has none (the assignment explanation of §2.7).
+    pub(crate) explanation: Option<String>,
     pub(crate) opened_at: Option<Instant>,
     pub(crate) finished_time: Option<Timestamp>,
     pub(crate) snapshots: Vec<Snapshot>,
@@ -106,9 +111,21 @@ pub(crate) struct Job {
 }
 
 impl Job {
-    /// Whether the job waits for a node because it may open lazily.
+    /// Whether the job was opened lazily and waits for its first node.
     pub(crate) fn awaiting_node(&self) -> bool {
-        self.state == JobState::Opening && self.node.is_none()
+        self.state == JobState::Opening && self.node.is_none() && !self.stale
+    }
+
+    /// Whether the task waits for a node: a lazy open, or a job whose node left. A failed job
+    /// runs nothing wherever it is assigned, and a closing one is closed once it moves.
+    pub(crate) fn needs_node(&self) -> bool {
+        matches!(self.state, JobState::Opening | JobState::Opened) && self.node.is_none()
+    }
+
+    /// Whether its model takes memory on its node: `JobNodeSelector` counts neither closed nor
+    /// failed jobs ("they don't consume native memory").
+    pub(crate) fn uses_memory(&self) -> bool {
+        self.node.is_some() && !matches!(self.state, JobState::Closed | JobState::Failed)
     }
 }
 

@@ -1,7 +1,11 @@
 //! ML nodes and memory placement: a job's `model_memory_limit` must fit beside the jobs already
-//! assigned to a node (docs/elasticsearch-ml-api.md §2.3, crates/quiesce-sim/README.md "Seed file" (`nodes.memory`)).
+//! assigned to a node that is in the cluster (docs/elasticsearch-ml-api.md §2.3, §3.3,
+//! crates/quiesce-sim/README.md "Seed file" (`nodes.memory`)). Nodes leave and join again in a
+//! rolling restart ([`NodeState`]).
 
 use serde_json::{Value, json};
+
+use crate::seed::EsVersion;
 
 /// One simulated ML node.
 #[derive(Debug, Clone)]
@@ -37,6 +41,14 @@ impl Node {
     }
 }
 
+/// What changes about a node while the cluster runs: whether it is in the cluster, and the
+/// version it runs (a rolling restart brings it back on a new one).
+#[derive(Debug, Clone)]
+pub(crate) struct NodeState {
+    pub(crate) up: bool,
+    pub(crate) version: EsVersion,
+}
+
 /// Where an open may go, given memory already used on each node.
 pub(crate) enum Placement {
     Node(usize),
@@ -44,10 +56,17 @@ pub(crate) enum Placement {
     NoCapacity(String),
 }
 
-/// Picks the node with the most free memory that can hold `required` bytes (ties: lowest index).
-pub(crate) fn place(nodes: &[Node], used: &[u64], job_id: &str, required: u64) -> Placement {
-    let best = nodes
-        .iter()
+/// Picks the node in the cluster (`up`) with the most free memory that can hold `required`
+/// bytes (ties: lowest index), as `JobNodeSelector` picks the least loaded node.
+pub(crate) fn place(
+    nodes: &[Node],
+    up: &[bool],
+    used: &[u64],
+    job_id: &str,
+    required: u64,
+) -> Placement {
+    let present = || nodes.iter().filter(|node| up[node.index]);
+    let best = present()
         .filter(|node| node.memory_bytes.saturating_sub(used[node.index]) >= required)
         .max_by_key(|node| {
             (
@@ -57,12 +76,11 @@ pub(crate) fn place(nodes: &[Node], used: &[u64], job_id: &str, required: u64) -
         });
     match best {
         Some(node) => Placement::Node(node.index),
-        None if nodes.is_empty() => Placement::NoCapacity(
+        None if present().next().is_none() => Placement::NoCapacity(
             "No ML nodes were found in the cluster".to_owned(),
         ),
         None => Placement::NoCapacity(
-            nodes
-                .iter()
+            present()
                 .map(|node| {
                     format!(
                         "Not opening job [{job_id}] on node [{}], because this node has insufficient \
@@ -100,11 +118,11 @@ mod tests {
     fn picks_the_node_with_most_free_memory() {
         let nodes = nodes(&[100, 100]);
         assert!(matches!(
-            place(&nodes, &[50, 10], "j", 40),
+            place(&nodes, &[true, true], &[50, 10], "j", 40),
             Placement::Node(1)
         ));
         assert!(matches!(
-            place(&nodes, &[10, 10], "j", 40),
+            place(&nodes, &[true, true], &[10, 10], "j", 40),
             Placement::Node(0)
         ));
     }
@@ -112,12 +130,30 @@ mod tests {
     #[test]
     fn refuses_when_nothing_fits() {
         let nodes = nodes(&[100]);
-        match place(&nodes, &[70], "j", 40) {
+        match place(&nodes, &[true], &[70], "j", 40) {
             Placement::NoCapacity(explanation) => {
                 assert!(explanation.contains("Not opening job [j] on node [{node-0}{n0}]"));
             }
             Placement::Node(_) => panic!("a 40 byte job cannot fit in 30 free bytes"),
         }
-        assert!(matches!(place(&nodes, &[60], "j", 40), Placement::Node(0)));
+        assert!(matches!(
+            place(&nodes, &[true], &[60], "j", 40),
+            Placement::Node(0)
+        ));
+    }
+
+    #[test]
+    fn nodes_out_of_the_cluster_take_nothing() {
+        let nodes = nodes(&[100, 100]);
+        assert!(matches!(
+            place(&nodes, &[false, true], &[0, 50], "j", 40),
+            Placement::Node(1)
+        ));
+        match place(&nodes, &[false, false], &[0, 0], "j", 40) {
+            Placement::NoCapacity(explanation) => {
+                assert_eq!(explanation, "No ML nodes were found in the cluster");
+            }
+            Placement::Node(_) => panic!("no node is in the cluster"),
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! Model persistence slots: graceful closes persist a model and opens restore one; the cluster
-//! runs at most `slots` of them at once (FIFO for the rest), and refuses with 429
-//! `es_rejected_execution_exception` once more than `queue_limit` wait (docs/architecture.md §4).
+//! runs at most `slots` of them at once (FIFO for the rest), and refuses a request with 429
+//! `es_rejected_execution_exception` when `queue_limit` already wait (docs/architecture.md §4).
+//! A request admitted brings all its jobs into the queue: in ES each job's close is its own
+//! task on its node's pool, so a close of `_all` is queued, never refused for its size.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -59,12 +61,16 @@ impl Persistence {
         }
     }
 
-    /// Admits `count` persists at once, or refuses them all with the 429 ES sends when its
-    /// thread pool queue is full. Call under the cluster lock so admissions do not race.
-    pub(crate) fn admit(&self, count: usize, what: &str) -> Result<Vec<Ticket>, EsError> {
+    /// Admits the `count` persists of one request, or refuses the request with the 429 ES
+    /// sends when its thread pool queue is full: when `slots + queue_limit` persists are
+    /// already admitted. Call under the cluster lock so admissions do not race.
+    pub(crate) fn admit_request(&self, count: usize, what: &str) -> Result<Vec<Ticket>, EsError> {
+        if count == 0 {
+            return Ok(Vec::new());
+        }
         let pending = self.pending.load(Ordering::SeqCst);
         let capacity = self.slots + self.queue_limit;
-        if pending + count > capacity {
+        if pending >= capacity {
             let queued = pending.saturating_sub(self.slots);
             return Err(EsError::new(
                 429,
@@ -118,10 +124,10 @@ mod tests {
     fn refuses_past_slots_plus_queue() {
         let persistence = Persistence::new(2, 1);
         let tickets = persistence
-            .admit(3, "persist")
+            .admit_request(3, "persist")
             .expect("3 fit in 2 slots + 1 queued");
         let refused = persistence
-            .admit(1, "persist")
+            .admit_request(1, "persist")
             .expect_err("the queue is full");
         assert_eq!(refused.status.as_u16(), 429);
         assert_eq!(
@@ -129,7 +135,18 @@ mod tests {
             Some("es_rejected_execution_exception")
         );
         drop(tickets);
-        assert!(persistence.admit(3, "persist").is_ok());
+        assert!(persistence.admit_request(3, "persist").is_ok());
+    }
+
+    #[test]
+    fn one_request_of_many_jobs_is_queued_whole() {
+        let persistence = Persistence::new(1, 1);
+        let tickets = persistence
+            .admit_request(5_000, "persist")
+            .expect("each job's close is its own task: all queue");
+        assert_eq!(tickets.len(), 5_000);
+        assert!(persistence.admit_request(1, "persist").is_err());
+        assert!(persistence.admit_request(0, "persist").is_ok());
     }
 
     #[tokio::test]

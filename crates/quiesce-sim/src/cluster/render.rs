@@ -6,9 +6,10 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
+use super::jobs::AWAITING_LAZY_ASSIGNMENT;
 use super::model::{Datafeed, DatafeedState, Job, JobState, Snapshot};
 use super::nodes::Node;
-use super::{Cluster, Shared, State};
+use super::{Cluster, State};
 use crate::EsError;
 
 /// Options of `GET .../model_snapshots`.
@@ -30,11 +31,11 @@ impl Cluster {
         allow_no_match: bool,
         exclude_generated: bool,
     ) -> Result<Value, EsError> {
-        self.read(|state, shared| {
+        self.read(|state, _| {
             let ids = state.expand_jobs(expr, allow_no_match)?;
             let jobs: Vec<Value> = ids
                 .iter()
-                .map(|id| job_config(state, shared, &state.jobs[id], exclude_generated))
+                .map(|id| job_config(state, &state.jobs[id], exclude_generated))
                 .collect();
             Ok(json!({"count": jobs.len(), "jobs": jobs}))
         })
@@ -163,11 +164,11 @@ pub(super) fn byte_size(bytes: u64) -> String {
     }
 }
 
-fn job_config(state: &State, shared: &Shared, job: &Job, exclude_generated: bool) -> Value {
+fn job_config(state: &State, job: &Job, exclude_generated: bool) -> Value {
     let config = &job.config;
     let mut body = json!({ "job_id": job.id, "job_type": "anomaly_detector" });
     if !exclude_generated {
-        body["job_version"] = json!(shared.identity.version.to_string());
+        body["job_version"] = json!(state.version().to_string());
     }
     if !config.groups.is_empty() {
         body["groups"] = json!(config.groups);
@@ -200,7 +201,7 @@ fn job_config(state: &State, shared: &Shared, job: &Job, exclude_generated: bool
     body["results_index_name"] = json!("shared");
     body["allow_lazy_open"] = json!(config.allow_lazy_open);
     if !exclude_generated
-        && shared.identity.version.major >= 8
+        && state.version().major >= 8
         && let Some(df) = state.datafeed_for(&job.id)
     {
         body["datafeed_config"] = datafeed_config(df, false);
@@ -217,7 +218,7 @@ struct JobStatsView {
     state: JobState,
     node: Option<usize>,
     /// `Some` when the job has a task (`assignment_explanation` is shown).
-    explanation: Option<&'static str>,
+    explanation: Option<String>,
     open_secs: Option<u64>,
     model_bytes: u64,
     model_memory_limit: u64,
@@ -226,24 +227,32 @@ struct JobStatsView {
 
 impl JobStatsView {
     fn new(state: &State, job: &Job, now: Instant) -> Self {
-        let explanation = job.state.has_task().then_some(if state.upgrade_mode {
-            UPGRADE_EXPLANATION
-        } else if job.node.is_none() {
-            "persistent task is awaiting node assignment."
-        } else {
-            ""
+        let explanation = job.state.has_task().then(|| {
+            if state.upgrade_mode {
+                UPGRADE_EXPLANATION.to_owned()
+            } else if job.node.is_none() && job.state != JobState::Failed {
+                job.explanation
+                    .clone()
+                    .unwrap_or_else(|| AWAITING_LAZY_ASSIGNMENT.to_owned())
+            } else {
+                String::new()
+            }
         });
+        // `node` and `open_time` come from the job's process on its node: a job without one
+        // (closed, failed, unassigned by upgrade mode, waiting for a node) has neither; its
+        // stats are read from the results index (TransportGetJobsStatsAction
+        // `gatherStatsForClosedJobs`, docs/elasticsearch-ml-api.md §2.7).
+        let node = job
+            .visible_node(state.upgrade_mode)
+            .filter(|_| !matches!(job.state, JobState::Closed | JobState::Failed));
         JobStatsView {
             id: job.id.clone(),
             state: job.state,
-            node: job
-                .visible_node(state.upgrade_mode)
-                .filter(|_| job.state.has_task()),
+            node,
             explanation,
-            // `open_time` is shown for open jobs only (docs/elasticsearch-ml-api.md §2.7).
             open_secs: job
                 .opened_at
-                .filter(|_| job.state == JobState::Opened)
+                .filter(|_| job.state == JobState::Opened && node.is_some())
                 .map(|opened_at| now.duration_since(opened_at).as_secs()),
             model_bytes: job.model_bytes,
             model_memory_limit: job.config.model_memory_limit,
@@ -279,7 +288,7 @@ impl JobStatsView {
         if let Some(node) = self.node {
             body["node"] = nodes[node].to_json();
         }
-        if let Some(explanation) = self.explanation {
+        if let Some(explanation) = &self.explanation {
             body["assignment_explanation"] = json!(explanation);
         }
         if let Some(secs) = self.open_secs {
@@ -292,7 +301,7 @@ impl JobStatsView {
     }
 }
 
-const UPGRADE_EXPLANATION: &str =
+pub(super) const UPGRADE_EXPLANATION: &str =
     "persistent task cannot be assigned while upgrade mode is enabled.";
 
 fn datafeed_config(df: &Datafeed, exclude_generated: bool) -> Value {
@@ -329,7 +338,7 @@ struct DatafeedStatsView {
     job_id: String,
     state: DatafeedState,
     node: Option<usize>,
-    explanation: Option<&'static str>,
+    explanation: Option<String>,
     search_count: u64,
     lookback: bool,
 }
@@ -337,16 +346,8 @@ struct DatafeedStatsView {
 impl DatafeedStatsView {
     fn new(state: &State, df: &Datafeed) -> Self {
         let running = matches!(df.state, DatafeedState::Started | DatafeedState::Stopping);
-        let node = state
-            .jobs
-            .get(&df.config.job_id)
-            .and_then(|job| job.visible_node(state.upgrade_mode))
-            .filter(|_| running);
-        let explanation = df.state.has_task().then_some(if state.upgrade_mode {
-            UPGRADE_EXPLANATION
-        } else {
-            ""
-        });
+        let node = state.datafeed_node(df).filter(|_| running);
+        let explanation = df.state.has_task().then(|| state.datafeed_explanation(df));
         DatafeedStatsView {
             id: df.id.clone(),
             job_id: df.config.job_id.clone(),
@@ -363,7 +364,7 @@ impl DatafeedStatsView {
         if let Some(node) = self.node {
             body["node"] = nodes[node].to_json();
         }
-        if let Some(explanation) = self.explanation {
+        if let Some(explanation) = &self.explanation {
             body["assignment_explanation"] = json!(explanation);
         }
         body["timing_stats"] = json!({

@@ -14,6 +14,7 @@ pub(super) fn load(state: &mut State, shared: &Shared, spec: &ClusterSpec) {
     // Memory used per node, kept up to date here rather than recomputed per job: a generated
     // seed has thousands of jobs and must load in well under a second.
     let mut used = vec![0; shared.nodes.len()];
+    let up = state.up();
     for seed_job in &spec.jobs {
         let config = seed_job_config(
             seed_job.groups.clone(),
@@ -28,12 +29,18 @@ pub(super) fn load(state: &mut State, shared: &Shared, spec: &ClusterSpec) {
         };
         if job.state.has_task() {
             job.opened_at = Some(Instant::now());
-            job.node = match place(&shared.nodes, &used, &job.id, job.config.model_memory_limit) {
+            // The seed was checked to fit (`Seed::resolve`); a failed job takes no memory.
+            job.node = match place(
+                &shared.nodes,
+                &up,
+                &used,
+                &job.id,
+                job.config.model_memory_limit,
+            ) {
                 Placement::Node(node) => Some(node),
-                // A seed may overcommit memory; the job still runs, on the least loaded node.
                 Placement::NoCapacity(_) => (0..shared.nodes.len()).min_by_key(|&n| used[n]),
             };
-            if let Some(node) = job.node {
+            if let (Some(node), true) = (job.node, job.uses_memory()) {
                 used[node] += job.config.model_memory_limit;
             }
         }

@@ -135,6 +135,28 @@ pub enum SeedProblem {
         span: Option<SourceSpan>,
     },
 
+    #[error(
+        "the seed opens {opened} job(s) needing {needed} of model memory, but {nodes} ML \
+         node(s) of {memory} hold only {placed} of them: job `{job}` ({limit}) does not fit"
+    )]
+    #[diagnostic(
+        code(quiesce::sim::seed::over_capacity),
+        help(
+            "Elasticsearch assigns an open job only to a node with room for its \
+             `model_memory_limit`; add nodes (`nodes.count`), give them more memory \
+             (`nodes.memory`), lower `model_memory_limit` or open fewer jobs."
+        )
+    )]
+    OverCapacity {
+        opened: usize,
+        placed: usize,
+        needed: String,
+        nodes: usize,
+        memory: String,
+        job: String,
+        limit: String,
+    },
+
     #[error("{kind} `{name}` is defined twice")]
     #[diagnostic(
         code(quiesce::sim::seed::duplicate_credential),
@@ -166,6 +188,7 @@ impl SeedProblem {
             | SeedProblem::StartedWithoutOpenJob { span, .. }
             | SeedProblem::GroupIsJob { span, .. } => *span,
             SeedProblem::DuplicateCredential { .. }
+            | SeedProblem::OverCapacity { .. }
             | SeedProblem::Value { .. }
             | SeedProblem::Fault(_) => None,
         };

@@ -195,7 +195,7 @@ fn duplicate_credentials_are_problems() {
 
 #[test]
 fn generator_is_deterministic_and_follows_its_fractions() {
-    let yaml = "generate:\n  seed: 42\n  jobs: 2000\n  groups: [a, b, c]\n  with_datafeed: 0.9\n\
+    let yaml = "nodes: {count: 64, memory: 64gb}\ngenerate:\n  seed: 42\n  jobs: 2000\n  groups: [a, b, c]\n  with_datafeed: 0.9\n\
                 \x20 opened: 0.85\n  started: 0.8\n  model_bytes: {min: 1mb, max: 2gb}\n";
     let spec = resolve(yaml).unwrap();
     assert_eq!(spec.jobs, resolve(yaml).unwrap().jobs);
@@ -251,6 +251,36 @@ fn generator_refuses_bad_fractions_and_ranges() {
 #[test]
 fn five_thousand_generated_jobs_resolve() {
     // How fast is a figure for `cargo bench --bench startup`, not a test.
-    let spec = resolve("generate: {jobs: 5000, with_datafeed: 0.9, started: 0.8}\n").unwrap();
+    let spec = resolve(
+        "nodes: {count: 100, memory: 64gb}\ngenerate: {jobs: 5000, with_datafeed: 0.9, started: 0.8}\n",
+    )
+    .unwrap();
     assert_eq!(spec.jobs.len(), 5000);
+}
+
+#[test]
+fn a_seed_opening_more_than_the_nodes_hold_is_refused_with_the_numbers() {
+    let jobs: String = (1..=40)
+        .map(|n| format!("  - {{id: job-{n:02}, state: opened, model_memory_limit: 1gb}}\n"))
+        .collect();
+    let found: Vec<String> = problems(&format!("nodes: {{count: 1, memory: 16gb}}\njobs:\n{jobs}"))
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "the seed opens 40 job(s) needing 40gb of model memory, but 1 ML node(s) of 16gb hold \
+          only 16 of them: job `job-17` (1gb) does not fit"
+        ]
+    );
+    // Failed and closed jobs take no memory; the same jobs on three nodes fit.
+    let failed: String = (1..=40)
+        .map(|n| format!("  - {{id: job-{n:02}, state: failed}}\n"))
+        .collect();
+    assert!(resolve(&format!("jobs:\n{failed}")).is_ok());
+    assert!(resolve(&format!("nodes: {{count: 3, memory: 16gb}}\njobs:\n{jobs}")).is_ok());
+    let generated =
+        problems("generate: {jobs: 40, opened: 1.0, model_bytes: {min: 1mb, max: 1mb}}\n");
+    assert_eq!(generated.len(), 1, "{generated:?}");
 }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::generate::generate;
 use super::units::span_of;
-use super::{EsVersion, Profile, Seed, SeedError, SeedProblem};
+use super::{ByteSize, EsVersion, Profile, Seed, SeedError, SeedProblem, TaskAllocation};
 use crate::faults::{FaultRule, Faults};
 use crate::security::Security;
 
@@ -31,6 +31,18 @@ pub struct ClusterSpec {
     pub datafeeds: Vec<DatafeedSpec>,
     pub faults: Vec<FaultRule>,
     pub fault_seed: u64,
+    /// `cluster.persistent_tasks.allocation.enable` is `all`.
+    pub persistent_tasks_allocation: bool,
+    pub rolling_restart: RollingRestartSpec,
+}
+
+/// How a rolling restart goes (the seed's `rolling_restart:`, with defaults).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollingRestartSpec {
+    pub version: Option<EsVersion>,
+    pub downtime: Duration,
+    /// Starts by itself this long after the simulator starts.
+    pub after: Option<Duration>,
 }
 
 /// One ML node.
@@ -152,7 +164,7 @@ impl Seed {
             ));
         }
         let memory_bytes = self.nodes.memory.map_or(16 * GB, |size| size.0);
-        let nodes = (0..count)
+        let nodes: Vec<NodeSpec> = (0..count)
             .map(|index| NodeSpec {
                 id: es_id(&mut ids),
                 name: format!("node-{index}"),
@@ -189,6 +201,9 @@ impl Seed {
         }
         validate_jobs(&jobs, &mut problems);
         validate_datafeeds(&jobs, &datafeeds, &mut problems);
+        if let Some(problem) = check_capacity(&jobs, &nodes) {
+            problems.push(problem);
+        }
         let security = self.security(&mut problems);
         if let Err(error) = Faults::new(self.faults.clone(), self.fault_seed) {
             problems.push(SeedProblem::Fault(error));
@@ -213,6 +228,17 @@ impl Seed {
             datafeeds: datafeeds.into_iter().map(|draft| draft.spec).collect(),
             faults: self.faults.clone(),
             fault_seed: self.fault_seed,
+            persistent_tasks_allocation: self.cluster.persistent_tasks_allocation
+                != Some(TaskAllocation::None),
+            rolling_restart: RollingRestartSpec {
+                version: self.rolling_restart.as_ref().and_then(|r| r.version),
+                downtime: self
+                    .rolling_restart
+                    .as_ref()
+                    .and_then(|r| r.downtime)
+                    .unwrap_or(Duration::from_secs(1)),
+                after: self.rolling_restart.as_ref().and_then(|r| r.after),
+            },
         })
     }
 
@@ -286,8 +312,48 @@ impl Seed {
                 });
             }
         }
-        Security::new(users.clone(), keys.clone())
+        Security::new(users.clone(), keys.clone(), self.security.tokens.clone())
     }
+}
+
+/// A seed must describe a cluster Elasticsearch could be running: every job it opens needs its
+/// `model_memory_limit` on one node, placed as the cluster places an open (most free memory
+/// first; failed jobs take none). Otherwise the cluster could not reopen what it started with.
+/// The first job that does not fit is reported with the numbers.
+fn check_capacity(jobs: &[Draft<JobSpec>], nodes: &[NodeSpec]) -> Option<SeedProblem> {
+    let opened: Vec<&JobSpec> = jobs
+        .iter()
+        .map(|draft| &draft.spec)
+        .filter(|job| job.state == SeedJobState::Opened)
+        .collect();
+    let mut used = vec![0_u64; nodes.len()];
+    let mut placed = 0;
+    let mut first_misfit = None;
+    for job in &opened {
+        let best = (0..nodes.len())
+            .filter(|&n| nodes[n].memory_bytes.saturating_sub(used[n]) >= job.model_memory_limit)
+            .max_by_key(|&n| (nodes[n].memory_bytes - used[n], usize::MAX - n));
+        match best {
+            Some(n) => {
+                used[n] += job.model_memory_limit;
+                placed += 1;
+            }
+            None => {
+                first_misfit.get_or_insert(*job);
+            }
+        }
+    }
+    let misfit = first_misfit?;
+    let needed: u64 = opened.iter().map(|job| job.model_memory_limit).sum();
+    Some(SeedProblem::OverCapacity {
+        opened: opened.len(),
+        placed,
+        needed: ByteSize(needed).to_string(),
+        nodes: nodes.len(),
+        memory: ByteSize(nodes.first().map_or(0, |node| node.memory_bytes)).to_string(),
+        job: misfit.id.clone(),
+        limit: ByteSize(misfit.model_memory_limit).to_string(),
+    })
 }
 
 fn job_draft(seed: &super::JobSeed) -> Draft<JobSpec> {

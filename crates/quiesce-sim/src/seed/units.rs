@@ -168,6 +168,12 @@ impl EsVersion {
     pub fn sends_product_header(self) -> bool {
         self.at_least(7, 14)
     }
+
+    /// 7.8+: open job and start datafeed answer with the `node` they were assigned to
+    /// (PR #55473, backported to 7.8 in #55570).
+    pub fn answers_with_node(self) -> bool {
+        self.at_least(7, 8)
+    }
 }
 
 impl Default for EsVersion {

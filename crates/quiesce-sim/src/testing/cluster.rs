@@ -3,7 +3,9 @@
 //! on it: requests, the ML shortcuts (put a job, read its state, wait for a state), and the
 //! `/_sim/` control API (fault rules, stats, ordering violations).
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder};
@@ -12,7 +14,7 @@ use serde_json::{Value, json};
 use super::answer::Answer;
 use super::poll;
 use super::process::SimProcess;
-use crate::{EsVersion, Profile, Seed, SimOptions, Simulator};
+use crate::{EsVersion, Profile, Seed, SimOptions, Simulator, TlsOptions};
 
 /// How long one HTTP call may take before the test fails (a hung simulator, not a slow one).
 const REQUEST_LIMIT: Duration = Duration::from_secs(60);
@@ -34,6 +36,9 @@ pub struct TestClusterBuilder {
     seed: SeedText,
     es_version: Option<EsVersion>,
     profile: Option<Profile>,
+    /// `Some`: serve HTTPS.
+    tls: Option<TlsOptions>,
+    listen: Option<SocketAddr>,
 }
 
 impl TestClusterBuilder {
@@ -67,6 +72,23 @@ impl TestClusterBuilder {
         self
     }
 
+    /// Serve HTTPS with a certificate from a generated CA (covering `localhost`,
+    /// `127.0.0.1`, `::1` and `extra_names`); the test client trusts that CA
+    /// ([`TestCluster::ca_pem`]).
+    pub fn tls(mut self, extra_names: &[&str]) -> Self {
+        self.tls = Some(TlsOptions {
+            extra_names: extra_names.iter().map(|name| (*name).to_owned()).collect(),
+            ca_out: None,
+        });
+        self
+    }
+
+    /// Listen on this address (port 0: any free port) instead of a free port of 127.0.0.1.
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = Some(addr);
+        self
+    }
+
     /// Starts the simulator in this process, on a free port of 127.0.0.1.
     ///
     /// # Panics
@@ -74,14 +96,18 @@ impl TestClusterBuilder {
     pub async fn start(self) -> TestCluster {
         let seed = self.read_seed();
         let version = self.version_of(&seed);
-        let simulator = Simulator::start(SimOptions {
-            listen: ([127, 0, 0, 1], 0).into(),
+        let options = SimOptions {
+            listen: self.listen.unwrap_or(([127, 0, 0, 1], 0).into()),
             seed,
             es_version: self.es_version,
             profile: self.profile,
-        })
-        .await
-        .unwrap_or_else(|error| panic!("the test simulator does not start: {error:?}"));
+        };
+        let started = match self.tls {
+            Some(tls) => Simulator::start_tls(options, tls).await,
+            None => Simulator::start(options).await,
+        };
+        let simulator =
+            started.unwrap_or_else(|error| panic!("the test simulator does not start: {error:?}"));
         TestCluster::new(simulator.base_url(), version, Some(simulator))
     }
 
@@ -104,7 +130,21 @@ impl TestClusterBuilder {
             };
             args.extend(["--profile".to_owned(), name.to_owned()]);
         }
-        SimProcess::spawn(binary.as_ref(), args, &self.seed, version).await
+        let tls_names = self.tls.map(|tls| tls.extra_names);
+        if let Some(names) = &tls_names {
+            args.push("--tls".to_owned());
+            for name in names {
+                args.extend(["--tls-name".to_owned(), name.clone()]);
+            }
+        }
+        SimProcess::spawn(
+            binary.as_ref(),
+            args,
+            &self.seed,
+            version,
+            tls_names.is_some(),
+        )
+        .await
     }
 
     fn read_seed(&self) -> Seed {
@@ -129,24 +169,54 @@ impl TestClusterBuilder {
 pub struct TestCluster {
     base: String,
     client: reqwest::Client,
-    /// Whether the simulated version sends `X-elastic-product` (§8).
-    product_header: bool,
+    /// Whether the simulated version sends `X-elastic-product` (§8); a rolling upgrade may
+    /// change it ([`TestCluster::expect_version`]).
+    product_header: AtomicBool,
     /// The in-process simulator; `None` when a spawned binary serves.
     simulator: Option<Simulator>,
+    /// The CA the HTTPS certificate is signed by, when serving HTTPS.
+    ca_pem: Option<String>,
 }
 
 impl TestCluster {
     pub(super) fn new(base: String, version: EsVersion, simulator: Option<Simulator>) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(REQUEST_LIMIT)
-            .build()
-            .unwrap_or_else(|error| panic!("cannot build the test HTTP client: {error}"));
+        let ca_pem = simulator
+            .as_ref()
+            .and_then(Simulator::ca_pem)
+            .map(str::to_owned);
+        TestCluster::serving(base, version, simulator, ca_pem)
+    }
+
+    pub(super) fn serving(
+        base: String,
+        version: EsVersion,
+        simulator: Option<Simulator>,
+        ca_pem: Option<String>,
+    ) -> Self {
         TestCluster {
             base,
-            client,
-            product_header: version.sends_product_header(),
+            client: client_trusting(ca_pem.as_deref()),
+            product_header: AtomicBool::new(version.sends_product_header()),
             simulator,
+            ca_pem,
         }
+    }
+
+    /// The PEM of the CA that signed the simulator's HTTPS certificate (`None` over HTTP).
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// From now on, expect the answers of this version (after a rolling upgrade, §8).
+    ///
+    /// # Panics
+    /// When `version` is not `X.Y.Z`.
+    pub fn expect_version(&self, version: &str) {
+        let version: EsVersion = version
+            .parse()
+            .unwrap_or_else(|error| panic!("test ES version `{version}`: {error}"));
+        self.product_header
+            .store(version.sends_product_header(), Ordering::SeqCst);
     }
 
     /// Options for a test cluster: seed, ES version, latency profile.
@@ -196,7 +266,7 @@ impl TestCluster {
 
     /// Sends a request; an error when the connection fails or closes unanswered.
     pub async fn try_send(&self, request: RequestBuilder) -> Result<Answer, reqwest::Error> {
-        Answer::read(request.send().await?, self.product_header).await
+        Answer::read(request.send().await?, self.product_header()).await
     }
 
     /// `method path` with an optional JSON body.
@@ -231,7 +301,7 @@ impl TestCluster {
     /// `POST path` on a spawned task, so a test can act while the call waits.
     pub fn post_in_background(&self, path: &str) -> tokio::task::JoinHandle<Answer> {
         let request = self.request(Method::POST, path);
-        let product_header = self.product_header;
+        let product_header = self.product_header();
         tokio::spawn(async move {
             let response = request.send().await.expect("background request");
             Answer::read(response, product_header)
@@ -368,6 +438,25 @@ impl TestCluster {
             simulator.shutdown().await;
         }
     }
+}
+
+impl TestCluster {
+    fn product_header(&self) -> bool {
+        self.product_header.load(Ordering::SeqCst)
+    }
+}
+
+/// The test HTTP client: a request limit of a minute, trusting `ca` when given.
+fn client_trusting(ca: Option<&str>) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder().timeout(REQUEST_LIMIT);
+    if let Some(ca) = ca {
+        let certificate = reqwest::Certificate::from_pem(ca.as_bytes())
+            .unwrap_or_else(|error| panic!("the simulator's CA is not PEM: {error}"));
+        builder = builder.add_root_certificate(certificate);
+    }
+    builder
+        .build()
+        .unwrap_or_else(|error| panic!("cannot build the test HTTP client: {error}"))
 }
 
 fn state_of(stats: &Value) -> String {

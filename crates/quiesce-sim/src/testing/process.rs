@@ -30,6 +30,8 @@ pub struct SimProcess {
     readers: Vec<JoinHandle<()>>,
     /// Keeps an inline seed's file alive as long as the process.
     _seed_file: Option<NamedTempFile>,
+    /// The CA file of `--tls --ca-out`, kept as long as the process.
+    _ca_file: Option<tempfile::TempPath>,
 }
 
 impl SimProcess {
@@ -38,14 +40,26 @@ impl SimProcess {
         args: Vec<String>,
         seed: &SeedText,
         version: EsVersion,
+        tls: bool,
     ) -> SimProcess {
         // An inline seed goes to a temporary file for the process.
         let seed_file = match seed {
             SeedText::Yaml(yaml) => Some(write_seed(yaml)),
             SeedText::Empty | SeedText::File(_) => None,
         };
+        let ca_file = tls.then(|| {
+            tempfile::Builder::new()
+                .prefix("quiesce-sim-ca-")
+                .suffix(".pem")
+                .tempfile()
+                .unwrap_or_else(|error| panic!("cannot create a CA file: {error}"))
+                .into_temp_path()
+        });
         let mut command = Command::new(binary);
         command.args(&args);
+        if let Some(ca) = &ca_file {
+            command.arg("--ca-out").arg(ca);
+        }
         match (seed, &seed_file) {
             (SeedText::File(path), _) => {
                 command.arg("--seed").arg(path);
@@ -90,18 +104,24 @@ impl SimProcess {
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("first stdout line is not `listening on …`: {line:?}"))
             .to_owned();
+        let scheme = if tls { "https" } else { "http" };
+        let prefix = format!("{scheme}://127.0.0.1:");
         assert!(
-            base.starts_with("http://127.0.0.1:")
-                && base["http://127.0.0.1:".len()..].parse::<u16>().is_ok(),
-            "the listening URL should be http://127.0.0.1:PORT, got {base}"
+            base.starts_with(&prefix) && base[prefix.len()..].parse::<u16>().is_ok(),
+            "the listening URL should be {prefix}PORT, got {base}"
         );
+        let ca_pem = ca_file.as_ref().map(|path| {
+            std::fs::read_to_string(path)
+                .unwrap_or_else(|error| panic!("quiesce-sim wrote no CA file: {error}"))
+        });
         SimProcess {
-            cluster: TestCluster::new(base, version, None),
+            cluster: TestCluster::serving(base, version, None, ca_pem),
             child,
             stdout_rest,
             stderr,
             readers: vec![stderr_reader, stdout_reader],
             _seed_file: seed_file,
+            _ca_file: ca_file,
         }
     }
 

@@ -385,8 +385,9 @@ async fn close_while_datafeed_is_stopping_is_an_ordering_violation() {
         json!([{ "operation": "stop_datafeed", "target": "df-j1", "stuck": true, "times": 1 }]),
     )
     .await;
-    sim.post("/_ml/datafeeds/df-j1/_stop?timeout=100ms").await;
-    assert_eq!(sim.datafeed_state("df-j1").await, "stopping");
+    // The stuck stop waits until the datafeed is stopped (§2.1 step 4): let it wait.
+    let stop = sim.post_in_background("/_ml/datafeeds/df-j1/_stop");
+    sim.wait_datafeed("df-j1", "stopping").await;
     sim.post("/_ml/anomaly_detectors/j1/_close?force=true")
         .await
         .ok();
@@ -399,4 +400,5 @@ async fn close_while_datafeed_is_stopping_is_an_ordering_violation() {
     assert_eq!(violations[0]["datafeed_state"], "stopping");
     assert_eq!(stats["jobs"]["j1"], "closed");
     assert_eq!(stats["datafeeds"]["df-j1"], "stopped");
+    assert_eq!(stop.await.expect("stop").ok(), &json!({ "stopped": true }));
 }

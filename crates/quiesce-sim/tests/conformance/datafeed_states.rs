@@ -167,14 +167,8 @@ async fn start_of_stopping_datafeed_is_409() {
         json!([{ "operation": "stop_datafeed", "target": "df-j1", "stuck": true, "times": 1 }]),
     )
     .await;
-    let stop = sim.post("/_ml/datafeeds/df-j1/_stop?timeout=100ms").await;
-    assert_eq!(
-        stop.status.as_u16(),
-        200,
-        "stop timeout is not an error: {}",
-        stop.text
-    );
-    assert_eq!(sim.datafeed_state("df-j1").await, "stopping");
+    let _stop = sim.post_in_background("/_ml/datafeeds/df-j1/_stop");
+    sim.wait_datafeed("df-j1", "stopping").await;
     assert_already_started(&sim.post("/_ml/datafeeds/df-j1/_start").await);
     assert_eq!(sim.datafeed_state("df-j1").await, "stopping");
 }
@@ -264,12 +258,12 @@ async fn force_stop_of_stopping_datafeed_stops_it() {
         json!([{ "operation": "stop_datafeed", "target": "df-j1", "stuck": true, "times": 1 }]),
     )
     .await;
-    let stop = sim.post("/_ml/datafeeds/df-j1/_stop?timeout=100ms").await;
-    assert_eq!(stop.status.as_u16(), 200, "{}", stop.text);
-    assert_eq!(sim.datafeed_state("df-j1").await, "stopping");
+    let stop = sim.post_in_background("/_ml/datafeeds/df-j1/_stop");
+    sim.wait_datafeed("df-j1", "stopping").await;
     let resp = sim.post("/_ml/datafeeds/df-j1/_stop?force=true").await;
     assert_eq!(resp.ok(), &json!({ "stopped": true }));
     assert_stopped_stats(&sim.datafeed_stats("df-j1").await);
+    assert_eq!(stop.await.expect("stop").ok(), &json!({ "stopped": true }));
 }
 
 #[tokio::test]

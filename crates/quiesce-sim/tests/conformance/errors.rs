@@ -161,6 +161,8 @@ async fn e5_close_when_datafeed_stop_fails() {
 
 #[tokio::test]
 async fn e6_close_with_started_datafeed_before_7_14() {
+    // TransportCloseJobAction before 7.14 (PR #74257): `checkDatafeedsHaveStopped` answers
+    // "cannot close job datafeed [{}] hasn't been stopped" with the datafeed's id.
     let sim = TestCluster::builder()
         .seed(OPEN_WITH_DATAFEED)
         .es_version("7.13.0")
@@ -171,7 +173,7 @@ async fn e6_close_with_started_datafeed_before_7_14() {
         .assert_error(
             409,
             "status_exception",
-            "cannot close job [j1], datafeed hasn't been stopped",
+            "cannot close job datafeed [df-j1] hasn't been stopped",
         );
     assert_eq!(sim.job_state("j1").await, "opened");
     assert_eq!(sim.datafeed_state("df-j1").await, "started");
@@ -187,15 +189,88 @@ async fn e6_close_with_started_datafeed_before_7_14() {
 }
 
 #[tokio::test]
-async fn e7_open_already_opened() {
-    let sim = TestCluster::with_seed(OPEN_WITH_DATAFEED).await;
-    sim.post("/_ml/anomaly_detectors/j1/_open")
+async fn e6_before_7_14_even_a_forced_close_checks_datafeeds_first() {
+    // TransportCloseJobAction 7.x `validate` runs `checkDatafeedsHaveStopped` before anything
+    // else, whatever `force` says, and only then looks for failed jobs.
+    let sim = TestCluster::builder()
+        .seed(
+            "
+jobs:
+  - {id: j1, state: opened}
+  - {id: j2, state: failed}
+datafeeds:
+  - {id: df-j1, job: j1, state: started}
+",
+        )
+        .es_version("7.13.0")
+        .start()
+        .await;
+    for path in [
+        "/_ml/anomaly_detectors/j1/_close?force=true",
+        "/_ml/anomaly_detectors/_all/_close",
+        "/_ml/anomaly_detectors/j1,j2/_close?force=true",
+    ] {
+        sim.post(path).await.assert_error(
+            409,
+            "status_exception",
+            "cannot close job datafeed [df-j1] hasn't been stopped",
+        );
+    }
+    assert_eq!(sim.job_state("j1").await, "opened");
+    assert_eq!(sim.job_state("j2").await, "failed");
+    assert_eq!(sim.datafeed_state("df-j1").await, "started");
+    // Once the datafeed is stopped the failed job is the next refusal (E4).
+    sim.post("/_ml/datafeeds/df-j1/_stop").await.ok();
+    sim.post("/_ml/anomaly_detectors/_all/_close")
         .await
         .assert_error(
             409,
             "status_exception",
-            "Cannot open job [j1] because it has already been opened",
+            "one or more jobs have state failed, use force close",
         );
+}
+
+#[tokio::test]
+async fn e7_open_already_opened() {
+    // TransportOpenJobAction wraps the `ResourceAlreadyExistsException` of
+    // PersistentTasksClusterService (`task with id {job-<id>} already exist`) as the cause of
+    // its 409; `guessRootCauses` then reports that cause as the root cause, both being
+    // ElasticsearchExceptions (ElasticsearchException, 8.x).
+    let sim = TestCluster::with_seed(OPEN_WITH_DATAFEED).await;
+    let resp = sim.post("/_ml/anomaly_detectors/j1/_open").await;
+    let cause = resp.assert_error_caused(
+        409,
+        "status_exception",
+        "Cannot open job [j1] because it has already been opened",
+        "resource_already_exists_exception",
+    );
+    assert_eq!(cause["reason"], "task with id {job-j1} already exist");
+    assert_eq!(
+        resp.body["error"]["root_cause"],
+        json!([{ "type": "resource_already_exists_exception",
+                 "reason": "task with id {job-j1} already exist" }])
+    );
+}
+
+#[tokio::test]
+async fn root_cause_stops_at_a_cause_that_is_not_an_elasticsearch_exception() {
+    // E12: the cause is an IllegalStateException, so guessRootCauses keeps the top-level
+    // status_exception (docs/elasticsearch-ml-api.md §1.3, Kibana fixture).
+    let sim = TestCluster::with_seed(
+        "nodes: {count: 1, memory: 1gb}\njobs:\n  - {id: big, model_memory_limit: 2gb}\n",
+    )
+    .await;
+    let resp = sim.post("/_ml/anomaly_detectors/big/_open").await;
+    resp.assert_error_caused(
+        429,
+        "status_exception",
+        "Could not open job because no ML nodes with sufficient capacity were found",
+        "illegal_state_exception",
+    );
+    assert_eq!(
+        resp.body["error"]["root_cause"][0]["type"],
+        "status_exception"
+    );
 }
 
 #[tokio::test]

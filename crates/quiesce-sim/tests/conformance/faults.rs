@@ -43,20 +43,56 @@ async fn a_drop_fault_closes_the_connection_unanswered() {
 
 #[tokio::test]
 async fn a_stuck_datafeed_stays_stopping_until_forced() {
+    // TransportStopDatafeedAction (8.x) `waitForDatafeedStopped` waits for the tasks to go with
+    // `request.getTimeout()`, which RestStopDatafeedAction leaves unset (its `timeout` is the
+    // nodes' stop timeout, `setStopTimeout`): a datafeed that never stops holds the call, which
+    // never answers `{"stopped":true}` while the datafeed is `stopping`.
     let sim = TestCluster::with_seed(TWO_JOBS).await;
     let rules =
         json!({"faults": [{"operation": "stop_datafeed", "target": "df-j1", "stuck": true}]});
     sim.put_json("/_sim/faults", rules).await.ok();
-    let stop = sim.post("/_ml/datafeeds/df-j1/_stop?timeout=30ms").await;
-    assert_eq!(
-        stop.ok(),
-        &json!({"stopped": true}),
-        "a stop timeout is not an error"
+    let stop = sim.post_in_background("/_ml/datafeeds/df-j1/_stop?timeout=0s");
+    sim.wait_datafeed("df-j1", "stopping").await;
+    assert!(
+        !stop.is_finished(),
+        "no answer while the datafeed is still stopping"
     );
-    assert_eq!(sim.datafeed_stats("df-j1").await["state"], "stopping");
+    assert_eq!(
+        sim.sim_stats().await["requests"].get("stop_datafeed"),
+        None,
+        "the stop has not answered"
+    );
     sim.call(Method::DELETE, "/_sim/faults", None).await.ok();
     sim.post("/_ml/datafeeds/df-j1/_stop?force=true").await.ok();
     assert_eq!(sim.datafeed_stats("df-j1").await["state"], "stopped");
+    assert_eq!(
+        stop.await.expect("the stop answers").ok(),
+        &json!({"stopped": true}),
+        "it answers once the datafeed is stopped"
+    );
+}
+
+#[tokio::test]
+async fn a_close_waits_for_a_stuck_datafeed_without_inventing_an_error() {
+    // TransportCloseJobAction.stopDatafeeds (7.14+) stops the datafeeds with the close's
+    // `timeout` as their stop timeout (`setStopTimeout`), and the stop then waits for the
+    // tasks without a limit: the close waits too, and never answers a made-up
+    // `timeout_exception`. Once the datafeed is stopped the close goes on, and its own
+    // `timeout` bounds the wait for the job (E14).
+    let sim = TestCluster::with_seed(TWO_JOBS).await;
+    sim.set_faults(json!([{"operation": "stop_datafeed", "target": "df-j1", "stuck": true}]))
+        .await;
+    let close = sim.post_in_background("/_ml/anomaly_detectors/j1/_close?timeout=0s");
+    sim.wait_datafeed("df-j1", "stopping").await;
+    assert!(!close.is_finished(), "the close waits for the datafeed");
+    sim.clear_faults().await;
+    sim.post("/_ml/datafeeds/df-j1/_stop?force=true").await.ok();
+    close.await.expect("the close answers").assert_error(
+        500,
+        "illegal_state_exception",
+        "Timed out when waiting for persistent tasks after 0s",
+    );
+    sim.wait_job("j1", "closed").await;
 }
 
 #[tokio::test]

@@ -109,12 +109,14 @@ async fn before_7_14_closing_with_a_running_datafeed_is_a_conflict() {
     close.assert_error(
         409,
         "status_exception",
-        "cannot close job [j1], datafeed hasn't been stopped",
+        "cannot close job datafeed [df-j1] hasn't been stopped",
     );
     assert!(close.headers.get("x-elastic-product").is_none());
     sim.post("/_ml/datafeeds/df-j1/_stop").await.ok();
+    // 7.8+ answers with the node (PR #55473, backport #55570 to 7.8).
     let started = sim.post("/_ml/datafeeds/df-j1/_start").await;
-    assert_eq!(started.ok(), &json!({"started": true}));
+    let node = sim.job_stats("j1").await["node"]["id"].clone();
+    assert_eq!(started.ok(), &json!({"started": true, "node": node}));
 }
 
 #[tokio::test]

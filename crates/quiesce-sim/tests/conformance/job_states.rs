@@ -126,10 +126,15 @@ jobs:
 }
 
 fn assert_already_opened(resp: &Answer, id: &str) {
-    resp.assert_error(
+    let cause = resp.assert_error_caused(
         409,
         "status_exception",
         &format!("Cannot open job [{id}] because it has already been opened"),
+        "resource_already_exists_exception",
+    );
+    assert_eq!(
+        cause["reason"],
+        format!("task with id {{job-{id}}} already exist")
     );
 }
 

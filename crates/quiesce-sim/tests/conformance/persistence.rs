@@ -223,3 +223,29 @@ datafeeds:
     sim.wait_job("opened", "closed").await;
     sim.wait_datafeed("df-fed", "started").await;
 }
+
+#[tokio::test]
+async fn a_close_of_many_jobs_is_queued_not_refused() {
+    // TransportCloseJobAction sends one close per job to its node, each run as its own task
+    // (`taskOperation` forks per job): a close of `_all` waits its turn, it is never refused
+    // for its size. The queue limit refuses requests that arrive to a full queue.
+    let jobs: String = (1..=40)
+        .map(|n| format!("  - {{id: job-{n:02}, state: opened, model_bytes: 1mb}}\n"))
+        .collect();
+    let sim = TestCluster::with_seed(&format!(
+        "nodes: {{count: 3}}\npersistence: {{slots: 1, queue_limit: 1}}\njobs:\n{jobs}"
+    ))
+    .await;
+    let resp = sim.post("/_ml/anomaly_detectors/_all/_close").await;
+    assert_eq!(resp.ok(), &json!({ "closed": true }));
+    let stats = sim.sim_stats().await;
+    assert!(
+        stats["jobs"]
+            .as_object()
+            .expect("jobs")
+            .values()
+            .all(|state| state == "closed"),
+        "{stats}"
+    );
+    assert_eq!(stats["peak_concurrent_persists"], 1);
+}

@@ -1,8 +1,9 @@
 //! The simulator against Elasticsearch's own description of its HTTP API, the REST API spec
 //! files in `vendor/es-rest-api-spec/`: every path template and method of every endpoint it
-//! simulates is routed (never the flat 400 `no handler found` or 405 of §1.2), and a query
-//! parameter that neither the endpoint's `params` nor `_common.json` declares is refused with
-//! E22 (docs/elasticsearch-ml-api.md §4).
+//! simulates is routed (never the flat 400 `no handler found` or 405 of §1.2), every parameter
+//! the endpoint's `params` or `_common.json` declares is accepted (`source` with
+//! `source_content_type` as the body in the query), and a query parameter that neither declares
+//! is refused with E22 (docs/elasticsearch-ml-api.md §4).
 //!
 //! Every spec file must be named in [`SIMULATED`] or [`NOT_SIMULATED`], so that adding one
 //! forces a decision.
@@ -237,4 +238,88 @@ async fn parameters_the_spec_does_not_declare_are_refused() {
         json!({ "j1": "opened" }),
         "a refused request changes nothing"
     );
+}
+
+/// A value of the spec's `type` for a declared parameter.
+fn sample_value(name: &str, spec: &Value) -> String {
+    match (name, spec["type"].as_str().unwrap_or("string")) {
+        ("source", _) => "{}".to_owned(),
+        ("source_content_type", _) => "application/json".to_owned(),
+        ("start", _) => "0".to_owned(),
+        ("end", _) => "1000".to_owned(),
+        (_, "boolean") => "false".to_owned(),
+        (_, "time") => "30s".to_owned(),
+        (_, "int" | "number") => "1".to_owned(),
+        (_, "enum") => spec["options"][0].as_str().unwrap_or("x").to_owned(),
+        (_, "list") => "open".to_owned(),
+        _ => "timestamp".to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn every_declared_parameter_is_accepted() {
+    let common = read_json(&std::path::Path::new(SPEC_DIR).join("_common.json"))["params"].clone();
+    let specs: Vec<(String, Value)> = spec_files();
+    for route in simulated_routes() {
+        let spec = &specs
+            .iter()
+            .find(|(name, _)| *name == route.endpoint)
+            .expect("the route's spec")
+            .1;
+        let declared = spec["params"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .chain(common.as_object().into_iter().flatten());
+        for (name, param) in declared {
+            let sim = TestCluster::with_seed(SEED).await;
+            let mut query = format!("?{name}={}", sample_value(name, param));
+            if name == "source" {
+                query.push_str("&source_content_type=application/json");
+            }
+            let answer = call(&sim, &route, &query).await;
+            let reason = answer.body["error"]["reason"].as_str().unwrap_or_default();
+            assert!(
+                !reason.contains("unrecognized parameter") && answer.status.as_u16() < 500,
+                "{} {}{query} ({}): {} {}",
+                route.method,
+                route.template,
+                route.endpoint,
+                answer.status,
+                answer.text
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn source_is_the_body_given_in_the_query() {
+    // RestRequest.contentOrSourceParam: `source` needs `source_content_type`
+    // (IllegalStateException otherwise), and is then read as the request body.
+    let sim = TestCluster::with_seed(SEED).await;
+    let request = |query: &str| {
+        sim.request(
+            Method::POST,
+            &format!("/_ml/anomaly_detectors/j1/_close{query}"),
+        )
+        .basic_auth("admin", Some("admin-pw"))
+    };
+    sim.send(request("?source=%7B%22force%22%3Atrue%7D"))
+        .await
+        .assert_error(
+            500,
+            "illegal_state_exception",
+            "source and source_content_type parameters are required",
+        );
+    let closed = sim
+        .send(request(
+            "?source=%7B%22force%22%3Atrue%7D&source_content_type=application%2Fjson",
+        ))
+        .await;
+    assert_eq!(closed.ok(), &json!({"closed": true}));
+    sim.send(request(
+        "?source=%7B%22bogus%22%3A1%7D&source_content_type=application%2Fjson",
+    ))
+    .await
+    .assert_envelope(400, "x_content_parse_exception");
 }

@@ -532,3 +532,84 @@ async fn routing_errors_need_no_credentials() {
         "Incorrect HTTP method for uri [/_ml/datafeeds/df-j1/_stop] and method [GET], allowed: [POST]",
     );
 }
+
+const WITH_TOKENS: &str = "
+security:
+  users:
+    - {username: admin, password: s3cret, roles: [manage_ml]}
+  tokens:
+    - {token: AAEAAWVsYXN0aWMvcXVpZXNjZS90b2tlbjE, username: elastic/quiesce, name: token1, roles: [manage_ml]}
+    - {token: dXNlci10b2tlbg, username: reader, roles: [monitor_ml]}
+jobs:
+  - {id: j1, state: opened}
+";
+
+#[tokio::test]
+async fn bearer_tokens_authenticate_as_their_service_account_or_user() {
+    // ES accepts `Authorization: Bearer` for service-account tokens (ServiceAccountService,
+    // realm `_service_account`) and OAuth2 access tokens (TokenService), both with
+    // `authentication_type: token`; a service account is named `namespace/service` and a 403
+    // names it `service account [<name>]` (AuthorizationDenialMessages).
+    let sim = TestCluster::with_seed(WITH_TOKENS).await;
+    let bearer = |token: &str| {
+        sim.request(Method::GET, "/_security/_authenticate")
+            .bearer_auth(token)
+    };
+    let who = sim
+        .send(bearer("AAEAAWVsYXN0aWMvcXVpZXNjZS90b2tlbjE"))
+        .await;
+    let body = who.ok();
+    assert_eq!(body["username"], "elastic/quiesce");
+    assert_eq!(body["authentication_type"], "token");
+    assert_eq!(body["authentication_realm"]["type"], "_service_account");
+    assert_eq!(body["token"]["name"], "token1");
+    let close = sim
+        .send(
+            sim.request(Method::POST, "/_ml/anomaly_detectors/j1/_close")
+                .bearer_auth("AAEAAWVsYXN0aWMvcXVpZXNjZS90b2tlbjE"),
+        )
+        .await;
+    assert_eq!(close.ok(), &json!({"closed": true}));
+    let reader = sim
+        .send(
+            sim.request(Method::POST, "/_ml/anomaly_detectors/j1/_open")
+                .bearer_auth("dXNlci10b2tlbg"),
+        )
+        .await;
+    assert_403(
+        &reader,
+        "cluster:admin/xpack/ml/job/open",
+        "user [reader] with effective roles [monitor_ml]",
+        MANAGE_ML_GRANTS,
+    );
+    let wrong = sim.send(bearer("not-a-token")).await;
+    assert_401(
+        &wrong,
+        Some(
+            "unable to authenticate with provided credentials and anonymous access is not allowed for this request",
+        ),
+    );
+}
+
+#[tokio::test]
+async fn a_401_body_carries_the_challenges_in_its_header_object() {
+    // ElasticsearchSecurityException carries WWW-Authenticate as an exception header, which
+    // ElasticsearchException.toXContent writes as `"header":{"WWW-Authenticate":[...]}` in the
+    // error and in its root_cause entry.
+    let sim = TestCluster::with_seed(WITH_TOKENS).await;
+    let resp = sim.get("/_ml/info").await;
+    let error = resp.assert_envelope(401, "security_exception");
+    let challenges: Vec<&str> = resp
+        .headers
+        .get_all("www-authenticate")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .collect();
+    assert_eq!(
+        error["header"],
+        json!({ "WWW-Authenticate": challenges }),
+        "{}",
+        resp.text
+    );
+    assert_eq!(error["root_cause"][0]["header"], error["header"]);
+}

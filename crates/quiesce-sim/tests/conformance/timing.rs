@@ -128,6 +128,7 @@ jobs:
 fn generated(seed: u64, fractions: &str) -> String {
     format!(
         "
+nodes: {{ count: 2 }}
 generate:
   seed: {seed}
   jobs: 30
@@ -211,4 +212,24 @@ async fn generator_extremes_give_all_or_nothing() {
         "{jobs}"
     );
     assert_eq!(datafeeds, json!({}));
+}
+
+#[tokio::test]
+async fn the_default_stop_timeout_is_five_minutes() {
+    // StopDatafeedAction.DEFAULT_TIMEOUT is 5 minutes (8.x), not the documented 20s: a node
+    // gives up on a graceful stop only after it. A 21s stop is therefore waited for whole.
+    let sim = TestCluster::with_seed(
+        "latency: {stop_datafeed: 21s}\njobs: [{id: j1, state: opened}]\n\
+         datafeeds: [{id: df-j1, job: j1, state: started}]\n",
+    )
+    .await;
+    let started = Instant::now();
+    let resp = sim.post("/_ml/datafeeds/df-j1/_stop").await;
+    assert_eq!(resp.ok(), &json!({"stopped": true}));
+    assert!(
+        started.elapsed() >= Duration::from_secs(21),
+        "answered after {:?}, before the stop was done",
+        started.elapsed()
+    );
+    assert_eq!(sim.datafeed_state("df-j1").await, "stopped");
 }

@@ -68,7 +68,7 @@ async fn root_reports_the_cluster_and_version() {
 async fn a_big_generated_seed_serves_every_job() {
     // How fast it starts is a figure for `cargo bench --bench startup`, not a test.
     let sim = TestCluster::with_seed(
-        "generate: {seed: 42, jobs: 5000, with_datafeed: 0.9, started: 0.8, model_bytes: {min: 1mb, max: 2gb}}\nnodes: {count: 40, memory: 64gb}",
+        "generate: {seed: 42, jobs: 5000, with_datafeed: 0.9, started: 0.8, model_bytes: {min: 1mb, max: 2gb}}\nnodes: {count: 80, memory: 64gb}",
     )
     .await;
     let stats = sim.get("/_ml/anomaly_detectors/_stats").await;

@@ -250,3 +250,82 @@ datafeeds:
     sim.wait_datafeed("df-j1", "stopped").await;
     sim.wait_job("j1", "closed").await;
 }
+
+#[tokio::test]
+async fn a_change_that_times_out_fails_and_frees_the_next_call() {
+    // TransportSetUpgradeModeAction (7.x and 8.x) resets `isRunning` when the change fails.
+    // Disabling waits with PersistentTasksService.waitForPersistentTasksCondition, which fails
+    // with IllegalStateException "Timed out when waiting for persistent tasks after <t>";
+    // enabling waits through list tasks, whose timeout comes back as a FailedNodeException
+    // (TransportListTasksAction, SubscribableListener.addTimeout "timed out after [%s/%dms]").
+    let sim = TestCluster::with_seed(
+        "latency: {set_upgrade_mode: 10m}\njobs: [{id: j1, state: opened}]\n",
+    )
+    .await;
+    let node = sim.job_stats("j1").await["node"]["id"].clone();
+    let enable = sim
+        .post("/_ml/set_upgrade_mode?enabled=true&timeout=0s")
+        .await;
+    let cause = enable.assert_error_caused(
+        500,
+        "failed_node_exception",
+        &format!("Failed node [{}]", node.as_str().unwrap_or_default()),
+        "timeout_exception",
+    );
+    assert_eq!(cause["reason"], "timed out after [0s/0ms]");
+    assert_eq!(sim.get("/_ml/info").await.ok()["upgrade_mode"], true);
+    // Not "Previous request is still being processed": the failed call freed the flag.
+    sim.post("/_ml/set_upgrade_mode?enabled=false&timeout=0s")
+        .await
+        .assert_error(
+            500,
+            "illegal_state_exception",
+            "Timed out when waiting for persistent tasks after 0s",
+        );
+    assert_eq!(sim.get("/_ml/info").await.ok()["upgrade_mode"], false);
+}
+
+#[tokio::test]
+async fn a_body_is_refused_and_master_timeout_is_read() {
+    // BaseRestHandler: a handler that consumes no body answers
+    // `request [<METHOD> <path>] does not support having a body`; RestSetUpgradeModeAction
+    // reads `enabled`, `timeout` and `master_timeout` from the query only (7.x source).
+    let sim = TestCluster::with_seed(CLUSTER).await;
+    sim.post_json("/_ml/set_upgrade_mode", json!({"enabled": true}))
+        .await
+        .assert_error(
+            400,
+            "illegal_argument_exception",
+            "request [POST /_ml/set_upgrade_mode] does not support having a body",
+        );
+    assert_eq!(sim.get("/_ml/info").await.ok()["upgrade_mode"], false);
+    let resp = sim
+        .post("/_ml/set_upgrade_mode?enabled=true&master_timeout=30s")
+        .await;
+    assert_eq!(resp.ok(), &json!({ "acknowledged": true }));
+    let stats = sim
+        .call(
+            Method::GET,
+            "/_ml/anomaly_detectors/_stats",
+            Some(json!({"allow_no_match": true})),
+        )
+        .await;
+    stats.assert_error(
+        400,
+        "illegal_argument_exception",
+        "request [GET /_ml/anomaly_detectors/_stats] does not support having a body",
+    );
+}
+
+#[tokio::test]
+async fn jobs_in_upgrade_mode_have_no_open_time() {
+    // Enabling upgrade mode ends the jobs' processes, so their stats come from
+    // TransportGetJobsStatsAction.gatherStatsForClosedJobs: no node, no open_time.
+    let sim = TestCluster::with_seed(CLUSTER).await;
+    assert!(sim.job_stats("j1").await.get("open_time").is_some());
+    sim.post("/_ml/set_upgrade_mode?enabled=true").await.ok();
+    let job = sim.job_stats("j1").await;
+    assert_eq!(job["state"], "opened");
+    assert!(job.get("open_time").is_none(), "{job}");
+    assert_no_node(&job);
+}

@@ -90,3 +90,76 @@ async fn close_job_parameter_of_stop_closes_the_job_from_9_3() {
     assert_eq!(sim.datafeed_state("df-j1").await, "stopped");
     sim.wait_job("j1", "closed").await;
 }
+
+#[tokio::test]
+async fn open_and_start_answer_with_the_node_from_7_8() {
+    // StartDatafeedAction / OpenJobAction responses gained `node` in PR #55473 (7.8, backport
+    // #55570); 7.13 answers `{"started":true,"node":..}`, 7.7 `{"started":true}`.
+    let seed = "
+jobs:
+  - {id: j1}
+datafeeds:
+  - {id: df-j1, job: j1}
+";
+    for (version, with_node) in [("7.13.0", true), ("7.8.0", true), ("7.7.1", false)] {
+        let sim = TestCluster::builder()
+            .seed(seed)
+            .es_version(version)
+            .start()
+            .await;
+        let opened = sim.post("/_ml/anomaly_detectors/j1/_open").await;
+        let node = sim.job_stats("j1").await["node"]["id"].clone();
+        let started = sim.post("/_ml/datafeeds/df-j1/_start").await;
+        if with_node {
+            assert_eq!(
+                opened.ok(),
+                &json!({"opened": true, "node": node}),
+                "{version}"
+            );
+            assert_eq!(
+                started.ok(),
+                &json!({"started": true, "node": node}),
+                "{version}"
+            );
+        } else {
+            assert_eq!(opened.ok(), &json!({"opened": true}), "{version}");
+            assert_eq!(started.ok(), &json!({"started": true}), "{version}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn open_and_start_timeouts_are_500_in_7x_and_408_in_8x() {
+    // 7.x TransportOpenJobAction / TransportStartDatafeedAction `onTimeout`: a plain
+    // ElasticsearchException (500 `exception`); 8.x: ElasticsearchStatusException with
+    // REQUEST_TIMEOUT (408 `status_exception`). The text is the same.
+    let seed = "
+latency: {open_job: 10m, start_datafeed: 10m}
+jobs:
+  - {id: j1}
+  - {id: j2, state: opened}
+datafeeds:
+  - {id: df-j2, job: j2}
+";
+    for (version, status, kind) in [
+        ("7.13.0", 500, "exception"),
+        ("8.15.0", 408, "status_exception"),
+    ] {
+        let sim = TestCluster::builder()
+            .seed(seed)
+            .es_version(version)
+            .start()
+            .await;
+        sim.post("/_ml/anomaly_detectors/j1/_open?timeout=0s")
+            .await
+            .assert_error(status, kind, "Opening job [j1] timed out after [0s]");
+        sim.post("/_ml/datafeeds/df-j2/_start?timeout=0s")
+            .await
+            .assert_error(
+                status,
+                kind,
+                "Starting datafeed [df-j2] timed out after [0s]",
+            );
+        assert_eq!(sim.job_state("j1").await, "opening", "the open goes on");
+    }
+}
