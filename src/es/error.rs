@@ -150,11 +150,19 @@ impl Error {
     }
 
     /// Elasticsearch stopped waiting but the operation goes on in the background: a close's
-    /// 500 `Timed out when waiting for persistent tasks` (E14), or the 408 of an open or a
-    /// start (E15, E16). The right reaction is to poll the state, not to give up.
+    /// (or an upgrade-mode change's) 500 `Timed out when waiting for persistent tasks` (E14),
+    /// the timeout of an open or a start (E15, E16: 408 on 8.x, a 500 `exception` on 7.x), or
+    /// the list-tasks timeout of enabling upgrade mode (§2.5). The right reaction is to poll
+    /// the state, not to give up.
     pub fn is_still_in_progress(&self) -> bool {
         matches!(self, Error::Api { status: 408, .. })
             || self.is_refusal(500, "illegal_state_exception", &[CLOSE_TIMED_OUT])
+            || self.is_refusal(500, "exception", &[OPEN_TIMED_OUT, START_TIMED_OUT])
+            || (self.is_refusal(500, "failed_node_exception", &[FAILED_NODE])
+                && self
+                    .body()
+                    .and_then(|body| body.caused_by.as_deref())
+                    .is_some_and(|cause| WAIT_TIMED_OUT.fits(cause)))
     }
 
     /// The 409 of opening a job that already has a task (E7). The task may be `opening`,
@@ -250,6 +258,14 @@ const ALREADY_STARTED: Reason =
 /// E14.
 const CLOSE_TIMED_OUT: Reason =
     Reason("Timed out when waiting for persistent tasks after <timeout>");
+/// E15 on 7.x (8.x answers 408).
+const OPEN_TIMED_OUT: Reason = Reason("Opening job [<id>] timed out after [<timeout>]");
+/// E16 on 7.x (8.x answers 408).
+const START_TIMED_OUT: Reason = Reason("Starting datafeed [<df>] timed out after [<timeout>]");
+/// §2.5: a node's list-tasks wait, while enabling upgrade mode, ran out ...
+const FAILED_NODE: Reason = Reason("Failed node [<node id>]");
+/// ... caused by this.
+const WAIT_TIMED_OUT: Reason = Reason("timed out after [<timeout>]");
 /// §2.14: 7.x on a basic (or trial) licence without `xpack.security.enabled`.
 const SECURITY_NOT_ENABLED: Reason = Reason(
     "Security must be explicitly enabled when using a [<licence>] license. Enable security by setting [xpack.security.enabled] to [true] in the elasticsearch.yml file and restart the node.",

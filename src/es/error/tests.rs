@@ -42,6 +42,35 @@ fn classification_follows_the_catalogue() {
         .is_still_in_progress()
     );
     assert!(!api(500, "exception", "boom").is_still_in_progress());
+    // 7.x answers the open and start timeouts with a plain 500 `exception`.
+    assert!(api(500, "exception", "Opening job [a] timed out after [30m]").is_still_in_progress());
+    assert!(
+        api(
+            500,
+            "exception",
+            "Starting datafeed [df] timed out after [20s]"
+        )
+        .is_still_in_progress()
+    );
+    assert!(!api(500, "exception", "Opening job [a] failed").is_still_in_progress());
+}
+
+#[test]
+fn enabling_upgrade_mode_past_its_timeout_is_still_in_progress() {
+    let timed_out = EsErrorBody::parse(
+        r#"{"error":{"root_cause":[{"type":"failed_node_exception","reason":"Failed node [node-0]"}],"type":"failed_node_exception","reason":"Failed node [node-0]","caused_by":{"type":"timeout_exception","reason":"timed out after [30s/30000ms]"}},"status":500}"#,
+    );
+    let failed = |body: EsErrorBody| Error::Api {
+        endpoint: "set_upgrade_mode",
+        status: 500,
+        body,
+        retry_after: None,
+    };
+    assert!(failed(timed_out).is_still_in_progress());
+    let other = EsErrorBody::parse(
+        r#"{"error":{"root_cause":[{"type":"failed_node_exception","reason":"Failed node [node-0]"}],"type":"failed_node_exception","reason":"Failed node [node-0]","caused_by":{"type":"exception","reason":"disk full"}},"status":500}"#,
+    );
+    assert!(!failed(other).is_still_in_progress());
 }
 
 #[test]
