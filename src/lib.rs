@@ -69,11 +69,10 @@ pub mod plan;
 pub mod playbook;
 pub mod report;
 
-use clap::Parser;
-
 /// Parses the command line, runs the command and returns the process exit code.
 pub fn run() -> i32 {
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::from_env();
     report::diagnostic::init(cli.color);
+    report::http::init(cli.verbose);
     cli.command.run()
 }

@@ -230,8 +230,8 @@ mod tests {
         let url = PublicUrl::new("https://elastic:s3cret@es.example:9200/base?token=abc#x");
         assert_eq!(url.shown, "https://es.example:9200/base");
         assert_eq!(url.default.as_deref(), Some("https://es.example:9200/base"));
-        let sim = PublicUrl::new("sim:workflows/demo-cluster.yaml");
-        assert_eq!(sim.shown, "sim:workflows/demo-cluster.yaml");
+        let sim = PublicUrl::new("sim:seeds/demo-cluster.yaml");
+        assert_eq!(sim.shown, "sim:seeds/demo-cluster.yaml");
         assert_eq!(sim.default, None);
         let bad = PublicUrl::new("http//user:pw@host");
         assert!(!bad.shown.contains("pw"));

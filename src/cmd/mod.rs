@@ -7,6 +7,7 @@ pub(crate) mod cluster;
 pub(crate) mod completions;
 pub(crate) mod graph;
 mod load;
+pub(crate) mod man;
 pub(crate) mod plan;
 pub(crate) mod resume;
 pub(crate) mod revert;

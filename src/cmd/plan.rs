@@ -12,7 +12,7 @@ use crate::plan::{self, Plan, PlanView, PlanWarnings};
 use crate::report::{diagnostic, plan as render, stream};
 
 use super::cluster::{ClusterArgs, observe_once};
-use super::load::{Loaded, load};
+use super::load::{Loaded, load, unresolved_notes};
 
 /// How `plan` prints the plan.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -30,6 +30,8 @@ pub struct Args {
     #[arg(value_name = "PLAYBOOK")]
     playbook: PathBuf,
 
+    /// What stdout carries: `text`, the steps by wave for people; `json`, the versioned plan
+    /// (problems too, as JSON).
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub(crate) format: PlanFormat,
 
@@ -57,6 +59,9 @@ pub(crate) fn make_plan(
 ) -> Result<(Loaded, Plan), Error> {
     let loaded = load(path)?;
     let snapshot = if offline {
+        for (location, note) in unresolved_notes(&loaded.playbook) {
+            stream::note(&format!("{location}: {note}"));
+        }
         None
     } else {
         Some(super::runtime()?.block_on(observe_once(cluster, Some(&loaded.playbook)))?)

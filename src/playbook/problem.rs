@@ -340,6 +340,33 @@ pub enum Problem {
         at: SourceSpan,
     },
 
+    #[error(
+        "environment variable `{name}` is not set, and `{key}` needs it to contact the cluster"
+    )]
+    #[diagnostic(code(quiesce::playbook::unset_variable))]
+    UnsetForCluster {
+        name: String,
+        key: &'static str,
+        #[label("`{name}` is not set")]
+        at: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("cannot use `{path}` as `ca_cert`: {reason}")]
+    #[diagnostic(
+        code(quiesce::playbook::ca_cert),
+        help(
+            "`ca_cert` names the PEM file of the CA that signed the cluster's HTTP certificate (for a self-managed cluster, `config/certs/http_ca.crt`), relative to the playbook."
+        )
+    )]
+    CaCert {
+        path: String,
+        reason: String,
+        #[label("{reason}")]
+        at: SourceSpan,
+    },
+
     #[error("malformed variable reference `{text}`")]
     #[diagnostic(
         code(quiesce::playbook::malformed_variable),

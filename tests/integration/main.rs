@@ -4,6 +4,7 @@
 mod apply;
 mod capture;
 mod demo_cluster;
+mod exit_codes;
 mod journal;
 mod plan;
 mod rig;

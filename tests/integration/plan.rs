@@ -164,7 +164,7 @@ fn an_id_missing_from_the_cluster_is_a_diagnostic_at_its_line() {
     let playbook = "version: 1\njobs:\n  - id: no-such-job\n    state: closed\n";
     let case = Case::new(SEED, playbook);
     let output = case.run(&["plan", "playbook.yaml"]);
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(output.status.code(), Some(5), "the cluster was contacted");
     let err = stderr(&output);
     assert!(err.contains("quiesce::plan::unknown_id"), "{err}");
     assert!(
@@ -297,7 +297,7 @@ fn with_json_output_problems_are_json_on_stdout() {
     let playbook = "version: 1\njobs:\n  - id: no-such-job\n    state: closed\n";
     let case = Case::new(SEED, playbook);
     let output = case.run(&["plan", "playbook.yaml", "--format", "json"]);
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(output.status.code(), Some(5));
     let diagnostic: Value = serde_json::from_str(stdout(&output).trim()).expect("JSON");
     assert_eq!(
         diagnostic["related"][0]["code"],

@@ -9,6 +9,7 @@ fn api(status: u16, error_type: &str, reason: &str) -> Error {
             reason: reason.into(),
             caused_by: None,
         },
+        help: None,
         retry_after: None,
     }
 }
@@ -74,6 +75,7 @@ fn answered(status: u16, body: &str) -> Error {
         endpoint: "test",
         status,
         body: EsErrorBody::parse(body),
+        help: None,
         retry_after: None,
     }
 }
