@@ -89,6 +89,14 @@ pub enum Error {
     )]
     NotConfirmed { reason: String },
 
+    /// `-o FILE` names a file that exists, and `--overwrite` was not given.
+    #[error("`{}` already exists; not overwriting it", path.display())]
+    #[diagnostic(
+        code(quiesce::output::exists),
+        help("Choose another file name, or pass `--overwrite` to replace it.")
+    )]
+    WouldOverwrite { path: PathBuf },
+
     /// A saved plan file that cannot be used.
     #[error("cannot use the plan file `{}`: {reason}", path.display())]
     #[diagnostic(
@@ -165,7 +173,9 @@ impl Error {
             Error::Plan(plan) if plan.observed() => exit_code::DOES_NOT_FIT,
             Error::Plan(_) => exit_code::INVALID_INPUT,
             Error::NotConfirmed { .. } => exit_code::NOT_CONFIRMED,
-            Error::BadPlanFile { .. } | Error::Journal(_) => exit_code::INVALID_INPUT,
+            Error::BadPlanFile { .. } | Error::Journal(_) | Error::WouldOverwrite { .. } => {
+                exit_code::INVALID_INPUT
+            }
             Error::Lock(_) => exit_code::CLUSTER_UNAVAILABLE,
             Error::Drifted { .. } => exit_code::DOES_NOT_FIT,
             Error::Es(_) | Error::MissingPrivilege { .. } => exit_code::CLUSTER_UNAVAILABLE,

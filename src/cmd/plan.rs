@@ -13,6 +13,7 @@ use crate::report::{diagnostic, plan as render, stream};
 
 use super::cluster::{ClusterArgs, observe_once};
 use super::load::{Loaded, load, unresolved_notes};
+use super::output::write_whole;
 
 /// How `plan` prints the plan.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -35,9 +36,14 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub(crate) format: PlanFormat,
 
-    /// Also save the plan as JSON, for `quiesce apply FILE`.
+    /// Also save the plan as JSON, for `quiesce apply FILE` (never over an existing file
+    /// without `--overwrite`).
     #[arg(short = 'o', long = "out", value_name = "FILE")]
     out: Option<PathBuf>,
+
+    /// Let `-o FILE` replace an existing file.
+    #[arg(long, requires = "out")]
+    overwrite: bool,
 
     /// Exit 4 when changes are pending, 0 when there is nothing to do.
     #[arg(long)]
@@ -74,6 +80,12 @@ pub(crate) fn make_plan(
 }
 
 pub(crate) fn run(args: Args) -> Result<i32, Error> {
+    if let Some(path) = &args.out
+        && !args.overwrite
+        && path.exists()
+    {
+        return Err(Error::WouldOverwrite { path: path.clone() });
+    }
     let (loaded, plan) = make_plan(&args.playbook, &args.cluster, args.offline)?;
     let view = PlanView::new(
         &plan,
@@ -83,10 +95,15 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
     );
     let json = || serde_json::to_string_pretty(&view).map_err(|e| Error::Internal(e.to_string()));
     if let Some(out) = &args.out {
-        std::fs::write(out, json()? + "\n").map_err(|source| Error::Io {
+        write_whole(out, &(json()? + "\n")).map_err(|source| Error::Io {
             path: out.clone(),
             source,
         })?;
+        stream::note(&format!(
+            "saved the plan to {} (apply it as reviewed: `quiesce apply {}`)",
+            out.display(),
+            out.display()
+        ));
     }
     let text = match args.format {
         PlanFormat::Text => render::text(&view),

@@ -8,5 +8,6 @@ mod exit_codes;
 mod journal;
 mod plan;
 mod rig;
+mod runbook;
 mod schema;
 mod validate;
