@@ -32,15 +32,13 @@ pub(crate) fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
 /// one checkout is no worse than none: editors skip a modeline whose schema they cannot find.
 pub(crate) fn schema_path_from(dir: &Path) -> Option<String> {
     let dir = dir.canonicalize().ok()?;
-    let mut ups = 0;
-    for ancestor in dir.ancestors() {
+    for (ups, ancestor) in dir.ancestors().enumerate() {
         if ancestor.join("schemas/playbook.schema.json").is_file() {
             return Some(format!("{}schemas/playbook.schema.json", "../".repeat(ups)));
         }
         if ancestor.join(".git").exists() {
             return None;
         }
-        ups += 1;
     }
     None
 }
