@@ -70,7 +70,7 @@ pub enum Command {
     Graph(cmd::graph::Args),
     /// One line per target: wanted vs observed state, then drift.
     #[command(after_help = examples(&[
-        ("is everything back after the window?", "quiesce status workflows/restore.yaml --cluster sim:seeds/demo-cluster.yaml --detailed-exitcode"),
+        ("is everything back after the window? (exit 4 until it is)", "quiesce status workflows/restore.yaml --cluster sim:seeds/demo-cluster.yaml --detailed-exitcode"),
         ("for a script", "quiesce status workflows/restore.yaml --output json --cluster sim:seeds/demo-cluster.yaml"),
     ]))]
     Status(cmd::status::Args),

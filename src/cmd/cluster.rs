@@ -209,7 +209,16 @@ pub(crate) async fn observe_once(
     playbook: Option<&Playbook>,
 ) -> Result<crate::observe::Snapshot, Error> {
     let cluster = connect(args, playbook).await?;
-    let snapshot = crate::observe::observe(&cluster.client).await;
+    let observed = crate::observe::observe_noting(&cluster.client).await;
     cluster.release().await;
-    Ok(snapshot?)
+    let (snapshot, notes) = observed?;
+    tell(&notes);
+    Ok(snapshot)
+}
+
+/// Says, once each, what the person should know about how the cluster was observed.
+pub(crate) fn tell(notes: &[crate::observe::ObserveNote]) {
+    for note in notes {
+        crate::report::stream::note(&note.to_string());
+    }
 }

@@ -3,8 +3,10 @@
 
 mod apply;
 mod capture;
+mod connection;
 mod demo_cluster;
 mod exit_codes;
+mod help;
 mod journal;
 mod plan;
 mod rig;
