@@ -5,6 +5,7 @@ mod apply;
 mod capture;
 mod connection;
 mod demo_cluster;
+mod examples;
 mod exit_codes;
 mod help;
 mod journal;
