@@ -1,5 +1,5 @@
 //! The set-ups in `examples/`, checked: the GitHub Actions workflow's `quiesce` commands run
-//! against the simulator as the workflow runs them; the Kubernetes CronJob and the systemd
+//! against the simulator as the workflow runs them; the Kubernetes `CronJob` and the systemd
 //! units parse, have the keys they need, and their `quiesce` command lines run (with
 //! `--dry-run`, against the simulator); `systemd-analyze verify` when the machine has it.
 
@@ -219,10 +219,11 @@ async fn the_systemd_units_have_what_they_need_and_the_command_runs() {
     let service = read("examples/systemd/quiesce-maintenance.service");
     let timer = read("examples/systemd/quiesce-maintenance.timer");
     let get = |keys: &[(String, String)], key: &str| {
-        keys.iter()
+        let (_, value) = keys
+            .iter()
             .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_else(|| panic!("no `{key}`"))
+            .unwrap_or_else(|| panic!("no `{key}`"));
+        value.clone()
     };
     let unit = unit_keys(&service, "Service");
     assert_eq!(get(&unit, "Type"), "oneshot");
