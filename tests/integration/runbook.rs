@@ -125,3 +125,36 @@ async fn the_readme_runbook_ends_with_every_target_back() {
     assert!(run_id.is_some(), "the shutdown printed its journal");
     rig.assert_no_ordering_violation().await;
 }
+
+/// The README's first command (the quick start) works as written, from the repository root;
+/// only its journal goes to a scratch directory (`QUIESCE_STATE_DIR`), not into `workflows/`.
+#[test]
+fn the_quick_start_command_works() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let section = &readme[readme.find("## Quick start").expect("the quick start")..];
+    let block = &section[section.find("```sh\n").expect("its sh block") + 6..];
+    let first = block.lines().next().expect("a first command");
+    let args: Vec<&str> = first
+        .strip_prefix("cargo run -- ")
+        .unwrap_or_else(|| panic!("`{first}` is not `cargo run -- …`"))
+        .split_whitespace()
+        .collect();
+    let state = tempfile::tempdir().expect("state dir");
+    let output = Command::new(env!("CARGO_BIN_EXE_quiesce"))
+        .current_dir(root)
+        .args(&args)
+        .env("QUIESCE_STATE_DIR", state.path())
+        .env("NO_COLOR", "1")
+        .env_remove("ES_URL")
+        .env_remove("ES_API_KEY")
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "`{first}`:\n{}",
+        text(&output.stderr)
+    );
+}

@@ -361,3 +361,26 @@ fn github_output_is_annotations_on_the_lines() {
     );
     assert_eq!(lines[1], "quiesce validate: 2 file(s), 1 valid, 1 invalid");
 }
+
+/// The README's example playbook validates as written, with no secret in the environment (a
+/// pull-request check has none).
+#[test]
+fn the_readme_example_playbook_validates_without_its_secret() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let section = &readme[readme
+        .find("## Playbook format")
+        .expect("the format section")..];
+    let block = &section[section.find("```yaml\n").expect("its example") + 8..];
+    let example = &block[..block.find("```").expect("the end of the example")];
+    assert!(example.contains("api_key: ${ES_API_KEY}"), "{example}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("example.yaml");
+    std::fs::write(&path, example).expect("write");
+    let out = quiesce(&["validate", &path.display().to_string()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("`ES_API_KEY` is not set"),
+        "a note: {stderr}"
+    );
+}
