@@ -237,3 +237,19 @@ fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+/// `--cluster sim:FILE` naming a missing seed speaks of `--cluster sim:`, not of `--seed`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_simulator_seed_names_the_option_that_was_given() {
+    let rig = Rig::new("").await;
+    std::fs::write(rig.dir.join("p.yaml"), CLOSE_WEB).expect("playbook");
+    let output = run(&rig.dir, "sim:no-such-seed.yaml", &[], &["plan", "p.yaml"]).await;
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("quiesce::cluster::sim_seed"), "{stderr}");
+    assert!(
+        stderr.contains("--cluster sim:no-such-seed.yaml"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("--seed"), "{stderr}");
+}

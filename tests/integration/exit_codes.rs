@@ -187,3 +187,48 @@ fn the_table_is_the_same_everywhere() {
         "architecture rows"
     );
 }
+
+/// Declining at the prompt: 6, nothing changed. The prompt needs a terminal, which `script`
+/// (util-linux) provides; without it, the no-terminal case above stands for the row.
+#[tokio::test(flavor = "multi_thread")]
+async fn declining_at_the_prompt_exits_6() {
+    let has_script = std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_script {
+        return;
+    }
+    let rig = Rig::new(SEED).await;
+    std::fs::write(rig.dir.join("playbook.yaml"), CLOSE_WEB).expect("playbook");
+    let line = format!(
+        "{} apply playbook.yaml --cluster {} --color never",
+        env!("CARGO_BIN_EXE_quiesce"),
+        rig.sim.base_url()
+    );
+    let dir = rig.dir.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = std::process::Command::new("script")
+            .current_dir(&dir)
+            .args(["-qec", &line, "/dev/null"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("script runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"no\n")
+            .expect("answer");
+        child.wait_with_output().expect("script ends")
+    })
+    .await
+    .expect("joined");
+    let shown = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(shown.contains("Type `yes` to continue"), "{shown}");
+    assert_eq!(output.status.code(), Some(6), "{shown}");
+    assert_eq!(rig.stats().await["jobs"]["web-latency"], "opened");
+}
