@@ -305,3 +305,33 @@ fn with_json_output_problems_are_json_on_stdout() {
     );
     assert_eq!(diagnostic["related"][0]["labels"][0]["span"]["length"], 11);
 }
+
+/// `plan -o` never replaces a file without `--overwrite` (refused before contacting anything),
+/// writes the plan whole, and says where it saved it.
+#[test]
+fn plan_out_refuses_an_existing_file_and_says_where_it_saved() {
+    let case = Case::new(SEED, SHUTDOWN);
+    std::fs::write(case.dir.join("plan.json"), "the plan under review\n").expect("write");
+    let refused = case.run(&["plan", "playbook.yaml", "-o", "plan.json"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("quiesce::output::exists"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(
+        std::fs::read_to_string(case.dir.join("plan.json")).expect("read"),
+        "the plan under review\n"
+    );
+    let replaced = case.run(&["plan", "playbook.yaml", "-o", "plan.json", "--overwrite"]);
+    assert_eq!(replaced.status.code(), Some(0), "{}", stderr(&replaced));
+    assert!(
+        stderr(&replaced).contains("saved the plan to plan.json"),
+        "{}",
+        stderr(&replaced)
+    );
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(case.dir.join("plan.json")).expect("read"))
+            .expect("the whole plan");
+    assert_eq!(saved["version"], 1);
+}
