@@ -145,7 +145,7 @@ fn refuse_unresolved(args: &ClusterArgs, playbook: &Playbook) -> Result<(), Erro
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(Box::new(InvalidPlaybook::new(&playbook.source, problems)).into())
+        Err(Box::new(InvalidPlaybook::cannot_connect(&playbook.source, problems)).into())
     }
 }
 

@@ -393,8 +393,10 @@ impl Problem {
 /// A playbook file with at least one problem: every problem, in file order, and the text they
 /// point into (with literal secrets masked, so the snippet never shows them).
 #[derive(Debug, Error)]
-#[error("`{}` is not a valid playbook: {}", name, count(problems.len()))]
+#[error("{title}")]
 pub struct InvalidPlaybook {
+    /// What the problems stop: ``"`p.yaml` is not a valid playbook: 2 problems"``.
+    title: String,
     name: String,
     source_code: NamedSource<Arc<str>>,
     problems: Vec<Problem>,
@@ -419,10 +421,27 @@ impl InvalidPlaybook {
             }
         }
         Self {
+            title: format!(
+                "`{}` is not a valid playbook: {}",
+                source.name(),
+                count(problems.len())
+            ),
             name: source.name().to_owned(),
             source_code: NamedSource::new(source.name(), Arc::from(text)).with_language("yaml"),
             problems,
         }
+    }
+
+    /// Problems of a valid playbook that keep a command from contacting the cluster (connection
+    /// settings whose variables are unset).
+    pub fn cannot_connect(source: &Source, problems: Vec<Problem>) -> Self {
+        let mut invalid = Self::new(source, problems);
+        invalid.title = format!(
+            "`{}` cannot be used to contact the cluster: {}",
+            source.name(),
+            count(invalid.problems.len())
+        );
+        invalid
     }
 
     pub fn problems(&self) -> &[Problem] {
