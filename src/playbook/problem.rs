@@ -397,7 +397,6 @@ impl Problem {
 pub struct InvalidPlaybook {
     /// What the problems stop: ``"`p.yaml` is not a valid playbook: 2 problems"``.
     title: String,
-    name: String,
     source_code: NamedSource<Arc<str>>,
     problems: Vec<Problem>,
 }
@@ -426,7 +425,6 @@ impl InvalidPlaybook {
                 source.name(),
                 count(problems.len())
             ),
-            name: source.name().to_owned(),
             source_code: NamedSource::new(source.name(), Arc::from(text)).with_language("yaml"),
             problems,
         }
