@@ -34,7 +34,7 @@ pub enum Error {
     /// The playbook cannot be planned against this cluster.
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Plan(#[from] crate::plan::InvalidPlan),
+    Plan(Box<crate::plan::InvalidPlan>),
 
     /// Talking to Elasticsearch failed before anything was changed.
     #[error(transparent)]
@@ -46,6 +46,21 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Sim(#[from] quiesce_sim::SimError),
+
+    /// `--cluster sim:FILE` names a seed file that cannot be read.
+    #[cfg(feature = "sim")]
+    #[error("cannot read the simulator seed `{}` named by `--cluster sim:{}`", path.display(), path.display())]
+    #[diagnostic(
+        code(quiesce::cluster::sim_seed),
+        help(
+            "`--cluster sim:FILE` starts the embedded simulator seeded from FILE, a path from the current directory (the demo: `--cluster sim:seeds/demo-cluster.yaml`); `--cluster sim:` alone starts an empty simulated cluster."
+        )
+    )]
+    SimSeed {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 
     /// `quiesce sim` stopped serving.
     #[cfg(feature = "sim")]
@@ -73,6 +88,14 @@ pub enum Error {
         )
     )]
     NotConfirmed { reason: String },
+
+    /// `-o FILE` names a file that exists, and `--overwrite` was not given.
+    #[error("`{}` already exists; not overwriting it", path.display())]
+    #[diagnostic(
+        code(quiesce::output::exists),
+        help("Choose another file name, or pass `--overwrite` to replace it.")
+    )]
+    WouldOverwrite { path: PathBuf },
 
     /// A saved plan file that cannot be used.
     #[error("cannot use the plan file `{}`: {reason}", path.display())]
@@ -115,7 +138,7 @@ pub enum Error {
     #[diagnostic(
         code(quiesce::no_cluster),
         help(
-            "Set `cluster.url` in the playbook, pass `--cluster URL`, or set ES_URL; `--cluster sim:workflows/demo-cluster.yaml` rehearses against the embedded simulator."
+            "Set `cluster.url` in the playbook, pass `--cluster URL`, or set ES_URL; `--cluster sim:seeds/demo-cluster.yaml` rehearses against the embedded simulator."
         )
     )]
     NoCluster,
@@ -134,20 +157,28 @@ pub enum Error {
     Internal(String),
 }
 
+impl From<crate::plan::InvalidPlan> for Error {
+    fn from(plan: crate::plan::InvalidPlan) -> Error {
+        Error::Plan(Box::new(plan))
+    }
+}
+
 impl Error {
     /// The exit code this error ends the process with (docs/architecture.md §1).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Io { .. } | Error::Playbook(_) | Error::Plan(_) | Error::NoCluster => {
-                exit_code::INVALID_INPUT
-            }
-            Error::NotConfirmed { .. } | Error::BadPlanFile { .. } | Error::Journal(_) => {
+            Error::Io { .. } | Error::Playbook(_) | Error::NoCluster => exit_code::INVALID_INPUT,
+            // Offline, the playbook alone is at fault; after observing, it does not fit the
+            // cluster as it is.
+            Error::Plan(plan) if plan.observed() => exit_code::DOES_NOT_FIT,
+            Error::Plan(_) => exit_code::INVALID_INPUT,
+            Error::NotConfirmed { .. } => exit_code::NOT_CONFIRMED,
+            Error::BadPlanFile { .. } | Error::Journal(_) | Error::WouldOverwrite { .. } => {
                 exit_code::INVALID_INPUT
             }
             Error::Lock(_) => exit_code::CLUSTER_UNAVAILABLE,
-            Error::Es(_) | Error::Drifted { .. } | Error::MissingPrivilege { .. } => {
-                exit_code::CLUSTER_UNAVAILABLE
-            }
+            Error::Drifted { .. } => exit_code::DOES_NOT_FIT,
+            Error::Es(_) | Error::MissingPrivilege { .. } => exit_code::CLUSTER_UNAVAILABLE,
             #[cfg(feature = "sim")]
             Error::Sim(quiesce_sim::SimError::Bind { .. })
             | Error::SimServe(quiesce_sim::cli::ServeError::Sim(quiesce_sim::SimError::Bind {
@@ -159,8 +190,11 @@ impl Error {
             }
             #[cfg(feature = "sim")]
             Error::SimServe(quiesce_sim::cli::ServeError::Output(_)) => exit_code::STEPS_FAILED,
+            #[cfg(feature = "sim")]
+            Error::SimSeed { .. } => exit_code::INVALID_INPUT,
             #[cfg(not(feature = "sim"))]
             Error::NoSimulator => exit_code::INVALID_INPUT,
+            Error::Capture(crate::capture::CaptureError::NoMatch { .. }) => exit_code::DOES_NOT_FIT,
             Error::Capture(_) => exit_code::INVALID_INPUT,
             Error::Output(_) | Error::Internal(_) => exit_code::STEPS_FAILED,
         }

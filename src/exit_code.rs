@@ -1,16 +1,66 @@
-//! Process exit codes: the contract with scripts, cron and CI (docs/architecture.md §1).
+//! Process exit codes: the contract with scripts, cron and CI (docs/architecture.md §1.3, the
+//! README's "Exit codes", `quiesce --help`).
 //!
 //! Every command maps its outcome to one of these; nothing else calls `std::process::exit`.
+//! Codes 2, 3, 5 and 6 all mean "nothing was changed"; they differ in how far quiesce got: 2
+//! contacted nothing, 3 could not get a usable answer from the cluster, 5 observed the cluster
+//! and found the playbook does not fit it, 6 had a plan but no confirmation.
 
 /// Every target reached its desired state (for `plan`/`validate`: nothing wrong).
 pub const SUCCESS: i32 = 0;
-/// The run finished but some steps failed or were skipped.
+/// The run finished but some steps failed or were skipped (or quiesce itself failed: an
+/// internal error, output that could not be written).
 pub const STEPS_FAILED: i32 = 1;
-/// Invalid playbook or usage; nothing was contacted.
+/// Invalid playbook, plan file, seed or usage; nothing was contacted.
 pub const INVALID_INPUT: i32 = 2;
-/// Cluster unreachable, unauthorised, or preflight failed; nothing was changed.
+/// The cluster is unreachable, not Elasticsearch, refused the credentials, or the preflight
+/// failed (or another run holds the state directory); nothing was changed.
 pub const CLUSTER_UNAVAILABLE: i32 = 3;
-/// `plan --detailed-exitcode`: changes are pending.
+/// `plan`/`status` with `--detailed-exitcode`: changes are pending.
 pub const CHANGES_PENDING: i32 = 4;
+/// The playbook does not fit the cluster as observed: a plan error found after observing it
+/// (an id it lacks, upgrade mode on, a selector that must match and does not…), a cluster that
+/// drifted from a saved plan, or a `capture --match` name it lacks; nothing was changed.
+pub const DOES_NOT_FIT: i32 = 5;
+/// Not confirmed: the answer at the prompt was not `yes`, or there was no terminal to ask and
+/// no `--yes`; the cluster was read, nothing was changed.
+pub const NOT_CONFIRMED: i32 = 6;
 /// Interrupted by a signal; the journal is kept and the run can be resumed.
 pub const INTERRUPTED: i32 = 130;
+
+/// Every code with its meaning, in the words of the README's table: what `--help` and the
+/// docs say, and what the tests hold them to.
+pub const TABLE: &[(i32, &str)] = &[
+    (
+        SUCCESS,
+        "every target reached its wanted state (`plan`, `validate`: nothing wrong)",
+    ),
+    (
+        STEPS_FAILED,
+        "the run finished, but some steps failed or were skipped",
+    ),
+    (
+        INVALID_INPUT,
+        "invalid playbook, plan file, seed or usage; nothing was contacted",
+    ),
+    (
+        CLUSTER_UNAVAILABLE,
+        "cluster unreachable, not Elasticsearch, unauthorised, or preflight failed; nothing changed",
+    ),
+    (
+        CHANGES_PENDING,
+        "`plan`/`status` with `--detailed-exitcode`: changes are pending",
+    ),
+    (
+        DOES_NOT_FIT,
+        "the playbook does not fit the cluster as observed, or it drifted from a plan; nothing changed",
+    ),
+    (
+        NOT_CONFIRMED,
+        "not confirmed: the answer was not `yes`, or no terminal and no `--yes`; nothing changed",
+    ),
+    (
+        INTERRUPTED,
+        "interrupted; the journal is kept and the run can be resumed",
+    ),
+];

@@ -34,7 +34,8 @@
 //! | `journal`   | run journals on disk (before-state first, transitions fsynced), the   |
 //! |             | state-directory lock, and the playbooks `resume`/`revert` are made of |
 //! | `es`        | typed ML client (reqwest, rustls): requests as data, product check,   |
-//! |             | errors classified; never retries                                      |
+//! |             | errors classified; never retries; the only code that knows HTTP (an   |
+//! |             | optional `ExchangeObserver` hears method, path, status, time: `-v`)   |
 //! | `cli`, `cmd`| argument parsing; one file per subcommand, each returns an exit code  |
 //! | `report`    | bytes for people (stderr) and programs (stdout); never decides        |
 //! | `exit_code` | the documented exit codes                                             |
@@ -50,7 +51,8 @@
 //! - Secrets are held in redacting types and never reach any output, log or file; a literal
 //!   secret in a playbook is masked in the source text its diagnostic shows.
 //! - `model` does no I/O: the text comes in a `playbook::Source`, the environment through a
-//!   lookup function. A `model::Playbook` has passed every check, and each target keeps the
+//!   lookup function. A connection setting whose `${VAR}` is unset is left unresolved there,
+//!   and refused by the commands that contact the cluster (`cmd::cluster`), not by `validate`. A `model::Playbook` has passed every check, and each target keeps the
 //!   `Location` it was written at.
 //!
 //! Start reading at [`run`], then `cmd/`.
@@ -69,11 +71,10 @@ pub mod plan;
 pub mod playbook;
 pub mod report;
 
-use clap::Parser;
-
 /// Parses the command line, runs the command and returns the process exit code.
 pub fn run() -> i32 {
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::from_env();
     report::diagnostic::init(cli.color);
+    report::http::init(cli.verbose);
     cli.command.run()
 }

@@ -4,7 +4,7 @@
 //!
 //! Takes an observed [`Snapshot`] and a [`Selection`] of jobs; gives a [`Capture`] (one target
 //! per selected job and per datafeed of a selected job, each with the reason its target differs
-//! from what was observed, if it does) and its YAML text ([`playbook_from`]). Pure: no I/O, no
+//! from what was observed, if it does; `failed` jobs left out, as `revert` leaves them out) and its YAML text ([`playbook_from`]). Pure: no I/O, no
 //! clock (the capture time is an argument), and no secret ever: credentials are named by their
 //! environment variables in comments only.
 
@@ -23,6 +23,7 @@ use crate::observe::{
     DatafeedMode, ObservedDatafeed, ObservedDatafeedState, ObservedJob, ObservedJobState, Snapshot,
 };
 
+pub(crate) use render::failed_text;
 pub use render::playbook_from;
 
 /// Why a capture cannot be made.
@@ -161,8 +162,6 @@ fn token_selects(token: &Pattern, id: &str, job: &ObservedJob) -> bool {
 /// Why a captured target is not simply the state observed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Note {
-    /// The job was `failed`: a playbook cannot make a job fail, so it is captured closed.
-    JobFailed,
     /// The job was on its way (`opening`, `closing`) to the state captured.
     JobInTransition(ObservedJobState),
     /// The job is open because a lookback datafeed runs on it; Elasticsearch closes it when
@@ -170,8 +169,8 @@ pub enum Note {
     JobOpenForLookback { datafeed: String },
     /// The datafeed ran with an `end` (lookback): it is not restarted.
     Lookback,
-    /// The datafeed ran but its job is captured closed (failed or closing): a datafeed cannot
-    /// run on a closed job.
+    /// The datafeed ran but its job is captured closed (it was closing): a datafeed cannot run
+    /// on a closed job.
     JobNotOpen { job: String },
     /// The datafeed was on its way (`starting`, `stopping`) to the state captured.
     DatafeedInTransition(ObservedDatafeedState),
@@ -196,6 +195,15 @@ pub struct CapturedDatafeed {
     pub note: Option<Note>,
 }
 
+/// A selected job the capture leaves out, with its datafeed: it was `failed`. A playbook cannot
+/// make a job fail, and closing it (which only a forced close does) is no restore: as `revert`
+/// does, the capture leaves it to the operator, and says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedJob {
+    pub id: String,
+    pub datafeed: Option<String>,
+}
+
 /// The targets of a capture, sorted by id, with what the cluster said about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capture {
@@ -205,17 +213,29 @@ pub struct Capture {
     pub selection: Selection,
     pub jobs: Vec<CapturedJob>,
     pub datafeeds: Vec<CapturedDatafeed>,
+    /// Selected jobs left out because they were `failed`, sorted by id.
+    pub failed: Vec<FailedJob>,
 }
 
 impl Capture {
     /// The selected jobs and the datafeeds of those jobs, each with the target that brings it
     /// back to the state observed.
     pub fn new(snapshot: &Snapshot, selection: &Selection) -> Capture {
-        let jobs: Vec<CapturedJob> = snapshot
+        let (failed, kept): (Vec<_>, Vec<_>) = snapshot
             .jobs
             .iter()
             .filter(|(id, job)| selection.selects(id, job))
+            .partition(|(_, job)| job.state == ObservedJobState::Failed);
+        let jobs: Vec<CapturedJob> = kept
+            .into_iter()
             .map(|(id, job)| capture_job(snapshot, id, job))
+            .collect();
+        let failed = failed
+            .into_iter()
+            .map(|(id, job)| FailedJob {
+                id: id.clone(),
+                datafeed: job.datafeed.clone(),
+            })
             .collect();
         let job_states: BTreeMap<&str, JobState> = jobs
             .iter()
@@ -236,6 +256,7 @@ impl Capture {
             selection: selection.clone(),
             jobs,
             datafeeds,
+            failed,
         }
     }
 
@@ -296,12 +317,13 @@ fn capture_job(snapshot: &Snapshot, id: &str, job: &ObservedJob) -> CapturedJob 
             JobState::Opened,
             Some(Note::JobInTransition(ObservedJobState::Opening)),
         ),
-        ObservedJobState::Closed => (JobState::Closed, None),
+        // Failed jobs are left out by `Capture::new`; were one to come here, closed is what a
+        // playbook can make of it.
+        ObservedJobState::Closed | ObservedJobState::Failed => (JobState::Closed, None),
         ObservedJobState::Closing => (
             JobState::Closed,
             Some(Note::JobInTransition(ObservedJobState::Closing)),
         ),
-        ObservedJobState::Failed => (JobState::Closed, Some(Note::JobFailed)),
     };
     let note = note.or_else(|| {
         let (datafeed, feed) = snapshot.datafeed_of(id)?;

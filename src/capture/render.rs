@@ -9,27 +9,31 @@ use crate::model::{Pattern, UpgradeMode};
 use crate::observe::Snapshot;
 use crate::playbook::{DatafeedEntry, JobEntry, PlaybookWriter, Text};
 
-use super::{Capture, Note, Selection};
+use super::{Capture, FailedJob, Note, Selection};
 
 /// The playbook that brings the selected jobs and their datafeeds back to the states in
-/// `snapshot`, captured at `at` from `cluster_url` (whose credentials, if any, are dropped).
+/// `snapshot`, captured at `at` from `cluster_url` (whose credentials, if any, are dropped);
+/// `schema`, when given, is the path or URL of the playbook schema for the modeline.
 pub fn playbook_from(
     snapshot: &Snapshot,
     selection: &Selection,
     at: Timestamp,
     cluster_url: &str,
+    schema: Option<&str>,
 ) -> String {
-    Capture::new(snapshot, selection).render(at, cluster_url)
+    Capture::new(snapshot, selection).render(at, cluster_url, schema)
 }
 
 impl Capture {
     /// The playbook text; see [`playbook_from`].
-    pub fn render(&self, at: Timestamp, cluster_url: &str) -> String {
+    pub fn render(&self, at: Timestamp, cluster_url: &str, schema: Option<&str>) -> String {
         let url = PublicUrl::new(cluster_url);
         let when = at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
         let mut w = PlaybookWriter::new();
 
-        w.modeline("../schemas/playbook.schema.json");
+        if let Some(schema) = schema {
+            w.modeline(schema);
+        }
         w.comment(&format!(
             "Captured from cluster `{}` (Elasticsearch {}) on {when},",
             self.cluster_name, self.version,
@@ -37,6 +41,9 @@ impl Capture {
         w.comment(&format!("at {}.", url.shown));
         w.comment(&format!("Jobs: {}.", selection_text(&self.selection)));
         w.comment("Each target is the state observed then; applying this playbook brings it back.");
+        for failed in &self.failed {
+            w.comment_wrapped(&format!("Left out: {}.", failed_text(failed)));
+        }
         w.head(
             &format!(
                 "captured-{}-{}",
@@ -44,12 +51,16 @@ impl Capture {
                 at.strftime("%Y%m%d-%H%M%S")
             ),
             Some(&format!(
-                "The machine-learning state of `{}` captured on {when}: {} of {} jobs opened, {} of {} datafeeds started.",
+                "The machine-learning state of `{}` captured on {when}: {} of {} jobs opened, {} of {} datafeeds started{}.",
                 self.cluster_name,
                 self.opened_jobs(),
                 self.jobs.len(),
                 self.started_datafeeds(),
-                self.datafeeds.len()
+                self.datafeeds.len(),
+                match self.failed.len() {
+                    0 => String::new(),
+                    n => format!("; {n} failed job(s) left out"),
+                }
             )),
         );
         w.blank();
@@ -123,13 +134,22 @@ impl Capture {
     }
 }
 
+/// Why a failed job is not in the capture, as a comment (and a note on stderr).
+pub(crate) fn failed_text(failed: &FailedJob) -> String {
+    let datafeed = failed
+        .datafeed
+        .as_ref()
+        .map(|d| format!(" (with its datafeed `{d}`)"))
+        .unwrap_or_default();
+    format!(
+        "job `{}`{datafeed} was `failed`: a playbook cannot make a job fail and only a forced close moves it, so restoring this capture leaves it as it is (force-close it and find out why it failed before opening it again)",
+        failed.id
+    )
+}
+
 /// Why `subject`'s target is not simply the state observed, as the comment above its entry.
 fn note_text(note: &Note, subject: &str) -> String {
     match note {
-        Note::JobFailed => format!(
-            "{subject} was `failed` when captured; a playbook cannot make a job fail, so it is \
-             kept closed (closing a failed job needs `settings.force: after_timeout`)"
-        ),
         Note::JobInTransition(observed) => {
             format!("{subject} was `{observed}` when captured")
         }
@@ -230,8 +250,8 @@ mod tests {
         let url = PublicUrl::new("https://elastic:s3cret@es.example:9200/base?token=abc#x");
         assert_eq!(url.shown, "https://es.example:9200/base");
         assert_eq!(url.default.as_deref(), Some("https://es.example:9200/base"));
-        let sim = PublicUrl::new("sim:workflows/demo-cluster.yaml");
-        assert_eq!(sim.shown, "sim:workflows/demo-cluster.yaml");
+        let sim = PublicUrl::new("sim:seeds/demo-cluster.yaml");
+        assert_eq!(sim.shown, "sim:seeds/demo-cluster.yaml");
         assert_eq!(sim.default, None);
         let bad = PublicUrl::new("http//user:pw@host");
         assert!(!bad.shown.contains("pw"));

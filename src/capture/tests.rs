@@ -141,7 +141,6 @@ fn targets_are_the_observed_states_with_the_documented_exceptions() {
             ("backfill", JobState::Opened),
             ("no", JobState::Closed),
             ("pay-declines", JobState::Closed),
-            ("pay-fraud", JobState::Closed),
             ("web-errors", JobState::Opened),
             ("web-latency", JobState::Opened),
         ]
@@ -152,7 +151,6 @@ fn targets_are_the_observed_states_with_the_documented_exceptions() {
             ("1e3", DatafeedState::Stopped),
             ("datafeed-backfill", DatafeedState::Stopped),
             ("datafeed-pay-declines", DatafeedState::Stopped),
-            ("datafeed-pay-fraud", DatafeedState::Stopped),
             ("datafeed-web-errors", DatafeedState::Started),
             ("datafeed-web-latency", DatafeedState::Started),
         ]
@@ -166,10 +164,16 @@ fn targets_are_the_observed_states_with_the_documented_exceptions() {
     };
     assert_eq!(note("datafeed-backfill"), Some(Note::Lookback));
     assert_eq!(
-        note("datafeed-pay-fraud"),
-        Some(Note::JobNotOpen {
-            job: "pay-fraud".to_owned()
-        })
+        note("datafeed-pay-declines"),
+        Some(Note::DatafeedInTransition(DfState::Stopping))
+    );
+    // A failed job is left out with its datafeed, as `revert` leaves it out.
+    assert_eq!(
+        capture.failed,
+        [FailedJob {
+            id: "pay-fraud".to_owned(),
+            datafeed: Some("datafeed-pay-fraud".to_owned()),
+        }]
     );
     assert_eq!(note("datafeed-web-latency"), None);
     assert_eq!((capture.opened_jobs(), capture.started_datafeeds()), (4, 2));
@@ -182,6 +186,7 @@ fn the_playbook_text() {
         &Selection::everything(),
         at(),
         "https://elastic:hunter2@es.example:9200/",
+        Some("../schemas/playbook.schema.json"),
     );
     assert!(!text.contains("hunter2"));
     insta::assert_snapshot!(text);
@@ -198,7 +203,7 @@ fn the_playbook_is_valid_and_reads_back_as_captured() {
     snapshot.upgrade_mode = true;
     let capture = Capture::new(&snapshot, &Selection::everything());
     for url in ["https://es.example:9200", "sim:seed.yaml"] {
-        let text = capture.render(at(), url);
+        let text = capture.render(at(), url, None);
         let env = |name: &str| (name == "ES_URL").then(|| "http://127.0.0.1:9200".to_owned());
         let playbook = load(&Source::new("captured.yaml", text.as_str()), &env)
             .unwrap_or_else(|invalid| panic!("{:?}\n{text}", invalid.problems()));
@@ -249,7 +254,13 @@ fn an_empty_cluster_and_an_odd_cluster_name_still_make_a_valid_playbook() {
         jobs: BTreeMap::new(),
         datafeeds: BTreeMap::new(),
     };
-    let text = playbook_from(&snapshot, &Selection::everything(), at(), "http://h:9200");
+    let text = playbook_from(
+        &snapshot,
+        &Selection::everything(),
+        at(),
+        "http://h:9200",
+        None,
+    );
     assert!(text.contains("\njobs: []\n") && text.contains("\ndatafeeds: []\n"));
     let env = |_: &str| None;
     let playbook = load(&Source::new("captured.yaml", text.as_str()), &env)
@@ -266,11 +277,11 @@ fn an_empty_cluster_and_an_odd_cluster_name_still_make_a_valid_playbook() {
 #[test]
 fn upgrade_mode_is_captured_as_seen_with_a_warning_when_enabled() {
     let mut snapshot = snapshot();
-    let off = playbook_from(&snapshot, &Selection::everything(), at(), "sim:");
+    let off = playbook_from(&snapshot, &Selection::everything(), at(), "sim:", None);
     assert!(off.ends_with("\nupgrade_mode: disabled\n"));
     assert!(!off.contains("WARNING"));
     snapshot.upgrade_mode = true;
-    let on = playbook_from(&snapshot, &Selection::everything(), at(), "sim:");
+    let on = playbook_from(&snapshot, &Selection::everything(), at(), "sim:", None);
     assert!(on.ends_with("\nupgrade_mode: enabled\n"));
     assert!(on.contains("# WARNING: upgrade mode was ENABLED"));
     assert!(on.contains("url: ${ES_URL}\n"));
@@ -283,16 +294,14 @@ fn a_selection_keeps_matching_jobs_and_their_datafeeds() {
     let (jobs, datafeeds) = states(&capture);
     let jobs: Vec<&str> = jobs.into_iter().map(|(id, _)| id).collect();
     let datafeeds: Vec<&str> = datafeeds.into_iter().map(|(id, _)| id).collect();
-    assert_eq!(jobs, ["pay-declines", "pay-fraud", "web-latency"]);
+    assert_eq!(jobs, ["pay-declines", "web-latency"]);
+    assert_eq!(datafeeds, ["datafeed-pay-declines", "datafeed-web-latency"]);
     assert_eq!(
-        datafeeds,
-        [
-            "datafeed-pay-declines",
-            "datafeed-pay-fraud",
-            "datafeed-web-latency"
-        ]
+        capture.failed.len(),
+        1,
+        "pay-fraud, failed, is selected and left out"
     );
-    let text = capture.render(at(), "sim:");
+    let text = capture.render(at(), "sim:", None);
     assert!(text.contains("# Jobs: those matching `payments`, `web-l*`"));
 }
 

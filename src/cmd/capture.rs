@@ -3,15 +3,15 @@
 //! with a one-line summary on stderr. The playbook is what `apply` needs to bring that state
 //! back after an upgrade.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::capture::{Capture, CaptureError, CaptureWarning, Selection};
+use crate::capture::{Capture, CaptureError, CaptureWarning, Selection, failed_text};
 use crate::error::Error;
 use crate::exit_code;
 use crate::report::{diagnostic, stream};
 
 use super::cluster::{ClusterArgs, observe_once};
+use super::output::{directory_of, schema_path_from, write_whole};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -22,7 +22,8 @@ pub struct Args {
     matches: Vec<String>,
 
     /// Write the playbook to FILE instead of stdout (never over an existing file without
-    /// `--overwrite`).
+    /// `--overwrite`). Inside a checkout with `schemas/playbook.schema.json`, the file's schema
+    /// modeline points there, relative to FILE.
     #[arg(short = 'o', long = "out", value_name = "FILE")]
     out: Option<PathBuf>,
 
@@ -47,7 +48,12 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
     let capture = Capture::new(&snapshot, &selection);
     // `connect` succeeded, so there was a URL; it is repeated without its credentials.
     let url = args.cluster.cluster.as_deref().unwrap_or_default();
-    let text = capture.render(jiff::Timestamp::now(), url);
+    let dir = args
+        .out
+        .as_deref()
+        .map_or_else(|| PathBuf::from("."), directory_of);
+    let schema = schema_path_from(&dir);
+    let text = capture.render(jiff::Timestamp::now(), url, schema.as_deref());
     let summary = format!(
         "captured {} job(s) ({} opened) and {} datafeed(s) ({} started) from `{}`",
         capture.jobs.len(),
@@ -69,30 +75,11 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
             stream::err(&format!("{summary}\n"));
         }
     }
+    for failed in &capture.failed {
+        stream::note(&format!("left out of the capture: {}", failed_text(failed)));
+    }
     if capture.upgrade_mode {
         diagnostic::eprint(&CaptureWarning::UpgradeModeOn);
     }
     Ok(exit_code::SUCCESS)
-}
-
-/// Writes `text` to a temporary file beside `path`, syncs it, then renames it over `path`, so
-/// that `path` holds either the whole capture or what it held before, never a torn one.
-fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
-    let mut temporary_name = std::ffi::OsString::from(".");
-    temporary_name.push(name);
-    temporary_name.push(format!(".{}.tmp", std::process::id()));
-    let temporary = path.with_file_name(temporary_name);
-    let written = (|| {
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    written
 }

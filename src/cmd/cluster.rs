@@ -9,14 +9,18 @@ use secrecy::SecretString;
 
 use crate::error::Error;
 use crate::es::{ApiKey, Connection, Credentials, EsClient};
-use crate::model::{Auth, Playbook};
+use crate::model::{Auth, ClusterKey, Playbook, Unresolved};
+use crate::playbook::{InvalidPlaybook, Problem};
+#[cfg(feature = "sim")]
+use quiesce_sim::seed::SeedError;
 #[cfg(feature = "sim")]
 use quiesce_sim::{Seed, SimOptions, Simulator};
 
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ClusterArgs {
     /// The cluster to talk to, overriding the playbook's `cluster.url`. `sim:FILE` starts the
-    /// embedded simulator seeded from FILE (`sim:` alone: an empty simulated cluster).
+    /// embedded simulator in this process, seeded from the seed file FILE (`sim:` alone: an
+    /// empty simulated cluster).
     #[arg(long, env = "ES_URL", value_name = "URL")]
     pub(crate) cluster: Option<String>,
 }
@@ -43,7 +47,8 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-fn credentials(playbook: Option<&Playbook>) -> Option<Credentials> {
+/// Credentials from the environment, which win over the playbook's.
+fn credentials_from_env() -> Option<Credentials> {
     if let Some(key) = env("ES_API_KEY") {
         return Some(Credentials::ApiKey(ApiKey::new(&key)));
     }
@@ -55,6 +60,13 @@ fn credentials(playbook: Option<&Playbook>) -> Option<Credentials> {
             username,
             password: SecretString::from(password),
         });
+    }
+    None
+}
+
+fn credentials(playbook: Option<&Playbook>) -> Option<Credentials> {
+    if let Some(credentials) = credentials_from_env() {
+        return Some(credentials);
     }
     match &playbook?.cluster.auth {
         Auth::ApiKey(key) => {
@@ -74,6 +86,9 @@ pub(crate) async fn connect(
     args: &ClusterArgs,
     playbook: Option<&Playbook>,
 ) -> Result<Cluster, Error> {
+    if let Some(playbook) = playbook {
+        refuse_unresolved(args, playbook)?;
+    }
     let url = args
         .cluster
         .clone()
@@ -84,6 +99,7 @@ pub(crate) async fn connect(
     }
     let mut connection = Connection::new(url);
     connection.credentials = credentials(playbook);
+    connection.observer = crate::report::http::observer();
     connection.ca_cert = env("ES_CA_CERT")
         .map(PathBuf::from)
         .or_else(|| playbook.and_then(|p| p.cluster.ca_cert.clone()));
@@ -92,6 +108,63 @@ pub(crate) async fn connect(
         #[cfg(feature = "sim")]
         simulator: None,
     })
+}
+
+/// Refuses, before contacting anything, a playbook connection setting whose variable is unset
+/// when nothing else gives that setting: `--cluster`/`ES_URL` give the URL, credentials in the
+/// environment give the credentials, `ES_CA_CERT` (or the simulator, which needs none) the CA.
+fn refuse_unresolved(args: &ClusterArgs, playbook: &Playbook) -> Result<(), Error> {
+    let simulated = args
+        .cluster
+        .as_deref()
+        .is_some_and(|c| c.starts_with("sim:"));
+    let needed = |unresolved: &&Unresolved| match unresolved.key {
+        ClusterKey::Url => args.cluster.is_none(),
+        ClusterKey::CaCert => !simulated && env("ES_CA_CERT").is_none(),
+        ClusterKey::ApiKey | ClusterKey::Username | ClusterKey::Password => {
+            credentials_from_env().is_none()
+        }
+    };
+    let problems: Vec<Problem> = playbook
+        .cluster
+        .unresolved
+        .iter()
+        .filter(needed)
+        .flat_map(|unresolved| {
+            unresolved
+                .variables
+                .iter()
+                .map(|name| Problem::UnsetForCluster {
+                    name: name.clone(),
+                    key: unresolved.key.name(),
+                    at: unresolved.location.span(),
+                    help: unset_help(unresolved.key, name),
+                })
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Box::new(InvalidPlaybook::cannot_connect(&playbook.source, problems)).into())
+    }
+}
+
+/// How to give a connection setting whose variable is unset.
+pub(crate) fn unset_help(key: ClusterKey, name: &str) -> String {
+    match key {
+        ClusterKey::Url => format!(
+            "Set `{name}` in the environment, pass `--cluster URL`, or give a default: `${{{name}:-https://es.example:9200}}`."
+        ),
+        ClusterKey::CaCert => format!(
+            "Set `{name}` (or ES_CA_CERT) in the environment of the command, or give a default path."
+        ),
+        key if key.is_secret() => format!(
+            "Set `{name}` in the environment of the command (a secret has no default in a playbook), or give credentials another way: ES_API_KEY, ES_BEARER_TOKEN, or ES_USERNAME with ES_PASSWORD."
+        ),
+        _ => format!(
+            "Set `{name}` in the environment of the command, or give credentials another way: ES_API_KEY, ES_BEARER_TOKEN, or ES_USERNAME with ES_PASSWORD."
+        ),
+    }
 }
 
 /// `--cluster sim:FILE`: a simulator in this process, seeded from FILE.
@@ -103,7 +176,10 @@ async fn embedded_simulator(
     let seed = if seed_path.is_empty() {
         Seed::default()
     } else {
-        Seed::from_path(std::path::Path::new(seed_path)).map_err(|e| Error::Sim(e.into()))?
+        Seed::from_path(std::path::Path::new(seed_path)).map_err(|err| match err {
+            SeedError::Read { path, source } => Error::SimSeed { path, source },
+            other => Error::Sim(other.into()),
+        })?
     };
     let simulator = Simulator::start(SimOptions {
         listen: ([127, 0, 0, 1], 0).into(),
@@ -114,6 +190,7 @@ async fn embedded_simulator(
     .await?;
     let mut connection = Connection::new(simulator.base_url());
     connection.credentials = credentials(playbook);
+    connection.observer = crate::report::http::observer();
     Ok(Cluster {
         client: EsClient::new(connection)?,
         simulator: Some(simulator),
@@ -132,7 +209,16 @@ pub(crate) async fn observe_once(
     playbook: Option<&Playbook>,
 ) -> Result<crate::observe::Snapshot, Error> {
     let cluster = connect(args, playbook).await?;
-    let snapshot = crate::observe::observe(&cluster.client).await;
+    let observed = crate::observe::observe_noting(&cluster.client).await;
     cluster.release().await;
-    Ok(snapshot?)
+    let (snapshot, notes) = observed?;
+    tell(&notes);
+    Ok(snapshot)
+}
+
+/// Says, once each, what the person should know about how the cluster was observed.
+pub(crate) fn tell(notes: &[crate::observe::ObserveNote]) {
+    for note in notes {
+        crate::report::stream::note(&note.to_string());
+    }
 }

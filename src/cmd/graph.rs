@@ -21,9 +21,11 @@ pub(crate) enum GraphFormat {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// The playbook whose plan to draw.
     #[arg(value_name = "PLAYBOOK")]
     playbook: PathBuf,
 
+    /// The graph language written on stdout.
     #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
     format: GraphFormat,
 

@@ -7,6 +7,8 @@ pub(crate) mod cluster;
 pub(crate) mod completions;
 pub(crate) mod graph;
 mod load;
+pub(crate) mod man;
+mod output;
 pub(crate) mod plan;
 pub(crate) mod resume;
 pub(crate) mod revert;

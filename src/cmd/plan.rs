@@ -12,7 +12,8 @@ use crate::plan::{self, Plan, PlanView, PlanWarnings};
 use crate::report::{diagnostic, plan as render, stream};
 
 use super::cluster::{ClusterArgs, observe_once};
-use super::load::{Loaded, load};
+use super::load::{Loaded, load, unresolved_notes};
+use super::output::write_whole;
 
 /// How `plan` prints the plan.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -30,12 +31,19 @@ pub struct Args {
     #[arg(value_name = "PLAYBOOK")]
     playbook: PathBuf,
 
+    /// What stdout carries: `text`, the steps by wave for people; `json`, the versioned plan
+    /// (problems too, as JSON).
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub(crate) format: PlanFormat,
 
-    /// Also save the plan as JSON, for `quiesce apply FILE`.
+    /// Also save the plan as JSON, for `quiesce apply FILE` (never over an existing file
+    /// without `--overwrite`).
     #[arg(short = 'o', long = "out", value_name = "FILE")]
     out: Option<PathBuf>,
+
+    /// Let `-o FILE` replace an existing file.
+    #[arg(long, requires = "out")]
+    overwrite: bool,
 
     /// Exit 4 when changes are pending, 0 when there is nothing to do.
     #[arg(long)]
@@ -57,6 +65,9 @@ pub(crate) fn make_plan(
 ) -> Result<(Loaded, Plan), Error> {
     let loaded = load(path)?;
     let snapshot = if offline {
+        for (location, note) in unresolved_notes(&loaded.playbook) {
+            stream::note(&format!("{location}: {note}"));
+        }
         None
     } else {
         Some(super::runtime()?.block_on(observe_once(cluster, Some(&loaded.playbook)))?)
@@ -69,6 +80,12 @@ pub(crate) fn make_plan(
 }
 
 pub(crate) fn run(args: Args) -> Result<i32, Error> {
+    if let Some(path) = &args.out
+        && !args.overwrite
+        && path.exists()
+    {
+        return Err(Error::WouldOverwrite { path: path.clone() });
+    }
     let (loaded, plan) = make_plan(&args.playbook, &args.cluster, args.offline)?;
     let view = PlanView::new(
         &plan,
@@ -78,10 +95,15 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
     );
     let json = || serde_json::to_string_pretty(&view).map_err(|e| Error::Internal(e.to_string()));
     if let Some(out) = &args.out {
-        std::fs::write(out, json()? + "\n").map_err(|source| Error::Io {
+        write_whole(out, &(json()? + "\n")).map_err(|source| Error::Io {
             path: out.clone(),
             source,
         })?;
+        stream::note(&format!(
+            "saved the plan to {} (apply it as reviewed: `quiesce apply {}`)",
+            out.display(),
+            out.display()
+        ));
     }
     let text = match args.format {
         PlanFormat::Text => render::text(&view),

@@ -16,10 +16,12 @@ use super::load::load;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// The playbook whose targets to compare with the cluster.
     #[arg(value_name = "PLAYBOOK")]
     playbook: PathBuf,
 
-    /// `human`: a table on stdout; `json`: one JSON document on stdout.
+    /// What stdout carries: `human`, a table for people; `json`, one JSON document (errors
+    /// too, as JSON). Notes and human diagnostics go to stderr either way.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub(crate) output: OutputFormat,
 

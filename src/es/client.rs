@@ -4,14 +4,15 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{Certificate, Url};
 use serde::de::DeserializeOwned;
 
 use super::auth::Credentials;
-use super::error::{Error, EsErrorBody};
+use super::error::{Error, EsErrorBody, Found};
+use super::exchange::{Exchange, Observer};
 use super::request::{self, Force, Request};
 use super::types::{
     DatafeedStatsResponse, DatafeedsResponse, HasPrivileges, JobStatsResponse, JobsResponse,
@@ -30,6 +31,8 @@ pub struct Connection {
     pub connect_timeout: Duration,
     /// Deadline for calls that make Elasticsearch wait for nothing (stats, info).
     pub request_timeout: Duration,
+    /// Told of every HTTP exchange (for `--verbose`); sees no credentials.
+    pub observer: Option<Observer>,
 }
 
 impl Connection {
@@ -41,6 +44,7 @@ impl Connection {
             ca_cert: None,
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
+            observer: None,
         }
     }
 }
@@ -59,6 +63,28 @@ pub struct EsClient {
     /// Every response must carry `X-Elastic-Product: Elasticsearch` (7.14+). Cleared by
     /// [`EsClient::root`] when the cluster is older and proves itself by its root body.
     product_header_required: Arc<AtomicBool>,
+    observer: Option<Observer>,
+}
+
+/// What came back from one HTTP round trip that succeeded.
+struct Answer {
+    status: u16,
+    headers: HeaderMap,
+    text: String,
+}
+
+impl Answer {
+    /// What the server sent, for a message saying it is not Elasticsearch.
+    fn found(&self) -> Box<Found> {
+        Box::new(Found::new(
+            self.status,
+            self.headers
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default(),
+            &self.text,
+        ))
+    }
 }
 
 impl EsClient {
@@ -90,16 +116,10 @@ impl EsClient {
             .user_agent(concat!("quiesce/", env!("CARGO_PKG_VERSION")))
             .http1_only();
         if let Some(path) = &connection.ca_cert {
-            let ca_error = |reason: String| Error::CaCert {
+            let certs = read_ca_cert(path).map_err(|reason| Error::CaCert {
                 path: path.display().to_string(),
                 reason,
-            };
-            let pem = std::fs::read(path).map_err(|err| ca_error(err.to_string()))?;
-            let certs =
-                Certificate::from_pem_bundle(&pem).map_err(|err| ca_error(err.to_string()))?;
-            if certs.is_empty() {
-                return Err(ca_error("no PEM certificate in the file".into()));
-            }
+            })?;
             builder = builder.tls_certs_merge(certs);
         }
         let http = builder.build().map_err(|source| Error::Unreachable {
@@ -112,6 +132,7 @@ impl EsClient {
             auth: credentials.as_ref().and_then(Credentials::header),
             request_timeout: connection.request_timeout,
             product_header_required: Arc::new(AtomicBool::new(true)),
+            observer: connection.observer,
         })
     }
 
@@ -122,20 +143,43 @@ impl EsClient {
 
     /// Sends one request and returns its JSON body, or the classified failure.
     pub async fn send(&self, request: &Request) -> Result<serde_json::Value, Error> {
-        let (headers, text) = self.exchange(request).await?;
-        self.check_product(&headers)?;
-        decode(request.endpoint, &text)
+        let answer = self.exchange(request).await?;
+        self.check_product(&answer)?;
+        decode(request.endpoint, &answer.text)
     }
 
     async fn call<T: DeserializeOwned>(&self, request: Request) -> Result<T, Error> {
-        let (headers, text) = self.exchange(&request).await?;
-        self.check_product(&headers)?;
-        decode(request.endpoint, &text)
+        let answer = self.exchange(&request).await?;
+        self.check_product(&answer)?;
+        decode(request.endpoint, &answer.text)
     }
 
-    /// The HTTP round trip: status errors become [`Error::Api`] (after the product check, so a
-    /// proxy's 502 page is reported as such), success returns headers and body text.
-    async fn exchange(&self, request: &Request) -> Result<(HeaderMap, String), Error> {
+    /// The HTTP round trip, told to the observer: status errors become [`Error::Api`] (after
+    /// the product check, so a proxy's 502 page is reported as such), success returns the
+    /// answer.
+    async fn exchange(&self, request: &Request) -> Result<Answer, Error> {
+        let started = Instant::now();
+        let result = self.round_trip(request).await;
+        if let Some(observer) = &self.observer {
+            observer.exchanged(&Exchange {
+                method: request.method.as_str().to_owned(),
+                path: request.path_and_query(),
+                status: match &result {
+                    Ok(answer) => Some(answer.status),
+                    Err(err) => err.status(),
+                },
+                elapsed: started.elapsed(),
+                failure: match &result {
+                    Ok(_) => None,
+                    Err(err) if err.status().is_some() => None,
+                    Err(err) => Some(err.to_string()),
+                },
+            });
+        }
+        result
+    }
+
+    async fn round_trip(&self, request: &Request) -> Result<Answer, Error> {
         let url = self
             .base
             .join(request.path.trim_start_matches('/'))
@@ -166,20 +210,27 @@ impl EsClient {
             .text()
             .await
             .map_err(|err| self.transport(request, deadline, err))?;
+        let answer = Answer {
+            status: status.as_u16(),
+            headers,
+            text,
+        };
         if status.is_success() {
-            return Ok((headers, text));
+            return Ok(answer);
         }
-        let body = EsErrorBody::parse(&text);
         // A 401/403 may come from a proxy or from security before the product is known; the
         // official clients tolerate a missing header there, and so does quiesce.
-        if !matches!(status.as_u16(), 401 | 403) && !matches!(status.as_u16(), 502..=504) {
-            self.check_product(&headers)?;
+        if !matches!(answer.status, 401 | 403) && !matches!(answer.status, 502..=504) {
+            self.check_product(&answer)?;
         }
+        let body = EsErrorBody::parse(&answer.text);
         Err(Error::Api {
             endpoint: request.endpoint,
-            status: status.as_u16(),
+            status: answer.status,
+            help: Error::help_for_status(answer.status),
             body,
-            retry_after: headers
+            retry_after: answer
+                .headers
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
@@ -206,11 +257,11 @@ impl EsClient {
         }
     }
 
-    fn check_product(&self, headers: &HeaderMap) -> Result<(), Error> {
+    fn check_product(&self, answer: &Answer) -> Result<(), Error> {
         if !self.product_header_required.load(Ordering::Relaxed) {
             return Ok(());
         }
-        match headers.get("x-elastic-product").map(|v| v.to_str()) {
+        match answer.headers.get("x-elastic-product").map(|v| v.to_str()) {
             Some(Ok("Elasticsearch")) => Ok(()),
             Some(other) => Err(Error::NotElasticsearch {
                 url: self.base.to_string(),
@@ -218,10 +269,12 @@ impl EsClient {
                     "it answered with `X-Elastic-Product: {}`",
                     other.unwrap_or("(not text)")
                 ),
+                found: answer.found(),
             }),
             None => Err(Error::NotElasticsearch {
                 url: self.base.to_string(),
-                reason: "its responses lack the `X-Elastic-Product: Elasticsearch` header".into(),
+                reason: "its answer lacks the `X-Elastic-Product: Elasticsearch` header".into(),
+                found: answer.found(),
             }),
         }
     }
@@ -230,12 +283,21 @@ impl EsClient {
     /// older versions must at least look like Elasticsearch (tagline and default flavour).
     pub async fn root(&self) -> Result<RootInfo, Error> {
         let request = request::root();
-        let (headers, text) = self.exchange(&request).await?;
-        let info: RootInfo = decode(request.endpoint, &text)?;
+        let answer = self.exchange(&request).await?;
+        let info: RootInfo = match decode(request.endpoint, &answer.text) {
+            Ok(info) => info,
+            // Not the root document of any Elasticsearch: say what answered instead (a web
+            // server's page, Kibana, a proxy), unless it claims to be Elasticsearch.
+            Err(err) => {
+                self.product_header_required.store(true, Ordering::Relaxed);
+                self.check_product(&answer)?;
+                return Err(err);
+            }
+        };
         let modern = info.version().is_none_or(|v| v >= (7, 14));
         if modern {
             self.product_header_required.store(true, Ordering::Relaxed);
-            self.check_product(&headers)?;
+            self.check_product(&answer)?;
         } else if info.tagline != "You Know, for Search" {
             return Err(Error::NotElasticsearch {
                 url: self.base.to_string(),
@@ -243,6 +305,7 @@ impl EsClient {
                     "version {} without the Elasticsearch tagline",
                     info.version.number
                 ),
+                found: answer.found(),
             });
         } else {
             self.product_header_required.store(false, Ordering::Relaxed);
@@ -301,6 +364,28 @@ impl EsClient {
     pub async fn has_privileges(&self, cluster: &[&str]) -> Result<HasPrivileges, Error> {
         self.call(request::has_privileges(cluster)).await
     }
+}
+
+/// The certificates of a PEM file, or why there are none (unreadable, not PEM, no certificate).
+fn read_ca_cert(path: &std::path::Path) -> Result<Vec<Certificate>, String> {
+    let pem = std::fs::read(path).map_err(|err| match err.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_owned(),
+        _ => err.to_string(),
+    })?;
+    if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+        return Err("not a PEM certificate (no `-----BEGIN CERTIFICATE-----`)".to_owned());
+    }
+    let certs = Certificate::from_pem_bundle(&pem).map_err(|err| err.to_string())?;
+    if certs.is_empty() {
+        return Err("no PEM certificate in the file".to_owned());
+    }
+    Ok(certs)
+}
+
+/// Checks that `path` is a PEM file with at least one certificate, as a connection would read
+/// it; the reason when it is not.
+pub fn check_ca_cert(path: &std::path::Path) -> Result<(), String> {
+    read_ca_cert(path).map(drop)
 }
 
 fn decode<T: DeserializeOwned>(endpoint: &'static str, text: &str) -> Result<T, Error> {

@@ -108,18 +108,25 @@ pub enum Error {
         endpoint: &'static str,
         status: u16,
         body: EsErrorBody,
+        /// What to check, for the statuses that say something about the credentials.
+        #[help]
+        help: Option<CredentialsHelp>,
         /// `Retry-After`, when the server sent one.
         retry_after: Option<Duration>,
     },
 
-    #[error("the server at `{url}` is not Elasticsearch: {reason}")]
+    #[error("the server at `{url}` is not Elasticsearch: {reason}; it answered {found}")]
     #[diagnostic(
         code(quiesce::es::not_elasticsearch),
         help(
-            "quiesce checks the `X-Elastic-Product: Elasticsearch` header, as the official clients do; point it at an Elasticsearch node, not Kibana or a proxy page."
+            "quiesce checks the `X-Elastic-Product: Elasticsearch` header, as the official clients do; point it at an Elasticsearch node (usually port 9200), not Kibana, a proxy page or another service."
         )
     )]
-    NotElasticsearch { url: String, reason: String },
+    NotElasticsearch {
+        url: String,
+        reason: String,
+        found: Box<Found>,
+    },
 
     #[error("`{endpoint}` returned a body quiesce cannot read")]
     #[diagnostic(
@@ -135,7 +142,95 @@ pub enum Error {
     },
 }
 
+/// What a server that is not Elasticsearch sent instead: status, content type, and the page's
+/// title or the first words of the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub status: u16,
+    pub content_type: String,
+    /// The HTML `<title>`, when there is one.
+    pub title: Option<String>,
+    /// The start of the body, on one line.
+    pub excerpt: String,
+}
+
+/// The help of a 401 or a 403: what to check about the credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialsHelp {
+    /// 401.
+    NotAccepted,
+    /// 403.
+    MissingPrivilege,
+}
+
+impl std::fmt::Display for CredentialsHelp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CredentialsHelp::NotAccepted => {
+                "The cluster did not accept the credentials: check the API key (ES_API_KEY or `cluster.api_key`) or the username and password (ES_USERNAME and ES_PASSWORD, or the playbook's), that they belong to this cluster, and that they have not expired or been revoked."
+            }
+            CredentialsHelp::MissingPrivilege => {
+                "The credentials were accepted but lack a privilege: quiesce needs the cluster privilege `manage_ml` (e.g. the built-in role `machine_learning_admin`), and `monitor` to read the cluster's name and version."
+            }
+        })
+    }
+}
+
+/// How much of a foreign body a message repeats.
+const EXCERPT_CHARS: usize = 80;
+
+impl Found {
+    pub(crate) fn new(status: u16, content_type: &str, body: &str) -> Found {
+        let one_line = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let title = body
+            .find("<title>")
+            .or_else(|| body.find("<TITLE>"))
+            .and_then(|start| {
+                let rest = &body[start + "<title>".len()..];
+                let end = rest.find("</").unwrap_or(rest.len());
+                Some(one_line(&rest[..end])).filter(|t| !t.is_empty())
+            });
+        let text = one_line(body);
+        let excerpt = match text.char_indices().nth(EXCERPT_CHARS) {
+            Some((cut, _)) => format!("{}…", &text[..cut]),
+            None => text,
+        };
+        Found {
+            status,
+            content_type: content_type.to_owned(),
+            title,
+            excerpt,
+        }
+    }
+}
+
+impl std::fmt::Display for Found {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HTTP {}", self.status)?;
+        if self.content_type.is_empty() {
+            f.write_str(" with no content type")?;
+        } else {
+            write!(f, " `{}`", self.content_type)?;
+        }
+        match (&self.title, self.excerpt.is_empty()) {
+            (Some(title), _) => write!(f, ", titled “{title}”"),
+            (None, true) => f.write_str(", with an empty body"),
+            (None, false) => write!(f, ", starting “{}”", self.excerpt),
+        }
+    }
+}
+
 impl Error {
+    /// What to check when a call is refused for its credentials: 401 (not accepted) and 403
+    /// (accepted, but a privilege is missing).
+    pub(crate) fn help_for_status(status: u16) -> Option<CredentialsHelp> {
+        match status {
+            401 => Some(CredentialsHelp::NotAccepted),
+            403 => Some(CredentialsHelp::MissingPrivilege),
+            _ => None,
+        }
+    }
+
     /// Worth the same call again after a back-off: the failure says nothing about the request
     /// itself (connection, timeout, 429, 502, 503, 504). 4xx other than 429 never are.
     pub fn is_retryable(&self) -> bool {

@@ -7,11 +7,13 @@
 mod auth;
 mod client;
 mod error;
+mod exchange;
 pub mod request;
 mod time;
 pub mod types;
 
 pub use auth::{ApiKey, Credentials};
-pub use client::{Connection, EsClient};
-pub use error::{Error, EsErrorBody};
+pub use client::{Connection, EsClient, check_ca_cert};
+pub use error::{Error, EsErrorBody, Found};
+pub use exchange::{Exchange, ExchangeObserver, Observer};
 pub use time::es_time;

@@ -42,6 +42,17 @@ impl Request {
         self
     }
 
+    /// The path with its query string, as it goes on the wire (relative to the base URL).
+    pub fn path_and_query(&self) -> String {
+        if self.query.is_empty() {
+            return self.path.clone();
+        }
+        let query = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(self.query.iter().map(|(k, v)| (*k, v.as_str())))
+            .finish();
+        format!("{}?{query}", self.path)
+    }
+
     fn timeout(self, wait: Duration) -> Request {
         let mut request = self.param("timeout", es_time(wait));
         request.server_wait = Some(wait);

@@ -6,9 +6,29 @@ use std::path::Path;
 
 use secrecy::SecretString;
 
-use super::playbook::{Auth, ClusterConfig, RetryPolicy, Settings};
+use super::playbook::{Auth, ClusterConfig, ClusterKey, RetryPolicy, Settings, Unresolved};
 use super::validate::Checker;
-use crate::playbook::{Problem, RawCluster, RawSettings, Sp, is_single_reference};
+use crate::playbook::{
+    ExpandError, Problem, RawCluster, RawSettings, Sp, expand, is_single_reference,
+};
+
+/// A connection setting as far as the environment allows: its value, left for later (a
+/// variable it names is unset), or wrong (reported).
+enum Resolved<T> {
+    Value(T),
+    Unset,
+    Invalid,
+}
+
+impl<T> Resolved<T> {
+    fn map<U>(self, f: impl FnOnce(T) -> Option<U>) -> Resolved<U> {
+        match self {
+            Resolved::Value(value) => f(value).map_or(Resolved::Invalid, Resolved::Value),
+            Resolved::Unset => Resolved::Unset,
+            Resolved::Invalid => Resolved::Invalid,
+        }
+    }
+}
 
 impl Checker<'_> {
     pub(super) fn cluster(&mut self, raw: Option<&RawCluster>) -> Option<ClusterConfig> {
@@ -17,29 +37,48 @@ impl Checker<'_> {
                 url: None,
                 auth: Auth::None,
                 ca_cert: None,
+                ca_cert_at: None,
+                unresolved: Vec::new(),
             });
         };
-        let url = match &raw.url {
-            None => Some(None),
-            Some(u) => self.url(u).map(Some),
-        };
-        let api_key = raw.api_key.as_ref().map(|k| self.secret("api_key", k));
-        let username = raw.username.as_ref().map(|u| self.text(u));
-        let password = raw.password.as_ref().map(|p| self.secret("password", p));
-        let ca_cert = match &raw.ca_cert {
-            None => Some(None),
-            Some(c) => self.text(c).map(|path| {
-                let dir = self.source.path().parent().unwrap_or(Path::new(""));
-                Some(dir.join(path))
-            }),
-        };
+        let mut unresolved = Vec::new();
+        let url = raw.url.as_ref().map(|u| {
+            self.connection(ClusterKey::Url, u, &mut unresolved)
+                .map(|text| self.url(u, text))
+        });
+        let api_key = raw
+            .api_key
+            .as_ref()
+            .map(|k| self.secret(ClusterKey::ApiKey, k, &mut unresolved));
+        let username = raw
+            .username
+            .as_ref()
+            .map(|u| self.connection(ClusterKey::Username, u, &mut unresolved));
+        let password = raw
+            .password
+            .as_ref()
+            .map(|p| self.secret(ClusterKey::Password, p, &mut unresolved));
+        let ca_cert = raw.ca_cert.as_ref().map(|c| {
+            self.connection(ClusterKey::CaCert, c, &mut unresolved)
+                .map(|path| {
+                    let dir = self.source.path().parent().unwrap_or(Path::new(""));
+                    Some(dir.join(path))
+                })
+        });
         let auth = match (api_key, username, password) {
             (None, None, None) => Some(Auth::None),
-            (Some(key), None, None) => key.map(Auth::ApiKey),
-            (None, Some(username), Some(password)) => Some(Auth::Basic {
-                username: username?,
-                password: password?,
-            }),
+            (Some(key), None, None) => match key {
+                Resolved::Value(key) => Some(Auth::ApiKey(key)),
+                Resolved::Unset => Some(Auth::None),
+                Resolved::Invalid => None,
+            },
+            (None, Some(username), Some(password)) => match (username, password) {
+                (Resolved::Value(username), Resolved::Value(password)) => {
+                    Some(Auth::Basic { username, password })
+                }
+                (Resolved::Invalid, _) | (_, Resolved::Invalid) => None,
+                _ => Some(Auth::None),
+            },
             (Some(_), _, _) => {
                 self.credentials(
                     "`api_key` together with `username`/`password`",
@@ -56,16 +95,64 @@ impl Checker<'_> {
                 None
             }
         };
+        let known = |value: Option<Resolved<String>>| match value {
+            None | Some(Resolved::Unset) => Some(None),
+            Some(Resolved::Value(value)) => Some(Some(value)),
+            Some(Resolved::Invalid) => None,
+        };
+        let ca_cert = match ca_cert {
+            None | Some(Resolved::Unset) => Some(None),
+            Some(Resolved::Value(path)) => Some(Some(path)),
+            Some(Resolved::Invalid) => None,
+        };
         Some(ClusterConfig {
-            url: url?,
+            url: known(url)?,
             auth: auth?,
             ca_cert: ca_cert?,
+            ca_cert_at: raw.ca_cert.as_ref().map(|c| self.source.location(c.span())),
+            unresolved,
         })
     }
 
-    /// An `http` or `https` URL with a host.
-    fn url(&mut self, value: &Sp<String>) -> Option<String> {
-        let text = self.text(value)?;
+    /// A connection setting with `${VAR}` expanded; a variable that is unset leaves it for the
+    /// commands that contact the cluster to judge (recorded in `unresolved`), any other problem
+    /// is reported.
+    fn connection(
+        &mut self,
+        key: ClusterKey,
+        value: &Sp<String>,
+        unresolved: &mut Vec<Unresolved>,
+    ) -> Resolved<String> {
+        match expand(value.value(), self.env) {
+            Ok(text) => Resolved::Value(text),
+            Err(errors)
+                if errors
+                    .iter()
+                    .all(|e| matches!(e, ExpandError::Unset { .. })) =>
+            {
+                let variables = errors
+                    .into_iter()
+                    .filter_map(|e| match e {
+                        ExpandError::Unset { name, .. } => Some(name),
+                        ExpandError::Malformed { .. } => None,
+                    })
+                    .collect();
+                unresolved.push(Unresolved {
+                    key,
+                    variables,
+                    location: self.source.location(value.span()),
+                });
+                Resolved::Unset
+            }
+            Err(_) => {
+                self.text(value);
+                Resolved::Invalid
+            }
+        }
+    }
+
+    /// An `http` or `https` URL with a host; `value` is where `text` is written.
+    fn url(&mut self, value: &Sp<String>, text: String) -> Option<String> {
         let reason = match reqwest::Url::parse(&text) {
             Err(err) => Some(err.to_string()),
             Ok(url) if !matches!(url.scheme(), "http" | "https") => {
@@ -95,15 +182,25 @@ impl Checker<'_> {
     }
 
     /// A secret must be exactly one `${VAR}`; a literal is reported without its value.
-    fn secret(&mut self, key: &'static str, value: &Sp<String>) -> Option<SecretString> {
+    fn secret(
+        &mut self,
+        key: ClusterKey,
+        value: &Sp<String>,
+        unresolved: &mut Vec<Unresolved>,
+    ) -> Resolved<SecretString> {
         if !is_single_reference(value.value()) {
             self.problems.push(Problem::LiteralSecret {
-                key,
+                key: if key == ClusterKey::Password {
+                    "password"
+                } else {
+                    "api_key"
+                },
                 at: value.span(),
             });
-            return None;
+            return Resolved::Invalid;
         }
-        self.text(value).map(SecretString::from)
+        self.connection(key, value, unresolved)
+            .map(|text| Some(SecretString::from(text)))
     }
 
     pub(super) fn settings(&mut self, raw: Option<&RawSettings>) -> Option<Settings> {

@@ -20,8 +20,8 @@ pub use crate::playbook::{
 pub use duration::parse_duration;
 pub use id::{DatafeedId, JobId, MAX_ID_LEN, Pattern, Selector, id_error};
 pub use playbook::{
-    Auth, ClusterConfig, DatafeedTarget, JobRef, JobTarget, Playbook, Reference, RetryPolicy,
-    Settings, TargetRef, UpgradeModeTarget,
+    Auth, ClusterConfig, ClusterKey, DatafeedTarget, JobRef, JobTarget, Playbook, Reference,
+    RetryPolicy, Settings, TargetRef, Unresolved, UpgradeModeTarget,
 };
 pub use validate::{EnvLookup, validate};
 

@@ -12,11 +12,13 @@ use super::{
     DatafeedId, DatafeedState, Direction, ForcePolicy, JobId, JobState, OnFailure, Selector,
     UpgradeMode,
 };
-use crate::playbook::Location;
+use crate::playbook::{Location, Source};
 
 /// A playbook that passed validation.
 #[derive(Debug)]
 pub struct Playbook {
+    /// The text it was read from, for diagnostics found later that point back at it.
+    pub source: Source,
     /// `name`, or the file name without extension.
     pub name: String,
     pub description: Option<String>,
@@ -42,11 +44,63 @@ impl Playbook {
 /// Where the cluster is and how to talk to it.
 #[derive(Debug)]
 pub struct ClusterConfig {
-    /// `None` when the playbook leaves it to `--cluster` / `ES_URL`.
+    /// `None` when the playbook leaves it to `--cluster` / `ES_URL` (or its variable is unset).
     pub url: Option<String>,
     pub auth: Auth,
     /// The CA certificate, already resolved against the playbook's directory.
     pub ca_cert: Option<PathBuf>,
+    /// Where `ca_cert` is written, for the check that the file is a PEM certificate.
+    pub ca_cert_at: Option<Location>,
+    /// Connection settings whose `${VAR}` is unset. Fine for what contacts nothing (`validate`,
+    /// `plan --offline`); a command that contacts the cluster refuses them unless the command
+    /// line or the environment gives that setting another way.
+    pub unresolved: Vec<Unresolved>,
+}
+
+/// A connection setting left unresolved because a variable it names is unset.
+#[derive(Debug, Clone)]
+pub struct Unresolved {
+    pub key: ClusterKey,
+    /// The unset variables, in the order written.
+    pub variables: Vec<String>,
+    /// Where the value is written.
+    pub location: Location,
+}
+
+/// The settings of the `cluster:` section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterKey {
+    Url,
+    ApiKey,
+    Username,
+    Password,
+    CaCert,
+}
+
+impl ClusterKey {
+    /// Its key in the playbook.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClusterKey::Url => "cluster.url",
+            ClusterKey::ApiKey => "cluster.api_key",
+            ClusterKey::Username => "cluster.username",
+            ClusterKey::Password => "cluster.password",
+            ClusterKey::CaCert => "cluster.ca_cert",
+        }
+    }
+
+    /// Whether the value is a secret (which can have no default in the playbook).
+    pub fn is_secret(self) -> bool {
+        matches!(self, ClusterKey::ApiKey | ClusterKey::Password)
+    }
+
+    /// Whether it is part of the credentials.
+    pub fn is_credential(self) -> bool {
+        matches!(
+            self,
+            ClusterKey::ApiKey | ClusterKey::Username | ClusterKey::Password
+        )
+    }
 }
 
 /// Credentials, read from the environment at load time.

@@ -135,6 +135,7 @@ pub fn validate(
         }
     }
     Ok(Playbook {
+        source: source.clone(),
         name,
         description,
         cluster,
@@ -320,7 +321,9 @@ impl Checker<'_> {
             entry.selector.as_ref(),
             JobId::parse,
         );
-        let state = self.keyword::<JobState>("job state", &entry.state);
+        let state = self
+            .required(raw.span(), entry.state.as_ref())
+            .and_then(|state| self.keyword::<JobState>("job state", state));
         for after in &entry.after {
             self.text(after);
         }
@@ -342,7 +345,9 @@ impl Checker<'_> {
             entry.selector.as_ref(),
             DatafeedId::parse,
         );
-        let state = self.keyword::<DatafeedState>("datafeed state", &entry.state);
+        let state = self
+            .required(raw.span(), entry.state.as_ref())
+            .and_then(|state| self.keyword::<DatafeedState>("datafeed state", state));
         let job = match &entry.job {
             None => Some(None),
             Some(_) if entry.selector.is_some() && entry.id.is_none() => {
@@ -381,6 +386,21 @@ impl Checker<'_> {
             after: Vec::new(),
             location: self.source.location(span),
         })
+    }
+
+    /// The `state` of an entry, which it must have; its absence is reported at the entry.
+    fn required<'v>(
+        &mut self,
+        entry: SourceSpan,
+        value: Option<&'v Sp<String>>,
+    ) -> Option<&'v Sp<String>> {
+        if value.is_none() {
+            self.problems.push(Problem::MissingKey {
+                key: "state".to_owned(),
+                at: self.rest_of_line(entry),
+            });
+        }
+        value
     }
 
     /// The same id or selector twice in one section.

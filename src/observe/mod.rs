@@ -16,12 +16,41 @@ use crate::es::{self, EsClient};
 /// Reads the cluster: root (version, product check), ML info (upgrade mode), job stats and
 /// configs, datafeed stats and configs. Six requests in all.
 pub async fn observe(client: &EsClient) -> Result<Snapshot, es::Error> {
+    observe_noting(client).await.map(|(snapshot, _)| snapshot)
+}
+
+/// Something the person should know about how a snapshot was taken; the snapshot is usable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObserveNote {
+    /// `GET /` was refused for a missing privilege (`monitor`): the cluster's name, uuid and
+    /// version are `unknown`.
+    IdentityHidden,
+}
+
+impl std::fmt::Display for ObserveNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ObserveNote::IdentityHidden => f.write_str(
+                "the credentials lack the cluster privilege `monitor`, so `GET /` was refused (403) \
+                 and the cluster's name and version show as `unknown`; grant `monitor` to see them \
+                 (the machine-learning calls need only `manage_ml`)",
+            ),
+        }
+    }
+}
+
+/// [`observe`], with what the person should know about how the snapshot was taken.
+pub async fn observe_noting(client: &EsClient) -> Result<(Snapshot, Vec<ObserveNote>), es::Error> {
+    let mut notes = Vec::new();
     // `GET /` needs the `monitor` privilege, which an ML-only role lacks; like the official
     // clients, go on without the cluster's name and version then (the product header is still
-    // checked on every ML response).
+    // checked on every ML response), and say so.
     let root = match client.root().await {
         Ok(root) => Some(root),
-        Err(err) if err.is_missing_privilege() => None,
+        Err(err) if err.is_missing_privilege() => {
+            notes.push(ObserveNote::IdentityHidden);
+            None
+        }
         Err(err) => return Err(err),
     };
     let (ml_info, job_stats, jobs, datafeed_stats, datafeeds) = tokio::try_join!(
@@ -31,12 +60,13 @@ pub async fn observe(client: &EsClient) -> Result<Snapshot, es::Error> {
         client.datafeed_stats("_all"),
         client.datafeeds("_all"),
     )?;
-    Ok(Snapshot::assemble(
+    let snapshot = Snapshot::assemble(
         root.as_ref(),
         &ml_info,
         job_stats.jobs,
         jobs.jobs,
         datafeed_stats.datafeeds,
         datafeeds.datafeeds,
-    ))
+    );
+    Ok((snapshot, notes))
 }

@@ -49,13 +49,14 @@ pub fn build(
         ..
     } = builder;
     let (steps, edges) = in_wave_order(steps, edges);
+    let observed = snapshot.is_some();
     let plan = Plan::assemble(playbook.name.clone(), snapshot, steps, unchanged, edges);
     if let Some(cycle) = plan.cycle() {
         problems.push(cycle);
     }
     if problems.iter().any(PlanProblem::is_error) {
         problems.sort_by_key(p_offset);
-        return Err(InvalidPlan::new(source, problems));
+        return Err(InvalidPlan::new(source, problems, observed));
     }
     Ok((plan, problems))
 }

@@ -156,25 +156,32 @@ impl PlanProblem {
 
 /// The problems of one plan, with the playbook text they point into.
 #[derive(Debug, Error, Diagnostic)]
-#[error("cannot plan `{name}`: {count} problem(s)")]
+#[error("cannot plan `{name}`: {} problem(s)", .problems.iter().filter(|p| p.is_error()).count())]
 #[diagnostic(code(quiesce::plan::invalid))]
 pub struct InvalidPlan {
     name: String,
-    count: usize,
     #[source_code]
     source_code: NamedSource<std::sync::Arc<str>>,
     #[related]
     pub problems: Vec<PlanProblem>,
+    /// Whether the plan was made against an observed cluster (rather than `--offline`): the
+    /// problems may then be the cluster's, not the playbook's, and the exit code says so.
+    observed: bool,
 }
 
 impl InvalidPlan {
-    pub fn new(source: &Source, problems: Vec<PlanProblem>) -> InvalidPlan {
+    pub fn new(source: &Source, problems: Vec<PlanProblem>, observed: bool) -> InvalidPlan {
         InvalidPlan {
             name: source.name().to_owned(),
-            count: problems.iter().filter(|p| p.is_error()).count(),
             source_code: source.named_source(),
             problems,
+            observed,
         }
+    }
+
+    /// Whether the cluster was observed (contacted) before these problems were found.
+    pub fn observed(&self) -> bool {
+        self.observed
     }
 }
 

@@ -340,6 +340,33 @@ pub enum Problem {
         at: SourceSpan,
     },
 
+    #[error(
+        "environment variable `{name}` is not set, and `{key}` needs it to contact the cluster"
+    )]
+    #[diagnostic(code(quiesce::playbook::unset_variable))]
+    UnsetForCluster {
+        name: String,
+        key: &'static str,
+        #[label("`{name}` is not set")]
+        at: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("cannot use `{path}` as `ca_cert`: {reason}")]
+    #[diagnostic(
+        code(quiesce::playbook::ca_cert),
+        help(
+            "`ca_cert` names the PEM file of the CA that signed the cluster's HTTP certificate (for a self-managed cluster, `config/certs/http_ca.crt`), relative to the playbook."
+        )
+    )]
+    CaCert {
+        path: String,
+        reason: String,
+        #[label("{reason}")]
+        at: SourceSpan,
+    },
+
     #[error("malformed variable reference `{text}`")]
     #[diagnostic(
         code(quiesce::playbook::malformed_variable),
@@ -366,9 +393,10 @@ impl Problem {
 /// A playbook file with at least one problem: every problem, in file order, and the text they
 /// point into (with literal secrets masked, so the snippet never shows them).
 #[derive(Debug, Error)]
-#[error("`{}` is not a valid playbook: {}", name, count(problems.len()))]
+#[error("{title}")]
 pub struct InvalidPlaybook {
-    name: String,
+    /// What the problems stop: ``"`p.yaml` is not a valid playbook: 2 problems"``.
+    title: String,
     source_code: NamedSource<Arc<str>>,
     problems: Vec<Problem>,
 }
@@ -392,10 +420,26 @@ impl InvalidPlaybook {
             }
         }
         Self {
-            name: source.name().to_owned(),
+            title: format!(
+                "`{}` is not a valid playbook: {}",
+                source.name(),
+                count(problems.len())
+            ),
             source_code: NamedSource::new(source.name(), Arc::from(text)).with_language("yaml"),
             problems,
         }
+    }
+
+    /// Problems of a valid playbook that keep a command from contacting the cluster (connection
+    /// settings whose variables are unset).
+    pub fn cannot_connect(source: &Source, problems: Vec<Problem>) -> Self {
+        let mut invalid = Self::new(source, problems);
+        invalid.title = format!(
+            "`{}` cannot be used to contact the cluster: {}",
+            source.name(),
+            count(invalid.problems.len())
+        );
+        invalid
     }
 
     pub fn problems(&self) -> &[Problem] {

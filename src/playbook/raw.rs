@@ -138,8 +138,10 @@ pub struct RawJob {
     #[schemars(extend("pattern" = SELECTOR_PATTERN))]
     pub selector: Option<Sp<String>>,
     /// The state the job should reach.
-    #[schemars(with = "JobState")]
-    pub state: Sp<String>,
+    // Required, but optional here: the model reports a missing `state` together with every
+    // other problem of the file, where the reader would stop at it.
+    #[schemars(required, with = "JobState")]
+    pub state: Option<Sp<String>>,
     /// Ids or selectors of other entries (jobs or datafeeds going the same direction) that
     /// must reach their state before this one starts.
     #[serde(default)]
@@ -163,8 +165,9 @@ pub struct RawDatafeed {
     #[schemars(extend("pattern" = ID_PATTERN))]
     pub job: Option<Sp<String>>,
     /// The state the datafeed should reach.
-    #[schemars(with = "DatafeedState")]
-    pub state: Sp<String>,
+    // Required; optional here for the same reason as `RawJob::state`.
+    #[schemars(required, with = "DatafeedState")]
+    pub state: Option<Sp<String>>,
     /// Ids or selectors of other entries going the same direction that must reach their
     /// state before this one starts.
     #[serde(default)]

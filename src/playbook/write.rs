@@ -76,6 +76,13 @@ impl PlaybookWriter {
         self.line(&format!("# {}", comment_text(text)));
     }
 
+    /// A top-level comment wrapped to lines of comment.
+    pub fn comment_wrapped(&mut self, text: &str) {
+        for line in wrap(&comment_text(text), COMMENT_WIDTH + 2) {
+            self.line(&format!("# {line}"));
+        }
+    }
+
     /// An empty line.
     pub fn blank(&mut self) {
         self.line("");

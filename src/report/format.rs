@@ -6,7 +6,9 @@
 pub enum ColorChoice {
     /// Colour on a terminal unless `NO_COLOR` is set.
     Auto,
+    /// Colour even when stderr is not a terminal.
     Always,
+    /// No colour.
     Never,
 }
 
@@ -14,9 +16,9 @@ pub enum ColorChoice {
 /// for which stream each goes to).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
-    /// Rendered for people.
+    /// For people.
     #[default]
     Human,
-    /// JSON on stdout (diagnostics too).
+    /// For programs: JSON documents on stdout, errors included.
     Json,
 }

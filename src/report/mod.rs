@@ -3,6 +3,7 @@
 
 pub mod diagnostic;
 mod format;
+pub mod http;
 pub mod plan;
 pub mod run;
 pub mod stream;

@@ -106,7 +106,8 @@ fn workflow(name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_demo_cluster_goes_down_and_comes_back_with_the_shipped_workflows() {
-    let rig = Rig::fast(&workflow("demo-cluster.yaml")).await;
+    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("seeds/demo-cluster.yaml");
+    let rig = Rig::fast(&std::fs::read_to_string(demo).expect("the demo seed")).await;
     let before = rig.stats().await;
     let down = rig
         .apply(
@@ -344,7 +345,7 @@ async fn a_failed_job_is_force_closed_only_when_settings_allow() {
 async fn without_a_terminal_and_without_yes_nothing_changes() {
     let rig = Rig::new(SEED).await;
     let output = rig.apply(SHUTDOWN, &["playbook.yaml"]).await;
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(output.status.code(), Some(6), "{}", stderr(&output));
     assert!(stderr(&output).contains("--yes"), "{}", stderr(&output));
     assert_eq!(rig.stats().await["jobs"]["web-latency"], "opened");
 }
@@ -391,7 +392,7 @@ async fn a_saved_plan_is_refused_when_the_cluster_drifted() {
         .await
         .expect("stop");
     let output = rig.apply(SHUTDOWN, &["plan.json", "--yes"]).await;
-    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("datafeed datafeed-web-errors: started -> stopped"),
         "{}",

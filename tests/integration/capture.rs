@@ -138,14 +138,11 @@ fn a_capture_of_a_seeded_cluster_is_a_valid_playbook_of_its_states() {
     );
     let text = dir.read("before.yaml");
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(
-        lines[0],
-        "# yaml-language-server: $schema=../schemas/playbook.schema.json"
-    );
+    // Outside a checkout with the schema, no modeline (see the modeline test).
     assert!(
-        lines[1].starts_with("# Captured from cluster `capture-test` (Elasticsearch 8.15.0) on ")
+        lines[0].starts_with("# Captured from cluster `capture-test` (Elasticsearch 8.15.0) on ")
     );
-    assert!(lines[2].starts_with("# at sim:"), "{text}");
+    assert!(lines[1].starts_with("# at sim:"), "{text}");
     assert!(text.contains("\nname: captured-capture-test-"), "{text}");
     assert!(text.contains("\n  url: ${ES_URL}\n"), "{text}");
     assert_eq!(
@@ -177,8 +174,8 @@ fn a_capture_of_a_seeded_cluster_is_a_valid_playbook_of_its_states() {
         ]
     );
 
+    // It validates as written, with ES_URL unset (a note, since nothing is contacted)...
     let validate = quiesce(&dir.0, &["validate", "before.yaml"])
-        .env("ES_URL", "http://127.0.0.1:9200")
         .output()
         .expect("the binary runs");
     assert_eq!(
@@ -187,6 +184,14 @@ fn a_capture_of_a_seeded_cluster_is_a_valid_playbook_of_its_states() {
         "{}\n{text}",
         stderr(&validate)
     );
+    assert!(
+        stderr(&validate).contains("note: before.yaml:"),
+        "{}",
+        stderr(&validate)
+    );
+    // ...and plans as written against the cluster it came from (`--cluster` gives the URL).
+    let plan = dir.run_sim(SEED, &["plan", "before.yaml"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", stderr(&plan));
 
     let to_stdout = dir.run_sim(SEED, &["capture"]);
     assert_eq!(to_stdout.status.code(), Some(0), "{}", stderr(&to_stdout));
@@ -250,7 +255,7 @@ fn match_selects_jobs_by_group_or_wildcard_with_their_datafeeds() {
 fn a_match_that_names_nothing_or_is_malformed_is_refused() {
     let dir = Dir::new();
     let missing = dir.run_sim(SEED, &["capture", "--match", "paymnets", "--match", "x-*"]);
-    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(missing.status.code(), Some(5), "the cluster was read");
     let message = stderr(&missing);
     assert!(message.contains("quiesce::capture::no_match"), "{message}");
     assert!(message.contains("`paymnets`"), "{message}");
@@ -430,7 +435,7 @@ fn an_existing_capture_is_not_overwritten_unless_asked() {
     assert_eq!(replaced.status.code(), Some(0), "{}", stderr(&replaced));
     assert!(
         dir.read("before.yaml")
-            .starts_with("# yaml-language-server:")
+            .starts_with("# Captured from cluster")
     );
     let leftovers: Vec<_> = std::fs::read_dir(&dir.0)
         .expect("the test directory")
@@ -466,4 +471,51 @@ async fn the_capture_restores_after_a_shutdown_that_enabled_upgrade_mode() {
     assert_eq!(rig.stats().await["upgrade_mode"], false);
     let (jobs_after, _) = states(&rig).await;
     assert_eq!(jobs_after, jobs_before);
+}
+
+/// Inside a checkout with `schemas/playbook.schema.json`, the modeline names it relative to the
+/// file written; outside one, there is none.
+#[test]
+fn the_modeline_points_at_the_schema_from_where_the_capture_is_written() {
+    let dir = Dir::new();
+    std::fs::create_dir_all(dir.0.join(".git")).expect("a checkout");
+    std::fs::create_dir_all(dir.0.join("schemas")).expect("schemas");
+    std::fs::create_dir_all(dir.0.join("ops/captures")).expect("ops");
+    dir.write("schemas/playbook.schema.json", "{}");
+    for (out, schema) in [
+        ("before.yaml", "schemas/playbook.schema.json"),
+        (
+            "ops/captures/before.yaml",
+            "../../schemas/playbook.schema.json",
+        ),
+    ] {
+        let output = dir.run_sim(SEED, &["capture", "-o", out]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        assert_eq!(
+            dir.read(out).lines().next(),
+            Some(format!("# yaml-language-server: $schema={schema}").as_str())
+        );
+    }
+}
+
+/// A failed job is left out of the capture with its datafeed, with a note and a comment, as
+/// `revert` leaves it out: restoring the capture must not need a forced close.
+#[test]
+fn a_failed_job_is_left_out_with_a_note() {
+    let seed = SEED.replacen(
+        "jobs:\n",
+        "jobs:\n  - { id: broken, groups: [batch], state: failed }\n",
+        1,
+    );
+    let dir = Dir::new();
+    let output = dir.run_sim(&seed, &["capture"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(!text.contains("- id: broken"), "{text}");
+    assert!(text.contains("# Left out: job `broken`"), "{text}");
+    assert!(
+        stderr(&output).contains("note: left out of the capture: job `broken`"),
+        "{}",
+        stderr(&output)
+    );
 }

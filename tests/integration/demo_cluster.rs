@@ -1,4 +1,4 @@
-//! The demo cluster the README's quick start runs on (`workflows/demo-cluster.yaml`): what it
+//! The demo cluster the README's quick start runs on (`seeds/demo-cluster.yaml`): what it
 //! promises (a few dozen grouped jobs, most with started real-time datafeeds, one lookback,
 //! one failed job, realistic latencies) is what the simulator serves.
 
@@ -9,7 +9,7 @@ use quiesce_sim::Seed;
 
 use crate::rig::Rig;
 
-const DEMO: &str = "workflows/demo-cluster.yaml";
+const DEMO: &str = "seeds/demo-cluster.yaml";
 
 fn demo_text() -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(DEMO)).expect("demo seed")

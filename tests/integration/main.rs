@@ -3,11 +3,16 @@
 
 mod apply;
 mod capture;
+mod connection;
 mod demo_cluster;
+mod examples;
+mod exit_codes;
+mod help;
 mod journal;
 mod plan;
 mod rig;
 mod rolling_restart;
+mod runbook;
 mod schema;
 mod tls;
 mod validate;

@@ -164,7 +164,7 @@ fn an_id_missing_from_the_cluster_is_a_diagnostic_at_its_line() {
     let playbook = "version: 1\njobs:\n  - id: no-such-job\n    state: closed\n";
     let case = Case::new(SEED, playbook);
     let output = case.run(&["plan", "playbook.yaml"]);
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(output.status.code(), Some(5), "the cluster was contacted");
     let err = stderr(&output);
     assert!(err.contains("quiesce::plan::unknown_id"), "{err}");
     assert!(
@@ -297,11 +297,41 @@ fn with_json_output_problems_are_json_on_stdout() {
     let playbook = "version: 1\njobs:\n  - id: no-such-job\n    state: closed\n";
     let case = Case::new(SEED, playbook);
     let output = case.run(&["plan", "playbook.yaml", "--format", "json"]);
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(output.status.code(), Some(5));
     let diagnostic: Value = serde_json::from_str(stdout(&output).trim()).expect("JSON");
     assert_eq!(
         diagnostic["related"][0]["code"],
         "quiesce::plan::unknown_id"
     );
     assert_eq!(diagnostic["related"][0]["labels"][0]["span"]["length"], 11);
+}
+
+/// `plan -o` never replaces a file without `--overwrite` (refused before contacting anything),
+/// writes the plan whole, and says where it saved it.
+#[test]
+fn plan_out_refuses_an_existing_file_and_says_where_it_saved() {
+    let case = Case::new(SEED, SHUTDOWN);
+    std::fs::write(case.dir.join("plan.json"), "the plan under review\n").expect("write");
+    let refused = case.run(&["plan", "playbook.yaml", "-o", "plan.json"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("quiesce::output::exists"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(
+        std::fs::read_to_string(case.dir.join("plan.json")).expect("read"),
+        "the plan under review\n"
+    );
+    let replaced = case.run(&["plan", "playbook.yaml", "-o", "plan.json", "--overwrite"]);
+    assert_eq!(replaced.status.code(), Some(0), "{}", stderr(&replaced));
+    assert!(
+        stderr(&replaced).contains("saved the plan to plan.json"),
+        "{}",
+        stderr(&replaced)
+    );
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(case.dir.join("plan.json")).expect("read"))
+            .expect("the whole plan");
+    assert_eq!(saved["version"], 1);
 }

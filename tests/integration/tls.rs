@@ -150,7 +150,7 @@ fn spawn_sim(dir: &Path, seed: &Path) -> (Child, String) {
 #[tokio::test]
 async fn the_demo_cluster_is_captured_over_https_from_quiesce_sim() {
     let dir = tempfile::tempdir().expect("scratch");
-    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows/demo-cluster.yaml");
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds/demo-cluster.yaml");
     let (mut sim, url) = spawn_sim(dir.path(), &seed);
     assert!(url.starts_with("https://127.0.0.1:"), "{url}");
     let ca = dir.path().join("ca.pem");

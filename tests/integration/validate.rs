@@ -51,12 +51,9 @@ fn file_name(path: &Path) -> String {
         .into_owned()
 }
 
-/// Playbooks in `workflows/` (the simulator seed there is not one).
+/// The playbooks in `workflows/`: every YAML file there (seeds live in `seeds/`).
 pub(crate) fn workflows() -> Vec<String> {
     yaml_files("workflows")
-        .into_iter()
-        .filter(|p| !p.ends_with("demo-cluster.yaml"))
-        .collect()
 }
 
 fn json_output(path: &str) -> Value {
@@ -229,4 +226,161 @@ fn variables_expand_from_the_environment() {
         .expect("quiesce runs");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(!text(&out.stderr).contains("c2VjcmV0"));
+}
+
+/// A misspelt required key hides nothing else: the bad value elsewhere, the missing key (at the
+/// mapping that lacks it) and the unknown key with its "did you mean" come out of one run.
+#[test]
+fn a_misspelt_required_key_hides_no_other_problem() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("p.yaml");
+    std::fs::write(
+        &path,
+        "version: 1\nsettings:\n  step_timeout: soon\njobs:\n  - id: web-latency\n    stat: closed\n",
+    )
+    .expect("write");
+    let out = quiesce(&["validate", "--output", "json", &path.display().to_string()]);
+    assert_eq!(out.status.code(), Some(2));
+    let json: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let diagnostics = json["files"][0]["diagnostics"]
+        .as_array()
+        .expect("diagnostics");
+    let found: Vec<(&str, u64)> = diagnostics
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().expect("code"),
+                d["labels"][0]["line"].as_u64().expect("line"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("quiesce::playbook::invalid_duration", 3),
+            ("quiesce::playbook::missing_key", 5),
+            ("quiesce::playbook::unknown_key", 6),
+        ]
+    );
+    assert!(
+        diagnostics[2]["help"]
+            .as_str()
+            .expect("help")
+            .starts_with("Did you mean `state`?")
+    );
+}
+
+/// A simulator seed given to `validate` is named as one, with the command that checks it.
+#[test]
+fn a_seed_is_not_a_playbook_and_validate_says_so() {
+    let out = quiesce(&["validate", "seeds/demo-cluster.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("quiesce::validate::seed"), "{stderr}");
+    assert!(
+        stderr.contains("is a simulator seed, not a playbook"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("quiesce sim --seed seeds/demo-cluster.yaml"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches('×').count(), 1, "one diagnostic: {stderr}");
+}
+
+/// `validate workflows/*.yaml`, as the README and the CI example run it, passes: no seed there.
+#[test]
+fn every_yaml_file_in_workflows_is_a_valid_playbook() {
+    let mut args = vec!["validate".to_owned()];
+    args.extend(yaml_files("workflows"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = quiesce(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+/// Connection settings whose variables are unset are notes for what contacts nothing, and
+/// refusals (exit 2, at the playbook line, before contacting anything) for what contacts the
+/// cluster.
+#[test]
+fn unset_connection_variables_are_notes_offline_and_refusals_online() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("p.yaml");
+    std::fs::write(
+        &path,
+        "version: 1\ncluster:\n  url: ${ES_URL}\n  api_key: ${ES_API_KEY}\njobs:\n  - id: web-latency\n    state: closed\n",
+    )
+    .expect("write");
+    let path = path.display().to_string();
+    for args in [
+        vec!["validate", &path],
+        vec!["plan", &path, "--offline"],
+        vec!["graph", &path, "--offline"],
+    ] {
+        let out = quiesce(&args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(stderr.contains("`ES_API_KEY` is not set"), "{stderr}");
+        assert!(stderr.contains("note: "), "{stderr}");
+        assert!(
+            !stderr.contains("give a default: `${ES_API_KEY"),
+            "{stderr}"
+        );
+    }
+    // `plan` contacts the cluster: refused before contacting anything (the port is closed).
+    let out = quiesce(&["plan", &path]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("`cluster.url` needs it"), "{stderr}");
+    assert!(stderr.contains("`cluster.api_key` needs it"), "{stderr}");
+    assert!(stderr.contains("p.yaml:4:12"), "{stderr}");
+    // `--cluster` gives the URL; the API key is still missing.
+    let out = quiesce(&["plan", &path, "--cluster", "sim:"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("`cluster.url` needs it"), "{stderr}");
+    assert!(stderr.contains("`cluster.api_key` needs it"), "{stderr}");
+}
+
+/// `validate --output github`: one workflow command per problem at its line and column.
+#[test]
+fn github_output_is_annotations_on_the_lines() {
+    let out = quiesce(&[
+        "validate",
+        "--output",
+        "github",
+        "workflows/restore.yaml",
+        "tests/fixtures/invalid/contradictory_state.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines[0],
+        "::error file=tests/fixtures/invalid/contradictory_state.yaml,line=6,col=9,endLine=6,endColumn=29,title=quiesce%3A%3Aplaybook%3A%3Acontradictory_state::datafeed `datafeed-web-latency` is to be started but its job `web-latency` is to be closed%0AA started datafeed needs an opened job: open the job or stop the datafeed."
+    );
+    assert_eq!(lines[1], "quiesce validate: 2 file(s), 1 valid, 1 invalid");
+}
+
+/// The README's example playbook validates as written, with no secret in the environment (a
+/// pull-request check has none).
+#[test]
+fn the_readme_example_playbook_validates_without_its_secret() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let section = &readme[readme
+        .find("## Playbook format")
+        .expect("the format section")..];
+    let block = &section[section.find("```yaml\n").expect("its example") + 8..];
+    let example = &block[..block.find("```").expect("the end of the example")];
+    assert!(example.contains("api_key: ${ES_API_KEY}"), "{example}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("example.yaml");
+    std::fs::write(&path, example).expect("write");
+    let out = quiesce(&["validate", &path.display().to_string()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("`ES_API_KEY` is not set"),
+        "a note: {stderr}"
+    );
 }

@@ -9,6 +9,7 @@ fn api(status: u16, error_type: &str, reason: &str) -> Error {
             reason: reason.into(),
             caused_by: None,
         },
+        help: None,
         retry_after: None,
     }
 }
@@ -64,6 +65,7 @@ fn enabling_upgrade_mode_past_its_timeout_is_still_in_progress() {
         endpoint: "set_upgrade_mode",
         status: 500,
         body,
+        help: None,
         retry_after: None,
     };
     assert!(failed(timed_out).is_still_in_progress());
@@ -103,6 +105,7 @@ fn answered(status: u16, body: &str) -> Error {
         endpoint: "test",
         status,
         body: EsErrorBody::parse(body),
+        help: None,
         retry_after: None,
     }
 }
