@@ -11,6 +11,9 @@ mod read;
 mod replay;
 mod write;
 
+#[cfg(test)]
+mod tests;
+
 pub use lock::{LockError, LockHolder, StateLock};
 pub use read::{RunLog, StepStatus, find_run, list_runs, read};
 pub use replay::{resume_playbook, revert_playbook};

@@ -315,3 +315,72 @@ async fn revert_disables_the_upgrade_mode_a_run_left_on() {
         stdout(&runs)
     );
 }
+
+/// `runs` over the journals of `tests/fixtures/journals` whose names start with `prefix`,
+/// copied into a fresh state directory.
+fn runs_over_fixtures(prefix: &str) -> Value {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/journals");
+    let state_dir = std::env::temp_dir().join(format!(
+        "quiesce-fixture-runs-{prefix}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&state_dir);
+    std::fs::create_dir_all(state_dir.join("runs")).expect("state dir");
+    for entry in std::fs::read_dir(&fixtures).expect("fixtures").flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(prefix) && name.ends_with(".jsonl") {
+            // `runs` sorts by file name, which starts with the run id in real state directories.
+            let text = std::fs::read_to_string(entry.path()).expect("fixture");
+            let header: Value =
+                serde_json::from_str(text.lines().next().expect("header")).expect("JSON");
+            let id = header["run_id"].as_str().expect("run id");
+            std::fs::write(state_dir.join("runs").join(format!("{id}.jsonl")), text).expect("copy");
+        }
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_quiesce"))
+        .args(["runs", "--output", "json", "--state-dir"])
+        .arg(&state_dir)
+        .env_remove("QUIESCE_STATE_DIR")
+        .output()
+        .expect("runs");
+    let _ = std::fs::remove_dir_all(&state_dir);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).is_empty(), "{}", stderr(&output));
+    serde_json::from_str(&stdout(&output)).expect("JSON")
+}
+
+#[test]
+fn journals_written_by_format_1_keep_reading() {
+    let rows = runs_over_fixtures("v1-");
+    let row = |id: &str| {
+        rows.as_array()
+            .expect("rows")
+            .iter()
+            .find(|r| r["run_id"] == id)
+            .unwrap_or_else(|| panic!("{id} in {rows}"))
+            .clone()
+    };
+    let demo = row("20261130T134311Z-1c9c");
+    assert_eq!(demo["outcome"], "succeeded", "{demo}");
+    assert_eq!(demo["changed"], 42, "{demo}");
+    assert_eq!(demo["upgrade_mode_left_on"], true, "{demo}");
+
+    let resumed = row("20261130T134322Z-56f0");
+    assert_eq!(resumed["outcome"], "succeeded", "{resumed}");
+    assert_eq!(resumed["resumed"], 1, "{resumed}");
+    assert_eq!(
+        resumed["changed"], 8,
+        "5 before the resume, 3 by it: {resumed}"
+    );
+    assert_eq!(resumed["failed"], 0, "{resumed}");
+    assert_eq!(resumed["upgrade_mode_left_on"], true, "{resumed}");
+
+    let interrupted = row("20261130T134329Z-c3b6");
+    assert_eq!(
+        interrupted["outcome"], "interrupted (resume it)",
+        "{interrupted}"
+    );
+    assert_eq!(interrupted["changed"], 3, "{interrupted}");
+    assert_eq!(interrupted["skipped"], 4, "{interrupted}");
+    assert_eq!(interrupted["upgrade_mode_left_on"], false, "{interrupted}");
+}
