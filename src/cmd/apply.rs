@@ -177,8 +177,8 @@ pub(crate) async fn execute(
     };
     stream::err(&format!("journal: {}\n", journal.path().display()));
 
-    let (interrupt_tx, interrupts) = tokio::sync::watch::channel(0u8);
-    forward_signals(interrupt_tx.clone())?;
+    let interrupts = exec::Interrupts::new();
+    forward_signals(interrupts.clone())?;
     let color = diagnostic::color_enabled();
     let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(HumanReporter::new(
         &view,
@@ -193,7 +193,7 @@ pub(crate) async fn execute(
         run_id,
         cluster: cluster_name,
         concurrency: args.concurrency.map(usize::from),
-        interrupts,
+        interrupts: interrupts.clone(),
         seed: jitter_seed(),
     };
     let mut journal_error = None;
@@ -204,7 +204,7 @@ pub(crate) async fn execute(
             && let Err(err) = journal.event(&event)
         {
             journal_error = Some(err);
-            let _ = interrupt_tx.send(1);
+            interrupts.stop();
         }
         for reporter in &mut reporters {
             reporter.report(&event);
@@ -401,14 +401,14 @@ fn confirm(view: &PlanView, cluster: &str) -> Result<(), Error> {
 ///
 /// The handlers are registered before this returns, so that a signal arriving as soon as the
 /// run starts is already ours (and not the default "terminate at once").
-fn forward_signals(interrupts: tokio::sync::watch::Sender<u8>) -> Result<(), Error> {
+fn forward_signals(interrupts: exec::Interrupts) -> Result<(), Error> {
     let mut signals = Signals::register()
         .map_err(|e| Error::Internal(format!("cannot listen for signals: {e}")))?;
     tokio::spawn(async move {
-        for level in 1..=2u8 {
-            signals.next().await;
-            let _ = interrupts.send(level);
-        }
+        signals.next().await;
+        interrupts.stop();
+        signals.next().await;
+        interrupts.abandon();
     });
     Ok(())
 }

@@ -110,7 +110,7 @@ async fn a_run_journals_its_before_state_first_and_every_transition() {
         .map(|l| serde_json::from_str(l).expect("JSON line"))
         .collect();
     assert_eq!(lines[0]["type"], "header");
-    assert_eq!(lines[0]["version"], 1);
+    assert_eq!(lines[0]["version"], 2);
     assert_eq!(lines[0]["before"]["jobs"]["web-latency"]["state"], "opened");
     assert_eq!(
         lines[0]["before"]["datafeeds"]["datafeed-web-latency"]["mode"],
