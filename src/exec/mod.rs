@@ -20,6 +20,11 @@ mod retry;
 mod scheduler;
 mod step;
 
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;
+
 pub use cluster::Cluster;
 pub use event::{
     CancelReason, EVENT_FORMAT_VERSION, EsAnswer, Escalation, Event, EventKind, Observation,
