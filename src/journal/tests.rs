@@ -76,3 +76,151 @@ fn v1_a_run_interrupted_twice_reads_as_interrupted() {
     assert!(segment.finished().is_some());
     assert!(!log.enabled_upgrade_mode());
 }
+
+use crate::exec::EventKind;
+
+use super::read::Recorded;
+use StepStatus::Interrupted;
+
+#[test]
+fn v2_a_failed_run_then_its_resume_reads_the_same_as_in_format_1() {
+    let log = fixture("v2-failed-then-resumed.jsonl");
+    assert_eq!(log.header.version, 2);
+    assert_eq!(log.segments.len(), 2);
+    assert!(log.segments.iter().all(|s| s.version == 2));
+    let v1 = fixture("v1-failed-then-resumed.jsonl");
+    for (now, then) in log.segments.iter().zip(&v1.segments) {
+        assert_eq!(now.statuses(), then.statuses());
+        assert_eq!(now.finished(), then.finished());
+    }
+    // Format 2 keeps the facts themselves.
+    let escalations = log.segments[0]
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Recorded::V2(event) if matches!(event.kind, EventKind::StepEscalated { .. })
+            )
+        })
+        .count();
+    assert_eq!(escalations, 2, "the failed job and the stuck stop");
+}
+
+#[test]
+fn v2_a_run_interrupted_twice_reads_the_abandoned_step() {
+    let log = fixture("v2-interrupted-twice.jsonl");
+    let segment = &log.segments[0];
+    assert_eq!(
+        segment.statuses(),
+        vec![
+            Changed, Changed, Changed,   // the stops
+            Skipped,   // #4 not started
+            Abandoned, // #5 close pay-fraud
+            Skipped, Skipped, Skipped,
+        ]
+    );
+    assert!(segment.interrupted());
+    let stats = segment.finished().expect("finished");
+    assert_eq!((stats.interrupted, stats.failed), (1, 0));
+}
+
+#[test]
+fn v2_a_run_interrupted_in_back_off_then_resumed() {
+    let log = fixture("v2-interrupted-in-back-off-then-resumed.jsonl");
+    assert_eq!(log.segments.len(), 2);
+    let first = &log.segments[0];
+    assert_eq!(
+        first.statuses(),
+        vec![
+            Changed,
+            Changed,
+            Changed,
+            Changed,     // the stops, the failed job's close
+            Interrupted, // #5 close pay-fraud: 503, then no new attempt
+            Changed,
+            Changed,
+            Skipped, // #8 upgrade mode
+        ]
+    );
+    assert!(first.interrupted());
+    let resumed = &log.segments[1];
+    assert_eq!(resumed.statuses(), vec![Changed, Changed]);
+    assert!(!resumed.interrupted());
+    assert!(log.enabled_upgrade_mode());
+}
+
+/// A scratch journal made of `lines`.
+fn journal_of(name: &str, lines: &[String]) -> PathBuf {
+    let path = std::env::temp_dir().join(format!(
+        "quiesce-journal-{name}-{}.jsonl",
+        std::process::id()
+    ));
+    std::fs::write(&path, lines.join("\n") + "\n").expect("scratch journal");
+    path
+}
+
+/// The lines of a fixture.
+fn lines_of(name: &str) -> Vec<String> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/journals")
+        .join(name);
+    std::fs::read_to_string(path)
+        .expect("fixture")
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn an_event_this_quiesce_does_not_know_is_an_error_not_a_silence() {
+    for fixture in ["v1-demo-shutdown.jsonl", "v2-interrupted-twice.jsonl"] {
+        let mut lines = lines_of(fixture);
+        let index = lines
+            .iter()
+            .position(|l| l.contains("\"step_succeeded\""))
+            .expect("a success");
+        lines[index] = lines[index].replace("\"step_succeeded\"", "\"step_suceeded\"");
+        let path = journal_of("renamed", &lines);
+        let read = read(&path);
+        let _ = std::fs::remove_file(&path);
+        let Err(err) = read else {
+            panic!("{fixture}: a renamed event was read");
+        };
+        let text = err.to_string();
+        let line = format!("line {}", index + 1);
+        assert!(
+            text.contains(&line) && text.contains("step_suceeded"),
+            "{fixture}: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_torn_last_line_is_skipped_and_reported() {
+    let mut lines = lines_of("v2-interrupted-twice.jsonl");
+    let last = lines.pop().expect("lines");
+    lines.push(last[..last.len() / 2].to_owned());
+    let path = journal_of("torn", &lines);
+    let log = read(&path).expect("reads");
+    let _ = std::fs::remove_file(&path);
+    assert!(log.torn_tail);
+    assert_eq!(
+        log.segments[0].finished(),
+        None,
+        "the torn line was run_finished"
+    );
+}
+
+#[test]
+fn a_journal_of_a_newer_format_is_refused() {
+    let mut lines = lines_of("v2-interrupted-twice.jsonl");
+    lines[0] = lines[0].replacen("\"version\":2", "\"version\":3", 1);
+    let path = journal_of("newer", &lines);
+    let read = read(&path);
+    let _ = std::fs::remove_file(&path);
+    let Err(err) = read else {
+        panic!("a journal of format 3 was read");
+    };
+    assert!(err.to_string().contains("journal format 3"), "{err}");
+}

@@ -384,3 +384,97 @@ fn journals_written_by_format_1_keep_reading() {
     assert_eq!(interrupted["skipped"], 4, "{interrupted}");
     assert_eq!(interrupted["upgrade_mode_left_on"], false, "{interrupted}");
 }
+
+#[test]
+fn journals_written_by_format_2_read_with_their_interruptions() {
+    let rows = runs_over_fixtures("v2-");
+    let row = |id: &str| {
+        rows.as_array()
+            .expect("rows")
+            .iter()
+            .find(|r| r["run_id"] == id)
+            .unwrap_or_else(|| panic!("{id} in {rows}"))
+            .clone()
+    };
+    let resumed = row("20261130T141934Z-3079");
+    assert_eq!(resumed["outcome"], "succeeded", "{resumed}");
+    assert_eq!(resumed["changed"], 8, "{resumed}");
+
+    let twice = row("20261130T141937Z-638c");
+    assert_eq!(twice["outcome"], "interrupted (resume it)", "{twice}");
+    assert_eq!(twice["failed"], 0, "abandoned is not failed: {twice}");
+
+    let back_off = row("20261130T141938Z-d149");
+    assert_eq!(back_off["outcome"], "succeeded", "{back_off}");
+    assert_eq!(back_off["resumed"], 1, "{back_off}");
+    assert_eq!(back_off["changed"], 8, "{back_off}");
+    assert_eq!(back_off["upgrade_mode_left_on"], true, "{back_off}");
+}
+
+/// The cluster the fixture journals were written against.
+const FIXTURE_SEED: &str = r#"
+cluster: { name: fixture, version: 8.15.0 }
+nodes: { count: 2, memory: 16gb }
+latency: { profile: fast }
+jobs:
+  - { id: web-latency, groups: [web, prod], model_bytes: 10mb, state: opened }
+  - { id: web-errors, groups: [web, prod], model_bytes: 5mb, state: opened }
+  - { id: pay-fraud, groups: [payments, prod], model_bytes: 50mb, state: opened }
+  - { id: pay-declines, groups: [payments, prod], model_bytes: 20mb, state: opened }
+  - { id: batch-nightly, groups: [batch], state: closed }
+datafeeds:
+  - { id: datafeed-web-latency, job: web-latency, state: started }
+  - { id: datafeed-web-errors, job: web-errors, state: started }
+  - { id: datafeed-pay-fraud, job: pay-fraud, state: started }
+  - { id: datafeed-pay-declines, job: pay-declines, state: stopped }
+  - { id: datafeed-batch-nightly, job: batch-nightly, state: stopped }
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_begun_by_format_1_is_resumed_and_reverted_by_format_2() {
+    let rig = Rig::new(FIXTURE_SEED).await;
+    let before = states(&rig).await;
+    let id = "20261130T134329Z-c3b6";
+    let runs = rig.dir.join(".quiesce/runs");
+    std::fs::create_dir_all(&runs).expect("state dir");
+    let journal = runs.join(format!("{id}.jsonl"));
+    std::fs::copy(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/journals/v1-interrupted-twice.jsonl"),
+        &journal,
+    )
+    .expect("fixture");
+
+    let resumed = quiesce(&rig, &["resume", id, "--yes"]).await;
+    assert_eq!(resumed.status.code(), Some(0), "{}", stderr(&resumed));
+    let (jobs, _, upgrade) = states(&rig).await;
+    for job in ["web-latency", "web-errors", "pay-fraud", "pay-declines"] {
+        assert_eq!(jobs[job], "closed", "{jobs}");
+    }
+    assert_eq!(upgrade, true);
+    let text = std::fs::read_to_string(&journal).expect("journal");
+    let resumed_line: Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("JSON"))
+        .find(|l| l["type"] == "resumed")
+        .expect("a resumed line");
+    assert_eq!(
+        resumed_line["version"], 2,
+        "the lines after it are format 2"
+    );
+
+    let listed = quiesce(&rig, &["runs", "--output", "json"]).await;
+    let rows: Value = serde_json::from_str(&stdout(&listed)).expect("JSON");
+    assert_eq!(rows[0]["outcome"], "succeeded", "{rows}");
+    assert_eq!(rows[0]["resumed"], 1, "{rows}");
+    assert_eq!(rows[0]["upgrade_mode_left_on"], true, "{rows}");
+
+    let reverted = quiesce(&rig, &["revert", id, "--yes"]).await;
+    assert_eq!(reverted.status.code(), Some(0), "{}", stderr(&reverted));
+    assert_eq!(
+        states(&rig).await,
+        before,
+        "as the format 1 header says it was"
+    );
+    rig.assert_no_ordering_violation().await;
+}
