@@ -491,30 +491,41 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn the_first_interrupt_lets_steps_in_flight_finish_and_exits_130() {
-    // Slow closes (realistic latencies) so the run is still going when the signal arrives.
-    let seed = SEED.replace(
-        "nodes: { count: 2, memory: 16gb }",
-        "nodes: { count: 2, memory: 16gb }\nlatency: { profile: realistic, close_job: 400ms, stop_datafeed: 400ms, persist_rate: 100mb }",
-    );
-    let rig = Rig::new(&seed).await;
+    let rig = Rig::new(SEED).await;
+    // One at a time, and the close of pay-fraud answers late: while it is in flight nothing
+    // else can start, so the interrupt sent when it starts lands before any other step does.
+    rig.faults(json!([
+        { "operation": "close_job", "target": "pay-fraud", "delay": "3s" }
+    ]))
+    .await;
     let playbook = SHUTDOWN.replace("settings:\n", "settings:\n  concurrency: 1\n");
     let command = rig.command(&playbook, &["playbook.yaml", "--yes", "--output", "json"]);
-    // Interrupt once the first step has succeeded: the run is then surely under way.
-    let (code, events, err) = interrupt_on(command, vec![event("step_succeeded")]).await;
+    let close_started: Trigger =
+        Box::new(|e| e["event"] == "step_started" && e["target"] == "pay-fraud");
+    let (code, events, err) = interrupt_on(command, vec![close_started]).await;
     assert_eq!(code, Some(130), "{err}");
+    let cancelled = events
+        .iter()
+        .position(|e| e["event"] == "run_cancelling" && e["reason"] == "interrupted")
+        .unwrap_or_else(|| panic!("{events:?}"));
+    // The close in flight finished...
+    let closed = events
+        .iter()
+        .position(|e| e["event"] == "step_succeeded" && e["target"] == "pay-fraud")
+        .unwrap_or_else(|| panic!("{events:?}"));
+    assert!(cancelled < closed, "{events:?}");
+    // ...and nothing started after it.
     assert!(
-        events
+        !events[closed..]
             .iter()
-            .any(|e| e["event"] == "run_cancelling" && e["reason"] == "interrupted"),
+            .any(|e| e["event"] == "step_started"),
         "{events:?}"
     );
     let last = events.last().expect("finished");
     assert_eq!(last["event"], "run_finished");
     assert!(last["stats"]["skipped"].as_u64().unwrap_or(0) > 0, "{last}");
-    assert_eq!(
-        last["stats"]["failed"], 0,
-        "in-flight steps finished: {last}"
-    );
+    assert_eq!(last["stats"]["failed"], 0, "{last}");
+    assert_eq!(rig.stats().await["jobs"]["pay-fraud"], "closed");
     rig.assert_no_ordering_violation().await;
 }
 

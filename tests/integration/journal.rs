@@ -3,15 +3,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
 
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
 use serde_json::Value;
 
 use super::rig::Rig;
 
-/// Slow enough that a kill lands in the middle of the run.
+/// Realistic latencies, so that a run takes a while.
 const SLOW_SEED: &str = r#"
 cluster: { name: journal-test, version: 8.15.0 }
 nodes: { count: 2, memory: 16gb }
@@ -135,37 +132,73 @@ async fn a_run_journals_its_before_state_first_and_every_transition() {
     assert_eq!(rows[0]["upgrade_mode_left_on"], true, "{rows}");
 }
 
+/// Runs `command` with `--output json` and SIGKILLs it once `kill_after` step transitions
+/// (successes, failures, skips) have been reported. The journal is written before the reporters
+/// see an event, so at least that many transitions are on disk by then. Returns whether the
+/// kill came before the run finished.
+async fn kill_after_transitions(mut command: Command, kill_after: usize) -> bool {
+    use std::io::{BufRead, BufReader};
+    command
+        .args(["--output", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = command.spawn().expect("spawns");
+    tokio::task::spawn_blocking(move || {
+        let stdout = child.stdout.take().expect("piped");
+        let mut seen = 0;
+        let mut killed = false;
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let event: Value = serde_json::from_str(&line).expect("a JSON event");
+            let transition = matches!(
+                event["event"].as_str(),
+                Some("step_succeeded" | "step_failed" | "step_skipped")
+            );
+            if event["event"] == "run_started" || transition {
+                if transition {
+                    seen += 1;
+                }
+                if seen == kill_after && event["event"] != "run_finished" {
+                    let _ = child.kill(); // SIGKILL
+                    killed = true;
+                    break;
+                }
+            }
+        }
+        let _ = child.wait();
+        killed
+    })
+    .await
+    .expect("joined")
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn killed_at_random_moments_a_run_resumes_to_completion_and_reverts_exactly() {
-    let seed: u64 = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(7, |d| d.subsec_nanos().into());
-    let mut rng = SmallRng::seed_from_u64(seed);
-    for round in 0..3 {
-        let kill_after = Duration::from_millis(rng.random_range(80..1800));
-        let context = format!("round {round}, kill after {kill_after:?} (rng seed {seed})");
+async fn killed_at_any_step_a_run_resumes_to_completion_and_reverts_exactly() {
+    // The run has 10 steps: 4 stops, 5 closes, upgrade mode. Kill it right after it started,
+    // after the first transition, in the middle, and with only upgrade mode left.
+    for kill_after in [0, 1, 5, 9] {
+        let context = format!("killed after {kill_after} step transition(s)");
         let rig = Rig::new(SLOW_SEED).await;
         let before = states(&rig).await;
+        // The last step cannot finish before the kill: upgrade mode answers after a minute.
+        rig.faults(serde_json::json!([
+            { "operation": "set_upgrade_mode", "delay": "60s" }
+        ]))
+        .await;
 
-        let mut command = rig.command(SHUTDOWN, &["playbook.yaml", "--yes"]);
-        command.stdout(Stdio::null()).stderr(Stdio::null());
-        let mut child = command.spawn().expect("spawns");
-        let killed = tokio::task::spawn_blocking(move || {
-            std::thread::sleep(kill_after);
-            let _ = child.kill(); // SIGKILL
-            child.wait().expect("reaped")
-        })
-        .await
-        .expect("joined");
-        let Some(journal) = journals(&rig.dir).pop() else {
-            // Killed before the journal existed: nothing may have changed then.
-            assert_eq!(states(&rig).await, before, "{context}");
-            continue;
-        };
+        let command = rig.command(SHUTDOWN, &["playbook.yaml", "--yes"]);
+        assert!(
+            kill_after_transitions(command, kill_after).await,
+            "{context}: the run ended before the kill"
+        );
+        let journal = journals(&rig.dir).pop().expect("a journal");
         let id = run_id(&journal);
-        if killed.success() {
-            // The run finished before the kill; resume must then find nothing left.
-        }
+        let runs = quiesce(&rig, &["runs", "--output", "json"]).await;
+        let rows: Value = serde_json::from_str(&stdout(&runs)).expect("JSON");
+        assert_eq!(
+            rows[0]["outcome"], "incomplete (resume it)",
+            "{context}: {rows}"
+        );
+        rig.faults(serde_json::json!([])).await;
 
         let resumed = quiesce(&rig, &["resume", &id, "--yes"]).await;
         assert_eq!(
@@ -269,19 +302,28 @@ async fn a_torn_last_line_is_reported_not_fatal() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_run_on_the_same_state_directory_exits_3_naming_the_holder() {
+    use std::io::{BufRead, BufReader};
     let rig = Rig::new(SLOW_SEED).await;
-    let mut first = rig.command(SHUTDOWN, &["playbook.yaml", "--yes"]);
-    first.stdout(Stdio::null()).stderr(Stdio::null());
+    // The first run holds the lock until it is killed: its closes do not answer for a minute.
+    rig.faults(serde_json::json!([{ "operation": "close_job", "delay": "60s" }]))
+        .await;
+    let mut first = rig.command(SHUTDOWN, &["playbook.yaml", "--yes", "--output", "json"]);
+    first.stdout(Stdio::piped()).stderr(Stdio::null());
     let mut child = first.spawn().expect("spawns");
-    let dir = rig.dir.clone();
-    // Wait until the first run holds the lock (its journal exists), bounded.
-    for _ in 0..200 {
-        if !journals(&dir).is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    // The journal, and so the lock, exist once the run has started.
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let started = tokio::task::spawn_blocking(move || {
+        lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|line| line.contains(r#""event":"run_started""#))
+    })
+    .await
+    .expect("joined");
+    assert!(started, "the first run started");
+
     let second = quiesce(&rig, &["apply", "playbook.yaml", "--yes"]).await;
+    let _ = child.kill();
     let _ = tokio::task::spawn_blocking(move || child.wait()).await;
     assert_eq!(second.status.code(), Some(3), "{}", stderr(&second));
     let err = stderr(&second);
