@@ -70,7 +70,6 @@ async fn shutdown(concurrency: usize) -> (Duration, usize) {
     let playbook = model::load(&source, &|_| None).expect("playbook");
     let (plan, _) = plan::build(&playbook, &source, Some(snapshot)).expect("plan");
     let view = PlanView::new(&plan, &playbook.settings, "bench.yaml", PLAYBOOK);
-    let (_keep, interrupts) = tokio::sync::watch::channel(0u8);
     let started = Instant::now();
     let outcome = exec::execute(
         &view,
@@ -79,7 +78,7 @@ async fn shutdown(concurrency: usize) -> (Duration, usize) {
             run_id: "bench".into(),
             cluster: "bench".into(),
             concurrency: Some(concurrency),
-            interrupts,
+            interrupts: exec::Interrupts::new(),
             seed: 1,
         },
         &mut |_| {},

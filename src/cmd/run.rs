@@ -123,8 +123,8 @@ pub(crate) async fn execute(
     };
     stream::err(&format!("journal: {}\n", journal.path().display()));
 
-    let (interrupt_tx, interrupts) = tokio::sync::watch::channel(0u8);
-    signals::forward(interrupt_tx.clone())?;
+    let interrupts = exec::Interrupts::new();
+    signals::forward(interrupts.clone())?;
     let color = diagnostic::color_enabled();
     let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(HumanReporter::new(
         &view,
@@ -139,7 +139,7 @@ pub(crate) async fn execute(
         run_id,
         cluster: cluster_name,
         concurrency: args.concurrency.map(usize::from),
-        interrupts,
+        interrupts: interrupts.clone(),
         seed: jitter_seed(),
     };
     let mut journal_error = None;
@@ -150,7 +150,7 @@ pub(crate) async fn execute(
             && let Err(err) = journal.event(&event)
         {
             journal_error = Some(err);
-            let _ = interrupt_tx.send(1);
+            interrupts.stop();
         }
         for reporter in &mut reporters {
             reporter.report(&event);

@@ -1,5 +1,8 @@
 //! `quiesce runs`: past runs from their journals: id, command, playbook, start, outcome,
 //! counts, and a flag on any run that enabled upgrade mode which no later run disabled.
+//!
+//! Owns the table. Must never read a journal's JSON itself: `journal::read` types it, and this
+//! only asks the [`RunLog`] (statuses, counts, interruptions).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -54,7 +57,7 @@ fn row(log: &RunLog) -> RunRow {
     let outcome = match (finished, last) {
         (None, _) => "incomplete (resume it)",
         (Some(_), Some(segment)) if segment.interrupted() => "interrupted (resume it)",
-        (Some(f), _) if f["stats"]["failed"] == 0 && f["stats"]["skipped"] == 0 => "succeeded",
+        (Some(stats), _) if stats.all_succeeded() => "succeeded",
         (Some(_), _) => "failed",
     };
     RunRow {
@@ -65,8 +68,8 @@ fn row(log: &RunLog) -> RunRow {
         outcome,
         changed: count(StepStatus::Changed),
         already_in_state: count(StepStatus::AlreadyInState),
-        failed: finished.map_or(0, |f| f["stats"]["failed"].as_u64().unwrap_or(0)),
-        skipped: finished.map_or(0, |f| f["stats"]["skipped"].as_u64().unwrap_or(0)),
+        failed: finished.map_or(0, |stats| stats.failed as u64),
+        skipped: finished.map_or(0, |stats| stats.skipped as u64),
         resumed: log.segments.len().saturating_sub(1),
         upgrade_mode_left_on: false,
         torn_last_line: log.torn_tail,

@@ -2,19 +2,20 @@
 //! start nothing new; second: abandon in-flight waits); `quiesce sim` stops on the first.
 
 use crate::error::Error;
+use crate::exec;
 
 /// First Ctrl-C (or SIGTERM): start nothing new. Second: abandon in-flight waits.
 ///
 /// The handlers are registered before this returns, so that a signal arriving as soon as the
 /// run starts is already ours (and not the default "terminate at once").
-pub(crate) fn forward(interrupts: tokio::sync::watch::Sender<u8>) -> Result<(), Error> {
+pub(crate) fn forward(interrupts: exec::Interrupts) -> Result<(), Error> {
     let mut signals = Signals::register()
         .map_err(|e| Error::Internal(format!("cannot listen for signals: {e}")))?;
     tokio::spawn(async move {
-        for level in 1..=2u8 {
-            signals.next().await;
-            let _ = interrupts.send(level);
-        }
+        signals.next().await;
+        interrupts.stop();
+        signals.next().await;
+        interrupts.abandon();
     });
     Ok(())
 }

@@ -1,21 +1,30 @@
-//! Events: everything that happens during a run, in the past tense. The executor emits them;
-//! reporters and the journal consume them. The JSON form (one object per line with
-//! `--output json`) is versioned by [`EVENT_FORMAT_VERSION`].
+//! Events: everything that happens during a run, in the past tense, as data. The executor emits
+//! them; reporters turn them into words and the journal keeps them. The JSON form (one object per
+//! line with `--output json`, one journal line each) is versioned by [`EVENT_FORMAT_VERSION`] and
+//! read back with serde (`resume`, `revert`, `runs`).
+//!
+//! Owns the event types and their JSON form. Must never hold a sentence: why a step was skipped,
+//! why it escalated and how it failed are enums with the facts (Elasticsearch's status, type and
+//! reason; the state stats showed); `report::run` chooses the words.
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// Bumped whenever the JSON form of events changes incompatibly.
-pub const EVENT_FORMAT_VERSION: u32 = 1;
+use crate::plan::{Action, StepView};
+
+/// Bumped whenever the JSON form of events changes incompatibly. 2: step events carry their
+/// action, target and playbook place; skip reasons, escalations and errors are data; steps can
+/// end interrupted or abandoned. Journals of version 1 are still read (`journal::v1`).
+pub const EVENT_FORMAT_VERSION: u32 = 2;
 
 /// One thing that happened, with when.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     /// Wall-clock time, RFC 3339.
     pub at: jiff::Timestamp,
     /// Since the run started.
-    #[serde(rename = "elapsed_ms", serialize_with = "millis")]
+    #[serde(rename = "elapsed_ms", with = "millis")]
     pub elapsed: Duration,
     #[serde(flatten)]
     pub kind: EventKind,
@@ -24,7 +33,31 @@ pub struct Event {
 /// Step numbers are the 1-based ids of the plan (`#3`), as in `plan` output.
 pub type StepNo = usize;
 
-#[derive(Debug, Clone, Serialize)]
+/// What a step event is about, so that it reads without the plan: `"step": 3, "action":
+/// "close_job", "target": "web-latency", "source": "playbook.yaml:14"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRef {
+    #[serde(rename = "step")]
+    pub no: StepNo,
+    pub action: Action,
+    pub target: String,
+    /// The playbook `file:line` that asked for the step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+impl From<&StepView> for StepRef {
+    fn from(step: &StepView) -> StepRef {
+        StepRef {
+            no: step.id,
+            action: step.action,
+            target: step.target.clone(),
+            source: step.source.as_ref().map(ToString::to_string),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
     RunStarted {
@@ -34,137 +67,309 @@ pub enum EventKind {
         steps: usize,
         concurrency: usize,
     },
-    /// An attempt of a step began (attempt 1 is the first call).
+    /// An attempt of a step began: its request is on its way (attempt 1 is the first).
     StepStarted {
-        step: StepNo,
+        #[serde(flatten)]
+        step: StepRef,
         attempt: u32,
     },
-    /// The call was accepted; the step now waits for the observed state.
+    /// The request was accepted; the step now waits for stats to show the state. `observed` is
+    /// what stats showed before the request.
     StepWaiting {
-        step: StepNo,
-        observed: String,
+        #[serde(flatten)]
+        step: StepRef,
+        observed: TargetState,
     },
     /// An attempt failed; `retry_in` is set when another attempt will follow.
     StepAttemptFailed {
-        step: StepNo,
+        #[serde(flatten)]
+        step: StepRef,
         attempt: u32,
         error: StepError,
-        #[serde(rename = "retry_in_ms", serialize_with = "opt_millis")]
+        #[serde(rename = "retry_in_ms", with = "opt_millis", default)]
         retry_in: Option<Duration>,
     },
-    /// The step escalated to `force=true` after its timeout.
+    /// The step goes on with `force=true`.
     StepEscalated {
-        step: StepNo,
-        warning: String,
+        #[serde(flatten)]
+        step: StepRef,
+        escalation: Escalation,
     },
     StepSucceeded {
-        step: StepNo,
+        #[serde(flatten)]
+        step: StepRef,
         outcome: Success,
         attempts: u32,
-        #[serde(rename = "duration_ms", serialize_with = "millis")]
+        #[serde(rename = "duration_ms", with = "millis")]
         duration: Duration,
     },
     StepFailed {
-        step: StepNo,
+        #[serde(flatten)]
+        step: StepRef,
         error: StepError,
         attempts: u32,
-        #[serde(rename = "duration_ms", serialize_with = "millis")]
+        #[serde(rename = "duration_ms", with = "millis")]
         duration: Duration,
     },
+    /// The run was interrupted while the step was between attempts (backing off, or about to
+    /// make its first request): it made no new one. Its last request, if any, had failed.
+    StepInterrupted {
+        #[serde(flatten)]
+        step: StepRef,
+        attempts: u32,
+        #[serde(rename = "duration_ms", with = "millis")]
+        duration: Duration,
+    },
+    /// A second interrupt gave up on the step's request or wait in flight. The cluster may
+    /// still carry the request out.
+    StepAbandoned {
+        #[serde(flatten)]
+        step: StepRef,
+        attempts: u32,
+        #[serde(rename = "duration_ms", with = "millis")]
+        duration: Duration,
+    },
+    /// The step never started.
     StepSkipped {
-        step: StepNo,
-        reason: String,
+        #[serde(flatten)]
+        step: StepRef,
+        reason: SkipReason,
     },
     /// No new step will start: a step failed under `on_failure: stop`, or a signal arrived.
-    RunCancelling {
-        reason: CancelReason,
-    },
+    RunCancelling { reason: CancelReason },
     RunFinished {
         stats: RunStats,
-        #[serde(rename = "duration_ms", serialize_with = "millis")]
+        #[serde(rename = "duration_ms", with = "millis")]
         duration: Duration,
     },
 }
 
+impl EventKind {
+    /// The step an event is about, for step events.
+    pub fn step(&self) -> Option<&StepRef> {
+        match self {
+            EventKind::StepStarted { step, .. }
+            | EventKind::StepWaiting { step, .. }
+            | EventKind::StepAttemptFailed { step, .. }
+            | EventKind::StepEscalated { step, .. }
+            | EventKind::StepSucceeded { step, .. }
+            | EventKind::StepFailed { step, .. }
+            | EventKind::StepInterrupted { step, .. }
+            | EventKind::StepAbandoned { step, .. }
+            | EventKind::StepSkipped { step, .. } => Some(step),
+            EventKind::RunStarted { .. }
+            | EventKind::RunCancelling { .. }
+            | EventKind::RunFinished { .. } => None,
+        }
+    }
+}
+
 /// How a step succeeded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Success {
-    /// quiesce's call moved the resource to its wanted state.
+    /// quiesce's request moved the resource to its wanted state.
     Changed,
     /// The resource was already in the wanted state when the step ran.
     AlreadyInState,
 }
 
-/// Why a step's attempt failed, for people and programs: what Elasticsearch said, or what was
-/// observed when the step gave up.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StepError {
-    /// HTTP status, for answers from Elasticsearch.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    /// Elasticsearch's `error.type` (`status_exception`), or quiesce's own kind
-    /// (`connection`, `timeout`, `stuck`).
-    pub error_type: String,
-    pub reason: String,
-    /// What stats said when the step gave up (state, node, assignment explanation).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub diagnosis: Option<String>,
+/// A state stats can show for a step's target: a job's, a datafeed's, or upgrade mode's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetState {
+    Opening,
+    Opened,
+    Closing,
+    Closed,
+    Failed,
+    Starting,
+    Started,
+    Stopping,
+    Stopped,
+    Enabled,
+    Disabled,
 }
 
-impl std::fmt::Display for StepError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if let Some(status) = self.status {
-            write!(f, "{status} ")?;
+impl TargetState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetState::Opening => "opening",
+            TargetState::Opened => "opened",
+            TargetState::Closing => "closing",
+            TargetState::Closed => "closed",
+            TargetState::Failed => "failed",
+            TargetState::Starting => "starting",
+            TargetState::Started => "started",
+            TargetState::Stopping => "stopping",
+            TargetState::Stopped => "stopped",
+            TargetState::Enabled => "enabled",
+            TargetState::Disabled => "disabled",
         }
-        if !self.error_type.is_empty() {
-            write!(f, "{}: ", self.error_type)?;
-        }
-        f.write_str(&self.reason)?;
-        if let Some(diagnosis) = &self.diagnosis {
-            write!(f, " ({diagnosis})")?;
-        }
-        Ok(())
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// What stats said of a step's target: its state and, for jobs and datafeeds, where it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observation {
+    pub state: TargetState,
+    /// The node it is assigned to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// Elasticsearch's `assignment_explanation`, when it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignment_explanation: Option<String>,
+}
+
+/// What Elasticsearch answered when it refused a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EsAnswer {
+    /// The HTTP status.
+    pub status: u16,
+    /// `error.type` (`status_exception`); empty for the flat routing errors and proxies.
+    #[serde(rename = "type")]
+    pub error_type: String,
+    /// `error.reason`.
+    pub reason: String,
+    /// `error.caused_by.reason`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caused_by: Option<String>,
+}
+
+/// Why a step's attempt failed, or the step gave up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StepError {
+    /// Elasticsearch refused the request.
+    Elasticsearch(EsAnswer),
+    /// Elasticsearch refused to close a failed job without `force=true`, and
+    /// `settings.force: never` forbids forcing.
+    ForceNotAllowed(EsAnswer),
+    /// No connection, or it broke before the answer.
+    Connection { reason: String },
+    /// The request got no answer in time.
+    NoAnswer {
+        endpoint: String,
+        #[serde(rename = "after_ms", with = "millis")]
+        after: Duration,
+    },
+    /// The answer could not be used (not Elasticsearch, unreadable body).
+    Client { reason: String },
+    /// The step timeout passed before stats showed the state (and force was not allowed, or
+    /// did not help).
+    StepTimeout {
+        #[serde(rename = "timeout_ms", with = "millis")]
+        timeout: Duration,
+        observed: Observation,
+    },
+    /// An open of a `failed` job: it must be closed with force first.
+    JobFailed { observed: Observation },
+    /// The target is no longer in stats: deleted meanwhile.
+    Gone,
+    /// A bug in quiesce (a step's task ended abnormally).
+    Internal { reason: String },
+}
+
+/// Why a step goes on with `force=true`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Escalation {
+    /// The job is `failed`: only a forced close works.
+    FailedJob,
+    /// Stats still showed `state` when the step timeout passed (`settings.force:
+    /// after_timeout`).
+    AfterTimeout {
+        state: TargetState,
+        #[serde(rename = "timeout_ms", with = "millis")]
+        timeout: Duration,
+    },
+}
+
+/// Why a step never started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SkipReason {
+    /// `step`, which it needs directly or through others, failed.
+    DependencyFailed { step: StepNo },
+    /// `step` failed and `on_failure` is `stop`.
+    Stopped { step: StepNo },
+    /// A signal arrived before it could start.
+    Interrupted,
+    /// Its dependencies never all succeeded, and none failed: only a hand-edited plan with a
+    /// cycle gets here.
+    NeverReady,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CancelReason {
     /// A step failed and `on_failure` is `stop`.
     StepFailed,
-    /// Ctrl-C (or SIGTERM): in-flight steps finish, nothing new starts.
+    /// Ctrl-C (or SIGTERM): nothing new starts, requests and waits in flight finish.
     Interrupted,
-    /// A second signal: in-flight waits are abandoned.
+    /// A second signal: requests and waits in flight are abandoned.
     Abandoned,
 }
 
 /// Counts by outcome at the end of a run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunStats {
     pub changed: usize,
     pub already_in_state: usize,
     pub failed: usize,
     pub skipped: usize,
+    /// Interrupted between attempts or abandoned in flight (absent from format 1, where an
+    /// abandoned step counted as failed).
+    #[serde(default)]
+    pub interrupted: usize,
 }
 
 impl RunStats {
     /// Every step reached its state.
     pub fn all_succeeded(&self) -> bool {
-        self.failed == 0 && self.skipped == 0
+        self.failed == 0 && self.skipped == 0 && self.interrupted == 0
     }
 }
 
-fn millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_u64(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
+/// A duration as whole milliseconds.
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        duration: &Duration,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Duration, D::Error> {
+        u64::deserialize(deserializer).map(Duration::from_millis)
+    }
 }
 
-fn opt_millis<S: serde::Serializer>(
-    duration: &Option<Duration>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match duration {
-        Some(d) => millis(d, serializer),
-        None => serializer.serialize_none(),
+/// An optional duration as whole milliseconds or `null`.
+mod opt_millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        duration: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match duration {
+            Some(duration) => super::millis::serialize(duration, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        Option::<u64>::deserialize(deserializer).map(|ms| ms.map(Duration::from_millis))
     }
 }

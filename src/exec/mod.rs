@@ -1,18 +1,35 @@
 //! Stage 4: execution. Runs a plan's steps against the cluster in dependency order, at most
 //! `concurrency` at a time, with retries, timeouts and escalation; emits an [`Event`] for every
-//! transition and never prints.
+//! transition.
 //!
-//! Takes a [`PlanView`](crate::plan::PlanView) (made now, or saved by `plan -o`) and an
-//! [`EsClient`](crate::es::EsClient); gives a [`RunOutcome`] and the event stream. Never decides
-//! what to do beyond the plan: it only decides when, and how hard to try.
+//! Takes a [`PlanView`](crate::plan::PlanView) (made now, or saved by `plan -o`), a [`Cluster`]
+//! (an [`EsClient`](crate::es::EsClient), or a fake in tests) and [`Interrupts`]; gives a
+//! [`RunOutcome`] and the event stream. Must never print or word anything (events are data;
+//! `report` chooses the words), and never decide what to do beyond the plan: only when, and how
+//! hard to try.
+//!
+//! - [`scheduler`](execute): the one loop that owns the run state.
+//! - `step`: one step's life (observe, request, confirm, retry, escalate, stop when told).
+//! - [`Cluster`]: what a step needs of the cluster; `EsClient` implements it.
+//! - [`Backoff`]: the retry schedule, as data.
 
+mod cluster;
 mod event;
+mod interrupt;
 mod retry;
 mod scheduler;
 mod step;
 
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;
+
+pub use cluster::Cluster;
 pub use event::{
-    CancelReason, EVENT_FORMAT_VERSION, Event, EventKind, RunStats, StepError, StepNo, Success,
+    CancelReason, EVENT_FORMAT_VERSION, EsAnswer, Escalation, Event, EventKind, Observation,
+    RunStats, SkipReason, StepError, StepNo, StepRef, Success, TargetState,
 };
+pub use interrupt::Interrupts;
 pub use retry::Backoff;
-pub use scheduler::{Interrupts, RunOptions, RunOutcome, execute};
+pub use scheduler::{RunOptions, RunOutcome, execute};

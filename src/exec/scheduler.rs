@@ -1,24 +1,31 @@
-//! The scheduler: one loop that owns the run state. It starts ready steps (all dependencies
-//! succeeded) while fewer than `concurrency` run, the one heading the longest remaining chain
-//! first; receives results; skips the dependents of a failed step; stops scheduling on
-//! `on_failure: stop` or an interrupt; and turns everything into [`Event`]s.
+//! The scheduler: one loop that owns the run state (nextest's dispatcher). It starts ready steps
+//! (every dependency succeeded) while fewer than `concurrency` run, the one heading the longest
+//! remaining chain first; receives results; skips the dependents of a failed step; stops
+//! scheduling on `on_failure: stop` or an interrupt; and turns every transition into an
+//! [`Event`].
+//!
+//! Owns the run state and the order of events. Must never do I/O itself (workers do), never
+//! print, and never start a step before every dependency's success was handed to the sink (the
+//! journal writes it there before anything depends on it).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
-use crate::es::EsClient;
 use crate::model::OnFailure;
 use crate::plan::PlanView;
 
-use super::event::{CancelReason, Event, EventKind, RunStats, StepError, StepNo, Success};
-use super::step::{StepResult, Worker};
-
-/// How interrupted the run is: 0 not, 1 start nothing new, 2 abandon in-flight waits too.
-pub type Interrupts = watch::Receiver<u8>;
+use super::cluster::Cluster;
+use super::event::{
+    CancelReason, Event, EventKind, RunStats, SkipReason, StepError, StepNo, StepRef, Success,
+};
+use super::interrupt::Interrupts;
+use super::step::{End, StepResult, Worker};
 
 /// What the run needs besides the plan.
 pub struct RunOptions {
@@ -42,203 +49,274 @@ pub struct RunOutcome {
 enum State {
     Pending,
     Running,
-    Succeeded,
-    Failed,
-    Skipped,
+    Done,
 }
 
-/// Runs `view` against `client`, handing every event to `sink` in order.
-pub async fn execute(
+/// Why no new step starts.
+#[derive(Debug, Clone, Copy)]
+enum Halt {
+    /// This step failed under `on_failure: stop`.
+    Failed(StepNo),
+    Interrupted,
+}
+
+/// Runs `view` against `cluster`, handing every event to `sink` in order.
+pub async fn execute<C: Cluster>(
     view: &PlanView,
-    client: EsClient,
-    mut options: RunOptions,
+    cluster: C,
+    options: RunOptions,
     sink: &mut dyn FnMut(Event),
 ) -> RunOutcome {
-    let started = Instant::now();
-    let mut emit = |kind: EventKind| {
-        sink(Event {
-            at: jiff::Timestamp::now(),
-            elapsed: started.elapsed(),
-            kind,
-        });
-    };
-    let n = view.steps.len();
     let concurrency = options
         .concurrency
         .unwrap_or(view.settings.concurrency)
         .max(1);
-    emit(EventKind::RunStarted {
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let worker = Worker {
+        cluster: Arc::new(cluster),
+        settings: view.settings.clone(),
+        emit: events_tx,
+        interrupts: options.interrupts.clone(),
+        seed: options.seed,
+    };
+    let n = view.steps.len();
+    let mut dispatcher = Dispatcher {
+        view,
+        started: Instant::now(),
+        sink,
+        state: vec![State::Pending; n],
+        waiting_on: view.steps.iter().map(|s| s.dependencies.len()).collect(),
+        priority: critical_paths(view),
+        ready: BinaryHeap::new(),
+        stats: RunStats::default(),
+        halt: None,
+        interrupted: false,
+        abandoned: false,
+    };
+    dispatcher.emit(EventKind::RunStarted {
         run_id: options.run_id.clone(),
         playbook: view.playbook.name.clone(),
         cluster: options.cluster.clone(),
         steps: n,
         concurrency,
     });
-
-    let dependents: Vec<Vec<StepNo>> = view.steps.iter().map(|s| s.dependents.clone()).collect();
-    let mut waiting_on: Vec<usize> = view.steps.iter().map(|s| s.dependencies.len()).collect();
-    let priority = critical_paths(view);
-    let mut state = vec![State::Pending; n];
-    let mut ready: BinaryHeap<(u64, Reverse<StepNo>)> = (1..=n)
-        .filter(|&no| waiting_on[no - 1] == 0)
-        .map(|no| (priority[no - 1], Reverse(no)))
-        .collect();
-
-    let (events_tx, mut events_rx) = mpsc::unbounded_channel();
-    let (abandon_tx, abandon_rx) = watch::channel(false);
-    let worker = Worker {
-        client,
-        settings: view.settings.clone(),
-        emit: events_tx,
-        abandon: abandon_rx,
-        seed: options.seed,
-    };
-    let mut running: JoinSet<StepResult> = JoinSet::new();
-    let mut task_step: HashMap<tokio::task::Id, StepNo> = HashMap::new();
-    let mut stats = RunStats::default();
-    let mut stop_reason: Option<String> = None;
-    let mut interrupted = false;
-
-    loop {
-        while stop_reason.is_none() && running.len() < concurrency {
-            let Some((_, Reverse(no))) = ready.pop() else {
-                break;
-            };
-            state[no - 1] = State::Running;
-            let handle = running.spawn(worker.clone().run(view.steps[no - 1].clone()));
-            task_step.insert(handle.id(), no);
+    for no in 1..=n {
+        if dispatcher.waiting_on[no - 1] == 0 {
+            dispatcher.make_ready(no);
         }
-        if running.is_empty() {
-            break;
-        }
-        tokio::select! {
-            Some((_, kind)) = events_rx.recv() => emit(kind),
-            Some(joined) = running.join_next_with_id() => {
-                while let Ok((_, kind)) = events_rx.try_recv() {
-                    emit(kind);
-                }
-                let result = match joined {
-                    Ok((_, result)) => result,
-                    Err(err) => StepResult {
-                        step: task_step.get(&err.id()).copied().unwrap_or(0),
-                        outcome: Err(StepError {
-                            status: None,
-                            error_type: "internal".into(),
-                            reason: format!("this is a bug in quiesce, please report it: the step's task ended abnormally ({err})"),
-                            diagnosis: None,
-                        }),
-                        attempts: 0,
-                        duration: Duration::ZERO,
-                    },
+    }
+    dispatcher
+        .run(worker, concurrency, &options.interrupts, events_rx)
+        .await
+}
+
+/// The run state, and the sink every transition goes to.
+struct Dispatcher<'a> {
+    view: &'a PlanView,
+    started: Instant,
+    sink: &'a mut dyn FnMut(Event),
+    state: Vec<State>,
+    /// Dependencies of each step not yet succeeded.
+    waiting_on: Vec<usize>,
+    priority: Vec<u64>,
+    ready: BinaryHeap<(u64, Reverse<StepNo>)>,
+    stats: RunStats,
+    halt: Option<Halt>,
+    interrupted: bool,
+    abandoned: bool,
+}
+
+impl Dispatcher<'_> {
+    fn emit(&mut self, kind: EventKind) {
+        (self.sink)(Event {
+            at: jiff::Timestamp::now(),
+            elapsed: self.started.elapsed(),
+            kind,
+        });
+    }
+
+    fn step_ref(&self, no: StepNo) -> StepRef {
+        StepRef::from(&self.view.steps[no - 1])
+    }
+
+    fn make_ready(&mut self, no: StepNo) {
+        self.ready.push((self.priority[no - 1], Reverse(no)));
+    }
+
+    async fn run<C: Cluster>(
+        mut self,
+        worker: Worker<C>,
+        concurrency: usize,
+        interrupts: &Interrupts,
+        mut events: mpsc::UnboundedReceiver<EventKind>,
+    ) -> RunOutcome {
+        let mut running: JoinSet<StepResult> = JoinSet::new();
+        let mut task_step: HashMap<tokio::task::Id, StepNo> = HashMap::new();
+        loop {
+            // An interrupt may have come from the sink itself (a journal that cannot be
+            // written): look before starting anything.
+            self.notice(interrupts);
+            while self.halt.is_none() && running.len() < concurrency {
+                let Some((_, Reverse(no))) = self.ready.pop() else {
+                    break;
                 };
-                let no = result.step;
-                if no == 0 {
-                    continue;
-                }
-                match result.outcome {
-                    Ok(outcome) => {
-                        state[no - 1] = State::Succeeded;
-                        match outcome {
-                            Success::Changed => stats.changed += 1,
-                            Success::AlreadyInState => stats.already_in_state += 1,
-                        }
-                        emit(EventKind::StepSucceeded {
-                            step: no,
-                            outcome,
-                            attempts: result.attempts,
-                            duration: result.duration,
-                        });
-                        for &next in &dependents[no - 1] {
-                            waiting_on[next - 1] -= 1;
-                            if waiting_on[next - 1] == 0 && state[next - 1] == State::Pending {
-                                ready.push((priority[next - 1], Reverse(next)));
+                self.state[no - 1] = State::Running;
+                let handle = running.spawn(worker.clone().run(self.view.steps[no - 1].clone()));
+                task_step.insert(handle.id(), no);
+            }
+            if running.is_empty() {
+                break;
+            }
+            // Interrupts first: once one arrived, its `run_cancelling` comes before anything
+            // else (the top of the loop emits it).
+            tokio::select! {
+                biased;
+                () = interrupts.stopping(), if !self.interrupted => {}
+                () = interrupts.abandoning(), if !self.abandoned => {}
+                Some(kind) = events.recv() => self.emit(kind),
+                Some(joined) = running.join_next_with_id() => {
+                    // The step's own events come before its end.
+                    while let Ok(kind) = events.try_recv() {
+                        self.emit(kind);
+                    }
+                    let result = match joined {
+                        Ok((_, result)) => result,
+                        Err(err) => {
+                            let Some(no) = task_step.get(&err.id()).copied() else {
+                                continue;
+                            };
+                            StepResult {
+                                step: self.step_ref(no),
+                                end: End::Failed(StepError::Internal {
+                                    reason: err.to_string(),
+                                }),
+                                attempts: 0,
+                                duration: Duration::ZERO,
                             }
                         }
-                    }
-                    Err(error) => {
-                        state[no - 1] = State::Failed;
-                        stats.failed += 1;
-                        emit(EventKind::StepFailed {
-                            step: no,
-                            error,
-                            attempts: result.attempts,
-                            duration: result.duration,
-                        });
-                        let step = &view.steps[no - 1];
-                        let why = format!(
-                            "needs #{no} {} `{}`, which failed",
-                            step.action.verb(),
-                            step.target
-                        );
-                        skip_dependents(no, &dependents, &mut state, &mut stats, &why, &mut emit);
-                        if view.settings.on_failure == OnFailure::Stop && stop_reason.is_none() {
-                            stop_reason = Some(format!(
-                                "not started: the run stopped after #{no} failed (`on_failure: stop`)"
-                            ));
-                            emit(EventKind::RunCancelling { reason: CancelReason::StepFailed });
-                        }
-                    }
-                }
-            }
-            Ok(()) = options.interrupts.changed() => {
-                let level = *options.interrupts.borrow();
-                if level >= 1 && !interrupted {
-                    interrupted = true;
-                    if stop_reason.is_none() {
-                        stop_reason = Some("not started: the run was interrupted".into());
-                    }
-                    emit(EventKind::RunCancelling { reason: CancelReason::Interrupted });
-                }
-                if level >= 2 && !*abandon_tx.borrow() {
-                    let _ = abandon_tx.send(true);
-                    emit(EventKind::RunCancelling { reason: CancelReason::Abandoned });
+                    };
+                    self.finished(result);
                 }
             }
         }
+        while let Ok(kind) = events.try_recv() {
+            self.emit(kind);
+        }
+        self.notice(interrupts);
+        for no in 1..=self.view.steps.len() {
+            if self.state[no - 1] == State::Pending {
+                let reason = match self.halt {
+                    Some(Halt::Failed(step)) => SkipReason::Stopped { step },
+                    Some(Halt::Interrupted) => SkipReason::Interrupted,
+                    None => SkipReason::NeverReady,
+                };
+                self.skip(no, reason);
+            }
+        }
+        let duration = self.started.elapsed();
+        let stats = self.stats;
+        self.emit(EventKind::RunFinished { stats, duration });
+        RunOutcome {
+            stats,
+            interrupted: self.interrupted,
+        }
     }
-    while let Ok((_, kind)) = events_rx.try_recv() {
-        emit(kind);
-    }
-    for no in 1..=n {
-        if state[no - 1] == State::Pending {
-            state[no - 1] = State::Skipped;
-            stats.skipped += 1;
-            emit(EventKind::StepSkipped {
-                step: no,
-                reason: stop_reason
-                    .clone()
-                    .unwrap_or_else(|| "not started: a dependency did not succeed".into()),
+
+    /// Turns a new level of interruption into its event, once each, the first level first.
+    fn notice(&mut self, interrupts: &Interrupts) {
+        if interrupts.is_stopping() && !self.interrupted {
+            self.interrupted = true;
+            self.halt.get_or_insert(Halt::Interrupted);
+            self.emit(EventKind::RunCancelling {
+                reason: CancelReason::Interrupted,
+            });
+        }
+        if interrupts.is_abandoning() && !self.abandoned {
+            self.abandoned = true;
+            self.emit(EventKind::RunCancelling {
+                reason: CancelReason::Abandoned,
             });
         }
     }
-    emit(EventKind::RunFinished {
-        stats,
-        duration: started.elapsed(),
-    });
-    RunOutcome { stats, interrupted }
-}
 
-/// Marks every pending step that (transitively) depends on `failed` as skipped.
-fn skip_dependents(
-    failed: StepNo,
-    dependents: &[Vec<StepNo>],
-    state: &mut [State],
-    stats: &mut RunStats,
-    why: &str,
-    emit: &mut dyn FnMut(EventKind),
-) {
-    let mut stack = dependents[failed - 1].clone();
-    while let Some(no) = stack.pop() {
-        if state[no - 1] != State::Pending {
-            continue;
+    /// Records how a step ended, and what follows from it.
+    fn finished(&mut self, result: StepResult) {
+        let no = result.step.no;
+        self.state[no - 1] = State::Done;
+        let (step, attempts, duration) = (result.step, result.attempts, result.duration);
+        match result.end {
+            End::Succeeded(outcome) => {
+                match outcome {
+                    Success::Changed => self.stats.changed += 1,
+                    Success::AlreadyInState => self.stats.already_in_state += 1,
+                }
+                self.emit(EventKind::StepSucceeded {
+                    step,
+                    outcome,
+                    attempts,
+                    duration,
+                });
+                for &next in &self.view.steps[no - 1].dependents {
+                    self.waiting_on[next - 1] -= 1;
+                    if self.waiting_on[next - 1] == 0 && self.state[next - 1] == State::Pending {
+                        self.make_ready(next);
+                    }
+                }
+            }
+            End::Failed(error) => {
+                self.stats.failed += 1;
+                self.emit(EventKind::StepFailed {
+                    step,
+                    error,
+                    attempts,
+                    duration,
+                });
+                self.skip_dependents(no);
+                if self.view.settings.on_failure == OnFailure::Stop && self.halt.is_none() {
+                    self.halt = Some(Halt::Failed(no));
+                    self.emit(EventKind::RunCancelling {
+                        reason: CancelReason::StepFailed,
+                    });
+                }
+            }
+            // Only an interrupt ends a step so; its dependents are skipped at the end, as
+            // everything not started.
+            End::Interrupted => {
+                self.stats.interrupted += 1;
+                self.emit(EventKind::StepInterrupted {
+                    step,
+                    attempts,
+                    duration,
+                });
+            }
+            End::Abandoned => {
+                self.stats.interrupted += 1;
+                self.emit(EventKind::StepAbandoned {
+                    step,
+                    attempts,
+                    duration,
+                });
+            }
         }
-        state[no - 1] = State::Skipped;
-        stats.skipped += 1;
-        emit(EventKind::StepSkipped {
-            step: no,
-            reason: why.to_owned(),
-        });
-        stack.extend(dependents[no - 1].iter().copied());
+    }
+
+    fn skip(&mut self, no: StepNo, reason: SkipReason) {
+        self.state[no - 1] = State::Done;
+        self.stats.skipped += 1;
+        let step = self.step_ref(no);
+        self.emit(EventKind::StepSkipped { step, reason });
+    }
+
+    /// Skips every pending step that (transitively) depends on `failed`.
+    fn skip_dependents(&mut self, failed: StepNo) {
+        let mut stack = self.view.steps[failed - 1].dependents.clone();
+        while let Some(no) = stack.pop() {
+            if self.state[no - 1] != State::Pending {
+                continue;
+            }
+            self.skip(no, SkipReason::DependencyFailed { step: failed });
+            stack.extend(self.view.steps[no - 1].dependents.iter().copied());
+        }
     }
 }
 

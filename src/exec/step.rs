@@ -1,42 +1,83 @@
-//! Running one step: observe, call, confirm through stats, retry what is worth retrying,
-//! escalate to force when the settings allow it. Success is the observed state, never the
-//! HTTP 200. Workers only do I/O and report through [`Emit`]; the scheduler owns the run state.
+//! Running one step: observe, request, confirm through stats, retry what is worth retrying,
+//! escalate to force when the settings allow it, and stop as the [`Interrupts`] say.
+//!
+//! Owns the step's life and the facts its events carry. Must never print, never word anything
+//! (events hold data; `report` chooses the words), never touch the run state (the scheduler
+//! owns it: workers only do I/O and report through [`Emit`]), and never count an HTTP 200 as
+//! success: success is the state stats show.
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
 
-use crate::es::request::Force as EsForce;
-use crate::es::types::{DatafeedState, JobState};
-use crate::es::{self, EsClient};
+use crate::es;
 use crate::model::ForcePolicy;
 use crate::plan::{Action, Force, SettingsView, StepView};
 
-use super::event::{EventKind, StepError, StepNo, Success};
+use super::cluster::Cluster;
+use super::event::{
+    EsAnswer, Escalation, EventKind, Observation, StepError, StepRef, Success, TargetState,
+};
+use super::interrupt::Interrupts;
 use super::retry::Backoff;
 
 /// What a worker tells the scheduler while it runs.
-pub(crate) type Emit = mpsc::UnboundedSender<(StepNo, EventKind)>;
+pub(crate) type Emit = mpsc::UnboundedSender<EventKind>;
 
-/// What a step came to, with the attempts it took.
+/// How a step ended, with the attempts it took.
 #[derive(Debug)]
 pub(crate) struct StepResult {
-    pub step: StepNo,
-    pub outcome: Result<Success, StepError>,
+    pub step: StepRef,
+    pub end: End,
     pub attempts: u32,
     pub duration: Duration,
 }
 
+#[derive(Debug)]
+pub(crate) enum End {
+    Succeeded(Success),
+    Failed(StepError),
+    /// Stopped between attempts by the first interrupt.
+    Interrupted,
+    /// Given up in flight by the second interrupt.
+    Abandoned,
+}
+
+/// Why [`Worker::drive`] ended without the state.
+enum Halt {
+    Failed(StepError),
+    Interrupted,
+    Abandoned,
+}
+
+impl From<StepError> for Halt {
+    fn from(error: StepError) -> Halt {
+        Halt::Failed(error)
+    }
+}
+
 /// Everything a worker needs; cloned into each spawned step.
-#[derive(Clone)]
-pub(crate) struct Worker {
-    pub client: EsClient,
+pub(crate) struct Worker<C> {
+    pub cluster: Arc<C>,
     pub settings: SettingsView,
     pub emit: Emit,
-    /// Becomes true on a second interrupt: abandon waits and calls.
-    pub abandon: watch::Receiver<bool>,
+    pub interrupts: Interrupts,
     /// Base of the jitter seeds, so that runs differ but a step's schedule is reproducible.
     pub seed: u64,
+}
+
+impl<C> Clone for Worker<C> {
+    fn clone(&self) -> Worker<C> {
+        Worker {
+            cluster: Arc::clone(&self.cluster),
+            settings: self.settings.clone(),
+            emit: self.emit.clone(),
+            interrupts: self.interrupts.clone(),
+            seed: self.seed,
+        }
+    }
 }
 
 /// Where a resource stands relative to the step's target.
@@ -45,25 +86,43 @@ enum Progress {
     Reached,
     /// On its way to the target (`stopping` for a stop): wait.
     Moving,
-    /// On its way somewhere else first (`closing` for an open): wait, then call.
+    /// On its way somewhere else first (`closing` for an open): wait, then request.
     Settling,
-    /// Needs the call.
+    /// Needs the request.
     Away,
-    /// Cannot get there (an open of a `failed` job).
-    Blocked(String),
+    /// Cannot get there.
+    Blocked(StepError),
 }
 
-/// One observation of the step's resource.
-struct Seen {
-    progress: Progress,
-    state: String,
-    diagnosis: String,
+/// Where `observed` stands for `action`.
+fn progress(action: Action, observed: Option<&Observation>) -> Progress {
+    use TargetState as S;
+    let Some(observation) = observed else {
+        return Progress::Blocked(StepError::Gone);
+    };
+    match (action, observation.state) {
+        (Action::StopDatafeed, S::Stopped)
+        | (Action::StartDatafeed, S::Started)
+        | (Action::CloseJob, S::Closed)
+        | (Action::OpenJob, S::Opened)
+        | (Action::EnableUpgradeMode, S::Enabled)
+        | (Action::DisableUpgradeMode, S::Disabled) => Progress::Reached,
+        (Action::StopDatafeed, S::Stopping)
+        | (Action::StartDatafeed, S::Starting)
+        | (Action::CloseJob, S::Closing)
+        | (Action::OpenJob, S::Opening) => Progress::Moving,
+        (Action::StartDatafeed, S::Stopping) | (Action::OpenJob, S::Closing) => Progress::Settling,
+        (Action::OpenJob, S::Failed) => Progress::Blocked(StepError::JobFailed {
+            observed: observation.clone(),
+        }),
+        _ => Progress::Away,
+    }
 }
 
 const POLL_START: Duration = Duration::from_millis(50);
 const POLL_MAX: Duration = Duration::from_secs(2);
 
-impl Worker {
+impl<C: Cluster> Worker<C> {
     pub(crate) async fn run(self, step: StepView) -> StepResult {
         let started = Instant::now();
         let mut backoff = Backoff::new(
@@ -72,18 +131,24 @@ impl Worker {
             Duration::from_millis(self.settings.max_backoff_ms),
             self.seed ^ (step.id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
         );
-        let outcome = self.drive(&step, &mut backoff, started).await;
+        let about = StepRef::from(&step);
+        let end = match self.drive(&step, &about, &mut backoff, started).await {
+            Ok(success) => End::Succeeded(success),
+            Err(Halt::Failed(error)) => End::Failed(error),
+            Err(Halt::Interrupted) => End::Interrupted,
+            Err(Halt::Abandoned) => End::Abandoned,
+        };
         StepResult {
-            step: step.id,
-            outcome,
+            step: about,
+            end,
             attempts: backoff.made(),
             duration: started.elapsed(),
         }
     }
 
-    fn emit(&self, step: StepNo, kind: EventKind) {
+    fn emit(&self, kind: EventKind) {
         // The scheduler outlives its workers; a closed channel only means it stopped listening.
-        let _ = self.emit.send((step, kind));
+        let _ = self.emit.send(kind);
     }
 
     fn step_timeout(&self) -> Duration {
@@ -93,33 +158,38 @@ impl Worker {
     async fn drive(
         &self,
         step: &StepView,
+        about: &StepRef,
         backoff: &mut Backoff,
         started: Instant,
-    ) -> Result<Success, StepError> {
+    ) -> Result<Success, Halt> {
         let mut deadline = started + self.step_timeout();
         let mut forced = step.force == Force::RequiredAllowed;
         if forced {
-            self.warn_failed_job(step);
+            self.escalated(about, Escalation::FailedJob);
         }
         let mut calls = 0u32;
         let mut poll = POLL_START;
-        // Set by an escalation: the next round makes the forced call whatever the state.
+        // Set by an escalation: the next round makes the forced request whatever the state.
         let mut force_now = false;
-        // Set when a call failed and its back-off has passed: call again as soon as the
+        // Set when a request failed and its back-off has passed: request again as soon as the
         // resource is still away, rather than waiting as for a transition already under way.
         let mut retry_due = false;
         loop {
-            let seen = match self.observe(step).await {
-                Ok(seen) => seen,
+            let observed = match self
+                .abandonable(self.cluster.observe(step.action, &step.target))
+                .await?
+            {
+                Ok(observed) => observed,
                 Err(err) => {
                     // A failed observation uses up an attempt too, so that a cluster that stays
                     // unreachable ends the step.
                     backoff.attempt();
-                    self.failed_attempt(step, backoff, &err).await?;
+                    self.failed_attempt(about, backoff, &err).await?;
                     continue;
                 }
             };
-            match &seen.progress {
+            let progress = progress(step.action, observed.as_ref());
+            match progress {
                 Progress::Reached => {
                     return Ok(if calls == 0 {
                         Success::AlreadyInState
@@ -127,71 +197,76 @@ impl Worker {
                         Success::Changed
                     });
                 }
-                Progress::Blocked(reason) => {
-                    return Err(StepError {
-                        status: None,
-                        error_type: "blocked".into(),
-                        reason: reason.clone(),
-                        diagnosis: Some(seen.diagnosis),
-                    });
-                }
+                Progress::Blocked(error) => return Err(Halt::Failed(error)),
                 Progress::Away | Progress::Moving
                     if force_now
-                        || (seen.progress == Progress::Away
+                        || (progress == Progress::Away
                             && (calls == 0
                                 || retry_due
                                 || poll >= POLL_MAX
                                 || Instant::now() >= deadline)) =>
                 {
-                    // First call, a forced call after an escalation, or the resource went back
-                    // (a close that was lost): call (again).
+                    // First request, a forced request after an escalation, or the resource went
+                    // back (a close that was lost): request (again). Never after an interrupt.
+                    if self.interrupts.is_stopping() {
+                        return Err(Halt::Interrupted);
+                    }
                     if Instant::now() >= deadline && !force_now {
-                        self.timed_out(step, &seen, &mut forced, &mut deadline)?;
+                        self.timed_out(step, about, observed.as_ref(), &mut forced, &mut deadline)?;
                     }
                     force_now = false;
                     retry_due = false;
                     let attempt = backoff.attempt();
                     calls += 1;
-                    self.emit(
-                        step.id,
-                        EventKind::StepStarted {
-                            step: step.id,
-                            attempt,
-                        },
-                    );
+                    self.emit(EventKind::StepStarted {
+                        step: about.clone(),
+                        attempt,
+                    });
                     let remaining = deadline.saturating_duration_since(Instant::now());
-                    match self
-                        .call(step, forced, remaining.max(Duration::from_secs(1)))
-                        .await
-                    {
+                    let request = self.cluster.request(
+                        step.action,
+                        &step.target,
+                        forced,
+                        remaining.max(Duration::from_secs(1)),
+                    );
+                    match self.abandonable(request).await? {
                         Ok(()) => {
                             poll = POLL_START;
-                            self.emit(
-                                step.id,
-                                EventKind::StepWaiting {
-                                    step: step.id,
-                                    observed: seen.state.clone(),
-                                },
-                            );
-                            // Elasticsearch answers these calls once the state is reached (or
+                            if let Some(observed) = observed {
+                                self.emit(EventKind::StepWaiting {
+                                    step: about.clone(),
+                                    observed: observed.state,
+                                });
+                            }
+                            // Elasticsearch answers these requests once the state is reached (or
                             // its own wait ran out): confirm at once rather than after a pause.
                             continue;
                         }
                         Err(err) if err.is_still_in_progress() => poll = POLL_START,
-                        Err(err) if is_already(&err) => poll = POLL_START,
-                        Err(err) if needs_force(step, &err) => {
-                            if forced || self.settings.force == ForcePolicy::Never {
-                                return Err(with_hint(
-                                    step_error(&err),
-                                    "the job is failed and only a forced close works; set `settings.force: after_timeout` to allow it",
-                                ));
+                        // Already where an open or start would take it (or on its way): the
+                        // next observation decides.
+                        Err(err) if err.is_already_opened() || err.is_already_started() => {
+                            poll = POLL_START;
+                        }
+                        Err(err) if step.action == Action::CloseJob && err.needs_force_close() => {
+                            if self.settings.force == ForcePolicy::Never {
+                                let error = match step_error(&err) {
+                                    StepError::Elasticsearch(answer) => {
+                                        StepError::ForceNotAllowed(answer)
+                                    }
+                                    other => other,
+                                };
+                                return Err(error.into());
+                            }
+                            if forced {
+                                return Err(step_error(&err).into());
                             }
                             forced = true;
-                            self.warn_failed_job(step);
+                            self.escalated(about, Escalation::FailedJob);
                             continue;
                         }
                         Err(err) => {
-                            self.failed_attempt(step, backoff, &err).await?;
+                            self.failed_attempt(about, backoff, &err).await?;
                             retry_due = true;
                             continue;
                         }
@@ -199,297 +274,142 @@ impl Worker {
                 }
                 Progress::Moving | Progress::Settling | Progress::Away => {
                     if Instant::now() >= deadline {
-                        self.timed_out(step, &seen, &mut forced, &mut deadline)?;
-                        // Escalated: the next round makes the forced call.
+                        self.timed_out(step, about, observed.as_ref(), &mut forced, &mut deadline)?;
+                        // Escalated: the next round makes the forced request.
                         force_now = true;
                         continue;
                     }
                 }
             }
-            self.pause(poll).await?;
+            self.wait(poll).await?;
             poll = (poll.mul_f32(1.5)).min(POLL_MAX);
         }
     }
 
-    /// A failed job can only be closed with force: say what that skips.
-    fn warn_failed_job(&self, step: &StepView) {
-        self.emit(
-            step.id,
-            EventKind::StepEscalated {
-                step: step.id,
-                warning: format!(
-                    "job `{}` is failed: closing with force=true, which skips the flush, the final results and the model snapshot",
-                    step.target
-                ),
-            },
-        );
+    fn escalated(&self, about: &StepRef, escalation: Escalation) {
+        self.emit(EventKind::StepEscalated {
+            step: about.clone(),
+            escalation,
+        });
     }
 
-    /// The step's deadline passed while the resource was not there yet: escalate to force
-    /// when allowed, otherwise fail with what stats say.
+    /// The step's deadline passed while the resource was not there yet: escalate to force when
+    /// allowed (a forced request is a new one: not after an interrupt), otherwise fail with what
+    /// stats say.
     fn timed_out(
         &self,
         step: &StepView,
-        seen: &Seen,
+        about: &StepRef,
+        observed: Option<&Observation>,
         forced: &mut bool,
         deadline: &mut Instant,
-    ) -> Result<(), StepError> {
+    ) -> Result<(), Halt> {
+        let Some(observed) = observed else {
+            return Err(StepError::Gone.into());
+        };
         let forceable = matches!(step.action, Action::StopDatafeed | Action::CloseJob);
         if forceable && !*forced && self.settings.force == ForcePolicy::AfterTimeout {
+            if self.interrupts.is_stopping() {
+                return Err(Halt::Interrupted);
+            }
             *forced = true;
             *deadline = Instant::now() + self.step_timeout();
-            let skipped = match step.action {
-                Action::CloseJob => {
-                    "force skips the flush, the final results and the model snapshot; the job will reopen from its previous snapshot"
-                }
-                _ => "force removes the datafeed task without waiting for the search in flight",
-            };
-            self.emit(
-                step.id,
-                EventKind::StepEscalated {
-                    step: step.id,
-                    warning: format!(
-                        "`{}` still {} after the step timeout ({}); retrying with force=true: {skipped}",
-                        step.target,
-                        seen.state,
-                        es::es_time(self.step_timeout())
-                    ),
+            self.escalated(
+                about,
+                Escalation::AfterTimeout {
+                    state: observed.state,
+                    timeout: self.step_timeout(),
                 },
             );
             return Ok(());
         }
-        Err(StepError {
-            status: None,
-            error_type: "timeout".into(),
-            reason: format!(
-                "`{}` still {} after the step timeout ({})",
-                step.target,
-                seen.state,
-                es::es_time(self.step_timeout())
-            ),
-            diagnosis: Some(seen.diagnosis.clone()),
-        })
+        Err(StepError::StepTimeout {
+            timeout: self.step_timeout(),
+            observed: observed.clone(),
+        }
+        .into())
     }
 
-    /// Reports a failed attempt; waits and returns `Ok` when another attempt may follow.
+    /// Reports a failed attempt; backs off and returns `Ok` when another attempt follows.
+    /// After the first interrupt none does: the step ends interrupted.
     async fn failed_attempt(
         &self,
-        step: &StepView,
+        about: &StepRef,
         backoff: &mut Backoff,
         err: &es::Error,
-    ) -> Result<(), StepError> {
+    ) -> Result<(), Halt> {
         let error = step_error(err);
-        let retry_in = if err.is_retryable() {
+        let next = if err.is_retryable() {
             backoff.next_delay(err.retry_after())
         } else {
             None
         };
-        self.emit(
-            step.id,
-            EventKind::StepAttemptFailed {
-                step: step.id,
-                attempt: backoff.made(),
-                error: error.clone(),
-                retry_in,
-            },
-        );
-        match retry_in {
-            Some(delay) => self.pause(delay).await,
-            None => Err(error),
+        let stopping = self.interrupts.is_stopping();
+        self.emit(EventKind::StepAttemptFailed {
+            step: about.clone(),
+            attempt: backoff.made(),
+            error: error.clone(),
+            retry_in: next.filter(|_| !stopping),
+        });
+        match next {
+            // After an interrupt the back-off ends at once, and the step with it.
+            Some(delay) => self.back_off(delay).await,
+            None => Err(Halt::Failed(error)),
         }
     }
 
-    /// Sleeps, unless the run is abandoned.
-    async fn pause(&self, duration: Duration) -> Result<(), StepError> {
-        let mut abandon = self.abandon.clone();
-        if *abandon.borrow() {
-            return Err(abandoned());
-        }
+    /// The wait between attempts: an interrupt ends it, and the step with it.
+    async fn back_off(&self, delay: Duration) -> Result<(), Halt> {
         tokio::select! {
-            () = tokio::time::sleep(duration) => Ok(()),
-            _ = abandon.wait_for(|a| *a) => Err(abandoned()),
+            biased;
+            () = self.interrupts.abandoning() => Err(Halt::Abandoned),
+            () = self.interrupts.stopping() => Err(Halt::Interrupted),
+            () = tokio::time::sleep(delay) => Ok(()),
         }
     }
 
-    async fn call(&self, step: &StepView, forced: bool, wait: Duration) -> Result<(), es::Error> {
-        let force = if forced { EsForce::Yes } else { EsForce::No };
-        let client = &self.client;
-        let id = step.target.as_str();
-        let mut abandon = self.abandon.clone();
-        let call = async {
-            match step.action {
-                Action::StopDatafeed => client.stop_datafeed(id, force, wait).await,
-                Action::CloseJob => client.close_job(id, force, wait).await,
-                Action::OpenJob => client.open_job(id, wait).await,
-                Action::StartDatafeed => client.start_datafeed(id, wait).await,
-                Action::EnableUpgradeMode => client.set_upgrade_mode(true, wait).await,
-                Action::DisableUpgradeMode => client.set_upgrade_mode(false, wait).await,
-            }
-        };
+    /// The pause between two looks at a transition under way: only abandoning ends it, since a
+    /// step in flight finishes after the first interrupt.
+    async fn wait(&self, pause: Duration) -> Result<(), Halt> {
+        self.abandonable(tokio::time::sleep(pause)).await
+    }
+
+    /// `work`, unless the run abandons it first.
+    async fn abandonable<T>(&self, work: impl Future<Output = T>) -> Result<T, Halt> {
         tokio::select! {
-            result = call => result,
-            _ = abandon.wait_for(|a| *a) => Err(es::Error::Timeout { endpoint: "abandoned", after: Duration::ZERO }),
-        }
-    }
-
-    async fn observe(&self, step: &StepView) -> Result<Seen, es::Error> {
-        let id = step.target.as_str();
-        match step.action {
-            Action::StopDatafeed | Action::StartDatafeed => {
-                let stats = self.client.datafeed_stats(id).await?;
-                let Some(feed) = stats.datafeeds.into_iter().next() else {
-                    return Ok(Seen::missing("datafeed", id));
-                };
-                let progress = match (step.action, feed.state) {
-                    (Action::StopDatafeed, DatafeedState::Stopped)
-                    | (Action::StartDatafeed, DatafeedState::Started) => Progress::Reached,
-                    (Action::StopDatafeed, DatafeedState::Stopping)
-                    | (Action::StartDatafeed, DatafeedState::Starting) => Progress::Moving,
-                    (Action::StartDatafeed, DatafeedState::Stopping) => Progress::Settling,
-                    _ => Progress::Away,
-                };
-                Ok(Seen::of(
-                    progress,
-                    feed.state.as_str(),
-                    feed.node.map(|n| n.id),
-                    feed.assignment_explanation,
-                ))
-            }
-            Action::CloseJob | Action::OpenJob => {
-                let stats = self.client.job_stats(id).await?;
-                let Some(job) = stats.jobs.into_iter().next() else {
-                    return Ok(Seen::missing("job", id));
-                };
-                let progress = match (step.action, job.state) {
-                    (Action::CloseJob, JobState::Closed) | (Action::OpenJob, JobState::Opened) => {
-                        Progress::Reached
-                    }
-                    (Action::CloseJob, JobState::Closing)
-                    | (Action::OpenJob, JobState::Opening) => Progress::Moving,
-                    (Action::OpenJob, JobState::Closing) => Progress::Settling,
-                    (Action::OpenJob, JobState::Failed) => Progress::Blocked(format!(
-                        "job `{id}` is failed; close it with force before opening it"
-                    )),
-                    _ => Progress::Away,
-                };
-                Ok(Seen::of(
-                    progress,
-                    job.state.as_str(),
-                    job.node.map(|n| n.id),
-                    job.assignment_explanation,
-                ))
-            }
-            Action::EnableUpgradeMode | Action::DisableUpgradeMode => {
-                let on = self.client.ml_info().await?.upgrade_mode;
-                let wanted = step.action == Action::EnableUpgradeMode;
-                Ok(Seen {
-                    progress: if on == wanted {
-                        Progress::Reached
-                    } else {
-                        Progress::Away
-                    },
-                    state: if on { "enabled" } else { "disabled" }.into(),
-                    diagnosis: format!("upgrade_mode {on}"),
-                })
-            }
+            biased;
+            () = self.interrupts.abandoning() => Err(Halt::Abandoned),
+            done = work => Ok(done),
         }
     }
 }
 
-impl Seen {
-    /// What stats say of a job or datafeed: its state, node and assignment explanation.
-    fn of(
-        progress: Progress,
-        state: &str,
-        node: Option<String>,
-        explanation: Option<String>,
-    ) -> Seen {
-        let mut diagnosis = format!("state {state}");
-        match node {
-            Some(node) => diagnosis.push_str(&format!(", node {node}")),
-            None => diagnosis.push_str(", no node"),
-        }
-        if let Some(explanation) = explanation.filter(|e| !e.is_empty()) {
-            diagnosis.push_str(&format!(", assignment_explanation: {explanation}"));
-        }
-        Seen {
-            progress,
-            state: state.to_owned(),
-            diagnosis,
-        }
-    }
-
-    /// The resource is gone from stats (deleted meanwhile).
-    fn missing(kind: &str, id: &str) -> Seen {
-        Seen {
-            progress: Progress::Blocked(format!("{kind} `{id}` no longer exists")),
-            state: "missing".into(),
-            diagnosis: format!("not in {kind} stats"),
-        }
+/// What Elasticsearch answered.
+fn answer(status: u16, body: &es::EsErrorBody) -> EsAnswer {
+    EsAnswer {
+        status,
+        error_type: body.error_type.clone(),
+        reason: body.reason.clone(),
+        caused_by: body.caused_by.clone(),
     }
 }
 
-fn abandoned() -> StepError {
-    StepError {
-        status: None,
-        error_type: "interrupted".into(),
-        reason: "abandoned by a second interrupt; the operation may still complete on the cluster"
-            .into(),
-        diagnosis: None,
-    }
-}
-
-/// A 409 saying the resource is already where an open or start would take it (or on its way):
-/// the next observation decides.
-fn is_already(err: &es::Error) -> bool {
-    err.status() == Some(409)
-        && err.body().is_some_and(|b| {
-            b.reason.contains("already been opened") || b.reason.contains("already been started")
-        })
-}
-
-/// The 409 of closing a failed job without force (docs/elasticsearch-ml-api.md E3/E4).
-fn needs_force(step: &StepView, err: &es::Error) -> bool {
-    step.action == Action::CloseJob
-        && err.status() == Some(409)
-        && err
-            .body()
-            .is_some_and(|b| b.reason.contains("use force close"))
-}
-
+/// The facts of a failed request.
 pub(crate) fn step_error(err: &es::Error) -> StepError {
     match err {
-        es::Error::Api { status, body, .. } => StepError {
-            status: Some(*status),
-            error_type: body.error_type.clone(),
-            reason: body.reason.clone(),
-            diagnosis: body.caused_by.as_ref().map(|c| format!("caused by: {c}")),
-        },
-        es::Error::Unreachable { .. } => StepError {
-            status: None,
-            error_type: "connection".into(),
+        es::Error::Api { status, body, .. } => StepError::Elasticsearch(answer(*status, body)),
+        es::Error::Unreachable { .. } | es::Error::Transport { .. } => StepError::Connection {
             reason: err.to_string(),
-            diagnosis: None,
         },
-        es::Error::Timeout { .. } => StepError {
-            status: None,
-            error_type: "timeout".into(),
+        es::Error::Timeout { endpoint, after } => StepError::NoAnswer {
+            endpoint: (*endpoint).to_owned(),
+            after: *after,
+        },
+        es::Error::InvalidUrl { .. }
+        | es::Error::CaCert { .. }
+        | es::Error::NotElasticsearch { .. }
+        | es::Error::Decode { .. } => StepError::Client {
             reason: err.to_string(),
-            diagnosis: None,
-        },
-        other => StepError {
-            status: None,
-            error_type: "client".into(),
-            reason: other.to_string(),
-            diagnosis: None,
         },
     }
-}
-
-fn with_hint(mut error: StepError, hint: &str) -> StepError {
-    error.diagnosis = Some(match error.diagnosis {
-        Some(d) => format!("{d}; {hint}"),
-        None => hint.to_owned(),
-    });
-    error
 }

@@ -5,13 +5,26 @@
 //! step starts. A torn last line (a crash mid-write) is tolerated and reported on read.
 //!
 //! A lock file in the state directory keeps two runs from working on one directory at once.
+//!
+//! Lines are typed both ways (`line`): written with serde from `exec`'s events, read back
+//! with serde into them (format 2), or into the frozen types of format 1 (`v1`), which are
+//! still read. `runs`, `resume` and `revert` ask a [`RunLog`], never the JSON.
+//!
+//! Owns the files under the state directory. Must never change the cluster, and never read a
+//! line it cannot type: a journal that does not read is an error, not a guess.
 
+mod line;
 mod lock;
 mod read;
 mod replay;
+mod v1;
 mod write;
 
+#[cfg(test)]
+mod tests;
+
+pub use line::JOURNAL_FORMAT_VERSION;
 pub use lock::{LockError, LockHolder, StateLock};
-pub use read::{RunLog, StepStatus, find_run, list_runs, read};
+pub use read::{Recorded, RunLog, Segment, StepStatus, find_run, list_runs, read};
 pub use replay::{resume_playbook, revert_playbook};
-pub use write::{Header, JOURNAL_FORMAT_VERSION, Journal, JournalError, runs_dir};
+pub use write::{Header, Journal, JournalError, runs_dir};

@@ -1,11 +1,20 @@
-//! Reading journals back: for `runs`, `resume` and `revert`. Tolerates a torn last line.
+//! Reading journals back, typed, for `runs`, `resume` and `revert`: each line into a [`Line`]
+//! (header, event, resumed), events into `exec`'s [`Event`] (format 2) or [`v1::Event`]
+//! (format 1), and each event into the [`Fact`] the readers need, by an exhaustive match.
+//!
+//! Owns how a journal reads. Must never match event names as text, and never guess: a line it
+//! cannot read is an error (only a torn line, cut short by a crash, is skipped and reported), so
+//! that a renamed event fails a test or a resume loudly instead of resuming wrongly.
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use serde_json::error::Category;
 
+use crate::exec::{CancelReason, Event, EventKind, RunStats, StepNo, Success};
 use crate::plan::{Action, PlanView};
 
+use super::line::{JOURNAL_FORMAT_VERSION, Line};
+use super::v1;
 use super::write::{Header, JournalError, runs_dir};
 
 /// A run as its journal tells it: the header, then one segment per plan executed (the original
@@ -22,61 +31,116 @@ pub struct RunLog {
 #[derive(Debug)]
 pub struct Segment {
     pub plan: PlanView,
-    pub events: Vec<Value>,
+    /// The format its lines were written in: the header's, or its `resumed` line's (a newer
+    /// quiesce may resume a run an older one began).
+    pub version: u32,
+    pub events: Vec<Recorded>,
+}
+
+/// An event as its segment's format recorded it.
+#[derive(Debug)]
+pub enum Recorded {
+    V1(v1::Event),
+    V2(Event),
+}
+
+impl Recorded {
+    fn fact(&self) -> Option<Fact> {
+        match self {
+            Recorded::V1(event) => event.fact(),
+            Recorded::V2(event) => fact(&event.kind),
+        }
+    }
 }
 
 /// Where one step of a segment got to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepStatus {
     NotStarted,
-    /// Started, with no outcome recorded (the run died or was abandoned meanwhile).
+    /// Started, with no outcome recorded (the run died meanwhile).
     InFlight,
     Changed,
     AlreadyInState,
     Failed,
+    /// Stopped between attempts by an interrupt.
+    Interrupted,
+    /// Given up in flight by a second interrupt; the cluster may have completed it since.
+    Abandoned,
     Skipped,
 }
 
+/// What the readers need of one event, whatever the format that recorded it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Fact {
+    Step(StepNo, StepStatus),
+    /// No new step was to start; `by_signal` unless it was `on_failure: stop`.
+    Cancelled {
+        by_signal: bool,
+    },
+    Finished(RunStats),
+}
+
+/// What a (format 2) event tells the readers.
+fn fact(kind: &EventKind) -> Option<Fact> {
+    let status = match kind {
+        EventKind::RunStarted { .. } => return None,
+        EventKind::RunCancelling { reason } => {
+            return Some(Fact::Cancelled {
+                by_signal: *reason != CancelReason::StepFailed,
+            });
+        }
+        EventKind::RunFinished { stats, .. } => return Some(Fact::Finished(*stats)),
+        EventKind::StepStarted { .. }
+        | EventKind::StepWaiting { .. }
+        | EventKind::StepAttemptFailed { .. }
+        | EventKind::StepEscalated { .. } => StepStatus::InFlight,
+        EventKind::StepSucceeded {
+            outcome: Success::Changed,
+            ..
+        } => StepStatus::Changed,
+        EventKind::StepSucceeded {
+            outcome: Success::AlreadyInState,
+            ..
+        } => StepStatus::AlreadyInState,
+        EventKind::StepFailed { .. } => StepStatus::Failed,
+        EventKind::StepInterrupted { .. } => StepStatus::Interrupted,
+        EventKind::StepAbandoned { .. } => StepStatus::Abandoned,
+        EventKind::StepSkipped { .. } => StepStatus::Skipped,
+    };
+    kind.step().map(|step| Fact::Step(step.no, status))
+}
+
 impl Segment {
+    fn facts(&self) -> Vec<Fact> {
+        self.events.iter().filter_map(Recorded::fact).collect()
+    }
+
     /// The last recorded status of each step, by 1-based step number.
     pub fn statuses(&self) -> Vec<StepStatus> {
         let mut status = vec![StepStatus::NotStarted; self.plan.steps.len()];
-        for event in &self.events {
-            let Some(no) = event["step"].as_u64().and_then(|n| usize::try_from(n).ok()) else {
-                continue;
-            };
-            let Some(slot) = no.checked_sub(1).and_then(|i| status.get_mut(i)) else {
-                continue;
-            };
-            *slot = match event["event"].as_str() {
-                Some(
-                    "step_started" | "step_waiting" | "step_attempt_failed" | "step_escalated",
-                ) => StepStatus::InFlight,
-                Some("step_succeeded") if event["outcome"] == "already_in_state" => {
-                    StepStatus::AlreadyInState
-                }
-                Some("step_succeeded") => StepStatus::Changed,
-                Some("step_failed") => StepStatus::Failed,
-                Some("step_skipped") => StepStatus::Skipped,
-                _ => continue,
-            };
+        for fact in self.facts() {
+            if let Fact::Step(no, now) = fact
+                && let Some(slot) = no.checked_sub(1).and_then(|i| status.get_mut(i))
+            {
+                *slot = now;
+            }
         }
         status
     }
 
-    /// The `run_finished` event, when the segment got that far.
-    pub fn finished(&self) -> Option<&Value> {
-        self.events
-            .iter()
-            .rev()
-            .find(|e| e["event"] == "run_finished")
+    /// The counts of `run_finished`, when the segment got that far.
+    pub fn finished(&self) -> Option<RunStats> {
+        self.facts().into_iter().rev().find_map(|fact| match fact {
+            Fact::Finished(stats) => Some(stats),
+            Fact::Step(..) | Fact::Cancelled { .. } => None,
+        })
     }
 
     /// Whether the segment was interrupted (a signal arrived).
     pub fn interrupted(&self) -> bool {
-        self.events
+        self.facts()
             .iter()
-            .any(|e| e["event"] == "run_cancelling" && e["reason"] != "step_failed")
+            .any(|fact| matches!(fact, Fact::Cancelled { by_signal: true }))
     }
 }
 
@@ -118,6 +182,15 @@ impl RunLog {
     }
 }
 
+/// One line, read in the format of the segment it belongs to.
+fn parse(line: &str, version: u32) -> Result<Line<Recorded>, serde_json::Error> {
+    Ok(if version == 1 {
+        serde_json::from_str::<Line<v1::Event>>(line)?.map_event(Recorded::V1)
+    } else {
+        serde_json::from_str::<Line<Event>>(line)?.map_event(Recorded::V2)
+    })
+}
+
 /// Reads a journal.
 pub fn read(path: &Path) -> Result<RunLog, JournalError> {
     let text = std::fs::read_to_string(path).map_err(|source| JournalError::Read {
@@ -128,9 +201,19 @@ pub fn read(path: &Path) -> Result<RunLog, JournalError> {
         path: path.to_owned(),
         reason,
     };
+    let readable = |version: u32| {
+        if (1..=JOURNAL_FORMAT_VERSION).contains(&version) {
+            Ok(version)
+        } else {
+            Err(corrupt(format!(
+                "journal format {version} (this quiesce reads formats 1 to {JOURNAL_FORMAT_VERSION})"
+            )))
+        }
+    };
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
     let mut header: Option<Header> = None;
     let mut segments: Vec<Segment> = Vec::new();
+    let mut version = JOURNAL_FORMAT_VERSION;
     let mut torn_tail = false;
     for (index, raw) in lines.iter().enumerate() {
         let complete = raw.ends_with('\n');
@@ -138,41 +221,49 @@ pub fn read(path: &Path) -> Result<RunLog, JournalError> {
         if line.is_empty() {
             continue;
         }
-        let value: Value = match serde_json::from_str(line) {
-            Ok(value) if complete || index + 1 == lines.len() => value,
-            Ok(value) => value,
-            Err(err) => {
-                // A fragment left by a crash: the last line, or a line a later resume ended.
-                if index + 1 == lines.len() || !complete || is_torn_then_continued(&text, raw) {
-                    torn_tail = true;
-                    continue;
-                }
-                return Err(corrupt(format!("line {}: {err}", index + 1)));
+        let parsed = match parse(line, version) {
+            Ok(parsed) => parsed,
+            // A fragment left by a crash: the last line, or a line a later resume ended.
+            Err(err)
+                if matches!(err.classify(), Category::Eof | Category::Syntax)
+                    && (index + 1 == lines.len()
+                        || !complete
+                        || is_torn_then_continued(&text, raw)) =>
+            {
+                torn_tail = true;
+                continue;
             }
+            Err(err) => return Err(corrupt(format!("line {}: {err}", index + 1))),
         };
-        match value["type"].as_str() {
-            Some("header") if header.is_none() => {
-                let parsed: Header = serde_json::from_value(value)
-                    .map_err(|err| corrupt(format!("header: {err}")))?;
+        match parsed {
+            Line::Header(parsed) if header.is_none() => {
+                version = readable(parsed.version)?;
                 segments.push(Segment {
                     plan: parsed.plan.clone(),
+                    version,
                     events: Vec::new(),
                 });
-                header = Some(parsed);
+                header = Some(*parsed);
             }
-            Some("resumed") => {
-                let plan: PlanView = serde_json::from_value(value["plan"].clone())
-                    .map_err(|err| corrupt(format!("line {}: {err}", index + 1)))?;
+            Line::Header(_) => {
+                return Err(corrupt(format!("line {}: a second header", index + 1)));
+            }
+            Line::Resumed {
+                version: resumed,
+                plan,
+                ..
+            } => {
+                version = readable(resumed)?;
                 segments.push(Segment {
-                    plan,
+                    plan: *plan,
+                    version,
                     events: Vec::new(),
                 });
             }
-            Some("event") => match segments.last_mut() {
-                Some(segment) => segment.events.push(value),
+            Line::Event(event) => match segments.last_mut() {
+                Some(segment) => segment.events.push(event),
                 None => return Err(corrupt("an event before the header".into())),
             },
-            _ => return Err(corrupt(format!("line {}: unknown record", index + 1))),
         }
     }
     let header = header.ok_or_else(|| corrupt("no header line".into()))?;

@@ -1,4 +1,8 @@
 //! Writing a journal: the header, then events, each line flushed, transitions fsynced.
+//!
+//! Owns durability: what is fsynced when. Must never write a line that is not a [`Line`], and
+//! never let a step's outcome reach the disk after a step that depends on it started (the
+//! executor hands events over in order and waits for this to return).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -12,12 +16,12 @@ use crate::exec::{Event, EventKind};
 use crate::observe::Snapshot;
 use crate::plan::PlanView;
 
-/// Bumped whenever a journal line changes incompatibly.
-pub const JOURNAL_FORMAT_VERSION: u32 = 1;
+use super::line::{JOURNAL_FORMAT_VERSION, Line};
 
 /// The first line of a journal.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Header {
+    /// The journal format ([`JOURNAL_FORMAT_VERSION`] when written now).
     pub version: u32,
     pub run_id: String,
     pub started_at: jiff::Timestamp,
@@ -28,21 +32,6 @@ pub struct Header {
     pub plan: PlanView,
     /// Every job and datafeed as observed before any change.
     pub before: Snapshot,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum Line<'a> {
-    Header(&'a Header),
-    Event {
-        #[serde(flatten)]
-        event: &'a Event,
-    },
-    /// A `resume` continues the run with a new plan for what was left.
-    Resumed {
-        at: jiff::Timestamp,
-        plan: &'a PlanView,
-    },
 }
 
 #[derive(Debug, Error, Diagnostic)]
@@ -116,7 +105,7 @@ impl Journal {
             .open(&path)
             .map_err(write_error)?;
         let mut journal = Journal { path, file };
-        journal.line(&Line::Header(header), true)?;
+        journal.line(&Line::<&Event>::Header(Box::new(header.clone())), true)?;
         // The directory entry must survive a crash too.
         if let Ok(dir) = File::open(&dir) {
             let _ = dir.sync_all();
@@ -166,25 +155,28 @@ impl Journal {
             EventKind::StepSucceeded { .. }
                 | EventKind::StepFailed { .. }
                 | EventKind::StepSkipped { .. }
+                | EventKind::StepInterrupted { .. }
+                | EventKind::StepAbandoned { .. }
                 | EventKind::StepEscalated { .. }
                 | EventKind::RunCancelling { .. }
                 | EventKind::RunFinished { .. }
         );
-        self.line(&Line::Event { event }, durable)
+        self.line(&Line::Event(event), durable)
     }
 
     /// Records that a resume continues this run with `plan`.
     pub fn resumed(&mut self, plan: &PlanView) -> Result<(), JournalError> {
         self.line(
-            &Line::Resumed {
+            &Line::<&Event>::Resumed {
                 at: jiff::Timestamp::now(),
-                plan,
+                version: JOURNAL_FORMAT_VERSION,
+                plan: Box::new(plan.clone()),
             },
             true,
         )
     }
 
-    fn line(&mut self, line: &Line<'_>, durable: bool) -> Result<(), JournalError> {
+    fn line(&mut self, line: &Line<&Event>, durable: bool) -> Result<(), JournalError> {
         let mut bytes = serde_json::to_vec(line).map_err(|err| JournalError::Write {
             path: self.path.clone(),
             source: std::io::Error::other(err),

@@ -160,19 +160,47 @@ async fn json_output_is_one_versioned_event_per_line() {
         .await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let events = json_lines(&output);
-    assert!(events.iter().all(|e| e["version"] == 1));
+    assert!(events.iter().all(|e| e["version"] == 2));
     assert_eq!(events[0]["event"], "run_started");
     let last = events.last().expect("events");
     assert_eq!(last["event"], "run_finished");
     assert_eq!(last["stats"]["changed"], 7, "{last}");
     assert_eq!(last["stats"]["failed"], 0);
-    // Every close succeeded after its datafeed's stop.
-    let order: Vec<(String, u64)> = events
+    // Each step event says what it is about, and where the playbook asked for it.
+    for event in events.iter().filter(|e| !e["step"].is_null()) {
+        assert!(event["action"].is_string(), "{event}");
+        assert!(event["target"].is_string(), "{event}");
+        assert!(
+            event["source"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("playbook.yaml:")),
+            "{event}"
+        );
+    }
+    // Which lets a reader check, without the plan, that every close succeeded after its
+    // datafeed's stop.
+    let succeeded: Vec<(&str, &str)> = events
         .iter()
         .filter(|e| e["event"] == "step_succeeded")
-        .map(|e| (e["step"].to_string(), e["elapsed_ms"].as_u64().unwrap_or(0)))
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or_default(),
+                e["target"].as_str().unwrap_or_default(),
+            )
+        })
         .collect();
-    assert_eq!(order.len(), 7);
+    assert_eq!(succeeded.len(), 7);
+    for (index, (action, job)) in succeeded.iter().enumerate() {
+        if *action == "close_job" {
+            let feed = format!("datafeed-{job}");
+            if let Some(stop) = succeeded
+                .iter()
+                .position(|(a, t)| *a == "stop_datafeed" && *t == feed)
+            {
+                assert!(stop < index, "{job} closed before {feed} stopped");
+            }
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -221,12 +249,17 @@ async fn a_4xx_is_not_retried_and_only_dependents_are_skipped() {
         .collect();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["attempts"], 1, "not retried: {}", failed[0]);
-    assert_eq!(failed[0]["error"]["error_type"], "security_exception");
+    assert_eq!(failed[0]["error"]["kind"], "elasticsearch");
+    assert_eq!(failed[0]["error"]["status"], 403);
+    assert_eq!(failed[0]["error"]["type"], "security_exception");
     let skipped: Vec<&Value> = events
         .iter()
         .filter(|e| e["event"] == "step_skipped")
         .collect();
     assert_eq!(skipped.len(), 1, "only the close of pay-fraud");
+    assert_eq!(skipped[0]["target"], "pay-fraud");
+    assert_eq!(skipped[0]["reason"]["kind"], "dependency_failed");
+    assert_eq!(skipped[0]["reason"]["step"], failed[0]["step"]);
     let stats = rig.stats().await;
     assert_eq!(
         stats["jobs"]["pay-fraud"], "opened",
@@ -279,14 +312,9 @@ async fn a_stuck_datafeed_fails_with_a_diagnosis_unless_force_is_allowed() {
         .iter()
         .find(|e| e["event"] == "step_failed")
         .expect("the stop failed");
-    assert_eq!(failed["error"]["error_type"], "timeout", "{failed}");
-    assert!(
-        failed["error"]["diagnosis"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("state stopping"),
-        "{failed}"
-    );
+    assert_eq!(failed["error"]["kind"], "step_timeout", "{failed}");
+    assert_eq!(failed["error"]["timeout_ms"], 1000, "{failed}");
+    assert_eq!(failed["error"]["observed"]["state"], "stopping", "{failed}");
     rig.assert_no_ordering_violation().await;
 
     let forcing = SHUTDOWN.replace(
@@ -302,13 +330,12 @@ async fn a_stuck_datafeed_fails_with_a_diagnosis_unless_force_is_allowed() {
         .iter()
         .find(|e| e["event"] == "step_escalated")
         .expect("escalated");
-    assert!(
-        escalated["warning"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("force"),
+    assert_eq!(escalated["target"], "datafeed-web-latency", "{escalated}");
+    assert_eq!(
+        escalated["escalation"]["kind"], "after_timeout",
         "{escalated}"
     );
+    assert_eq!(escalated["escalation"]["state"], "stopping", "{escalated}");
     assert_eq!(rig.stats().await["jobs"]["web-latency"], "closed");
     rig.assert_no_ordering_violation().await;
 }
@@ -465,30 +492,41 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn the_first_interrupt_lets_steps_in_flight_finish_and_exits_130() {
-    // Slow closes (realistic latencies) so the run is still going when the signal arrives.
-    let seed = SEED.replace(
-        "nodes: { count: 2, memory: 16gb }",
-        "nodes: { count: 2, memory: 16gb }\nlatency: { profile: realistic, close_job: 400ms, stop_datafeed: 400ms, persist_rate: 100mb }",
-    );
-    let rig = Rig::new(&seed).await;
+    let rig = Rig::new(SEED).await;
+    // One at a time, and the close of pay-fraud answers late: while it is in flight nothing
+    // else can start, so the interrupt sent when it starts lands before any other step does.
+    rig.faults(json!([
+        { "operation": "close_job", "target": "pay-fraud", "delay": "3s" }
+    ]))
+    .await;
     let playbook = SHUTDOWN.replace("settings:\n", "settings:\n  concurrency: 1\n");
     let command = rig.command(&playbook, &["playbook.yaml", "--yes", "--output", "json"]);
-    // Interrupt once the first step has succeeded: the run is then surely under way.
-    let (code, events, err) = interrupt_on(command, vec![event("step_succeeded")]).await;
+    let close_started: Trigger =
+        Box::new(|e| e["event"] == "step_started" && e["target"] == "pay-fraud");
+    let (code, events, err) = interrupt_on(command, vec![close_started]).await;
     assert_eq!(code, Some(130), "{err}");
+    let cancelled = events
+        .iter()
+        .position(|e| e["event"] == "run_cancelling" && e["reason"] == "interrupted")
+        .unwrap_or_else(|| panic!("{events:?}"));
+    // The close in flight finished...
+    let closed = events
+        .iter()
+        .position(|e| e["event"] == "step_succeeded" && e["target"] == "pay-fraud")
+        .unwrap_or_else(|| panic!("{events:?}"));
+    assert!(cancelled < closed, "{events:?}");
+    // ...and nothing started after it.
     assert!(
-        events
+        !events[closed..]
             .iter()
-            .any(|e| e["event"] == "run_cancelling" && e["reason"] == "interrupted"),
+            .any(|e| e["event"] == "step_started"),
         "{events:?}"
     );
     let last = events.last().expect("finished");
     assert_eq!(last["event"], "run_finished");
     assert!(last["stats"]["skipped"].as_u64().unwrap_or(0) > 0, "{last}");
-    assert_eq!(
-        last["stats"]["failed"], 0,
-        "in-flight steps finished: {last}"
-    );
+    assert_eq!(last["stats"]["failed"], 0, "{last}");
+    assert_eq!(rig.stats().await["jobs"]["pay-fraud"], "closed");
     rig.assert_no_ordering_violation().await;
 }
 
@@ -549,25 +587,34 @@ async fn a_second_interrupt_abandons_the_waits_in_flight() {
     let rig = Rig::new(&seed).await;
     let playbook = SHUTDOWN.replace("settings:\n", "settings:\n  concurrency: 2\n");
     let command = rig.command(&playbook, &["playbook.yaml", "--yes", "--output", "json"]);
-    // The first interrupt once a close is in flight (steps #1 to #3 are the stops), the second
-    // once the first took effect.
+    // The first interrupt once a close is in flight, the second once the first took effect.
     let close_started: Trigger =
-        Box::new(|e| e["event"] == "step_started" && e["step"].as_u64() >= Some(4));
+        Box::new(|e| e["event"] == "step_started" && e["action"] == "close_job");
     let (code, events, err) =
         interrupt_on(command, vec![close_started, event("run_cancelling")]).await;
     assert_eq!(code, Some(130), "{err}");
-    assert!(
-        events
-            .iter()
-            .any(|e| e["event"] == "run_cancelling" && e["reason"] == "abandoned"),
-        "{events:?}"
-    );
+    let abandoning = events
+        .iter()
+        .position(|e| e["event"] == "run_cancelling" && e["reason"] == "abandoned")
+        .unwrap_or_else(|| panic!("{events:?}"));
     let abandoned = events
         .iter()
-        .filter(|e| e["event"] == "step_failed" && e["error"]["error_type"] == "interrupted")
+        .filter(|e| e["event"] == "step_abandoned")
         .count();
     assert!(abandoned > 0, "{events:?}");
-    assert_eq!(events.last().expect("events")["event"], "run_finished");
+    // Abandoning is an outcome of its own: no failed attempt, no retry, no new request.
+    assert!(
+        !events[abandoning..]
+            .iter()
+            .any(|e| e["event"] == "step_attempt_failed"
+                || e["event"] == "step_started"
+                || e["event"] == "step_failed"),
+        "{events:?}"
+    );
+    let last = events.last().expect("events");
+    assert_eq!(last["event"], "run_finished");
+    assert_eq!(last["stats"]["interrupted"], abandoned, "{last}");
+    assert_eq!(last["stats"]["failed"], 0, "{last}");
     rig.assert_no_ordering_violation().await;
 }
 

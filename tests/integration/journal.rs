@@ -3,15 +3,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
 
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
 use serde_json::Value;
 
 use super::rig::Rig;
 
-/// Slow enough that a kill lands in the middle of the run.
+/// Realistic latencies, so that a run takes a while.
 const SLOW_SEED: &str = r#"
 cluster: { name: journal-test, version: 8.15.0 }
 nodes: { count: 2, memory: 16gb }
@@ -110,7 +107,7 @@ async fn a_run_journals_its_before_state_first_and_every_transition() {
         .map(|l| serde_json::from_str(l).expect("JSON line"))
         .collect();
     assert_eq!(lines[0]["type"], "header");
-    assert_eq!(lines[0]["version"], 1);
+    assert_eq!(lines[0]["version"], 2);
     assert_eq!(lines[0]["before"]["jobs"]["web-latency"]["state"], "opened");
     assert_eq!(
         lines[0]["before"]["datafeeds"]["datafeed-web-latency"]["mode"],
@@ -135,37 +132,73 @@ async fn a_run_journals_its_before_state_first_and_every_transition() {
     assert_eq!(rows[0]["upgrade_mode_left_on"], true, "{rows}");
 }
 
+/// Runs `command` with `--output json` and SIGKILLs it once `kill_after` step transitions
+/// (successes, failures, skips) have been reported. The journal is written before the reporters
+/// see an event, so at least that many transitions are on disk by then. Returns whether the
+/// kill came before the run finished.
+async fn kill_after_transitions(mut command: Command, kill_after: usize) -> bool {
+    use std::io::{BufRead, BufReader};
+    command
+        .args(["--output", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = command.spawn().expect("spawns");
+    tokio::task::spawn_blocking(move || {
+        let stdout = child.stdout.take().expect("piped");
+        let mut seen = 0;
+        let mut killed = false;
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let event: Value = serde_json::from_str(&line).expect("a JSON event");
+            let transition = matches!(
+                event["event"].as_str(),
+                Some("step_succeeded" | "step_failed" | "step_skipped")
+            );
+            if event["event"] == "run_started" || transition {
+                if transition {
+                    seen += 1;
+                }
+                if seen == kill_after && event["event"] != "run_finished" {
+                    let _ = child.kill(); // SIGKILL
+                    killed = true;
+                    break;
+                }
+            }
+        }
+        let _ = child.wait();
+        killed
+    })
+    .await
+    .expect("joined")
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn killed_at_random_moments_a_run_resumes_to_completion_and_reverts_exactly() {
-    let seed: u64 = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(7, |d| d.subsec_nanos().into());
-    let mut rng = SmallRng::seed_from_u64(seed);
-    for round in 0..3 {
-        let kill_after = Duration::from_millis(rng.random_range(80..1800));
-        let context = format!("round {round}, kill after {kill_after:?} (rng seed {seed})");
+async fn killed_at_any_step_a_run_resumes_to_completion_and_reverts_exactly() {
+    // The run has 10 steps: 4 stops, 5 closes, upgrade mode. Kill it right after it started,
+    // after the first transition, in the middle, and with only upgrade mode left.
+    for kill_after in [0, 1, 5, 9] {
+        let context = format!("killed after {kill_after} step transition(s)");
         let rig = Rig::new(SLOW_SEED).await;
         let before = states(&rig).await;
+        // The last step cannot finish before the kill: upgrade mode answers after a minute.
+        rig.faults(serde_json::json!([
+            { "operation": "set_upgrade_mode", "delay": "60s" }
+        ]))
+        .await;
 
-        let mut command = rig.command(SHUTDOWN, &["playbook.yaml", "--yes"]);
-        command.stdout(Stdio::null()).stderr(Stdio::null());
-        let mut child = command.spawn().expect("spawns");
-        let killed = tokio::task::spawn_blocking(move || {
-            std::thread::sleep(kill_after);
-            let _ = child.kill(); // SIGKILL
-            child.wait().expect("reaped")
-        })
-        .await
-        .expect("joined");
-        let Some(journal) = journals(&rig.dir).pop() else {
-            // Killed before the journal existed: nothing may have changed then.
-            assert_eq!(states(&rig).await, before, "{context}");
-            continue;
-        };
+        let command = rig.command(SHUTDOWN, &["playbook.yaml", "--yes"]);
+        assert!(
+            kill_after_transitions(command, kill_after).await,
+            "{context}: the run ended before the kill"
+        );
+        let journal = journals(&rig.dir).pop().expect("a journal");
         let id = run_id(&journal);
-        if killed.success() {
-            // The run finished before the kill; resume must then find nothing left.
-        }
+        let runs = quiesce(&rig, &["runs", "--output", "json"]).await;
+        let rows: Value = serde_json::from_str(&stdout(&runs)).expect("JSON");
+        assert_eq!(
+            rows[0]["outcome"], "incomplete (resume it)",
+            "{context}: {rows}"
+        );
+        rig.faults(serde_json::json!([])).await;
 
         let resumed = quiesce(&rig, &["resume", &id, "--yes"]).await;
         assert_eq!(
@@ -269,19 +302,28 @@ async fn a_torn_last_line_is_reported_not_fatal() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_run_on_the_same_state_directory_exits_3_naming_the_holder() {
+    use std::io::{BufRead, BufReader};
     let rig = Rig::new(SLOW_SEED).await;
-    let mut first = rig.command(SHUTDOWN, &["playbook.yaml", "--yes"]);
-    first.stdout(Stdio::null()).stderr(Stdio::null());
+    // The first run holds the lock until it is killed: its closes do not answer for a minute.
+    rig.faults(serde_json::json!([{ "operation": "close_job", "delay": "60s" }]))
+        .await;
+    let mut first = rig.command(SHUTDOWN, &["playbook.yaml", "--yes", "--output", "json"]);
+    first.stdout(Stdio::piped()).stderr(Stdio::null());
     let mut child = first.spawn().expect("spawns");
-    let dir = rig.dir.clone();
-    // Wait until the first run holds the lock (its journal exists), bounded.
-    for _ in 0..200 {
-        if !journals(&dir).is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    // The journal, and so the lock, exist once the run has started.
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let started = tokio::task::spawn_blocking(move || {
+        lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|line| line.contains(r#""event":"run_started""#))
+    })
+    .await
+    .expect("joined");
+    assert!(started, "the first run started");
+
     let second = quiesce(&rig, &["apply", "playbook.yaml", "--yes"]).await;
+    let _ = child.kill();
     let _ = tokio::task::spawn_blocking(move || child.wait()).await;
     assert_eq!(second.status.code(), Some(3), "{}", stderr(&second));
     let err = stderr(&second);
@@ -314,4 +356,167 @@ async fn revert_disables_the_upgrade_mode_a_run_left_on() {
         "{}",
         stdout(&runs)
     );
+}
+
+/// `runs` over the journals of `tests/fixtures/journals` whose names start with `prefix`,
+/// copied into a fresh state directory.
+fn runs_over_fixtures(prefix: &str) -> Value {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/journals");
+    let state_dir = std::env::temp_dir().join(format!(
+        "quiesce-fixture-runs-{prefix}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&state_dir);
+    std::fs::create_dir_all(state_dir.join("runs")).expect("state dir");
+    for entry in std::fs::read_dir(&fixtures).expect("fixtures").flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(prefix) && name.ends_with(".jsonl") {
+            // `runs` sorts by file name, which starts with the run id in real state directories.
+            let text = std::fs::read_to_string(entry.path()).expect("fixture");
+            let header: Value =
+                serde_json::from_str(text.lines().next().expect("header")).expect("JSON");
+            let id = header["run_id"].as_str().expect("run id");
+            std::fs::write(state_dir.join("runs").join(format!("{id}.jsonl")), text).expect("copy");
+        }
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_quiesce"))
+        .args(["runs", "--output", "json", "--state-dir"])
+        .arg(&state_dir)
+        .env_remove("QUIESCE_STATE_DIR")
+        .output()
+        .expect("runs");
+    let _ = std::fs::remove_dir_all(&state_dir);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).is_empty(), "{}", stderr(&output));
+    serde_json::from_str(&stdout(&output)).expect("JSON")
+}
+
+#[test]
+fn journals_written_by_format_1_keep_reading() {
+    let rows = runs_over_fixtures("v1-");
+    let row = |id: &str| {
+        rows.as_array()
+            .expect("rows")
+            .iter()
+            .find(|r| r["run_id"] == id)
+            .unwrap_or_else(|| panic!("{id} in {rows}"))
+            .clone()
+    };
+    let demo = row("20261130T134311Z-1c9c");
+    assert_eq!(demo["outcome"], "succeeded", "{demo}");
+    assert_eq!(demo["changed"], 42, "{demo}");
+    assert_eq!(demo["upgrade_mode_left_on"], true, "{demo}");
+
+    let resumed = row("20261130T134322Z-56f0");
+    assert_eq!(resumed["outcome"], "succeeded", "{resumed}");
+    assert_eq!(resumed["resumed"], 1, "{resumed}");
+    assert_eq!(
+        resumed["changed"], 8,
+        "5 before the resume, 3 by it: {resumed}"
+    );
+    assert_eq!(resumed["failed"], 0, "{resumed}");
+    assert_eq!(resumed["upgrade_mode_left_on"], true, "{resumed}");
+
+    let interrupted = row("20261130T134329Z-c3b6");
+    assert_eq!(
+        interrupted["outcome"], "interrupted (resume it)",
+        "{interrupted}"
+    );
+    assert_eq!(interrupted["changed"], 3, "{interrupted}");
+    assert_eq!(interrupted["skipped"], 4, "{interrupted}");
+    assert_eq!(interrupted["upgrade_mode_left_on"], false, "{interrupted}");
+}
+
+#[test]
+fn journals_written_by_format_2_read_with_their_interruptions() {
+    let rows = runs_over_fixtures("v2-");
+    let row = |id: &str| {
+        rows.as_array()
+            .expect("rows")
+            .iter()
+            .find(|r| r["run_id"] == id)
+            .unwrap_or_else(|| panic!("{id} in {rows}"))
+            .clone()
+    };
+    let resumed = row("20261130T141934Z-3079");
+    assert_eq!(resumed["outcome"], "succeeded", "{resumed}");
+    assert_eq!(resumed["changed"], 8, "{resumed}");
+
+    let twice = row("20261130T141937Z-638c");
+    assert_eq!(twice["outcome"], "interrupted (resume it)", "{twice}");
+    assert_eq!(twice["failed"], 0, "abandoned is not failed: {twice}");
+
+    let back_off = row("20261130T141938Z-d149");
+    assert_eq!(back_off["outcome"], "succeeded", "{back_off}");
+    assert_eq!(back_off["resumed"], 1, "{back_off}");
+    assert_eq!(back_off["changed"], 8, "{back_off}");
+    assert_eq!(back_off["upgrade_mode_left_on"], true, "{back_off}");
+}
+
+/// The cluster the fixture journals were written against.
+const FIXTURE_SEED: &str = r#"
+cluster: { name: fixture, version: 8.15.0 }
+nodes: { count: 2, memory: 16gb }
+latency: { profile: fast }
+jobs:
+  - { id: web-latency, groups: [web, prod], model_bytes: 10mb, state: opened }
+  - { id: web-errors, groups: [web, prod], model_bytes: 5mb, state: opened }
+  - { id: pay-fraud, groups: [payments, prod], model_bytes: 50mb, state: opened }
+  - { id: pay-declines, groups: [payments, prod], model_bytes: 20mb, state: opened }
+  - { id: batch-nightly, groups: [batch], state: closed }
+datafeeds:
+  - { id: datafeed-web-latency, job: web-latency, state: started }
+  - { id: datafeed-web-errors, job: web-errors, state: started }
+  - { id: datafeed-pay-fraud, job: pay-fraud, state: started }
+  - { id: datafeed-pay-declines, job: pay-declines, state: stopped }
+  - { id: datafeed-batch-nightly, job: batch-nightly, state: stopped }
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_begun_by_format_1_is_resumed_and_reverted_by_format_2() {
+    let rig = Rig::new(FIXTURE_SEED).await;
+    let before = states(&rig).await;
+    let id = "20261130T134329Z-c3b6";
+    let runs = rig.dir.join(".quiesce/runs");
+    std::fs::create_dir_all(&runs).expect("state dir");
+    let journal = runs.join(format!("{id}.jsonl"));
+    std::fs::copy(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/journals/v1-interrupted-twice.jsonl"),
+        &journal,
+    )
+    .expect("fixture");
+
+    let resumed = quiesce(&rig, &["resume", id, "--yes"]).await;
+    assert_eq!(resumed.status.code(), Some(0), "{}", stderr(&resumed));
+    let (jobs, _, upgrade) = states(&rig).await;
+    for job in ["web-latency", "web-errors", "pay-fraud", "pay-declines"] {
+        assert_eq!(jobs[job], "closed", "{jobs}");
+    }
+    assert_eq!(upgrade, true);
+    let text = std::fs::read_to_string(&journal).expect("journal");
+    let resumed_line: Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("JSON"))
+        .find(|l| l["type"] == "resumed")
+        .expect("a resumed line");
+    assert_eq!(
+        resumed_line["version"], 2,
+        "the lines after it are format 2"
+    );
+
+    let listed = quiesce(&rig, &["runs", "--output", "json"]).await;
+    let rows: Value = serde_json::from_str(&stdout(&listed)).expect("JSON");
+    assert_eq!(rows[0]["outcome"], "succeeded", "{rows}");
+    assert_eq!(rows[0]["resumed"], 1, "{rows}");
+    assert_eq!(rows[0]["upgrade_mode_left_on"], true, "{rows}");
+
+    let reverted = quiesce(&rig, &["revert", id, "--yes"]).await;
+    assert_eq!(reverted.status.code(), Some(0), "{}", stderr(&reverted));
+    assert_eq!(
+        states(&rig).await,
+        before,
+        "as the format 1 header says it was"
+    );
+    rig.assert_no_ordering_violation().await;
 }

@@ -1,19 +1,18 @@
 //! What the reporters need to know about each step of the plan: how to name it
-//! (`#7 close job web-latency`) and which playbook line asked for it.
+//! (`#7 close job web-latency`) and which playbook line asked for it, for the steps an event
+//! refers to by number (the dependency that failed) and for the summary.
+//!
+//! Owns the lookup by step number. Must never hold anything but what the plan says.
 
-use crate::exec::StepNo;
+use crate::exec::{StepNo, StepRef};
 use crate::plan::PlanView;
 
-#[derive(Debug, Clone)]
-struct StepLabel {
-    what: String,
-    source: Option<String>,
-}
+use super::words;
 
-/// Names and playbook locations of a plan's steps, looked up by step number.
+/// The plan's steps, looked up by step number.
 #[derive(Debug, Clone)]
 pub(super) struct StepLabels {
-    steps: Vec<StepLabel>,
+    steps: Vec<Option<StepRef>>,
 }
 
 impl StepLabels {
@@ -24,18 +23,9 @@ impl StepLabels {
             // hand-edited plan file does not.
             let index = step.id.saturating_sub(1);
             if steps.len() <= index {
-                steps.resize(
-                    index + 1,
-                    StepLabel {
-                        what: String::new(),
-                        source: None,
-                    },
-                );
+                steps.resize(index + 1, None);
             }
-            steps[index] = StepLabel {
-                what: format!("{} {}", step.action.verb(), step.target),
-                source: step.source.as_ref().map(ToString::to_string),
-            };
+            steps[index] = Some(StepRef::from(step));
         }
         StepLabels { steps }
     }
@@ -44,18 +34,20 @@ impl StepLabels {
         self.steps.len()
     }
 
+    fn get(&self, step: StepNo) -> Option<&StepRef> {
+        step.checked_sub(1)
+            .and_then(|i| self.steps.get(i))
+            .and_then(Option::as_ref)
+    }
+
     /// `#7 close job web-latency` (or just `#7` for a step the plan does not know).
     pub(super) fn name(&self, step: StepNo) -> String {
-        match step.checked_sub(1).and_then(|i| self.steps.get(i)) {
-            Some(label) if !label.what.is_empty() => format!("#{step} {}", label.what),
-            _ => format!("#{step}"),
-        }
+        self.get(step)
+            .map_or_else(|| format!("#{step}"), words::step_name)
     }
 
     /// `workflows/demo.yaml:14`, when the step came from a playbook line.
     pub(super) fn source(&self, step: StepNo) -> Option<&str> {
-        step.checked_sub(1)
-            .and_then(|i| self.steps.get(i))
-            .and_then(|label| label.source.as_deref())
+        self.get(step).and_then(|step| step.source.as_deref())
     }
 }

@@ -1,10 +1,14 @@
 //! One human line per noteworthy event (`✓ #3 close job web-latency 1.2s`). Plain output prints
 //! every line; the live display prints only the alerts above its bars.
+//!
+//! Owns which events make a line and how much each matters. Must never word a reason itself:
+//! [`words`](super::words) does.
 
-use crate::exec::{CancelReason, Event, EventKind, Success};
+use crate::exec::{Event, EventKind, Success};
 
 use super::labels::StepLabels;
 use super::style::{Paint, attempts, human_duration};
+use super::words;
 
 /// How much a line matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,8 +22,8 @@ pub(super) enum Weight {
 }
 
 /// The line for an event, or `None` for events that only move the bars (a step started or is
-/// waiting, a last failed attempt that its `StepFailed` will report, the run's end, which the
-/// summary covers).
+/// waiting, a last failed attempt that its end will report, the run's end, which the summary
+/// covers).
 pub(super) fn render(event: &Event, labels: &StepLabels, paint: Paint) -> Option<(Weight, String)> {
     let line = match &event.kind {
         EventKind::RunStarted {
@@ -46,19 +50,21 @@ pub(super) fn render(event: &Event, labels: &StepLabels, paint: Paint) -> Option
         } => (
             Weight::Alert,
             format!(
-                "{} {}: {error} — attempt {} in {}",
+                "{} {}: {} — attempt {} in {}",
                 paint.yellow("↻"),
-                labels.name(*step),
+                words::step_name(step),
+                words::error(error),
                 attempt + 1,
                 human_duration(*retry_in)
             ),
         ),
-        EventKind::StepEscalated { step, warning } => (
+        EventKind::StepEscalated { step, escalation } => (
             Weight::Alert,
             format!(
-                "{} {} escalated to force: {warning}",
+                "{} {} escalated to force: {}",
                 paint.yellow("⚠"),
-                labels.name(*step)
+                words::step_name(step),
+                words::escalation(step, escalation)
             ),
         ),
         EventKind::StepSucceeded {
@@ -67,7 +73,7 @@ pub(super) fn render(event: &Event, labels: &StepLabels, paint: Paint) -> Option
             attempts: count,
             duration,
         } => {
-            let mut line = format!("{} {}", paint.green("✓"), labels.name(*step));
+            let mut line = format!("{} {}", paint.green("✓"), words::step_name(step));
             if *outcome == Success::AlreadyInState {
                 line.push_str(" already in state");
             }
@@ -86,33 +92,55 @@ pub(super) fn render(event: &Event, labels: &StepLabels, paint: Paint) -> Option
         } => (
             Weight::Alert,
             format!(
-                "{} {}: {error} ({}, {})",
+                "{} {}: {} ({}, {})",
                 paint.red("✗"),
-                labels.name(*step),
+                words::step_name(step),
+                words::error(error),
+                attempts(*count),
+                human_duration(*duration)
+            ),
+        ),
+        EventKind::StepInterrupted {
+            step,
+            attempts: count,
+            duration,
+        } => (
+            Weight::Alert,
+            format!(
+                "{} {} {} ({})",
+                paint.yellow("■"),
+                words::step_name(step),
+                words::interrupted(*count),
+                human_duration(*duration)
+            ),
+        ),
+        EventKind::StepAbandoned {
+            step,
+            attempts: count,
+            duration,
+        } => (
+            Weight::Alert,
+            format!(
+                "{} {} {} ({}, {})",
+                paint.yellow("■"),
+                words::step_name(step),
+                words::ABANDONED,
                 attempts(*count),
                 human_duration(*duration)
             ),
         ),
         EventKind::StepSkipped { step, reason } => (
             Weight::Progress,
-            paint.dim(&format!("- {} skipped: {reason}", labels.name(*step))),
+            paint.dim(&format!(
+                "- {} skipped: {}",
+                words::step_name(step),
+                words::skip(*reason, labels)
+            )),
         ),
         EventKind::RunCancelling { reason } => (
             Weight::Alert,
-            format!("{} {}", paint.yellow("■"), cancel_text(*reason)),
+            format!("{} {}", paint.yellow("■"), words::cancelled(*reason)),
         ),
     };
     Some(line)
-}
-
-fn cancel_text(reason: CancelReason) -> &'static str {
-    match reason {
-        CancelReason::StepFailed => {
-            "a step failed and `on_failure` is `stop`: starting nothing new, in-flight steps finish"
-        }
-        CancelReason::Interrupted => {
-            "interrupted: starting nothing new, in-flight steps finish (interrupt again to abandon them)"
-        }
-        CancelReason::Abandoned => "interrupted again: abandoning in-flight waits",
-    }
 }

@@ -5,7 +5,10 @@
 //! - [`JsonReporter`] (stdout with `--output json`): one versioned JSON object per event.
 //!
 //! A reporter only consumes events: it has no way to influence the run, and a write error
-//! (a closed pipe) is ignored rather than turned into a failure of the run.
+//! (a closed pipe) is ignored rather than turned into a failure of the run. Events carry facts;
+//! every sentence about them is made in `words`.
+//!
+//! Owns how a run looks. Must never decide anything about the run.
 
 use crate::exec::Event;
 
@@ -17,6 +20,7 @@ mod live;
 mod style;
 mod summary;
 mod tally;
+mod words;
 
 #[cfg(test)]
 mod tests;

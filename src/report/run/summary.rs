@@ -1,6 +1,9 @@
 //! The final summary: how the run ended, counts by outcome, the total time, then every failure
-//! (step, Elasticsearch error, attempts, playbook line), every skip with its reason, and every
-//! escalation to `force=true` with what it cost.
+//! (step, Elasticsearch error, attempts, playbook line), every step an interrupt stopped or
+//! abandoned, every skip with its reason, and every escalation to `force=true` with what it
+//! cost.
+//!
+//! Owns the summary's layout. Must never word a reason itself: [`words`](super::words) does.
 
 use std::fmt::Write as _;
 
@@ -9,6 +12,7 @@ use crate::exec::CancelReason;
 use super::labels::StepLabels;
 use super::style::{Paint, attempts, human_duration};
 use super::tally::{RunTally, StepState};
+use super::words;
 
 pub(super) fn render(tally: &RunTally, labels: &StepLabels, paint: Paint) -> String {
     let mut out = String::new();
@@ -33,6 +37,9 @@ pub(super) fn render(tally: &RunTally, labels: &StepLabels, paint: Paint) -> Str
         },
         format!("{} skipped", stats.skipped),
     ];
+    if stats.interrupted > 0 {
+        parts.push(format!("{} interrupted", stats.interrupted));
+    }
     if counts.running > 0 {
         parts.push(format!("{} still running", counts.running));
     }
@@ -69,7 +76,12 @@ pub(super) fn render(tally: &RunTally, labels: &StepLabels, paint: Paint) -> Str
         .filter_map(|(step, record)| match &record.state {
             StepState::Failed(error) => {
                 let mut text = format!("  {} {}{}", paint.red("✗"), labels.name(step), at(step));
-                let _ = write!(text, "\n      {error}\n      {}", attempts(record.attempts));
+                let _ = write!(
+                    text,
+                    "\n      {}\n      {}",
+                    words::error(error),
+                    attempts(record.attempts)
+                );
                 if let Some(duration) = record.duration {
                     let _ = write!(text, ", {}", human_duration(duration));
                 }
@@ -80,12 +92,33 @@ pub(super) fn render(tally: &RunTally, labels: &StepLabels, paint: Paint) -> Str
         .collect();
     section("failed", failures);
 
+    let stopped = tally
+        .steps()
+        .filter_map(|(step, record)| {
+            let how = match &record.state {
+                StepState::Interrupted => words::interrupted(record.attempts),
+                StepState::Abandoned => words::ABANDONED.to_owned(),
+                _ => return None,
+            };
+            Some(format!(
+                "  {} {}{}\n      {how}",
+                paint.yellow("■"),
+                labels.name(step),
+                at(step)
+            ))
+        })
+        .collect();
+    section("interrupted", stopped);
+
     let skips = tally
         .steps()
         .filter_map(|(step, record)| match &record.state {
-            StepState::Skipped { reason } => {
-                Some(format!("  - {}: {reason}{}", labels.name(step), at(step)))
-            }
+            StepState::Skipped(reason) => Some(format!(
+                "  - {}: {}{}",
+                labels.name(step),
+                words::skip(*reason, labels),
+                at(step)
+            )),
             _ => None,
         })
         .collect();
@@ -94,11 +127,12 @@ pub(super) fn render(tally: &RunTally, labels: &StepLabels, paint: Paint) -> Str
     let warnings = tally
         .steps()
         .filter_map(|(step, record)| {
-            record.escalation.as_ref().map(|warning| {
+            record.escalation.as_ref().map(|(about, escalation)| {
                 format!(
-                    "  {} {} escalated to force: {warning}{}",
+                    "  {} {} escalated to force: {}{}",
                     paint.yellow("⚠"),
                     labels.name(step),
+                    words::escalation(about, escalation),
                     at(step)
                 )
             })

@@ -1,9 +1,15 @@
 //! `RunTally`: the run as the reporters see it, rebuilt from events alone (which steps are in
-//! flight and since when, how each ended, why). Pure bookkeeping: no clock, no I/O.
+//! flight and since when, how each ended, why).
+//!
+//! Owns that bookkeeping. Must never read a clock or do I/O, and never word anything: it keeps
+//! the events' facts for the summary to word.
 
 use std::time::Duration;
 
-use crate::exec::{CancelReason, Event, EventKind, RunStats, StepError, StepNo, Success};
+use crate::exec::{
+    CancelReason, Escalation, Event, EventKind, RunStats, SkipReason, StepError, StepNo, StepRef,
+    Success,
+};
 
 /// Where a step is, as far as the events have told.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,9 +21,11 @@ pub(super) enum StepState {
     },
     Succeeded(Success),
     Failed(StepError),
-    Skipped {
-        reason: String,
-    },
+    /// Stopped between attempts by the first interrupt.
+    Interrupted,
+    /// Given up in flight by the second interrupt.
+    Abandoned,
+    Skipped(SkipReason),
 }
 
 #[derive(Debug, Clone)]
@@ -25,8 +33,8 @@ pub(super) struct StepRecord {
     pub(super) state: StepState,
     pub(super) attempts: u32,
     pub(super) duration: Option<Duration>,
-    /// The warning of an escalation to `force=true`.
-    pub(super) escalation: Option<String>,
+    /// The step and its escalation to `force=true`, if it escalated.
+    pub(super) escalation: Option<(StepRef, Escalation)>,
 }
 
 impl StepRecord {
@@ -50,7 +58,11 @@ pub(super) struct Counts {
 
 impl Counts {
     pub(super) fn done(&self) -> usize {
-        self.stats.changed + self.stats.already_in_state + self.stats.failed + self.stats.skipped
+        self.stats.changed
+            + self.stats.already_in_state
+            + self.stats.failed
+            + self.stats.skipped
+            + self.stats.interrupted
     }
 }
 
@@ -89,7 +101,7 @@ impl RunTally {
                 }
             }
             EventKind::StepStarted { step, attempt } => {
-                let record = self.step_mut(*step);
+                let record = self.step_mut(step.no);
                 record.attempts = record.attempts.max(*attempt);
                 if record.state == StepState::NotStarted {
                     record.state = StepState::Running {
@@ -98,8 +110,8 @@ impl RunTally {
                 }
             }
             EventKind::StepWaiting { .. } | EventKind::StepAttemptFailed { .. } => {}
-            EventKind::StepEscalated { step, warning } => {
-                self.step_mut(*step).escalation = Some(warning.clone());
+            EventKind::StepEscalated { step, escalation } => {
+                self.step_mut(step.no).escalation = Some((step.clone(), escalation.clone()));
             }
             EventKind::StepSucceeded {
                 step,
@@ -107,7 +119,7 @@ impl RunTally {
                 attempts,
                 duration,
             } => {
-                let record = self.step_mut(*step);
+                let record = self.step_mut(step.no);
                 record.state = StepState::Succeeded(*outcome);
                 record.attempts = *attempts;
                 record.duration = Some(*duration);
@@ -118,15 +130,33 @@ impl RunTally {
                 attempts,
                 duration,
             } => {
-                let record = self.step_mut(*step);
+                let record = self.step_mut(step.no);
                 record.state = StepState::Failed(error.clone());
                 record.attempts = *attempts;
                 record.duration = Some(*duration);
             }
+            EventKind::StepInterrupted {
+                step,
+                attempts,
+                duration,
+            } => {
+                let record = self.step_mut(step.no);
+                record.state = StepState::Interrupted;
+                record.attempts = *attempts;
+                record.duration = Some(*duration);
+            }
+            EventKind::StepAbandoned {
+                step,
+                attempts,
+                duration,
+            } => {
+                let record = self.step_mut(step.no);
+                record.state = StepState::Abandoned;
+                record.attempts = *attempts;
+                record.duration = Some(*duration);
+            }
             EventKind::StepSkipped { step, reason } => {
-                self.step_mut(*step).state = StepState::Skipped {
-                    reason: reason.clone(),
-                };
+                self.step_mut(step.no).state = StepState::Skipped(*reason);
             }
             EventKind::RunCancelling { reason } => {
                 // A second signal (abandon) outranks the first reason; keep the strongest.
@@ -155,7 +185,8 @@ impl RunTally {
                     counts.stats.already_in_state += 1;
                 }
                 StepState::Failed(_) => counts.stats.failed += 1,
-                StepState::Skipped { .. } => counts.stats.skipped += 1,
+                StepState::Interrupted | StepState::Abandoned => counts.stats.interrupted += 1,
+                StepState::Skipped(_) => counts.stats.skipped += 1,
             }
         }
         counts

@@ -1,6 +1,6 @@
 //! Reporter tests on a hand-built event stream: a success, an already-in-state, a retry then
-//! success, an escalation, a failure with an Elasticsearch error and a skip. Times are fixed,
-//! so the snapshots need no redaction.
+//! success, an escalation, a failure with an Elasticsearch error and a skip; and a run
+//! interrupted twice. Times are fixed, so the snapshots need no redaction.
 
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use indicatif::{ProgressDrawTarget, TermLike};
 
-use crate::exec::{CancelReason, Event, EventKind, RunStats, StepError, StepNo, Success};
+use crate::exec::{
+    CancelReason, EVENT_FORMAT_VERSION, EsAnswer, Escalation, Event, EventKind, Observation,
+    RunStats, SkipReason, StepError, StepNo, StepRef, Success, TargetState,
+};
 use crate::model::{ForcePolicy, OnFailure};
 use crate::plan::{Action, Force, PlanView, SettingsView, SourceRef, StepView, Summary};
 
@@ -109,15 +112,26 @@ fn at(elapsed_ms: u64, kind: EventKind) -> Event {
     }
 }
 
-fn started(ms: u64, step: StepNo, attempt: u32) -> Event {
-    at(ms, EventKind::StepStarted { step, attempt })
+/// What events say about step `no` of [`view`].
+fn step(no: StepNo) -> StepRef {
+    StepRef::from(&view().steps[no - 1])
 }
 
-fn succeeded(ms: u64, step: StepNo, outcome: Success, attempts: u32, took: u64) -> Event {
+fn started(ms: u64, no: StepNo, attempt: u32) -> Event {
+    at(
+        ms,
+        EventKind::StepStarted {
+            step: step(no),
+            attempt,
+        },
+    )
+}
+
+fn succeeded(ms: u64, no: StepNo, outcome: Success, attempts: u32, took: u64) -> Event {
     at(
         ms,
         EventKind::StepSucceeded {
-            step,
+            step: step(no),
             outcome,
             attempts,
             duration: Duration::from_millis(took),
@@ -126,20 +140,22 @@ fn succeeded(ms: u64, step: StepNo, outcome: Success, attempts: u32, took: u64) 
 }
 
 fn rejected() -> StepError {
-    StepError {
-        status: Some(429),
+    StepError::Elasticsearch(EsAnswer {
+        status: 429,
         error_type: "es_rejected_execution_exception".to_owned(),
         reason: "rejected execution of persistent task".to_owned(),
-        diagnosis: None,
-    }
+        caused_by: None,
+    })
 }
 
 fn close_failure() -> StepError {
-    StepError {
-        status: Some(500),
-        error_type: "status_exception".to_owned(),
-        reason: "could not close job [api-errors]: node disconnected".to_owned(),
-        diagnosis: Some("state `closing` on node `ml-1`".to_owned()),
+    StepError::StepTimeout {
+        timeout: Duration::from_secs(10),
+        observed: Observation {
+            state: TargetState::Closing,
+            node: Some("ml-1".to_owned()),
+            assignment_explanation: None,
+        },
     }
 }
 
@@ -150,6 +166,7 @@ fn events() -> Vec<Event> {
         already_in_state: 1,
         failed: 1,
         skipped: 1,
+        interrupted: 0,
     };
     vec![
         at(
@@ -169,15 +186,15 @@ fn events() -> Vec<Event> {
         at(
             5,
             EventKind::StepWaiting {
-                step: 1,
-                observed: "stopping".to_owned(),
+                step: step(1),
+                observed: TargetState::Started,
             },
         ),
         succeeded(10, 2, Success::AlreadyInState, 1, 8),
         at(
             40,
             EventKind::StepAttemptFailed {
-                step: 3,
+                step: step(3),
                 attempt: 1,
                 error: rejected(),
                 retry_in: Some(Duration::from_millis(1_300)),
@@ -192,7 +209,7 @@ fn events() -> Vec<Event> {
         at(
             12_403,
             EventKind::StepFailed {
-                step: 6,
+                step: step(6),
                 error: close_failure(),
                 attempts: 3,
                 duration: Duration::from_millis(10_000),
@@ -201,16 +218,18 @@ fn events() -> Vec<Event> {
         at(
             12_404,
             EventKind::StepSkipped {
-                step: 7,
-                reason: "step #6 (close job api-errors) failed".to_owned(),
+                step: step(7),
+                reason: SkipReason::DependencyFailed { step: 6 },
             },
         ),
         at(
             30_002,
             EventKind::StepEscalated {
-                step: 4,
-                warning: "stopping with force=true skips the final flush of datafeed-stuck"
-                    .to_owned(),
+                step: step(4),
+                escalation: Escalation::AfterTimeout {
+                    state: TargetState::Stopping,
+                    timeout: Duration::from_secs(30),
+                },
             },
         ),
         succeeded(31_002, 4, Success::Changed, 2, 31_000),
@@ -339,7 +358,9 @@ fn live_display_prints_alerts_above_the_bars_and_ends_with_the_summary() {
     assert!(output.ends_with(&format!("\n{summary}")), "{output}");
     let before_summary = &output[..output.len() - summary.len()];
     assert!(before_summary.contains("applying `maintenance` to http://127.0.0.1:9200"));
-    assert!(before_summary.contains("✗ #6 close job api-errors: 500 status_exception"));
+    assert!(before_summary.contains(
+        "✗ #6 close job api-errors: still closing after the step timeout (10s), on node `ml-1`"
+    ));
     assert!(before_summary.contains("↻ #3 stop datafeed datafeed-api-errors: 429"));
     assert!(before_summary.contains("⚠ #4 stop datafeed datafeed-stuck escalated to force"));
     // Successes and skips are progress the bars show, not log lines.
@@ -362,7 +383,7 @@ fn json_lines_are_versioned_events() {
     assert_eq!(lines.len(), events().len());
     for (line, event) in lines.iter().zip(events()) {
         let value: serde_json::Value = serde_json::from_str(line).expect("each line is JSON");
-        assert_eq!(value["version"], 1, "{line}");
+        assert_eq!(value["version"], EVENT_FORMAT_VERSION, "{line}");
         let expected = serde_json::to_value(&event).expect("event serialises");
         assert_eq!(value["event"], expected["event"], "{line}");
     }
@@ -423,6 +444,7 @@ fn the_executors_counts_win_once_the_run_finished() {
                 already_in_state: 0,
                 failed: 0,
                 skipped: 5,
+                interrupted: 0,
             },
             duration: Duration::from_millis(1_500),
         },
@@ -467,4 +489,131 @@ fn a_second_interrupt_is_remembered_over_the_first() {
     assert_eq!(tally.cancelled(), Some(CancelReason::Abandoned));
     let text = summary::render(&tally, &StepLabels::new(&view()), Paint::new(false));
     assert!(text.starts_with("run abandoned in 1ms"), "{text}");
+}
+
+/// A run interrupted twice: #1 done; #3 backing off when the first interrupt came (stopped);
+/// #5 in flight when the second came (abandoned); #2 and #6 never started.
+fn interrupted_events() -> Vec<Event> {
+    vec![
+        at(
+            0,
+            EventKind::RunStarted {
+                run_id: "20261128T120000Z-1a2b".to_owned(),
+                playbook: "maintenance".to_owned(),
+                cluster: "http://127.0.0.1:9200".to_owned(),
+                steps: 7,
+                concurrency: 3,
+            },
+        ),
+        started(1, 1, 1),
+        started(1, 3, 1),
+        started(1, 5, 1),
+        succeeded(200, 1, Success::Changed, 1, 199),
+        at(
+            210,
+            EventKind::StepAttemptFailed {
+                step: step(3),
+                attempt: 1,
+                error: StepError::NoAnswer {
+                    endpoint: "ml.stop_datafeed".to_owned(),
+                    after: Duration::from_secs(30),
+                },
+                retry_in: Some(Duration::from_millis(781)),
+            },
+        ),
+        at(
+            400,
+            EventKind::RunCancelling {
+                reason: CancelReason::Interrupted,
+            },
+        ),
+        at(
+            401,
+            EventKind::StepInterrupted {
+                step: step(3),
+                attempts: 1,
+                duration: Duration::from_millis(400),
+            },
+        ),
+        at(
+            900,
+            EventKind::RunCancelling {
+                reason: CancelReason::Abandoned,
+            },
+        ),
+        at(
+            901,
+            EventKind::StepAbandoned {
+                step: step(5),
+                attempts: 1,
+                duration: Duration::from_millis(900),
+            },
+        ),
+        at(
+            902,
+            EventKind::StepSkipped {
+                step: step(2),
+                reason: SkipReason::Interrupted,
+            },
+        ),
+        at(
+            902,
+            EventKind::StepSkipped {
+                step: step(4),
+                reason: SkipReason::Interrupted,
+            },
+        ),
+        at(
+            902,
+            EventKind::StepSkipped {
+                step: step(6),
+                reason: SkipReason::Interrupted,
+            },
+        ),
+        at(
+            902,
+            EventKind::StepSkipped {
+                step: step(7),
+                reason: SkipReason::Interrupted,
+            },
+        ),
+        at(
+            903,
+            EventKind::RunFinished {
+                stats: RunStats {
+                    changed: 1,
+                    already_in_state: 0,
+                    failed: 0,
+                    skipped: 4,
+                    interrupted: 2,
+                },
+                duration: Duration::from_millis(903),
+            },
+        ),
+    ]
+}
+
+#[test]
+fn an_interrupted_run_says_which_steps_were_stopped_and_which_abandoned() {
+    let buf = SharedBuf::default();
+    let mut human = HumanReporter::with_live_target(&view(), Box::new(buf.clone()), None, false);
+    let json_buf = SharedBuf::default();
+    let mut json = JsonReporter::new(Box::new(json_buf.clone()));
+    for event in interrupted_events() {
+        human.report(&event);
+        json.report(&event);
+    }
+    human.finish();
+    json.finish();
+    insta::assert_snapshot!("interrupted_twice_human", buf.text());
+    insta::assert_snapshot!("interrupted_twice_json", json_buf.text());
+}
+
+#[test]
+fn events_read_back_as_they_were_written() {
+    for event in events().into_iter().chain(interrupted_events()) {
+        let json = serde_json::to_string(&event).expect("serialises");
+        let back: Event = serde_json::from_str(&json).expect("reads back");
+        assert_eq!(back, event, "{json}");
+    }
 }

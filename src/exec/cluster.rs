@@ -1,0 +1,117 @@
+//! [`Cluster`]: the little a step needs of a cluster (make its request, read its target's state),
+//! so that the scheduler and the step driver run against an in-memory fake on tokio's paused
+//! clock in tests, and against Elasticsearch through [`EsClient`] otherwise.
+//!
+//! Owns the trait and the `EsClient` adapter. Must never retry, wait or decide anything: that is
+//! the step driver's; and never build Elasticsearch requests itself: that is `es`'s.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::es::request::Force;
+use crate::es::types::{DatafeedState, JobState};
+use crate::es::{self, EsClient};
+use crate::plan::Action;
+
+use super::event::{Observation, TargetState};
+
+/// What a step needs of the cluster.
+pub trait Cluster: Send + Sync + 'static {
+    /// Asks for the step's change: stop a datafeed or close a job (with `force=true` when
+    /// `forced`), open a job, start a datafeed, switch upgrade mode. Elasticsearch waits up to
+    /// `wait` for the state before it answers.
+    fn request(
+        &self,
+        action: Action,
+        target: &str,
+        forced: bool,
+        wait: Duration,
+    ) -> impl Future<Output = Result<(), es::Error>> + Send;
+
+    /// What stats say of the step's target now; `None` when it is not there (deleted).
+    fn observe(
+        &self,
+        action: Action,
+        target: &str,
+    ) -> impl Future<Output = Result<Option<Observation>, es::Error>> + Send;
+}
+
+impl Cluster for EsClient {
+    async fn request(
+        &self,
+        action: Action,
+        target: &str,
+        forced: bool,
+        wait: Duration,
+    ) -> Result<(), es::Error> {
+        let force = if forced { Force::Yes } else { Force::No };
+        match action {
+            Action::StopDatafeed => self.stop_datafeed(target, force, wait).await,
+            Action::CloseJob => self.close_job(target, force, wait).await,
+            Action::OpenJob => self.open_job(target, wait).await,
+            Action::StartDatafeed => self.start_datafeed(target, wait).await,
+            Action::EnableUpgradeMode => self.set_upgrade_mode(true, wait).await,
+            Action::DisableUpgradeMode => self.set_upgrade_mode(false, wait).await,
+        }
+    }
+
+    async fn observe(
+        &self,
+        action: Action,
+        target: &str,
+    ) -> Result<Option<Observation>, es::Error> {
+        Ok(match action {
+            Action::StopDatafeed | Action::StartDatafeed => {
+                let stats = self.datafeed_stats(target).await?;
+                stats.datafeeds.into_iter().next().map(|feed| Observation {
+                    state: feed.state.into(),
+                    node: feed.node.map(|n| n.id),
+                    assignment_explanation: feed.assignment_explanation.filter(|e| !e.is_empty()),
+                })
+            }
+            Action::CloseJob | Action::OpenJob => {
+                let stats = self.job_stats(target).await?;
+                stats.jobs.into_iter().next().map(|job| Observation {
+                    state: job.state.into(),
+                    node: job.node.map(|n| n.id),
+                    assignment_explanation: job.assignment_explanation.filter(|e| !e.is_empty()),
+                })
+            }
+            Action::EnableUpgradeMode | Action::DisableUpgradeMode => {
+                let on = self.ml_info().await?.upgrade_mode;
+                Some(Observation {
+                    state: if on {
+                        TargetState::Enabled
+                    } else {
+                        TargetState::Disabled
+                    },
+                    node: None,
+                    assignment_explanation: None,
+                })
+            }
+        })
+    }
+}
+
+impl From<JobState> for TargetState {
+    fn from(state: JobState) -> TargetState {
+        match state {
+            JobState::Opening => TargetState::Opening,
+            JobState::Opened => TargetState::Opened,
+            JobState::Closing => TargetState::Closing,
+            JobState::Closed => TargetState::Closed,
+            JobState::Failed => TargetState::Failed,
+        }
+    }
+}
+
+impl From<DatafeedState> for TargetState {
+    fn from(state: DatafeedState) -> TargetState {
+        match state {
+            DatafeedState::Starting => TargetState::Starting,
+            DatafeedState::Started => TargetState::Started,
+            DatafeedState::Stopping => TargetState::Stopping,
+            DatafeedState::Stopped => TargetState::Stopped,
+        }
+    }
+}

@@ -1,0 +1,321 @@
+//! A deterministic in-memory [`Cluster`] for the executor's tests on tokio's paused clock:
+//! targets with states, request latency, transitions that take a while to settle or never do
+//! (`stuck`, until forced), scripted refusals, and a log of every request with its time.
+//!
+//! Owns nothing the product uses. Must never read the wall clock or sleep outside tokio's
+//! (paused) timer, so that every test is exact and repeatable.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::es::{self, EsErrorBody};
+use crate::plan::Action;
+
+use super::cluster::Cluster;
+use super::event::{Observation, TargetState};
+
+/// What a scripted request gets instead of being carried out.
+#[derive(Debug, Clone)]
+pub(super) enum Reply {
+    /// An Elasticsearch error: status, `error.type`, `error.reason`.
+    Refuse(u16, &'static str, &'static str),
+    /// No answer in time (a retryable timeout).
+    NoAnswer,
+    /// No answer for a day: the request hangs until abandoned. (A day, not forever, so that a
+    /// broken abandon fails its test on the paused clock instead of hanging it.)
+    Hang,
+}
+
+/// One request the fake received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Request {
+    /// Since the fake was made (tests make it just before the run starts).
+    pub at: Duration,
+    pub action: Action,
+    pub target: String,
+    pub forced: bool,
+}
+
+#[derive(Debug)]
+struct Target {
+    state: TargetState,
+    /// The state a transition under way will reach, and when.
+    settles: Option<(TargetState, Instant)>,
+    /// A stop or close leaves it stopping or closing until a forced one.
+    stuck: bool,
+}
+
+#[derive(Debug)]
+struct Inner {
+    origin: Instant,
+    targets: HashMap<String, Target>,
+    replies: HashMap<(Action, String), VecDeque<Reply>>,
+    /// How long a request takes to answer.
+    latency: HashMap<String, Duration>,
+    /// How long a transition takes after the request was answered.
+    settle: HashMap<String, Duration>,
+    /// How long stats about a target take to answer.
+    stats_latency: HashMap<String, Duration>,
+    requests: Vec<Request>,
+    in_flight: usize,
+    peak: usize,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct FakeCluster(Arc<Mutex<Inner>>);
+
+impl FakeCluster {
+    pub(super) fn new() -> FakeCluster {
+        FakeCluster(Arc::new(Mutex::new(Inner {
+            origin: Instant::now(),
+            targets: HashMap::new(),
+            replies: HashMap::new(),
+            latency: HashMap::new(),
+            settle: HashMap::new(),
+            stats_latency: HashMap::new(),
+            requests: Vec::new(),
+            in_flight: 0,
+            peak: 0,
+        })))
+    }
+
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds a target in `state`.
+    pub(super) fn with(self, target: &str, state: TargetState) -> FakeCluster {
+        self.inner().targets.insert(
+            target.to_owned(),
+            Target {
+                state,
+                settles: None,
+                stuck: false,
+            },
+        );
+        self
+    }
+
+    /// Requests about `target` take `latency` to answer.
+    pub(super) fn latency(self, target: &str, latency: Duration) -> FakeCluster {
+        self.inner().latency.insert(target.to_owned(), latency);
+        self
+    }
+
+    /// `target` reaches its state `settle` after a request was answered.
+    pub(super) fn settle(self, target: &str, settle: Duration) -> FakeCluster {
+        self.inner().settle.insert(target.to_owned(), settle);
+        self
+    }
+
+    /// Stats about `target` take `latency` to answer.
+    pub(super) fn slow_stats(self, target: &str, latency: Duration) -> FakeCluster {
+        self.inner()
+            .stats_latency
+            .insert(target.to_owned(), latency);
+        self
+    }
+
+    /// `target` is on its way to `state`, which it reaches `after` from now.
+    pub(super) fn moving(self, target: &str, state: TargetState, after: Duration) -> FakeCluster {
+        if let Some(t) = self.inner().targets.get_mut(target) {
+            t.settles = Some((state, Instant::now() + after));
+        }
+        self
+    }
+
+    /// Stops and closes of `target` never finish unless forced.
+    pub(super) fn stuck(self, target: &str) -> FakeCluster {
+        if let Some(t) = self.inner().targets.get_mut(target) {
+            t.stuck = true;
+        }
+        self
+    }
+
+    /// The next requests of `action` on `target` get these replies, in order.
+    pub(super) fn replies(self, action: Action, target: &str, replies: &[Reply]) -> FakeCluster {
+        self.inner()
+            .replies
+            .entry((action, target.to_owned()))
+            .or_default()
+            .extend(replies.iter().cloned());
+        self
+    }
+
+    pub(super) fn requests(&self) -> Vec<Request> {
+        self.inner().requests.clone()
+    }
+
+    pub(super) fn requests_for(&self, target: &str) -> Vec<Request> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.target == target)
+            .collect()
+    }
+
+    /// The most requests ever in flight at once.
+    pub(super) fn peak(&self) -> usize {
+        self.inner().peak
+    }
+
+    pub(super) fn state(&self, target: &str) -> Option<TargetState> {
+        let mut inner = self.inner();
+        inner.settle_due(Instant::now());
+        inner.targets.get(target).map(|t| t.state)
+    }
+}
+
+impl Inner {
+    fn settle_due(&mut self, now: Instant) {
+        for target in self.targets.values_mut() {
+            if let Some((state, at)) = target.settles
+                && now >= at
+            {
+                target.state = state;
+                target.settles = None;
+            }
+        }
+    }
+
+    /// Carries out an answered request, as Elasticsearch would.
+    fn carry_out(&mut self, action: Action, id: &str, forced: bool) -> Result<(), es::Error> {
+        let now = Instant::now();
+        self.settle_due(now);
+        let settle = self.settle.get(id).copied().unwrap_or_default();
+        let Some(target) = self.targets.get_mut(id) else {
+            return Err(refusal(
+                404,
+                "resource_not_found_exception",
+                "no such target",
+            ));
+        };
+        let (wanted, moving) = match action {
+            Action::StopDatafeed => (TargetState::Stopped, Some(TargetState::Stopping)),
+            Action::CloseJob => (TargetState::Closed, Some(TargetState::Closing)),
+            Action::OpenJob => (TargetState::Opened, Some(TargetState::Opening)),
+            Action::StartDatafeed => (TargetState::Started, Some(TargetState::Starting)),
+            Action::EnableUpgradeMode => (TargetState::Enabled, None),
+            Action::DisableUpgradeMode => (TargetState::Disabled, None),
+        };
+        if action == Action::CloseJob && target.state == TargetState::Failed && !forced {
+            // E3, in Elasticsearch's words.
+            return Err(refusal(
+                409,
+                "status_exception",
+                &format!("cannot close job [{id}] because it failed, use force close"),
+            ));
+        }
+        match moving {
+            Some(moving) if target.stuck && !forced => target.state = moving,
+            Some(moving) if !settle.is_zero() => {
+                target.state = moving;
+                target.settles = Some((wanted, now + settle));
+            }
+            _ => {
+                target.state = wanted;
+                target.settles = None;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Decrements the in-flight count when a request ends, answered or abandoned.
+struct InFlight(FakeCluster);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.inner().in_flight -= 1;
+    }
+}
+
+fn refusal(status: u16, error_type: &str, reason: &str) -> es::Error {
+    es::Error::Api {
+        endpoint: "fake",
+        status,
+        body: EsErrorBody {
+            error_type: error_type.to_owned(),
+            reason: reason.to_owned(),
+            caused_by: None,
+        },
+        help: None,
+        retry_after: None,
+    }
+}
+
+impl Cluster for FakeCluster {
+    async fn request(
+        &self,
+        action: Action,
+        target: &str,
+        forced: bool,
+        wait: Duration,
+    ) -> Result<(), es::Error> {
+        let (latency, reply) = {
+            let mut inner = self.inner();
+            let at = inner.origin.elapsed();
+            inner.requests.push(Request {
+                at,
+                action,
+                target: target.to_owned(),
+                forced,
+            });
+            inner.in_flight += 1;
+            inner.peak = inner.peak.max(inner.in_flight);
+            let reply = inner
+                .replies
+                .get_mut(&(action, target.to_owned()))
+                .and_then(VecDeque::pop_front);
+            (
+                inner.latency.get(target).copied().unwrap_or_default(),
+                reply,
+            )
+        };
+        let in_flight = InFlight(self.clone());
+        tokio::time::sleep(latency).await;
+        let answer = match reply {
+            Some(Reply::Refuse(status, error_type, reason)) => {
+                Err(refusal(status, error_type, reason))
+            }
+            Some(Reply::NoAnswer) => Err(es::Error::Timeout {
+                endpoint: "fake",
+                after: wait,
+            }),
+            Some(Reply::Hang) => {
+                tokio::time::sleep(Duration::from_secs(86_400)).await;
+                Err(es::Error::Timeout {
+                    endpoint: "fake",
+                    after: wait,
+                })
+            }
+            None => self.inner().carry_out(action, target, forced),
+        };
+        drop(in_flight);
+        answer
+    }
+
+    async fn observe(
+        &self,
+        action: Action,
+        target: &str,
+    ) -> Result<Option<Observation>, es::Error> {
+        let latency = self.inner().stats_latency.get(target).copied();
+        if let Some(latency) = latency {
+            tokio::time::sleep(latency).await;
+        }
+        let mut inner = self.inner();
+        inner.settle_due(Instant::now());
+        let upgrade_mode = matches!(
+            action,
+            Action::EnableUpgradeMode | Action::DisableUpgradeMode
+        );
+        Ok(inner.targets.get(target).map(|t| Observation {
+            state: t.state,
+            node: (!upgrade_mode).then(|| "ml-1".to_owned()),
+            assignment_explanation: None,
+        }))
+    }
+}

@@ -1,0 +1,80 @@
+//! [`Interrupts`]: the two levels of interruption, as two cancellation tokens (moon's way).
+//!
+//! - *stop*: start no step and make no new request: steps between attempts end interrupted;
+//!   requests and waits in flight finish. The first Ctrl-C, or a journal that cannot be written.
+//! - *abandon*: give up on the requests and waits in flight too. The second Ctrl-C. Abandoning
+//!   implies stopping.
+//!
+//! Owns the tokens and what cancelling each means. Must never be cancelled by the executor itself
+//! (`on_failure: stop` is the scheduler's own state, not an interruption).
+
+use tokio_util::sync::CancellationToken;
+
+/// Shared between whoever interrupts (signal handlers) and the run; clones share the tokens.
+#[derive(Debug, Clone)]
+pub struct Interrupts {
+    abandon: CancellationToken,
+    /// A child of `abandon`, so that abandoning stops too.
+    stop: CancellationToken,
+}
+
+impl Default for Interrupts {
+    fn default() -> Interrupts {
+        Interrupts::new()
+    }
+}
+
+impl Interrupts {
+    pub fn new() -> Interrupts {
+        let abandon = CancellationToken::new();
+        let stop = abandon.child_token();
+        Interrupts { abandon, stop }
+    }
+
+    /// The first level: start nothing new, make no new request.
+    pub fn stop(&self) {
+        self.stop.cancel();
+    }
+
+    /// The second level: abandon the requests and waits in flight as well.
+    pub fn abandon(&self) {
+        self.abandon.cancel();
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stop.is_cancelled()
+    }
+
+    pub fn is_abandoning(&self) -> bool {
+        self.abandon.is_cancelled()
+    }
+
+    /// Resolves once the run is told to stop (or to abandon, which implies it).
+    pub async fn stopping(&self) {
+        self.stop.cancelled().await;
+    }
+
+    /// Resolves once the run is told to abandon what is in flight.
+    pub async fn abandoning(&self) {
+        self.abandon.cancelled().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abandoning_implies_stopping_but_not_the_other_way() {
+        let first = Interrupts::new();
+        first.stop();
+        assert!(first.is_stopping());
+        assert!(!first.is_abandoning());
+
+        let second = Interrupts::new();
+        let seen_by_the_run = second.clone();
+        second.abandon();
+        assert!(seen_by_the_run.is_abandoning());
+        assert!(seen_by_the_run.is_stopping());
+    }
+}

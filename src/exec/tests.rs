@@ -1,0 +1,852 @@
+//! The scheduler and the step driver against [`FakeCluster`] on tokio's paused clock: every
+//! delay is exact and no test waits for real time. Interrupts are sent from the event sink, on
+//! the event that makes the moment, never after a sleep.
+
+use std::time::Duration;
+
+use crate::model::{ForcePolicy, OnFailure};
+use crate::plan::{Action, Force, PlanView, SettingsView, StepView, Summary};
+
+use super::fake::{FakeCluster, Reply};
+use super::{
+    CancelReason, Escalation, Event, EventKind, Interrupts, RunOptions, RunOutcome, SkipReason,
+    StepError, StepNo, Success, TargetState, execute,
+};
+
+const S: Duration = Duration::from_secs(1);
+
+fn settings() -> SettingsView {
+    SettingsView {
+        concurrency: 4,
+        step_timeout_ms: 60_000,
+        retry_attempts: 5,
+        initial_backoff_ms: 1_000,
+        max_backoff_ms: 4_000,
+        on_failure: OnFailure::Continue,
+        force: ForcePolicy::Never,
+    }
+}
+
+/// A plan of `steps` (action, target, estimate in ms), numbered from 1, with `edges`
+/// (before, after).
+fn plan(
+    steps: &[(Action, &str, u64)],
+    edges: &[(StepNo, StepNo)],
+    settings: SettingsView,
+) -> PlanView {
+    let steps = steps
+        .iter()
+        .enumerate()
+        .map(|(index, &(action, target, estimate_ms))| {
+            let no = index + 1;
+            StepView {
+                id: no,
+                action,
+                target: target.to_owned(),
+                reason: String::new(),
+                observed: None,
+                force: Force::NotNeeded,
+                model_bytes: 0,
+                estimate_ms,
+                wave: 1,
+                dependencies: edges.iter().filter(|e| e.1 == no).map(|e| e.0).collect(),
+                dependents: edges.iter().filter(|e| e.0 == no).map(|e| e.1).collect(),
+                source: None,
+            }
+        })
+        .collect();
+    PlanView {
+        version: 1,
+        playbook: serde_json::from_value(serde_json::json!({
+            "name": "test", "path": "test.yaml", "digest": "sha256:00",
+        }))
+        .expect("playbook reference"),
+        offline: true,
+        settings,
+        summary: Summary::default(),
+        steps,
+        edges: Vec::new(),
+        unchanged: Vec::new(),
+        snapshot_digest: None,
+        snapshot: None,
+    }
+}
+
+struct Run {
+    events: Vec<Event>,
+    outcome: RunOutcome,
+}
+
+/// Runs `view` on `cluster`; `on_event` sees each event as it is emitted and may interrupt.
+async fn run_with(
+    view: &PlanView,
+    cluster: &FakeCluster,
+    mut on_event: impl FnMut(&Event, &Interrupts),
+) -> Run {
+    let interrupts = Interrupts::new();
+    let mut events = Vec::new();
+    let options = RunOptions {
+        run_id: "test".into(),
+        cluster: "fake".into(),
+        concurrency: None,
+        interrupts: interrupts.clone(),
+        seed: 7,
+    };
+    let outcome = execute(view, cluster.clone(), options, &mut |event| {
+        on_event(&event, &interrupts);
+        events.push(event);
+    })
+    .await;
+    Run { events, outcome }
+}
+
+async fn run(view: &PlanView, cluster: &FakeCluster) -> Run {
+    run_with(view, cluster, |_, _| {}).await
+}
+
+impl Run {
+    /// The events about step `no`.
+    fn of(&self, no: StepNo) -> Vec<&Event> {
+        self.events
+            .iter()
+            .filter(|e| e.kind.step().is_some_and(|s| s.no == no))
+            .collect()
+    }
+
+    /// Where the first event matching `pred` is in the stream.
+    fn position(&self, pred: impl Fn(&EventKind) -> bool) -> usize {
+        self.events
+            .iter()
+            .position(|e| pred(&e.kind))
+            .unwrap_or_else(|| panic!("no such event in {:#?}", self.kinds()))
+    }
+
+    /// How step `no` ended.
+    fn end(&self, no: StepNo) -> &EventKind {
+        self.of(no)
+            .into_iter()
+            .map(|e| &e.kind)
+            .rfind(|k| {
+                matches!(
+                    k,
+                    EventKind::StepSucceeded { .. }
+                        | EventKind::StepFailed { .. }
+                        | EventKind::StepInterrupted { .. }
+                        | EventKind::StepAbandoned { .. }
+                        | EventKind::StepSkipped { .. }
+                )
+            })
+            .unwrap_or_else(|| panic!("step #{no} did not end: {:#?}", self.kinds()))
+    }
+
+    fn kinds(&self) -> Vec<&EventKind> {
+        self.events.iter().map(|e| &e.kind).collect()
+    }
+
+    fn starts(&self) -> Vec<StepNo> {
+        self.events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::StepStarted { step, attempt: 1 } => Some(step.no),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn started(no: StepNo) -> impl Fn(&EventKind) -> bool {
+    move |k| matches!(k, EventKind::StepStarted { step, .. } if step.no == no)
+}
+
+fn succeeded(no: StepNo) -> impl Fn(&EventKind) -> bool {
+    move |k| matches!(k, EventKind::StepSucceeded { step, .. } if step.no == no)
+}
+
+const UNAVAILABLE: Reply = Reply::Refuse(503, "master_not_discovered_exception", "no master");
+
+#[tokio::test(start_paused = true)]
+async fn retryable_errors_are_retried_after_jittered_exponential_backoff() {
+    let cluster = FakeCluster::new().with("web", TargetState::Opened).replies(
+        Action::CloseJob,
+        "web",
+        &[UNAVAILABLE, Reply::NoAnswer, UNAVAILABLE],
+    );
+    let view = plan(&[(Action::CloseJob, "web", 0)], &[], settings());
+    let run = run(&view, &cluster).await;
+
+    let failures: Vec<(u32, Duration, Duration)> = run
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::StepAttemptFailed {
+                attempt,
+                retry_in: Some(retry_in),
+                error: StepError::Elasticsearch(_) | StepError::NoAnswer { .. },
+                ..
+            } => Some((*attempt, *retry_in, e.elapsed)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failures.len(), 3, "{:#?}", run.kinds());
+    let requests = cluster.requests_for("web");
+    assert_eq!(requests.len(), 4, "three refusals, then the close");
+    for (index, (attempt, retry_in, at)) in failures.iter().enumerate() {
+        assert_eq!(*attempt, u32::try_from(index + 1).expect("small"));
+        // Full jitter under a cap that doubles from `initial_backoff` up to `max_backoff`.
+        let cap = (S * (1 << index)).min(4 * S);
+        assert!(
+            *retry_in <= cap,
+            "attempt {attempt}: {retry_in:?} > {cap:?}"
+        );
+        // The next request goes out exactly when the back-off ends.
+        assert_eq!(requests[index + 1].at, *at + *retry_in, "attempt {attempt}");
+    }
+    assert_eq!(
+        run.end(1),
+        &EventKind::StepSucceeded {
+            step: run.of(1)[0].kind.step().expect("a step").clone(),
+            outcome: Success::Changed,
+            attempts: 4,
+            duration: requests[3].at,
+        }
+    );
+    assert_eq!(cluster.state("web"), Some(TargetState::Closed));
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_end_when_the_attempts_are_used_up() {
+    let cluster = FakeCluster::new().with("web", TargetState::Opened).replies(
+        Action::CloseJob,
+        "web",
+        &[UNAVAILABLE; 5],
+    );
+    let view = plan(
+        &[(Action::CloseJob, "web", 0)],
+        &[],
+        SettingsView {
+            retry_attempts: 3,
+            ..settings()
+        },
+    );
+    let run = run(&view, &cluster).await;
+    assert_eq!(cluster.requests_for("web").len(), 3);
+    let EventKind::StepFailed {
+        attempts, error, ..
+    } = run.end(1)
+    else {
+        panic!("{:#?}", run.kinds());
+    };
+    assert_eq!(*attempts, 3);
+    assert!(matches!(error, StepError::Elasticsearch(a) if a.status == 503));
+    let last_failure = run.position(|k| {
+        matches!(
+            k,
+            EventKind::StepAttemptFailed {
+                attempt: 3,
+                retry_in: None,
+                ..
+            }
+        )
+    });
+    assert!(last_failure > 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_4xx_fails_the_step_at_once() {
+    let cluster = FakeCluster::new()
+        .with("datafeed-web", TargetState::Started)
+        .replies(
+            Action::StopDatafeed,
+            "datafeed-web",
+            &[Reply::Refuse(403, "security_exception", "unauthorized")],
+        );
+    let view = plan(
+        &[(Action::StopDatafeed, "datafeed-web", 0)],
+        &[],
+        settings(),
+    );
+    let run = run(&view, &cluster).await;
+    assert_eq!(cluster.requests().len(), 1, "not retried");
+    let EventKind::StepFailed {
+        attempts,
+        error,
+        duration,
+        ..
+    } = run.end(1)
+    else {
+        panic!("{:#?}", run.kinds());
+    };
+    assert_eq!((*attempts, *duration), (1, Duration::ZERO));
+    assert!(
+        matches!(error, StepError::Elasticsearch(a) if a.status == 403 && a.error_type == "security_exception"),
+        "{error:?}"
+    );
+    assert_eq!(run.outcome.stats.failed, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_transition_that_outlives_the_step_timeout_fails_with_what_stats_say() {
+    let cluster = FakeCluster::new()
+        .with("datafeed-web", TargetState::Started)
+        .stuck("datafeed-web");
+    let view = plan(
+        &[(Action::StopDatafeed, "datafeed-web", 0)],
+        &[],
+        SettingsView {
+            step_timeout_ms: 10_000,
+            ..settings()
+        },
+    );
+    let run = run(&view, &cluster).await;
+    let EventKind::StepFailed {
+        error, duration, ..
+    } = run.end(1)
+    else {
+        panic!("{:#?}", run.kinds());
+    };
+    let StepError::StepTimeout { timeout, observed } = error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(*timeout, 10 * S);
+    assert_eq!(observed.state, TargetState::Stopping);
+    assert_eq!(observed.node.as_deref(), Some("ml-1"));
+    // Noticed at the first look after the deadline; looks are at most 2s apart.
+    assert!(*duration >= 10 * S && *duration <= 12 * S, "{duration:?}");
+    assert_eq!(
+        cluster.requests().len(),
+        1,
+        "`force: never`: no forced request"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_the_step_timeout_a_stuck_stop_is_forced_when_settings_allow() {
+    let cluster = FakeCluster::new()
+        .with("datafeed-web", TargetState::Started)
+        .stuck("datafeed-web");
+    let view = plan(
+        &[(Action::StopDatafeed, "datafeed-web", 0)],
+        &[],
+        SettingsView {
+            step_timeout_ms: 10_000,
+            force: ForcePolicy::AfterTimeout,
+            ..settings()
+        },
+    );
+    let run = run(&view, &cluster).await;
+    let escalated = run.position(|k| {
+        matches!(
+            k,
+            EventKind::StepEscalated {
+                escalation: Escalation::AfterTimeout {
+                    state: TargetState::Stopping,
+                    timeout,
+                },
+                ..
+            } if *timeout == 10 * S
+        )
+    });
+    assert!(run.events[escalated].elapsed >= 10 * S);
+    let forced: Vec<bool> = cluster.requests().iter().map(|r| r.forced).collect();
+    assert_eq!(forced, vec![false, true]);
+    assert!(matches!(
+        run.end(1),
+        EventKind::StepSucceeded {
+            outcome: Success::Changed,
+            attempts: 2,
+            ..
+        }
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_job_is_closed_with_force_only_when_settings_allow() {
+    let cluster = || FakeCluster::new().with("pay", TargetState::Failed);
+    let view = |force| {
+        plan(
+            &[(Action::CloseJob, "pay", 0)],
+            &[],
+            SettingsView {
+                force,
+                ..settings()
+            },
+        )
+    };
+
+    let never = cluster();
+    let run_never = run(&view(ForcePolicy::Never), &never).await;
+    assert!(
+        matches!(run_never.end(1), EventKind::StepFailed { error: StepError::ForceNotAllowed(a), .. } if a.status == 409),
+        "{:#?}",
+        run_never.kinds()
+    );
+    assert_eq!(never.requests().len(), 1);
+    assert_eq!(never.state("pay"), Some(TargetState::Failed));
+
+    let allowed = cluster();
+    let run_allowed = run(&view(ForcePolicy::AfterTimeout), &allowed).await;
+    run_allowed.position(|k| {
+        matches!(
+            k,
+            EventKind::StepEscalated {
+                escalation: Escalation::FailedJob,
+                ..
+            }
+        )
+    });
+    let forced: Vec<bool> = allowed.requests().iter().map(|r| r.forced).collect();
+    assert_eq!(forced, vec![false, true], "the 409, then the forced close");
+    assert!(matches!(
+        run_allowed.end(1),
+        EventKind::StepSucceeded { .. }
+    ));
+    assert_eq!(allowed.state("pay"), Some(TargetState::Closed));
+
+    // When the plan already knew, the first request is the forced one.
+    let known = cluster();
+    let mut view = view(ForcePolicy::AfterTimeout);
+    view.steps[0].force = Force::RequiredAllowed;
+    let run_known = run(&view, &known).await;
+    assert!(matches!(
+        run_known.events[1].kind,
+        EventKind::StepEscalated {
+            escalation: Escalation::FailedJob,
+            ..
+        }
+    ));
+    let forced: Vec<bool> = known.requests().iter().map(|r| r.forced).collect();
+    assert_eq!(forced, vec![true]);
+}
+
+/// Two independent pairs: stop `datafeed-a` then close `a` (#1 → #2), and the same for `b`
+/// (#3 → #4). The stop of `datafeed-a` is refused, and heads the longest chain.
+fn two_pairs(on_failure: OnFailure) -> (PlanView, FakeCluster) {
+    let view = plan(
+        &[
+            (Action::StopDatafeed, "datafeed-a", 5_000),
+            (Action::CloseJob, "a", 5_000),
+            (Action::StopDatafeed, "datafeed-b", 1_000),
+            (Action::CloseJob, "b", 1_000),
+        ],
+        &[(1, 2), (3, 4)],
+        SettingsView {
+            concurrency: 1,
+            on_failure,
+            ..settings()
+        },
+    );
+    let cluster = FakeCluster::new()
+        .with("datafeed-a", TargetState::Started)
+        .with("a", TargetState::Opened)
+        .with("datafeed-b", TargetState::Started)
+        .with("b", TargetState::Opened)
+        .replies(
+            Action::StopDatafeed,
+            "datafeed-a",
+            &[Reply::Refuse(400, "illegal_argument_exception", "bad")],
+        );
+    (view, cluster)
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_failure_continue_skips_only_the_dependents_of_a_failed_step() {
+    let (view, cluster) = two_pairs(OnFailure::Continue);
+    let run = run(&view, &cluster).await;
+    assert!(matches!(run.end(1), EventKind::StepFailed { .. }));
+    assert!(matches!(
+        run.end(2),
+        EventKind::StepSkipped {
+            reason: SkipReason::DependencyFailed { step: 1 },
+            ..
+        }
+    ));
+    assert!(matches!(run.end(3), EventKind::StepSucceeded { .. }));
+    assert!(matches!(run.end(4), EventKind::StepSucceeded { .. }));
+    assert!(cluster.requests_for("a").is_empty());
+    let stats = run.outcome.stats;
+    assert_eq!((stats.changed, stats.failed, stats.skipped), (2, 1, 1));
+    assert!(!run.outcome.interrupted);
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_failure_stop_starts_nothing_new() {
+    let (view, cluster) = two_pairs(OnFailure::Stop);
+    let run = run(&view, &cluster).await;
+    assert!(matches!(run.end(1), EventKind::StepFailed { .. }));
+    run.position(|k| {
+        matches!(
+            k,
+            EventKind::RunCancelling {
+                reason: CancelReason::StepFailed
+            }
+        )
+    });
+    assert!(matches!(
+        run.end(2),
+        EventKind::StepSkipped {
+            reason: SkipReason::DependencyFailed { step: 1 },
+            ..
+        }
+    ));
+    for no in [3, 4] {
+        assert!(
+            matches!(
+                run.end(no),
+                EventKind::StepSkipped {
+                    reason: SkipReason::Stopped { step: 1 },
+                    ..
+                }
+            ),
+            "#{no}: {:#?}",
+            run.kinds()
+        );
+    }
+    assert_eq!(cluster.requests().len(), 1, "only the refused stop");
+    assert_eq!(run.outcome.stats.skipped, 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_first_interrupt_lets_work_in_flight_finish_and_starts_nothing_new() {
+    let view = plan(
+        &[
+            // #1: in back-off when the interrupt comes.
+            (Action::CloseJob, "backing-off", 9_000),
+            // #2: its request is in flight, and then refused.
+            (Action::CloseJob, "refused-later", 8_000),
+            // #3: its request is in flight, and then accepted.
+            (Action::CloseJob, "slow", 7_000),
+            // #4: accepted, waiting for the state to show.
+            (Action::CloseJob, "settling", 6_000),
+            // #5: not started yet.
+            (Action::CloseJob, "waiting", 1_000),
+            // #6: an open waiting for its job to finish closing before its first request.
+            (Action::OpenJob, "reopening", 5_000),
+            // #7: stuck past the step timeout, which would escalate to force.
+            (Action::StopDatafeed, "stuck", 4_000),
+        ],
+        &[],
+        SettingsView {
+            concurrency: 6,
+            initial_backoff_ms: 60_000,
+            max_backoff_ms: 60_000,
+            step_timeout_ms: 10_000,
+            force: ForcePolicy::AfterTimeout,
+            ..settings()
+        },
+    );
+    let cluster = FakeCluster::new()
+        .with("backing-off", TargetState::Opened)
+        .replies(Action::CloseJob, "backing-off", &[UNAVAILABLE])
+        .with("refused-later", TargetState::Opened)
+        .latency("refused-later", 5 * S)
+        .replies(Action::CloseJob, "refused-later", &[UNAVAILABLE])
+        .with("slow", TargetState::Opened)
+        .latency("slow", 5 * S)
+        .with("settling", TargetState::Opened)
+        .settle("settling", 5 * S)
+        .with("waiting", TargetState::Opened)
+        .with("reopening", TargetState::Closing)
+        .moving("reopening", TargetState::Closed, 3 * S)
+        .with("stuck", TargetState::Started)
+        .stuck("stuck");
+    let run = run_with(&view, &cluster, |event, interrupts| {
+        if matches!(
+            &event.kind,
+            EventKind::StepAttemptFailed { step, retry_in: Some(_), .. } if step.no == 1
+        ) {
+            interrupts.stop();
+        }
+    })
+    .await;
+
+    let cancelling = run.position(|k| {
+        matches!(
+            k,
+            EventKind::RunCancelling {
+                reason: CancelReason::Interrupted
+            }
+        )
+    });
+    assert!(cancelling < run.position(|k| matches!(k, EventKind::StepInterrupted { .. })));
+    // The back-off ended with the interrupt, at once.
+    assert!(
+        matches!(
+            run.end(1),
+            EventKind::StepInterrupted {
+                attempts: 1,
+                duration: Duration::ZERO,
+                ..
+            }
+        ),
+        "{:#?}",
+        run.kinds()
+    );
+    assert_eq!(cluster.requests_for("backing-off").len(), 1, "no attempt 2");
+    // The refusal that came back after the interrupt is not retried either.
+    assert!(matches!(
+        run.end(2),
+        EventKind::StepInterrupted { attempts: 1, .. }
+    ));
+    assert_eq!(cluster.requests_for("refused-later").len(), 1);
+    run.position(
+        |k| matches!(k, EventKind::StepAttemptFailed { step, retry_in: None, .. } if step.no == 2),
+    );
+    // In flight: finished.
+    assert!(matches!(run.end(3), EventKind::StepSucceeded { .. }));
+    assert!(matches!(run.end(4), EventKind::StepSucceeded { .. }));
+    assert_eq!(cluster.state("settling"), Some(TargetState::Closed));
+    // Never made a request: the first one would have come after the interrupt.
+    assert!(matches!(
+        run.end(6),
+        EventKind::StepInterrupted { attempts: 0, .. }
+    ));
+    assert!(cluster.requests_for("reopening").is_empty());
+    // Its request was in flight; the forced one it would escalate to is a new request.
+    assert!(matches!(
+        run.end(7),
+        EventKind::StepInterrupted { attempts: 1, .. }
+    ));
+    let stuck: Vec<bool> = cluster
+        .requests_for("stuck")
+        .iter()
+        .map(|r| r.forced)
+        .collect();
+    assert_eq!(stuck, vec![false]);
+    assert!(
+        !run.kinds()
+            .iter()
+            .any(|k| matches!(k, EventKind::StepEscalated { .. })),
+        "{:#?}",
+        run.kinds()
+    );
+    // Never started.
+    assert!(matches!(
+        run.end(5),
+        EventKind::StepSkipped {
+            reason: SkipReason::Interrupted,
+            ..
+        }
+    ));
+    assert!(cluster.requests_for("waiting").is_empty());
+    assert!(run.outcome.interrupted);
+    let stats = run.outcome.stats;
+    assert_eq!(
+        (
+            stats.changed,
+            stats.interrupted,
+            stats.skipped,
+            stats.failed
+        ),
+        (2, 4, 1, 0)
+    );
+    // Nothing waited out the minute of back-off.
+    assert!(run.events.last().expect("events").elapsed < 60 * S);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_second_interrupt_abandons_work_in_flight_and_retries_nothing() {
+    let view = plan(
+        &[
+            // #1: its request never answers.
+            (Action::CloseJob, "hanging", 3_000),
+            // #2: accepted, waiting for a state that never comes.
+            (Action::StopDatafeed, "stuck", 2_000),
+            // #3: its first look at stats never answers.
+            (Action::CloseJob, "slow-stats", 1_000),
+        ],
+        &[],
+        settings(),
+    );
+    let cluster = FakeCluster::new()
+        .with("hanging", TargetState::Opened)
+        .replies(Action::CloseJob, "hanging", &[Reply::Hang])
+        .with("stuck", TargetState::Started)
+        .stuck("stuck")
+        .with("slow-stats", TargetState::Opened)
+        .slow_stats("slow-stats", Duration::from_secs(86_400));
+    let run = run_with(&view, &cluster, |event, interrupts| match &event.kind {
+        EventKind::StepWaiting { step, .. } if step.no == 2 => interrupts.stop(),
+        EventKind::RunCancelling {
+            reason: CancelReason::Interrupted,
+        } => interrupts.abandon(),
+        _ => {}
+    })
+    .await;
+
+    let cancelling: Vec<CancelReason> = run
+        .events
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::RunCancelling { reason } => Some(reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        cancelling,
+        vec![CancelReason::Interrupted, CancelReason::Abandoned]
+    );
+    // The hanging request and the wait for the stuck stop are both given up, at once, as such:
+    // not as a failed attempt, and with no new attempt.
+    let abandoned_at = run.events[run.position(|k| {
+        matches!(
+            k,
+            EventKind::RunCancelling {
+                reason: CancelReason::Abandoned
+            }
+        )
+    })]
+    .elapsed;
+    for (no, attempts) in [(1, 1), (2, 1), (3, 0)] {
+        assert!(
+            matches!(run.end(no), EventKind::StepAbandoned { attempts: a, .. } if *a == attempts),
+            "#{no}: {:#?}",
+            run.kinds()
+        );
+        let ended = run.of(no).last().expect("events").elapsed;
+        assert_eq!(ended, abandoned_at, "#{no}");
+    }
+    assert!(
+        !run.kinds()
+            .iter()
+            .any(|k| matches!(k, EventKind::StepAttemptFailed { .. })),
+        "{:#?}",
+        run.kinds()
+    );
+    assert_eq!(cluster.requests().len(), 2, "one request each");
+    assert_eq!(run.outcome.stats.interrupted, 3);
+    assert!(run.outcome.interrupted);
+    assert!(matches!(
+        run.events.last().expect("events").kind,
+        EventKind::RunFinished { .. }
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_more_than_concurrency_steps_are_in_flight() {
+    let targets = ["j1", "j2", "j3", "j4", "j5", "j6"];
+    let steps: Vec<(Action, &str, u64)> =
+        targets.iter().map(|t| (Action::CloseJob, *t, 0)).collect();
+    let view = plan(
+        &steps,
+        &[],
+        SettingsView {
+            concurrency: 2,
+            ..settings()
+        },
+    );
+    let mut cluster = FakeCluster::new();
+    for target in targets {
+        cluster = cluster.with(target, TargetState::Opened).latency(target, S);
+    }
+    let run = run(&view, &cluster).await;
+    assert_eq!(cluster.peak(), 2);
+    let at: Vec<Duration> = cluster.requests().iter().map(|r| r.at).collect();
+    assert_eq!(at, vec![Duration::ZERO, Duration::ZERO, S, S, 2 * S, 2 * S]);
+    assert_eq!(run.outcome.stats.changed, 6);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_step_starts_only_after_every_dependency_succeeded() {
+    // #1 → #3, #2 → #3, #3 → #4: a fan-in, then a chain.
+    let view = plan(
+        &[
+            (Action::StopDatafeed, "datafeed-a", 0),
+            (Action::StopDatafeed, "datafeed-b", 0),
+            (Action::CloseJob, "a", 0),
+            (Action::EnableUpgradeMode, "_ml", 0),
+        ],
+        &[(1, 3), (2, 3), (3, 4)],
+        settings(),
+    );
+    let cluster = FakeCluster::new()
+        .with("datafeed-a", TargetState::Started)
+        .latency("datafeed-a", S)
+        .with("datafeed-b", TargetState::Started)
+        .latency("datafeed-b", 3 * S)
+        .with("a", TargetState::Opened)
+        .settle("a", 2 * S)
+        .with("_ml", TargetState::Disabled);
+    let run = run(&view, &cluster).await;
+    for (before, after) in [(1, 3), (2, 3), (3, 4)] {
+        assert!(
+            run.position(succeeded(before)) < run.position(started(after)),
+            "#{after} started before #{before} succeeded: {:#?}",
+            run.kinds()
+        );
+    }
+    let close = &cluster.requests_for("a")[0];
+    assert_eq!(close.at, 3 * S, "when the slower stop was done");
+    assert_eq!(run.outcome.stats.changed, 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_step_heading_the_longest_chain_starts_first() {
+    let view = plan(
+        &[
+            (Action::StopDatafeed, "datafeed-x", 2_000),
+            (Action::StopDatafeed, "datafeed-y", 2_000),
+            (Action::CloseJob, "y", 10_000),
+            (Action::StopDatafeed, "datafeed-z", 3_000),
+        ],
+        &[(2, 3)],
+        SettingsView {
+            concurrency: 1,
+            ..settings()
+        },
+    );
+    let cluster = FakeCluster::new()
+        .with("datafeed-x", TargetState::Started)
+        .with("datafeed-y", TargetState::Started)
+        .with("y", TargetState::Opened)
+        .with("datafeed-z", TargetState::Started);
+    let run = run(&view, &cluster).await;
+    // #2 heads 12s of work; then #3 (10s), #4 (3s), #1 (2s).
+    assert_eq!(run.starts(), vec![2, 3, 4, 1]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_target_already_in_state_needs_no_request() {
+    let cluster = FakeCluster::new().with("web", TargetState::Closed);
+    let view = plan(&[(Action::CloseJob, "web", 0)], &[], settings());
+    let run = run(&view, &cluster).await;
+    assert!(matches!(
+        run.end(1),
+        EventKind::StepSucceeded {
+            outcome: Success::AlreadyInState,
+            attempts: 0,
+            ..
+        }
+    ));
+    assert!(cluster.requests().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_step_event_says_what_it_is_about() {
+    let cluster = FakeCluster::new().with("web", TargetState::Opened).replies(
+        Action::CloseJob,
+        "web",
+        &[UNAVAILABLE],
+    );
+    let mut view = plan(&[(Action::CloseJob, "web", 0)], &[], settings());
+    view.steps[0].source = Some(crate::plan::SourceRef {
+        file: "playbook.yaml".into(),
+        line: 12,
+        column: 5,
+    });
+    let run = run(&view, &cluster).await;
+    let step_events: Vec<&Event> = run
+        .events
+        .iter()
+        .filter(|e| e.kind.step().is_some())
+        .collect();
+    assert!(step_events.len() >= 4, "{:#?}", run.kinds());
+    for event in step_events {
+        let json = serde_json::to_value(event).expect("serialises");
+        assert_eq!(json["step"], 1, "{json}");
+        assert_eq!(json["action"], "close_job", "{json}");
+        assert_eq!(json["target"], "web", "{json}");
+        assert_eq!(json["source"], "playbook.yaml:12", "{json}");
+        let back: Event = serde_json::from_value(json).expect("reads back");
+        assert_eq!(&back, event);
+    }
+}

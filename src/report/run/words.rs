@@ -1,0 +1,167 @@
+//! The words for what events say as data: how a step is named, why it failed, why it escalated,
+//! why it was skipped, how the run was cancelled. The executor only records the facts; every
+//! sentence a person reads about a run is made here.
+//!
+//! Owns the phrasing (lowercase fragments, identifiers in backticks). Must never decide anything
+//! about the run, and never be needed by the JSON form, which carries the facts themselves.
+
+use std::time::Duration;
+
+use crate::exec::{
+    CancelReason, EsAnswer, Escalation, Observation, SkipReason, StepError, StepRef,
+};
+use crate::plan::Action;
+
+use super::labels::StepLabels;
+use super::style::attempts;
+
+/// `#7 close job web-latency`.
+pub(super) fn step_name(step: &StepRef) -> String {
+    format!("#{} {} {}", step.no, step.action.verb(), step.target)
+}
+
+/// A duration as a setting is written: `30m`, `10s`, `1500ms`.
+pub(super) fn setting(duration: Duration) -> String {
+    let ms = duration.as_millis();
+    match ms {
+        0 => "0s".to_owned(),
+        _ if ms.is_multiple_of(3_600_000) => format!("{}h", ms / 3_600_000),
+        _ if ms.is_multiple_of(60_000) => format!("{}m", ms / 60_000),
+        _ if ms.is_multiple_of(1_000) => format!("{}s", ms / 1_000),
+        _ => format!("{ms}ms"),
+    }
+}
+
+/// `503 master_not_discovered_exception: no master (caused by: …)`.
+fn answer(answer: &EsAnswer) -> String {
+    let mut text = format!("{} ", answer.status);
+    if !answer.error_type.is_empty() {
+        text.push_str(&answer.error_type);
+        text.push_str(": ");
+    }
+    text.push_str(&answer.reason);
+    if let Some(cause) = &answer.caused_by {
+        text.push_str(&format!(" (caused by: {cause})"));
+    }
+    text
+}
+
+/// Where stats placed the target: ``on node `ml-1` `` or ``on no node; assignment_explanation: …``.
+fn placement(observed: &Observation) -> String {
+    let mut text = match &observed.node {
+        Some(node) => format!("on node `{node}`"),
+        None => "on no node".to_owned(),
+    };
+    if let Some(explanation) = &observed.assignment_explanation {
+        text.push_str(&format!("; assignment_explanation: {explanation}"));
+    }
+    text
+}
+
+/// What went wrong, after the step's name.
+pub(super) fn error(error: &StepError) -> String {
+    match error {
+        StepError::Elasticsearch(es) => answer(es),
+        StepError::ForceNotAllowed(es) => format!(
+            "{}; the job is failed and only a forced close works: `settings.force: after_timeout` allows it",
+            answer(es)
+        ),
+        StepError::Connection { reason } | StepError::Client { reason } => reason.clone(),
+        StepError::NoAnswer { endpoint, after } => {
+            format!("`{endpoint}` got no answer within {}", setting(*after))
+        }
+        StepError::StepTimeout { timeout, observed } => format!(
+            "still {} after the step timeout ({}), {}",
+            observed.state.as_str(),
+            setting(*timeout),
+            placement(observed)
+        ),
+        StepError::JobFailed { observed } => format!(
+            "the job is failed, {}: close it with force before opening it",
+            placement(observed)
+        ),
+        StepError::Gone => "no longer in stats: deleted meanwhile".to_owned(),
+        StepError::Internal { reason } => format!(
+            "this is a bug in quiesce, please report it: the step's task ended abnormally ({reason})"
+        ),
+    }
+}
+
+/// Why the step went on with `force=true`, and what that costs.
+pub(super) fn escalation(step: &StepRef, escalation: &Escalation) -> String {
+    match escalation {
+        Escalation::FailedJob => format!(
+            "job `{}` is failed: closing with force=true, which skips the flush, the final results and the model snapshot",
+            step.target
+        ),
+        Escalation::AfterTimeout { state, timeout } => {
+            let cost = match step.action {
+                Action::CloseJob => {
+                    "force skips the flush, the final results and the model snapshot; the job will reopen from its previous snapshot"
+                }
+                _ => "force removes the datafeed task without waiting for the search in flight",
+            };
+            format!(
+                "`{}` still {} after the step timeout ({}); retrying with force=true: {cost}",
+                step.target,
+                state.as_str(),
+                setting(*timeout)
+            )
+        }
+    }
+}
+
+/// Why the step never started.
+pub(super) fn skip(reason: SkipReason, labels: &StepLabels) -> String {
+    match reason {
+        SkipReason::DependencyFailed { step } => {
+            format!("needs {}, which failed", labels.name(step))
+        }
+        SkipReason::Stopped { step } => {
+            format!("not started: the run stopped after #{step} failed (`on_failure: stop`)")
+        }
+        SkipReason::Interrupted => "not started: the run was interrupted".to_owned(),
+        SkipReason::NeverReady => {
+            "not started: its dependencies never all succeeded (a cycle in an edited plan file?)"
+                .to_owned()
+        }
+    }
+}
+
+/// How an interrupted step was left, after its name.
+pub(super) fn interrupted(count: u32) -> String {
+    match count {
+        0 => "interrupted before its first request".to_owned(),
+        n => format!("interrupted after {}: no new request", attempts(n)),
+    }
+}
+
+/// How an abandoned step was left, after its name.
+pub(super) const ABANDONED: &str =
+    "abandoned in flight by a second interrupt: the cluster may still carry out the request";
+
+pub(super) fn cancelled(reason: CancelReason) -> &'static str {
+    match reason {
+        CancelReason::StepFailed => {
+            "a step failed and `on_failure` is `stop`: starting nothing new, in-flight steps finish"
+        }
+        CancelReason::Interrupted => {
+            "interrupted: starting nothing new, in-flight steps finish (interrupt again to abandon them)"
+        }
+        CancelReason::Abandoned => "interrupted again: abandoning the requests and waits in flight",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_read_as_written() {
+        assert_eq!(setting(Duration::from_secs(1800)), "30m");
+        assert_eq!(setting(Duration::from_secs(7200)), "2h");
+        assert_eq!(setting(Duration::from_secs(90)), "90s");
+        assert_eq!(setting(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(setting(Duration::ZERO), "0s");
+    }
+}
