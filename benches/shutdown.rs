@@ -4,15 +4,11 @@
 //! `cargo bench --bench shutdown`. Every figure is a ratio against a figure measured in the
 //! same run (the machines are shared and noisy): the lower bound computed from the simulator's
 //! own timing model, and a sequential baseline (concurrency 1) run on an identical cluster.
+//! `quiesce` runs as the operator runs it: the real binary, as a process.
 
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use quiesce::es::{Connection, EsClient};
-use quiesce::exec::{self, RunOptions};
-use quiesce::model;
-use quiesce::observe::observe;
-use quiesce::plan::{self, PlanView};
-use quiesce::playbook::Source;
 use quiesce_sim::{Seed, SimOptions, Simulator};
 
 const SEED: &str = "
@@ -54,6 +50,8 @@ fn lower_bound(seed: &Seed, concurrency: u32) -> Duration {
         .max(longest)
 }
 
+/// Runs the real `quiesce apply` against a fresh simulated cluster; the time and the number
+/// of steps it ran.
 async fn shutdown(concurrency: usize) -> (Duration, usize) {
     let seed = Seed::from_yaml_str(SEED, "bench-seed.yaml").expect("seed");
     let sim = Simulator::start(SimOptions {
@@ -64,28 +62,28 @@ async fn shutdown(concurrency: usize) -> (Duration, usize) {
     })
     .await
     .expect("simulator");
-    let client = EsClient::new(Connection::new(sim.base_url())).expect("client");
-    let snapshot = observe(&client).await.expect("observe");
-    let source = Source::new("bench.yaml", PLAYBOOK);
-    let playbook = model::load(&source, &|_| None).expect("playbook");
-    let (plan, _) = plan::build(&playbook, &source, Some(snapshot)).expect("plan");
-    let view = PlanView::new(&plan, &playbook.settings, "bench.yaml", PLAYBOOK);
+    let dir = tempfile::tempdir().expect("scratch directory");
+    let playbook = dir.path().join("bench.yaml");
+    std::fs::write(&playbook, PLAYBOOK).expect("playbook");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_quiesce"));
+    command
+        .arg("apply")
+        .arg(&playbook)
+        .args(["--yes", "--output", "json", "--color", "never"])
+        .args(["--concurrency", &concurrency.to_string()])
+        .args(["--cluster", &sim.base_url()])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null());
     let started = Instant::now();
-    let outcome = exec::execute(
-        &view,
-        client,
-        RunOptions {
-            run_id: "bench".into(),
-            cluster: "bench".into(),
-            concurrency: Some(concurrency),
-            interrupts: exec::Interrupts::new(),
-            seed: 1,
-        },
-        &mut |_| {},
-    )
-    .await;
+    let output = tokio::task::spawn_blocking(move || command.output().expect("quiesce runs"))
+        .await
+        .expect("joined");
     let elapsed = started.elapsed();
-    assert!(outcome.stats.all_succeeded(), "{:?}", outcome.stats);
+    assert!(output.status.success(), "apply exited {}", output.status);
+    let steps = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| line.contains("\"event\":\"step_succeeded\""))
+        .count();
     let stats: serde_json::Value = reqwest::get(format!("{}/_sim/stats", sim.base_url()))
         .await
         .expect("stats")
@@ -94,7 +92,7 @@ async fn shutdown(concurrency: usize) -> (Duration, usize) {
         .expect("JSON");
     assert_eq!(stats["ordering_violations"], serde_json::json!([]));
     sim.shutdown().await;
-    (elapsed, view.steps.len())
+    (elapsed, steps)
 }
 
 #[expect(clippy::print_stdout, reason = "the benchmark's table is its output")]

@@ -28,7 +28,7 @@ use crate::report::{ColorChoice, OutputFormat, diagnostic, stream};
         ("check playbooks in CI (contacts nothing)", "quiesce validate workflows/*.yaml"),
     ]),
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// When to use colour on stderr (`NO_COLOR` is honoured by `auto`).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
@@ -43,7 +43,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Check playbooks without contacting anything; every problem at once.
     ///
     /// Exit 0 when every playbook is valid, 2 otherwise. Connection settings whose variables are
@@ -98,8 +98,6 @@ pub enum Command {
         ("the runs beside the playbooks of this folder", "quiesce runs"),
         ("for a script", "quiesce runs --state-dir workflows/.quiesce --output json"),
     ]))]
-    // The help of `--output` belongs in `cmd/runs.rs`; until it is there, it is given here.
-    #[command(mut_arg("output", |arg| arg.help("What stdout carries: `human`, a table for people; `json`, one JSON document (errors too, as JSON).")))]
     Runs(cmd::runs::Args),
     /// Write the cluster's current machine-learning state as a playbook that restores it.
     #[command(after_help = examples(&[
@@ -157,7 +155,7 @@ fn exit_codes() -> String {
 }
 
 /// The whole command line, with what `--help` says beyond the derived text (the exit codes).
-pub fn command() -> clap::Command {
+pub(crate) fn command() -> clap::Command {
     let command = Cli::command();
     let examples = command
         .get_after_help()
@@ -169,7 +167,7 @@ pub fn command() -> clap::Command {
 impl Cli {
     /// Parses the process's arguments (exiting on `--help`, `--version` and usage errors, as
     /// clap does).
-    pub fn from_env() -> Cli {
+    pub(crate) fn from_env() -> Cli {
         let matches = command().get_matches();
         Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit())
     }

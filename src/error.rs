@@ -11,7 +11,7 @@ use thiserror::Error;
 use crate::exit_code;
 
 #[derive(Debug, Error, Diagnostic)]
-pub enum Error {
+pub(crate) enum Error {
     /// A file named on the command line could not be read or written.
     #[error("cannot access `{}`", path.display())]
     #[diagnostic(code(quiesce::io), help("check that the path exists and is readable"))]
@@ -165,7 +165,7 @@ impl From<crate::plan::InvalidPlan> for Error {
 
 impl Error {
     /// The exit code this error ends the process with (docs/architecture.md §1).
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         match self {
             Error::Io { .. } | Error::Playbook(_) | Error::NoCluster => exit_code::INVALID_INPUT,
             // Offline, the playbook alone is at fault; after observing, it does not fit the

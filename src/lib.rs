@@ -57,19 +57,26 @@
 //!
 //! Start reading at [`run`], then `cmd/`.
 
-pub mod capture;
-pub mod cli;
+mod capture;
+mod cli;
 mod cmd;
-pub mod error;
-pub mod es;
-pub mod exec;
+mod error;
+mod es;
+mod exec;
 pub mod exit_code;
-pub mod journal;
-pub mod model;
-pub mod observe;
-pub mod plan;
-pub mod playbook;
-pub mod report;
+mod journal;
+mod model;
+mod observe;
+mod plan;
+mod playbook;
+mod report;
+
+// The library's public surface is the binary's entry point, the exit codes, and what the fuzz
+// target drives: reading and checking a playbook, and rendering its diagnostics. Everything
+// else is the binary's own.
+pub use model::{Playbook, load};
+pub use playbook::{InvalidPlaybook, Source};
+pub use report::diagnostic::{render_human, render_json};
 
 /// Parses the command line, runs the command and returns the process exit code.
 pub fn run() -> i32 {

@@ -4,9 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use quiesce::model::load;
-use quiesce::playbook::Source;
-use quiesce::report::diagnostic::{render_human, render_json};
+use quiesce::{Source, load, render_human, render_json};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -24,11 +24,12 @@ use crate::observe::{
 };
 
 pub(crate) use render::failed_text;
-pub use render::playbook_from;
+#[cfg(test)]
+use render::playbook_from;
 
 /// Why a capture cannot be made.
 #[derive(Debug, Error, Diagnostic)]
-pub enum CaptureError {
+pub(crate) enum CaptureError {
     /// A `--match` token that is not an Elasticsearch job id expression token.
     #[error("`--match {token}` is not a job selector: {reason}")]
     #[diagnostic(
@@ -62,7 +63,7 @@ pub enum CaptureError {
 
 /// What a capture wants the operator to know; the capture is still written.
 #[derive(Debug, Error, Diagnostic)]
-pub enum CaptureWarning {
+pub(crate) enum CaptureWarning {
     /// Upgrade mode was on: the playbook keeps it on, and nothing opens or starts while it is.
     #[error("upgrade mode is enabled; the captured playbook keeps `upgrade_mode: enabled`")]
     #[diagnostic(
@@ -79,19 +80,20 @@ pub enum CaptureWarning {
 /// token matches a job by its id or by one of its groups, `*` wildcards allowed; no token at
 /// all, `*` or `_all` select every job.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Selection {
+pub(crate) struct Selection {
     /// Empty: every job.
     tokens: Vec<Pattern>,
 }
 
 impl Selection {
     /// Every job in the cluster.
-    pub fn everything() -> Selection {
+    #[cfg(test)]
+    pub(crate) fn everything() -> Selection {
         Selection::default()
     }
 
     /// Reads `--match` values; each may itself be a comma-separated id expression.
-    pub fn parse<S: AsRef<str>>(expressions: &[S]) -> Result<Selection, CaptureError> {
+    pub(crate) fn parse<S: AsRef<str>>(expressions: &[S]) -> Result<Selection, CaptureError> {
         let mut tokens = Vec::new();
         for expression in expressions {
             for token in expression.as_ref().split(',').map(str::trim) {
@@ -112,17 +114,17 @@ impl Selection {
     }
 
     /// Whether the selection is every job.
-    pub fn is_everything(&self) -> bool {
+    pub(crate) fn is_everything(&self) -> bool {
         self.tokens.is_empty()
     }
 
     /// The tokens, as given (empty for everything).
-    pub fn tokens(&self) -> &[Pattern] {
+    pub(crate) fn tokens(&self) -> &[Pattern] {
         &self.tokens
     }
 
     /// Whether the job `id` is selected.
-    pub fn selects(&self, id: &str, job: &ObservedJob) -> bool {
+    pub(crate) fn selects(&self, id: &str, job: &ObservedJob) -> bool {
         self.is_everything()
             || self
                 .tokens
@@ -132,7 +134,7 @@ impl Selection {
 
     /// Checks that every exact token (no wildcard) selects something, as Elasticsearch
     /// requires whatever `allow_no_match` says.
-    pub fn check(&self, snapshot: &Snapshot) -> Result<(), CaptureError> {
+    pub(crate) fn check(&self, snapshot: &Snapshot) -> Result<(), CaptureError> {
         let unmatched: Vec<String> = self
             .tokens
             .iter()
@@ -161,7 +163,7 @@ fn token_selects(token: &Pattern, id: &str, job: &ObservedJob) -> bool {
 
 /// Why a captured target is not simply the state observed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Note {
+pub(crate) enum Note {
     /// The job was on its way (`opening`, `closing`) to the state captured.
     JobInTransition(ObservedJobState),
     /// The job is open because a lookback datafeed runs on it; Elasticsearch closes it when
@@ -178,7 +180,7 @@ pub enum Note {
 
 /// One captured job.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CapturedJob {
+pub(crate) struct CapturedJob {
     pub id: String,
     pub observed: ObservedJobState,
     pub state: JobState,
@@ -187,7 +189,7 @@ pub struct CapturedJob {
 
 /// One captured datafeed, with the job it feeds.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CapturedDatafeed {
+pub(crate) struct CapturedDatafeed {
     pub id: String,
     pub job: String,
     pub observed: ObservedDatafeedState,
@@ -199,14 +201,14 @@ pub struct CapturedDatafeed {
 /// make a job fail, and closing it (which only a forced close does) is no restore: as `revert`
 /// does, the capture leaves it to the operator, and says so.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FailedJob {
+pub(crate) struct FailedJob {
     pub id: String,
     pub datafeed: Option<String>,
 }
 
 /// The targets of a capture, sorted by id, with what the cluster said about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Capture {
+pub(crate) struct Capture {
     pub cluster_name: String,
     pub version: String,
     pub upgrade_mode: bool,
@@ -220,7 +222,7 @@ pub struct Capture {
 impl Capture {
     /// The selected jobs and the datafeeds of those jobs, each with the target that brings it
     /// back to the state observed.
-    pub fn new(snapshot: &Snapshot, selection: &Selection) -> Capture {
+    pub(crate) fn new(snapshot: &Snapshot, selection: &Selection) -> Capture {
         let (failed, kept): (Vec<_>, Vec<_>) = snapshot
             .jobs
             .iter()
@@ -261,7 +263,7 @@ impl Capture {
     }
 
     /// Jobs captured `opened`.
-    pub fn opened_jobs(&self) -> usize {
+    pub(crate) fn opened_jobs(&self) -> usize {
         self.jobs
             .iter()
             .filter(|job| job.state == JobState::Opened)
@@ -269,7 +271,7 @@ impl Capture {
     }
 
     /// Datafeeds captured `started`.
-    pub fn started_datafeeds(&self) -> usize {
+    pub(crate) fn started_datafeeds(&self) -> usize {
         self.datafeeds
             .iter()
             .filter(|feed| feed.state == DatafeedState::Started)

@@ -6,6 +6,7 @@
 use jiff::Timestamp;
 
 use crate::model::{Pattern, UpgradeMode};
+#[cfg(test)]
 use crate::observe::Snapshot;
 use crate::playbook::{DatafeedEntry, JobEntry, PlaybookWriter, Text};
 
@@ -14,7 +15,8 @@ use super::{Capture, FailedJob, Note, Selection};
 /// The playbook that brings the selected jobs and their datafeeds back to the states in
 /// `snapshot`, captured at `at` from `cluster_url` (whose credentials, if any, are dropped);
 /// `schema`, when given, is the path or URL of the playbook schema for the modeline.
-pub fn playbook_from(
+#[cfg(test)]
+pub(crate) fn playbook_from(
     snapshot: &Snapshot,
     selection: &Selection,
     at: Timestamp,
@@ -26,7 +28,7 @@ pub fn playbook_from(
 
 impl Capture {
     /// The playbook text; see [`playbook_from`].
-    pub fn render(&self, at: Timestamp, cluster_url: &str, schema: Option<&str>) -> String {
+    pub(crate) fn render(&self, at: Timestamp, cluster_url: &str, schema: Option<&str>) -> String {
         let url = PublicUrl::new(cluster_url);
         let when = at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
         let mut w = PlaybookWriter::new();

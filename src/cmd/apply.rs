@@ -16,7 +16,7 @@ use super::load::load;
 use super::run::{JournalTarget, RunArgs, execute, plan_loaded, preflight};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// A playbook, or a plan saved with `quiesce plan -o FILE`.
     #[arg(value_name = "PLAYBOOK|PLAN.json")]
     input: PathBuf,

@@ -14,7 +14,7 @@ use super::cluster::{ClusterArgs, observe_once};
 use super::output::{directory_of, schema_path_from, write_whole};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Capture only the jobs this selects, with their datafeeds: a job id, a job group, or a
     /// wildcard over ids (`prod-*`), as Elasticsearch reads them; repeatable, commas allowed.
     /// Without it, every job.

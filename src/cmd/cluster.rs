@@ -209,7 +209,7 @@ pub(crate) async fn observe_once(
     playbook: Option<&Playbook>,
 ) -> Result<crate::observe::Snapshot, Error> {
     let cluster = connect(args, playbook).await?;
-    let observed = crate::observe::observe_noting(&cluster.client).await;
+    let observed = crate::observe::observe(&cluster.client).await;
     cluster.release().await;
     let (snapshot, notes) = observed?;
     tell(&notes);

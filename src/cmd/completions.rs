@@ -7,7 +7,7 @@ use crate::exit_code;
 use crate::report::stream;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The shell to write the script for.
     #[arg(value_enum)]
     shell: Shell,

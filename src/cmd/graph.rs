@@ -20,7 +20,7 @@ pub(crate) enum GraphFormat {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The playbook whose plan to draw.
     #[arg(value_name = "PLAYBOOK")]
     playbook: PathBuf,

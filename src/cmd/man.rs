@@ -8,7 +8,7 @@ use crate::exit_code;
 use crate::report::stream;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Write one page per command into DIR (created if missing) instead of printing the page
     /// of `quiesce` on stdout.
     #[arg(long, value_name = "DIR")]

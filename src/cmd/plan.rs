@@ -26,7 +26,7 @@ pub(crate) enum PlanFormat {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The playbook to plan.
     #[arg(value_name = "PLAYBOOK")]
     playbook: PathBuf,

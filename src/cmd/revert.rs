@@ -12,7 +12,7 @@ use super::load::load;
 use super::run::{JournalTarget, RunArgs, execute, plan_loaded};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The run to revert (`quiesce runs` lists them).
     #[arg(value_name = "RUN_ID")]
     run_id: String,

@@ -11,7 +11,7 @@ use crate::es::EsClient;
 use crate::exec::{self, RunOptions};
 use crate::exit_code;
 use crate::journal::{Header, JOURNAL_FORMAT_VERSION, Journal, StateLock};
-use crate::observe::{Snapshot, observe_noting};
+use crate::observe::{Snapshot, observe};
 use crate::plan::{self, PlanView, PlanWarnings};
 use crate::report::run::{HumanReporter, JsonReporter, Reporter};
 use crate::report::{OutputFormat, diagnostic, plan as render, stream};
@@ -198,7 +198,7 @@ pub(crate) async fn plan_loaded(
 
 /// Reachable, Elasticsearch, credentials valid, `manage_ml` held; then the snapshot.
 pub(crate) async fn preflight(client: &EsClient) -> Result<Snapshot, Error> {
-    let (snapshot, notes) = observe_noting(client).await?;
+    let (snapshot, notes) = observe(client).await?;
     super::cluster::tell(&notes);
     match client.has_privileges(&["manage_ml"]).await {
         Ok(answer) if answer.has_all_requested => Ok(snapshot),

@@ -16,11 +16,13 @@ use crate::report::OutputFormat;
 use crate::report::stream;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Where the journals live (default: `./.quiesce` and `./*/.quiesce`).
     #[arg(long, env = "QUIESCE_STATE_DIR", value_name = "DIR")]
     state_dir: Option<PathBuf>,
 
+    /// What stdout carries: `human`, a table for people; `json`, one JSON document (errors too,
+    /// as JSON).
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub(crate) output: OutputFormat,
 }

@@ -9,7 +9,7 @@ use crate::playbook::playbook_schema;
 use crate::report::stream;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Which schema to print.
     #[arg(value_enum, default_value_t = Schema::Playbook)]
     what: Schema,

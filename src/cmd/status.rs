@@ -15,7 +15,7 @@ use super::cluster::{ClusterArgs, observe_once};
 use super::load::load;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The playbook whose targets to compare with the cluster.
     #[arg(value_name = "PLAYBOOK")]
     playbook: PathBuf,

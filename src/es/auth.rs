@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 /// How quiesce authenticates to the cluster.
 #[derive(Clone)]
-pub enum Credentials {
+pub(crate) enum Credentials {
     /// `Authorization: ApiKey <base64(id:key)>`.
     ApiKey(ApiKey),
     /// `Authorization: Basic <base64(user:password)>`.
@@ -25,10 +25,10 @@ pub enum Credentials {
 /// Accepts either that encoded form (what Kibana and `POST _security/api_key` call `encoded`)
 /// or the raw `id:key` pair, and encodes the latter.
 #[derive(Clone)]
-pub struct ApiKey(SecretString);
+pub(crate) struct ApiKey(SecretString);
 
 impl ApiKey {
-    pub fn new(key: &str) -> ApiKey {
+    pub(crate) fn new(key: &str) -> ApiKey {
         let key = key.trim();
         if key.contains(':') {
             ApiKey(SecretString::from(STANDARD.encode(key)))
@@ -56,15 +56,6 @@ impl Credentials {
         let mut value = HeaderValue::from_str(&text).ok()?;
         value.set_sensitive(true);
         Some(value)
-    }
-
-    /// What kind of credentials these are, for messages (never the secret).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Credentials::ApiKey(_) => "API key",
-            Credentials::Basic { .. } => "username and password",
-            Credentials::Bearer(_) => "bearer token",
-        }
     }
 }
 

@@ -21,7 +21,7 @@ use super::types::{
 
 /// Where and how to reach a cluster.
 #[derive(Debug, Clone)]
-pub struct Connection {
+pub(crate) struct Connection {
     /// Base URL, e.g. `https://es.example.com:9200`. Credentials embedded in it
     /// (`https://user:pass@host`) are moved into `credentials` and never displayed.
     pub url: String,
@@ -37,7 +37,7 @@ pub struct Connection {
 
 impl Connection {
     /// A connection with quiesce's default timeouts (connect 10 s, plain requests 60 s).
-    pub fn new(url: impl Into<String>) -> Connection {
+    pub(crate) fn new(url: impl Into<String>) -> Connection {
         Connection {
             url: url.into(),
             credentials: None,
@@ -55,7 +55,7 @@ const SERVER_WAIT_MARGIN: Duration = Duration::from_secs(30);
 
 /// A typed client for the ML APIs quiesce uses.
 #[derive(Debug, Clone)]
-pub struct EsClient {
+pub(crate) struct EsClient {
     http: reqwest::Client,
     base: Url,
     auth: Option<HeaderValue>,
@@ -88,7 +88,7 @@ impl Answer {
 }
 
 impl EsClient {
-    pub fn new(connection: Connection) -> Result<EsClient, Error> {
+    pub(crate) fn new(connection: Connection) -> Result<EsClient, Error> {
         let mut base = Url::parse(connection.url.trim())
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
@@ -137,12 +137,12 @@ impl EsClient {
     }
 
     /// The cluster URL, safe to display (no credentials).
-    pub fn url(&self) -> &str {
+    pub(crate) fn url(&self) -> &str {
         self.base.as_str()
     }
 
     /// Sends one request and returns its JSON body, or the classified failure.
-    pub async fn send(&self, request: &Request) -> Result<serde_json::Value, Error> {
+    pub(crate) async fn send(&self, request: &Request) -> Result<serde_json::Value, Error> {
         let answer = self.exchange(request).await?;
         self.check_product(&answer)?;
         decode(request.endpoint, &answer.text)
@@ -281,7 +281,7 @@ impl EsClient {
 
     /// `GET /` with the product check of the official clients: 7.14+ must send the header;
     /// older versions must at least look like Elasticsearch (tagline and default flavour).
-    pub async fn root(&self) -> Result<RootInfo, Error> {
+    pub(crate) async fn root(&self) -> Result<RootInfo, Error> {
         let request = request::root();
         let answer = self.exchange(&request).await?;
         let info: RootInfo = match decode(request.endpoint, &answer.text) {
@@ -313,55 +313,69 @@ impl EsClient {
         Ok(info)
     }
 
-    pub async fn ml_info(&self) -> Result<MlInfo, Error> {
+    pub(crate) async fn ml_info(&self) -> Result<MlInfo, Error> {
         self.call(request::ml_info()).await
     }
 
-    pub async fn job_stats(&self, expr: &str) -> Result<JobStatsResponse, Error> {
+    pub(crate) async fn job_stats(&self, expr: &str) -> Result<JobStatsResponse, Error> {
         self.call(request::job_stats(expr)).await
     }
 
-    pub async fn datafeed_stats(&self, expr: &str) -> Result<DatafeedStatsResponse, Error> {
+    pub(crate) async fn datafeed_stats(&self, expr: &str) -> Result<DatafeedStatsResponse, Error> {
         self.call(request::datafeed_stats(expr)).await
     }
 
-    pub async fn jobs(&self, expr: &str) -> Result<JobsResponse, Error> {
+    pub(crate) async fn jobs(&self, expr: &str) -> Result<JobsResponse, Error> {
         self.call(request::jobs(expr)).await
     }
 
-    pub async fn datafeeds(&self, expr: &str) -> Result<DatafeedsResponse, Error> {
+    pub(crate) async fn datafeeds(&self, expr: &str) -> Result<DatafeedsResponse, Error> {
         self.call(request::datafeeds(expr)).await
     }
 
-    pub async fn stop_datafeed(&self, id: &str, force: Force, wait: Duration) -> Result<(), Error> {
+    pub(crate) async fn stop_datafeed(
+        &self,
+        id: &str,
+        force: Force,
+        wait: Duration,
+    ) -> Result<(), Error> {
         self.send(&request::stop_datafeed(id, force, wait))
             .await
             .map(drop)
     }
 
-    pub async fn close_job(&self, id: &str, force: Force, wait: Duration) -> Result<(), Error> {
+    pub(crate) async fn close_job(
+        &self,
+        id: &str,
+        force: Force,
+        wait: Duration,
+    ) -> Result<(), Error> {
         self.send(&request::close_job(id, force, wait))
             .await
             .map(drop)
     }
 
-    pub async fn open_job(&self, id: &str, wait: Duration) -> Result<(), Error> {
+    pub(crate) async fn open_job(&self, id: &str, wait: Duration) -> Result<(), Error> {
         self.send(&request::open_job(id, wait)).await.map(drop)
     }
 
-    pub async fn start_datafeed(&self, id: &str, wait: Duration) -> Result<(), Error> {
+    pub(crate) async fn start_datafeed(&self, id: &str, wait: Duration) -> Result<(), Error> {
         self.send(&request::start_datafeed(id, wait))
             .await
             .map(drop)
     }
 
-    pub async fn set_upgrade_mode(&self, enabled: bool, wait: Duration) -> Result<(), Error> {
+    pub(crate) async fn set_upgrade_mode(
+        &self,
+        enabled: bool,
+        wait: Duration,
+    ) -> Result<(), Error> {
         self.send(&request::set_upgrade_mode(enabled, wait))
             .await
             .map(drop)
     }
 
-    pub async fn has_privileges(&self, cluster: &[&str]) -> Result<HasPrivileges, Error> {
+    pub(crate) async fn has_privileges(&self, cluster: &[&str]) -> Result<HasPrivileges, Error> {
         self.call(request::has_privileges(cluster)).await
     }
 }
@@ -384,7 +398,7 @@ fn read_ca_cert(path: &std::path::Path) -> Result<Vec<Certificate>, String> {
 
 /// Checks that `path` is a PEM file with at least one certificate, as a connection would read
 /// it; the reason when it is not.
-pub fn check_ca_cert(path: &std::path::Path) -> Result<(), String> {
+pub(crate) fn check_ca_cert(path: &std::path::Path) -> Result<(), String> {
     read_ca_cert(path).map(drop)
 }
 

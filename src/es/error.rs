@@ -12,7 +12,7 @@ use thiserror::Error;
 
 /// The parts of Elasticsearch's error envelope quiesce reports (docs/elasticsearch-ml-api.md §1.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EsErrorBody {
+pub(crate) struct EsErrorBody {
     /// `error.type`, e.g. `status_exception`; for the flat routing errors, empty.
     pub error_type: String,
     /// `error.reason`, or the flat `error` string.
@@ -54,7 +54,7 @@ impl EsErrorBody {
 
 /// A failed call to Elasticsearch.
 #[derive(Debug, Error, Diagnostic)]
-pub enum Error {
+pub(crate) enum Error {
     #[error("`{url}` is not a usable Elasticsearch URL")]
     #[diagnostic(
         code(quiesce::es::invalid_url),
@@ -145,7 +145,7 @@ pub enum Error {
 /// What a server that is not Elasticsearch sent instead: status, content type, and the page's
 /// title or the first words of the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
+pub(crate) struct Found {
     pub status: u16,
     pub content_type: String,
     /// The HTML `<title>`, when there is one.
@@ -156,7 +156,7 @@ pub struct Found {
 
 /// The help of a 401 or a 403: what to check about the credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CredentialsHelp {
+pub(crate) enum CredentialsHelp {
     /// 401.
     NotAccepted,
     /// 403.
@@ -233,7 +233,7 @@ impl Error {
 
     /// Worth the same call again after a back-off: the failure says nothing about the request
     /// itself (connection, timeout, 429, 502, 503, 504). 4xx other than 429 never are.
-    pub fn is_retryable(&self) -> bool {
+    pub(crate) fn is_retryable(&self) -> bool {
         match self {
             Error::Unreachable { .. } | Error::Timeout { .. } | Error::Transport { .. } => true,
             Error::Api { status, .. } => matches!(status, 429 | 502 | 503 | 504),
@@ -249,7 +249,7 @@ impl Error {
     /// the timeout of an open or a start (E15, E16: 408 on 8.x, a 500 `exception` on 7.x), or
     /// the list-tasks timeout of enabling upgrade mode (§2.5). The right reaction is to poll
     /// the state, not to give up.
-    pub fn is_still_in_progress(&self) -> bool {
+    pub(crate) fn is_still_in_progress(&self) -> bool {
         matches!(self, Error::Api { status: 408, .. })
             || self.is_refusal(500, "illegal_state_exception", &[CLOSE_TIMED_OUT])
             || self.is_refusal(500, "exception", &[OPEN_TIMED_OUT, START_TIMED_OUT])
@@ -263,26 +263,26 @@ impl Error {
     /// The 409 of opening a job that already has a task (E7). The task may be `opening`,
     /// `opened`, `closing` or `failed` (docs/elasticsearch-ml-api.md §2.3): this says "look at
     /// the stats", not "it is open".
-    pub fn is_already_opened(&self) -> bool {
+    pub(crate) fn is_already_opened(&self) -> bool {
         self.is_refusal(409, "status_exception", &[ALREADY_OPENED])
     }
 
     /// The 409 of starting a datafeed that already has a task: `starting`, `started` or
     /// `stopping` (E9).
-    pub fn is_already_started(&self) -> bool {
+    pub(crate) fn is_already_started(&self) -> bool {
         self.is_refusal(409, "status_exception", &[ALREADY_STARTED])
     }
 
     /// The 409 of closing a failed job without `force` (E3 for one job, E4 for several):
     /// nothing was touched, and only a forced close gets the job out of `failed`.
-    pub fn needs_force_close(&self) -> bool {
+    pub(crate) fn needs_force_close(&self) -> bool {
         self.is_refusal(409, "status_exception", &[FAILED_JOB, FAILED_JOBS])
     }
 
     /// A 403 `security_exception`: the credentials are valid but lack a privilege the call
     /// needs (E18; docs/elasticsearch-ml-api.md §2.15). A 401 is not this, nor a 403 of
     /// another kind (a cluster block, a proxy's refusal).
-    pub fn is_missing_privilege(&self) -> bool {
+    pub(crate) fn is_missing_privilege(&self) -> bool {
         self.is_refusal(403, "security_exception", &[])
     }
 
@@ -290,7 +290,7 @@ impl Error {
     /// (docs/elasticsearch-ml-api.md §2.14): 8.x registers no security handler (a flat 400
     /// `no handler found` for the `/_security/` path), 7.x on a basic licence refuses with
     /// 500 `Security must be explicitly enabled`. Nothing can be unauthorised then.
-    pub fn is_security_disabled(&self) -> bool {
+    pub(crate) fn is_security_disabled(&self) -> bool {
         self.is_refusal(400, "", &[NO_SECURITY_HANDLER])
             || self.is_refusal(500, "exception", &[SECURITY_NOT_ENABLED])
     }
@@ -311,7 +311,7 @@ impl Error {
     }
 
     /// The HTTP status, for API errors.
-    pub fn status(&self) -> Option<u16> {
+    pub(crate) fn status(&self) -> Option<u16> {
         match self {
             Error::Api { status, .. } => Some(*status),
             _ => None,
@@ -319,7 +319,7 @@ impl Error {
     }
 
     /// The Elasticsearch error body, for API errors.
-    pub fn body(&self) -> Option<&EsErrorBody> {
+    pub(crate) fn body(&self) -> Option<&EsErrorBody> {
         match self {
             Error::Api { body, .. } => Some(body),
             _ => None,
@@ -327,7 +327,7 @@ impl Error {
     }
 
     /// The server's `Retry-After`, if any.
-    pub fn retry_after(&self) -> Option<Duration> {
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self {
             Error::Api { retry_after, .. } => *retry_after,
             _ => None,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 /// One request and what came of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Exchange {
+pub(crate) struct Exchange {
     /// `GET`, `POST`, …
     pub method: String,
     /// The path relative to the cluster's base URL, with its query (`/_ml/info`,
@@ -22,16 +22,16 @@ pub struct Exchange {
 }
 
 /// Told of every exchange, as it ends.
-pub trait ExchangeObserver: Send + Sync {
+pub(crate) trait ExchangeObserver: Send + Sync {
     fn exchanged(&self, exchange: &Exchange);
 }
 
 /// A shared observer, as a [`super::Connection`] holds it.
 #[derive(Clone)]
-pub struct Observer(Arc<dyn ExchangeObserver>);
+pub(crate) struct Observer(Arc<dyn ExchangeObserver>);
 
 impl Observer {
-    pub fn new(observer: impl ExchangeObserver + 'static) -> Observer {
+    pub(crate) fn new(observer: impl ExchangeObserver + 'static) -> Observer {
         Observer(Arc::new(observer))
     }
 

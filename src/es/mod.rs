@@ -8,12 +8,11 @@ mod auth;
 mod client;
 mod error;
 mod exchange;
-pub mod request;
+pub(crate) mod request;
 mod time;
-pub mod types;
+pub(crate) mod types;
 
-pub use auth::{ApiKey, Credentials};
-pub use client::{Connection, EsClient, check_ca_cert};
-pub use error::{Error, EsErrorBody, Found};
-pub use exchange::{Exchange, ExchangeObserver, Observer};
-pub use time::es_time;
+pub(crate) use auth::{ApiKey, Credentials};
+pub(crate) use client::{Connection, EsClient, check_ca_cert};
+pub(crate) use error::{Error, EsErrorBody};
+pub(crate) use exchange::{Exchange, ExchangeObserver, Observer};

@@ -11,7 +11,7 @@ use super::time::es_time;
 
 /// One HTTP request to Elasticsearch.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Request {
+pub(crate) struct Request {
     /// The endpoint's name in Elasticsearch's REST spec (`ml.close_job`), for messages and tests.
     pub endpoint: &'static str,
     pub method: Method,
@@ -43,7 +43,7 @@ impl Request {
     }
 
     /// The path with its query string, as it goes on the wire (relative to the base URL).
-    pub fn path_and_query(&self) -> String {
+    pub(crate) fn path_and_query(&self) -> String {
         if self.query.is_empty() {
             return self.path.clone();
         }
@@ -61,17 +61,17 @@ impl Request {
 }
 
 /// `GET /`: cluster name and version; the product check.
-pub fn root() -> Request {
+pub(crate) fn root() -> Request {
     Request::new("info", Method::GET, "/".into())
 }
 
 /// `GET /_ml/info`: ML defaults and limits, including `upgrade_mode`.
-pub fn ml_info() -> Request {
+pub(crate) fn ml_info() -> Request {
     Request::new("ml.info", Method::GET, "/_ml/info".into())
 }
 
 /// `GET /_ml/anomaly_detectors/<expr>/_stats`: state, node and model size of every matching job.
-pub fn job_stats(expr: &str) -> Request {
+pub(crate) fn job_stats(expr: &str) -> Request {
     Request::new(
         "ml.get_job_stats",
         Method::GET,
@@ -81,7 +81,7 @@ pub fn job_stats(expr: &str) -> Request {
 }
 
 /// `GET /_ml/datafeeds/<expr>/_stats`: state and running state of every matching datafeed.
-pub fn datafeed_stats(expr: &str) -> Request {
+pub(crate) fn datafeed_stats(expr: &str) -> Request {
     Request::new(
         "ml.get_datafeed_stats",
         Method::GET,
@@ -91,7 +91,7 @@ pub fn datafeed_stats(expr: &str) -> Request {
 }
 
 /// `GET /_ml/anomaly_detectors/<expr>`: job configurations (groups, memory limit, lazy open).
-pub fn jobs(expr: &str) -> Request {
+pub(crate) fn jobs(expr: &str) -> Request {
     Request::new(
         "ml.get_jobs",
         Method::GET,
@@ -101,7 +101,7 @@ pub fn jobs(expr: &str) -> Request {
 }
 
 /// `GET /_ml/datafeeds/<expr>`: datafeed configurations (which job each feeds).
-pub fn datafeeds(expr: &str) -> Request {
+pub(crate) fn datafeeds(expr: &str) -> Request {
     Request::new(
         "ml.get_datafeeds",
         Method::GET,
@@ -112,13 +112,13 @@ pub fn datafeeds(expr: &str) -> Request {
 
 /// Whether to ask Elasticsearch to skip the graceful path (flush, final results, snapshot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Force {
+pub(crate) enum Force {
     No,
     Yes,
 }
 
 /// `POST /_ml/datafeeds/<id>/_stop`.
-pub fn stop_datafeed(id: &str, force: Force, wait: Duration) -> Request {
+pub(crate) fn stop_datafeed(id: &str, force: Force, wait: Duration) -> Request {
     Request::new(
         "ml.stop_datafeed",
         Method::POST,
@@ -129,7 +129,7 @@ pub fn stop_datafeed(id: &str, force: Force, wait: Duration) -> Request {
 }
 
 /// `POST /_ml/anomaly_detectors/<id>/_close`.
-pub fn close_job(id: &str, force: Force, wait: Duration) -> Request {
+pub(crate) fn close_job(id: &str, force: Force, wait: Duration) -> Request {
     Request::new(
         "ml.close_job",
         Method::POST,
@@ -141,7 +141,7 @@ pub fn close_job(id: &str, force: Force, wait: Duration) -> Request {
 
 /// `POST /_ml/anomaly_detectors/<id>/_open`. The timeout travels in the body: the current
 /// REST spec lists no query parameters for this endpoint, and every version reads the body.
-pub fn open_job(id: &str, wait: Duration) -> Request {
+pub(crate) fn open_job(id: &str, wait: Duration) -> Request {
     let mut request = Request::new(
         "ml.open_job",
         Method::POST,
@@ -154,7 +154,7 @@ pub fn open_job(id: &str, wait: Duration) -> Request {
 
 /// `POST /_ml/datafeeds/<id>/_start`, real-time: no `start` (Elasticsearch continues 1 ms after
 /// the last processed record) and no `end`.
-pub fn start_datafeed(id: &str, wait: Duration) -> Request {
+pub(crate) fn start_datafeed(id: &str, wait: Duration) -> Request {
     Request::new(
         "ml.start_datafeed",
         Method::POST,
@@ -164,7 +164,7 @@ pub fn start_datafeed(id: &str, wait: Duration) -> Request {
 }
 
 /// `POST /_ml/set_upgrade_mode?enabled=<bool>`.
-pub fn set_upgrade_mode(enabled: bool, wait: Duration) -> Request {
+pub(crate) fn set_upgrade_mode(enabled: bool, wait: Duration) -> Request {
     Request::new(
         "ml.set_upgrade_mode",
         Method::POST,
@@ -175,7 +175,7 @@ pub fn set_upgrade_mode(enabled: bool, wait: Duration) -> Request {
 }
 
 /// `POST /_security/user/_has_privileges` for cluster privileges.
-pub fn has_privileges(cluster: &[&str]) -> Request {
+pub(crate) fn has_privileges(cluster: &[&str]) -> Request {
     let mut request = Request::new(
         "security.has_privileges",
         Method::POST,
@@ -183,15 +183,6 @@ pub fn has_privileges(cluster: &[&str]) -> Request {
     );
     request.body = Some(json!({ "cluster": cluster }));
     request
-}
-
-/// `GET /_security/_authenticate`: who the credentials belong to.
-pub fn authenticate() -> Request {
-    Request::new(
-        "security.authenticate",
-        Method::GET,
-        "/_security/_authenticate".into(),
-    )
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 /// Renders a duration the way Elasticsearch parses it: whole seconds as `Ns`, anything finer as
 /// `Nms`. Never forwards a user's own text ("1h 30m" is not a valid ES time value).
-pub fn es_time(duration: Duration) -> String {
+pub(crate) fn es_time(duration: Duration) -> String {
     let millis = duration.as_millis();
     if millis.is_multiple_of(1000) {
         format!("{}s", millis / 1000)

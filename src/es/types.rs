@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// is in `observe::state`, which turns this into quiesce's own type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum JobState {
+pub(crate) enum JobState {
     Opening,
     Opened,
     Closing,
@@ -17,7 +17,7 @@ pub enum JobState {
 }
 
 impl JobState {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             JobState::Opening => "opening",
             JobState::Opened => "opened",
@@ -38,7 +38,7 @@ impl std::fmt::Display for JobState {
 /// [`JobState`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum DatafeedState {
+pub(crate) enum DatafeedState {
     Starting,
     Started,
     Stopping,
@@ -46,7 +46,7 @@ pub enum DatafeedState {
 }
 
 impl DatafeedState {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             DatafeedState::Starting => "starting",
             DatafeedState::Started => "started",
@@ -64,9 +64,7 @@ impl std::fmt::Display for DatafeedState {
 
 /// `GET /`.
 #[derive(Debug, Clone, Deserialize)]
-pub struct RootInfo {
-    #[serde(default)]
-    pub name: String,
+pub(crate) struct RootInfo {
     #[serde(default)]
     pub cluster_name: String,
     #[serde(default)]
@@ -77,15 +75,13 @@ pub struct RootInfo {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct RootVersion {
+pub(crate) struct RootVersion {
     pub number: String,
-    #[serde(default)]
-    pub build_flavor: Option<String>,
 }
 
 impl RootInfo {
     /// `(major, minor)` of the cluster, when the version number parses.
-    pub fn version(&self) -> Option<(u32, u32)> {
+    pub(crate) fn version(&self) -> Option<(u32, u32)> {
         let mut parts = self.version.number.split(['.', '-']);
         let major = parts.next()?.parse().ok()?;
         let minor = parts.next()?.parse().ok()?;
@@ -95,21 +91,20 @@ impl RootInfo {
 
 /// `GET /_ml/info` (only what quiesce needs).
 #[derive(Debug, Clone, Deserialize)]
-pub struct MlInfo {
+pub(crate) struct MlInfo {
     #[serde(default)]
     pub upgrade_mode: bool,
 }
 
 /// `GET /_ml/anomaly_detectors/<expr>/_stats`.
 #[derive(Debug, Clone, Deserialize)]
-pub struct JobStatsResponse {
-    pub count: usize,
+pub(crate) struct JobStatsResponse {
     pub jobs: Vec<JobStats>,
 }
 
 /// One job's runtime statistics.
 #[derive(Debug, Clone, Deserialize)]
-pub struct JobStats {
+pub(crate) struct JobStats {
     pub job_id: String,
     pub state: JobState,
     #[serde(default)]
@@ -118,41 +113,36 @@ pub struct JobStats {
     pub assignment_explanation: Option<String>,
     #[serde(default)]
     pub model_size_stats: Option<ModelSizeStats>,
-    #[serde(default)]
-    pub open_time: Option<String>,
 }
 
 impl JobStats {
     /// Size of the model in memory: what a close must persist and an open restore.
-    pub fn model_bytes(&self) -> u64 {
+    pub(crate) fn model_bytes(&self) -> u64 {
         self.model_size_stats.as_ref().map_or(0, |m| m.model_bytes)
     }
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct ModelSizeStats {
+pub(crate) struct ModelSizeStats {
     #[serde(default)]
     pub model_bytes: u64,
 }
 
 /// The node a job or datafeed task runs on.
 #[derive(Debug, Clone, Deserialize)]
-pub struct NodeInfo {
+pub(crate) struct NodeInfo {
     pub id: String,
-    #[serde(default)]
-    pub name: String,
 }
 
 /// `GET /_ml/datafeeds/<expr>/_stats`.
 #[derive(Debug, Clone, Deserialize)]
-pub struct DatafeedStatsResponse {
-    pub count: usize,
+pub(crate) struct DatafeedStatsResponse {
     pub datafeeds: Vec<DatafeedStats>,
 }
 
 /// One datafeed's runtime statistics.
 #[derive(Debug, Clone, Deserialize)]
-pub struct DatafeedStats {
+pub(crate) struct DatafeedStats {
     pub datafeed_id: String,
     pub state: DatafeedState,
     #[serde(default)]
@@ -165,46 +155,40 @@ pub struct DatafeedStats {
 
 /// Present while a datafeed runs: whether it was started without an `end` (real-time).
 #[derive(Debug, Clone, Copy, Deserialize)]
-pub struct RunningState {
+pub(crate) struct RunningState {
     pub real_time_configured: bool,
-    #[serde(default)]
-    pub real_time_running: bool,
 }
 
 /// `GET /_ml/anomaly_detectors/<expr>`.
 #[derive(Debug, Clone, Deserialize)]
-pub struct JobsResponse {
-    pub count: usize,
+pub(crate) struct JobsResponse {
     pub jobs: Vec<JobConfig>,
 }
 
 /// A job's configuration (only what quiesce needs).
 #[derive(Debug, Clone, Deserialize)]
-pub struct JobConfig {
+pub(crate) struct JobConfig {
     pub job_id: String,
     #[serde(default)]
     pub groups: Vec<String>,
-    #[serde(default)]
-    pub allow_lazy_open: bool,
 }
 
 /// `GET /_ml/datafeeds/<expr>`.
 #[derive(Debug, Clone, Deserialize)]
-pub struct DatafeedsResponse {
-    pub count: usize,
+pub(crate) struct DatafeedsResponse {
     pub datafeeds: Vec<DatafeedConfig>,
 }
 
 /// A datafeed's configuration (only what quiesce needs).
 #[derive(Debug, Clone, Deserialize)]
-pub struct DatafeedConfig {
+pub(crate) struct DatafeedConfig {
     pub datafeed_id: String,
     pub job_id: String,
 }
 
 /// `POST /_security/user/_has_privileges`.
 #[derive(Debug, Clone, Deserialize)]
-pub struct HasPrivileges {
+pub(crate) struct HasPrivileges {
     #[serde(default)]
     pub username: String,
     pub has_all_requested: bool,
@@ -214,7 +198,7 @@ pub struct HasPrivileges {
 
 impl HasPrivileges {
     /// The requested cluster privileges the user lacks, in name order.
-    pub fn missing(&self) -> Vec<&str> {
+    pub(crate) fn missing(&self) -> Vec<&str> {
         self.cluster
             .iter()
             .filter(|(_, held)| !**held)

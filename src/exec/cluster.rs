@@ -16,7 +16,7 @@ use crate::plan::Action;
 use super::event::{Observation, TargetState};
 
 /// What a step needs of the cluster.
-pub trait Cluster: Send + Sync + 'static {
+pub(crate) trait Cluster: Send + Sync + 'static {
     /// Asks for the step's change: stop a datafeed or close a job (with `force=true` when
     /// `forced`), open a job, start a datafeed, switch upgrade mode. Elasticsearch waits up to
     /// `wait` for the state before it answers.

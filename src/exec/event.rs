@@ -16,11 +16,11 @@ use crate::plan::{Action, StepView};
 /// Bumped whenever the JSON form of events changes incompatibly. 2: step events carry their
 /// action, target and playbook place; skip reasons, escalations and errors are data; steps can
 /// end interrupted or abandoned. Journals of version 1 are still read (`journal::v1`).
-pub const EVENT_FORMAT_VERSION: u32 = 2;
+pub(crate) const EVENT_FORMAT_VERSION: u32 = 2;
 
 /// One thing that happened, with when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Event {
+pub(crate) struct Event {
     /// Wall-clock time, RFC 3339.
     pub at: jiff::Timestamp,
     /// Since the run started.
@@ -31,12 +31,12 @@ pub struct Event {
 }
 
 /// Step numbers are the 1-based ids of the plan (`#3`), as in `plan` output.
-pub type StepNo = usize;
+pub(crate) type StepNo = usize;
 
 /// What a step event is about, so that it reads without the plan: `"step": 3, "action":
 /// "close_job", "target": "web-latency", "source": "playbook.yaml:14"`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StepRef {
+pub(crate) struct StepRef {
     #[serde(rename = "step")]
     pub no: StepNo,
     pub action: Action,
@@ -59,7 +59,7 @@ impl From<&StepView> for StepRef {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
-pub enum EventKind {
+pub(crate) enum EventKind {
     RunStarted {
         run_id: String,
         playbook: String,
@@ -146,7 +146,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// The step an event is about, for step events.
-    pub fn step(&self) -> Option<&StepRef> {
+    pub(crate) fn step(&self) -> Option<&StepRef> {
         match self {
             EventKind::StepStarted { step, .. }
             | EventKind::StepWaiting { step, .. }
@@ -167,7 +167,7 @@ impl EventKind {
 /// How a step succeeded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Success {
+pub(crate) enum Success {
     /// quiesce's request moved the resource to its wanted state.
     Changed,
     /// The resource was already in the wanted state when the step ran.
@@ -177,7 +177,7 @@ pub enum Success {
 /// A state stats can show for a step's target: a job's, a datafeed's, or upgrade mode's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum TargetState {
+pub(crate) enum TargetState {
     Opening,
     Opened,
     Closing,
@@ -192,7 +192,7 @@ pub enum TargetState {
 }
 
 impl TargetState {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             TargetState::Opening => "opening",
             TargetState::Opened => "opened",
@@ -211,7 +211,7 @@ impl TargetState {
 
 /// What stats said of a step's target: its state and, for jobs and datafeeds, where it runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Observation {
+pub(crate) struct Observation {
     pub state: TargetState,
     /// The node it is assigned to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -223,7 +223,7 @@ pub struct Observation {
 
 /// What Elasticsearch answered when it refused a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EsAnswer {
+pub(crate) struct EsAnswer {
     /// The HTTP status.
     pub status: u16,
     /// `error.type` (`status_exception`); empty for the flat routing errors and proxies.
@@ -239,7 +239,7 @@ pub struct EsAnswer {
 /// Why a step's attempt failed, or the step gave up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum StepError {
+pub(crate) enum StepError {
     /// Elasticsearch refused the request.
     Elasticsearch(EsAnswer),
     /// Elasticsearch refused to close a failed job without `force=true`, and
@@ -273,7 +273,7 @@ pub enum StepError {
 /// Why a step goes on with `force=true`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Escalation {
+pub(crate) enum Escalation {
     /// The job is `failed`: only a forced close works.
     FailedJob,
     /// Stats still showed `state` when the step timeout passed (`settings.force:
@@ -288,7 +288,7 @@ pub enum Escalation {
 /// Why a step never started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum SkipReason {
+pub(crate) enum SkipReason {
     /// `step`, which it needs directly or through others, failed.
     DependencyFailed { step: StepNo },
     /// `step` failed and `on_failure` is `stop`.
@@ -302,7 +302,7 @@ pub enum SkipReason {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum CancelReason {
+pub(crate) enum CancelReason {
     /// A step failed and `on_failure` is `stop`.
     StepFailed,
     /// Ctrl-C (or SIGTERM): nothing new starts, requests and waits in flight finish.
@@ -313,7 +313,7 @@ pub enum CancelReason {
 
 /// Counts by outcome at the end of a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunStats {
+pub(crate) struct RunStats {
     pub changed: usize,
     pub already_in_state: usize,
     pub failed: usize,
@@ -326,7 +326,7 @@ pub struct RunStats {
 
 impl RunStats {
     /// Every step reached its state.
-    pub fn all_succeeded(&self) -> bool {
+    pub(crate) fn all_succeeded(&self) -> bool {
         self.failed == 0 && self.skipped == 0 && self.interrupted == 0
     }
 }

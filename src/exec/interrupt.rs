@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Shared between whoever interrupts (signal handlers) and the run; clones share the tokens.
 #[derive(Debug, Clone)]
-pub struct Interrupts {
+pub(crate) struct Interrupts {
     abandon: CancellationToken,
     /// A child of `abandon`, so that abandoning stops too.
     stop: CancellationToken,
@@ -25,37 +25,37 @@ impl Default for Interrupts {
 }
 
 impl Interrupts {
-    pub fn new() -> Interrupts {
+    pub(crate) fn new() -> Interrupts {
         let abandon = CancellationToken::new();
         let stop = abandon.child_token();
         Interrupts { abandon, stop }
     }
 
     /// The first level: start nothing new, make no new request.
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.stop.cancel();
     }
 
     /// The second level: abandon the requests and waits in flight as well.
-    pub fn abandon(&self) {
+    pub(crate) fn abandon(&self) {
         self.abandon.cancel();
     }
 
-    pub fn is_stopping(&self) -> bool {
+    pub(crate) fn is_stopping(&self) -> bool {
         self.stop.is_cancelled()
     }
 
-    pub fn is_abandoning(&self) -> bool {
+    pub(crate) fn is_abandoning(&self) -> bool {
         self.abandon.is_cancelled()
     }
 
     /// Resolves once the run is told to stop (or to abandon, which implies it).
-    pub async fn stopping(&self) {
+    pub(crate) async fn stopping(&self) {
         self.stop.cancelled().await;
     }
 
     /// Resolves once the run is told to abandon what is in flight.
-    pub async fn abandoning(&self) {
+    pub(crate) async fn abandoning(&self) {
         self.abandon.cancelled().await;
     }
 }

@@ -25,11 +25,11 @@ mod fake;
 #[cfg(test)]
 mod tests;
 
-pub use cluster::Cluster;
-pub use event::{
+pub(crate) use event::{
     CancelReason, EVENT_FORMAT_VERSION, EsAnswer, Escalation, Event, EventKind, Observation,
-    RunStats, SkipReason, StepError, StepNo, StepRef, Success, TargetState,
+    RunStats, SkipReason, StepError, StepNo, StepRef, Success,
 };
-pub use interrupt::Interrupts;
-pub use retry::Backoff;
-pub use scheduler::{RunOptions, RunOutcome, execute};
+pub(crate) use interrupt::Interrupts;
+pub(crate) use scheduler::{RunOptions, execute};
+#[cfg(test)]
+pub(crate) use {event::TargetState, scheduler::RunOutcome};

@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 
 /// The retry schedule of one step.
 #[derive(Debug)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     initial: Duration,
     max: Duration,
     /// Attempts in all, the first included.
@@ -21,7 +21,7 @@ pub struct Backoff {
 }
 
 impl Backoff {
-    pub fn new(attempts: u32, initial: Duration, max: Duration, seed: u64) -> Backoff {
+    pub(crate) fn new(attempts: u32, initial: Duration, max: Duration, seed: u64) -> Backoff {
         Backoff {
             initial,
             max: max.max(initial),
@@ -32,19 +32,19 @@ impl Backoff {
     }
 
     /// Records an attempt and returns its number (1-based).
-    pub fn attempt(&mut self) -> u32 {
+    pub(crate) fn attempt(&mut self) -> u32 {
         self.made += 1;
         self.made
     }
 
     /// Attempts made so far.
-    pub fn made(&self) -> u32 {
+    pub(crate) fn made(&self) -> u32 {
         self.made
     }
 
     /// The wait before the next attempt, or `None` when the attempts are used up.
     /// `retry_after` (from the server) raises the wait to at least that long.
-    pub fn next_delay(&mut self, retry_after: Option<Duration>) -> Option<Duration> {
+    pub(crate) fn next_delay(&mut self, retry_after: Option<Duration>) -> Option<Duration> {
         if self.made >= self.attempts {
             return None;
         }

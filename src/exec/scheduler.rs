@@ -28,7 +28,7 @@ use super::interrupt::Interrupts;
 use super::step::{End, StepResult, Worker};
 
 /// What the run needs besides the plan.
-pub struct RunOptions {
+pub(crate) struct RunOptions {
     pub run_id: String,
     pub cluster: String,
     /// Overrides `settings.concurrency` of the plan (`--concurrency`).
@@ -40,7 +40,7 @@ pub struct RunOptions {
 
 /// How the run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RunOutcome {
+pub(crate) struct RunOutcome {
     pub stats: RunStats,
     pub interrupted: bool,
 }
@@ -61,7 +61,7 @@ enum Halt {
 }
 
 /// Runs `view` against `cluster`, handing every event to `sink` in order.
-pub async fn execute<C: Cluster>(
+pub(crate) async fn execute<C: Cluster>(
     view: &PlanView,
     cluster: C,
     options: RunOptions,

@@ -14,7 +14,7 @@ use super::write::Header;
 /// events carry their action and target; reasons, escalations and errors are data), and a
 /// `resumed` line says the format of the lines after it. Format 1 is still read
 /// (`journal::v1`).
-pub const JOURNAL_FORMAT_VERSION: u32 = 2;
+pub(crate) const JOURNAL_FORMAT_VERSION: u32 = 2;
 
 /// `E` is the event type of the segment's format.
 #[derive(Debug, Serialize, Deserialize)]

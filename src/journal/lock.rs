@@ -13,7 +13,7 @@ use thiserror::Error;
 
 /// Who holds (or held) the lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LockHolder {
+pub(crate) struct LockHolder {
     pub pid: u32,
     pub host: String,
     pub started_at: jiff::Timestamp,
@@ -32,7 +32,7 @@ impl std::fmt::Display for LockHolder {
 }
 
 #[derive(Debug, Error, Diagnostic)]
-pub enum LockError {
+pub(crate) enum LockError {
     #[error("another run holds the state directory `{}`: {holder}", dir.display())]
     #[diagnostic(
         code(quiesce::journal::locked),
@@ -51,14 +51,18 @@ pub enum LockError {
 
 /// Held while a run works on a state directory; released on drop (and by the OS on death).
 #[derive(Debug)]
-pub struct StateLock {
+pub(crate) struct StateLock {
     file: File,
     /// A holder that had died without releasing (its record was still there).
     pub took_over: Option<LockHolder>,
 }
 
 impl StateLock {
-    pub fn acquire(state_dir: &Path, command: &str, run_id: &str) -> Result<StateLock, LockError> {
+    pub(crate) fn acquire(
+        state_dir: &Path,
+        command: &str,
+        run_id: &str,
+    ) -> Result<StateLock, LockError> {
         let io = |source| LockError::Io {
             dir: state_dir.to_owned(),
             source,

@@ -23,8 +23,8 @@ mod write;
 #[cfg(test)]
 mod tests;
 
-pub use line::JOURNAL_FORMAT_VERSION;
-pub use lock::{LockError, LockHolder, StateLock};
-pub use read::{Recorded, RunLog, Segment, StepStatus, find_run, list_runs, read};
-pub use replay::{resume_playbook, revert_playbook};
-pub use write::{Header, Journal, JournalError, runs_dir};
+pub(crate) use line::JOURNAL_FORMAT_VERSION;
+pub(crate) use lock::{LockError, StateLock};
+pub(crate) use read::{RunLog, StepStatus, find_run, list_runs, read};
+pub(crate) use replay::{resume_playbook, revert_playbook};
+pub(crate) use write::{Header, Journal, JournalError};

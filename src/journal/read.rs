@@ -20,7 +20,7 @@ use super::write::{Header, JournalError, runs_dir};
 /// A run as its journal tells it: the header, then one segment per plan executed (the original
 /// and one per `resume`), each with its events.
 #[derive(Debug)]
-pub struct RunLog {
+pub(crate) struct RunLog {
     pub path: PathBuf,
     pub header: Header,
     pub segments: Vec<Segment>,
@@ -29,17 +29,14 @@ pub struct RunLog {
 }
 
 #[derive(Debug)]
-pub struct Segment {
+pub(crate) struct Segment {
     pub plan: PlanView,
-    /// The format its lines were written in: the header's, or its `resumed` line's (a newer
-    /// quiesce may resume a run an older one began).
-    pub version: u32,
     pub events: Vec<Recorded>,
 }
 
 /// An event as its segment's format recorded it.
 #[derive(Debug)]
-pub enum Recorded {
+pub(crate) enum Recorded {
     V1(v1::Event),
     V2(Event),
 }
@@ -55,7 +52,7 @@ impl Recorded {
 
 /// Where one step of a segment got to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StepStatus {
+pub(crate) enum StepStatus {
     NotStarted,
     /// Started, with no outcome recorded (the run died meanwhile).
     InFlight,
@@ -116,7 +113,7 @@ impl Segment {
     }
 
     /// The last recorded status of each step, by 1-based step number.
-    pub fn statuses(&self) -> Vec<StepStatus> {
+    pub(crate) fn statuses(&self) -> Vec<StepStatus> {
         let mut status = vec![StepStatus::NotStarted; self.plan.steps.len()];
         for fact in self.facts() {
             if let Fact::Step(no, now) = fact
@@ -129,7 +126,7 @@ impl Segment {
     }
 
     /// The counts of `run_finished`, when the segment got that far.
-    pub fn finished(&self) -> Option<RunStats> {
+    pub(crate) fn finished(&self) -> Option<RunStats> {
         self.facts().into_iter().rev().find_map(|fact| match fact {
             Fact::Finished(stats) => Some(stats),
             Fact::Step(..) | Fact::Cancelled { .. } => None,
@@ -137,7 +134,7 @@ impl Segment {
     }
 
     /// Whether the segment was interrupted (a signal arrived).
-    pub fn interrupted(&self) -> bool {
+    pub(crate) fn interrupted(&self) -> bool {
         self.facts()
             .iter()
             .any(|fact| matches!(fact, Fact::Cancelled { by_signal: true }))
@@ -146,12 +143,12 @@ impl Segment {
 
 impl RunLog {
     /// Whether a step of this run enabled upgrade mode.
-    pub fn enabled_upgrade_mode(&self) -> bool {
+    pub(crate) fn enabled_upgrade_mode(&self) -> bool {
         self.succeeded(Action::EnableUpgradeMode)
     }
 
     /// Whether a step of this run disabled upgrade mode.
-    pub fn disabled_upgrade_mode(&self) -> bool {
+    pub(crate) fn disabled_upgrade_mode(&self) -> bool {
         self.succeeded(Action::DisableUpgradeMode)
     }
 
@@ -166,7 +163,7 @@ impl RunLog {
     }
 
     /// Every (action, target) any plan of this run contained, first plan first.
-    pub fn targets(&self) -> Vec<(Action, String)> {
+    pub(crate) fn targets(&self) -> Vec<(Action, String)> {
         let mut out: Vec<(Action, String)> = Vec::new();
         for segment in &self.segments {
             for step in &segment.plan.steps {
@@ -192,7 +189,7 @@ fn parse(line: &str, version: u32) -> Result<Line<Recorded>, serde_json::Error> 
 }
 
 /// Reads a journal.
-pub fn read(path: &Path) -> Result<RunLog, JournalError> {
+pub(crate) fn read(path: &Path) -> Result<RunLog, JournalError> {
     let text = std::fs::read_to_string(path).map_err(|source| JournalError::Read {
         path: path.to_owned(),
         source,
@@ -240,7 +237,6 @@ pub fn read(path: &Path) -> Result<RunLog, JournalError> {
                 version = readable(parsed.version)?;
                 segments.push(Segment {
                     plan: parsed.plan.clone(),
-                    version,
                     events: Vec::new(),
                 });
                 header = Some(*parsed);
@@ -256,7 +252,6 @@ pub fn read(path: &Path) -> Result<RunLog, JournalError> {
                 version = readable(resumed)?;
                 segments.push(Segment {
                     plan: *plan,
-                    version,
                     events: Vec::new(),
                 });
             }
@@ -298,7 +293,7 @@ fn default_dirs() -> Vec<PathBuf> {
 }
 
 /// Every journal in `state_dir` (or the default directories), oldest first.
-pub fn list_runs(state_dir: Option<&Path>) -> Vec<PathBuf> {
+pub(crate) fn list_runs(state_dir: Option<&Path>) -> Vec<PathBuf> {
     let dirs = state_dir.map_or_else(default_dirs, |d| vec![d.to_owned()]);
     let mut runs: Vec<PathBuf> = dirs
         .iter()
@@ -316,7 +311,7 @@ pub fn list_runs(state_dir: Option<&Path>) -> Vec<PathBuf> {
 }
 
 /// The journal of `run_id`.
-pub fn find_run(run_id: &str, state_dir: Option<&Path>) -> Result<PathBuf, JournalError> {
+pub(crate) fn find_run(run_id: &str, state_dir: Option<&Path>) -> Result<PathBuf, JournalError> {
     list_runs(state_dir)
         .into_iter()
         .find(|p| p.file_stem().is_some_and(|s| s == run_id))

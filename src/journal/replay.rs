@@ -14,7 +14,7 @@ use super::read::RunLog;
 
 /// The playbook that finishes what the run set out to do: every target of its plans, in the
 /// state its step was to reach, with the run's own settings.
-pub fn resume_playbook(log: &RunLog) -> String {
+pub(crate) fn resume_playbook(log: &RunLog) -> String {
     let mut jobs = Vec::new();
     let mut datafeeds = Vec::new();
     let mut upgrade_mode = None;
@@ -55,7 +55,7 @@ pub fn resume_playbook(log: &RunLog) -> String {
 /// The playbook that brings back what the run changed, and nothing else: every resource one of
 /// its steps targeted, in the state it had before the run. Lookback datafeeds and failed jobs
 /// cannot be brought back as they were and are left out, with a comment saying why.
-pub fn revert_playbook(log: &RunLog) -> String {
+pub(crate) fn revert_playbook(log: &RunLog) -> String {
     let before = &log.header.before;
     let mut jobs = Vec::new();
     let mut datafeeds = Vec::new();

@@ -14,14 +14,14 @@ use crate::exec::{RunStats, StepNo};
 use super::read::{Fact, StepStatus};
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct Event {
+pub(crate) struct Event {
     #[serde(flatten)]
     pub kind: EventKind,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
-pub enum EventKind {
+pub(crate) enum EventKind {
     RunStarted {},
     StepStarted { step: StepNo },
     StepWaiting { step: StepNo },
@@ -36,13 +36,13 @@ pub enum EventKind {
 
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Success {
+pub(crate) enum Success {
     Changed,
     AlreadyInState,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct StepError {
+pub(crate) struct StepError {
     /// Set for answers from Elasticsearch.
     #[serde(default)]
     pub status: Option<u16>,
@@ -53,14 +53,14 @@ pub struct StepError {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum CancelReason {
+pub(crate) enum CancelReason {
     StepFailed,
     Interrupted,
     Abandoned,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
-pub struct Stats {
+pub(crate) struct Stats {
     pub changed: usize,
     pub already_in_state: usize,
     pub failed: usize,

@@ -20,7 +20,7 @@ use super::line::{JOURNAL_FORMAT_VERSION, Line};
 
 /// The first line of a journal.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Header {
+pub(crate) struct Header {
     /// The journal format ([`JOURNAL_FORMAT_VERSION`] when written now).
     pub version: u32,
     pub run_id: String,
@@ -35,7 +35,7 @@ pub struct Header {
 }
 
 #[derive(Debug, Error, Diagnostic)]
-pub enum JournalError {
+pub(crate) enum JournalError {
     #[error("cannot write the run journal `{}`", path.display())]
     #[diagnostic(
         code(quiesce::journal::write),
@@ -77,13 +77,13 @@ pub enum JournalError {
 }
 
 /// `<state_dir>/runs`.
-pub fn runs_dir(state_dir: &Path) -> PathBuf {
+pub(crate) fn runs_dir(state_dir: &Path) -> PathBuf {
     state_dir.join("runs")
 }
 
 /// An open journal, appended to line by line.
 #[derive(Debug)]
-pub struct Journal {
+pub(crate) struct Journal {
     path: PathBuf,
     file: File,
 }
@@ -91,7 +91,7 @@ pub struct Journal {
 impl Journal {
     /// Creates the journal and writes the header, durably (file and directory fsynced), before
     /// the caller makes any change to the cluster.
-    pub fn create(state_dir: &Path, header: &Header) -> Result<Journal, JournalError> {
+    pub(crate) fn create(state_dir: &Path, header: &Header) -> Result<Journal, JournalError> {
         let dir = runs_dir(state_dir);
         let path = dir.join(format!("{}.jsonl", header.run_id));
         let write_error = |source| JournalError::Write {
@@ -114,7 +114,7 @@ impl Journal {
     }
 
     /// Opens an existing journal to continue it (`resume`).
-    pub fn append_to(path: &Path) -> Result<Journal, JournalError> {
+    pub(crate) fn append_to(path: &Path) -> Result<Journal, JournalError> {
         let file = OpenOptions::new()
             .append(true)
             .open(path)
@@ -143,13 +143,13 @@ impl Journal {
         Ok(())
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Records an event; step transitions and the end of the run are fsynced before returning,
     /// so that no dependent step starts before its predecessor's outcome is on disk.
-    pub fn event(&mut self, event: &Event) -> Result<(), JournalError> {
+    pub(crate) fn event(&mut self, event: &Event) -> Result<(), JournalError> {
         let durable = matches!(
             event.kind,
             EventKind::StepSucceeded { .. }
@@ -165,7 +165,7 @@ impl Journal {
     }
 
     /// Records that a resume continues this run with `plan`.
-    pub fn resumed(&mut self, plan: &PlanView) -> Result<(), JournalError> {
+    pub(crate) fn resumed(&mut self, plan: &PlanView) -> Result<(), JournalError> {
         self.line(
             &Line::<&Event>::Resumed {
                 at: jiff::Timestamp::now(),

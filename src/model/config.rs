@@ -37,7 +37,7 @@ impl Checker<'_> {
                 url: None,
                 auth: Auth::None,
                 ca_cert: None,
-                ca_cert_at: None,
+
                 unresolved: Vec::new(),
             });
         };
@@ -109,7 +109,6 @@ impl Checker<'_> {
             url: known(url)?,
             auth: auth?,
             ca_cert: ca_cert?,
-            ca_cert_at: raw.ca_cert.as_ref().map(|c| self.source.location(c.span())),
             unresolved,
         })
     }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 /// Reads a positive duration; the error is a lowercase fragment for a label.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let signed: jiff::SignedDuration = text
         .trim()
         .parse()

@@ -11,10 +11,10 @@ use std::fmt;
 use serde::Serialize;
 
 /// Longest id Elasticsearch accepts.
-pub const MAX_ID_LEN: usize = 64;
+pub(crate) const MAX_ID_LEN: usize = 64;
 
 /// Why a text is not a valid id: a lowercase fragment for a label.
-pub fn id_error(text: &str) -> Option<String> {
+pub(crate) fn id_error(text: &str) -> Option<String> {
     if text.is_empty() {
         return Some("empty".to_owned());
     }
@@ -49,18 +49,18 @@ macro_rules! id_type {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
         #[serde(transparent)]
-        pub struct $name(String);
+        pub(crate) struct $name(String);
 
         impl $name {
             /// Checks `text` against Elasticsearch's id rule; the error is a label fragment.
-            pub fn parse(text: &str) -> Result<Self, String> {
+            pub(crate) fn parse(text: &str) -> Result<Self, String> {
                 match id_error(text) {
                     Some(reason) => Err(reason),
                     None => Ok(Self(text.to_owned())),
                 }
             }
 
-            pub fn as_str(&self) -> &str {
+            pub(crate) fn as_str(&self) -> &str {
                 &self.0
             }
         }
@@ -91,11 +91,11 @@ id_type!(
 /// One token of an Elasticsearch id expression: an id with `*` wildcards, or a group name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
-pub struct Pattern(String);
+pub(crate) struct Pattern(String);
 
 impl Pattern {
     /// Checks one selector token; the error is a label fragment.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
         if text.trim().is_empty() {
             return Err("empty".to_owned());
         }
@@ -123,12 +123,12 @@ impl Pattern {
         Ok(Self(text.to_owned()))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 
     /// Whether the token has a wildcard (otherwise it names one id or one job group).
-    pub fn has_wildcard(&self) -> bool {
+    pub(crate) fn has_wildcard(&self) -> bool {
         self.0.contains('*')
     }
 
@@ -136,7 +136,7 @@ impl Pattern {
     /// (docs/elasticsearch-ml-api.md §5): `*` stands for any run of characters, every other
     /// character for itself (no `?`, no escapes). Group membership is the cluster's to tell,
     /// not this.
-    pub fn matches(&self, id: &str) -> bool {
+    pub(crate) fn matches(&self, id: &str) -> bool {
         // With `?` and escapes off, no pattern is malformed: building cannot fail.
         wildcard::WildcardBuilder::new(self.0.as_bytes())
             .without_one_metasymbol()
@@ -155,7 +155,7 @@ impl fmt::Display for Pattern {
 /// What an entry acts on: one resource by id, or whatever a pattern matches at plan time.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Selector<I> {
+pub(crate) enum Selector<I> {
     Id(I),
     Pattern(Pattern),
 }

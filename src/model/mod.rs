@@ -14,16 +14,13 @@ mod id;
 mod playbook;
 mod validate;
 
-pub use crate::playbook::{
+pub(crate) use crate::playbook::{
     DatafeedState, Direction, ForcePolicy, JobState, Keyword, OnFailure, UpgradeMode,
 };
-pub use duration::parse_duration;
-pub use id::{DatafeedId, JobId, MAX_ID_LEN, Pattern, Selector, id_error};
-pub use playbook::{
-    Auth, ClusterConfig, ClusterKey, DatafeedTarget, JobRef, JobTarget, Playbook, Reference,
-    RetryPolicy, Settings, TargetRef, Unresolved, UpgradeModeTarget,
-};
-pub use validate::{EnvLookup, validate};
+pub(crate) use id::{DatafeedId, JobId, Pattern, Selector};
+pub use playbook::Playbook;
+pub(crate) use playbook::{Auth, ClusterKey, RetryPolicy, Settings, TargetRef, Unresolved};
+pub(crate) use validate::{EnvLookup, validate};
 
 use crate::playbook::{InvalidPlaybook, Source, parse};
 

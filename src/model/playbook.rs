@@ -18,22 +18,24 @@ use crate::playbook::{Location, Source};
 #[derive(Debug)]
 pub struct Playbook {
     /// The text it was read from, for diagnostics found later that point back at it.
-    pub source: Source,
+    pub(crate) source: Source,
     /// `name`, or the file name without extension.
-    pub name: String,
-    pub description: Option<String>,
-    pub cluster: ClusterConfig,
-    pub settings: Settings,
+    pub(crate) name: String,
+    /// `description`, shown with the plan so that a reviewer reads what the playbook is for.
+    pub(crate) description: Option<String>,
+    pub(crate) cluster: ClusterConfig,
+    pub(crate) settings: Settings,
     /// Jobs in the order written.
-    pub jobs: Vec<JobTarget>,
+    pub(crate) jobs: Vec<JobTarget>,
     /// Datafeeds in the order written.
-    pub datafeeds: Vec<DatafeedTarget>,
-    pub upgrade_mode: Option<UpgradeModeTarget>,
+    pub(crate) datafeeds: Vec<DatafeedTarget>,
+    pub(crate) upgrade_mode: Option<UpgradeModeTarget>,
 }
 
 impl Playbook {
     /// The entry an `after` reference points at.
-    pub fn target(&self, target: TargetRef) -> (&str, &Location) {
+    #[cfg(test)]
+    pub(crate) fn target(&self, target: TargetRef) -> (&str, &Location) {
         match target {
             TargetRef::Job(i) => (self.jobs[i].name(), &self.jobs[i].location),
             TargetRef::Datafeed(i) => (self.datafeeds[i].name(), &self.datafeeds[i].location),
@@ -43,14 +45,12 @@ impl Playbook {
 
 /// Where the cluster is and how to talk to it.
 #[derive(Debug)]
-pub struct ClusterConfig {
+pub(crate) struct ClusterConfig {
     /// `None` when the playbook leaves it to `--cluster` / `ES_URL` (or its variable is unset).
     pub url: Option<String>,
     pub auth: Auth,
     /// The CA certificate, already resolved against the playbook's directory.
     pub ca_cert: Option<PathBuf>,
-    /// Where `ca_cert` is written, for the check that the file is a PEM certificate.
-    pub ca_cert_at: Option<Location>,
     /// Connection settings whose `${VAR}` is unset. Fine for what contacts nothing (`validate`,
     /// `plan --offline`); a command that contacts the cluster refuses them unless the command
     /// line or the environment gives that setting another way.
@@ -59,7 +59,7 @@ pub struct ClusterConfig {
 
 /// A connection setting left unresolved because a variable it names is unset.
 #[derive(Debug, Clone)]
-pub struct Unresolved {
+pub(crate) struct Unresolved {
     pub key: ClusterKey,
     /// The unset variables, in the order written.
     pub variables: Vec<String>,
@@ -69,7 +69,7 @@ pub struct Unresolved {
 
 /// The settings of the `cluster:` section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClusterKey {
+pub(crate) enum ClusterKey {
     Url,
     ApiKey,
     Username,
@@ -79,7 +79,7 @@ pub enum ClusterKey {
 
 impl ClusterKey {
     /// Its key in the playbook.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             ClusterKey::Url => "cluster.url",
             ClusterKey::ApiKey => "cluster.api_key",
@@ -90,22 +90,14 @@ impl ClusterKey {
     }
 
     /// Whether the value is a secret (which can have no default in the playbook).
-    pub fn is_secret(self) -> bool {
+    pub(crate) fn is_secret(self) -> bool {
         matches!(self, ClusterKey::ApiKey | ClusterKey::Password)
-    }
-
-    /// Whether it is part of the credentials.
-    pub fn is_credential(self) -> bool {
-        matches!(
-            self,
-            ClusterKey::ApiKey | ClusterKey::Username | ClusterKey::Password
-        )
     }
 }
 
 /// Credentials, read from the environment at load time.
 #[derive(Debug)]
-pub enum Auth {
+pub(crate) enum Auth {
     /// `Authorization: ApiKey <key>`.
     ApiKey(SecretString),
     /// HTTP basic authentication.
@@ -119,7 +111,7 @@ pub enum Auth {
 
 /// How the run behaves; every field has its documented default.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
+pub(crate) struct Settings {
     pub concurrency: NonZeroUsize,
     pub step_timeout: Duration,
     pub retry: RetryPolicy,
@@ -143,7 +135,7 @@ impl Default for Settings {
 
 /// Exponential backoff with full jitter between `initial_backoff` and `max_backoff`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     /// Attempts in all, the first included; at least 1.
     pub attempts: NonZeroUsize,
     pub initial_backoff: Duration,
@@ -163,7 +155,7 @@ impl Default for RetryPolicy {
 
 /// One `jobs:` entry.
 #[derive(Debug, Clone)]
-pub struct JobTarget {
+pub(crate) struct JobTarget {
     pub selector: Selector<JobId>,
     pub state: JobState,
     /// Entries that must reach their state first.
@@ -174,21 +166,21 @@ pub struct JobTarget {
 
 impl JobTarget {
     /// The id or selector as written.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         match &self.selector {
             Selector::Id(id) => id.as_str(),
             Selector::Pattern(pattern) => pattern.as_str(),
         }
     }
 
-    pub fn direction(&self) -> Direction {
+    pub(crate) fn direction(&self) -> Direction {
         self.state.direction()
     }
 }
 
 /// One `datafeeds:` entry.
 #[derive(Debug, Clone)]
-pub struct DatafeedTarget {
+pub(crate) struct DatafeedTarget {
     pub selector: Selector<DatafeedId>,
     /// The job it feeds, when the playbook says (only with an id selector).
     pub job: Option<JobRef>,
@@ -199,44 +191,42 @@ pub struct DatafeedTarget {
 
 impl DatafeedTarget {
     /// The id or selector as written.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         match &self.selector {
             Selector::Id(id) => id.as_str(),
             Selector::Pattern(pattern) => pattern.as_str(),
         }
     }
 
-    pub fn direction(&self) -> Direction {
+    pub(crate) fn direction(&self) -> Direction {
         self.state.direction()
     }
 }
 
 /// A datafeed's `job:` value.
 #[derive(Debug, Clone)]
-pub struct JobRef {
+pub(crate) struct JobRef {
     pub id: JobId,
     pub location: Location,
 }
 
 /// The cluster-wide upgrade mode the playbook asks for.
 #[derive(Debug, Clone)]
-pub struct UpgradeModeTarget {
+pub(crate) struct UpgradeModeTarget {
     pub state: UpgradeMode,
     pub location: Location,
 }
 
 /// One `after:` entry, resolved to the entry it names.
 #[derive(Debug, Clone)]
-pub struct Reference {
+pub(crate) struct Reference {
     pub target: TargetRef,
-    /// The text as written.
-    pub text: String,
     pub location: Location,
 }
 
 /// An entry of the playbook by section and index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum TargetRef {
+pub(crate) enum TargetRef {
     Job(usize),
     Datafeed(usize),
 }

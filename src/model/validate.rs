@@ -21,10 +21,10 @@ use crate::playbook::{
 };
 
 /// Looks an environment variable up.
-pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub(crate) type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// Checks a raw playbook and builds the model, or returns every problem found.
-pub fn validate(
+pub(crate) fn validate(
     raw: &RawPlaybook,
     source: &Source,
     env: EnvLookup<'_>,
@@ -125,7 +125,6 @@ pub fn validate(
             .into_iter()
             .map(|edge| Reference {
                 target: entries[edge.to].target,
-                text: edge.text,
                 location: source.location(edge.span),
             })
             .collect();

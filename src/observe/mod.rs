@@ -8,20 +8,14 @@
 mod snapshot;
 mod state;
 
-pub use snapshot::{DatafeedMode, ObservedDatafeed, ObservedJob, Snapshot};
-pub use state::{ObservedDatafeedState, ObservedJobState};
+pub(crate) use snapshot::{DatafeedMode, ObservedDatafeed, ObservedJob, Snapshot};
+pub(crate) use state::{ObservedDatafeedState, ObservedJobState};
 
 use crate::es::{self, EsClient};
 
-/// Reads the cluster: root (version, product check), ML info (upgrade mode), job stats and
-/// configs, datafeed stats and configs. Six requests in all.
-pub async fn observe(client: &EsClient) -> Result<Snapshot, es::Error> {
-    observe_noting(client).await.map(|(snapshot, _)| snapshot)
-}
-
 /// Something the person should know about how a snapshot was taken; the snapshot is usable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ObserveNote {
+pub(crate) enum ObserveNote {
     /// `GET /` was refused for a missing privilege (`monitor`): the cluster's name, uuid and
     /// version are `unknown`.
     IdentityHidden,
@@ -39,8 +33,10 @@ impl std::fmt::Display for ObserveNote {
     }
 }
 
-/// [`observe`], with what the person should know about how the snapshot was taken.
-pub async fn observe_noting(client: &EsClient) -> Result<(Snapshot, Vec<ObserveNote>), es::Error> {
+/// Reads the cluster: root (version, product check), ML info (upgrade mode), job stats and
+/// configs, datafeed stats and configs (six requests in all); with what the person should know
+/// about how the snapshot was taken.
+pub(crate) async fn observe(client: &EsClient) -> Result<(Snapshot, Vec<ObserveNote>), es::Error> {
     let mut notes = Vec::new();
     // `GET /` needs the `monitor` privilege, which an ML-only role lacks; like the official
     // clients, go on without the cluster's name and version then (the product header is still

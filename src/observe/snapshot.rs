@@ -11,7 +11,7 @@ use crate::es::types::{DatafeedConfig, DatafeedStats, JobConfig, JobStats, MlInf
 
 /// The ML side of a cluster at one moment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     pub cluster_name: String,
     pub cluster_uuid: String,
     /// Elasticsearch version number as the root endpoint reports it.
@@ -23,7 +23,7 @@ pub struct Snapshot {
 
 /// One job as observed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ObservedJob {
+pub(crate) struct ObservedJob {
     pub state: ObservedJobState,
     pub groups: Vec<String>,
     /// Model size: what a close persists and an open restores.
@@ -40,7 +40,7 @@ pub struct ObservedJob {
 
 /// One datafeed as observed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ObservedDatafeed {
+pub(crate) struct ObservedDatafeed {
     pub job_id: String,
     pub state: ObservedDatafeedState,
     pub mode: DatafeedMode,
@@ -54,7 +54,7 @@ pub struct ObservedDatafeed {
 /// (with an `end`; it stops and closes its job by itself, and must not be restarted blindly).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum DatafeedMode {
+pub(crate) enum DatafeedMode {
     RealTime,
     Lookback,
     /// Not running, so Elasticsearch does not say.
@@ -137,7 +137,7 @@ impl Snapshot {
     }
 
     /// The datafeed feeding `job_id`, if any.
-    pub fn datafeed_of(&self, job_id: &str) -> Option<(&str, &ObservedDatafeed)> {
+    pub(crate) fn datafeed_of(&self, job_id: &str) -> Option<(&str, &ObservedDatafeed)> {
         let id = self.jobs.get(job_id)?.datafeed.as_deref()?;
         self.datafeeds.get(id).map(|feed| (id, feed))
     }

@@ -22,7 +22,7 @@ use crate::es::types::{DatafeedState, JobState};
 /// An anomaly-detection job's state as observed (docs/elasticsearch-ml-api.md §3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum ObservedJobState {
+pub(crate) enum ObservedJobState {
     /// An open is under way.
     Opening,
     /// Takes data.
@@ -37,7 +37,7 @@ pub enum ObservedJobState {
 
 impl ObservedJobState {
     /// The state's name, as Elasticsearch and the JSON spell it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Opening => "opening",
             Self::Opened => "opened",
@@ -69,7 +69,7 @@ impl fmt::Display for ObservedJobState {
 /// A datafeed's state as observed (docs/elasticsearch-ml-api.md §3.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum ObservedDatafeedState {
+pub(crate) enum ObservedDatafeedState {
     /// A start is under way.
     Starting,
     /// Sends data to its job.
@@ -82,7 +82,7 @@ pub enum ObservedDatafeedState {
 
 impl ObservedDatafeedState {
     /// The state's name, as Elasticsearch and the JSON spell it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Starting => "starting",
             Self::Started => "started",

@@ -15,11 +15,11 @@ use super::step::{Action, Force, Step, StepId, Unchanged};
 use super::{Edge, EdgeKind, Plan};
 
 /// Target name used for the cluster-wide upgrade mode.
-pub const UPGRADE_MODE_TARGET: &str = "_ml";
+pub(crate) const UPGRADE_MODE_TARGET: &str = "_ml";
 
 /// Builds the plan of `playbook` against `snapshot` (or, with `None`, offline: every target is
 /// assumed to need action). Returns the plan with its warnings, or every problem at once.
-pub fn build(
+pub(crate) fn build(
     playbook: &Playbook,
     source: &Source,
     snapshot: Option<Snapshot>,
@@ -50,7 +50,14 @@ pub fn build(
     } = builder;
     let (steps, edges) = in_wave_order(steps, edges);
     let observed = snapshot.is_some();
-    let plan = Plan::assemble(playbook.name.clone(), snapshot, steps, unchanged, edges);
+    let plan = Plan::assemble(
+        playbook.name.clone(),
+        playbook.description.clone(),
+        snapshot,
+        steps,
+        unchanged,
+        edges,
+    );
     if let Some(cycle) = plan.cycle() {
         problems.push(cycle);
     }

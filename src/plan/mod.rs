@@ -18,21 +18,22 @@ mod view;
 use petgraph::Direction as Dir;
 use petgraph::graph::{DiGraph, NodeIndex};
 
-pub use build::{UPGRADE_MODE_TARGET, build};
-pub use problem::{InvalidPlan, PlanProblem, PlanWarnings};
-pub use status::{Missing, Status, TargetStatus, Unmanaged, UpgradeModeStatus, status};
-pub use step::{Action, Force, Step, StepId, Unchanged};
-pub use view::{
-    EdgeView, PLAN_FORMAT_VERSION, PlanView, SettingsView, SourceRef, StepView, Summary,
-    UnchangedView, digest, snapshot_digest,
+pub(crate) use build::build;
+pub(crate) use problem::{InvalidPlan, PlanWarnings};
+pub(crate) use status::{Status, status};
+pub(crate) use step::{Action, Force, Step, StepId, Unchanged};
+pub(crate) use view::{
+    PLAN_FORMAT_VERSION, PlanView, SettingsView, SourceRef, StepView, snapshot_digest,
 };
+#[cfg(test)]
+pub(crate) use {problem::PlanProblem, view::Summary};
 
 use crate::observe::Snapshot;
 use crate::playbook::Location;
 
 /// Why one step waits for another.
 #[derive(Debug, Clone, PartialEq)]
-pub enum EdgeKind {
+pub(crate) enum EdgeKind {
     /// A datafeed is stopped before its job is closed.
     StopBeforeClose,
     /// A job is opened before its datafeed is started.
@@ -45,7 +46,7 @@ pub enum EdgeKind {
 
 /// One ordering constraint: `from` must succeed before `to` starts.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Edge {
+pub(crate) struct Edge {
     pub from: StepId,
     pub to: StepId,
     pub kind: EdgeKind,
@@ -59,9 +60,11 @@ impl Edge {
 
 /// The ordered work of one playbook against one observed cluster.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// The playbook's name.
     pub playbook: String,
+    /// The playbook's `description`.
+    pub description: Option<String>,
     /// What the cluster looked like; `None` for an offline plan.
     pub snapshot: Option<Snapshot>,
     pub steps: Vec<Step>,
@@ -85,17 +88,17 @@ impl Plan {
     }
 
     /// Steps that must succeed before `id` starts.
-    pub fn dependencies(&self, id: StepId) -> Vec<StepId> {
+    pub(crate) fn dependencies(&self, id: StepId) -> Vec<StepId> {
         self.neighbours(id, Dir::Incoming)
     }
 
     /// Steps that wait for `id`.
-    pub fn dependents(&self, id: StepId) -> Vec<StepId> {
+    pub(crate) fn dependents(&self, id: StepId) -> Vec<StepId> {
         self.neighbours(id, Dir::Outgoing)
     }
 
     /// Every edge with its reason.
-    pub fn edges(&self) -> Vec<Edge> {
+    pub(crate) fn edges(&self) -> Vec<Edge> {
         self.graph
             .edge_indices()
             .filter_map(|e| {
@@ -111,7 +114,7 @@ impl Plan {
 
     /// The steps grouped by DAG level: wave 0 needs nothing, wave n needs something of wave
     /// n-1. Within a wave, steps keep their plan order.
-    pub fn waves(&self) -> Vec<Vec<StepId>> {
+    pub(crate) fn waves(&self) -> Vec<Vec<StepId>> {
         let order = petgraph::algo::toposort(&self.graph, None).unwrap_or_default();
         let mut level = vec![0usize; self.steps.len()];
         for node in order {
@@ -134,7 +137,7 @@ impl Plan {
     }
 
     /// Whether running the plan would change anything.
-    pub fn has_changes(&self) -> bool {
+    pub(crate) fn has_changes(&self) -> bool {
         !self.steps.is_empty()
     }
 }

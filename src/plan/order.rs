@@ -137,6 +137,7 @@ impl Plan {
     /// Puts steps and edges into the graph (deduplicating edges).
     pub(crate) fn assemble(
         playbook: String,
+        description: Option<String>,
         snapshot: Option<Snapshot>,
         steps: Vec<Step>,
         unchanged: Vec<Unchanged>,
@@ -153,6 +154,7 @@ impl Plan {
         }
         Plan {
             playbook,
+            description,
             snapshot,
             steps,
             unchanged,

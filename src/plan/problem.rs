@@ -8,7 +8,7 @@ use crate::playbook::Source;
 
 /// One planning problem (or warning).
 #[derive(Debug, Clone, Error, Diagnostic)]
-pub enum PlanProblem {
+pub(crate) enum PlanProblem {
     #[error("{kind} `{id}` does not exist in the cluster")]
     #[diagnostic(
         code(quiesce::plan::unknown_id),
@@ -149,7 +149,7 @@ pub enum PlanProblem {
 
 impl PlanProblem {
     /// Warnings are reported but do not stop planning.
-    pub fn is_error(&self) -> bool {
+    pub(crate) fn is_error(&self) -> bool {
         !matches!(self, PlanProblem::NoMatch { .. })
     }
 }
@@ -158,7 +158,7 @@ impl PlanProblem {
 #[derive(Debug, Error, Diagnostic)]
 #[error("cannot plan `{name}`: {} problem(s)", .problems.iter().filter(|p| p.is_error()).count())]
 #[diagnostic(code(quiesce::plan::invalid))]
-pub struct InvalidPlan {
+pub(crate) struct InvalidPlan {
     name: String,
     #[source_code]
     source_code: NamedSource<std::sync::Arc<str>>,
@@ -170,7 +170,7 @@ pub struct InvalidPlan {
 }
 
 impl InvalidPlan {
-    pub fn new(source: &Source, problems: Vec<PlanProblem>, observed: bool) -> InvalidPlan {
+    pub(crate) fn new(source: &Source, problems: Vec<PlanProblem>, observed: bool) -> InvalidPlan {
         InvalidPlan {
             name: source.name().to_owned(),
             source_code: source.named_source(),
@@ -180,7 +180,7 @@ impl InvalidPlan {
     }
 
     /// Whether the cluster was observed (contacted) before these problems were found.
-    pub fn observed(&self) -> bool {
+    pub(crate) fn observed(&self) -> bool {
         self.observed
     }
 }
@@ -189,7 +189,7 @@ impl InvalidPlan {
 #[derive(Debug, Error, Diagnostic)]
 #[error("{count} warning(s) in `{name}`")]
 #[diagnostic(code(quiesce::plan::warnings), severity(Warning))]
-pub struct PlanWarnings {
+pub(crate) struct PlanWarnings {
     name: String,
     count: usize,
     #[source_code]
@@ -199,7 +199,7 @@ pub struct PlanWarnings {
 }
 
 impl PlanWarnings {
-    pub fn new(source: &Source, warnings: Vec<PlanProblem>) -> PlanWarnings {
+    pub(crate) fn new(source: &Source, warnings: Vec<PlanProblem>) -> PlanWarnings {
         PlanWarnings {
             name: source.name().to_owned(),
             count: warnings.len(),

@@ -11,7 +11,7 @@ use super::resolve::resolve;
 use super::view::SourceRef;
 
 #[derive(Debug, Serialize)]
-pub struct Status {
+pub(crate) struct Status {
     pub targets: Vec<TargetStatus>,
     /// Ids the playbook names that the cluster does not have.
     pub missing: Vec<Missing>,
@@ -21,7 +21,7 @@ pub struct Status {
 }
 
 #[derive(Debug, Serialize)]
-pub struct TargetStatus {
+pub(crate) struct TargetStatus {
     pub kind: &'static str,
     pub id: String,
     pub wanted: &'static str,
@@ -31,27 +31,27 @@ pub struct TargetStatus {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Missing {
+pub(crate) struct Missing {
     pub kind: &'static str,
     pub id: String,
 }
 
 #[derive(Debug, Serialize)]
-pub struct Unmanaged {
+pub(crate) struct Unmanaged {
     pub kind: &'static str,
     pub id: String,
     pub observed: String,
 }
 
 #[derive(Debug, Serialize)]
-pub struct UpgradeModeStatus {
+pub(crate) struct UpgradeModeStatus {
     pub wanted: Option<&'static str>,
     pub observed: &'static str,
 }
 
 impl Status {
     /// Whether every target (and upgrade mode, when declared) is in its wanted state.
-    pub fn converged(&self) -> bool {
+    pub(crate) fn converged(&self) -> bool {
         self.targets.iter().all(|t| t.in_state)
             && self.missing.is_empty()
             && self
@@ -61,7 +61,7 @@ impl Status {
     }
 }
 
-pub fn status(playbook: &Playbook, snapshot: &Snapshot) -> Status {
+pub(crate) fn status(playbook: &Playbook, snapshot: &Snapshot) -> Status {
     let resolution = resolve(playbook, Some(snapshot));
     let mut targets = Vec::new();
     for (id, want) in &resolution.jobs {

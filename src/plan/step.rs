@@ -10,7 +10,7 @@ use crate::playbook::Location;
 /// Index of a step in [`super::Plan::steps`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct StepId(pub usize);
+pub(crate) struct StepId(pub usize);
 
 impl std::fmt::Display for StepId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -21,7 +21,7 @@ impl std::fmt::Display for StepId {
 /// What a step does to the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Action {
+pub(crate) enum Action {
     StopDatafeed,
     CloseJob,
     OpenJob,
@@ -32,7 +32,7 @@ pub enum Action {
 
 impl Action {
     /// Lowercase words for people: `stop datafeed`.
-    pub fn verb(self) -> &'static str {
+    pub(crate) fn verb(self) -> &'static str {
         match self {
             Action::StopDatafeed => "stop datafeed",
             Action::CloseJob => "close job",
@@ -46,7 +46,7 @@ impl Action {
     /// Rough expected duration, used to order ready steps (longest remaining chain first).
     /// Closing persists the model and opening restores it, so both grow with its size; the rate
     /// is a conservative figure for a snapshot written to the ML state index.
-    pub fn estimate(self, model_bytes: u64) -> Duration {
+    pub(crate) fn estimate(self, model_bytes: u64) -> Duration {
         const BYTES_PER_SEC: u64 = 50 * 1024 * 1024;
         let transfer = Duration::from_millis(model_bytes.saturating_mul(1000) / BYTES_PER_SEC);
         match self {
@@ -60,7 +60,7 @@ impl Action {
 /// Whether a close needs `force=true`, and whether the playbook's settings allow it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Force {
+pub(crate) enum Force {
     /// The graceful path (flush, final results, model snapshot).
     NotNeeded,
     /// The job is `failed`: only a forced close works, and `settings.force` allows it.
@@ -71,7 +71,7 @@ pub enum Force {
 
 /// One unit of work in the plan.
 #[derive(Debug, Clone)]
-pub struct Step {
+pub(crate) struct Step {
     pub id: StepId,
     pub action: Action,
     /// The job or datafeed id; `_ml` for upgrade mode.
@@ -90,7 +90,7 @@ pub struct Step {
 
 /// A target already in its desired state, kept so the plan can say why nothing happens.
 #[derive(Debug, Clone)]
-pub struct Unchanged {
+pub(crate) struct Unchanged {
     /// `job`, `datafeed` or `upgrade_mode`.
     pub kind: String,
     pub target: String,

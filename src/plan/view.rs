@@ -14,10 +14,10 @@ use super::{Action, EdgeKind, Force, Plan, StepId};
 use crate::playbook::Location;
 
 /// Bumped whenever the JSON form changes incompatibly.
-pub const PLAN_FORMAT_VERSION: u32 = 1;
+pub(crate) const PLAN_FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PlanView {
+pub(crate) struct PlanView {
     pub version: u32,
     pub playbook: PlaybookRef,
     /// True when the plan was made without contacting a cluster.
@@ -35,7 +35,7 @@ pub struct PlanView {
 
 /// `settings:` of the playbook, resolved with defaults, as the executor uses them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SettingsView {
+pub(crate) struct SettingsView {
     pub concurrency: usize,
     pub step_timeout_ms: u64,
     pub retry_attempts: usize,
@@ -84,15 +84,18 @@ impl From<&SettingsView> for Settings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PlaybookRef {
+pub(crate) struct PlaybookRef {
     pub name: String,
+    /// The playbook's `description`, for whoever reviews the plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     pub path: String,
     /// `sha256:` of the playbook text.
     pub digest: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub steps: usize,
     pub stop_datafeed: usize,
     pub close_job: usize,
@@ -104,7 +107,7 @@ pub struct Summary {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StepView {
+pub(crate) struct StepView {
     /// 1-based, as shown in text output (`#3`).
     pub id: usize,
     pub action: Action,
@@ -121,7 +124,7 @@ pub struct StepView {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SourceRef {
+pub(crate) struct SourceRef {
     pub file: String,
     pub line: usize,
     pub column: usize,
@@ -129,7 +132,7 @@ pub struct SourceRef {
 
 /// A target already in its wanted state.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct UnchangedView {
+pub(crate) struct UnchangedView {
     /// `job`, `datafeed` or `upgrade_mode`.
     pub kind: String,
     pub target: String,
@@ -139,7 +142,7 @@ pub struct UnchangedView {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EdgeView {
+pub(crate) struct EdgeView {
     pub from: usize,
     pub to: usize,
     pub reason: String,
@@ -164,14 +167,14 @@ impl From<&Location> for SourceRef {
 }
 
 /// `sha256:<hex>` of some bytes.
-pub fn digest(bytes: &[u8]) -> String {
+pub(crate) fn digest(bytes: &[u8]) -> String {
     let hash = Sha256::digest(bytes);
     let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
     format!("sha256:{hex}")
 }
 
 impl PlanView {
-    pub fn new(
+    pub(crate) fn new(
         plan: &Plan,
         settings: &Settings,
         playbook_path: &str,
@@ -241,6 +244,7 @@ impl PlanView {
             version: PLAN_FORMAT_VERSION,
             playbook: PlaybookRef {
                 name: plan.playbook.clone(),
+                description: plan.description.clone(),
                 path: playbook_path.to_owned(),
                 digest: digest(playbook_text.as_bytes()),
             },
@@ -267,6 +271,6 @@ impl PlanView {
 }
 
 /// The digest of a snapshot's canonical JSON (maps are sorted by id).
-pub fn snapshot_digest(snapshot: &Snapshot) -> String {
+pub(crate) fn snapshot_digest(snapshot: &Snapshot) -> String {
     digest(&serde_json::to_vec(snapshot).unwrap_or_default())
 }

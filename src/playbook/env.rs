@@ -10,7 +10,7 @@ use std::ops::Range;
 
 /// Why a string could not be expanded; `at` is the byte range inside the string.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ExpandError {
+pub(crate) enum ExpandError {
     /// `${NAME}` with `NAME` unset and no default.
     Unset { name: String, at: Range<usize> },
     /// `${` without a closing `}` or with a name that is not a variable name.
@@ -18,7 +18,7 @@ pub enum ExpandError {
 }
 
 /// Expands every `${...}` in `text`, collecting every error rather than stopping at the first.
-pub fn expand(
+pub(crate) fn expand(
     text: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, Vec<ExpandError>> {

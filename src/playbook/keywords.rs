@@ -9,13 +9,13 @@ use serde::{Deserialize, Serialize};
 /// Which way an entry moves a resource: down (stop, close, enable upgrade mode) or up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Direction {
+pub(crate) enum Direction {
     Down,
     Up,
 }
 
 /// A keyword enum read from a playbook string.
-pub trait Keyword: Sized + Copy + 'static {
+pub(crate) trait Keyword: Sized + Copy + 'static {
     /// Every spelling with its value, in documentation order.
     const NAMES: &'static [(&'static str, Self)];
 
@@ -40,7 +40,7 @@ pub trait Keyword: Sized + Copy + 'static {
 /// States a job can be asked to reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum JobState {
+pub(crate) enum JobState {
     /// Opened: the job accepts data (its datafeed may then be started).
     Opened,
     /// Closed: the model is persisted and the job holds no resources (its datafeed is stopped
@@ -54,7 +54,7 @@ impl Keyword for JobState {
 }
 
 impl JobState {
-    pub fn direction(self) -> Direction {
+    pub(crate) fn direction(self) -> Direction {
         match self {
             Self::Opened => Direction::Up,
             Self::Closed => Direction::Down,
@@ -65,7 +65,7 @@ impl JobState {
 /// States a datafeed can be asked to reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum DatafeedState {
+pub(crate) enum DatafeedState {
     /// Started: the datafeed sends data to its job (the job is opened first).
     Started,
     /// Stopped: no more data goes to the job.
@@ -78,7 +78,7 @@ impl Keyword for DatafeedState {
 }
 
 impl DatafeedState {
-    pub fn direction(self) -> Direction {
+    pub(crate) fn direction(self) -> Direction {
         match self {
             Self::Started => Direction::Up,
             Self::Stopped => Direction::Down,
@@ -89,7 +89,7 @@ impl DatafeedState {
 /// States of the cluster-wide machine-learning upgrade mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum UpgradeMode {
+pub(crate) enum UpgradeMode {
     /// Enabled: machine-learning tasks are paused for an upgrade; set after every close.
     Enabled,
     /// Disabled: normal operation; set before any open.
@@ -104,7 +104,7 @@ impl Keyword for UpgradeMode {
 /// What a failed step does to the rest of the run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum OnFailure {
+pub(crate) enum OnFailure {
     /// Skip only the steps that depend on the failed one; run everything else.
     #[default]
     Continue,
@@ -120,7 +120,7 @@ impl Keyword for OnFailure {
 /// Whether a datafeed stop or job close that timed out is escalated to `force=true`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum ForcePolicy {
+pub(crate) enum ForcePolicy {
     /// Never force: a step that times out fails.
     #[default]
     Never,

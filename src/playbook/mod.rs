@@ -17,17 +17,17 @@ mod sp;
 mod write;
 
 pub(crate) use env::is_single_reference;
-pub use env::{ExpandError, expand};
-pub use keywords::{
+pub(crate) use env::{ExpandError, expand};
+pub(crate) use keywords::{
     DatafeedState, Direction, ForcePolicy, JobState, Keyword, OnFailure, UpgradeMode,
 };
 pub(crate) use parse::did_you_mean;
-pub use parse::{Parsed, parse};
-pub use problem::{InvalidPlaybook, Problem, ProblemInSource};
-pub use raw::{
-    DurationText, RawCluster, RawDatafeed, RawJob, RawPlaybook, RawRetry, RawSettings, SecretText,
-};
-pub use schema::playbook_schema;
-pub use source::{Location, Source};
-pub use sp::Sp;
-pub use write::{DatafeedEntry, JobEntry, PlaybookWriter, Text};
+pub(crate) use parse::parse;
+pub use problem::InvalidPlaybook;
+pub(crate) use problem::Problem;
+pub(crate) use raw::{RawCluster, RawDatafeed, RawJob, RawPlaybook, RawSettings};
+pub(crate) use schema::playbook_schema;
+pub(crate) use source::Location;
+pub use source::Source;
+pub(crate) use sp::Sp;
+pub(crate) use write::{DatafeedEntry, JobEntry, PlaybookWriter, Text};

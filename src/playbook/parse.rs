@@ -20,13 +20,13 @@ const MAX_RECOVERIES: usize = 64;
 /// What reading a playbook gave: the raw tree, when one could be read (possibly without some
 /// entries that were reported), and every problem the reader found.
 #[derive(Debug)]
-pub struct Parsed {
+pub(crate) struct Parsed {
     pub raw: Option<RawPlaybook>,
     pub problems: Vec<Problem>,
 }
 
 /// Reads the playbook text into the raw tree.
-pub fn parse(source: &Source) -> Parsed {
+pub(crate) fn parse(source: &Source) -> Parsed {
     let mut text = source.text().to_owned();
     let mut problems = Vec::new();
     for _ in 0..MAX_RECOVERIES {

@@ -15,7 +15,7 @@ use super::Source;
 
 /// One problem in a playbook file.
 #[derive(Debug, Clone, Error, Diagnostic)]
-pub enum Problem {
+pub(crate) enum Problem {
     #[error("{message}")]
     #[diagnostic(code(quiesce::playbook::yaml_syntax))]
     YamlSyntax {
@@ -411,7 +411,7 @@ fn count(n: usize) -> String {
 
 impl InvalidPlaybook {
     /// Sorts `problems` by position. Text under `LiteralSecret` labels is masked with `*`.
-    pub fn new(source: &Source, mut problems: Vec<Problem>) -> Self {
+    pub(crate) fn new(source: &Source, mut problems: Vec<Problem>) -> Self {
         problems.sort_by_key(Problem::position);
         let mut text = source.text().to_owned();
         for problem in &problems {
@@ -432,7 +432,7 @@ impl InvalidPlaybook {
 
     /// Problems of a valid playbook that keep a command from contacting the cluster (connection
     /// settings whose variables are unset).
-    pub fn cannot_connect(source: &Source, problems: Vec<Problem>) -> Self {
+    pub(crate) fn cannot_connect(source: &Source, problems: Vec<Problem>) -> Self {
         let mut invalid = Self::new(source, problems);
         invalid.title = format!(
             "`{}` cannot be used to contact the cluster: {}",
@@ -442,13 +442,13 @@ impl InvalidPlaybook {
         invalid
     }
 
-    pub fn problems(&self) -> &[Problem] {
+    pub(crate) fn problems(&self) -> &[Problem] {
         &self.problems
     }
 
     /// Each problem as a stand-alone diagnostic that carries the source text, for rendering
     /// one by one.
-    pub fn diagnostics(&self) -> impl Iterator<Item = ProblemInSource<'_>> {
+    pub(crate) fn diagnostics(&self) -> impl Iterator<Item = ProblemInSource<'_>> {
         self.problems.iter().map(|problem| ProblemInSource {
             problem,
             source_code: &self.source_code,
@@ -482,7 +482,7 @@ impl Diagnostic for InvalidPlaybook {
 
 /// One [`Problem`] with the text of its file attached.
 #[derive(Debug)]
-pub struct ProblemInSource<'a> {
+pub(crate) struct ProblemInSource<'a> {
     problem: &'a Problem,
     source_code: &'a NamedSource<Arc<str>>,
 }

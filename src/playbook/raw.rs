@@ -20,7 +20,7 @@ use super::keywords::{DatafeedState, ForcePolicy, JobState, OnFailure, UpgradeMo
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "quiesce playbook")]
-pub struct RawPlaybook {
+pub(crate) struct RawPlaybook {
     /// Format version of this file. Only `1` exists.
     #[schemars(required, with = "u64", extend("enum" = [1]))]
     pub version: Option<Sp<u64>>,
@@ -49,7 +49,7 @@ pub struct RawPlaybook {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Cluster")]
-pub struct RawCluster {
+pub(crate) struct RawCluster {
     /// Base URL of the cluster, such as `https://es.example:9200` or `${ES_URL}`.
     pub url: Option<Sp<String>>,
     /// An Elasticsearch API key (the base64 `id:key` form). Must be a `${VAR}` reference: a
@@ -83,7 +83,7 @@ impl std::fmt::Debug for RawCluster {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Settings")]
-pub struct RawSettings {
+pub(crate) struct RawSettings {
     /// Steps in flight at once. Default `8`.
     #[schemars(range(min = 1))]
     pub concurrency: Option<Sp<u64>>,
@@ -110,7 +110,7 @@ pub struct RawSettings {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Retry")]
-pub struct RawRetry {
+pub(crate) struct RawRetry {
     /// Attempts in all, the first one included. Default `5`.
     #[schemars(range(min = 1))]
     pub attempts: Option<Sp<u64>>,
@@ -127,7 +127,7 @@ pub struct RawRetry {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Job", extend("oneOf" = [{"required": ["id"]}, {"required": ["match"]}]))]
-pub struct RawJob {
+pub(crate) struct RawJob {
     /// The job id: lowercase letters, digits, `-` and `_`, starting and ending with a letter or
     /// digit, at most 64 characters.
     #[schemars(extend("pattern" = ID_PATTERN))]
@@ -152,7 +152,7 @@ pub struct RawJob {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Datafeed", extend("oneOf" = [{"required": ["id"]}, {"required": ["match"]}]))]
-pub struct RawDatafeed {
+pub(crate) struct RawDatafeed {
     /// The datafeed id, with the same rules as a job id.
     #[schemars(extend("pattern" = ID_PATTERN))]
     pub id: Option<Sp<String>>,
@@ -181,7 +181,7 @@ const SELECTOR_PATTERN: &str = r"^([a-z0-9_*-]{1,64}|.*\$\{.*\}.*)$";
 
 /// A duration as text: an integer and a unit, possibly several (`30s`, `10m`, `1h30m`,
 /// `500ms`), or ISO 8601 (`PT5M`).
-pub struct DurationText;
+pub(crate) struct DurationText;
 
 impl JsonSchema for DurationText {
     fn schema_name() -> Cow<'static, str> {
@@ -199,7 +199,7 @@ impl JsonSchema for DurationText {
 }
 
 /// A secret: must be a single `${VAR}` reference to an environment variable.
-pub struct SecretText;
+pub(crate) struct SecretText;
 
 impl JsonSchema for SecretText {
     fn schema_name() -> Cow<'static, str> {

@@ -6,7 +6,7 @@ use schemars::generate::SchemaSettings;
 use super::RawPlaybook;
 
 /// The schema as pretty JSON with a final newline: exactly `schemas/playbook.schema.json`.
-pub fn playbook_schema() -> String {
+pub(crate) fn playbook_schema() -> String {
     let schema = SchemaSettings::draft07()
         .into_generator()
         .into_root_schema_for::<RawPlaybook>();

@@ -17,7 +17,7 @@ pub struct Source {
 
 impl Source {
     /// A source from text already in memory; `path` is what diagnostics will call it.
-    pub fn new(path: impl Into<PathBuf>, text: impl Into<Arc<str>>) -> Self {
+    pub(crate) fn new(path: impl Into<PathBuf>, text: impl Into<Arc<str>>) -> Self {
         let path = path.into();
         let name = Arc::from(path.display().to_string());
         Self {
@@ -28,31 +28,31 @@ impl Source {
     }
 
     /// Reads a playbook file. Non-UTF-8 content is an error of the read, not of the YAML.
-    pub fn read(path: &Path) -> std::io::Result<Self> {
+    pub(crate) fn read(path: &Path) -> std::io::Result<Self> {
         let text = std::fs::read_to_string(path)?;
         Ok(Self::new(path, text))
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// The file name as shown in diagnostics.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
-    pub fn text(&self) -> &str {
+    pub(crate) fn text(&self) -> &str {
         &self.text
     }
 
     /// The source in the form miette attaches to a diagnostic.
-    pub fn named_source(&self) -> NamedSource<Arc<str>> {
+    pub(crate) fn named_source(&self) -> NamedSource<Arc<str>> {
         NamedSource::new(&self.name, Arc::clone(&self.text)).with_language("yaml")
     }
 
     /// Where a byte span sits in this file. Offsets past the end are clamped.
-    pub fn location(&self, span: SourceSpan) -> Location {
+    pub(crate) fn location(&self, span: SourceSpan) -> Location {
         let offset = floor_char_boundary(&self.text, span.offset().min(self.text.len()));
         let before = &self.text[..offset];
         let line = before.matches('\n').count() + 1;
@@ -87,7 +87,7 @@ fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
 /// A place in a playbook file: what later stages (plan, exec, report) keep so they can point
 /// back at the line that asked for something.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Location {
+pub(crate) struct Location {
     /// The file as the user named it.
     pub file: Arc<str>,
     /// 1-based line.
@@ -102,7 +102,7 @@ pub struct Location {
 
 impl Location {
     /// The byte span, for miette labels.
-    pub fn span(&self) -> SourceSpan {
+    pub(crate) fn span(&self) -> SourceSpan {
         (self.offset, self.len).into()
     }
 }

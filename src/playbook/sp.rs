@@ -15,18 +15,18 @@ use serde_saphyr::Spanned;
 /// A deserialized value and where it was written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(transparent)]
-pub struct Sp<T>(Spanned<T>);
+pub(crate) struct Sp<T>(Spanned<T>);
 
 impl<T> Sp<T> {
     /// The value.
-    pub fn value(&self) -> &T {
+    pub(crate) fn value(&self) -> &T {
         &self.0.value
     }
 
     /// The byte span of the value's text where the user wrote it (for an alias, the alias).
     /// Empty at offset 0 when the parser could not tell, which never happens for values read
     /// from a `&str`.
-    pub fn span(&self) -> SourceSpan {
+    pub(crate) fn span(&self) -> SourceSpan {
         let span = self.0.referenced.span();
         match (span.byte_offset(), span.byte_len()) {
             (Some(offset), Some(len)) => (to_usize(offset), to_usize(len)).into(),

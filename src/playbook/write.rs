@@ -23,7 +23,7 @@ const COMMENT_WIDTH: usize = 94;
 
 /// A string value as the writer should treat its `${`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Text<'a> {
+pub(crate) enum Text<'a> {
     /// Read back exactly as given: a `${` in it is written `$${`.
     Literal(&'a str),
     /// Written as given, so that its `${VAR}` references are expanded when the playbook loads.
@@ -32,7 +32,7 @@ pub enum Text<'a> {
 
 /// One `jobs:` entry, by id.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobEntry {
+pub(crate) struct JobEntry {
     pub id: String,
     pub state: JobState,
     /// Said above the entry, wrapped to lines of comment.
@@ -41,7 +41,7 @@ pub struct JobEntry {
 
 /// One `datafeeds:` entry, by id.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DatafeedEntry {
+pub(crate) struct DatafeedEntry {
     pub id: String,
     /// The job it feeds, when the playbook is to say so.
     pub job: Option<String>,
@@ -52,44 +52,44 @@ pub struct DatafeedEntry {
 
 /// Builds the text of a playbook, section by section.
 #[derive(Debug, Default)]
-pub struct PlaybookWriter {
+pub(crate) struct PlaybookWriter {
     text: String,
 }
 
 impl PlaybookWriter {
-    pub fn new() -> PlaybookWriter {
+    pub(crate) fn new() -> PlaybookWriter {
         PlaybookWriter::default()
     }
 
     /// The finished text.
-    pub fn finish(self) -> String {
+    pub(crate) fn finish(self) -> String {
         self.text
     }
 
     /// The modeline that gives editors the schema, `schema` being its path or URL.
-    pub fn modeline(&mut self, schema: &str) {
+    pub(crate) fn modeline(&mut self, schema: &str) {
         self.comment(&format!("yaml-language-server: $schema={schema}"));
     }
 
     /// A comment line at the top level.
-    pub fn comment(&mut self, text: &str) {
+    pub(crate) fn comment(&mut self, text: &str) {
         self.line(&format!("# {}", comment_text(text)));
     }
 
     /// A top-level comment wrapped to lines of comment.
-    pub fn comment_wrapped(&mut self, text: &str) {
+    pub(crate) fn comment_wrapped(&mut self, text: &str) {
         for line in wrap(&comment_text(text), COMMENT_WIDTH + 2) {
             self.line(&format!("# {line}"));
         }
     }
 
     /// An empty line.
-    pub fn blank(&mut self) {
+    pub(crate) fn blank(&mut self) {
         self.line("");
     }
 
     /// `version`, `name` and, when there is one, `description`.
-    pub fn head(&mut self, name: &str, description: Option<&str>) {
+    pub(crate) fn head(&mut self, name: &str, description: Option<&str>) {
         self.line("version: 1");
         self.key("name", Text::Literal(name));
         if let Some(description) = description {
@@ -98,7 +98,7 @@ impl PlaybookWriter {
     }
 
     /// The `cluster:` section with its `url`, followed by `comments` (one line each) inside it.
-    pub fn cluster(&mut self, url: Text<'_>, comments: &[&str]) {
+    pub(crate) fn cluster(&mut self, url: Text<'_>, comments: &[&str]) {
         self.line("cluster:");
         self.line(&format!("  url: {}", value(url)));
         for comment in comments {
@@ -107,7 +107,7 @@ impl PlaybookWriter {
     }
 
     /// The `settings:` section, every setting spelled out (`require_match` only when set).
-    pub fn settings(&mut self, settings: &Settings) {
+    pub(crate) fn settings(&mut self, settings: &Settings) {
         let retry = &settings.retry;
         self.line("settings:");
         self.line(&format!("  concurrency: {}", settings.concurrency));
@@ -129,7 +129,7 @@ impl PlaybookWriter {
     }
 
     /// The `jobs:` section; `jobs: []` when there are none.
-    pub fn jobs(&mut self, jobs: &[JobEntry]) {
+    pub(crate) fn jobs(&mut self, jobs: &[JobEntry]) {
         if jobs.is_empty() {
             self.line("jobs: []");
             return;
@@ -143,7 +143,7 @@ impl PlaybookWriter {
     }
 
     /// The `datafeeds:` section; `datafeeds: []` when there are none.
-    pub fn datafeeds(&mut self, datafeeds: &[DatafeedEntry]) {
+    pub(crate) fn datafeeds(&mut self, datafeeds: &[DatafeedEntry]) {
         if datafeeds.is_empty() {
             self.line("datafeeds: []");
             return;
@@ -160,7 +160,7 @@ impl PlaybookWriter {
     }
 
     /// `upgrade_mode: enabled` or `disabled`.
-    pub fn upgrade_mode(&mut self, mode: UpgradeMode) {
+    pub(crate) fn upgrade_mode(&mut self, mode: UpgradeMode) {
         self.line(&format!("upgrade_mode: {}", mode.name()));
     }
 

@@ -12,7 +12,7 @@ use super::ColorChoice;
 static COLOR: OnceLock<bool> = OnceLock::new();
 
 /// Decides once whether stderr gets colour: `--color`, then `NO_COLOR`, then whether it is a TTY.
-pub fn init(choice: ColorChoice) {
+pub(crate) fn init(choice: ColorChoice) {
     let color = match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -29,7 +29,7 @@ fn color() -> bool {
 }
 
 /// The colour decision made by [`init`], for renderers outside miette (the run reporters).
-pub fn color_enabled() -> bool {
+pub(crate) fn color_enabled() -> bool {
     color()
 }
 
@@ -63,6 +63,6 @@ pub fn render_json(diagnostic: &dyn Diagnostic) -> String {
 }
 
 /// Prints a diagnostic for a person on stderr.
-pub fn eprint(diagnostic: &dyn Diagnostic) {
+pub(crate) fn eprint(diagnostic: &dyn Diagnostic) {
     super::stream::err(&render_human(diagnostic));
 }

@@ -3,7 +3,7 @@
 
 /// Whether human output on stderr is coloured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ColorChoice {
+pub(crate) enum ColorChoice {
     /// Colour on a terminal unless `NO_COLOR` is set.
     Auto,
     /// Colour even when stderr is not a terminal.
@@ -15,7 +15,7 @@ pub enum ColorChoice {
 /// How a command writes its result: for people, or as JSON for programs (see [`super::stream`]
 /// for which stream each goes to).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     /// For people.
     #[default]
     Human,

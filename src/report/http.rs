@@ -10,12 +10,12 @@ use crate::es::{Exchange, ExchangeObserver, Observer};
 static VERBOSE: OnceLock<bool> = OnceLock::new();
 
 /// Decides once whether HTTP exchanges are logged (`--verbose`).
-pub fn init(verbose: bool) {
+pub(crate) fn init(verbose: bool) {
     let _ = VERBOSE.set(verbose);
 }
 
 /// The observer to give a client, when `--verbose` asked for one.
-pub fn observer() -> Option<Observer> {
+pub(crate) fn observer() -> Option<Observer> {
     VERBOSE
         .get()
         .copied()

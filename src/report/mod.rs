@@ -1,11 +1,11 @@
 //! Turns what the other stages produce into bytes for people or programs, on the stream
 //! [`stream`] assigns. Nothing here can influence what the stages decide.
 
-pub mod diagnostic;
+pub(crate) mod diagnostic;
 mod format;
-pub mod http;
-pub mod plan;
-pub mod run;
-pub mod stream;
+pub(crate) mod http;
+pub(crate) mod plan;
+pub(crate) mod run;
+pub(crate) mod stream;
 
-pub use format::{ColorChoice, OutputFormat};
+pub(crate) use format::{ColorChoice, OutputFormat};

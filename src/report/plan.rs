@@ -18,7 +18,7 @@ fn force_note(step: &StepView) -> &'static str {
 }
 
 /// The plan for people: header, counts, the steps wave by wave, then what stays as it is.
-pub fn text(view: &PlanView) -> String {
+pub(crate) fn text(view: &PlanView) -> String {
     let mut out = String::new();
     let _ = write!(out, "Plan for `{}`", view.playbook.name);
     match &view.snapshot {
@@ -37,6 +37,9 @@ pub fn text(view: &PlanView) -> String {
                 " (offline: nothing was contacted; every target is assumed to need action)"
             );
         }
+    }
+    if let Some(description) = &view.playbook.description {
+        let _ = writeln!(out, "  {description}");
     }
     let s = &view.summary;
     let mut parts = Vec::new();
@@ -121,7 +124,7 @@ fn shape(action: Action) -> &'static str {
 }
 
 /// Graphviz DOT: one node per step, one edge per ordering constraint, labelled with its reason.
-pub fn dot(view: &PlanView) -> String {
+pub(crate) fn dot(view: &PlanView) -> String {
     let mut out = String::from("digraph plan {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n");
     for step in &view.steps {
         let _ = writeln!(
@@ -154,7 +157,7 @@ fn dot_quote(text: &str) -> String {
 }
 
 /// Mermaid `flowchart`: the same graph, for Markdown renderers (GitHub, GitLab).
-pub fn mermaid(view: &PlanView) -> String {
+pub(crate) fn mermaid(view: &PlanView) -> String {
     let mut out = String::from("flowchart LR\n");
     for step in &view.steps {
         let text = label(step).replace('\n', "<br/>").replace('"', "#quot;");

@@ -11,7 +11,7 @@
 use std::io::Write;
 
 /// Writes a command's result on stdout.
-pub fn out(text: &str) -> std::io::Result<()> {
+pub(crate) fn out(text: &str) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(text.as_bytes())?;
     stdout.flush()
@@ -19,18 +19,18 @@ pub fn out(text: &str) -> std::io::Result<()> {
 
 /// Writes text for the person at the terminal on stderr. Best effort: a closed stderr must
 /// not stop a run that is changing a cluster.
-pub fn err(text: &str) {
+pub(crate) fn err(text: &str) {
     let mut stderr = std::io::stderr().lock();
     let _ = stderr.write_all(text.as_bytes());
     let _ = stderr.flush();
 }
 
 /// `note: …` on stderr: something worth knowing that changes nothing.
-pub fn note(text: &str) {
+pub(crate) fn note(text: &str) {
     err(&format!("note: {text}\n"));
 }
 
 /// `warning: …` on stderr: something the person should act on or check.
-pub fn warning(text: &str) {
+pub(crate) fn warning(text: &str) {
     err(&format!("warning: {text}\n"));
 }

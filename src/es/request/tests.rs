@@ -122,7 +122,6 @@ fn every_request_matches_the_rest_spec() {
         set_upgrade_mode(true, wait),
         set_upgrade_mode(false, wait),
         has_privileges(&["manage_ml", "monitor_ml"]),
-        authenticate(),
     ];
     for request in &all {
         check_against_spec(request);

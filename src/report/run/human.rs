@@ -16,7 +16,7 @@ use super::summary;
 use super::tally::RunTally;
 
 /// Live bars on a terminal, plain lines elsewhere; the final summary in both cases.
-pub struct HumanReporter {
+pub(crate) struct HumanReporter {
     out: Box<dyn Write + Send>,
     labels: StepLabels,
     tally: RunTally,
@@ -32,7 +32,7 @@ impl HumanReporter {
     /// plain line on `out`. `color` is the process-wide colour decision
     /// (`report::diagnostic::color_enabled`, which folds in `NO_COLOR`); without it no ANSI
     /// colour is written.
-    pub fn new(
+    pub(crate) fn new(
         view: &PlanView,
         out: Box<dyn Write + Send>,
         live: bool,

@@ -11,7 +11,7 @@ use super::Reporter;
 
 /// Writes `{"version": 1, "at": …, "elapsed_ms": …, "event": "step_succeeded", …}` per event,
 /// flushed line by line so a consumer sees each event as it happens.
-pub struct JsonReporter {
+pub(crate) struct JsonReporter {
     out: Box<dyn Write + Send>,
 }
 
@@ -23,7 +23,7 @@ struct Line<'a> {
 }
 
 impl JsonReporter {
-    pub fn new(out: Box<dyn Write + Send>) -> JsonReporter {
+    pub(crate) fn new(out: Box<dyn Write + Send>) -> JsonReporter {
         JsonReporter { out }
     }
 }

@@ -25,11 +25,11 @@ mod words;
 #[cfg(test)]
 mod tests;
 
-pub use human::HumanReporter;
-pub use json::JsonReporter;
+pub(crate) use human::HumanReporter;
+pub(crate) use json::JsonReporter;
 
 /// Consumes events; cannot influence execution.
-pub trait Reporter: Send {
+pub(crate) trait Reporter: Send {
     fn report(&mut self, event: &Event);
     /// Called once after `RunFinished` (or when the run ends early): flush, final summary.
     fn finish(&mut self);
