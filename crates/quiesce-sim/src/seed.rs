@@ -23,7 +23,9 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 pub use crate::faults::{FaultError, FaultErrorSpec, FaultRule, Operation};
-pub use crate::security::{ApiKey, Privilege, Token, User};
+pub use crate::security::{
+    ApiKey, IndexPrivilege, IndicesPrivileges, Privilege, RoleDescriptor, Token, User,
+};
 pub use error::{SeedError, SeedProblem};
 pub use spec::{
     ClusterSpec, DatafeedSpec, JobSpec, Latency, NodeSpec, Persistence, RollingRestartSpec,
@@ -221,6 +223,9 @@ pub struct SecuritySeed {
     /// Bearer tokens (service-account or OAuth access tokens) for `Authorization: Bearer`.
     #[serde(default)]
     pub tokens: Vec<Token>,
+    /// Roles by name, in Elasticsearch's role-descriptor shape (`cluster`, `indices`).
+    #[serde(default)]
+    pub roles: std::collections::BTreeMap<String, RoleDescriptor>,
 }
 
 /// One job under `jobs:`.

@@ -312,7 +312,23 @@ impl Seed {
                 });
             }
         }
-        Security::new(users.clone(), keys.clone(), self.security.tokens.clone())
+        let security = Security::new(
+            users.clone(),
+            keys.clone(),
+            self.security.tokens.clone(),
+            self.security.roles.clone(),
+        );
+        if let Some(security) = &security {
+            for role in security.unknown_roles() {
+                problems.push(value_problem(
+                    "security.roles",
+                    format!("role `{role}` is not defined"),
+                    "Define it under `security.roles`, or use `superuser` or a cluster privilege \
+                     name (`manage_ml`, `monitor_ml`, `manage`, `monitor`, `all`) as a role.",
+                ));
+            }
+        }
+        security
     }
 }
 

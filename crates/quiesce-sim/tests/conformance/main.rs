@@ -12,6 +12,7 @@ mod cli;
 mod control;
 mod conventions;
 mod datafeed_states;
+mod documents;
 mod errors;
 mod faults;
 mod flows;
