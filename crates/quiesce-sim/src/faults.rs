@@ -44,6 +44,8 @@ pub enum Operation {
     CreateIndex,
     /// `GET|HEAD /<index>`.
     GetIndex,
+    /// `POST /_ml/anomaly_detectors/<job>/model_snapshots/<snapshot>/_upgrade` (target: the job).
+    UpgradeJobSnapshot,
     /// Every operation above.
     #[serde(rename = "*")]
     Any,
@@ -68,6 +70,7 @@ impl Operation {
             Operation::Refresh => "refresh",
             Operation::CreateIndex => "create_index",
             Operation::GetIndex => "get_index",
+            Operation::UpgradeJobSnapshot => "upgrade_job_snapshot",
             Operation::Any => "*",
         }
     }

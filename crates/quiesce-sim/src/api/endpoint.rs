@@ -234,6 +234,9 @@ pub(crate) enum Ml {
     OpenJob,
     CloseJob,
     ModelSnapshots,
+    DeleteModelSnapshot,
+    UpgradeModelSnapshot,
+    MemoryStats,
     GetDatafeeds,
     PutDatafeed,
     DeleteDatafeed,
@@ -347,6 +350,9 @@ impl Ml {
             Ml::OpenJob => "cluster:admin/xpack/ml/job/open",
             Ml::CloseJob => "cluster:admin/xpack/ml/job/close",
             Ml::ModelSnapshots => "cluster:monitor/xpack/ml/job/model_snapshots/get",
+            Ml::DeleteModelSnapshot => "cluster:admin/xpack/ml/job/model_snapshots/delete",
+            Ml::UpgradeModelSnapshot => "cluster:admin/xpack/ml/job/model_snapshots/upgrade",
+            Ml::MemoryStats => "cluster:monitor/xpack/ml/memory/stats/get",
             Ml::GetDatafeeds => "cluster:monitor/xpack/ml/datafeeds/get",
             Ml::PutDatafeed => "cluster:admin/xpack/ml/datafeeds/put",
             Ml::DeleteDatafeed => "cluster:admin/xpack/ml/datafeeds/delete",
@@ -365,6 +371,7 @@ impl Ml {
                 | Ml::GetJobs
                 | Ml::JobStats
                 | Ml::ModelSnapshots
+                | Ml::MemoryStats
                 | Ml::GetDatafeeds
                 | Ml::DatafeedStats
         )
@@ -392,6 +399,9 @@ impl Ml {
             Ml::DeleteJob => &["force", "wait_for_completion", "delete_user_annotations"],
             Ml::DeleteDatafeed => &["force"],
             Ml::OpenJob => &["timeout", "job_id"],
+            Ml::DeleteModelSnapshot => &[],
+            Ml::UpgradeModelSnapshot => &["timeout", "wait_for_completion"],
+            Ml::MemoryStats => &["master_timeout", "timeout"],
             Ml::CloseJob => &["allow_no_match", "force", "timeout", "job_id"],
             Ml::StartDatafeed => &["start", "end", "timeout", "datafeed_id"],
             Ml::StopDatafeed => &["allow_no_match", "force", "timeout", "datafeed_id"],
@@ -438,9 +448,12 @@ impl Ml {
             | Ml::PutJob
             | Ml::DeleteJob
             | Ml::ModelSnapshots
+            | Ml::DeleteModelSnapshot
+            | Ml::MemoryStats
             | Ml::GetDatafeeds
             | Ml::PutDatafeed
             | Ml::DeleteDatafeed => None,
+            Ml::UpgradeModelSnapshot => Some(Operation::UpgradeJobSnapshot),
         }
     }
 
@@ -455,6 +468,9 @@ impl Ml {
             Ml::OpenJob => "open_job",
             Ml::CloseJob => "close_job",
             Ml::ModelSnapshots => "model_snapshots",
+            Ml::DeleteModelSnapshot => "delete_model_snapshot",
+            Ml::UpgradeModelSnapshot => "upgrade_job_snapshot",
+            Ml::MemoryStats => "memory_stats",
             Ml::GetDatafeeds => "get_datafeeds",
             Ml::PutDatafeed => "put_datafeed",
             Ml::DeleteDatafeed => "delete_datafeed",

@@ -97,7 +97,17 @@ const ROUTES: &[(&str, &[(&str, Route)])] = &[
         &[
             ("GET", ml(Ml::ModelSnapshots)),
             ("POST", ml(Ml::ModelSnapshots)),
+            ("DELETE", ml(Ml::DeleteModelSnapshot)),
         ],
+    ),
+    (
+        "/_ml/anomaly_detectors/{job_id}/model_snapshots/{snapshot_id}/_upgrade",
+        &[("POST", ml(Ml::UpgradeModelSnapshot))],
+    ),
+    ("/_ml/memory/_stats", &[("GET", ml(Ml::MemoryStats))]),
+    (
+        "/_ml/memory/{node_id}/_stats",
+        &[("GET", ml(Ml::MemoryStats))],
     ),
     ("/_ml/datafeeds", &[("GET", ml(Ml::GetDatafeeds))]),
     ("/_ml/datafeeds/_stats", &[("GET", ml(Ml::DatafeedStats))]),

@@ -326,7 +326,9 @@ fn fault_targets(app: &App, endpoint: Ml, ids: &PathIds) -> Vec<String> {
         Ml::StopDatafeed | Ml::DatafeedStats => app
             .cluster
             .expand_datafeeds_lenient(ids.or_all("datafeed_id")),
-        Ml::OpenJob => ids.get("job_id").map(str::to_owned).into_iter().collect(),
+        Ml::OpenJob | Ml::UpgradeModelSnapshot => {
+            ids.get("job_id").map(str::to_owned).into_iter().collect()
+        }
         Ml::StartDatafeed => ids
             .get("datafeed_id")
             .map(str::to_owned)

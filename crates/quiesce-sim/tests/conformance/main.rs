@@ -21,6 +21,7 @@ mod job_states;
 mod lifecycle;
 mod nodes;
 mod persistence;
+mod readiness;
 mod rest_spec;
 mod security;
 mod stats;
