@@ -11,7 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::endpoint::{Endpoint, Main, Ml, Route};
+use super::endpoint::{Doc, Endpoint, Main, Ml, Route};
 use super::{App, control, docs, ml, root};
 use crate::EsError;
 use crate::faults::FaultEffect;
@@ -157,6 +157,14 @@ async fn run(
     warnings: &mut Vec<String>,
 ) -> Result<Reply, EsError> {
     let path = parts.uri.path();
+    if matches!(endpoint, Endpoint::Doc(Doc::GetIndex | Doc::IndexExists))
+        && ids.get("index").is_some_and(|index| index.starts_with('_'))
+    {
+        // A `_`-name is an API, never an index to read: the simulator keeps ES's flat 400 for
+        // APIs it does not serve (`GET /_cat`, `GET /_nope`) rather than a missing index.
+        let uri = parts.uri.path_and_query().map_or(path, |pq| pq.as_str());
+        return Err(EsError::no_handler(uri, parts.method.as_str()));
+    }
     let principal = match &app.security {
         Some(security) => {
             let uri = parts

@@ -1,7 +1,7 @@
 //! Field types: explicit `mappings.properties`, and dynamic mapping of new fields the way ES's
 //! default dynamic templates map them (strings as `text` with a `.keyword` sub-field, or `date`
 //! when they look like one; integers `long`, decimals `float`, booleans `boolean`;
-//! docs/elasticsearch-ml-api.md §11.7).
+//! docs/elasticsearch-ml-api.md §11.4).
 
 use std::collections::BTreeMap;
 

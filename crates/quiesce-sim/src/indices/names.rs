@@ -1,7 +1,7 @@
 //! Index names as Elasticsearch checks them (`MetadataCreateIndexService.validateIndexName`) and
 //! index expressions as search resolves them (`IndexNameExpressionResolver`: lists, `*`
 //! wildcards, `_all`, hidden indices, `ignore_unavailable`, `allow_no_indices`;
-//! docs/elasticsearch-ml-api.md §11.1, §11.6).
+//! docs/elasticsearch-ml-api.md §11.1, §11.4).
 
 use serde_json::json;
 

@@ -1,4 +1,4 @@
-//! The search subset (docs/elasticsearch-ml-api.md §11.7): the query DSL's `match_all`,
+//! The search subset (docs/elasticsearch-ml-api.md §11.4): the query DSL's `match_all`,
 //! `term`, `terms`, `range`, `ids`, `exists` and `bool`; `sort` on keyword, numeric, date and
 //! boolean fields; `search_after`; `_source` filtering. Anything else is refused with ES's
 //! `parsing_exception` rather than answered wrongly.

@@ -1,4 +1,4 @@
-//! `POST /_security/user/_has_privileges` (docs/elasticsearch-ml-api.md §2.14, §11.9): answers
+//! `POST /_security/user/_has_privileges` (docs/elasticsearch-ml-api.md §2.14, §11.6): answers
 //! from the role model; index privileges from the roles' `indices`, never application
 //! privileges.
 

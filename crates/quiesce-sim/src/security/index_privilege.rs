@@ -1,4 +1,4 @@
-//! Index privileges and role descriptors (docs/elasticsearch-ml-api.md §11.9): the named index
+//! Index privileges and role descriptors (docs/elasticsearch-ml-api.md §11.6): the named index
 //! privileges the document API needs, the index actions each grants (ES's `IndexPrivilege`), and
 //! the roles of the seed in ES's role-descriptor shape (`cluster`, `indices[].names`,
 //! `indices[].privileges`).
