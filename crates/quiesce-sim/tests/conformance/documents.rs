@@ -177,7 +177,7 @@ async fn search_is_near_real_time_and_get_is_realtime() {
     assert_eq!(count(search(&sim, "/periodic/_search", json!({})).await), 1);
 }
 
-/// `search/*.yml` (term, sort, size, from, search_after, `hits.total`): the subset a journal
+/// `search/*.yml` (term, sort, size, from, `search_after`, `hits.total`): the subset a journal
 /// reader needs, on keyword and numeric fields.
 #[tokio::test]
 async fn term_sort_and_search_after() {
