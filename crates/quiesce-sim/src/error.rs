@@ -34,6 +34,9 @@ pub(crate) struct Exception {
     pub(crate) error_type: String,
     pub(crate) reason: String,
     pub(crate) header: Vec<(&'static str, Vec<String>)>,
+    /// The metadata an exception carries beside its reason (`index`, `index_uuid`, `shard`,
+    /// `resource.id`, …), written as fields of its object.
+    pub(crate) metadata: Vec<(&'static str, Value)>,
     pub(crate) caused_by: Option<Box<Exception>>,
 }
 
@@ -52,6 +55,12 @@ const ELASTICSEARCH_EXCEPTIONS: &[&str] = &[
     "timeout_exception",
     "cluster_block_exception",
     "failed_node_exception",
+    "index_not_found_exception",
+    "invalid_index_name_exception",
+    "version_conflict_engine_exception",
+    "document_missing_exception",
+    "parsing_exception",
+    "search_phase_execution_exception",
 ];
 
 impl Exception {
@@ -60,6 +69,7 @@ impl Exception {
             error_type: error_type.to_owned(),
             reason: reason.into(),
             header: Vec::new(),
+            metadata: Vec::new(),
             caused_by: None,
         }
     }
@@ -93,6 +103,9 @@ impl Exception {
     /// `header`.
     fn to_json(&self, skip_cause: bool) -> Value {
         let mut object = json!({ "type": self.error_type, "reason": self.reason });
+        for (key, value) in &self.metadata {
+            object[*key] = value.clone();
+        }
         if !skip_cause && let Some(cause) = &self.caused_by {
             object["caused_by"] = cause.to_json(false);
         }
@@ -173,6 +186,14 @@ impl EsError {
             }
         }
         self.headers.push((name, HeaderValue::from_static(value)));
+        self
+    }
+
+    /// Adds a metadata field (`index`, `index_uuid`, `shard`, …) to the top exception.
+    pub(crate) fn with_metadata(mut self, key: &'static str, value: impl Into<Value>) -> Self {
+        if let ErrorBody::Envelope(exception) = &mut self.body {
+            exception.metadata.push((key, value.into()));
+        }
         self
     }
 

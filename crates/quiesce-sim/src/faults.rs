@@ -28,6 +28,24 @@ pub enum Operation {
     JobStats,
     DatafeedStats,
     SetUpgradeMode,
+    /// `PUT|POST /<index>/_doc[/<id>]`, `/<index>/_create/<id>` (target: the index).
+    Index,
+    /// `POST [/<index>]/_bulk` (target: the path's index, if any).
+    Bulk,
+    /// `[/<index>]/_search` (target: the path's index expression).
+    Search,
+    /// `GET /<index>/_doc/<id>`.
+    GetDoc,
+    /// `DELETE /<index>/_doc/<id>`.
+    DeleteDoc,
+    /// `[/<index>]/_refresh`.
+    Refresh,
+    /// `PUT /<index>`.
+    CreateIndex,
+    /// `GET|HEAD /<index>`.
+    GetIndex,
+    /// `POST /_ml/anomaly_detectors/<job>/model_snapshots/<snapshot>/_upgrade` (target: the job).
+    UpgradeJobSnapshot,
     /// Every operation above.
     #[serde(rename = "*")]
     Any,
@@ -44,6 +62,15 @@ impl Operation {
             Operation::JobStats => "job_stats",
             Operation::DatafeedStats => "datafeed_stats",
             Operation::SetUpgradeMode => "set_upgrade_mode",
+            Operation::Index => "index",
+            Operation::Bulk => "bulk",
+            Operation::Search => "search",
+            Operation::GetDoc => "get_doc",
+            Operation::DeleteDoc => "delete_doc",
+            Operation::Refresh => "refresh",
+            Operation::CreateIndex => "create_index",
+            Operation::GetIndex => "get_index",
+            Operation::UpgradeJobSnapshot => "upgrade_job_snapshot",
             Operation::Any => "*",
         }
     }

@@ -16,6 +16,7 @@
 //! | `api`        | the route table and the per-request pipeline (security → upgrade-mode filter → params → faults → operation) |
 //! | `params`     | request parameters from the query or the body, ES's 400s for them   |
 //! | `ids`        | id expressions: lists, `*` wildcards, `_all`, groups                |
+//! | `indices`    | the document store: indices, documents, refreshes, the search subset |
 //! | `security`   | users, API keys, privileges, `_authenticate` and `_has_privileges`  |
 //! | `faults`     | fault rules and what they do to a call                              |
 //! | `cluster`    | the state machines, timing model, persistence slots, memory, stats  |
@@ -34,6 +35,7 @@ mod cluster;
 mod error;
 mod faults;
 mod ids;
+mod indices;
 mod params;
 mod security;
 pub mod seed;
@@ -137,11 +139,13 @@ impl Simulator {
             addr: options.listen,
             source,
         })?;
+        let data_nodes = spec.nodes.len();
         let cluster = Cluster::new(spec);
         let app = Arc::new(api::App {
             cluster: cluster.clone(),
             security,
             faults: Mutex::new(faults),
+            indices: indices::Indices::new(data_nodes),
         });
         let router = api::router(app);
         let (shutdown, stop) = oneshot::channel();

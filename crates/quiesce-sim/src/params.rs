@@ -15,7 +15,7 @@ pub(crate) use super::time_value::TimeValue;
 
 mod date;
 
-use date::parse_date;
+pub(crate) use date::parse_date;
 
 /// Parameters every ES endpoint accepts because they shape the response, not the action.
 const RESPONSE_PARAMS: [&str; 4] = ["error_trace", "filter_path", "human", "pretty"];

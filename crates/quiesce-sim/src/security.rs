@@ -18,9 +18,14 @@ use serde_json::{Value, json};
 use super::EsError;
 
 mod has_privileges;
+mod index_privilege;
 mod privilege;
 
+pub(crate) use index_privilege::{IndexAction, glob};
+pub use index_privilege::{IndexPrivilege, IndicesPrivileges, RoleDescriptor};
 pub use privilege::Privilege;
+
+use std::collections::BTreeMap;
 
 /// A user from the seed.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -30,9 +35,10 @@ pub struct User {
     /// Compared in constant time; never printed.
     #[schemars(with = "String")]
     pub password: SecretString,
-    /// Roles, each named after the cluster privilege it grants.
+    /// Role names: a role of `security.roles`, `superuser`, or one named after the cluster
+    /// privilege it grants (`manage_ml`, …).
     #[serde(default)]
-    pub roles: Vec<Privilege>,
+    pub roles: Vec<String>,
 }
 
 /// An API key from the seed (`Authorization: ApiKey base64(id:key)`).
@@ -49,9 +55,9 @@ pub struct ApiKey {
     /// The owner named in 403 messages.
     #[serde(default = "default_key_owner")]
     pub username: String,
-    /// Privileges the key is limited to.
+    /// Roles the key is limited to (names as for users).
     #[serde(default)]
-    pub roles: Vec<Privilege>,
+    pub roles: Vec<String>,
 }
 
 fn default_key_owner() -> String {
@@ -72,9 +78,9 @@ pub struct Token {
     /// The token's name, shown by `_security/_authenticate` (default `token`).
     #[serde(default)]
     pub name: Option<String>,
-    /// Privileges it grants.
+    /// Roles it grants (names as for users).
     #[serde(default)]
-    pub roles: Vec<Privilege>,
+    pub roles: Vec<String>,
 }
 
 impl Token {
@@ -90,6 +96,8 @@ pub(crate) struct Security {
     users: Vec<User>,
     api_keys: Vec<ApiKey>,
     tokens: Vec<Token>,
+    /// The roles of the seed, and the built-in ones.
+    roles: BTreeMap<String, RoleDescriptor>,
     /// ES's token service, whose `Bearer` challenge 401s list: on by default when HTTP has TLS
     /// (`xpack.security.authc.token.enabled` defaults to `xpack.security.http.ssl.enabled`).
     token_service: bool,
@@ -99,7 +107,12 @@ pub(crate) struct Security {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Principal {
     username: String,
+    /// Role names, as `_authenticate` and 403s print them.
+    role_names: Vec<String>,
+    /// The cluster privileges the roles grant.
     roles: Vec<Privilege>,
+    /// The index privileges the roles grant.
+    indices: Vec<IndicesPrivileges>,
     api_key: Option<ApiKeyId>,
     token: Option<TokenId>,
 }
@@ -122,18 +135,59 @@ const BEARER_CHALLENGE: &str = "Bearer realm=\"security\"";
 const API_KEY_CHALLENGE: &str = "ApiKey";
 
 impl Security {
-    /// Security with these users, keys and tokens; `None` when there are none (security off).
+    /// Security with these users, keys, tokens and roles; `None` when there are no credentials
+    /// (security off).
     pub(crate) fn new(
         users: Vec<User>,
         api_keys: Vec<ApiKey>,
         tokens: Vec<Token>,
+        roles: BTreeMap<String, RoleDescriptor>,
     ) -> Option<Security> {
+        let mut all_roles = builtin_roles();
+        all_roles.extend(roles);
         (!users.is_empty() || !api_keys.is_empty() || !tokens.is_empty()).then_some(Security {
             users,
             api_keys,
             tokens,
+            roles: all_roles,
             token_service: false,
         })
+    }
+
+    /// The role names used by a user, key or token that no role defines.
+    pub(crate) fn unknown_roles(&self) -> Vec<String> {
+        let used = self
+            .users
+            .iter()
+            .flat_map(|user| &user.roles)
+            .chain(self.api_keys.iter().flat_map(|key| &key.roles))
+            .chain(self.tokens.iter().flat_map(|token| &token.roles));
+        let mut unknown: Vec<String> = used
+            .filter(|name| !self.roles.contains_key(*name))
+            .cloned()
+            .collect();
+        unknown.sort();
+        unknown.dedup();
+        unknown
+    }
+
+    /// A principal with these role names.
+    fn principal(&self, username: &str, role_names: &[String]) -> Principal {
+        let descriptors = role_names.iter().filter_map(|name| self.roles.get(name));
+        let mut roles = Vec::new();
+        let mut indices = Vec::new();
+        for descriptor in descriptors {
+            roles.extend(descriptor.cluster.iter().copied());
+            indices.extend(descriptor.indices.iter().cloned());
+        }
+        Principal {
+            username: username.to_owned(),
+            role_names: role_names.to_vec(),
+            roles,
+            indices,
+            api_key: None,
+            token: None,
+        }
     }
 
     /// Turns on the token service, as HTTPS does in ES: 401s then offer `Bearer` too.
@@ -196,12 +250,7 @@ impl Security {
         let expected = user.map_or("", |user| user.password.expose_secret());
         match user {
             Some(user) if constant_time_eq(expected.as_bytes(), password.as_bytes()) => {
-                Ok(Principal {
-                    username: user.username.clone(),
-                    roles: user.roles.clone(),
-                    api_key: None,
-                    token: None,
-                })
+                Ok(self.principal(&user.username, &user.roles))
             }
             _ => Err(self.unauthorized(format!(
                 "unable to authenticate user [{username}] for REST request [{uri}]"
@@ -227,13 +276,11 @@ impl Security {
         });
         let token = found.ok_or_else(|| self.refused())?;
         Ok(Principal {
-            username: token.username.clone(),
-            roles: token.roles.clone(),
-            api_key: None,
             token: Some(TokenId {
                 name: token.name.clone().unwrap_or_else(|| "token".to_owned()),
                 service_account: token.is_service_account(),
             }),
+            ..self.principal(&token.username, &token.roles)
         })
     }
 
@@ -250,13 +297,11 @@ impl Security {
         match found {
             Some(api_key) if constant_time_eq(expected.as_bytes(), key.as_bytes()) => {
                 Ok(Principal {
-                    username: api_key.username.clone(),
-                    roles: api_key.roles.clone(),
                     api_key: Some(ApiKeyId {
                         id: api_key.id.clone(),
                         name: api_key.name.clone(),
                     }),
-                    token: None,
+                    ..self.principal(&api_key.username, &api_key.roles)
                 })
             }
             _ => Err(refused()),
@@ -274,23 +319,7 @@ impl Principal {
         if self.holds(required) {
             return Ok(());
         }
-        let who = match (&self.api_key, &self.token) {
-            (Some(key), _) => format!("API key id [{}] of user [{}]", key.id, self.username),
-            // AuthorizationDenialMessages: a service account has no roles of its own.
-            (None, Some(token)) if token.service_account => {
-                format!("service account [{}]", self.username)
-            }
-            (None, _) => {
-                let mut roles: Vec<&str> = self.roles.iter().map(|role| role.name()).collect();
-                roles.sort_unstable();
-                roles.dedup();
-                format!(
-                    "user [{}] with effective roles [{}]",
-                    self.username,
-                    roles.join(",")
-                )
-            }
-        };
+        let who = self.describe();
         let granting: Vec<&str> = Privilege::ALL
             .into_iter()
             .filter(|privilege| privilege.implies(required))
@@ -305,6 +334,73 @@ impl Principal {
                 granting.join(",")
             ),
         ))
+    }
+
+    /// Whether the roles grant `action` on `index`.
+    pub(crate) fn may(&self, action: IndexAction, index: &str) -> bool {
+        self.indices.iter().any(|entry| {
+            entry.matches(index)
+                && entry
+                    .privileges
+                    .iter()
+                    .any(|privilege| privilege.grants(action))
+        })
+    }
+
+    /// Allows an index action on every index given, or ES's 403 naming them and the index
+    /// privileges that would grant it (`AuthorizationDenialMessages` with the `on indices`
+    /// context).
+    pub(crate) fn authorize_indices(
+        &self,
+        action: IndexAction,
+        indices: &[&str],
+    ) -> Result<(), EsError> {
+        if indices.iter().all(|index| self.may(action, index)) {
+            return Ok(());
+        }
+        Err(self.index_denial(action, indices))
+    }
+
+    /// ES's 403 for an index action.
+    pub(crate) fn index_denial(&self, action: IndexAction, indices: &[&str]) -> EsError {
+        let granting: Vec<&str> = action
+            .granted_by()
+            .iter()
+            .map(|privilege| privilege.name())
+            .collect();
+        EsError::new(
+            403,
+            "security_exception",
+            format!(
+                "action [{}] is unauthorized for {} on indices [{}], this action is granted by \
+                 the index privileges [{}]",
+                action.name(),
+                self.describe(),
+                indices.join(","),
+                granting.join(",")
+            ),
+        )
+    }
+
+    /// Who the principal is in a 403 (`AuthorizationDenialMessages`).
+    fn describe(&self) -> String {
+        match (&self.api_key, &self.token) {
+            (Some(key), _) => format!("API key id [{}] of user [{}]", key.id, self.username),
+            // AuthorizationDenialMessages: a service account has no roles of its own.
+            (None, Some(token)) if token.service_account => {
+                format!("service account [{}]", self.username)
+            }
+            (None, _) => {
+                let mut roles: Vec<&str> = self.role_names.iter().map(String::as_str).collect();
+                roles.sort_unstable();
+                roles.dedup();
+                format!(
+                    "user [{}] with effective roles [{}]",
+                    self.username,
+                    roles.join(",")
+                )
+            }
+        }
     }
 
     /// The `GET /_security/_authenticate` response.
@@ -327,7 +423,7 @@ impl Principal {
             }),
             None => json!({
                 "username": self.username,
-                "roles": self.roles.iter().map(|role| role.name()).collect::<Vec<_>>(),
+                "roles": self.role_names,
                 "full_name": null,
                 "email": null,
                 "metadata": {},
@@ -362,7 +458,7 @@ impl Principal {
         let realm = json!({"name": "default_native", "type": "native"});
         json!({
             "username": self.username,
-            "roles": self.roles.iter().map(|role| role.name()).collect::<Vec<_>>(),
+            "roles": self.role_names,
             "full_name": null,
             "email": null,
             "metadata": {},
@@ -372,6 +468,34 @@ impl Principal {
             "authentication_type": "token",
         })
     }
+}
+
+/// The roles every cluster knows: one per modelled cluster privilege, named after it (the
+/// simulator's shorthand), and ES's `superuser` (every cluster and index privilege).
+fn builtin_roles() -> BTreeMap<String, RoleDescriptor> {
+    let mut roles: BTreeMap<String, RoleDescriptor> = Privilege::ALL
+        .into_iter()
+        .map(|privilege| {
+            (
+                privilege.name().to_owned(),
+                RoleDescriptor {
+                    cluster: vec![privilege],
+                    indices: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    roles.insert(
+        "superuser".to_owned(),
+        RoleDescriptor {
+            cluster: vec![Privilege::All],
+            indices: vec![IndicesPrivileges {
+                names: vec!["*".to_owned()],
+                privileges: vec![IndexPrivilege::All],
+            }],
+        },
+    );
+    roles
 }
 
 /// Compares without an early exit, so the time taken does not reveal a matching prefix.
@@ -396,12 +520,12 @@ mod tests {
             User {
                 username: "admin".to_owned(),
                 password: SecretString::from("s3cret"),
-                roles: vec![Privilege::ManageMl],
+                roles: vec!["manage_ml".to_owned()],
             },
             User {
                 username: "viewer".to_owned(),
                 password: SecretString::from("look"),
-                roles: vec![Privilege::MonitorMl],
+                roles: vec!["monitor_ml".to_owned()],
             },
         ];
         let keys = vec![ApiKey {
@@ -409,15 +533,15 @@ mod tests {
             key: SecretString::from("ui2lp2axTNmsyakw9tvNnw"),
             name: Some("ci".to_owned()),
             username: "ci-bot".to_owned(),
-            roles: vec![Privilege::MonitorMl],
+            roles: vec!["monitor_ml".to_owned()],
         }];
         let tokens = vec![Token {
             token: SecretString::from("AAEAAWVsYXN0aWMvZmxlZXQ"),
             username: "elastic/fleet-server".to_owned(),
             name: Some("fleet".to_owned()),
-            roles: vec![Privilege::MonitorMl],
+            roles: vec!["monitor_ml".to_owned()],
         }];
-        Security::new(users, keys, tokens).expect("security is on")
+        Security::new(users, keys, tokens, BTreeMap::new()).expect("security is on")
     }
 
     fn headers(value: &str) -> HeaderMap {
@@ -451,7 +575,7 @@ mod tests {
 
     #[test]
     fn no_users_means_security_off() {
-        assert!(Security::new(Vec::new(), Vec::new(), Vec::new()).is_none());
+        assert!(Security::new(Vec::new(), Vec::new(), Vec::new(), BTreeMap::new()).is_none());
     }
 
     #[test]
@@ -595,12 +719,7 @@ mod tests {
 
     #[test]
     fn monitor_actions_list_five_granting_privileges() {
-        let principal = Principal {
-            username: "nobody".to_owned(),
-            roles: Vec::new(),
-            api_key: None,
-            token: None,
-        };
+        let principal = security().principal("nobody", &[]);
         let error = principal
             .authorize("cluster:monitor/xpack/ml/job/get", Privilege::MonitorMl)
             .unwrap_err();

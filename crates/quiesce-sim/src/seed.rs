@@ -23,11 +23,13 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 pub use crate::faults::{FaultError, FaultErrorSpec, FaultRule, Operation};
-pub use crate::security::{ApiKey, Privilege, Token, User};
+pub use crate::security::{
+    ApiKey, IndexPrivilege, IndicesPrivileges, Privilege, RoleDescriptor, Token, User,
+};
 pub use error::{SeedError, SeedProblem};
 pub use spec::{
     ClusterSpec, DatafeedSpec, JobSpec, Latency, NodeSpec, Persistence, RollingRestartSpec,
-    SeedDatafeedState, SeedJobState,
+    SeedDatafeedState, SeedJobState, SnapshotSpec,
 };
 pub use units::{ByteSize, DurationText, EsVersion, Profile, TimestampText};
 
@@ -136,6 +138,8 @@ pub struct NodesSeed {
     pub count: Option<u32>,
     /// Memory per node available to ML models (default 16gb).
     pub memory: Option<ByteSize>,
+    /// `xpack.ml.max_open_jobs`: job tasks per node (default 512; 20 for 7.x).
+    pub max_open_jobs: Option<u32>,
 }
 
 /// `latency:`; explicit durations (`250ms`, `2s`) override the profile's.
@@ -221,6 +225,9 @@ pub struct SecuritySeed {
     /// Bearer tokens (service-account or OAuth access tokens) for `Authorization: Bearer`.
     #[serde(default)]
     pub tokens: Vec<Token>,
+    /// Roles by name, in Elasticsearch's role-descriptor shape (`cluster`, `indices`).
+    #[serde(default)]
+    pub roles: std::collections::BTreeMap<String, RoleDescriptor>,
 }
 
 /// One job under `jobs:`.
@@ -243,6 +250,27 @@ pub struct JobSeed {
     /// Whether the job may open without a node, waiting for memory.
     #[serde(default)]
     pub allow_lazy_open: bool,
+    /// Model snapshots the job has, oldest first.
+    #[serde(default)]
+    pub snapshots: Vec<SnapshotSeed>,
+    /// The current snapshot, restored on open (default: the last of `snapshots`).
+    pub model_snapshot_id: Option<String>,
+}
+
+/// One model snapshot under `jobs[].snapshots`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotSeed {
+    /// `snapshot_id`.
+    pub id: String,
+    /// When it was taken (default: the epoch).
+    #[schemars(with = "Option<TimestampText>")]
+    pub timestamp: Option<jiff::Timestamp>,
+    /// The oldest version that can load it.
+    pub min_version: EsVersion,
+    /// `retain`.
+    #[serde(default)]
+    pub retain: bool,
 }
 
 /// One datafeed under `datafeeds:`.

@@ -19,6 +19,196 @@ pub(crate) enum Route {
 pub(crate) enum Endpoint {
     Main(Main),
     Ml(Ml),
+    Doc(Doc),
+}
+
+/// The document and index APIs (docs/elasticsearch-ml-api.md §11): index-level security,
+/// no upgrade-mode filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Doc {
+    /// `PUT /<index>`
+    CreateIndex,
+    /// `GET /<index>`
+    GetIndex,
+    /// `HEAD /<index>`
+    IndexExists,
+    /// `PUT|POST /<index>/_doc/<id>`, `POST /<index>/_doc`
+    Index,
+    /// `PUT|POST /<index>/_create/<id>`
+    Create,
+    /// `GET /<index>/_doc/<id>`
+    Get,
+    /// `DELETE /<index>/_doc/<id>`
+    Delete,
+    /// `GET|POST [/<index>]/_search`
+    Search,
+    /// `POST|PUT [/<index>]/_bulk`
+    Bulk,
+    /// `POST|GET [/<index>]/_refresh`
+    Refresh,
+}
+
+impl Doc {
+    /// The parameters the REST API spec declares for it (`index.json`, `create.json`, …).
+    fn params(self) -> &'static [&'static str] {
+        const WRITE: &[&str] = &[
+            "wait_for_active_shards",
+            "refresh",
+            "routing",
+            "timeout",
+            "version",
+            "version_type",
+            "if_seq_no",
+            "if_primary_term",
+            "op_type",
+            "pipeline",
+            "require_alias",
+            "require_data_stream",
+            "list_executed_pipelines",
+            "include_source_on_error",
+        ];
+        match self {
+            Doc::CreateIndex => &["wait_for_active_shards", "timeout", "master_timeout"],
+            Doc::GetIndex | Doc::IndexExists => &[
+                "local",
+                "ignore_unavailable",
+                "allow_no_indices",
+                "expand_wildcards",
+                "flat_settings",
+                "include_defaults",
+                "master_timeout",
+                "features",
+            ],
+            Doc::Index | Doc::Create => WRITE,
+            Doc::Get => &[
+                "stored_fields",
+                "preference",
+                "realtime",
+                "refresh",
+                "routing",
+                "_source",
+                "_source_excludes",
+                "_source_includes",
+                "version",
+                "version_type",
+                "force_synthetic_source",
+            ],
+            Doc::Delete => &[
+                "wait_for_active_shards",
+                "refresh",
+                "routing",
+                "timeout",
+                "if_seq_no",
+                "if_primary_term",
+                "version",
+                "version_type",
+            ],
+            Doc::Search => &[
+                "analyzer",
+                "analyze_wildcard",
+                "ccs_minimize_roundtrips",
+                "default_operator",
+                "df",
+                "explain",
+                "stored_fields",
+                "docvalue_fields",
+                "from",
+                "force_synthetic_source",
+                "ignore_unavailable",
+                "ignore_throttled",
+                "allow_no_indices",
+                "expand_wildcards",
+                "lenient",
+                "preference",
+                "q",
+                "routing",
+                "scroll",
+                "search_type",
+                "size",
+                "sort",
+                "_source",
+                "_source_excludes",
+                "_source_includes",
+                "terminate_after",
+                "stats",
+                "suggest_field",
+                "suggest_mode",
+                "suggest_size",
+                "suggest_text",
+                "timeout",
+                "track_scores",
+                "track_total_hits",
+                "allow_partial_search_results",
+                "typed_keys",
+                "version",
+                "seq_no_primary_term",
+                "request_cache",
+                "batched_reduce_size",
+                "max_concurrent_shard_requests",
+                "pre_filter_shard_size",
+                "rest_total_hits_as_int",
+                "min_compatible_shard_node",
+                "include_named_queries_score",
+                "project_routing",
+            ],
+            Doc::Bulk => &[
+                "wait_for_active_shards",
+                "refresh",
+                "routing",
+                "timeout",
+                "type",
+                "_source",
+                "_source_excludes",
+                "_source_includes",
+                "pipeline",
+                "require_alias",
+                "require_data_stream",
+                "list_executed_pipelines",
+                "include_source_on_error",
+            ],
+            Doc::Refresh => &["ignore_unavailable", "allow_no_indices", "expand_wildcards"],
+        }
+    }
+
+    /// Whether the handler reads a body.
+    pub(crate) fn takes_body(self) -> bool {
+        matches!(
+            self,
+            Doc::CreateIndex | Doc::Index | Doc::Create | Doc::Search | Doc::Bulk
+        )
+    }
+
+    /// The fault operation that rules can target.
+    pub(crate) fn fault_operation(self) -> Operation {
+        match self {
+            Doc::CreateIndex => Operation::CreateIndex,
+            Doc::GetIndex | Doc::IndexExists => Operation::GetIndex,
+            Doc::Index | Doc::Create => Operation::Index,
+            Doc::Get => Operation::GetDoc,
+            Doc::Delete => Operation::DeleteDoc,
+            Doc::Search => Operation::Search,
+            Doc::Bulk => Operation::Bulk,
+            Doc::Refresh => Operation::Refresh,
+        }
+    }
+
+    fn stat_name(self) -> &'static str {
+        self.fault_operation().name()
+    }
+
+    /// The transport action, for `/_sim/stats` only: index actions are authorized per index.
+    fn action(self) -> &'static str {
+        match self {
+            Doc::CreateIndex => "indices:admin/create",
+            Doc::GetIndex | Doc::IndexExists => "indices:admin/get",
+            Doc::Index | Doc::Create => "indices:data/write/index",
+            Doc::Get => "indices:data/read/get",
+            Doc::Delete => "indices:data/write/delete",
+            Doc::Search => "indices:data/read/search",
+            Doc::Bulk => "indices:data/write/bulk",
+            Doc::Refresh => "indices:admin/refresh",
+        }
+    }
 }
 
 /// The endpoints outside `/_ml/`: `GET`/`HEAD /` and the security APIs.
@@ -44,6 +234,9 @@ pub(crate) enum Ml {
     OpenJob,
     CloseJob,
     ModelSnapshots,
+    DeleteModelSnapshot,
+    UpgradeModelSnapshot,
+    MemoryStats,
     GetDatafeeds,
     PutDatafeed,
     DeleteDatafeed,
@@ -88,6 +281,7 @@ impl Endpoint {
             }
             Endpoint::Main(Main::Authenticate) => "cluster:admin/xpack/security/user/authenticate",
             Endpoint::Ml(ml) => ml.action(),
+            Endpoint::Doc(doc) => doc.action(),
         }
     }
 
@@ -98,13 +292,16 @@ impl Endpoint {
             Endpoint::Main(Main::HasPrivileges | Main::Authenticate) => None,
             Endpoint::Ml(ml) if ml.is_read() => Some(Privilege::MonitorMl),
             Endpoint::Ml(_) => Some(Privilege::ManageMl),
+            Endpoint::Doc(_) => None,
         }
     }
 
     /// The allowed parameter names for this ES version, including the common ones.
     pub(crate) fn allowed_params(self, version: EsVersion) -> Vec<&'static str> {
-        let Endpoint::Ml(ml) = self else {
-            return COMMON.to_vec();
+        let ml = match self {
+            Endpoint::Ml(ml) => ml,
+            Endpoint::Doc(doc) => return doc.params().iter().chain(COMMON).copied().collect(),
+            Endpoint::Main(_) => return COMMON.to_vec(),
         };
         let mut allowed: Vec<&'static str> = ml.params().iter().chain(COMMON).copied().collect();
         allowed.extend(self.deprecated_alias(version));
@@ -136,6 +333,7 @@ impl Endpoint {
             Endpoint::Main(Main::HasPrivileges) => "has_privileges",
             Endpoint::Main(Main::Authenticate) => "authenticate",
             Endpoint::Ml(ml) => ml.stat_name(),
+            Endpoint::Doc(doc) => doc.stat_name(),
         }
     }
 }
@@ -152,6 +350,9 @@ impl Ml {
             Ml::OpenJob => "cluster:admin/xpack/ml/job/open",
             Ml::CloseJob => "cluster:admin/xpack/ml/job/close",
             Ml::ModelSnapshots => "cluster:monitor/xpack/ml/job/model_snapshots/get",
+            Ml::DeleteModelSnapshot => "cluster:admin/xpack/ml/job/model_snapshots/delete",
+            Ml::UpgradeModelSnapshot => "cluster:admin/xpack/ml/job/model_snapshots/upgrade",
+            Ml::MemoryStats => "cluster:monitor/xpack/ml/memory/stats/get",
             Ml::GetDatafeeds => "cluster:monitor/xpack/ml/datafeeds/get",
             Ml::PutDatafeed => "cluster:admin/xpack/ml/datafeeds/put",
             Ml::DeleteDatafeed => "cluster:admin/xpack/ml/datafeeds/delete",
@@ -170,6 +371,7 @@ impl Ml {
                 | Ml::GetJobs
                 | Ml::JobStats
                 | Ml::ModelSnapshots
+                | Ml::MemoryStats
                 | Ml::GetDatafeeds
                 | Ml::DatafeedStats
         )
@@ -197,6 +399,9 @@ impl Ml {
             Ml::DeleteJob => &["force", "wait_for_completion", "delete_user_annotations"],
             Ml::DeleteDatafeed => &["force"],
             Ml::OpenJob => &["timeout", "job_id"],
+            Ml::DeleteModelSnapshot => &[],
+            Ml::UpgradeModelSnapshot => &["timeout", "wait_for_completion"],
+            Ml::MemoryStats => &["master_timeout", "timeout"],
             Ml::CloseJob => &["allow_no_match", "force", "timeout", "job_id"],
             Ml::StartDatafeed => &["start", "end", "timeout", "datafeed_id"],
             Ml::StopDatafeed => &["allow_no_match", "force", "timeout", "datafeed_id"],
@@ -243,9 +448,12 @@ impl Ml {
             | Ml::PutJob
             | Ml::DeleteJob
             | Ml::ModelSnapshots
+            | Ml::DeleteModelSnapshot
+            | Ml::MemoryStats
             | Ml::GetDatafeeds
             | Ml::PutDatafeed
             | Ml::DeleteDatafeed => None,
+            Ml::UpgradeModelSnapshot => Some(Operation::UpgradeJobSnapshot),
         }
     }
 
@@ -260,6 +468,9 @@ impl Ml {
             Ml::OpenJob => "open_job",
             Ml::CloseJob => "close_job",
             Ml::ModelSnapshots => "model_snapshots",
+            Ml::DeleteModelSnapshot => "delete_model_snapshot",
+            Ml::UpgradeModelSnapshot => "upgrade_job_snapshot",
+            Ml::MemoryStats => "memory_stats",
             Ml::GetDatafeeds => "get_datafeeds",
             Ml::PutDatafeed => "put_datafeed",
             Ml::DeleteDatafeed => "delete_datafeed",

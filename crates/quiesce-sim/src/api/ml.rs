@@ -63,6 +63,26 @@ pub(crate) async fn handle(call: &Call<'_>, endpoint: Ml) -> Result<Reply, EsErr
             };
             cluster.model_snapshots(job, &query)?
         }
+        Ml::DeleteModelSnapshot => {
+            cluster.delete_model_snapshot(job, call.ids.get("snapshot_id").unwrap_or_default())?
+        }
+        Ml::UpgradeModelSnapshot => {
+            cluster
+                .upgrade_model_snapshot(
+                    job,
+                    call.ids.get("snapshot_id").unwrap_or_default(),
+                    params.bool("wait_for_completion", false)?,
+                    &timeout(params, "30m")?,
+                )
+                .await?
+        }
+        Ml::MemoryStats => {
+            if (call.version.major, call.version.minor) < (8, 2) {
+                let uri = call.parts.uri.path().to_owned();
+                return Err(EsError::no_handler(&uri, call.parts.method.as_str()));
+            }
+            cluster.memory_stats(call.ids.get("node_id"))?
+        }
         Ml::GetDatafeeds => cluster.get_datafeeds(
             datafeed,
             allow_no_match(call)?,

@@ -3,6 +3,7 @@
 //! parameters, faults, then the operation on the [`Cluster`](crate::cluster::Cluster).
 
 mod control;
+mod docs;
 mod endpoint;
 mod ml;
 mod pipeline;
@@ -19,9 +20,10 @@ use axum::routing::{MethodFilter, MethodRouter};
 use crate::EsError;
 use crate::cluster::Cluster;
 use crate::faults::Faults;
+use crate::indices::Indices;
 use crate::security::Security;
 
-use endpoint::{Control, Endpoint, Main, Ml, Route};
+use endpoint::{Control, Doc, Endpoint, Main, Ml, Route};
 pub(crate) use pipeline::DropConnection;
 
 /// What every request handler shares.
@@ -30,6 +32,8 @@ pub(crate) struct App {
     /// `None`: security off (no users or API keys in the seed).
     pub(crate) security: Option<Security>,
     pub(crate) faults: Mutex<Faults>,
+    /// The indices of the document APIs.
+    pub(crate) indices: Indices,
 }
 
 const fn main(endpoint: Main) -> Route {
@@ -38,6 +42,10 @@ const fn main(endpoint: Main) -> Route {
 
 const fn ml(endpoint: Ml) -> Route {
     Route::Es(Endpoint::Ml(endpoint))
+}
+
+const fn doc(endpoint: Doc) -> Route {
+    Route::Es(Endpoint::Doc(endpoint))
 }
 
 const fn control(endpoint: Control) -> Route {
@@ -89,7 +97,17 @@ const ROUTES: &[(&str, &[(&str, Route)])] = &[
         &[
             ("GET", ml(Ml::ModelSnapshots)),
             ("POST", ml(Ml::ModelSnapshots)),
+            ("DELETE", ml(Ml::DeleteModelSnapshot)),
         ],
+    ),
+    (
+        "/_ml/anomaly_detectors/{job_id}/model_snapshots/{snapshot_id}/_upgrade",
+        &[("POST", ml(Ml::UpgradeModelSnapshot))],
+    ),
+    ("/_ml/memory/_stats", &[("GET", ml(Ml::MemoryStats))]),
+    (
+        "/_ml/memory/{node_id}/_stats",
+        &[("GET", ml(Ml::MemoryStats))],
     ),
     ("/_ml/datafeeds", &[("GET", ml(Ml::GetDatafeeds))]),
     ("/_ml/datafeeds/_stats", &[("GET", ml(Ml::DatafeedStats))]),
@@ -158,6 +176,52 @@ const ROUTES: &[(&str, &[(&str, Route)])] = &[
         &[("POST", control(Control::RollingRestart))],
     ),
     ("/_sim/settings", &[("PUT", control(Control::Settings))]),
+    (
+        "/_search",
+        &[("GET", doc(Doc::Search)), ("POST", doc(Doc::Search))],
+    ),
+    (
+        "/_bulk",
+        &[("POST", doc(Doc::Bulk)), ("PUT", doc(Doc::Bulk))],
+    ),
+    (
+        "/_refresh",
+        &[("POST", doc(Doc::Refresh)), ("GET", doc(Doc::Refresh))],
+    ),
+    (
+        "/{index}",
+        &[
+            ("PUT", doc(Doc::CreateIndex)),
+            ("GET", doc(Doc::GetIndex)),
+            ("HEAD", doc(Doc::IndexExists)),
+        ],
+    ),
+    ("/{index}/_doc", &[("POST", doc(Doc::Index))]),
+    (
+        "/{index}/_doc/{id}",
+        &[
+            ("PUT", doc(Doc::Index)),
+            ("POST", doc(Doc::Index)),
+            ("GET", doc(Doc::Get)),
+            ("DELETE", doc(Doc::Delete)),
+        ],
+    ),
+    (
+        "/{index}/_create/{id}",
+        &[("PUT", doc(Doc::Create)), ("POST", doc(Doc::Create))],
+    ),
+    (
+        "/{index}/_search",
+        &[("GET", doc(Doc::Search)), ("POST", doc(Doc::Search))],
+    ),
+    (
+        "/{index}/_bulk",
+        &[("POST", doc(Doc::Bulk)), ("PUT", doc(Doc::Bulk))],
+    ),
+    (
+        "/{index}/_refresh",
+        &[("POST", doc(Doc::Refresh)), ("GET", doc(Doc::Refresh))],
+    ),
 ];
 
 /// The router for every endpoint, with ES's flat 400 (unknown path) and 405 (wrong method).

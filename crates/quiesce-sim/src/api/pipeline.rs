@@ -11,8 +11,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::endpoint::{Endpoint, Main, Ml, Route};
-use super::{App, control, ml, root};
+use super::endpoint::{Doc, Endpoint, Main, Ml, Route};
+use super::{App, control, docs, ml, root};
 use crate::EsError;
 use crate::faults::FaultEffect;
 use crate::params::Params;
@@ -63,6 +63,10 @@ pub(crate) enum Reply {
     Json(Value),
     /// 200 without a body (`HEAD /`).
     Empty,
+    /// JSON with another status than 200 (`201 Created`, a `404` document body).
+    Status(u16, Value),
+    /// This status without a body (`HEAD /<index>`).
+    EmptyStatus(u16),
     /// Close the connection without answering.
     Drop,
 }
@@ -105,6 +109,13 @@ pub(crate) async fn handle(
     let mut response = match outcome {
         Ok(Reply::Json(value)) => json_response(StatusCode::OK, &value),
         Ok(Reply::Empty) => StatusCode::OK.into_response(),
+        Ok(Reply::Status(status, value)) => json_response(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+            &value,
+        ),
+        Ok(Reply::EmptyStatus(status)) => StatusCode::from_u16(status)
+            .unwrap_or(StatusCode::OK)
+            .into_response(),
         Ok(Reply::Drop) => {
             let mut response = Response::new(Body::empty());
             response.extensions_mut().insert(DropConnection);
@@ -146,6 +157,14 @@ async fn run(
     warnings: &mut Vec<String>,
 ) -> Result<Reply, EsError> {
     let path = parts.uri.path();
+    if matches!(endpoint, Endpoint::Doc(Doc::GetIndex | Doc::IndexExists))
+        && ids.get("index").is_some_and(|index| index.starts_with('_'))
+    {
+        // A `_`-name is an API, never an index to read: the simulator keeps ES's flat 400 for
+        // APIs it does not serve (`GET /_cat`, `GET /_nope`) rather than a missing index.
+        let uri = parts.uri.path_and_query().map_or(path, |pq| pq.as_str());
+        return Err(EsError::no_handler(uri, parts.method.as_str()));
+    }
     let principal = match &app.security {
         Some(security) => {
             let uri = parts
@@ -169,7 +188,7 @@ async fn run(
     };
     let ml = match endpoint {
         Endpoint::Ml(ml) => Some(ml),
-        Endpoint::Main(_) => None,
+        Endpoint::Main(_) | Endpoint::Doc(_) => None,
     };
     if ml.is_some_and(Ml::blocked_in_upgrade_mode) && app.cluster.upgrade_mode() {
         return Err(EsError::upgrade_mode_enabled(endpoint.action()));
@@ -177,6 +196,7 @@ async fn run(
     let takes_body = match endpoint {
         Endpoint::Ml(ml) => ml.takes_body(),
         Endpoint::Main(main) => main == Main::HasPrivileges,
+        Endpoint::Doc(doc) => doc.takes_body(),
     };
     // `source` (with `source_content_type`) is the body given in the query (RestRequest
     // `contentOrSourceParam`); handlers that read no body ignore it.
@@ -217,10 +237,19 @@ async fn run(
         ));
     }
     let mut stuck = Vec::new();
-    if let Some(ml) = ml
-        && let Some(operation) = ml.fault_operation()
-    {
-        let targets = fault_targets(app, ml, ids);
+    let fault = match endpoint {
+        Endpoint::Ml(ml) => ml
+            .fault_operation()
+            .map(|operation| (operation, fault_targets(app, ml, ids))),
+        Endpoint::Doc(doc) => Some((
+            doc.fault_operation(),
+            ids.get("index")
+                .map(|expr| expr.split(',').map(str::to_owned).collect())
+                .unwrap_or_default(),
+        )),
+        Endpoint::Main(_) => None,
+    };
+    if let Some((operation, targets)) = fault {
         let effect = app
             .faults
             .lock()
@@ -251,6 +280,7 @@ async fn run(
     match endpoint {
         Endpoint::Main(main) => root::handle(&call, main),
         Endpoint::Ml(ml) => ml::handle(&call, ml).await,
+        Endpoint::Doc(doc) => docs::handle(&call, doc).await,
     }
 }
 
@@ -304,7 +334,9 @@ fn fault_targets(app: &App, endpoint: Ml, ids: &PathIds) -> Vec<String> {
         Ml::StopDatafeed | Ml::DatafeedStats => app
             .cluster
             .expand_datafeeds_lenient(ids.or_all("datafeed_id")),
-        Ml::OpenJob => ids.get("job_id").map(str::to_owned).into_iter().collect(),
+        Ml::OpenJob | Ml::UpgradeModelSnapshot => {
+            ids.get("job_id").map(str::to_owned).into_iter().collect()
+        }
         Ml::StartDatafeed => ids
             .get("datafeed_id")
             .map(str::to_owned)

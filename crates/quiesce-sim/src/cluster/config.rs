@@ -234,6 +234,7 @@ pub(super) fn new_job(id: &str, config: JobConfig, model_bytes: u64) -> Job {
         opened_at: None,
         finished_time: None,
         snapshots: Vec::new(),
+        model_snapshot_id: None,
         transition: None,
     }
 }

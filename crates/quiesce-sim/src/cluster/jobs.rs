@@ -192,14 +192,30 @@ impl State {
                 format!("task with id {{job-{id}}} already exist"),
             ));
         }
+        if let Some(snapshot) = job.current_snapshot() {
+            let (checked, reported) = super::snapshots::min_supported(self.version());
+            if snapshot.min_version < checked {
+                return Err(EsError::new(
+                    400,
+                    "status_exception",
+                    format!(
+                        "[{id}] job model snapshot [{}] has min version before [{reported}], \
+                         please revert to a newer model snapshot or reset the job",
+                        snapshot.snapshot_id
+                    ),
+                ));
+            }
+        }
         if !self.allocation_enabled {
             return Err(EsError::assignment_disabled());
         }
         let used = self.memory_used(&shared.nodes);
+        let open = self.open_jobs(&shared.nodes);
         match place(
             &shared.nodes,
             &self.up(),
             &used,
+            &open,
             id,
             job.config.model_memory_limit,
         ) {
@@ -413,6 +429,7 @@ impl State {
         if !still_current(cancel) {
             return;
         }
+        let version = self.version();
         let Some(job) = self.jobs.get_mut(id) else {
             return;
         };
@@ -431,7 +448,10 @@ impl State {
                 now.strftime("%Y-%m-%dT%H:%M:%S%z")
             ),
             model_bytes: job.model_bytes,
+            min_version: version,
+            retain: false,
         });
+        job.model_snapshot_id = Some(snapshot_id.to_string());
         job.finished_time = Some(now);
         self.remove_job_task(shared, id);
     }
@@ -465,11 +485,12 @@ impl State {
             .collect();
         let up = self.up();
         let mut used = self.memory_used(&shared.nodes);
+        let mut open = self.open_jobs(&shared.nodes);
         for id in waiting {
             let job = &self.jobs[&id];
             let (required, lazy) = (job.config.model_memory_limit, job.config.allow_lazy_open);
             let placement = if self.allocation_enabled {
-                place(&shared.nodes, &up, &used, &id, required)
+                place(&shared.nodes, &up, &used, &open, &id, required)
             } else {
                 Placement::NoCapacity(ALLOCATION_DISABLED_JOB.to_owned())
             };
@@ -477,6 +498,7 @@ impl State {
             match placement {
                 Placement::Node(node) => {
                     used[node] += required;
+                    open[node] += 1;
                     let ticket = shared
                         .persistence
                         .admit_unbounded(1)

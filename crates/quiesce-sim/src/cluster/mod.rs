@@ -18,6 +18,7 @@ mod persistence;
 mod render;
 mod restart;
 mod seeding;
+mod snapshots;
 mod upgrade;
 
 #[cfg(test)]
@@ -97,6 +98,8 @@ struct State {
     upgrade_changes: u64,
     /// A rolling restart is running.
     restarting: bool,
+    /// Jobs with a model snapshot upgrade task, and its snapshot.
+    snapshot_upgrades: HashMap<String, String>,
     activity: Activity,
     /// Background work queued by transitions, spawned when the lock is released.
     effects: Vec<Effect>,
@@ -116,6 +119,7 @@ impl Cluster {
                 name: node.name.clone(),
                 memory_bytes: node.memory_bytes,
                 index,
+                max_open_jobs: spec.max_open_jobs,
             })
             .collect();
         let cluster = Cluster {
@@ -146,6 +150,7 @@ impl Cluster {
                     upgrade_change: None,
                     upgrade_changes: 0,
                     restarting: false,
+                    snapshot_upgrades: HashMap::new(),
                     activity: Activity::default(),
                     effects: Vec::new(),
                 }),
@@ -378,6 +383,18 @@ impl State {
         self.datafeed_of_job
             .get(job_id)
             .and_then(|df| self.datafeeds.get(df))
+    }
+
+    /// Job tasks counted against `xpack.ml.max_open_jobs` on each node (closed and failed jobs
+    /// are not, as `JobNodeSelector` counts them).
+    fn open_jobs(&self, nodes: &[Node]) -> Vec<usize> {
+        let mut open = vec![0; nodes.len()];
+        for job in self.jobs.values() {
+            if let (true, Some(node)) = (job.uses_memory(), job.node) {
+                open[node] += 1;
+            }
+        }
+        open
     }
 
     /// Memory used on each node by the models of jobs assigned there.

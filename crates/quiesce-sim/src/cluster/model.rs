@@ -106,6 +106,8 @@ pub(crate) struct Job {
     pub(crate) opened_at: Option<Instant>,
     pub(crate) finished_time: Option<Timestamp>,
     pub(crate) snapshots: Vec<Snapshot>,
+    /// The snapshot the job restores from when opened (`model_snapshot_id`).
+    pub(crate) model_snapshot_id: Option<String>,
     /// Dropping it cancels the background transition (open/close) in flight.
     pub(crate) transition: Option<oneshot::Sender<()>>,
 }
@@ -136,6 +138,19 @@ pub(crate) struct Snapshot {
     pub(crate) timestamp: Timestamp,
     pub(crate) description: String,
     pub(crate) model_bytes: u64,
+    /// The oldest version that can load the model state.
+    pub(crate) min_version: crate::seed::EsVersion,
+    pub(crate) retain: bool,
+}
+
+impl Job {
+    /// The snapshot the job would restore from.
+    pub(crate) fn current_snapshot(&self) -> Option<&Snapshot> {
+        let id = self.model_snapshot_id.as_deref()?;
+        self.snapshots
+            .iter()
+            .find(|snapshot| snapshot.snapshot_id == id)
+    }
 }
 
 /// The stored configuration of a datafeed (docs/elasticsearch-ml-api.md §2.8, §2.11).

@@ -14,6 +14,8 @@ pub(crate) struct Node {
     pub(crate) name: String,
     pub(crate) memory_bytes: u64,
     pub(crate) index: usize,
+    /// `xpack.ml.max_open_jobs`: job tasks the node takes at most.
+    pub(crate) max_open_jobs: usize,
 }
 
 impl Node {
@@ -62,11 +64,14 @@ pub(crate) fn place(
     nodes: &[Node],
     up: &[bool],
     used: &[u64],
+    open: &[usize],
     job_id: &str,
     required: u64,
 ) -> Placement {
     let present = || nodes.iter().filter(|node| up[node.index]);
+    let full = |node: &Node| open[node.index] >= node.max_open_jobs;
     let best = present()
+        .filter(|node| !full(node))
         .filter(|node| node.memory_bytes.saturating_sub(used[node.index]) >= required)
         .max_by_key(|node| {
             (
@@ -81,7 +86,15 @@ pub(crate) fn place(
         ),
         None => Placement::NoCapacity(
             present()
-                .map(|node| {
+                .map(|node| if full(node) {
+                    format!(
+                        "Not opening job [{job_id}] on node [{}], because this node is full. \
+                         Number of opened jobs [{}], xpack.ml.max_open_jobs [{}]",
+                        node.describe(),
+                        open[node.index],
+                        node.max_open_jobs,
+                    )
+                } else {
                     format!(
                         "Not opening job [{job_id}] on node [{}], because this node has insufficient \
                          available memory. Available memory for ML [{}], memory required by \
@@ -110,6 +123,7 @@ mod tests {
                 name: format!("node-{index}"),
                 memory_bytes,
                 index,
+                max_open_jobs: 512,
             })
             .collect()
     }
@@ -118,11 +132,11 @@ mod tests {
     fn picks_the_node_with_most_free_memory() {
         let nodes = nodes(&[100, 100]);
         assert!(matches!(
-            place(&nodes, &[true, true], &[50, 10], "j", 40),
+            place(&nodes, &[true, true], &[50, 10], &[0, 0], "j", 40),
             Placement::Node(1)
         ));
         assert!(matches!(
-            place(&nodes, &[true, true], &[10, 10], "j", 40),
+            place(&nodes, &[true, true], &[10, 10], &[0, 0], "j", 40),
             Placement::Node(0)
         ));
     }
@@ -130,26 +144,40 @@ mod tests {
     #[test]
     fn refuses_when_nothing_fits() {
         let nodes = nodes(&[100]);
-        match place(&nodes, &[true], &[70], "j", 40) {
+        match place(&nodes, &[true], &[70], &[0], "j", 40) {
             Placement::NoCapacity(explanation) => {
                 assert!(explanation.contains("Not opening job [j] on node [{node-0}{n0}]"));
             }
             Placement::Node(_) => panic!("a 40 byte job cannot fit in 30 free bytes"),
         }
         assert!(matches!(
-            place(&nodes, &[true], &[60], "j", 40),
+            place(&nodes, &[true], &[60], &[0], "j", 40),
             Placement::Node(0)
         ));
+    }
+
+    #[test]
+    fn full_nodes_take_no_more_jobs() {
+        let mut nodes = nodes(&[100]);
+        nodes[0].max_open_jobs = 2;
+        match place(&nodes, &[true], &[0], &[2], "j", 1) {
+            Placement::NoCapacity(explanation) => assert_eq!(
+                explanation,
+                "Not opening job [j] on node [{node-0}{n0}], because this node is full. Number of \
+                 opened jobs [2], xpack.ml.max_open_jobs [2]"
+            ),
+            Placement::Node(_) => panic!("the node is full"),
+        }
     }
 
     #[test]
     fn nodes_out_of_the_cluster_take_nothing() {
         let nodes = nodes(&[100, 100]);
         assert!(matches!(
-            place(&nodes, &[false, true], &[0, 50], "j", 40),
+            place(&nodes, &[false, true], &[0, 50], &[0, 0], "j", 40),
             Placement::Node(1)
         ));
-        match place(&nodes, &[false, false], &[0, 0], "j", 40) {
+        match place(&nodes, &[false, false], &[0, 0], &[0, 0], "j", 40) {
             Placement::NoCapacity(explanation) => {
                 assert_eq!(explanation, "No ML nodes were found in the cluster");
             }

@@ -150,6 +150,72 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// `GET /_ml/memory[/<node>]/_stats` (8.2+): each ML node in the cluster with the memory ML
+    /// may use and what its anomaly detectors take (docs/elasticsearch-ml-api.md §12.5).
+    pub(crate) fn memory_stats(&self, node_filter: Option<&str>) -> Result<Value, EsError> {
+        /// `MachineLearning.NATIVE_EXECUTABLE_CODE_OVERHEAD`, counted once per node with a job.
+        const NATIVE_CODE_OVERHEAD: u64 = 30 * 1024 * 1024;
+        self.read(|state, shared| {
+            let used = state.memory_used(&shared.nodes);
+            let wanted = |node: &Node| {
+                node_filter.is_none_or(|filter| {
+                    filter.split(',').any(|token| {
+                        matches!(token, "_all" | "*") || token == node.id || token == node.name
+                    })
+                })
+            };
+            let nodes: serde_json::Map<String, Value> = shared
+                .nodes
+                .iter()
+                .filter(|node| state.nodes[node.index].up && wanted(node))
+                .map(|node| {
+                    let mut body = node.to_json();
+                    let overhead = if used[node.index] > 0 {
+                        NATIVE_CODE_OVERHEAD
+                    } else {
+                        0
+                    };
+                    body["roles"] = json!([
+                        "data",
+                        "ingest",
+                        "master",
+                        "ml",
+                        "remote_cluster_client",
+                        "transform"
+                    ]);
+                    body["mem"] = json!({
+                        "total_in_bytes": node.memory_bytes,
+                        "adjusted_total_in_bytes": node.memory_bytes,
+                        "ml": {
+                            "max_in_bytes": node.memory_bytes,
+                            "native_code_overhead_in_bytes": overhead,
+                            "anomaly_detectors_in_bytes": used[node.index],
+                            "data_frame_analytics_in_bytes": 0,
+                            "native_inference_in_bytes": 0,
+                        },
+                    });
+                    body["jvm"] = json!({
+                        "heap_max_in_bytes": node.memory_bytes / 4,
+                        "java_inference_max_in_bytes": 0,
+                        "java_inference_in_bytes": 0,
+                    });
+                    if let Some(object) = body.as_object_mut() {
+                        object.remove("id");
+                    }
+                    (node.id.clone(), body)
+                })
+                .collect();
+            let count = nodes.len();
+            Ok(json!({
+                "_nodes": {"total": count, "successful": count, "failed": 0},
+                "cluster_name": self.identity().name,
+                "nodes": nodes,
+            }))
+        })
+    }
+}
+
 /// A byte count the way ES prints a `ByteSizeValue` setting (`1024mb`).
 pub(super) fn byte_size(bytes: u64) -> String {
     const KB: u64 = 1024;
@@ -181,8 +247,9 @@ fn job_config(state: &State, job: &Job, exclude_generated: bool) -> Value {
         if let Some(finished) = job.finished_time {
             body["finished_time"] = json!(finished.as_millisecond());
         }
-        if let Some(snapshot) = job.snapshots.last() {
+        if let Some(snapshot) = job.current_snapshot() {
             body["model_snapshot_id"] = json!(snapshot.snapshot_id);
+            body["model_snapshot_min_version"] = json!(snapshot.min_version.to_string());
         }
     }
     body["analysis_config"] = json!({
@@ -386,7 +453,7 @@ fn snapshot_json(job_id: &str, snapshot: &Snapshot) -> Value {
     let ms = snapshot.timestamp.as_millisecond();
     json!({
         "job_id": job_id,
-        "min_version": "8.0.0",
+        "min_version": snapshot.min_version.to_string(),
         "timestamp": ms,
         "description": snapshot.description,
         "snapshot_id": snapshot.snapshot_id,
@@ -398,7 +465,7 @@ fn snapshot_json(job_id: &str, snapshot: &Snapshot) -> Value {
         },
         "latest_record_time_stamp": ms,
         "latest_result_time_stamp": ms,
-        "retain": false,
+        "retain": snapshot.retain,
     })
 }
 

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::config::{new_datafeed, new_job, seed_job_config};
 use super::effects::{Effect, transition_channel};
-use super::model::{DatafeedConfig, DatafeedState, JobState};
+use super::model::{DatafeedConfig, DatafeedState, JobState, Snapshot};
 use super::nodes::{Placement, place};
 use super::{Shared, State};
 use crate::seed::{ClusterSpec, SeedDatafeedState, SeedJobState};
@@ -14,6 +14,7 @@ pub(super) fn load(state: &mut State, shared: &Shared, spec: &ClusterSpec) {
     // Memory used per node, kept up to date here rather than recomputed per job: a generated
     // seed has thousands of jobs and must load in well under a second.
     let mut used = vec![0; shared.nodes.len()];
+    let mut open = vec![0; shared.nodes.len()];
     let up = state.up();
     for seed_job in &spec.jobs {
         let config = seed_job_config(
@@ -22,6 +23,19 @@ pub(super) fn load(state: &mut State, shared: &Shared, spec: &ClusterSpec) {
             seed_job.allow_lazy_open,
         );
         let mut job = new_job(&seed_job.id, config, seed_job.model_bytes);
+        job.snapshots = seed_job
+            .snapshots
+            .iter()
+            .map(|snapshot| Snapshot {
+                snapshot_id: snapshot.id.clone(),
+                timestamp: snapshot.timestamp,
+                description: format!("State persisted due to job close at {}", snapshot.timestamp),
+                model_bytes: seed_job.model_bytes,
+                min_version: snapshot.min_version,
+                retain: snapshot.retain,
+            })
+            .collect();
+        job.model_snapshot_id = seed_job.model_snapshot_id.clone();
         job.state = match seed_job.state {
             SeedJobState::Opened => JobState::Opened,
             SeedJobState::Closed => JobState::Closed,
@@ -34,6 +48,7 @@ pub(super) fn load(state: &mut State, shared: &Shared, spec: &ClusterSpec) {
                 &shared.nodes,
                 &up,
                 &used,
+                &open,
                 &job.id,
                 job.config.model_memory_limit,
             ) {
@@ -42,6 +57,7 @@ pub(super) fn load(state: &mut State, shared: &Shared, spec: &ClusterSpec) {
             };
             if let (Some(node), true) = (job.node, job.uses_memory()) {
                 used[node] += job.config.model_memory_limit;
+                open[node] += 1;
             }
         }
         state.insert_job(job);

@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 
 /// ES's `strict_date_optional_time||epoch_millis` with `now` date math, in epoch milliseconds.
-pub(super) fn parse_date(text: &str, now: Timestamp) -> Option<i64> {
+pub(crate) fn parse_date(text: &str, now: Timestamp) -> Option<i64> {
     if let Some(math) = text.strip_prefix("now") {
         return apply_date_math(now.as_millisecond(), math);
     }

@@ -1,9 +1,10 @@
-//! `POST /_security/user/_has_privileges` (docs/elasticsearch-ml-api.md §2.14): answers from the role model;
-//! cluster privileges never grant index or application privileges.
+//! `POST /_security/user/_has_privileges` (docs/elasticsearch-ml-api.md §2.14, §11.6): answers
+//! from the role model; index privileges from the roles' `indices`, never application
+//! privileges.
 
 use serde_json::{Map, Value, json};
 
-use super::{Principal, Privilege};
+use super::{IndexPrivilege, Principal, Privilege};
 use crate::EsError;
 
 impl Principal {
@@ -57,11 +58,17 @@ impl Principal {
             let names = string_list(entry.get("names"), "names")?;
             let privileges = string_list(entry.get("privileges"), "privileges")?;
             for name in names {
+                let held: Vec<IndexPrivilege> = self
+                    .indices
+                    .iter()
+                    .filter(|entry| entry.matches(&name))
+                    .flat_map(|entry| entry.privileges.iter().copied())
+                    .collect();
                 let slot = index.entry(name).or_insert_with(|| json!({}));
                 for privilege in &privileges {
-                    // Cluster privileges never grant index privileges.
-                    slot[privilege.as_str()] = Value::Bool(false);
-                    all = false;
+                    let granted = index_privilege(privilege)?.covered_by(&held);
+                    all &= granted;
+                    slot[privilege.as_str()] = Value::Bool(granted);
                 }
             }
         }
@@ -117,6 +124,24 @@ impl Principal {
             }
         }
     }
+}
+
+/// A requested index privilege by name; an unknown name is ES's 400.
+fn index_privilege(name: &str) -> Result<IndexPrivilege, EsError> {
+    let lower = name.to_ascii_lowercase();
+    IndexPrivilege::from_name(&lower).ok_or_else(|| {
+        let names: Vec<&str> = IndexPrivilege::ALL.iter().map(|p| p.name()).collect();
+        EsError::new(
+            400,
+            "illegal_argument_exception",
+            format!(
+                "unknown index privilege [{lower}]. a privilege must be either one of the \
+                 predefined fixed indices privileges [{}] or a pattern over one of the available \
+                 index actions",
+                names.join(",")
+            ),
+        )
+    })
 }
 
 fn body_error(reason: &str) -> EsError {

@@ -93,6 +93,8 @@ pub(super) fn generate(settings: &GenerateSeed) -> Result<Generated, SeedProblem
                 SeedJobState::Closed
             },
             allow_lazy_open: false,
+            snapshots: Vec::new(),
+            model_snapshot_id: None,
         }));
     }
     Ok((jobs, datafeeds))

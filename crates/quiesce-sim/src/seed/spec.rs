@@ -34,6 +34,17 @@ pub struct ClusterSpec {
     /// `cluster.persistent_tasks.allocation.enable` is `all`.
     pub persistent_tasks_allocation: bool,
     pub rolling_restart: RollingRestartSpec,
+    /// `xpack.ml.max_open_jobs` on every node.
+    pub max_open_jobs: usize,
+}
+
+/// A model snapshot a job starts with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotSpec {
+    pub id: String,
+    pub timestamp: Timestamp,
+    pub min_version: EsVersion,
+    pub retain: bool,
 }
 
 /// How a rolling restart goes (the seed's `rolling_restart:`, with defaults).
@@ -84,6 +95,9 @@ pub struct JobSpec {
     pub model_memory_limit: u64,
     pub state: SeedJobState,
     pub allow_lazy_open: bool,
+    pub snapshots: Vec<SnapshotSpec>,
+    /// The current snapshot: the seed's, else the last listed.
+    pub model_snapshot_id: Option<String>,
 }
 
 /// One datafeed.
@@ -216,10 +230,18 @@ impl Seed {
                 problems,
             });
         }
+        let version = version.or(self.cluster.version).unwrap_or_default();
         Ok(ClusterSpec {
             name,
             uuid,
-            version: version.or(self.cluster.version).unwrap_or_default(),
+            version,
+            // `MachineLearning.DEFAULT_MAX_OPEN_JOBS_PER_NODE` (512) from 8.0; 20 in 7.x.
+            max_open_jobs: self
+                .nodes
+                .max_open_jobs
+                .map_or(if version.major >= 8 { 512 } else { 20 }, |max| {
+                    usize::try_from(max).unwrap_or(usize::MAX)
+                }),
             nodes,
             latency,
             persistence,
@@ -312,7 +334,23 @@ impl Seed {
                 });
             }
         }
-        Security::new(users.clone(), keys.clone(), self.security.tokens.clone())
+        let security = Security::new(
+            users.clone(),
+            keys.clone(),
+            self.security.tokens.clone(),
+            self.security.roles.clone(),
+        );
+        if let Some(security) = &security {
+            for role in security.unknown_roles() {
+                problems.push(value_problem(
+                    "security.roles",
+                    format!("role `{role}` is not defined"),
+                    "Define it under `security.roles`, or use `superuser` or a cluster privilege \
+                     name (`manage_ml`, `monitor_ml`, `manage`, `monitor`, `all`) as a role.",
+                ));
+            }
+        }
+        security
     }
 }
 
@@ -367,6 +405,20 @@ fn job_draft(seed: &super::JobSeed) -> Draft<JobSpec> {
                 .map_or(DEFAULT_MODEL_MEMORY_LIMIT, |size| size.0),
             state: seed.state,
             allow_lazy_open: seed.allow_lazy_open,
+            snapshots: seed
+                .snapshots
+                .iter()
+                .map(|snapshot| SnapshotSpec {
+                    id: snapshot.id.clone(),
+                    timestamp: snapshot.timestamp.unwrap_or(Timestamp::UNIX_EPOCH),
+                    min_version: snapshot.min_version,
+                    retain: snapshot.retain,
+                })
+                .collect(),
+            model_snapshot_id: seed
+                .model_snapshot_id
+                .clone()
+                .or_else(|| seed.snapshots.last().map(|snapshot| snapshot.id.clone())),
         },
         id_span: span_of(&seed.id),
         ref_span: None,
