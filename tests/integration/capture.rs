@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Map, Value, json};
 
@@ -40,45 +39,32 @@ jobs:
     state: closed
 ";
 
-/// A fresh directory for the files of one test.
-struct Dir(PathBuf);
+/// A fresh directory for the files of one test, removed when the test ends.
+struct Dir(tempfile::TempDir);
 
 impl Dir {
     fn new() -> Dir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "quiesce-capture-test-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        Dir(dir)
+        Dir(tempfile::tempdir().expect("temp dir"))
     }
 
     fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
+        let path = self.0.path().join(name);
         std::fs::write(&path, text).expect("write a test file");
         path
     }
 
     fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.0.join(name)).expect("read a test file")
+        std::fs::read_to_string(self.0.path().join(name)).expect("read a test file")
     }
 
     /// Runs the binary against the embedded simulator seeded with `seed`.
     fn run_sim(&self, seed: &str, args: &[&str]) -> Output {
         let seed_path = self.write("seed.yaml", seed);
         let cluster = format!("sim:{}", seed_path.display());
-        quiesce(&self.0, args)
+        quiesce(self.0.path(), args)
             .args(["--cluster", &cluster])
             .output()
             .expect("the binary runs")
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -175,7 +161,7 @@ fn a_capture_of_a_seeded_cluster_is_a_valid_playbook_of_its_states() {
     );
 
     // It validates as written, with ES_URL unset (a note, since nothing is contacted)...
-    let validate = quiesce(&dir.0, &["validate", "before.yaml"])
+    let validate = quiesce(dir.0.path(), &["validate", "before.yaml"])
         .output()
         .expect("the binary runs");
     assert_eq!(
@@ -437,7 +423,7 @@ fn an_existing_capture_is_not_overwritten_unless_asked() {
         dir.read("before.yaml")
             .starts_with("# Captured from cluster")
     );
-    let leftovers: Vec<_> = std::fs::read_dir(&dir.0)
+    let leftovers: Vec<_> = std::fs::read_dir(dir.0.path())
         .expect("the test directory")
         .filter_map(Result::ok)
         .filter(|entry| entry.file_name().to_string_lossy().ends_with(".tmp"))
@@ -478,9 +464,9 @@ async fn the_capture_restores_after_a_shutdown_that_enabled_upgrade_mode() {
 #[test]
 fn the_modeline_points_at_the_schema_from_where_the_capture_is_written() {
     let dir = Dir::new();
-    std::fs::create_dir_all(dir.0.join(".git")).expect("a checkout");
-    std::fs::create_dir_all(dir.0.join("schemas")).expect("schemas");
-    std::fs::create_dir_all(dir.0.join("ops/captures")).expect("ops");
+    std::fs::create_dir_all(dir.0.path().join(".git")).expect("a checkout");
+    std::fs::create_dir_all(dir.0.path().join("schemas")).expect("schemas");
+    std::fs::create_dir_all(dir.0.path().join("ops/captures")).expect("ops");
     dir.write("schemas/playbook.schema.json", "{}");
     for (out, schema) in [
         ("before.yaml", "schemas/playbook.schema.json"),

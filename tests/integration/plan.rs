@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 
@@ -33,20 +32,20 @@ jobs:
 /// A fresh directory holding a seed and a playbook.
 struct Case {
     dir: PathBuf,
+    /// Removes the directory when the case ends.
+    _scratch: tempfile::TempDir,
 }
 
 impl Case {
     fn new(seed: &str, playbook: &str) -> Case {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "quiesce-plan-test-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("temp dir");
+        let scratch = tempfile::tempdir().expect("temp dir");
+        let dir = scratch.path().to_owned();
         std::fs::write(dir.join("seed.yaml"), seed).expect("seed");
         std::fs::write(dir.join("playbook.yaml"), playbook).expect("playbook");
-        Case { dir }
+        Case {
+            dir,
+            _scratch: scratch,
+        }
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -59,12 +58,6 @@ impl Case {
             .env_remove("ES_API_KEY")
             .output()
             .expect("the binary runs")
-    }
-}
-
-impl Drop for Case {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -1,12 +1,11 @@
-//! `quiesce schema`: the committed schema is what the types generate, and every workflow
-//! matches it. No JSON-Schema crate is in the tree, so a checker for the draft-07 subset the
-//! schema uses lives here (type, const, enum, pattern, properties, required,
-//! additionalProperties, items, $ref/definitions, allOf/anyOf/oneOf); its own tests show it
-//! rejects what it should.
+//! `quiesce schema`: the committed schemas are what the types generate, every workflow matches
+//! the playbook schema and every seed the seed schema (validated with the `jsonschema` crate as
+//! draft 07, the version editors' YAML language server reads), and the schema refuses what the
+//! loader refuses.
 
 use std::path::Path;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::validate::{quiesce, workflows};
 
@@ -67,185 +66,104 @@ fn yaml_to_json(text: &str) -> Value {
     serde_saphyr::from_str_with_options(text, options).expect("YAML")
 }
 
+/// The committed schema as a draft-07 validator (the `jsonschema` crate; the schema itself is
+/// checked against the draft-07 meta-schema first).
+fn validator(schema: &Value) -> jsonschema::Validator {
+    assert!(
+        jsonschema::draft7::meta::is_valid(schema),
+        "the schema is not a valid draft-07 schema"
+    );
+    jsonschema::draft7::new(schema).expect("the schema compiles")
+}
+
+/// Every way `value` breaks the schema, as `pointer: message` lines.
+fn errors(validator: &jsonschema::Validator, value: &Value) -> Vec<String> {
+    validator
+        .iter_errors(value)
+        .map(|error| format!("{}: {error}", error.instance_path()))
+        .collect()
+}
+
 #[test]
 fn every_workflow_matches_the_schema() {
-    let schema = committed();
+    let validator = validator(&committed());
     for path in workflows() {
         let full = Path::new(env!("CARGO_MANIFEST_DIR")).join(&path);
         let value = yaml_to_json(&std::fs::read_to_string(full).expect("readable"));
-        let errors = check(&schema, &schema, &value, "");
+        let errors = errors(&validator, &value);
         assert!(errors.is_empty(), "{path}: {errors:#?}");
     }
 }
 
 #[test]
-fn the_checker_rejects_what_the_schema_forbids() {
-    let schema = committed();
+fn every_seed_matches_the_seed_schema() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("schemas/sim-seed.schema.json")).expect("seed schema"),
+    )
+    .expect("JSON");
+    let validator = validator(&schema);
+    let mut seen = 0;
+    for entry in std::fs::read_dir(root.join("seeds")).expect("seeds/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let value = yaml_to_json(&std::fs::read_to_string(&path).expect("readable"));
+            let errors = errors(&validator, &value);
+            assert!(errors.is_empty(), "{}: {errors:#?}", path.display());
+            seen += 1;
+        }
+    }
+    assert!(seen > 0, "no seed in seeds/");
+}
+
+#[test]
+fn the_schema_rejects_what_the_format_forbids() {
+    let validator = validator(&committed());
+    // Each case: a playbook the loader refuses, and the JSON pointer the schema must blame.
     let cases = [
-        ("jobs: [{id: a, state: closed}]", "/: missing `version`"),
-        ("version: 2", "/version: 2 not in enum"),
-        ("version: 1\nnmae: x", "/: unknown property `nmae`"),
-        (
-            "version: 1\njobs: [{id: a, state: close}]",
-            "/jobs/0/state: no oneOf branch matches",
-        ),
-        (
-            "version: 1\njobs: [{id: Web, state: closed}]",
-            "/jobs/0/id: does not match",
-        ),
+        ("jobs: [{id: a, state: closed}]", ""),
+        ("version: 2", "/version"),
+        ("version: 1\nnmae: x", ""),
+        ("version: 1\njobs: [{id: a, state: close}]", "/jobs/0"),
+        ("version: 1\njobs: [{id: Web, state: closed}]", "/jobs/0"),
         (
             "version: 1\njobs: [{id: a, match: b, state: closed}]",
-            "/jobs/0: 2 oneOf branches match",
+            "/jobs/0",
         ),
-        (
-            "version: 1\njobs: [{state: closed}]",
-            "/jobs/0: no oneOf branch matches",
-        ),
+        ("version: 1\njobs: [{state: closed}]", "/jobs/0"),
         (
             "version: 1\ncluster: {api_key: hunter2}",
-            "/cluster/api_key: does not match",
+            "/cluster/api_key",
         ),
         (
             "version: 1\nsettings: {step_timeout: 10x}",
-            "/settings/step_timeout: does not match",
+            "/settings/step_timeout",
         ),
         (
             "version: 1\nsettings: {require_match: 1}",
-            "/settings/require_match: expected",
+            "/settings/require_match",
         ),
-        ("version: 1\njobs: {id: a}", "/jobs: expected [\"array\"]"),
+        ("version: 1\njobs: {id: a}", "/jobs"),
     ];
-    for (yaml, expected) in cases {
-        let errors = check(&schema, &schema, &yaml_to_json(yaml), "");
+    for (yaml, pointer) in cases {
+        let value = yaml_to_json(yaml);
+        let blamed: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|error| error.instance_path().to_string())
+            .collect();
+        // The schema may blame the value itself, something inside it, or (through an
+        // `anyOf` of an optional section) the section that holds it, never just the root.
+        let near = |p: &str| {
+            p == pointer
+                || p.starts_with(&format!("{pointer}/"))
+                || (!p.is_empty() && pointer.starts_with(&format!("{p}/")))
+        };
         assert!(
-            errors.iter().any(|e| e.starts_with(expected)),
-            "{yaml}: expected `{expected}` in {errors:#?}"
+            blamed.iter().any(|p| near(p)),
+            "{yaml}: expected an error at `{pointer}`, got {:#?}",
+            errors(&validator, &value)
         );
     }
     let fine = yaml_to_json("version: 1\njobs: [{match: \"prod-*\", state: closed, after: [x]}]");
-    assert_eq!(check(&schema, &schema, &fine, ""), Vec::<String>::new());
-}
-
-/// Every way `value` at `path` breaks `schema` (draft-07 subset), as `path: reason` lines.
-fn check(root: &Value, schema: &Value, value: &Value, path: &str) -> Vec<String> {
-    let here = if path.is_empty() { "/" } else { path };
-    let Some(schema) = schema.as_object() else {
-        return Vec::new();
-    };
-    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
-        let name = reference
-            .strip_prefix("#/definitions/")
-            .expect("local definition");
-        return check(root, &root["definitions"][name], value, path);
-    }
-    let mut errors = Vec::new();
-    if let Some(types) = schema.get("type") {
-        let types: Vec<&str> = match types {
-            Value::Array(list) => list.iter().filter_map(Value::as_str).collect(),
-            other => other.as_str().into_iter().collect(),
-        };
-        if !types.iter().any(|t| has_type(value, t)) {
-            errors.push(format!("{here}: expected {types:?}, found {value}"));
-            return errors;
-        }
-    }
-    if let Some(constant) = schema.get("const")
-        && constant != value
-    {
-        errors.push(format!("{here}: {value} is not {constant}"));
-    }
-    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
-        && !allowed.contains(value)
-    {
-        errors.push(format!("{here}: {value} not in enum {allowed:?}"));
-    }
-    if let (Some(pattern), Some(text)) = (
-        schema.get("pattern").and_then(Value::as_str),
-        value.as_str(),
-    ) && !regex::Regex::new(pattern)
-        .expect("valid pattern")
-        .is_match(text)
-    {
-        errors.push(format!("{here}: does not match {pattern}"));
-    }
-    if let Some(object) = value.as_object() {
-        check_object(root, schema, object, path, &mut errors);
-    }
-    if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
-        for (i, item) in array.iter().enumerate() {
-            errors.extend(check(root, items, item, &format!("{path}/{i}")));
-        }
-    }
-    if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
-        for sub in all {
-            errors.extend(check(root, sub, value, path));
-        }
-    }
-    if let Some(any) = schema.get("anyOf").and_then(Value::as_array) {
-        let branches: Vec<Vec<String>> = any.iter().map(|s| check(root, s, value, path)).collect();
-        if branches.iter().all(|e| !e.is_empty()) {
-            errors.push(format!("{here}: no anyOf branch matches"));
-            errors.extend(branches.into_iter().flatten());
-        }
-    }
-    if let Some(one) = schema.get("oneOf").and_then(Value::as_array) {
-        let branches: Vec<Vec<String>> = one.iter().map(|s| check(root, s, value, path)).collect();
-        match branches.iter().filter(|e| e.is_empty()).count() {
-            1 => {}
-            0 => {
-                errors.push(format!("{here}: no oneOf branch matches"));
-                errors.extend(branches.into_iter().flatten());
-            }
-            n => errors.push(format!("{here}: {n} oneOf branches match")),
-        }
-    }
-    errors
-}
-
-fn check_object(
-    root: &Value,
-    schema: &Map<String, Value>,
-    object: &Map<String, Value>,
-    path: &str,
-    errors: &mut Vec<String>,
-) {
-    let here = if path.is_empty() { "/" } else { path };
-    let properties = schema.get("properties").and_then(Value::as_object);
-    for required in schema
-        .get("required")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let key = required.as_str().expect("string");
-        if !object.contains_key(key) {
-            errors.push(format!("{here}: missing `{key}`"));
-        }
-    }
-    for (key, value) in object {
-        let child = format!("{path}/{key}");
-        match properties.and_then(|p| p.get(key)) {
-            Some(sub) => errors.extend(check(root, sub, value, &child)),
-            None => match schema.get("additionalProperties") {
-                Some(Value::Bool(false)) => {
-                    errors.push(format!("{here}: unknown property `{key}`"));
-                }
-                Some(sub @ Value::Object(_)) => errors.extend(check(root, sub, value, &child)),
-                _ => {}
-            },
-        }
-    }
-}
-
-fn has_type(value: &Value, name: &str) -> bool {
-    match name {
-        "null" => value.is_null(),
-        "boolean" => value.is_boolean(),
-        "object" => value.is_object(),
-        "array" => value.is_array(),
-        "string" => value.is_string(),
-        "number" => value.is_number(),
-        "integer" => value.is_i64() || value.is_u64(),
-        _ => false,
-    }
+    assert_eq!(errors(&validator, &fine), Vec::<String>::new());
 }
