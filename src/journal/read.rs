@@ -90,6 +90,7 @@ fn fact(kind: &EventKind) -> Option<Fact> {
         EventKind::StepStarted { .. }
         | EventKind::StepWaiting { .. }
         | EventKind::StepAttemptFailed { .. }
+        | EventKind::StepReadFailed { .. }
         | EventKind::StepEscalated { .. } => StepStatus::InFlight,
         EventKind::StepSucceeded {
             outcome: Success::Changed,

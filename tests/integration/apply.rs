@@ -160,7 +160,7 @@ async fn json_output_is_one_versioned_event_per_line() {
         .await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let events = json_lines(&output);
-    assert!(events.iter().all(|e| e["version"] == 2));
+    assert!(events.iter().all(|e| e["version"] == 3));
     assert_eq!(events[0]["event"], "run_started");
     let last = events.last().expect("events");
     assert_eq!(last["event"], "run_finished");

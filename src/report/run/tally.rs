@@ -109,7 +109,9 @@ impl RunTally {
                     };
                 }
             }
-            EventKind::StepWaiting { .. } | EventKind::StepAttemptFailed { .. } => {}
+            EventKind::StepWaiting { .. }
+            | EventKind::StepAttemptFailed { .. }
+            | EventKind::StepReadFailed { .. } => {}
             EventKind::StepEscalated { step, escalation } => {
                 self.step_mut(step.no).escalation = Some((step.clone(), escalation.clone()));
             }

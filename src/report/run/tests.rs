@@ -151,11 +151,11 @@ fn rejected() -> StepError {
 fn close_failure() -> StepError {
     StepError::StepTimeout {
         timeout: Duration::from_secs(10),
-        observed: Observation {
+        observed: Some(Observation {
             state: TargetState::Closing,
             node: Some("ml-1".to_owned()),
             assignment_explanation: None,
-        },
+        }),
     }
 }
 

@@ -59,8 +59,8 @@ fn placement(observed: &Observation) -> String {
 }
 
 /// What went wrong, after the step's name.
-pub(super) fn error(error: &StepError) -> String {
-    match error {
+pub(super) fn error(failure: &StepError) -> String {
+    match failure {
         StepError::Elasticsearch(es) => answer(es),
         StepError::ForceNotAllowed(es) => format!(
             "{}; the job is failed and only a forced close works: `settings.force: after_timeout` allows it",
@@ -70,11 +70,26 @@ pub(super) fn error(error: &StepError) -> String {
         StepError::NoAnswer { endpoint, after } => {
             format!("`{endpoint}` got no answer within {}", setting(*after))
         }
-        StepError::StepTimeout { timeout, observed } => format!(
+        StepError::StepTimeout {
+            timeout,
+            observed: Some(observed),
+        } => format!(
             "still {} after the step timeout ({}), {}",
             observed.state.as_str(),
             setting(*timeout),
             placement(observed)
+        ),
+        StepError::StepTimeout {
+            timeout,
+            observed: None,
+        } => format!(
+            "no read of its state answered within the step timeout ({})",
+            setting(*timeout)
+        ),
+        StepError::Unconfirmed { reads, cause } => format!(
+            "its state could not be read ({} in a row failed, the last: {}), so whether it got there is not known",
+            plural(*reads, "read"),
+            error(cause)
         ),
         StepError::JobFailed { observed } => format!(
             "the job is failed, {}: close it with force before opening it",
@@ -84,6 +99,20 @@ pub(super) fn error(error: &StepError) -> String {
         StepError::Internal { reason } => format!(
             "this is a bug in quiesce, please report it: the step's task ended abnormally ({reason})"
         ),
+    }
+}
+
+/// A read of the state that failed, after the step's name.
+pub(super) fn read_failed(cause: &StepError) -> String {
+    format!("could not read its state: {}", error(cause))
+}
+
+/// `1 read`, `3 reads`.
+fn plural(count: u32, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
     }
 }
 
