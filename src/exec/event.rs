@@ -68,6 +68,9 @@ pub(crate) enum EventKind {
         cluster: String,
         steps: usize,
         concurrency: usize,
+        /// Where the run's journal is (what `quiesce resume` needs to find it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        journal: Option<String>,
     },
     /// An attempt of a step began: its request is on its way (attempt 1 is the first).
     StepStarted {

@@ -5,7 +5,8 @@
 //! last time is followed by one more look, and a target found there is a success. Requests
 //! (attempts) and reads of the state each have a budget of `retry.attempts`: a read that fails
 //! uses no attempt. Nothing outlives the step's deadline: every request carries the time left,
-//! and no request, read or pause is waited for past it.
+//! and no request, read or pause is waited for past it; only one last look at the state, of at
+//! most [`LAST_LOOK`], follows it.
 //!
 //! Owns the step's life and the facts its events carry. Must never print, never word anything
 //! (events hold data; `report` chooses the words), never touch the run state (the scheduler
@@ -131,6 +132,9 @@ fn progress(action: Action, observed: Option<&Observation>) -> Progress {
 
 const POLL_START: Duration = Duration::from_millis(50);
 const POLL_MAX: Duration = Duration::from_secs(2);
+/// The longest a step waits, past its deadline, for one last look at its target's state: so
+/// that a failure says what stats show then, and a target that got there is not reported failed.
+pub(crate) const LAST_LOOK: Duration = Duration::from_secs(5);
 
 /// A step's schedule and what it has learnt so far; [`Worker::drive`] moves it along.
 struct Course {
@@ -233,7 +237,9 @@ impl<C: Cluster> Worker<C> {
                 }
                 // The deadline passed while stats were being read.
                 Err(_) => {
-                    self.timed_out(step, about, course)?;
+                    if let Some(success) = self.timed_out(step, about, course, false).await? {
+                        return Ok(success);
+                    }
                     continue;
                 }
             };
@@ -280,8 +286,11 @@ impl<C: Cluster> Worker<C> {
                     course.forced = true;
                     self.escalated(about, Escalation::FailedJob);
                 }
-                if now >= course.deadline && !course.force_now {
-                    self.timed_out(step, about, course)?;
+                if now >= course.deadline
+                    && !course.force_now
+                    && let Some(success) = self.timed_out(step, about, course, true).await?
+                {
+                    return Ok(success);
                 }
                 course.force_now = false;
                 course.retry_due = false;
@@ -289,7 +298,9 @@ impl<C: Cluster> Worker<C> {
                 continue;
             }
             if now >= course.deadline {
-                self.timed_out(step, about, course)?;
+                if let Some(success) = self.timed_out(step, about, course, true).await? {
+                    return Ok(success);
+                }
                 continue;
             }
             self.wait(course.poll, course.deadline).await?;
@@ -374,10 +385,38 @@ impl<C: Cluster> Worker<C> {
         });
     }
 
-    /// The step's deadline passed while the resource was not there yet: escalate to force when
-    /// allowed (a forced request is a new one: not after an interrupt), otherwise fail with what
+    /// The step's deadline passed while the resource was not there yet. Unless the caller has
+    /// just looked (`fresh`), one last look at the state (of at most [`LAST_LOOK`]): a target
+    /// that got there is a success. Otherwise escalate to force when allowed (a forced request
+    /// is a new one: not after an interrupt), and return `None` to go on; or fail with what
     /// stats said last.
-    fn timed_out(&self, step: &StepView, about: &StepRef, course: &mut Course) -> Result<(), Halt> {
+    async fn timed_out(
+        &self,
+        step: &StepView,
+        about: &StepRef,
+        course: &mut Course,
+        fresh: bool,
+    ) -> Result<Option<Success>, Halt> {
+        if !fresh {
+            let look = self
+                .abandonable(tokio::time::timeout(
+                    LAST_LOOK,
+                    self.cluster.observe(step.action, &step.target),
+                ))
+                .await?;
+            if let Ok(Ok(observed)) = look {
+                if progress(step.action, observed.as_ref()) == Progress::Reached {
+                    return Ok(Some(if course.requests.made() == 0 {
+                        Success::AlreadyInState
+                    } else {
+                        Success::Changed
+                    }));
+                }
+                if observed.is_some() {
+                    course.seen = observed;
+                }
+            }
+        }
         let forceable = matches!(step.action, Action::StopDatafeed | Action::CloseJob);
         if forceable && !course.forced && self.settings.force == ForcePolicy::AfterTimeout {
             if self.interrupts.is_stopping() {
@@ -398,7 +437,7 @@ impl<C: Cluster> Worker<C> {
                     timeout: self.step_timeout(),
                 },
             );
-            return Ok(());
+            return Ok(None);
         }
         Err(self.timeout_error(course).into())
     }
@@ -526,6 +565,8 @@ pub(crate) fn step_error(err: &es::Error) -> StepError {
         },
         es::Error::InvalidUrl { .. }
         | es::Error::CaCert { .. }
+        | es::Error::Tls { .. }
+        | es::Error::TooLarge { .. }
         | es::Error::NotElasticsearch { .. }
         | es::Error::Decode { .. } => StepError::Client {
             reason: err.to_string(),

@@ -91,6 +91,7 @@ async fn run_with(
         concurrency: None,
         interrupts: interrupts.clone(),
         seed: 7,
+        journal: None,
     };
     let outcome = execute(view, cluster.clone(), options, &mut |event| {
         on_event(&event, &interrupts);
@@ -1185,6 +1186,34 @@ async fn the_first_interrupt_ends_a_retry_storm() {
     );
     assert!(
         matches!(run.end(1), EventKind::StepInterrupted { attempts: 3, .. }),
+        "{:#?}",
+        run.kinds()
+    );
+}
+
+/// Issue 11 (1, 3): when the deadline cuts a read short, one last look at the state follows; a
+/// target that got there meanwhile is a success, not a failure.
+#[tokio::test(start_paused = true)]
+async fn a_last_look_past_the_deadline_finds_the_target_there() {
+    let cluster = FakeCluster::new()
+        .with("web", TargetState::Opened)
+        .slow_stats("web", 3 * S)
+        .settle("web", 4 * S);
+    let view = plan(
+        &[(Action::CloseJob, "web", 0)],
+        &[],
+        SettingsView {
+            step_timeout_ms: 5_000,
+            ..settings()
+        },
+    );
+    let run = run(&view, &cluster).await;
+    assert!(
+        matches!(
+            run.end(1),
+            EventKind::StepSucceeded { outcome: Success::Changed, duration, .. }
+                if *duration == 8 * S
+        ),
         "{:#?}",
         run.kinds()
     );

@@ -32,6 +32,7 @@ pub(super) fn render(event: &Event, labels: &StepLabels, paint: Paint) -> Option
             cluster,
             steps,
             concurrency,
+            ..
         } => (
             Weight::Heading,
             paint.bold(&format!(
