@@ -30,6 +30,8 @@ pub(crate) struct App {
     /// `None`: security off (no users or API keys in the seed).
     pub(crate) security: Option<Security>,
     pub(crate) faults: Mutex<Faults>,
+    /// While security is on, what the `/_sim/` endpoints need ([`crate::CONTROL_TOKEN_HEADER`]).
+    pub(crate) control_token: Option<String>,
 }
 
 const fn main(endpoint: Main) -> Route {
