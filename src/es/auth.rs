@@ -143,6 +143,28 @@ mod tests {
         assert!(basic.header().expect("header").is_sensitive());
     }
 
+    /// Issue 11 (9): what cannot travel in a header is named, not silently left out.
+    #[test]
+    fn credentials_that_cannot_be_sent_say_why() {
+        assert_eq!(problem("id:key", Part::ApiKey), None);
+        assert_eq!(
+            problem("pässwörd", Part::Password),
+            None,
+            "basic auth is base64"
+        );
+        for (value, part) in [
+            ("key\n", Part::ApiKey),
+            ("pass\r\n", Part::Password),
+            ("user\u{7}", Part::Username),
+            ("tökén", Part::Token),
+            ("two words", Part::Token),
+            ("ops:team", Part::Username),
+        ] {
+            assert!(problem(value, part).is_some(), "{value:?} as {part:?}");
+        }
+        assert!(problem("x\ny", Part::Password).is_some_and(|why| why.contains("line break")));
+    }
+
     #[test]
     fn debug_never_shows_a_secret() {
         let all = [
