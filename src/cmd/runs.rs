@@ -145,11 +145,20 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
             Err(err) => crate::report::diagnostic::eprint(&err),
         }
     }
+    // Run ids sort by the second a run began; two in one second sort by their start itself.
+    logs.sort_by_key(|log| log.header.started_at);
     let mut rows: Vec<RunRow> = logs.iter().map(row).collect();
-    // Per cluster, the last run that knew upgrade mode's state says what it is now.
+    // Per cluster, the last run that switched upgrade mode (or found it switched) says what it
+    // is now; a later run that found it off before it began clears that.
     let mut last_known: HashMap<String, (usize, UpgradeMode)> = HashMap::new();
     for (index, log) in logs.iter().enumerate() {
-        if let (Some(cluster), Some(known)) = (log.cluster_key(), log.upgrade_mode()) {
+        let Some(cluster) = log.cluster_key() else {
+            continue;
+        };
+        if !log.header.before.upgrade_mode {
+            last_known.remove(&cluster);
+        }
+        if let Some(known) = log.upgrade_mode() {
             last_known.insert(cluster, (index, known));
         }
     }

@@ -134,7 +134,7 @@ const POLL_START: Duration = Duration::from_millis(50);
 const POLL_MAX: Duration = Duration::from_secs(2);
 /// The longest a step waits, past its deadline, for one last look at its target's state: so
 /// that a failure says what stats show then, and a target that got there is not reported failed.
-pub(crate) const LAST_LOOK: Duration = Duration::from_secs(5);
+const LAST_LOOK: Duration = Duration::from_secs(5);
 
 /// A step's schedule and what it has learnt so far; [`Worker::drive`] moves it along.
 struct Course {

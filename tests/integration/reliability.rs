@@ -678,3 +678,25 @@ async fn a_simulator_listening_beyond_loopback_warns() {
         "{warning}"
     );
 }
+
+/// Issue 10 (10.11): a run that found upgrade mode off when it began clears the warning of an
+/// earlier run on the same cluster that left it on (someone disabled it meanwhile).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_later_run_that_found_upgrade_mode_off_clears_the_warning() {
+    let rig = Rig::new(SEED).await;
+    let down = rig.apply(SHUTDOWN, &["playbook.yaml", "--yes"]).await;
+    assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
+    assert_eq!(runs(&rig).await[0]["upgrade_mode_left_on"], true);
+    rig.sim
+        .post("/_ml/set_upgrade_mode?enabled=false")
+        .await
+        .ok();
+    let up = rig.apply(RESTORE, &["playbook.yaml", "--yes"]).await;
+    assert_eq!(up.status.code(), Some(0), "{}", stderr(&up));
+    let rows = runs(&rig).await;
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    assert!(
+        rows.iter().all(|r| r["upgrade_mode_left_on"] == false),
+        "{rows:#?}"
+    );
+}
