@@ -160,6 +160,17 @@ struct Course {
     seen: Option<Observation>,
 }
 
+impl Course {
+    /// The success of a step whose target is there: changed when it made a request.
+    fn success(&self) -> Success {
+        if self.requests.made() == 0 {
+            Success::AlreadyInState
+        } else {
+            Success::Changed
+        }
+    }
+}
+
 impl<C: Cluster> Worker<C> {
     pub(crate) async fn run(self, step: StepView) -> StepResult {
         let started = Instant::now();
@@ -246,13 +257,7 @@ impl<C: Cluster> Worker<C> {
             let progress = progress(step.action, observed.as_ref());
             let now = Instant::now();
             let request_now = match &progress {
-                Progress::Reached => {
-                    return Ok(if course.requests.made() == 0 {
-                        Success::AlreadyInState
-                    } else {
-                        Success::Changed
-                    });
-                }
+                Progress::Reached => return Ok(course.success()),
                 Progress::Blocked(error) => return Err(error.clone().into()),
                 // A failed job: force it at once when allowed; otherwise the request gets
                 // Elasticsearch's refusal, which says so.
@@ -406,11 +411,7 @@ impl<C: Cluster> Worker<C> {
                 .await?;
             if let Ok(Ok(observed)) = look {
                 if progress(step.action, observed.as_ref()) == Progress::Reached {
-                    return Ok(Some(if course.requests.made() == 0 {
-                        Success::AlreadyInState
-                    } else {
-                        Success::Changed
-                    }));
+                    return Ok(Some(course.success()));
                 }
                 if observed.is_some() {
                     course.seen = observed;
