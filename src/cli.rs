@@ -82,6 +82,11 @@ pub(crate) enum Command {
     ]))]
     Apply(cmd::apply::Args),
     /// Continue an interrupted run from its journal.
+    ///
+    /// Re-observes the cluster and finishes what the run set out to do, appending to its
+    /// journal; a resume that finds everything done records that the run completed. A run that
+    /// already succeeded, or that a `revert` brought back since, is not resumed (exit 2): what
+    /// touched the same cluster since is listed.
     #[command(after_help = examples(&[
         ("find the run, then continue it", "quiesce runs"),
         ("", "quiesce resume 20261128T121616Z-cbb7 --yes"),
@@ -93,10 +98,16 @@ pub(crate) enum Command {
         ("then run it", "quiesce revert 20261128T121616Z-cbb7"),
     ]))]
     Revert(cmd::revert::Args),
-    /// List past runs, their outcome, and any that left upgrade mode on.
+    /// List past runs: outcome, cluster, and any that left upgrade mode on; show one in full.
+    ///
+    /// On each cluster, the last run that switched upgrade mode is flagged when it left it on
+    /// (or may have: its switch was in flight when it ended); runs against the embedded
+    /// simulator never are, since that cluster ended with them. `runs show RUN_ID` gives one
+    /// run's plans, each step's outcome, attempts, time and error, and what `revert` would do.
     #[command(after_help = examples(&[
         ("the runs beside the playbooks of this folder", "quiesce runs"),
         ("for a script", "quiesce runs --state-dir workflows/.quiesce --output json"),
+        ("the runs that never finished", "quiesce runs --outcome incomplete"),
     ]))]
     Runs(cmd::runs::Args),
     /// Write the cluster's current machine-learning state as a playbook that restores it.

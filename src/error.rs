@@ -21,6 +21,12 @@ pub(crate) enum Error {
         source: std::io::Error,
     },
 
+    /// A file named on the command line (or by a playbook) is not one quiesce can read: not a
+    /// regular file, too large, not UTF-8 text.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Input(#[from] crate::input::InputError),
+
     /// A playbook failed validation: every problem, with its labels.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -133,6 +139,31 @@ pub(crate) enum Error {
     #[diagnostic(transparent)]
     Lock(#[from] crate::journal::LockError),
 
+    /// A credential that cannot be sent as it is, or half of a pair.
+    #[error("cannot use the credentials in `{name}`: {reason}")]
+    #[diagnostic(
+        code(quiesce::cluster::credentials),
+        help(
+            "Credentials travel in an HTTP header, which carries no line breaks or control characters, and API keys and tokens are ASCII: check how the value was set (one read from a file often keeps its final newline). Basic authentication needs both ES_USERNAME and ES_PASSWORD. Nothing was contacted."
+        )
+    )]
+    Credentials { name: String, reason: String },
+
+    /// `resume` of a run that must not go on: it already succeeded, or was reverted since.
+    #[error("not resuming run `{run_id}`: {reason}{}", if since.is_empty() { String::new() } else { format!("\nsince then, on the same cluster:\n{}", since.trim_end()) })]
+    #[diagnostic(
+        code(quiesce::resume::refused),
+        help(
+            "Nothing was contacted. `quiesce runs show RUN_ID` shows what the run did; to bring the cluster to the playbook's states again, apply the playbook: `quiesce apply PLAYBOOK`."
+        )
+    )]
+    WontResume {
+        run_id: String,
+        reason: String,
+        /// What touched the same cluster since, one run a line.
+        since: String,
+    },
+
     /// No cluster URL anywhere.
     #[error("no cluster to talk to")]
     #[diagnostic(
@@ -167,7 +198,12 @@ impl Error {
     /// The exit code this error ends the process with (docs/architecture.md §1).
     pub(crate) fn exit_code(&self) -> i32 {
         match self {
-            Error::Io { .. } | Error::Playbook(_) | Error::NoCluster => exit_code::INVALID_INPUT,
+            Error::Io { .. }
+            | Error::Input(_)
+            | Error::Playbook(_)
+            | Error::NoCluster
+            | Error::Credentials { .. }
+            | Error::WontResume { .. } => exit_code::INVALID_INPUT,
             // Offline, the playbook alone is at fault; after observing, it does not fit the
             // cluster as it is.
             Error::Plan(plan) if plan.observed() => exit_code::DOES_NOT_FIT,

@@ -31,6 +31,7 @@
 //! |             | their petgraph DAG (the only petgraph user), `PlanView` (JSON form)   |
 //! | `exec`      | stage 4: the scheduler loop, workers that call, confirm via stats,    |
 //! |             | retry and escalate; emits `Event`s, never prints                      |
+//! | `input`     | files quiesce is told to read: regular files only, size limits, UTF-8 |
 //! | `journal`   | run journals on disk (before-state first, transitions fsynced), the   |
 //! |             | state-directory lock, and the playbooks `resume`/`revert` are made of |
 //! | `es`        | typed ML client (reqwest, rustls): requests as data, product check,   |
@@ -64,6 +65,7 @@ mod error;
 mod es;
 mod exec;
 pub mod exit_code;
+mod input;
 mod journal;
 mod model;
 mod observe;

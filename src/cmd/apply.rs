@@ -62,6 +62,7 @@ async fn apply(args: Args) -> Result<i32, Error> {
         JournalTarget::Create {
             state_dir,
             command: "apply",
+            reverts: None,
         },
     )
     .await
@@ -81,10 +82,7 @@ async fn saved_plan(
     input: &Path,
     cluster_args: &ClusterArgs,
 ) -> Result<(PlanView, Cluster), Error> {
-    let text = std::fs::read_to_string(input).map_err(|source| Error::Io {
-        path: input.to_owned(),
-        source,
-    })?;
+    let text = crate::input::read_text(input, crate::input::Kind::Plan)?;
     let view: PlanView = serde_json::from_str(&text).map_err(|err| Error::BadPlanFile {
         path: input.to_owned(),
         reason: err.to_string(),
@@ -99,6 +97,13 @@ async fn saved_plan(
             ),
         });
     }
+    let out_of_range = view.settings.out_of_range();
+    if !out_of_range.is_empty() {
+        return Err(Error::BadPlanFile {
+            path: input.to_owned(),
+            reason: format!("settings out of range: {}", out_of_range.join(", ")),
+        });
+    }
     let (Some(planned), Some(planned_digest)) = (&view.snapshot, &view.snapshot_digest) else {
         return Err(Error::BadPlanFile {
             path: input.to_owned(),
@@ -109,7 +114,8 @@ async fn saved_plan(
     // The playbook supplies the connection settings when it is still where the plan says.
     let playbook = load(Path::new(&view.playbook.path)).ok();
     let cluster = connect(cluster_args, playbook.as_ref().map(|l| &l.playbook)).await?;
-    let now = preflight(&cluster.client).await?;
+    let policy = crate::model::Settings::from(&view.settings).retry;
+    let now = preflight(&cluster.client, &policy).await?;
     if &snapshot_digest(&now) != planned_digest {
         return Err(Error::Drifted {
             changes: drift(planned, &now).join("\n"),

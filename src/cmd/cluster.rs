@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 
 use crate::error::Error;
-use crate::es::{ApiKey, Connection, Credentials, EsClient};
+use crate::es::{ApiKey, Connection, Credentials, EsClient, Part, credential_problem};
 use crate::model::{Auth, ClusterKey, Playbook, Unresolved};
 use crate::playbook::{InvalidPlaybook, Problem};
 #[cfg(feature = "sim")]
@@ -28,12 +28,19 @@ pub(crate) struct ClusterArgs {
 /// A connected client; holds the embedded simulator alive when there is one.
 pub(crate) struct Cluster {
     pub client: EsClient,
+    /// `sim:FILE` when the cluster is the embedded simulator, which ends with the command.
+    simulated: Option<String>,
     /// Kept for its lifetime: dropping it stops the simulated cluster.
     #[cfg(feature = "sim")]
     simulator: Option<Simulator>,
 }
 
 impl Cluster {
+    /// `sim:FILE` when the cluster is the embedded simulator.
+    pub(crate) fn simulator_seed(&self) -> Option<&str> {
+        self.simulated.as_deref()
+    }
+
     /// Lets the embedded simulator (if any) finish its connections and stop.
     pub(crate) async fn release(self) {
         #[cfg(feature = "sim")]
@@ -47,38 +54,77 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// Credentials from the environment, which win over the playbook's.
-fn credentials_from_env() -> Option<Credentials> {
-    if let Some(key) = env("ES_API_KEY") {
-        return Some(Credentials::ApiKey(ApiKey::new(&key)));
+/// `value`, given by `name`, if it can be sent as the `part` of credentials; otherwise why not.
+fn checked(name: &str, value: String, part: Part) -> Result<String, Error> {
+    match credential_problem(&value, part) {
+        None => Ok(value),
+        Some(reason) => Err(Error::Credentials {
+            name: name.to_owned(),
+            reason: reason.to_owned(),
+        }),
     }
-    if let Some(token) = env("ES_BEARER_TOKEN") {
-        return Some(Credentials::Bearer(SecretString::from(token)));
-    }
-    if let (Some(username), Some(password)) = (env("ES_USERNAME"), env("ES_PASSWORD")) {
-        return Some(Credentials::Basic {
-            username,
-            password: SecretString::from(password),
-        });
-    }
-    None
 }
 
-fn credentials(playbook: Option<&Playbook>) -> Option<Credentials> {
-    if let Some(credentials) = credentials_from_env() {
-        return Some(credentials);
+/// Credentials from the environment, which win over the playbook's. A value that cannot be
+/// sent, or a username without a password (or the reverse), is an error rather than
+/// credentials quietly left out.
+fn credentials_from_env() -> Result<Option<Credentials>, Error> {
+    if let Some(key) = env("ES_API_KEY") {
+        let key = checked("ES_API_KEY", key, Part::ApiKey)?;
+        return Ok(Some(Credentials::ApiKey(ApiKey::new(&key))));
     }
-    match &playbook?.cluster.auth {
-        Auth::ApiKey(key) => {
-            use secrecy::ExposeSecret;
-            Some(Credentials::ApiKey(ApiKey::new(key.expose_secret())))
-        }
-        Auth::Basic { username, password } => Some(Credentials::Basic {
-            username: username.clone(),
-            password: password.clone(),
+    if let Some(token) = env("ES_BEARER_TOKEN") {
+        let token = checked("ES_BEARER_TOKEN", token, Part::Token)?;
+        return Ok(Some(Credentials::Bearer(SecretString::from(token))));
+    }
+    match (env("ES_USERNAME"), env("ES_PASSWORD")) {
+        (Some(username), Some(password)) => Ok(Some(Credentials::Basic {
+            username: checked("ES_USERNAME", username, Part::Username)?,
+            password: SecretString::from(checked("ES_PASSWORD", password, Part::Password)?),
+        })),
+        (Some(_), None) => Err(Error::Credentials {
+            name: "ES_USERNAME".to_owned(),
+            reason: "it is set but `ES_PASSWORD` is not: basic authentication needs both".into(),
         }),
-        Auth::None => None,
+        (None, Some(_)) => Err(Error::Credentials {
+            name: "ES_PASSWORD".to_owned(),
+            reason: "it is set but `ES_USERNAME` is not: basic authentication needs both".into(),
+        }),
+        (None, None) => Ok(None),
     }
+}
+
+fn credentials(playbook: Option<&Playbook>) -> Result<Option<Credentials>, Error> {
+    use secrecy::ExposeSecret;
+    if let Some(credentials) = credentials_from_env()? {
+        return Ok(Some(credentials));
+    }
+    let Some(playbook) = playbook else {
+        return Ok(None);
+    };
+    Ok(match &playbook.cluster.auth {
+        Auth::ApiKey(key) => {
+            let key = checked(
+                "cluster.api_key",
+                key.expose_secret().to_owned(),
+                Part::ApiKey,
+            )?;
+            Some(Credentials::ApiKey(ApiKey::new(&key)))
+        }
+        Auth::Basic { username, password } => {
+            let username = checked("cluster.username", username.clone(), Part::Username)?;
+            checked(
+                "cluster.password",
+                password.expose_secret().to_owned(),
+                Part::Password,
+            )?;
+            Some(Credentials::Basic {
+                username,
+                password: password.clone(),
+            })
+        }
+        Auth::None => None,
+    })
 }
 
 /// Resolves where to connect and builds the client (starting the simulator for `sim:`).
@@ -98,13 +144,14 @@ pub(crate) async fn connect(
         return embedded_simulator(seed_path, playbook).await;
     }
     let mut connection = Connection::new(url);
-    connection.credentials = credentials(playbook);
+    connection.credentials = credentials(playbook)?;
     connection.observer = crate::report::http::observer();
     connection.ca_cert = env("ES_CA_CERT")
         .map(PathBuf::from)
         .or_else(|| playbook.and_then(|p| p.cluster.ca_cert.clone()));
     Ok(Cluster {
         client: EsClient::new(connection)?,
+        simulated: None,
         #[cfg(feature = "sim")]
         simulator: None,
     })
@@ -122,7 +169,7 @@ fn refuse_unresolved(args: &ClusterArgs, playbook: &Playbook) -> Result<(), Erro
         ClusterKey::Url => args.cluster.is_none(),
         ClusterKey::CaCert => !simulated && env("ES_CA_CERT").is_none(),
         ClusterKey::ApiKey | ClusterKey::Username | ClusterKey::Password => {
-            credentials_from_env().is_none()
+            !matches!(credentials_from_env(), Ok(Some(_)))
         }
     };
     let problems: Vec<Problem> = playbook
@@ -189,10 +236,11 @@ async fn embedded_simulator(
     })
     .await?;
     let mut connection = Connection::new(simulator.base_url());
-    connection.credentials = credentials(playbook);
+    connection.credentials = credentials(playbook)?;
     connection.observer = crate::report::http::observer();
     Ok(Cluster {
         client: EsClient::new(connection)?,
+        simulated: Some(format!("sim:{seed_path}")),
         simulator: Some(simulator),
     })
 }
@@ -202,23 +250,23 @@ async fn embedded_simulator(_: &str, _: Option<&Playbook>) -> Result<Cluster, Er
     Err(Error::NoSimulator)
 }
 
-/// Connects, takes one snapshot, and lets the embedded simulator (if any) go: for the
-/// read-only commands.
+/// Connects, takes one snapshot (its reads retried as the playbook's `settings.retry` says,
+/// or the default policy), and lets the embedded simulator (if any) go: for the read-only
+/// commands.
 pub(crate) async fn observe_once(
     args: &ClusterArgs,
     playbook: Option<&Playbook>,
 ) -> Result<crate::observe::Snapshot, Error> {
     let cluster = connect(args, playbook).await?;
-    let observed = crate::observe::observe(&cluster.client).await;
+    let policy = playbook
+        .map(|p| p.settings.retry.clone())
+        .unwrap_or_default();
+    let observed = crate::observe::observe(&cluster.client, &policy, &tell).await;
     cluster.release().await;
-    let (snapshot, notes) = observed?;
-    tell(&notes);
-    Ok(snapshot)
+    Ok(observed?)
 }
 
-/// Says, once each, what the person should know about how the cluster was observed.
-pub(crate) fn tell(notes: &[crate::observe::ObserveNote]) {
-    for note in notes {
-        crate::report::stream::note(&note.to_string());
-    }
+/// Says what the person should know about how the cluster is being observed, as it happens.
+pub(crate) fn tell(note: crate::observe::ObserveNote) {
+    crate::report::stream::note(&note.to_string());
 }

@@ -16,10 +16,7 @@ pub(crate) struct Loaded {
 }
 
 pub(crate) fn load(path: &Path) -> Result<Loaded, Error> {
-    let source = Source::read(path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })?;
+    let source = Source::read(path)?;
     let env = |name: &str| std::env::var(name).ok();
     let playbook =
         model::load(&source, &env).map_err(|invalid| Error::Playbook(Box::new(invalid)))?;

@@ -1,13 +1,19 @@
 //! `quiesce resume RUN_ID`: continue an interrupted run. Re-observes the cluster, re-plans what
 //! the run's plans set out to do (steps already done come out as unchanged), and runs the rest,
 //! appending to the same journal. The made playbook is kept beside the journal.
+//!
+//! A run that already succeeded, or that a `revert` brought back since, is not resumed: that
+//! would take the cluster where it no longer should go. What touched the same cluster since is
+//! said either way. A resume that finds nothing left to do records that the run completed.
+
+use std::fmt::Write as _;
 
 use crate::error::Error;
-use crate::journal::{find_run, read, resume_playbook};
+use crate::journal::{RunLog, RunOutcome, find_run, list_runs, read, resume_playbook};
 use crate::report::stream;
 
 use super::load::load;
-use super::run::{JournalTarget, RunArgs, execute, plan_loaded};
+use super::run::{JournalTarget, RunArgs, execute, plan_loaded, state_dir_of};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -32,6 +38,21 @@ async fn resume(args: Args) -> Result<i32, Error> {
             path.display()
         ));
     }
+    let since = runs_since(&log);
+    if let Some(reason) = refusal(&log, &since) {
+        return Err(Error::WontResume {
+            run_id: args.run_id,
+            reason,
+            since: describe(&since),
+        });
+    }
+    if !since.is_empty() {
+        stream::note(&format!(
+            "since run {} the same cluster saw:\n{}the plan below is made from the cluster as it is now",
+            args.run_id,
+            describe(&since)
+        ));
+    }
     let playbook = path.with_extension("resume.yaml");
     std::fs::write(&playbook, resume_playbook(&log)).map_err(|source| Error::Io {
         path: playbook.clone(),
@@ -44,9 +65,69 @@ async fn resume(args: Args) -> Result<i32, Error> {
         cluster,
         &args.run,
         JournalTarget::Append {
+            seq: log.next_seq(),
             path,
             run_id: args.run_id,
         },
     )
     .await
+}
+
+/// The runs of the same state directory that touched the same cluster after `log` began,
+/// oldest first. Journals that do not read are left out (`runs` reports them).
+fn runs_since(log: &RunLog) -> Vec<RunLog> {
+    let Some(cluster) = log.cluster_key() else {
+        return Vec::new();
+    };
+    list_runs(Some(&state_dir_of(&log.path)))
+        .into_iter()
+        .filter(|path| path != &log.path)
+        .filter_map(|path| read(&path).ok())
+        .filter(|other| {
+            other.header.started_at > log.header.started_at
+                && other.cluster_key().as_deref() == Some(cluster.as_str())
+        })
+        .collect()
+}
+
+/// Why `log` must not be resumed, if it must not.
+fn refusal(log: &RunLog, since: &[RunLog]) -> Option<String> {
+    let run_id = &log.header.run_id;
+    if let Some(revert) = since
+        .iter()
+        .find(|other| other.header.reverts.as_deref() == Some(run_id.as_str()))
+    {
+        return Some(format!(
+            "run {} reverted it at {}: resuming it would take down again what that revert brought back",
+            revert.header.run_id, revert.header.started_at
+        ));
+    }
+    (log.outcome() == RunOutcome::Succeeded).then(|| {
+        format!(
+            "it already succeeded (at {}): every step reached its state, so there is nothing to resume",
+            log.last_activity()
+        )
+    })
+}
+
+/// One line per run: `  - run X (revert of Y): succeeded, started …`.
+fn describe(runs: &[RunLog]) -> String {
+    let mut text = String::new();
+    for run in runs {
+        let what = match &run.header.reverts {
+            Some(reverted) => format!("revert of run {reverted}"),
+            None => format!(
+                "{} of `{}`",
+                run.header.command, run.header.plan.playbook.path
+            ),
+        };
+        let _ = writeln!(
+            text,
+            "  - run {} ({what}): {}, started {}",
+            run.header.run_id,
+            run.outcome().words(),
+            run.header.started_at
+        );
+    }
+    text
 }

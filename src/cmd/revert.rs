@@ -9,7 +9,7 @@ use crate::journal::{find_run, read, revert_playbook};
 use crate::report::stream;
 
 use super::load::load;
-use super::run::{JournalTarget, RunArgs, execute, plan_loaded};
+use super::run::{JournalTarget, RunArgs, execute, plan_loaded, state_dir_of};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -44,17 +44,14 @@ async fn revert(args: Args) -> Result<i32, Error> {
     })?;
     let loaded = load(&playbook)?;
     let (view, cluster) = plan_loaded(&loaded, &playbook, &args.run.cluster).await?;
-    let state_dir = path.parent().and_then(std::path::Path::parent).map_or_else(
-        || std::path::PathBuf::from(".quiesce"),
-        std::path::Path::to_owned,
-    );
     execute(
         view,
         cluster,
         &args.run,
         JournalTarget::Create {
-            state_dir,
+            state_dir: state_dir_of(&path),
             command: "revert",
+            reverts: Some(args.run_id),
         },
     )
     .await

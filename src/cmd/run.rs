@@ -11,7 +11,8 @@ use crate::es::EsClient;
 use crate::exec::{self, RunOptions};
 use crate::exit_code;
 use crate::journal::{Header, JOURNAL_FORMAT_VERSION, Journal, StateLock};
-use crate::observe::{Snapshot, observe};
+use crate::model::RetryPolicy;
+use crate::observe::{Snapshot, observe, read_retrying};
 use crate::plan::{self, PlanView, PlanWarnings};
 use crate::report::run::{HumanReporter, JsonReporter, Reporter};
 use crate::report::{OutputFormat, diagnostic, plan as render, stream};
@@ -31,8 +32,8 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub(crate) dry_run: bool,
 
-    /// Steps in flight at once, overriding `settings.concurrency`.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    /// Steps in flight at once (1 to 1024), overriding `settings.concurrency`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub(crate) concurrency: Option<u16>,
 
     /// `human`: progress and summary on stderr; `json`: JSON Lines events on stdout as well.
@@ -53,9 +54,15 @@ pub(crate) enum JournalTarget {
     Create {
         state_dir: PathBuf,
         command: &'static str,
+        /// A revert: the run it brings back.
+        reverts: Option<String>,
     },
-    /// A resumed run: append to its journal.
-    Append { path: PathBuf, run_id: String },
+    /// A resumed run: append to its journal, whose next line gets `seq`.
+    Append {
+        path: PathBuf,
+        run_id: String,
+        seq: u64,
+    },
 }
 
 /// Shows, confirms, locks, journals and runs a plan; the part `apply`, `resume` and `revert`
@@ -70,8 +77,20 @@ pub(crate) async fn execute(
         || cluster.client.url().to_owned(),
         |s| s.cluster_name.clone(),
     );
-    if args.dry_run || view.steps.is_empty() {
+    if args.dry_run {
         write_stdout(&render::text(&view))?;
+        return Ok(exit_code::SUCCESS);
+    }
+    if view.steps.is_empty() {
+        write_stdout(&render::text(&view))?;
+        // A resume that finds everything done says so in the journal: the run is complete.
+        if let JournalTarget::Append { path, run_id, seq } = &target {
+            record_complete(&view, path, run_id, *seq, &cluster_name)?;
+            stream::note(&format!(
+                "everything run {run_id} set out to do is done; its journal now says it completed"
+            ));
+        }
+        cluster.release().await;
         return Ok(exit_code::SUCCESS);
     }
     if !args.yes {
@@ -80,12 +99,7 @@ pub(crate) async fn execute(
 
     let (run_id, state_dir) = match &target {
         JournalTarget::Create { state_dir, .. } => (run_id(), state_dir.clone()),
-        JournalTarget::Append { path, run_id } => (
-            run_id.clone(),
-            path.parent()
-                .and_then(Path::parent)
-                .map_or_else(|| PathBuf::from(".quiesce"), Path::to_owned),
-        ),
+        JournalTarget::Append { path, run_id, .. } => (run_id.clone(), state_dir_of(path)),
     };
     let command = match &target {
         JournalTarget::Create { command, .. } => command,
@@ -98,7 +112,9 @@ pub(crate) async fn execute(
         ));
     }
     let mut journal = match target {
-        JournalTarget::Create { command, .. } => {
+        JournalTarget::Create {
+            command, reverts, ..
+        } => {
             let before = view.snapshot.clone().ok_or_else(|| {
                 Error::Internal("a plan to execute always has its snapshot".into())
             })?;
@@ -112,11 +128,13 @@ pub(crate) async fn execute(
                     cluster_url: cluster.client.url().to_owned(),
                     plan: view.clone(),
                     before,
+                    simulator: cluster.simulator_seed().map(str::to_owned),
+                    reverts,
                 },
             )?
         }
-        JournalTarget::Append { path, .. } => {
-            let mut journal = Journal::append_to(&path)?;
+        JournalTarget::Append { path, seq, .. } => {
+            let mut journal = Journal::append_to(&path, seq)?;
             journal.resumed(&view)?;
             journal
         }
@@ -141,6 +159,7 @@ pub(crate) async fn execute(
         concurrency: args.concurrency.map(usize::from),
         interrupts: interrupts.clone(),
         seed: jitter_seed(),
+        journal: Some(journal.path().display().to_string()),
     };
     let mut journal_error = None;
     let outcome = exec::execute(&view, cluster.client.clone(), options, &mut |event| {
@@ -175,6 +194,47 @@ pub(crate) async fn execute(
     })
 }
 
+/// The state directory a journal lives in: `<state_dir>/runs/RUN_ID.jsonl`.
+pub(crate) fn state_dir_of(journal: &Path) -> PathBuf {
+    journal
+        .parent()
+        .and_then(Path::parent)
+        .map_or_else(|| PathBuf::from(".quiesce"), Path::to_owned)
+}
+
+/// Records in a run's journal that a resume found nothing left to do: a segment with the plan
+/// (every target unchanged) that starts and finishes at once.
+fn record_complete(
+    view: &PlanView,
+    path: &Path,
+    run_id: &str,
+    seq: u64,
+    cluster: &str,
+) -> Result<(), Error> {
+    let lock = StateLock::acquire(&state_dir_of(path), "resume", run_id)?;
+    let mut journal = Journal::append_to(path, seq)?;
+    journal.resumed(view)?;
+    let event = |kind| exec::Event {
+        at: jiff::Timestamp::now(),
+        elapsed: std::time::Duration::ZERO,
+        kind,
+    };
+    journal.event(&event(exec::EventKind::RunStarted {
+        run_id: run_id.to_owned(),
+        playbook: view.playbook.name.clone(),
+        cluster: cluster.to_owned(),
+        steps: 0,
+        concurrency: view.settings.concurrency,
+        journal: Some(path.display().to_string()),
+    }))?;
+    journal.event(&event(exec::EventKind::RunFinished {
+        stats: exec::RunStats::default(),
+        duration: std::time::Duration::ZERO,
+    }))?;
+    drop(lock);
+    Ok(())
+}
+
 /// Connects, runs the preflight and plans an already loaded playbook.
 pub(crate) async fn plan_loaded(
     loaded: &Loaded,
@@ -182,7 +242,7 @@ pub(crate) async fn plan_loaded(
     cluster_args: &ClusterArgs,
 ) -> Result<(PlanView, Cluster), Error> {
     let cluster = connect(cluster_args, Some(&loaded.playbook)).await?;
-    let snapshot = preflight(&cluster.client).await?;
+    let snapshot = preflight(&cluster.client, &loaded.playbook.settings.retry).await?;
     let (plan, warnings) = plan::build(&loaded.playbook, &loaded.source, Some(snapshot))?;
     if !warnings.is_empty() {
         diagnostic::eprint(&PlanWarnings::new(&loaded.source, warnings));
@@ -196,11 +256,17 @@ pub(crate) async fn plan_loaded(
     Ok((view, cluster))
 }
 
-/// Reachable, Elasticsearch, credentials valid, `manage_ml` held; then the snapshot.
-pub(crate) async fn preflight(client: &EsClient) -> Result<Snapshot, Error> {
-    let (snapshot, notes) = observe(client).await?;
-    super::cluster::tell(&notes);
-    match client.has_privileges(&["manage_ml"]).await {
+/// Reachable, Elasticsearch, credentials valid, `manage_ml` held; then the snapshot. Reads
+/// that fail in a way worth another try are retried as `policy` says (the playbook's
+/// `settings.retry`), and each retry is told.
+pub(crate) async fn preflight(client: &EsClient, policy: &RetryPolicy) -> Result<Snapshot, Error> {
+    let tell = super::cluster::tell;
+    let snapshot = observe(client, policy, &tell).await?;
+    let privileges = read_retrying(policy, "security.has_privileges", &tell, || {
+        client.has_privileges(&["manage_ml"])
+    })
+    .await;
+    match privileges {
         Ok(answer) if answer.has_all_requested => Ok(snapshot),
         Ok(answer) => Err(Error::MissingPrivilege {
             user: answer.username.clone(),

@@ -94,11 +94,8 @@ fn check(path: &Path) -> Outcome {
     };
     let source = match Source::read(path) {
         Ok(source) => source,
-        Err(source) => {
-            outcome.add(&Error::Io {
-                path: path.to_owned(),
-                source,
-            });
+        Err(err) => {
+            outcome.add(&err);
             return outcome;
         }
     };

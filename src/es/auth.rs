@@ -42,6 +42,40 @@ impl ApiKey {
     }
 }
 
+/// The parts of credentials, for what each may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Part {
+    ApiKey,
+    Token,
+    Username,
+    Password,
+}
+
+/// Why a credential cannot be sent as it is, if it cannot: HTTP headers carry no line breaks
+/// or other control characters; API keys and tokens are ASCII without spaces; a username in
+/// basic authentication cannot hold `:`. (Usernames and passwords may be any other Unicode:
+/// basic authentication sends them base64-encoded.)
+pub(crate) fn problem(value: &str, part: Part) -> Option<&'static str> {
+    if value.contains(['\r', '\n']) {
+        return Some("it holds a line break (CR or LF)");
+    }
+    if value.chars().any(char::is_control) {
+        return Some("it holds a control character");
+    }
+    match part {
+        Part::ApiKey | Part::Token if !value.is_ascii() => {
+            Some("it holds a character that is not ASCII, which no API key or token does")
+        }
+        Part::ApiKey | Part::Token if value.trim().contains(' ') => {
+            Some("it holds a space, which no API key or token does")
+        }
+        Part::Username if value.contains(':') => {
+            Some("it holds `:`, which basic authentication cannot carry in a username")
+        }
+        _ => None,
+    }
+}
+
 impl Credentials {
     /// The `Authorization` header, marked sensitive so that it never shows in debug output.
     pub(crate) fn header(&self) -> Option<HeaderValue> {
@@ -107,6 +141,28 @@ mod tests {
         };
         assert_eq!(header_text(&basic), "Basic ZWxhc3RpYzpjaGFuZ2VtZQ==");
         assert!(basic.header().expect("header").is_sensitive());
+    }
+
+    /// Issue 11 (9): what cannot travel in a header is named, not silently left out.
+    #[test]
+    fn credentials_that_cannot_be_sent_say_why() {
+        assert_eq!(problem("id:key", Part::ApiKey), None);
+        assert_eq!(
+            problem("pässwörd", Part::Password),
+            None,
+            "basic auth is base64"
+        );
+        for (value, part) in [
+            ("key\n", Part::ApiKey),
+            ("pass\r\n", Part::Password),
+            ("user\u{7}", Part::Username),
+            ("tökén", Part::Token),
+            ("two words", Part::Token),
+            ("ops:team", Part::Username),
+        ] {
+            assert!(problem(value, part).is_some(), "{value:?} as {part:?}");
+        }
+        assert!(problem("x\ny", Part::Password).is_some_and(|why| why.contains("line break")));
     }
 
     #[test]

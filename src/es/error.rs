@@ -84,6 +84,29 @@ pub(crate) enum Error {
         source: reqwest::Error,
     },
 
+    #[error("cannot connect to Elasticsearch at `{url}` over TLS: {problem}")]
+    #[diagnostic(code(quiesce::es::tls))]
+    Tls {
+        url: String,
+        problem: super::TlsProblem,
+        #[help]
+        help: String,
+    },
+
+    #[error("`{endpoint}` answered more than quiesce reads from one answer ({}{})", limit / (1024 * 1024), " MiB")]
+    #[diagnostic(
+        code(quiesce::es::too_large),
+        help(
+            "quiesce reads at most 128 MiB of one answer, several times the stats of 10,000 jobs; a longer answer (or one that announces it) is not an Elasticsearch answer quiesce asked for: check that the URL points at Elasticsearch and not at a proxy or another service."
+        )
+    )]
+    TooLarge {
+        endpoint: &'static str,
+        /// The `Content-Length` the server announced, when it did.
+        announced: Option<u64>,
+        limit: u64,
+    },
+
     #[error("`{endpoint}` got no answer within {after:?}")]
     #[diagnostic(
         code(quiesce::es::timeout),
@@ -239,6 +262,8 @@ impl Error {
             Error::Api { status, .. } => matches!(status, 429 | 502 | 503 | 504),
             Error::InvalidUrl { .. }
             | Error::CaCert { .. }
+            | Error::Tls { .. }
+            | Error::TooLarge { .. }
             | Error::NotElasticsearch { .. }
             | Error::Decode { .. } => false,
         }

@@ -10,9 +10,11 @@ mod error;
 mod exchange;
 pub(crate) mod request;
 mod time;
+mod tls;
 pub(crate) mod types;
 
-pub(crate) use auth::{ApiKey, Credentials};
+pub(crate) use auth::{ApiKey, Credentials, Part, problem as credential_problem};
 pub(crate) use client::{Connection, EsClient, check_ca_cert};
 pub(crate) use error::{Error, EsErrorBody};
 pub(crate) use exchange::{Exchange, ExchangeObserver, Observer};
+pub(crate) use tls::TlsProblem;

@@ -20,9 +20,11 @@ pub(crate) struct Request {
     pub path: String,
     pub query: Vec<(&'static str, String)>,
     pub body: Option<Value>,
-    /// How long Elasticsearch itself may wait before answering (the `timeout` we send); the
-    /// HTTP deadline must be longer than this.
+    /// How long Elasticsearch itself may wait before answering (the `timeout` we send).
     pub server_wait: Option<Duration>,
+    /// How long the client waits for the whole answer: the time left to the step that makes
+    /// the request. `None`: the connection's timeout for plain reads.
+    pub deadline: Option<Duration>,
 }
 
 impl Request {
@@ -34,6 +36,7 @@ impl Request {
             query: Vec::new(),
             body: None,
             server_wait: None,
+            deadline: None,
         }
     }
 
@@ -53,11 +56,24 @@ impl Request {
         format!("{}?{query}", self.path)
     }
 
-    fn timeout(self, wait: Duration) -> Request {
+    /// A request that makes Elasticsearch wait, with `left` to go before the caller gives up:
+    /// the client waits `left` at most, and Elasticsearch is asked to answer a little before
+    /// ([`server_share`]), so that its own timeout answer arrives while someone listens.
+    fn within(self, left: Duration) -> Request {
+        let wait = server_share(left);
         let mut request = self.param("timeout", es_time(wait));
         request.server_wait = Some(wait);
+        request.deadline = Some(left);
         request
     }
+}
+
+/// The part of `left` Elasticsearch may wait before answering: a tenth less, and never more
+/// than 5 s less, than what the client waits.
+pub(crate) fn server_share(left: Duration) -> Duration {
+    let margin = (left / 10).min(Duration::from_secs(5));
+    // Whole milliseconds: the `timeout` parameter carries no finer unit.
+    Duration::from_millis(u64::try_from((left - margin).as_millis()).unwrap_or(u64::MAX))
 }
 
 /// `GET /`: cluster name and version; the product check.
@@ -118,30 +134,31 @@ pub(crate) enum Force {
 }
 
 /// `POST /_ml/datafeeds/<id>/_stop`.
-pub(crate) fn stop_datafeed(id: &str, force: Force, wait: Duration) -> Request {
+pub(crate) fn stop_datafeed(id: &str, force: Force, left: Duration) -> Request {
     Request::new(
         "ml.stop_datafeed",
         Method::POST,
         format!("/_ml/datafeeds/{id}/_stop"),
     )
     .param("force", force == Force::Yes)
-    .timeout(wait)
+    .within(left)
 }
 
 /// `POST /_ml/anomaly_detectors/<id>/_close`.
-pub(crate) fn close_job(id: &str, force: Force, wait: Duration) -> Request {
+pub(crate) fn close_job(id: &str, force: Force, left: Duration) -> Request {
     Request::new(
         "ml.close_job",
         Method::POST,
         format!("/_ml/anomaly_detectors/{id}/_close"),
     )
     .param("force", force == Force::Yes)
-    .timeout(wait)
+    .within(left)
 }
 
 /// `POST /_ml/anomaly_detectors/<id>/_open`. The timeout travels in the body: the current
 /// REST spec lists no query parameters for this endpoint, and every version reads the body.
-pub(crate) fn open_job(id: &str, wait: Duration) -> Request {
+pub(crate) fn open_job(id: &str, left: Duration) -> Request {
+    let wait = server_share(left);
     let mut request = Request::new(
         "ml.open_job",
         Method::POST,
@@ -149,29 +166,30 @@ pub(crate) fn open_job(id: &str, wait: Duration) -> Request {
     );
     request.body = Some(json!({ "timeout": es_time(wait) }));
     request.server_wait = Some(wait);
+    request.deadline = Some(left);
     request
 }
 
 /// `POST /_ml/datafeeds/<id>/_start`, real-time: no `start` (Elasticsearch continues 1 ms after
 /// the last processed record) and no `end`.
-pub(crate) fn start_datafeed(id: &str, wait: Duration) -> Request {
+pub(crate) fn start_datafeed(id: &str, left: Duration) -> Request {
     Request::new(
         "ml.start_datafeed",
         Method::POST,
         format!("/_ml/datafeeds/{id}/_start"),
     )
-    .timeout(wait)
+    .within(left)
 }
 
 /// `POST /_ml/set_upgrade_mode?enabled=<bool>`.
-pub(crate) fn set_upgrade_mode(enabled: bool, wait: Duration) -> Request {
+pub(crate) fn set_upgrade_mode(enabled: bool, left: Duration) -> Request {
     Request::new(
         "ml.set_upgrade_mode",
         Method::POST,
         "/_ml/set_upgrade_mode".into(),
     )
     .param("enabled", enabled)
-    .timeout(wait)
+    .within(left)
 }
 
 /// `POST /_security/user/_has_privileges` for cluster privileges.

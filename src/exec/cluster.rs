@@ -18,14 +18,15 @@ use super::event::{Observation, TargetState};
 /// What a step needs of the cluster.
 pub(crate) trait Cluster: Send + Sync + 'static {
     /// Asks for the step's change: stop a datafeed or close a job (with `force=true` when
-    /// `forced`), open a job, start a datafeed, switch upgrade mode. Elasticsearch waits up to
-    /// `wait` for the state before it answers.
+    /// `forced`), open a job, start a datafeed, switch upgrade mode. `left` is the time left to
+    /// the step: the request carries it (Elasticsearch's `timeout`, a little less, and the
+    /// client's own deadline).
     fn request(
         &self,
         action: Action,
         target: &str,
         forced: bool,
-        wait: Duration,
+        left: Duration,
     ) -> impl Future<Output = Result<(), es::Error>> + Send;
 
     /// What stats say of the step's target now; `None` when it is not there (deleted).
@@ -42,16 +43,16 @@ impl Cluster for EsClient {
         action: Action,
         target: &str,
         forced: bool,
-        wait: Duration,
+        left: Duration,
     ) -> Result<(), es::Error> {
         let force = if forced { Force::Yes } else { Force::No };
         match action {
-            Action::StopDatafeed => self.stop_datafeed(target, force, wait).await,
-            Action::CloseJob => self.close_job(target, force, wait).await,
-            Action::OpenJob => self.open_job(target, wait).await,
-            Action::StartDatafeed => self.start_datafeed(target, wait).await,
-            Action::EnableUpgradeMode => self.set_upgrade_mode(true, wait).await,
-            Action::DisableUpgradeMode => self.set_upgrade_mode(false, wait).await,
+            Action::StopDatafeed => self.stop_datafeed(target, force, left).await,
+            Action::CloseJob => self.close_job(target, force, left).await,
+            Action::OpenJob => self.open_job(target, left).await,
+            Action::StartDatafeed => self.start_datafeed(target, left).await,
+            Action::EnableUpgradeMode => self.set_upgrade_mode(true, left).await,
+            Action::DisableUpgradeMode => self.set_upgrade_mode(false, left).await,
         }
     }
 

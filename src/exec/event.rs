@@ -15,8 +15,10 @@ use crate::plan::{Action, StepView};
 
 /// Bumped whenever the JSON form of events changes incompatibly. 2: step events carry their
 /// action, target and playbook place; skip reasons, escalations and errors are data; steps can
-/// end interrupted or abandoned. Journals of version 1 are still read (`journal::v1`).
-pub(crate) const EVENT_FORMAT_VERSION: u32 = 2;
+/// end interrupted or abandoned. 3: `step_read_failed` (a read of the state failed; it uses no
+/// attempt), the error `unconfirmed`, and a step timeout's `observed` may be absent. Journals
+/// of version 1 are still read (`journal::v1`); version 2 events read as version 3 ones.
+pub(crate) const EVENT_FORMAT_VERSION: u32 = 3;
 
 /// One thing that happened, with when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +68,9 @@ pub(crate) enum EventKind {
         cluster: String,
         steps: usize,
         concurrency: usize,
+        /// Where the run's journal is (what `quiesce resume` needs to find it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        journal: Option<String>,
     },
     /// An attempt of a step began: its request is on its way (attempt 1 is the first).
     StepStarted {
@@ -85,6 +90,15 @@ pub(crate) enum EventKind {
         #[serde(flatten)]
         step: StepRef,
         attempt: u32,
+        error: StepError,
+        #[serde(rename = "retry_in_ms", with = "opt_millis", default)]
+        retry_in: Option<Duration>,
+    },
+    /// A read of the step's target state (stats) failed. It uses no attempt: reads have a budget
+    /// of their own. `retry_in` is set when another read will follow.
+    StepReadFailed {
+        #[serde(flatten)]
+        step: StepRef,
         error: StepError,
         #[serde(rename = "retry_in_ms", with = "opt_millis", default)]
         retry_in: Option<Duration>,
@@ -151,6 +165,7 @@ impl EventKind {
             EventKind::StepStarted { step, .. }
             | EventKind::StepWaiting { step, .. }
             | EventKind::StepAttemptFailed { step, .. }
+            | EventKind::StepReadFailed { step, .. }
             | EventKind::StepEscalated { step, .. }
             | EventKind::StepSucceeded { step, .. }
             | EventKind::StepFailed { step, .. }
@@ -256,12 +271,16 @@ pub(crate) enum StepError {
     /// The answer could not be used (not Elasticsearch, unreadable body).
     Client { reason: String },
     /// The step timeout passed before stats showed the state (and force was not allowed, or
-    /// did not help).
+    /// did not help). `observed` is what stats said last; absent when no read answered in time.
     StepTimeout {
         #[serde(rename = "timeout_ms", with = "millis")]
         timeout: Duration,
-        observed: Observation,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        observed: Option<Observation>,
     },
+    /// The state could not be read (`reads` reads failed in a row, the last with `cause`), so
+    /// whether the target got there is not known.
+    Unconfirmed { reads: u32, cause: Box<StepError> },
     /// An open of a `failed` job: it must be closed with force first.
     JobFailed { observed: Observation },
     /// The target is no longer in stats: deleted meanwhile.

@@ -24,6 +24,9 @@ pub(super) enum Reply {
     Refuse(u16, &'static str, &'static str),
     /// No answer in time (a retryable timeout).
     NoAnswer,
+    /// Carried out, but the answer was lost on the way back (a connection dropped after the
+    /// fact): a retryable failure although the change was made.
+    LostAnswer,
     /// No answer for a day: the request hangs until abandoned. (A day, not forever, so that a
     /// broken abandon fails its test on the paused clock instead of hanging it.)
     Hang,
@@ -37,6 +40,8 @@ pub(super) struct Request {
     pub action: Action,
     pub target: String,
     pub forced: bool,
+    /// The time left that the request carried (Elasticsearch's `timeout`, the client's).
+    pub wait: Duration,
 }
 
 #[derive(Debug)]
@@ -46,6 +51,8 @@ struct Target {
     settles: Option<(TargetState, Instant)>,
     /// A stop or close leaves it stopping or closing until a forced one.
     stuck: bool,
+    /// When the job fails by itself (its process dies), whatever it was doing.
+    fails: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -53,6 +60,10 @@ struct Inner {
     origin: Instant,
     targets: HashMap<String, Target>,
     replies: HashMap<(Action, String), VecDeque<Reply>>,
+    /// What the next reads of a target's stats get instead of its state.
+    read_replies: HashMap<String, VecDeque<Reply>>,
+    /// Reads of stats, by target.
+    reads: HashMap<String, usize>,
     /// How long a request takes to answer.
     latency: HashMap<String, Duration>,
     /// How long a transition takes after the request was answered.
@@ -73,6 +84,8 @@ impl FakeCluster {
             origin: Instant::now(),
             targets: HashMap::new(),
             replies: HashMap::new(),
+            read_replies: HashMap::new(),
+            reads: HashMap::new(),
             latency: HashMap::new(),
             settle: HashMap::new(),
             stats_latency: HashMap::new(),
@@ -94,6 +107,7 @@ impl FakeCluster {
                 state,
                 settles: None,
                 stuck: false,
+                fails: None,
             },
         );
         self
@@ -135,6 +149,30 @@ impl FakeCluster {
         self
     }
 
+    /// Job `target` fails by itself `after` from now, as when its process dies: its state
+    /// becomes `failed` whatever it was doing.
+    pub(super) fn fails_after(self, target: &str, after: Duration) -> FakeCluster {
+        if let Some(t) = self.inner().targets.get_mut(target) {
+            t.fails = Some(Instant::now() + after);
+        }
+        self
+    }
+
+    /// The next reads of `target`'s stats get these replies, in order, instead of its state.
+    pub(super) fn read_replies(self, target: &str, replies: &[Reply]) -> FakeCluster {
+        self.inner()
+            .read_replies
+            .entry(target.to_owned())
+            .or_default()
+            .extend(replies.iter().cloned());
+        self
+    }
+
+    /// How many times `target`'s stats were read.
+    pub(super) fn reads_of(&self, target: &str) -> usize {
+        self.inner().reads.get(target).copied().unwrap_or(0)
+    }
+
     /// The next requests of `action` on `target` get these replies, in order.
     pub(super) fn replies(self, action: Action, target: &str, replies: &[Reply]) -> FakeCluster {
         self.inner()
@@ -171,6 +209,13 @@ impl FakeCluster {
 impl Inner {
     fn settle_due(&mut self, now: Instant) {
         for target in self.targets.values_mut() {
+            if let Some(at) = target.fails
+                && now >= at
+            {
+                target.state = TargetState::Failed;
+                target.settles = None;
+                target.fails = None;
+            }
             if let Some((state, at)) = target.settles
                 && now >= at
             {
@@ -210,7 +255,8 @@ impl Inner {
         }
         match moving {
             Some(moving) if target.stuck && !forced => target.state = moving,
-            Some(moving) if !settle.is_zero() => {
+            // A forced stop or close skips the flush and the snapshot: it is done at once.
+            Some(moving) if !settle.is_zero() && !forced => {
                 target.state = moving;
                 target.settles = Some((wanted, now + settle));
             }
@@ -262,6 +308,7 @@ impl Cluster for FakeCluster {
                 action,
                 target: target.to_owned(),
                 forced,
+                wait,
             });
             inner.in_flight += 1;
             inner.peak = inner.peak.max(inner.in_flight);
@@ -284,6 +331,14 @@ impl Cluster for FakeCluster {
                 endpoint: "fake",
                 after: wait,
             }),
+            Some(Reply::LostAnswer) => {
+                self.inner()
+                    .carry_out(action, target, forced)
+                    .and(Err(es::Error::Timeout {
+                        endpoint: "fake",
+                        after: wait,
+                    }))
+            }
             Some(Reply::Hang) => {
                 tokio::time::sleep(Duration::from_secs(86_400)).await;
                 Err(es::Error::Timeout {
@@ -302,9 +357,32 @@ impl Cluster for FakeCluster {
         action: Action,
         target: &str,
     ) -> Result<Option<Observation>, es::Error> {
-        let latency = self.inner().stats_latency.get(target).copied();
+        let (latency, reply) = {
+            let mut inner = self.inner();
+            *inner.reads.entry(target.to_owned()).or_default() += 1;
+            let reply = inner
+                .read_replies
+                .get_mut(target)
+                .and_then(VecDeque::pop_front);
+            (inner.stats_latency.get(target).copied(), reply)
+        };
         if let Some(latency) = latency {
             tokio::time::sleep(latency).await;
+        }
+        match reply {
+            Some(Reply::Refuse(status, error_type, reason)) => {
+                return Err(refusal(status, error_type, reason));
+            }
+            Some(Reply::NoAnswer | Reply::LostAnswer) => {
+                return Err(es::Error::Timeout {
+                    endpoint: "fake",
+                    after: Duration::from_secs(60),
+                });
+            }
+            Some(Reply::Hang) => {
+                tokio::time::sleep(Duration::from_secs(86_400)).await;
+            }
+            None => {}
         }
         let mut inner = self.inner();
         inner.settle_due(Instant::now());

@@ -30,6 +30,7 @@ pub(crate) use event::{
     RunStats, SkipReason, StepError, StepNo, StepRef, Success,
 };
 pub(crate) use interrupt::Interrupts;
+pub(crate) use retry::Backoff;
 pub(crate) use scheduler::{RunOptions, execute};
 #[cfg(test)]
 pub(crate) use {event::TargetState, scheduler::RunOutcome};

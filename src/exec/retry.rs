@@ -37,6 +37,11 @@ impl Backoff {
         self.made
     }
 
+    /// Starts the schedule over, as after a success that ends a run of failures.
+    pub(crate) fn reset(&mut self) {
+        self.made = 0;
+    }
+
     /// Attempts made so far.
     pub(crate) fn made(&self) -> u32 {
         self.made

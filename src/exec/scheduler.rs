@@ -36,6 +36,8 @@ pub(crate) struct RunOptions {
     pub interrupts: Interrupts,
     /// Seeds the retry jitter.
     pub seed: u64,
+    /// Where the run's journal is, for the reporters.
+    pub journal: Option<String>,
 }
 
 /// How the run ended.
@@ -99,6 +101,7 @@ pub(crate) async fn execute<C: Cluster>(
         cluster: options.cluster.clone(),
         steps: n,
         concurrency,
+        journal: options.journal.clone(),
     });
     for no in 1..=n {
         if dispatcher.waiting_on[no - 1] == 0 {

@@ -1,6 +1,13 @@
 //! Running one step: observe, request, confirm through stats, retry what is worth retrying,
 //! escalate to force when the settings allow it, and stop as the [`Interrupts`] say.
 //!
+//! A step fails only when its target did not reach its state: a request that failed for the
+//! last time is followed by one more look, and a target found there is a success. Requests
+//! (attempts) and reads of the state each have a budget of `retry.attempts`: a read that fails
+//! uses no attempt. Nothing outlives the step's deadline: every request carries the time left,
+//! and no request, read or pause is waited for past it; only one last look at the state, of at
+//! most [`LAST_LOOK`], follows it.
+//!
 //! Owns the step's life and the facts its events carry. Must never print, never word anything
 //! (events hold data; `report` chooses the words), never touch the run state (the scheduler
 //! owns it: workers only do I/O and report through [`Emit`]), and never count an HTTP 200 as
@@ -26,11 +33,12 @@ use super::retry::Backoff;
 /// What a worker tells the scheduler while it runs.
 pub(crate) type Emit = mpsc::UnboundedSender<EventKind>;
 
-/// How a step ended, with the attempts it took.
+/// How a step ended, with the requests it made.
 #[derive(Debug)]
 pub(crate) struct StepResult {
     pub step: StepRef,
     pub end: End,
+    /// Requests made (attempts), the first included; reads of the state are not attempts.
     pub attempts: u32,
     pub duration: Duration,
 }
@@ -90,6 +98,8 @@ enum Progress {
     Settling,
     /// Needs the request.
     Away,
+    /// A close of a job that is `failed`: only a forced close moves it, at once.
+    NeedsForce,
     /// Cannot get there.
     Blocked(StepError),
 }
@@ -112,6 +122,7 @@ fn progress(action: Action, observed: Option<&Observation>) -> Progress {
         | (Action::CloseJob, S::Closing)
         | (Action::OpenJob, S::Opening) => Progress::Moving,
         (Action::StartDatafeed, S::Stopping) | (Action::OpenJob, S::Closing) => Progress::Settling,
+        (Action::CloseJob, S::Failed) => Progress::NeedsForce,
         (Action::OpenJob, S::Failed) => Progress::Blocked(StepError::JobFailed {
             observed: observation.clone(),
         }),
@@ -121,18 +132,70 @@ fn progress(action: Action, observed: Option<&Observation>) -> Progress {
 
 const POLL_START: Duration = Duration::from_millis(50);
 const POLL_MAX: Duration = Duration::from_secs(2);
+/// The longest a step waits, past its deadline, for one last look at its target's state: so
+/// that a failure says what stats show then, and a target that got there is not reported failed.
+const LAST_LOOK: Duration = Duration::from_secs(5);
+
+/// A step's schedule and what it has learnt so far; [`Worker::drive`] moves it along.
+struct Course {
+    /// Requests (attempts): each is a change asked of the cluster.
+    requests: Backoff,
+    /// Reads of the target's state that failed in a row; reset by every read that answers.
+    reads: Backoff,
+    deadline: Instant,
+    /// Requests go out with `force=true`.
+    forced: bool,
+    /// A forced request was accepted.
+    forced_accepted: bool,
+    /// Set by an escalation: the next round makes the forced request whatever the state.
+    force_now: bool,
+    /// Set when a request failed and its back-off has passed: request again as soon as the
+    /// resource is still away, rather than waiting as for a transition already under way.
+    retry_due: bool,
+    /// No request may follow (the attempts are used up, or the cluster refused for good):
+    /// why. The step still ends as the state says: reached is a success.
+    no_more: Option<StepError>,
+    poll: Duration,
+    /// What stats showed last.
+    seen: Option<Observation>,
+}
+
+impl Course {
+    /// The success of a step whose target is there: changed when it made a request.
+    fn success(&self) -> Success {
+        if self.requests.made() == 0 {
+            Success::AlreadyInState
+        } else {
+            Success::Changed
+        }
+    }
+}
 
 impl<C: Cluster> Worker<C> {
     pub(crate) async fn run(self, step: StepView) -> StepResult {
         let started = Instant::now();
-        let mut backoff = Backoff::new(
-            u32::try_from(self.settings.retry_attempts).unwrap_or(u32::MAX),
-            Duration::from_millis(self.settings.initial_backoff_ms),
-            Duration::from_millis(self.settings.max_backoff_ms),
-            self.seed ^ (step.id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-        );
+        let schedule = |salt: u64| {
+            Backoff::new(
+                u32::try_from(self.settings.retry_attempts).unwrap_or(u32::MAX),
+                Duration::from_millis(self.settings.initial_backoff_ms),
+                Duration::from_millis(self.settings.max_backoff_ms),
+                self.seed ^ (step.id as u64 ^ salt).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            )
+        };
+        let mut course = Course {
+            requests: schedule(0),
+            reads: schedule(0x5EAD),
+            deadline: started + self.step_timeout(),
+            forced: false,
+            forced_accepted: false,
+            force_now: false,
+            retry_due: false,
+            no_more: None,
+            poll: POLL_START,
+            seen: None,
+        };
         let about = StepRef::from(&step);
-        let end = match self.drive(&step, &about, &mut backoff, started).await {
+        let end = match self.drive(&step, &about, &mut course).await {
             Ok(success) => End::Succeeded(success),
             Err(Halt::Failed(error)) => End::Failed(error),
             Err(Halt::Interrupted) => End::Interrupted,
@@ -141,7 +204,7 @@ impl<C: Cluster> Worker<C> {
         StepResult {
             step: about,
             end,
-            attempts: backoff.made(),
+            attempts: course.requests.made(),
             duration: started.elapsed(),
         }
     }
@@ -159,131 +222,165 @@ impl<C: Cluster> Worker<C> {
         &self,
         step: &StepView,
         about: &StepRef,
-        backoff: &mut Backoff,
-        started: Instant,
+        course: &mut Course,
     ) -> Result<Success, Halt> {
-        let mut deadline = started + self.step_timeout();
-        let mut forced = step.force == Force::RequiredAllowed;
-        if forced {
+        if step.force == Force::RequiredAllowed {
+            course.forced = true;
             self.escalated(about, Escalation::FailedJob);
         }
-        let mut calls = 0u32;
-        let mut poll = POLL_START;
-        // Set by an escalation: the next round makes the forced request whatever the state.
-        let mut force_now = false;
-        // Set when a request failed and its back-off has passed: request again as soon as the
-        // resource is still away, rather than waiting as for a transition already under way.
-        let mut retry_due = false;
         loop {
-            let observed = match self
-                .abandonable(self.cluster.observe(step.action, &step.target))
-                .await?
-            {
-                Ok(observed) => observed,
-                Err(err) => {
-                    // A failed observation uses up an attempt too, so that a cluster that stays
-                    // unreachable ends the step.
-                    backoff.attempt();
-                    self.failed_attempt(about, backoff, &err).await?;
+            // Look at the target, within the step's deadline.
+            let read = self
+                .abandonable(tokio::time::timeout_at(
+                    course.deadline,
+                    self.cluster.observe(step.action, &step.target),
+                ))
+                .await?;
+            let observed = match read {
+                Ok(Ok(observed)) => {
+                    course.reads.reset();
+                    course.seen.clone_from(&observed);
+                    observed
+                }
+                Ok(Err(err)) => {
+                    self.failed_read(about, course, &err).await?;
+                    continue;
+                }
+                // The deadline passed while stats were being read.
+                Err(_) => {
+                    if let Some(success) = self.timed_out(step, about, course, false).await? {
+                        return Ok(success);
+                    }
                     continue;
                 }
             };
             let progress = progress(step.action, observed.as_ref());
-            match progress {
-                Progress::Reached => {
-                    return Ok(if calls == 0 {
-                        Success::AlreadyInState
-                    } else {
-                        Success::Changed
-                    });
+            let now = Instant::now();
+            let request_now = match &progress {
+                Progress::Reached => return Ok(course.success()),
+                Progress::Blocked(error) => return Err(error.clone().into()),
+                // A failed job: force it at once when allowed; otherwise the request gets
+                // Elasticsearch's refusal, which says so.
+                Progress::NeedsForce => !course.forced_accepted,
+                Progress::Away => {
+                    course.force_now
+                        || course.requests.made() == 0
+                        || course.retry_due
+                        || course.poll >= POLL_MAX
+                        || now >= course.deadline
                 }
-                Progress::Blocked(error) => return Err(Halt::Failed(error)),
-                Progress::Away | Progress::Moving
-                    if force_now
-                        || (progress == Progress::Away
-                            && (calls == 0
-                                || retry_due
-                                || poll >= POLL_MAX
-                                || Instant::now() >= deadline)) =>
+                Progress::Moving => course.force_now,
+                Progress::Settling => false,
+            };
+            if matches!(progress, Progress::Away | Progress::NeedsForce)
+                && let Some(error) = course.no_more.take()
+            {
+                // Still not there, and no request may follow: that is the step's failure.
+                return Err(error.into());
+            }
+            if request_now {
+                // First request, a forced one after an escalation, or the resource went back (a
+                // close that was lost): request (again). Never after an interrupt.
+                if self.interrupts.is_stopping() {
+                    return Err(Halt::Interrupted);
+                }
+                if progress == Progress::NeedsForce
+                    && !course.forced
+                    && self.settings.force == ForcePolicy::AfterTimeout
                 {
-                    // First request, a forced request after an escalation, or the resource went
-                    // back (a close that was lost): request (again). Never after an interrupt.
-                    if self.interrupts.is_stopping() {
-                        return Err(Halt::Interrupted);
-                    }
-                    if Instant::now() >= deadline && !force_now {
-                        self.timed_out(step, about, observed.as_ref(), &mut forced, &mut deadline)?;
-                    }
-                    force_now = false;
-                    retry_due = false;
-                    let attempt = backoff.attempt();
-                    calls += 1;
-                    self.emit(EventKind::StepStarted {
-                        step: about.clone(),
-                        attempt,
-                    });
-                    let remaining = deadline.saturating_duration_since(Instant::now());
-                    let request = self.cluster.request(
-                        step.action,
-                        &step.target,
-                        forced,
-                        remaining.max(Duration::from_secs(1)),
-                    );
-                    match self.abandonable(request).await? {
-                        Ok(()) => {
-                            poll = POLL_START;
-                            if let Some(observed) = observed {
-                                self.emit(EventKind::StepWaiting {
-                                    step: about.clone(),
-                                    observed: observed.state,
-                                });
-                            }
-                            // Elasticsearch answers these requests once the state is reached (or
-                            // its own wait ran out): confirm at once rather than after a pause.
-                            continue;
-                        }
-                        Err(err) if err.is_still_in_progress() => poll = POLL_START,
-                        // Already where an open or start would take it (or on its way): the
-                        // next observation decides.
-                        Err(err) if err.is_already_opened() || err.is_already_started() => {
-                            poll = POLL_START;
-                        }
-                        Err(err) if step.action == Action::CloseJob && err.needs_force_close() => {
-                            if self.settings.force == ForcePolicy::Never {
-                                let error = match step_error(&err) {
-                                    StepError::Elasticsearch(answer) => {
-                                        StepError::ForceNotAllowed(answer)
-                                    }
-                                    other => other,
-                                };
-                                return Err(error.into());
-                            }
-                            if forced {
-                                return Err(step_error(&err).into());
-                            }
-                            forced = true;
-                            self.escalated(about, Escalation::FailedJob);
-                            continue;
-                        }
-                        Err(err) => {
-                            self.failed_attempt(about, backoff, &err).await?;
-                            retry_due = true;
-                            continue;
-                        }
-                    }
+                    course.forced = true;
+                    self.escalated(about, Escalation::FailedJob);
                 }
-                Progress::Moving | Progress::Settling | Progress::Away => {
-                    if Instant::now() >= deadline {
-                        self.timed_out(step, about, observed.as_ref(), &mut forced, &mut deadline)?;
-                        // Escalated: the next round makes the forced request.
-                        force_now = true;
-                        continue;
-                    }
+                if now >= course.deadline
+                    && !course.force_now
+                    && let Some(success) = self.timed_out(step, about, course, true).await?
+                {
+                    return Ok(success);
+                }
+                course.force_now = false;
+                course.retry_due = false;
+                self.request(step, about, course, observed.as_ref()).await?;
+                continue;
+            }
+            if now >= course.deadline {
+                if let Some(success) = self.timed_out(step, about, course, true).await? {
+                    return Ok(success);
+                }
+                continue;
+            }
+            self.wait(course.poll, course.deadline).await?;
+            course.poll = (course.poll.mul_f32(1.5)).min(POLL_MAX);
+        }
+    }
+
+    /// Makes the step's request, carrying the time left before the deadline; the step does not
+    /// wait for an answer past it.
+    async fn request(
+        &self,
+        step: &StepView,
+        about: &StepRef,
+        course: &mut Course,
+        observed: Option<&Observation>,
+    ) -> Result<(), Halt> {
+        let left = course.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            // No time left to ask anything: the next round escalates or fails.
+            return Ok(());
+        }
+        let attempt = course.requests.attempt();
+        self.emit(EventKind::StepStarted {
+            step: about.clone(),
+            attempt,
+        });
+        let request = self
+            .cluster
+            .request(step.action, &step.target, course.forced, left);
+        // The deadline passed with the request in flight: the next round escalates or fails
+        // with what stats say.
+        let Ok(answer) = self
+            .abandonable(tokio::time::timeout_at(course.deadline, request))
+            .await?
+        else {
+            return Ok(());
+        };
+        course.poll = POLL_START;
+        match answer {
+            Ok(()) => {
+                if course.forced {
+                    course.forced_accepted = true;
+                }
+                if let Some(observed) = observed {
+                    self.emit(EventKind::StepWaiting {
+                        step: about.clone(),
+                        observed: observed.state,
+                    });
+                }
+                // Elasticsearch answers these requests once the state is reached (or its own
+                // wait ran out): confirm at once rather than after a pause.
+            }
+            Err(err) if err.is_still_in_progress() => {}
+            // Already where an open or start would take it (or on its way): the next
+            // observation decides.
+            Err(err) if err.is_already_opened() || err.is_already_started() => {}
+            Err(err) if step.action == Action::CloseJob && err.needs_force_close() => {
+                if self.settings.force == ForcePolicy::Never {
+                    course.no_more = Some(match step_error(&err) {
+                        StepError::Elasticsearch(answer) => StepError::ForceNotAllowed(answer),
+                        other => other,
+                    });
+                } else if course.forced {
+                    course.no_more = Some(step_error(&err));
+                } else {
+                    course.forced = true;
+                    course.force_now = true;
+                    self.escalated(about, Escalation::FailedJob);
                 }
             }
-            self.wait(poll).await?;
-            poll = (poll.mul_f32(1.5)).min(POLL_MAX);
+            Err(err) => {
+                self.failed_attempt(about, course, &err).await?;
+            }
         }
+        Ok(())
     }
 
     fn escalated(&self, about: &StepRef, escalation: Escalation) {
@@ -293,85 +390,147 @@ impl<C: Cluster> Worker<C> {
         });
     }
 
-    /// The step's deadline passed while the resource was not there yet: escalate to force when
-    /// allowed (a forced request is a new one: not after an interrupt), otherwise fail with what
-    /// stats say.
-    fn timed_out(
+    /// The step's deadline passed while the resource was not there yet. Unless the caller has
+    /// just looked (`fresh`), one last look at the state (of at most [`LAST_LOOK`]): a target
+    /// that got there is a success. Otherwise escalate to force when allowed (a forced request
+    /// is a new one: not after an interrupt), and return `None` to go on; or fail with what
+    /// stats said last.
+    async fn timed_out(
         &self,
         step: &StepView,
         about: &StepRef,
-        observed: Option<&Observation>,
-        forced: &mut bool,
-        deadline: &mut Instant,
-    ) -> Result<(), Halt> {
-        let Some(observed) = observed else {
-            return Err(StepError::Gone.into());
-        };
+        course: &mut Course,
+        fresh: bool,
+    ) -> Result<Option<Success>, Halt> {
+        if !fresh {
+            let look = self
+                .abandonable(tokio::time::timeout(
+                    LAST_LOOK,
+                    self.cluster.observe(step.action, &step.target),
+                ))
+                .await?;
+            if let Ok(Ok(observed)) = look {
+                if progress(step.action, observed.as_ref()) == Progress::Reached {
+                    return Ok(Some(course.success()));
+                }
+                if observed.is_some() {
+                    course.seen = observed;
+                }
+            }
+        }
         let forceable = matches!(step.action, Action::StopDatafeed | Action::CloseJob);
-        if forceable && !*forced && self.settings.force == ForcePolicy::AfterTimeout {
+        if forceable && !course.forced && self.settings.force == ForcePolicy::AfterTimeout {
             if self.interrupts.is_stopping() {
                 return Err(Halt::Interrupted);
             }
-            *forced = true;
-            *deadline = Instant::now() + self.step_timeout();
+            let Some(observed) = &course.seen else {
+                return Err(self.timeout_error(course).into());
+            };
+            let state = observed.state;
+            course.forced = true;
+            course.force_now = true;
+            course.no_more = None;
+            course.deadline = Instant::now() + self.step_timeout();
             self.escalated(
                 about,
                 Escalation::AfterTimeout {
-                    state: observed.state,
+                    state,
                     timeout: self.step_timeout(),
                 },
             );
-            return Ok(());
+            return Ok(None);
         }
-        Err(StepError::StepTimeout {
-            timeout: self.step_timeout(),
-            observed: observed.clone(),
-        }
-        .into())
+        Err(self.timeout_error(course).into())
     }
 
-    /// Reports a failed attempt; backs off and returns `Ok` when another attempt follows.
-    /// After the first interrupt none does: the step ends interrupted.
+    fn timeout_error(&self, course: &Course) -> StepError {
+        StepError::StepTimeout {
+            timeout: self.step_timeout(),
+            observed: course.seen.clone(),
+        }
+    }
+
+    /// Reports a failed request; backs off when another attempt follows. Otherwise no request
+    /// may follow, and the next look at the state decides. After the first interrupt none
+    /// does: the step ends interrupted.
     async fn failed_attempt(
         &self,
         about: &StepRef,
-        backoff: &mut Backoff,
+        course: &mut Course,
         err: &es::Error,
     ) -> Result<(), Halt> {
         let error = step_error(err);
         let next = if err.is_retryable() {
-            backoff.next_delay(err.retry_after())
+            course.requests.next_delay(err.retry_after())
         } else {
             None
         };
         let stopping = self.interrupts.is_stopping();
         self.emit(EventKind::StepAttemptFailed {
             step: about.clone(),
-            attempt: backoff.made(),
+            attempt: course.requests.made(),
             error: error.clone(),
             retry_in: next.filter(|_| !stopping),
         });
         match next {
             // After an interrupt the back-off ends at once, and the step with it.
-            Some(delay) => self.back_off(delay).await,
-            None => Err(Halt::Failed(error)),
+            Some(delay) => {
+                self.back_off(delay, course.deadline).await?;
+                course.retry_due = true;
+            }
+            None => course.no_more = Some(error),
+        }
+        Ok(())
+    }
+
+    /// Reports a failed read of the target's state; backs off and returns `Ok` when another
+    /// read follows (reads have a budget of their own: a read that fails uses no attempt).
+    /// Reading changes nothing, so a step in flight goes on reading after the first interrupt.
+    async fn failed_read(
+        &self,
+        about: &StepRef,
+        course: &mut Course,
+        err: &es::Error,
+    ) -> Result<(), Halt> {
+        let error = step_error(err);
+        course.reads.attempt();
+        let next = if err.is_retryable() {
+            course.reads.next_delay(err.retry_after())
+        } else {
+            None
+        };
+        self.emit(EventKind::StepReadFailed {
+            step: about.clone(),
+            error: error.clone(),
+            retry_in: next,
+        });
+        match next {
+            Some(delay) => self.wait(delay, course.deadline).await,
+            None => Err(StepError::Unconfirmed {
+                reads: course.reads.made(),
+                cause: Box::new(error),
+            }
+            .into()),
         }
     }
 
-    /// The wait between attempts: an interrupt ends it, and the step with it.
-    async fn back_off(&self, delay: Duration) -> Result<(), Halt> {
+    /// The wait between attempts, cut short at the deadline: an interrupt ends it, and the step
+    /// with it.
+    async fn back_off(&self, delay: Duration, deadline: Instant) -> Result<(), Halt> {
+        let until = (Instant::now() + delay).min(deadline);
         tokio::select! {
             biased;
             () = self.interrupts.abandoning() => Err(Halt::Abandoned),
             () = self.interrupts.stopping() => Err(Halt::Interrupted),
-            () = tokio::time::sleep(delay) => Ok(()),
+            () = tokio::time::sleep_until(until) => Ok(()),
         }
     }
 
-    /// The pause between two looks at a transition under way: only abandoning ends it, since a
-    /// step in flight finishes after the first interrupt.
-    async fn wait(&self, pause: Duration) -> Result<(), Halt> {
-        self.abandonable(tokio::time::sleep(pause)).await
+    /// The pause between two looks at a transition under way, cut short at the deadline: only
+    /// abandoning ends it, since a step in flight finishes after the first interrupt.
+    async fn wait(&self, pause: Duration, deadline: Instant) -> Result<(), Halt> {
+        let until = (Instant::now() + pause).min(deadline);
+        self.abandonable(tokio::time::sleep_until(until)).await
     }
 
     /// `work`, unless the run abandons it first.
@@ -407,6 +566,8 @@ pub(crate) fn step_error(err: &es::Error) -> StepError {
         },
         es::Error::InvalidUrl { .. }
         | es::Error::CaCert { .. }
+        | es::Error::Tls { .. }
+        | es::Error::TooLarge { .. }
         | es::Error::NotElasticsearch { .. }
         | es::Error::Decode { .. } => StepError::Client {
             reason: err.to_string(),

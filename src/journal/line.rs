@@ -12,9 +12,36 @@ use super::write::Header;
 
 /// Bumped whenever a journal line changes incompatibly. 2: events of `exec` format 2 (step
 /// events carry their action and target; reasons, escalations and errors are data), and a
-/// `resumed` line says the format of the lines after it. Format 1 is still read
-/// (`journal::v1`).
-pub(crate) const JOURNAL_FORMAT_VERSION: u32 = 2;
+/// `resumed` line says the format of the lines after it. 3: every line carries its sequence
+/// number `seq` (the count of lines before it, torn ones left out), so that a line deleted
+/// from the middle is noticed; events of `exec` format 3; the header says which embedded
+/// simulator the run was against and which run it reverts. Formats 1 and 2 are still read
+/// (`journal::v1`; format 2 events read as format 3 ones).
+pub(crate) const JOURNAL_FORMAT_VERSION: u32 = 3;
+
+/// The first format whose lines carry `seq`.
+pub(super) const NUMBERED_SINCE: u32 = 3;
+
+/// The longest line quiesce reads: a header holds the plan and the before-state, 20 MB for
+/// 10,000 jobs; 64 MiB leaves room for three times that.
+pub(super) const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
+
+/// A line as written from format 3 on: its sequence number, then the line itself.
+#[derive(Debug, Serialize)]
+pub(super) struct Numbered<'a, L> {
+    pub seq: u64,
+    #[serde(flatten)]
+    pub line: &'a L,
+}
+
+/// A line as read, whatever its format: `seq` is absent before format 3.
+#[derive(Debug, Deserialize)]
+pub(super) struct MaybeNumbered<L> {
+    #[serde(default)]
+    pub seq: Option<u64>,
+    #[serde(flatten)]
+    pub line: L,
+}
 
 /// `E` is the event type of the segment's format.
 #[derive(Debug, Serialize, Deserialize)]

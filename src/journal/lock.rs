@@ -5,6 +5,10 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
+
+/// The most of the lock file read: a holder record is a few hundred bytes, and the file could
+/// have been replaced by something that never ends.
+const MAX_RECORD: u64 = 64 * 1024;
 use std::path::{Path, PathBuf};
 
 use miette::Diagnostic;
@@ -79,7 +83,7 @@ impl StateLock {
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                let _ = file.read_to_string(&mut previous);
+                let _ = (&mut file).take(MAX_RECORD).read_to_string(&mut previous);
                 let holder = serde_json::from_str::<LockHolder>(&previous)
                     .map_or_else(|_| "an unknown process".to_owned(), |h| h.to_string());
                 return Err(LockError::Held {
@@ -89,7 +93,7 @@ impl StateLock {
             }
             Err(TryLockError::Error(err)) => return Err(io(err)),
         }
-        let _ = file.read_to_string(&mut previous);
+        let _ = (&mut file).take(MAX_RECORD).read_to_string(&mut previous);
         let took_over = serde_json::from_str::<LockHolder>(&previous)
             .ok()
             .filter(|h| h.host == host_name() && !process_alive(h.pid));

@@ -1,219 +1,151 @@
 //! Reading journals back, typed, for `runs`, `resume` and `revert`: each line into a [`Line`]
-//! (header, event, resumed), events into `exec`'s [`Event`] (format 2) or [`v1::Event`]
-//! (format 1), and each event into the [`Fact`] the readers need, by an exhaustive match.
+//! (header, event, resumed), events into `exec`'s [`Event`] (formats 2 and 3) or
+//! [`v1::Event`] (format 1), into a [`RunLog`].
 //!
-//! Owns how a journal reads. Must never match event names as text, and never guess: a line it
-//! cannot read is an error (only a torn line, cut short by a crash, is skipped and reported), so
-//! that a renamed event fails a test or a resume loudly instead of resuming wrongly.
+//! Owns how a journal reads, and what it refuses. Must never guess: a line it cannot read is
+//! an error (only a torn line, cut short by a crash, is skipped and reported), so that a
+//! renamed event fails a test or a resume loudly instead of resuming wrongly; and so is a line
+//! missing from the middle (format 3 numbers every line), a format version that does not match
+//! the lines, and a header that names another run than the file. Reading is bounded: a
+//! journal is a regular file of at most 256 MiB, a line at most 64 MiB.
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::error::Category;
 
-use crate::exec::{CancelReason, Event, EventKind, RunStats, StepNo, Success};
-use crate::plan::{Action, PlanView};
+use crate::exec::Event;
+use crate::input::{self, Kind};
 
-use super::line::{JOURNAL_FORMAT_VERSION, Line};
+use super::line::{JOURNAL_FORMAT_VERSION, Line, MAX_LINE_BYTES, MaybeNumbered, NUMBERED_SINCE};
+use super::log::{Recorded, RunLog, Segment};
 use super::v1;
 use super::write::{Header, JournalError, runs_dir};
 
-/// A run as its journal tells it: the header, then one segment per plan executed (the original
-/// and one per `resume`), each with its events.
-#[derive(Debug)]
-pub(crate) struct RunLog {
-    pub path: PathBuf,
-    pub header: Header,
-    pub segments: Vec<Segment>,
-    /// The last line was cut short by a crash (it is ignored).
-    pub torn_tail: bool,
-}
-
-#[derive(Debug)]
-pub(crate) struct Segment {
-    pub plan: PlanView,
-    pub events: Vec<Recorded>,
-}
-
-/// An event as its segment's format recorded it.
-#[derive(Debug)]
-pub(crate) enum Recorded {
-    V1(v1::Event),
-    V2(Event),
-}
-
-impl Recorded {
-    fn fact(&self) -> Option<Fact> {
-        match self {
-            Recorded::V1(event) => event.fact(),
-            Recorded::V2(event) => fact(&event.kind),
-        }
-    }
-}
-
-/// Where one step of a segment got to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum StepStatus {
-    NotStarted,
-    /// Started, with no outcome recorded (the run died meanwhile).
-    InFlight,
-    Changed,
-    AlreadyInState,
-    Failed,
-    /// Stopped between attempts by an interrupt.
-    Interrupted,
-    /// Given up in flight by a second interrupt; the cluster may have completed it since.
-    Abandoned,
-    Skipped,
-}
-
-/// What the readers need of one event, whatever the format that recorded it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Fact {
-    Step(StepNo, StepStatus),
-    /// No new step was to start; `by_signal` unless it was `on_failure: stop`.
-    Cancelled {
-        by_signal: bool,
-    },
-    Finished(RunStats),
-}
-
-/// What a (format 2) event tells the readers.
-fn fact(kind: &EventKind) -> Option<Fact> {
-    let status = match kind {
-        EventKind::RunStarted { .. } => return None,
-        EventKind::RunCancelling { reason } => {
-            return Some(Fact::Cancelled {
-                by_signal: *reason != CancelReason::StepFailed,
-            });
-        }
-        EventKind::RunFinished { stats, .. } => return Some(Fact::Finished(*stats)),
-        EventKind::StepStarted { .. }
-        | EventKind::StepWaiting { .. }
-        | EventKind::StepAttemptFailed { .. }
-        | EventKind::StepEscalated { .. } => StepStatus::InFlight,
-        EventKind::StepSucceeded {
-            outcome: Success::Changed,
-            ..
-        } => StepStatus::Changed,
-        EventKind::StepSucceeded {
-            outcome: Success::AlreadyInState,
-            ..
-        } => StepStatus::AlreadyInState,
-        EventKind::StepFailed { .. } => StepStatus::Failed,
-        EventKind::StepInterrupted { .. } => StepStatus::Interrupted,
-        EventKind::StepAbandoned { .. } => StepStatus::Abandoned,
-        EventKind::StepSkipped { .. } => StepStatus::Skipped,
-    };
-    kind.step().map(|step| Fact::Step(step.no, status))
-}
-
-impl Segment {
-    fn facts(&self) -> Vec<Fact> {
-        self.events.iter().filter_map(Recorded::fact).collect()
-    }
-
-    /// The last recorded status of each step, by 1-based step number.
-    pub(crate) fn statuses(&self) -> Vec<StepStatus> {
-        let mut status = vec![StepStatus::NotStarted; self.plan.steps.len()];
-        for fact in self.facts() {
-            if let Fact::Step(no, now) = fact
-                && let Some(slot) = no.checked_sub(1).and_then(|i| status.get_mut(i))
-            {
-                *slot = now;
-            }
-        }
-        status
-    }
-
-    /// The counts of `run_finished`, when the segment got that far.
-    pub(crate) fn finished(&self) -> Option<RunStats> {
-        self.facts().into_iter().rev().find_map(|fact| match fact {
-            Fact::Finished(stats) => Some(stats),
-            Fact::Step(..) | Fact::Cancelled { .. } => None,
-        })
-    }
-
-    /// Whether the segment was interrupted (a signal arrived).
-    pub(crate) fn interrupted(&self) -> bool {
-        self.facts()
-            .iter()
-            .any(|fact| matches!(fact, Fact::Cancelled { by_signal: true }))
-    }
-}
-
-impl RunLog {
-    /// Whether a step of this run enabled upgrade mode.
-    pub(crate) fn enabled_upgrade_mode(&self) -> bool {
-        self.succeeded(Action::EnableUpgradeMode)
-    }
-
-    /// Whether a step of this run disabled upgrade mode.
-    pub(crate) fn disabled_upgrade_mode(&self) -> bool {
-        self.succeeded(Action::DisableUpgradeMode)
-    }
-
-    fn succeeded(&self, action: Action) -> bool {
-        self.segments.iter().any(|segment| {
-            segment
-                .statuses()
-                .iter()
-                .zip(&segment.plan.steps)
-                .any(|(status, step)| step.action == action && *status == StepStatus::Changed)
-        })
-    }
-
-    /// Every (action, target) any plan of this run contained, first plan first.
-    pub(crate) fn targets(&self) -> Vec<(Action, String)> {
-        let mut out: Vec<(Action, String)> = Vec::new();
-        for segment in &self.segments {
-            for step in &segment.plan.steps {
-                if !out
-                    .iter()
-                    .any(|(a, t)| *a == step.action && *t == step.target)
-                {
-                    out.push((step.action, step.target.clone()));
-                }
-            }
-        }
-        out
-    }
-}
-
 /// One line, read in the format of the segment it belongs to.
-fn parse(line: &str, version: u32) -> Result<Line<Recorded>, serde_json::Error> {
+fn parse(line: &str, version: u32) -> Result<MaybeNumbered<Line<Recorded>>, serde_json::Error> {
     Ok(if version == 1 {
-        serde_json::from_str::<Line<v1::Event>>(line)?.map_event(Recorded::V1)
+        let read: MaybeNumbered<Line<v1::Event>> = serde_json::from_str(line)?;
+        MaybeNumbered {
+            seq: read.seq,
+            line: read.line.map_event(Recorded::V1),
+        }
     } else {
-        serde_json::from_str::<Line<Event>>(line)?.map_event(Recorded::V2)
+        let read: MaybeNumbered<Line<Event>> = serde_json::from_str(line)?;
+        MaybeNumbered {
+            seq: read.seq,
+            line: read.line.map_event(Recorded::Typed),
+        }
     })
 }
 
-/// Reads a journal.
-pub(crate) fn read(path: &Path) -> Result<RunLog, JournalError> {
-    let text = std::fs::read_to_string(path).map_err(|source| JournalError::Read {
+/// Whether a format 1 line is really a later one: every step event of format 2 on names its
+/// action, which format 1 never wrote.
+fn names_an_action(line: &str) -> bool {
+    #[derive(Deserialize)]
+    struct Probe {
+        #[serde(default)]
+        action: Option<IgnoredAny>,
+    }
+    serde_json::from_str::<Probe>(line).is_ok_and(|probe| probe.action.is_some())
+}
+
+/// Whether a line is the start of a resumed segment.
+fn is_resumed(line: &str) -> bool {
+    #[derive(Deserialize)]
+    struct Probe {
+        #[serde(rename = "type")]
+        kind: String,
+    }
+    serde_json::from_str::<Probe>(line).is_ok_and(|probe| probe.kind == "resumed")
+}
+
+/// The lines of a journal, each at most [`MAX_LINE_BYTES`], with whether it ended with a
+/// newline.
+fn lines(path: &Path) -> Result<Vec<(String, bool)>, JournalError> {
+    let file = input::open(path, Kind::Journal)?;
+    let read_error = |source| JournalError::Read {
         path: path.to_owned(),
         source,
-    })?;
+    };
     let corrupt = |reason: String| JournalError::Corrupt {
         path: path.to_owned(),
         reason,
     };
-    let readable = |version: u32| {
+    let mut reader = BufReader::new(file.take(Kind::Journal.limit()));
+    let mut lines = Vec::new();
+    loop {
+        let mut bytes = Vec::new();
+        let max = u64::try_from(MAX_LINE_BYTES).unwrap_or(u64::MAX) + 1;
+        (&mut reader)
+            .take(max)
+            .read_until(b'\n', &mut bytes)
+            .map_err(read_error)?;
+        if bytes.is_empty() {
+            return Ok(lines);
+        }
+        let complete = bytes.last() == Some(&b'\n');
+        if !complete && bytes.len() > MAX_LINE_BYTES {
+            return Err(corrupt(format!(
+                "line {} is longer than {} MiB, more than any journal line quiesce writes",
+                lines.len() + 1,
+                MAX_LINE_BYTES / (1024 * 1024)
+            )));
+        }
+        let text = String::from_utf8(bytes).map_err(|_| {
+            corrupt(format!(
+                "line {} is not UTF-8 text, as every journal line is",
+                lines.len() + 1
+            ))
+        })?;
+        lines.push((text, complete));
+    }
+}
+
+/// Reads the journal of a run: [`parse_journal`], and its header must name the run the file
+/// is named after.
+pub(crate) fn read(path: &Path) -> Result<RunLog, JournalError> {
+    let log = parse_journal(path)?;
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+    if stem.as_deref() != Some(log.header.run_id.as_str()) {
+        return Err(JournalError::Corrupt {
+            path: path.to_owned(),
+            reason: format!(
+                "its header names run `{}`, but a journal is named after its run: the file was renamed or its header edited",
+                log.header.run_id
+            ),
+        });
+    }
+    Ok(log)
+}
+
+/// Reads a journal, whatever its file is called (the fixtures of earlier formats are named for
+/// what they show).
+pub(crate) fn parse_journal(path: &Path) -> Result<RunLog, JournalError> {
+    let corrupt = |reason: String| JournalError::Corrupt {
+        path: path.to_owned(),
+        reason,
+    };
+    let readable = |version: u32, line: usize| {
         if (1..=JOURNAL_FORMAT_VERSION).contains(&version) {
             Ok(version)
         } else {
             Err(corrupt(format!(
-                "journal format {version} (this quiesce reads formats 1 to {JOURNAL_FORMAT_VERSION})"
+                "line {line}: journal format {version} (this quiesce reads formats 1 to {JOURNAL_FORMAT_VERSION})"
             )))
         }
     };
-    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let lines = lines(path)?;
     let mut header: Option<Header> = None;
     let mut segments: Vec<Segment> = Vec::new();
     let mut version = JOURNAL_FORMAT_VERSION;
     let mut torn_tail = false;
-    for (index, raw) in lines.iter().enumerate() {
-        let complete = raw.ends_with('\n');
+    // Lines read, torn ones left out: the sequence number a format 3 line must carry.
+    let mut records: u64 = 0;
+    for (index, (raw, complete)) in lines.iter().enumerate() {
+        let number = index + 1;
         let line = raw.trim_end();
         if line.is_empty() {
             continue;
@@ -223,35 +155,78 @@ pub(crate) fn read(path: &Path) -> Result<RunLog, JournalError> {
             // A fragment left by a crash: the last line, or a line a later resume ended.
             Err(err)
                 if matches!(err.classify(), Category::Eof | Category::Syntax)
-                    && (index + 1 == lines.len()
+                    && (number == lines.len()
                         || !complete
-                        || is_torn_then_continued(&text, raw)) =>
+                        || lines[index + 1..]
+                            .iter()
+                            .find(|(next, _)| !next.trim().is_empty())
+                            .is_some_and(|(next, _)| is_resumed(next))) =>
             {
                 torn_tail = true;
                 continue;
             }
-            Err(err) => return Err(corrupt(format!("line {}: {err}", index + 1))),
+            Err(err) => return Err(corrupt(format!("line {number}: {err}"))),
         };
-        match parsed {
+        // The format this line is written in: a header or a resumed line says its own.
+        let format = match &parsed.line {
+            Line::Header(parsed) => readable(parsed.version, number)?,
+            Line::Resumed { version, .. } => readable(*version, number)?,
+            Line::Event(_) => version,
+        };
+        match (parsed.seq, format >= NUMBERED_SINCE) {
+            (Some(seq), true) if seq == records => {}
+            (Some(seq), true) => {
+                return Err(corrupt(if seq > records {
+                    format!(
+                        "line {number} is number {seq} of the journal, but {records} line(s) come before it: {} line(s) are missing (deleted?)",
+                        seq - records
+                    )
+                } else {
+                    format!(
+                        "line {number} is number {seq} of the journal, but {records} line(s) come before it: lines were repeated or reordered"
+                    )
+                }));
+            }
+            (None, true) => {
+                return Err(corrupt(format!(
+                    "line {number} has no sequence number, which every line of format {format} carries: it was edited, or the format version was changed"
+                )));
+            }
+            (Some(_), false) => {
+                return Err(corrupt(format!(
+                    "line {number} carries a sequence number, which format {format} does not have: the format version was changed (the lines are format {NUMBERED_SINCE} or later)"
+                )));
+            }
+            (None, false) => {}
+        }
+        if format == 1 && matches!(parsed.line, Line::Event(_)) && names_an_action(line) {
+            return Err(corrupt(format!(
+                "line {number} is an event of format 2 or later, but the journal says format 1: the format version was changed"
+            )));
+        }
+        records += 1;
+        match parsed.line {
             Line::Header(parsed) if header.is_none() => {
-                version = readable(parsed.version)?;
+                version = parsed.version;
                 segments.push(Segment {
                     plan: parsed.plan.clone(),
+                    started_at: parsed.started_at,
                     events: Vec::new(),
                 });
                 header = Some(*parsed);
             }
             Line::Header(_) => {
-                return Err(corrupt(format!("line {}: a second header", index + 1)));
+                return Err(corrupt(format!("line {number}: a second header")));
             }
             Line::Resumed {
                 version: resumed,
                 plan,
-                ..
+                at,
             } => {
-                version = readable(resumed)?;
+                version = resumed;
                 segments.push(Segment {
                     plan: *plan,
+                    started_at: at,
                     events: Vec::new(),
                 });
             }
@@ -267,14 +242,8 @@ pub(crate) fn read(path: &Path) -> Result<RunLog, JournalError> {
         header,
         segments,
         torn_tail,
+        records,
     })
-}
-
-/// A torn line that a resume ended with a newline is followed by a `resumed` record.
-fn is_torn_then_continued(text: &str, raw: &str) -> bool {
-    text.find(raw)
-        .map(|at| &text[at + raw.len()..])
-        .is_some_and(|rest| rest.trim_start().starts_with("{\"type\":\"resumed\""))
 }
 
 /// The state directories to search when none is given: `./.quiesce` and `./*/.quiesce`.

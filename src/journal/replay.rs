@@ -10,7 +10,7 @@ use crate::observe::{DatafeedMode, ObservedDatafeedState, ObservedJobState};
 use crate::plan::Action;
 use crate::playbook::{DatafeedEntry, JobEntry, PlaybookWriter, Text};
 
-use super::read::RunLog;
+use super::log::RunLog;
 
 /// The playbook that finishes what the run set out to do: every target of its plans, in the
 /// state its step was to reach, with the run's own settings.
@@ -52,10 +52,41 @@ pub(crate) fn resume_playbook(log: &RunLog) -> String {
     )
 }
 
+/// What a revert of a run brings back: each target in the state it had before the run, and
+/// what is left out, with why.
+#[derive(Debug)]
+pub(crate) struct Revert {
+    pub jobs: Vec<JobEntry>,
+    pub datafeeds: Vec<DatafeedEntry>,
+    pub upgrade_mode: Option<UpgradeMode>,
+    /// What cannot be brought back as it was (`job `x` was failed before the run…`).
+    pub notes: Vec<String>,
+}
+
 /// The playbook that brings back what the run changed, and nothing else: every resource one of
 /// its steps targeted, in the state it had before the run. Lookback datafeeds and failed jobs
 /// cannot be brought back as they were and are left out, with a comment saying why.
 pub(crate) fn revert_playbook(log: &RunLog) -> String {
+    let revert = revert_of(log);
+    let mut description = format!(
+        "Brings back what run {} ({} of `{}`) changed, as it was before that run.",
+        log.header.run_id, log.header.command, log.header.plan.playbook.name
+    );
+    for note in &revert.notes {
+        let _ = write!(description, " Left out: {note}.");
+    }
+    render(
+        log,
+        &format!("revert-{}", log.header.run_id),
+        &description,
+        &revert.jobs,
+        &revert.datafeeds,
+        revert.upgrade_mode,
+    )
+}
+
+/// What a revert of `log` brings back, from the before-state its journal recorded.
+pub(crate) fn revert_of(log: &RunLog) -> Revert {
     let before = &log.header.before;
     let mut jobs = Vec::new();
     let mut datafeeds = Vec::new();
@@ -119,21 +150,12 @@ pub(crate) fn revert_playbook(log: &RunLog) -> String {
             }
         }
     }
-    let mut description = format!(
-        "Brings back what run {} ({} of `{}`) changed, as it was before that run.",
-        log.header.run_id, log.header.command, log.header.plan.playbook.name
-    );
-    for note in notes {
-        let _ = write!(description, " Left out: {note}.");
-    }
-    render(
-        log,
-        &format!("revert-{}", log.header.run_id),
-        &description,
-        &jobs,
-        &datafeeds,
+    Revert {
+        jobs,
+        datafeeds,
         upgrade_mode,
-    )
+        notes,
+    }
 }
 
 /// The made playbook: the run's cluster and settings, then the targets; a section with no
@@ -171,12 +193,12 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::journal::read;
+    use crate::journal::read::parse_journal;
 
     /// The journal of a real `apply` of `workflows/pre-upgrade-shutdown.yaml` against the demo
     /// cluster, written by quiesce 0.1.
     fn journal() -> RunLog {
-        read(Path::new(concat!(
+        parse_journal(Path::new(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/fixtures/written-by-0.1/journal-pre-upgrade-shutdown.jsonl"
         )))

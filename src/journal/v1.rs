@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::exec::{RunStats, StepNo};
 
-use super::read::{Fact, StepStatus};
+use super::log::{Fact, StepStatus};
 
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Event {

@@ -1,11 +1,12 @@
-//! Writing a journal: the header, then events, each line flushed, transitions fsynced.
+//! Writing a journal: the header, then events, each line flushed, transitions fsynced, each
+//! line numbered (`seq`) so that a reader notices one missing.
 //!
 //! Owns durability: what is fsynced when. Must never write a line that is not a [`Line`], and
 //! never let a step's outcome reach the disk after a step that depends on it started (the
 //! executor hands events over in order and waits for this to return).
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use miette::Diagnostic;
@@ -16,7 +17,7 @@ use crate::exec::{Event, EventKind};
 use crate::observe::Snapshot;
 use crate::plan::PlanView;
 
-use super::line::{JOURNAL_FORMAT_VERSION, Line};
+use super::line::{JOURNAL_FORMAT_VERSION, Line, Numbered};
 
 /// The first line of a journal.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,6 +33,13 @@ pub(crate) struct Header {
     pub plan: PlanView,
     /// Every job and datafeed as observed before any change.
     pub before: Snapshot,
+    /// The run was against the simulator embedded in quiesce (`--cluster sim:FILE`): this
+    /// `sim:FILE`. That cluster lived only as long as the run (absent before format 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulator: Option<String>,
+    /// A `revert`: the run it brings back (absent before format 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverts: Option<String>,
 }
 
 #[derive(Debug, Error, Diagnostic)]
@@ -57,11 +65,16 @@ pub(crate) enum JournalError {
         source: std::io::Error,
     },
 
+    /// Not a regular file, or larger than a journal can be.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Input(#[from] crate::input::InputError),
+
     #[error("`{}` is not a quiesce run journal: {reason}", path.display())]
     #[diagnostic(
         code(quiesce::journal::corrupt),
         help(
-            "Only the last line of a journal may be torn; an earlier broken line means the file was edited or damaged."
+            "A journal is only ever appended to, and only its last line may be torn (by a crash). A broken or missing line before it, a changed format version or a header that names another run means the file was edited, cut or renamed: quiesce refuses it rather than resume or revert from a history that did not happen. Keep the file for whoever investigates."
         )
     )]
     Corrupt { path: PathBuf, reason: String },
@@ -86,6 +99,8 @@ pub(crate) fn runs_dir(state_dir: &Path) -> PathBuf {
 pub(crate) struct Journal {
     path: PathBuf,
     file: File,
+    /// The sequence number of the next line.
+    seq: u64,
 }
 
 impl Journal {
@@ -104,7 +119,7 @@ impl Journal {
             .append(true)
             .open(&path)
             .map_err(write_error)?;
-        let mut journal = Journal { path, file };
+        let mut journal = Journal { path, file, seq: 0 };
         journal.line(&Line::<&Event>::Header(Box::new(header.clone())), true)?;
         // The directory entry must survive a crash too.
         if let Ok(dir) = File::open(&dir) {
@@ -113,9 +128,11 @@ impl Journal {
         Ok(journal)
     }
 
-    /// Opens an existing journal to continue it (`resume`).
-    pub(crate) fn append_to(path: &Path) -> Result<Journal, JournalError> {
+    /// Opens an existing journal to continue it (`resume`); its next line is numbered `seq`
+    /// (what reading it found: [`super::RunLog::next_seq`]).
+    pub(crate) fn append_to(path: &Path, seq: u64) -> Result<Journal, JournalError> {
         let file = OpenOptions::new()
+            .read(true)
             .append(true)
             .open(path)
             .map_err(|source| JournalError::Write {
@@ -125,19 +142,29 @@ impl Journal {
         let mut journal = Journal {
             path: path.to_owned(),
             file,
+            seq,
         };
         journal.terminate_torn_line()?;
         Ok(journal)
     }
 
     /// A crash may have left a line without its newline: end it, so the next line stands on
-    /// its own (the torn fragment stays, and is skipped on read).
+    /// its own (the torn fragment stays, and is skipped on read). Only the last byte is read.
     fn terminate_torn_line(&mut self) -> Result<(), JournalError> {
-        let text = std::fs::read(&self.path).map_err(|source| JournalError::Read {
+        let read_error = |source| JournalError::Read {
             path: self.path.clone(),
             source,
-        })?;
-        if text.last().is_some_and(|&b| b != b'\n') {
+        };
+        let len = self.file.metadata().map_err(read_error)?.len();
+        if len == 0 {
+            return Ok(());
+        }
+        let mut last = [0u8; 1];
+        self.file
+            .seek(SeekFrom::Start(len - 1))
+            .map_err(read_error)?;
+        self.file.read_exact(&mut last).map_err(read_error)?;
+        if last[0] != b'\n' {
             self.raw(b"\n", true)?;
         }
         Ok(())
@@ -177,12 +204,18 @@ impl Journal {
     }
 
     fn line(&mut self, line: &Line<&Event>, durable: bool) -> Result<(), JournalError> {
-        let mut bytes = serde_json::to_vec(line).map_err(|err| JournalError::Write {
+        let numbered = Numbered {
+            seq: self.seq,
+            line,
+        };
+        let mut bytes = serde_json::to_vec(&numbered).map_err(|err| JournalError::Write {
             path: self.path.clone(),
             source: std::io::Error::other(err),
         })?;
         bytes.push(b'\n');
-        self.raw(&bytes, durable)
+        self.raw(&bytes, durable)?;
+        self.seq += 1;
+        Ok(())
     }
 
     fn raw(&mut self, bytes: &[u8], durable: bool) -> Result<(), JournalError> {

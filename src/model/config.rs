@@ -2,7 +2,9 @@
 //! the CA path, and the run settings with their defaults.
 
 use std::num::NonZeroUsize;
+use std::ops::RangeInclusive;
 use std::path::Path;
+use std::time::Duration;
 
 use secrecy::SecretString;
 
@@ -209,19 +211,24 @@ impl Checker<'_> {
         };
         let concurrency = match &raw.concurrency {
             None => Some(defaults.concurrency),
-            Some(n) => {
-                let value = NonZeroUsize::new(usize::try_from(*n.value()).unwrap_or(usize::MAX));
-                if value.is_none() {
-                    self.problems
-                        .push(Problem::ZeroConcurrency { at: n.span() });
-                }
-                value
-            }
+            Some(n) => self.count(
+                "concurrency",
+                n,
+                Settings::CONCURRENCY,
+                "Steps in flight at once; the default is 8. More only queue inside Elasticsearch.",
+            ),
         };
         let step_timeout = self.duration(
             "step_timeout",
             raw.step_timeout.as_ref(),
             defaults.step_timeout,
+        );
+        let step_timeout = self.at_most(
+            "step_timeout",
+            raw.step_timeout.as_ref(),
+            step_timeout,
+            Settings::MAX_STEP_TIMEOUT,
+            "One step's request and its wait for the state; the default is 30m.",
         );
         let retry = self.retry(raw, &defaults.retry);
         let on_failure = match &raw.on_failure {
@@ -251,13 +258,12 @@ impl Checker<'_> {
         };
         let attempts = match &retry.attempts {
             None => Some(defaults.attempts),
-            Some(n) => {
-                let value = NonZeroUsize::new(usize::try_from(*n.value()).unwrap_or(usize::MAX));
-                if value.is_none() {
-                    self.problems.push(Problem::ZeroAttempts { at: n.span() });
-                }
-                value
-            }
+            Some(n) => self.count(
+                "retry.attempts",
+                n,
+                Settings::ATTEMPTS,
+                "Attempts in all, the first included: 1 means no retry; the default is 5. More would keep a cluster in trouble busy with retries.",
+            ),
         };
         let initial = self.duration(
             "retry.initial_backoff",
@@ -268,6 +274,20 @@ impl Checker<'_> {
             "retry.max_backoff",
             retry.max_backoff.as_ref(),
             defaults.max_backoff,
+        );
+        let initial = self.at_most(
+            "retry.initial_backoff",
+            retry.initial_backoff.as_ref(),
+            initial,
+            Settings::MAX_BACKOFF,
+            "The bound of the first wait between attempts; the default is 1s.",
+        );
+        let max = self.at_most(
+            "retry.max_backoff",
+            retry.max_backoff.as_ref(),
+            max,
+            Settings::MAX_BACKOFF,
+            "The bound of any wait between attempts; the default is 60s.",
         );
         let (initial, max) = (initial?, max?);
         if max < initial {
@@ -282,5 +302,52 @@ impl Checker<'_> {
             initial_backoff: initial,
             max_backoff: max,
         })
+    }
+
+    /// A count within `range`, or the problem that says the range.
+    fn count(
+        &mut self,
+        key: &'static str,
+        value: &Sp<u64>,
+        range: RangeInclusive<u64>,
+        help: &str,
+    ) -> Option<NonZeroUsize> {
+        let n = *value.value();
+        if range.contains(&n) {
+            return usize::try_from(n).ok().and_then(NonZeroUsize::new);
+        }
+        self.problems.push(Problem::OutOfRange {
+            key,
+            value: n.to_string(),
+            range: format!("from {} to {}", range.start(), range.end()),
+            at: value.span(),
+            help: help.to_owned(),
+        });
+        None
+    }
+
+    /// `duration` (read from `value`) when it is at most `max`, or the problem that says so.
+    fn at_most(
+        &mut self,
+        key: &'static str,
+        value: Option<&Sp<String>>,
+        duration: Option<Duration>,
+        max: Duration,
+        help: &str,
+    ) -> Option<Duration> {
+        let duration = duration?;
+        match value {
+            Some(value) if duration > max => {
+                self.problems.push(Problem::OutOfRange {
+                    key,
+                    value: format!("`{}`", value.value().trim()),
+                    range: format!("at most {}", super::duration::words(max)),
+                    at: value.span(),
+                    help: help.to_owned(),
+                });
+                None
+            }
+            _ => Some(duration),
+        }
     }
 }

@@ -18,6 +18,17 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(signed.unsigned_abs())
 }
 
+/// A duration as a playbook writes it: `24h`, `90m`, `30s`, `1500ms`.
+pub(crate) fn words(duration: Duration) -> String {
+    let ms = duration.as_millis();
+    match ms {
+        _ if ms > 0 && ms.is_multiple_of(3_600_000) => format!("{}h", ms / 3_600_000),
+        _ if ms > 0 && ms.is_multiple_of(60_000) => format!("{}m", ms / 60_000),
+        _ if ms.is_multiple_of(1_000) => format!("{}s", ms / 1_000),
+        _ => format!("{ms}ms"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 //! `SecretString` (redacted in `Debug`, never serialized).
 
 use std::num::NonZeroUsize;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -131,6 +132,17 @@ impl Default for Settings {
             require_match: false,
         }
     }
+}
+
+impl Settings {
+    /// Steps in flight at once: more would only queue inside Elasticsearch.
+    pub(crate) const CONCURRENCY: RangeInclusive<u64> = 1..=1024;
+    /// Attempts of one step: more is a storm of requests against a cluster in trouble.
+    pub(crate) const ATTEMPTS: RangeInclusive<u64> = 1..=100;
+    /// The longest `step_timeout`: a maintenance window, not a run that never ends.
+    pub(crate) const MAX_STEP_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+    /// The longest wait between two attempts.
+    pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 }
 
 /// Exponential backoff with full jitter between `initial_backoff` and `max_backoff`.

@@ -176,7 +176,7 @@ fn every_problem_is_reported_at_once() {
         [
             "quiesce::playbook::version",
             "quiesce::playbook::unknown_key",
-            "quiesce::playbook::zero_concurrency",
+            "quiesce::playbook::out_of_range",
             "quiesce::playbook::invalid_duration",
             "quiesce::playbook::invalid_id",
             "quiesce::playbook::unknown_value",

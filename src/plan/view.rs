@@ -45,6 +45,49 @@ pub(crate) struct SettingsView {
     pub force: ForcePolicy,
 }
 
+impl SettingsView {
+    /// Each setting outside the range a playbook allows (`Settings::CONCURRENCY` and the
+    /// rest), as `` `key` value (range) ``: a saved plan is JSON that may have been edited.
+    pub(crate) fn out_of_range(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut count = |key: &str, value: usize, range: &std::ops::RangeInclusive<u64>| {
+            if !range.contains(&(value as u64)) {
+                out.push(format!(
+                    "`{key}` {value} (from {} to {})",
+                    range.start(),
+                    range.end()
+                ));
+            }
+        };
+        count("concurrency", self.concurrency, &Settings::CONCURRENCY);
+        count("retry.attempts", self.retry_attempts, &Settings::ATTEMPTS);
+        let mut at_most = |key: &str, ms: u64, max: Duration| {
+            if ms == 0 || Duration::from_millis(ms) > max {
+                out.push(format!(
+                    "`{key}` {ms}ms (more than 0, at most {}ms)",
+                    max.as_millis()
+                ));
+            }
+        };
+        at_most(
+            "step_timeout",
+            self.step_timeout_ms,
+            Settings::MAX_STEP_TIMEOUT,
+        );
+        at_most(
+            "retry.initial_backoff",
+            self.initial_backoff_ms,
+            Settings::MAX_BACKOFF,
+        );
+        at_most(
+            "retry.max_backoff",
+            self.max_backoff_ms,
+            Settings::MAX_BACKOFF,
+        );
+        out
+    }
+}
+
 fn ms(duration: std::time::Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

@@ -121,10 +121,11 @@ impl Keyword for OnFailure {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum ForcePolicy {
-    /// Never force: a step that times out fails.
+    /// Never force: a step that times out fails, and so does the close of a `failed` job.
     #[default]
     Never,
-    /// After a timeout, retry the stop or close once with `force=true`, with a warning.
+    /// After a timeout, retry the stop or close once with `force=true`, with a warning; close
+    /// a job found `failed` with `force=true` at once (only a forced close moves it).
     AfterTimeout,
 }
 

@@ -1,7 +1,8 @@
 //! YAML text -> [`RawPlaybook`], with the reader's errors turned into [`Problem`]s.
 //!
 //! The reader is serde-saphyr with YAML 1.2 booleans only (`on`, `no`, `y` stay strings, as in
-//! editors), duplicate keys as errors and its default budget against alias bombs.
+//! editors), duplicate keys as errors, tags it does not know (`!evil`) as errors rather than
+//! silently dropped, and its default budget against alias bombs.
 //!
 //! A serde reader stops at its first error. So that one run still reports every misspelt or
 //! repeated key, [`parse`] recovers from those two: it blanks the offending block-style entry
@@ -61,6 +62,8 @@ fn read(text: &str) -> Result<RawPlaybook, Error> {
     let mut options = Options::default();
     options.strict_booleans = true;
     options.duplicate_keys = DuplicateKeyPolicy::Error;
+    options.reject_unsupported_tags = true;
+    options.reject_tagged_field_names = true;
     serde_saphyr::from_str_with_options(text, options)
 }
 
@@ -153,6 +156,12 @@ fn problem(text: &str, err: &Error) -> Problem {
             key: (*field).to_owned(),
             at,
         },
+        Error::UnsupportedTag { tag, .. } | Error::TaggedStructFieldName { tag, .. } => {
+            Problem::UnknownTag {
+                tag: tag.clone(),
+                at,
+            }
+        }
         Error::DuplicateMappingKey { key, .. } => Problem::DuplicateKey {
             key: key.clone().unwrap_or_default(),
             at,

@@ -58,6 +58,19 @@ pub(crate) enum Problem {
         at: SourceSpan,
     },
 
+    #[error("unknown YAML tag `{tag}`")]
+    #[diagnostic(
+        code(quiesce::playbook::unknown_tag),
+        help(
+            "A playbook uses no YAML tags: remove `{tag}`. quiesce refuses tags it does not know rather than read the value as if the tag were not there."
+        )
+    )]
+    UnknownTag {
+        tag: String,
+        #[label("a tag quiesce does not know")]
+        at: SourceSpan,
+    },
+
     #[error("duplicate key `{key}`")]
     #[diagnostic(
         code(quiesce::playbook::duplicate_key),
@@ -259,24 +272,17 @@ pub(crate) enum Problem {
         at: SourceSpan,
     },
 
-    #[error("`concurrency` is 0")]
-    #[diagnostic(
-        code(quiesce::playbook::zero_concurrency),
-        help("At least one step must be able to run; the default is 8.")
-    )]
-    ZeroConcurrency {
-        #[label("must be at least 1")]
+    #[error("`{key}` is out of range: {value} (it must be {range})")]
+    #[diagnostic(code(quiesce::playbook::out_of_range))]
+    OutOfRange {
+        key: &'static str,
+        value: String,
+        /// `1 to 1024`, `at most 24h`.
+        range: String,
+        #[label("must be {range}")]
         at: SourceSpan,
-    },
-
-    #[error("`retry.attempts` is 0")]
-    #[diagnostic(
-        code(quiesce::playbook::invalid_retry),
-        help("`attempts` counts the first try too: 1 means no retry, the default is 5.")
-    )]
-    ZeroAttempts {
-        #[label("must be at least 1")]
-        at: SourceSpan,
+        #[help]
+        help: String,
     },
 
     #[error("`retry.max_backoff` is shorter than `retry.initial_backoff`")]

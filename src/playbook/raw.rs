@@ -84,11 +84,11 @@ impl std::fmt::Debug for RawCluster {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Settings")]
 pub(crate) struct RawSettings {
-    /// Steps in flight at once. Default `8`.
-    #[schemars(range(min = 1))]
+    /// Steps in flight at once, 1 to 1024. Default `8`.
+    #[schemars(range(min = 1, max = 1024))]
     pub concurrency: Option<Sp<u64>>,
-    /// Longest time one step may take: the request plus the wait until the state is reached.
-    /// Default `30m`.
+    /// Longest time one step may take: the request plus the wait until the state is reached;
+    /// at most `24h`. Default `30m`.
     #[schemars(with = "Option<DurationText>")]
     pub step_timeout: Option<Sp<String>>,
     /// Retries of a step that failed in a way that may pass on a second try (connection
@@ -97,8 +97,8 @@ pub(crate) struct RawSettings {
     /// What a failed step does to the rest of the run. Default `continue`.
     #[schemars(with = "Option<OnFailure>")]
     pub on_failure: Option<Sp<String>>,
-    /// Whether a datafeed stop or job close that timed out is retried with `force=true`.
-    /// Default `never`.
+    /// Whether a datafeed stop or job close that timed out is retried with `force=true`, and a
+    /// job found `failed` is closed with `force=true` at once. Default `never`.
     #[schemars(with = "Option<ForcePolicy>")]
     pub force: Option<Sp<String>>,
     /// When `true`, a `match` selector that matches nothing in the cluster is an error.
@@ -111,13 +111,13 @@ pub(crate) struct RawSettings {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Retry")]
 pub(crate) struct RawRetry {
-    /// Attempts in all, the first one included. Default `5`.
-    #[schemars(range(min = 1))]
+    /// Attempts in all, the first one included, 1 to 100. Default `5`.
+    #[schemars(range(min = 1, max = 100))]
     pub attempts: Option<Sp<u64>>,
-    /// Upper bound of the first wait. Default `1s`.
+    /// Upper bound of the first wait; at most `1h`. Default `1s`.
     #[schemars(with = "Option<DurationText>")]
     pub initial_backoff: Option<Sp<String>>,
-    /// Upper bound of any wait; at least `initial_backoff`. Default `60s`.
+    /// Upper bound of any wait; at least `initial_backoff`, at most `1h`. Default `60s`.
     #[schemars(with = "Option<DurationText>")]
     pub max_backoff: Option<Sp<String>>,
 }

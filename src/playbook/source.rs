@@ -27,9 +27,11 @@ impl Source {
         }
     }
 
-    /// Reads a playbook file. Non-UTF-8 content is an error of the read, not of the YAML.
-    pub(crate) fn read(path: &Path) -> std::io::Result<Self> {
-        let text = std::fs::read_to_string(path)?;
+    /// Reads a playbook file: a regular file of at most 16 MiB of UTF-8 text
+    /// ([`crate::input`]). What is wrong with the bytes is an error of the read, not of the
+    /// YAML.
+    pub(crate) fn read(path: &Path) -> Result<Self, crate::input::InputError> {
+        let text = crate::input::read_text(path, crate::input::Kind::Playbook)?;
         Ok(Self::new(path, text))
     }
 

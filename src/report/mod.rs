@@ -6,6 +6,7 @@ mod format;
 pub(crate) mod http;
 pub(crate) mod plan;
 pub(crate) mod run;
+pub(crate) mod runs;
 pub(crate) mod stream;
 
 pub(crate) use format::{ColorChoice, OutputFormat};

@@ -44,6 +44,14 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// A diagnostic's words on one line: miette wraps them and draws its margin.
+fn flat(text: &str) -> String {
+    text.replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 async fn https_sim(listen: &str) -> (TestCluster, TempDir) {
     let sim = TestCluster::builder()
         .seed(SEED)
@@ -62,11 +70,14 @@ async fn verification_is_on_by_default() {
     std::fs::write(dir.path().join("p.yaml"), playbook(&sim.base_url(), None)).expect("playbook");
     let output = quiesce(dir.path(), &["status", "p.yaml"], &[]).await;
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    // In plain words, with what to do (issue 11, 9): not rustls's `UnknownIssuer`.
+    let err = flat(&stderr(&output));
     assert!(
-        stderr(&output).contains("cannot reach Elasticsearch"),
-        "{}",
-        stderr(&output)
+        err.contains("signed by a certificate authority quiesce does not trust"),
+        "{err}"
     );
+    assert!(err.contains("ES_CA_CERT"), "{err}");
+    assert!(!err.contains("UnknownIssuer"), "{err}");
 }
 
 #[tokio::test]
@@ -114,6 +125,67 @@ async fn a_name_the_certificate_does_not_cover_is_refused() {
     .expect("playbook");
     let output = quiesce(dir.path(), &["status", "p.yaml"], &[]).await;
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let err = flat(&stderr(&output));
+    assert!(
+        err.contains("not valid for the host name in the URL"),
+        "{err}"
+    );
+    assert!(err.contains("subject alternative names"), "{err}");
+}
+
+/// Issue 11 (9): a self-signed certificate made as a CA (`CA:TRUE`) and served as the server's
+/// own: rustls refuses it with `CaUsedAsEndEntity`; quiesce says what that means and what to do.
+#[tokio::test]
+async fn a_ca_certificate_served_as_the_servers_own_is_explained() {
+    use std::sync::Arc;
+
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    use tokio_rustls::TlsAcceptor;
+    use tokio_rustls::rustls::ServerConfig;
+    use tokio_rustls::rustls::crypto::aws_lc_rs;
+    use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+
+    let key = KeyPair::generate().expect("a key");
+    let mut params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .expect("names");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&key).expect("self-signed");
+    let config = ServerConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
+        .expect("server config");
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("https://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            // The client refuses the certificate: the handshake is all there is.
+            let _ = acceptor.accept(stream).await;
+        }
+    });
+
+    let dir = tempfile::tempdir().expect("scratch");
+    std::fs::write(dir.path().join("self-signed.pem"), cert.pem()).expect("certificate");
+    std::fs::write(dir.path().join("p.yaml"), playbook(&url, None)).expect("playbook");
+    let ca = dir.path().join("self-signed.pem");
+    let output = quiesce(
+        dir.path(),
+        &["status", "p.yaml"],
+        &[("ES_CA_CERT", ca.to_str().expect("a UTF-8 path"))],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let err = flat(&stderr(&output));
+    assert!(err.contains("CA certificate (CA:TRUE)"), "{err}");
+    assert!(err.contains("CA:FALSE"), "{err}");
+    assert!(!err.contains("OtherError"), "{err}");
 }
 
 /// `quiesce sim --tls` on a free port; gives the process and its `https://` URL.

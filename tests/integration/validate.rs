@@ -211,7 +211,7 @@ fn an_unreadable_file_is_invalid_input() {
     let out = quiesce(&["validate", "tests/fixtures/no-such-playbook.yaml"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("quiesce::io"), "{stderr}");
+    assert!(stderr.contains("quiesce::input::read"), "{stderr}");
     assert!(stderr.contains("✗ 1 problem in tests/fixtures/no-such-playbook.yaml"));
 }
 

@@ -1,7 +1,8 @@
 //! The simulator's command line, shared by the `quiesce-sim` binary and `quiesce sim`: the
 //! arguments, and serving until SIGINT or SIGTERM. The one line printed on stdout,
 //! `listening on http://HOST:PORT` (`https://` with `--tls`), is what scripts wait for; with
-//! `--tls` the path of the CA certificate follows on stderr.
+//! `--tls` the path of the CA certificate follows on stderr, and while security is on the
+//! control token of `/_sim/`. Listening beyond the loopback interface is warned about.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -12,7 +13,9 @@ use crate::{EsVersion, Profile, Seed, SimError, SimOptions, Simulator, TlsOption
 /// Run the Elasticsearch ML simulator (for tests, demos and rehearsals).
 #[derive(Debug, Clone, clap::Args)]
 pub struct SimArgs {
-    /// Address to listen on; port 0 picks a free port.
+    /// Address to listen on; port 0 picks a free port. Anything but a loopback address exposes
+    /// the simulated cluster (and, unless the seed defines users, its `/_sim/` control
+    /// endpoints) to the network: a warning says so.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9200")]
     pub listen: SocketAddr,
 
@@ -86,6 +89,29 @@ impl SimArgs {
         writeln!(stdout, "listening on {}", simulator.base_url()).map_err(ServeError::Output)?;
         stdout.flush().map_err(ServeError::Output)?;
         drop(stdout);
+        let mut stderr = std::io::stderr().lock();
+        if !simulator.local_addr().ip().is_loopback() {
+            let control = if simulator.control_token().is_some() {
+                "`/_sim/` needs the control token below"
+            } else {
+                "the seed defines no users, so the ML API and the `/_sim/` control endpoints (faults, failing jobs, node restarts) take no credentials"
+            };
+            writeln!(
+                stderr,
+                "warning: listening on {} reaches beyond this machine: whoever can connect can read and change the simulated cluster; {control}. Use 127.0.0.1 unless other machines must reach it.",
+                simulator.local_addr()
+            )
+            .map_err(ServeError::Output)?;
+        }
+        if let Some(token) = simulator.control_token() {
+            writeln!(
+                stderr,
+                "control token for /_sim/ (security is on): send `{}: {token}`",
+                crate::CONTROL_TOKEN_HEADER
+            )
+            .map_err(ServeError::Output)?;
+        }
+        drop(stderr);
         if self.tls {
             writeln!(
                 std::io::stderr().lock(),

@@ -56,6 +56,10 @@ use tokio::task::JoinHandle;
 pub use error::SimError;
 pub use seed::{EsVersion, Profile, Seed};
 
+/// The header that carries the control token of the `/_sim/` endpoints
+/// ([`Simulator::control_token`]).
+pub const CONTROL_TOKEN_HEADER: &str = "x-sim-control-token";
+
 use error::EsError;
 
 use cluster::Cluster;
@@ -89,6 +93,8 @@ pub struct Simulator {
     addr: SocketAddr,
     /// The CA that signed the server certificate, when serving HTTPS.
     ca_pem: Option<String>,
+    /// What `/_sim/` needs while security is on.
+    control_token: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
 }
@@ -140,12 +146,18 @@ impl Simulator {
             source,
         })?;
         let data_nodes = spec.nodes.len();
+        // With security on, the control endpoints are not open to whoever can connect: they
+        // take this token, made for this start, or an administrator's credentials.
+        let control_token = security
+            .as_ref()
+            .map(|_| format!("{:032x}", rand::random::<u128>()));
         let cluster = Cluster::new(spec);
         let app = Arc::new(api::App {
             cluster: cluster.clone(),
             security,
             faults: Mutex::new(faults),
             indices: indices::Indices::new(data_nodes),
+            control_token: control_token.clone(),
         });
         let router = api::router(app);
         let (shutdown, stop) = oneshot::channel();
@@ -160,6 +172,7 @@ impl Simulator {
         Ok(Simulator {
             addr,
             ca_pem,
+            control_token,
             shutdown: Some(shutdown),
             server: Some(server),
         })
@@ -178,6 +191,13 @@ impl Simulator {
             "http"
         };
         format!("{scheme}://{}", self.addr)
+    }
+
+    /// While security is on (the seed has users, API keys or tokens), what the `/_sim/` control
+    /// endpoints need in the [`CONTROL_TOKEN_HEADER`] header (or the credentials of a user with
+    /// `manage` or `all`); `None` when they are open, as the ES API is.
+    pub fn control_token(&self) -> Option<&str> {
+        self.control_token.as_deref()
     }
 
     /// The PEM of the CA that signed the HTTPS certificate; `None` when serving HTTP.

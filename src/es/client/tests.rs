@@ -155,3 +155,106 @@ fn invalid_urls_are_reported_without_their_secrets() {
     let err = EsClient::new(Connection::new("ftp://u:hunter2@host")).expect_err("bad scheme");
     assert!(!err.to_string().contains("hunter2"), "{err}");
 }
+
+/// A raw HTTP/1.1 server: every connection gets `head`, then `body` is called with the
+/// connection until it fails (the client hung up); for answers no well-behaved server sends.
+async fn raw(
+    head: &'static str,
+    body: impl Fn() -> Option<Vec<u8>> + Send + Sync + 'static,
+) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let body = Arc::new(body);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let body = Arc::clone(&body);
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                if socket.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                while let Some(chunk) = body() {
+                    if socket.write_all(&chunk).await.is_err() {
+                        return;
+                    }
+                }
+                // Keep the connection open, answering nothing more.
+                let _ = socket.read(&mut request).await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// Issue 11 (8): a `GET /` that claims 4 GiB is refused before anything is read.
+#[tokio::test]
+async fn an_answer_announced_beyond_the_limit_is_refused_unread() {
+    let url = raw(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-elastic-product: Elasticsearch\r\ncontent-length: 4294967296\r\n\r\n",
+        || None,
+    )
+    .await;
+    let client = EsClient::new(Connection::new(url)).expect("client");
+    let err = client.root().await.expect_err("too large");
+    assert!(
+        matches!(
+            err,
+            Error::TooLarge {
+                announced: Some(4_294_967_296),
+                limit: MAX_ANSWER_BYTES,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(!err.is_retryable());
+    assert!(err.to_string().contains("128 MiB"), "{err}");
+}
+
+/// Issue 11 (8): an endless chunked `_stats` answer is refused once it passes the limit.
+#[tokio::test]
+async fn an_endless_answer_is_refused_at_the_limit() {
+    const CHUNK: usize = 1024 * 1024;
+    let url = raw(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-elastic-product: Elasticsearch\r\ntransfer-encoding: chunked\r\n\r\n",
+        || {
+            let mut chunk = format!("{CHUNK:x}\r\n").into_bytes();
+            chunk.extend(std::iter::repeat_n(b' ', CHUNK));
+            chunk.extend_from_slice(b"\r\n");
+            Some(chunk)
+        },
+    )
+    .await;
+    let client = EsClient::new(Connection::new(url)).expect("client");
+    let err = client.job_stats("_all").await.expect_err("too large");
+    assert!(
+        matches!(
+            err,
+            Error::TooLarge {
+                announced: None,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+/// Issue 11 (3): a request that makes Elasticsearch wait is given up by the client when the
+/// time left runs out, not 30 s later.
+#[tokio::test]
+async fn a_waiting_request_is_given_up_when_the_time_left_runs_out() {
+    let url = raw("", || None).await;
+    let client = EsClient::new(Connection::new(url)).expect("client");
+    let err = client
+        .close_job("web", Force::No, Duration::from_millis(300))
+        .await
+        .expect_err("no answer");
+    assert!(
+        matches!(err, Error::Timeout { after, .. } if after == Duration::from_millis(300)),
+        "{err:?}"
+    );
+}

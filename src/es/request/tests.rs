@@ -140,10 +140,19 @@ fn the_spec_check_itself_rejects_what_es_would() {
 }
 
 #[test]
-fn waiting_requests_carry_their_server_wait() {
+fn waiting_requests_carry_the_time_left() {
+    // The client waits the time left; Elasticsearch is asked to answer a little before.
     let request = close_job("web", Force::No, Duration::from_secs(600));
-    assert_eq!(request.server_wait, Some(Duration::from_secs(600)));
-    assert!(request.query.contains(&("timeout", "600s".to_owned())));
+    assert_eq!(request.deadline, Some(Duration::from_secs(600)));
+    assert_eq!(request.server_wait, Some(Duration::from_secs(595)));
+    assert!(request.query.contains(&("timeout", "595s".to_owned())));
     assert!(request.query.contains(&("force", "false".to_owned())));
+    let open = open_job("web", Duration::from_secs(5));
+    assert_eq!(open.deadline, Some(Duration::from_secs(5)));
+    assert_eq!(
+        open.body.as_ref().map(|b| b["timeout"].clone()),
+        Some(serde_json::json!("4500ms"))
+    );
     assert_eq!(job_stats("_all").server_wait, None);
+    assert_eq!(job_stats("_all").deadline, None);
 }

@@ -159,8 +159,9 @@ fn text() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Durations a playbook allows for every duration setting (back-offs are at most 1h).
 fn ms() -> impl Strategy<Value = Duration> {
-    prop_oneof![1u64..100_000, (1u64..10_000).prop_map(|s| s * 1000)]
+    prop_oneof![1u64..100_000, (1u64..=3_600).prop_map(|s| s * 1000)]
         .prop_map(Duration::from_millis)
 }
 

@@ -11,12 +11,12 @@ use super::words;
 
 /// The plan's steps, looked up by step number.
 #[derive(Debug, Clone)]
-pub(super) struct StepLabels {
+pub(in crate::report) struct StepLabels {
     steps: Vec<Option<StepRef>>,
 }
 
 impl StepLabels {
-    pub(super) fn new(view: &PlanView) -> StepLabels {
+    pub(in crate::report) fn new(view: &PlanView) -> StepLabels {
         let mut steps = Vec::with_capacity(view.steps.len());
         for step in &view.steps {
             // Views made by `PlanView::new` number steps 1..=n in order; stay correct even if a

@@ -32,6 +32,7 @@ pub(super) fn render(event: &Event, labels: &StepLabels, paint: Paint) -> Option
             cluster,
             steps,
             concurrency,
+            ..
         } => (
             Weight::Heading,
             paint.bold(&format!(
@@ -41,6 +42,7 @@ pub(super) fn render(event: &Event, labels: &StepLabels, paint: Paint) -> Option
         EventKind::StepStarted { .. }
         | EventKind::StepWaiting { .. }
         | EventKind::StepAttemptFailed { retry_in: None, .. }
+        | EventKind::StepReadFailed { retry_in: None, .. }
         | EventKind::RunFinished { .. } => return None,
         EventKind::StepAttemptFailed {
             step,
@@ -55,6 +57,20 @@ pub(super) fn render(event: &Event, labels: &StepLabels, paint: Paint) -> Option
                 words::step_name(step),
                 words::error(error),
                 attempt + 1,
+                human_duration(*retry_in)
+            ),
+        ),
+        EventKind::StepReadFailed {
+            step,
+            error,
+            retry_in: Some(retry_in),
+        } => (
+            Weight::Alert,
+            format!(
+                "{} {}: {} — reading again in {} (a read uses no attempt)",
+                paint.yellow("↻"),
+                words::step_name(step),
+                words::read_failed(error),
                 human_duration(*retry_in)
             ),
         ),

@@ -14,13 +14,13 @@ use crate::exec::Event;
 
 mod human;
 mod json;
-mod labels;
+pub(super) mod labels;
 mod line;
 mod live;
-mod style;
+pub(super) mod style;
 mod summary;
 mod tally;
-mod words;
+pub(super) mod words;
 
 #[cfg(test)]
 mod tests;

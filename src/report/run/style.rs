@@ -45,7 +45,7 @@ impl Paint {
 
 /// A step or run duration: milliseconds under a second (`840ms`), else seconds with one
 /// decimal (`12.3s`).
-pub(super) fn human_duration(duration: Duration) -> String {
+pub(in crate::report) fn human_duration(duration: Duration) -> String {
     if duration < Duration::from_secs(1) {
         format!("{}ms", duration.as_millis())
     } else {
@@ -54,7 +54,7 @@ pub(super) fn human_duration(duration: Duration) -> String {
 }
 
 /// `1 attempt`, `3 attempts`.
-pub(super) fn attempts(count: u32) -> String {
+pub(in crate::report) fn attempts(count: u32) -> String {
     if count == 1 {
         "1 attempt".to_owned()
     } else {

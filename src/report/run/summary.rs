@@ -139,5 +139,84 @@ pub(super) fn render(tally: &RunTally, labels: &StepLabels, paint: Paint) -> Str
         })
         .collect();
     section("warnings", warnings);
+
+    // An interrupted run ends with the command that continues it, exactly as it is to be typed.
+    let stopped_early = matches!(
+        tally.cancelled(),
+        Some(CancelReason::Interrupted | CancelReason::Abandoned)
+    ) || tally.finished().is_none();
+    if stopped_early && let Some((run_id, journal)) = tally.run() {
+        let _ = writeln!(
+            out,
+            "\nto continue the run: {}",
+            paint.bold(&resume_command(run_id, journal))
+        );
+    }
     out
+}
+
+/// `quiesce resume RUN_ID`, with `--state-dir` when the journal is not where `resume` looks by
+/// itself (`./.quiesce`, `./*/.quiesce`).
+fn resume_command(run_id: &str, journal: Option<&str>) -> String {
+    let state_dir = journal
+        .map(std::path::Path::new)
+        .and_then(std::path::Path::parent)
+        .and_then(std::path::Path::parent);
+    let found_by_default = state_dir.is_none_or(|dir| {
+        let parts: Vec<_> = dir
+            .components()
+            .filter(|part| *part != std::path::Component::CurDir)
+            .collect();
+        dir.is_relative()
+            && dir.file_name().is_some_and(|name| name == ".quiesce")
+            && (parts.len() == 1
+                || (parts.len() == 2 && matches!(parts[0], std::path::Component::Normal(_))))
+    });
+    match state_dir {
+        Some(dir) if !found_by_default => {
+            let dir = dir.display().to_string();
+            let quoted = if dir.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c)) {
+                format!("'{}'", dir.replace('\'', "'\\''"))
+            } else {
+                dir
+            };
+            format!("quiesce resume {run_id} --state-dir {quoted}")
+        }
+        _ => format!("quiesce resume {run_id}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resume_command;
+
+    #[test]
+    fn the_resume_command_names_the_state_directory_only_when_resume_would_not_find_it() {
+        let id = "20261128T120000Z-1a2b";
+        for (journal, expected) in [
+            (None, format!("quiesce resume {id}")),
+            (
+                Some(".quiesce/runs/x.jsonl"),
+                format!("quiesce resume {id}"),
+            ),
+            (
+                Some("./.quiesce/runs/x.jsonl"),
+                format!("quiesce resume {id}"),
+            ),
+            (
+                Some("workflows/.quiesce/runs/x.jsonl"),
+                format!("quiesce resume {id}"),
+            ),
+            (
+                Some("ops/workflows/.quiesce/runs/x.jsonl"),
+                format!("quiesce resume {id} --state-dir ops/workflows/.quiesce"),
+            ),
+            (
+                Some("/srv/quiesce state/runs/x.jsonl"),
+                format!("quiesce resume {id} --state-dir '/srv/quiesce state'"),
+            ),
+        ] {
+            assert_eq!(resume_command(id, journal), expected, "{journal:?}");
+        }
+    }
 }

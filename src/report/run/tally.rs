@@ -72,6 +72,8 @@ pub(super) struct RunTally {
     cancelled: Option<CancelReason>,
     finished: Option<(RunStats, Duration)>,
     last_elapsed: Duration,
+    /// The run's id and journal, from `RunStarted`.
+    run: Option<(String, Option<String>)>,
 }
 
 impl RunTally {
@@ -81,6 +83,7 @@ impl RunTally {
             cancelled: None,
             finished: None,
             last_elapsed: Duration::ZERO,
+            run: None,
         }
     }
 
@@ -95,7 +98,13 @@ impl RunTally {
     pub(super) fn record(&mut self, event: &Event) {
         self.last_elapsed = self.last_elapsed.max(event.elapsed);
         match &event.kind {
-            EventKind::RunStarted { steps, .. } => {
+            EventKind::RunStarted {
+                steps,
+                run_id,
+                journal,
+                ..
+            } => {
+                self.run = Some((run_id.clone(), journal.clone()));
                 if self.steps.len() < *steps {
                     self.steps.resize(*steps, StepRecord::new());
                 }
@@ -109,7 +118,9 @@ impl RunTally {
                     };
                 }
             }
-            EventKind::StepWaiting { .. } | EventKind::StepAttemptFailed { .. } => {}
+            EventKind::StepWaiting { .. }
+            | EventKind::StepAttemptFailed { .. }
+            | EventKind::StepReadFailed { .. } => {}
             EventKind::StepEscalated { step, escalation } => {
                 self.step_mut(step.no).escalation = Some((step.clone(), escalation.clone()));
             }
@@ -213,6 +224,13 @@ impl RunTally {
             .iter()
             .enumerate()
             .map(|(index, record)| (index + 1, record))
+    }
+
+    /// The run's id and where its journal is, once `RunStarted` arrived.
+    pub(super) fn run(&self) -> Option<(&str, Option<&str>)> {
+        self.run
+            .as_ref()
+            .map(|(id, journal)| (id.as_str(), journal.as_deref()))
     }
 
     pub(super) fn cancelled(&self) -> Option<CancelReason> {

@@ -151,11 +151,11 @@ fn rejected() -> StepError {
 fn close_failure() -> StepError {
     StepError::StepTimeout {
         timeout: Duration::from_secs(10),
-        observed: Observation {
+        observed: Some(Observation {
             state: TargetState::Closing,
             node: Some("ml-1".to_owned()),
             assignment_explanation: None,
-        },
+        }),
     }
 }
 
@@ -177,6 +177,7 @@ fn events() -> Vec<Event> {
                 cluster: "http://127.0.0.1:9200".to_owned(),
                 steps: 7,
                 concurrency: 4,
+                journal: None,
             },
         ),
         started(1, 1, 1),
@@ -503,6 +504,7 @@ fn interrupted_events() -> Vec<Event> {
                 cluster: "http://127.0.0.1:9200".to_owned(),
                 steps: 7,
                 concurrency: 3,
+                journal: Some(".quiesce/runs/20261128T120000Z-1a2b.jsonl".to_owned()),
             },
         ),
         started(1, 1, 1),

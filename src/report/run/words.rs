@@ -16,12 +16,12 @@ use super::labels::StepLabels;
 use super::style::attempts;
 
 /// `#7 close job web-latency`.
-pub(super) fn step_name(step: &StepRef) -> String {
+pub(in crate::report) fn step_name(step: &StepRef) -> String {
     format!("#{} {} {}", step.no, step.action.verb(), step.target)
 }
 
 /// A duration as a setting is written: `30m`, `10s`, `1500ms`.
-pub(super) fn setting(duration: Duration) -> String {
+pub(in crate::report) fn setting(duration: Duration) -> String {
     let ms = duration.as_millis();
     match ms {
         0 => "0s".to_owned(),
@@ -59,8 +59,8 @@ fn placement(observed: &Observation) -> String {
 }
 
 /// What went wrong, after the step's name.
-pub(super) fn error(error: &StepError) -> String {
-    match error {
+pub(in crate::report) fn error(failure: &StepError) -> String {
+    match failure {
         StepError::Elasticsearch(es) => answer(es),
         StepError::ForceNotAllowed(es) => format!(
             "{}; the job is failed and only a forced close works: `settings.force: after_timeout` allows it",
@@ -70,11 +70,26 @@ pub(super) fn error(error: &StepError) -> String {
         StepError::NoAnswer { endpoint, after } => {
             format!("`{endpoint}` got no answer within {}", setting(*after))
         }
-        StepError::StepTimeout { timeout, observed } => format!(
+        StepError::StepTimeout {
+            timeout,
+            observed: Some(observed),
+        } => format!(
             "still {} after the step timeout ({}), {}",
             observed.state.as_str(),
             setting(*timeout),
             placement(observed)
+        ),
+        StepError::StepTimeout {
+            timeout,
+            observed: None,
+        } => format!(
+            "no read of its state answered within the step timeout ({})",
+            setting(*timeout)
+        ),
+        StepError::Unconfirmed { reads, cause } => format!(
+            "its state could not be read ({} in a row failed, the last: {}), so whether it got there is not known",
+            plural(*reads, "read"),
+            error(cause)
         ),
         StepError::JobFailed { observed } => format!(
             "the job is failed, {}: close it with force before opening it",
@@ -87,8 +102,22 @@ pub(super) fn error(error: &StepError) -> String {
     }
 }
 
+/// A read of the state that failed, after the step's name.
+pub(super) fn read_failed(cause: &StepError) -> String {
+    format!("could not read its state: {}", error(cause))
+}
+
+/// `1 read`, `3 reads`.
+fn plural(count: u32, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
 /// Why the step went on with `force=true`, and what that costs.
-pub(super) fn escalation(step: &StepRef, escalation: &Escalation) -> String {
+pub(in crate::report) fn escalation(step: &StepRef, escalation: &Escalation) -> String {
     match escalation {
         Escalation::FailedJob => format!(
             "job `{}` is failed: closing with force=true, which skips the flush, the final results and the model snapshot",
@@ -112,7 +141,7 @@ pub(super) fn escalation(step: &StepRef, escalation: &Escalation) -> String {
 }
 
 /// Why the step never started.
-pub(super) fn skip(reason: SkipReason, labels: &StepLabels) -> String {
+pub(in crate::report) fn skip(reason: SkipReason, labels: &StepLabels) -> String {
     match reason {
         SkipReason::DependencyFailed { step } => {
             format!("needs {}, which failed", labels.name(step))
@@ -137,7 +166,7 @@ pub(super) fn interrupted(count: u32) -> String {
 }
 
 /// How an abandoned step was left, after its name.
-pub(super) const ABANDONED: &str =
+pub(in crate::report) const ABANDONED: &str =
     "abandoned in flight by a second interrupt: the cluster may still carry out the request";
 
 pub(super) fn cancelled(reason: CancelReason) -> &'static str {

@@ -34,6 +34,8 @@ pub(crate) struct App {
     pub(crate) faults: Mutex<Faults>,
     /// The indices of the document APIs.
     pub(crate) indices: Indices,
+    /// While security is on, what the `/_sim/` endpoints need ([`crate::CONTROL_TOKEN_HEADER`]).
+    pub(crate) control_token: Option<String>,
 }
 
 const fn main(endpoint: Main) -> Route {

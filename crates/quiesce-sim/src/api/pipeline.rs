@@ -16,7 +16,7 @@ use super::{App, control, docs, ml, root};
 use crate::EsError;
 use crate::faults::FaultEffect;
 use crate::params::Params;
-use crate::security::Principal;
+use crate::security::{Principal, Privilege};
 use crate::seed::EsVersion;
 
 /// Largest request body read (ES's default `http.max_content_length` is far larger; ML
@@ -103,7 +103,10 @@ pub(crate) async fn handle(
     };
     let mut warnings = Vec::new();
     let outcome = match route {
-        Route::Control(endpoint) => control::handle(&app, endpoint, &ids, &body).await,
+        Route::Control(endpoint) => match control_allowed(&app, &parts) {
+            Ok(()) => control::handle(&app, endpoint, &ids, &body).await,
+            Err(err) => Err(err),
+        },
         Route::Es(endpoint) => run(&app, endpoint, &ids, &parts, &body, &mut warnings).await,
     };
     let mut response = match outcome {
@@ -137,6 +140,34 @@ pub(crate) async fn handle(
             .record_request(endpoint.stat_name(), response.status().as_u16());
     }
     response
+}
+
+/// While security is on, the control endpoints take the control token, or the credentials of a
+/// user who may manage the whole cluster (`manage` or `all`): not anyone who can connect.
+fn control_allowed(app: &App, parts: &Parts) -> Result<(), EsError> {
+    let (Some(token), Some(security)) = (&app.control_token, &app.security) else {
+        return Ok(());
+    };
+    if parts
+        .headers
+        .get(crate::CONTROL_TOKEN_HEADER)
+        .is_some_and(|given| given.as_bytes() == token.as_bytes())
+    {
+        return Ok(());
+    }
+    if parts.headers.contains_key(header::AUTHORIZATION) {
+        let principal = security.authenticate(&parts.headers, parts.uri.path())?;
+        return principal.authorize("cluster:admin/sim/control", Privilege::Manage);
+    }
+    Err(EsError::new(
+        401,
+        "security_exception",
+        format!(
+            "the simulator's control endpoint [{}] needs the control token (header [{}], printed when the simulator starts) or an administrator's credentials while security is on",
+            parts.uri.path(),
+            crate::CONTROL_TOKEN_HEADER
+        ),
+    ))
 }
 
 fn json_response(status: StatusCode, value: &Value) -> Response {

@@ -193,9 +193,14 @@ impl TestCluster {
         simulator: Option<Simulator>,
         ca_pem: Option<String>,
     ) -> Self {
+        // The harness drives the control endpoints as their owner: with the control token.
+        let token = simulator
+            .as_ref()
+            .and_then(Simulator::control_token)
+            .map(str::to_owned);
         TestCluster {
             base,
-            client: client_trusting(ca_pem.as_deref()),
+            client: client_trusting(ca_pem.as_deref(), token.as_deref()),
             product_header: AtomicBool::new(version.sends_product_header()),
             simulator,
             ca_pem,
@@ -447,8 +452,14 @@ impl TestCluster {
 }
 
 /// The test HTTP client: a request limit of a minute, trusting `ca` when given.
-fn client_trusting(ca: Option<&str>) -> reqwest::Client {
+fn client_trusting(ca: Option<&str>, control_token: Option<&str>) -> reqwest::Client {
     let mut builder = reqwest::Client::builder().timeout(REQUEST_LIMIT);
+    if let Some(token) = control_token.and_then(|t| reqwest::header::HeaderValue::from_str(t).ok())
+    {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(crate::CONTROL_TOKEN_HEADER, token);
+        builder = builder.default_headers(headers);
+    }
     if let Some(ca) = ca {
         let certificate = reqwest::Certificate::from_pem(ca.as_bytes())
             .unwrap_or_else(|error| panic!("the simulator's CA is not PEM: {error}"));

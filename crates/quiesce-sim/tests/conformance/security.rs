@@ -452,12 +452,50 @@ async fn authenticate_names_the_user() {
     assert_eq!(resp.ok()["username"], "ci-bot");
 }
 
+/// Issue 11 (10): with security on, `/_sim/` is not open to whoever can connect: it takes the
+/// control token the simulator made at start (the harness sends it), or an administrator's
+/// credentials.
 #[tokio::test]
-async fn sim_control_endpoints_need_no_credentials() {
+async fn sim_control_endpoints_need_the_control_token_while_security_is_on() {
     let sim = secured().await;
     let stats = sim.sim_stats().await;
     assert!(stats["requests"].is_object(), "{stats}");
     assert_eq!(sim.get("/_sim/faults").await.status.as_u16(), 200);
+
+    let anyone = reqwest::Client::new();
+    let refused = anyone
+        .put(sim.url("/_sim/faults"))
+        .json(&json!({ "faults": [] }))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(refused.status().as_u16(), 401);
+    let text = refused.text().await.expect("a body");
+    assert!(text.contains("control token"), "{text}");
+    // An ML administrator is not a cluster administrator.
+    let admin = anyone
+        .get(sim.url("/_sim/stats"))
+        .basic_auth("admin", Some("admin-pw"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(admin.status().as_u16(), 403);
+    let ops = anyone
+        .get(sim.url("/_sim/stats"))
+        .basic_auth("ops", Some("ops-pw"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(ops.status().as_u16(), 200, "`manage` may");
+
+    // Without users, the control endpoints stay open, as the ML API is.
+    let open = TestCluster::empty().await;
+    let answer = anyone
+        .get(open.url("/_sim/stats"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(answer.status().as_u16(), 200);
 }
 
 #[tokio::test]
