@@ -8,9 +8,12 @@
 //! [`EsError`]s exactly as docs/elasticsearch-ml-api.md §4 words them.
 
 mod activity;
+mod calendar_bodies;
+mod calendars;
 mod config;
 mod datafeeds;
 mod effects;
+mod hash_set_order;
 mod jobs;
 mod model;
 mod nodes;
@@ -37,6 +40,8 @@ use crate::ids;
 use crate::seed::{ClusterSpec, EsVersion, Latency, RollingRestartSpec};
 
 use activity::{Activity, Violation, now_ms};
+use calendars::Calendars;
+pub(crate) use calendars::{EventsQuery, Page};
 use effects::Effect;
 use model::{Datafeed, Job};
 use nodes::{Node, NodeState};
@@ -100,6 +105,8 @@ struct State {
     restarting: bool,
     /// Jobs with a model snapshot upgrade task, and its snapshot.
     snapshot_upgrades: HashMap<String, String>,
+    /// Calendars and scheduled events (documents of `.ml-meta` in ES).
+    calendars: Calendars,
     activity: Activity,
     /// Background work queued by transitions, spawned when the lock is released.
     effects: Vec<Effect>,
@@ -151,6 +158,7 @@ impl Cluster {
                     upgrade_changes: 0,
                     restarting: false,
                     snapshot_upgrades: HashMap::new(),
+                    calendars: Calendars::default(),
                     activity: Activity::default(),
                     effects: Vec::new(),
                 }),

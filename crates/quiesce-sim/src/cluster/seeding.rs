@@ -88,4 +88,5 @@ pub(super) fn load(state: &mut State, shared: &Shared, spec: &ClusterSpec) {
         }
         state.insert_datafeed(df);
     }
+    state.calendars.seed(&spec.calendars);
 }

@@ -29,6 +29,7 @@ pub struct ClusterSpec {
     pub(crate) security: Option<Security>,
     pub jobs: Vec<JobSpec>,
     pub datafeeds: Vec<DatafeedSpec>,
+    pub calendars: Vec<CalendarSpec>,
     pub faults: Vec<FaultRule>,
     pub fault_seed: u64,
     /// `cluster.persistent_tasks.allocation.enable` is `all`.
@@ -109,6 +110,23 @@ pub struct DatafeedSpec {
     /// Set for a lookback datafeed.
     pub end: Option<Timestamp>,
     pub indices: Vec<String>,
+}
+
+/// One calendar and its events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarSpec {
+    pub id: String,
+    pub job_ids: Vec<String>,
+    pub description: Option<String>,
+    pub events: Vec<EventSpec>,
+}
+
+/// One scheduled event, `[start, end)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSpec {
+    pub description: String,
+    pub start: Timestamp,
+    pub end: Timestamp,
 }
 
 /// The states a job may start in.
@@ -215,6 +233,7 @@ impl Seed {
         }
         validate_jobs(&jobs, &mut problems);
         validate_datafeeds(&jobs, &datafeeds, &mut problems);
+        let calendars = self.calendars(&mut problems);
         if let Some(problem) = check_capacity(&jobs, &nodes) {
             problems.push(problem);
         }
@@ -248,6 +267,7 @@ impl Seed {
             security,
             jobs: jobs.into_iter().map(|draft| draft.spec).collect(),
             datafeeds: datafeeds.into_iter().map(|draft| draft.spec).collect(),
+            calendars,
             faults: self.faults.clone(),
             fault_seed: self.fault_seed,
             persistent_tasks_allocation: self.cluster.persistent_tasks_allocation
@@ -309,6 +329,58 @@ impl Seed {
             lookback: seed.lookback.unwrap_or(base.lookback),
             persist_bytes_per_sec: rate.max(1),
         }
+    }
+
+    /// The calendars, each id valid and used once, each event starting before it ends.
+    fn calendars(&self, problems: &mut Vec<SeedProblem>) -> Vec<CalendarSpec> {
+        let mut first: HashMap<&str, Option<SourceSpan>> = HashMap::new();
+        for calendar in &self.calendars {
+            let span = span_of(&calendar.id);
+            if calendar.id.value == "_all" {
+                problems.push(SeedProblem::InvalidId {
+                    kind: "calendar",
+                    id: calendar.id.value.clone(),
+                    rule: "`_all` is reserved",
+                    span,
+                });
+            } else {
+                check_id("calendar", &calendar.id.value, span, problems);
+            }
+            if let Some(earlier) = first.insert(&calendar.id.value, span) {
+                problems.push(SeedProblem::DuplicateId {
+                    kind: "calendar",
+                    id: calendar.id.value.clone(),
+                    first: earlier,
+                    again: span,
+                });
+            }
+            for event in &calendar.events {
+                if event.start_time.value >= event.end_time {
+                    problems.push(SeedProblem::EventOrder {
+                        calendar: calendar.id.value.clone(),
+                        description: event.description.clone(),
+                        span: span_of(&event.start_time),
+                    });
+                }
+            }
+        }
+        self.calendars
+            .iter()
+            .map(|calendar| CalendarSpec {
+                id: calendar.id.value.clone(),
+                job_ids: calendar.job_ids.clone(),
+                description: calendar.description.clone(),
+                events: calendar
+                    .events
+                    .iter()
+                    .map(|event| EventSpec {
+                        description: event.description.clone(),
+                        start: event.start_time.value,
+                        end: event.end_time,
+                    })
+                    .collect(),
+            })
+            .collect()
     }
 
     fn security(&self, problems: &mut Vec<SeedProblem>) -> Option<Security> {
