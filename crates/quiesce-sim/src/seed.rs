@@ -295,6 +295,27 @@ pub struct DatafeedSeed {
     pub end: Option<jiff::Timestamp>,
     /// Source indices (default `["<job id>-*"]`).
     pub indices: Option<Vec<String>>,
+    /// Documents per second its source indices receive, from the simulator's start (default 1).
+    pub record_rate: Option<f64>,
+    /// `frequency`: how often it searches in real time (default: from the job's bucket span, as
+    /// Elasticsearch derives it; the simulator also takes less than a second).
+    #[serde(
+        default,
+        with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
+    )]
+    #[schemars(with = "Option<DurationText>")]
+    pub frequency: Option<Duration>,
+    /// `query_delay`: how far behind now its searches end (default 60s).
+    #[serde(
+        default,
+        with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
+    )]
+    #[schemars(with = "Option<DurationText>")]
+    pub query_delay: Option<Duration>,
+    /// Its searches fail from the start (a `datafeed_progress` stall rule): it stays `started`
+    /// and makes no progress until the rule is removed.
+    #[serde(default)]
+    pub stalled: bool,
 }
 
 /// One calendar under `calendars:`.

@@ -5,6 +5,7 @@ use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
 use super::model::{Datafeed, DatafeedConfig, DatafeedState, Job, JobConfig, JobState};
+use super::progress::{DataCounts, DatafeedProgress};
 use super::{Cluster, State};
 use crate::EsError;
 
@@ -237,6 +238,7 @@ pub(super) fn new_job(id: &str, config: JobConfig, model_bytes: u64) -> Job {
         snapshots: Vec::new(),
         model_snapshot_id: None,
         transition: None,
+        data_counts: DataCounts::default(),
     }
 }
 
@@ -247,8 +249,9 @@ pub(super) fn new_datafeed(id: &str, config: DatafeedConfig) -> Datafeed {
         state: DatafeedState::Stopped,
         end_ms: None,
         start_ready: false,
-        search_count: 0,
+        progress: DatafeedProgress::default(),
         transition: None,
+        searches: None,
     }
 }
 

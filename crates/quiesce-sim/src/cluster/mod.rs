@@ -18,6 +18,7 @@ mod jobs;
 mod model;
 mod nodes;
 mod persistence;
+mod progress;
 mod render;
 mod restart;
 mod seeding;
@@ -46,6 +47,8 @@ use effects::Effect;
 use model::{Datafeed, Job};
 use nodes::{Node, NodeState};
 use persistence::Persistence;
+use progress::Clock;
+pub(crate) use progress::Stalls;
 pub(crate) use render::SnapshotQuery;
 
 /// Cluster identity reported by `GET /` and `GET /_ml/info` (the version is the nodes',
@@ -107,6 +110,10 @@ struct State {
     snapshot_upgrades: HashMap<String, String>,
     /// Calendars and scheduled events (documents of `.ml-meta` in ES).
     calendars: Calendars,
+    /// The wall clock data times follow.
+    clock: Clock,
+    /// Datafeeds whose searches fail (stall fault rules).
+    stalls: Stalls,
     activity: Activity,
     /// Background work queued by transitions, spawned when the lock is released.
     effects: Vec<Effect>,
@@ -159,6 +166,8 @@ impl Cluster {
                     restarting: false,
                     snapshot_upgrades: HashMap::new(),
                     calendars: Calendars::default(),
+                    clock: Clock::start(),
+                    stalls: crate::faults::stalls(&spec.faults),
                     activity: Activity::default(),
                     effects: Vec::new(),
                 }),
@@ -208,6 +217,11 @@ impl Cluster {
 
     pub(crate) fn upgrade_mode(&self) -> bool {
         self.lock().upgrade_mode
+    }
+
+    /// The datafeeds whose searches fail from now on (`PUT`/`DELETE /_sim/faults`).
+    pub(crate) fn set_stalls(&self, stalls: Stalls) {
+        self.transition(|state, _| state.stalls = stalls);
     }
 
     /// Counts a finished request for `/_sim/stats`.

@@ -22,6 +22,7 @@ mod job_states;
 mod lifecycle;
 mod nodes;
 mod persistence;
+mod progress;
 mod readiness;
 mod rest_spec;
 mod security;
