@@ -6,6 +6,7 @@
 //! [`Seed::resolve`], a validated [`ClusterSpec`] of plain data for the engine. It never starts
 //! anything. Its JSON Schema is `schemas/sim-seed.schema.json` ([`seed_schema`]).
 
+mod calendars;
 mod error;
 mod generate;
 #[cfg(test)]

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::effects::{Cancel, Effect, still_current, transition_channel};
 use super::model::{Datafeed, DatafeedState, JobState};
-use super::progress::{Search, SearchRun, Timing, is_stalled};
+use super::progress::{Search, SearchRun, Timing};
 use super::{Cluster, Shared, State, Timeout};
 use crate::EsError;
 
@@ -278,7 +278,7 @@ impl State {
         }
         let node = self.datafeed_node(df);
         let job_id = df.config.job_id.clone();
-        let stalled = is_stalled(&self.stalls, id);
+        let stalled = self.stalls.contains(id);
         let now_ms = self.clock.now_ms();
         let (Some(df), Some(job)) = (self.datafeeds.get_mut(id), self.jobs.get_mut(&job_id)) else {
             return;

@@ -23,6 +23,7 @@ mod render;
 mod restart;
 mod seeding;
 mod snapshots;
+mod timing_stats;
 mod upgrade;
 
 #[cfg(test)]

@@ -7,7 +7,8 @@
 //!
 //! The stats API reads timing stats from the results index, where `DatafeedTimingStatsReporter`
 //! writes them only when they differ by 10% or more (or by 10s of search time) from what it
-//! wrote last, and when the datafeed stops: [`DatafeedProgress::persisted`] is that copy.
+//! wrote last, and when the datafeed stops: `DatafeedProgress::persisted` is that copy
+//! (`timing_stats.rs`).
 //!
 //! A stalled datafeed's searches fail: it stays `started` on its node and nothing advances, as
 //! when ES's extractor throws (`ExtractionProblemException`: time does not advance, the failure
@@ -20,6 +21,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::model::{Datafeed, DatafeedState, Job};
+use super::timing_stats::TimingStats;
 use crate::seed::EsVersion;
 use crate::time_value::TimeValue;
 
@@ -27,11 +29,6 @@ use crate::time_value::TimeValue;
 const SEARCH_TIME_MS: f64 = 10.0;
 /// `DatafeedJob.NEXT_TASK_DELAY_MS`: the real-time search runs this long after its boundary.
 const NEXT_TASK_DELAY_MS: i64 = 100;
-/// `ExponentialAverageCalculationContext.WINDOW_SIZE`: one hour of data time.
-const WINDOW_MS: i64 = 3_600_000;
-/// `DatafeedTimingStatsReporter.MIN_VALID_RATIO`, `MAX_VALID_ABS_DIFFERENCE_MS`.
-const MIN_VALID_RATIO: f64 = 0.9;
-const MAX_VALID_ABS_DIFFERENCE_MS: f64 = 10_000.0;
 
 /// The cluster's wall clock in epoch milliseconds, advancing with tokio's clock (so that a paused
 /// clock in tests moves data time too).
@@ -67,7 +64,7 @@ pub(crate) struct Stalls {
 }
 
 impl Stalls {
-    fn contains(&self, id: &str) -> bool {
+    pub(super) fn contains(&self, id: &str) -> bool {
         self.all || self.ids.contains(id)
     }
 }
@@ -143,101 +140,6 @@ impl DataCounts {
         self.latest_record_ms = Some(batch.latest_ms);
         self.last_data_ms = Some(now_ms);
         buckets
-    }
-}
-
-/// `ExponentialAverageCalculationContext`: the search time of the current hour of data time,
-/// folded into an exponential average when the data crosses into the next hour.
-#[derive(Debug, Clone, Default, PartialEq)]
-struct ExponentialAverage {
-    incremental_ms: f64,
-    latest_ms: Option<i64>,
-    previous_ms: Option<f64>,
-}
-
-impl ExponentialAverage {
-    fn current_ms(&self) -> f64 {
-        let (Some(previous), Some(latest)) = (self.previous_ms, self.latest_ms) else {
-            return self.incremental_ms;
-        };
-        let window_start = latest - latest.rem_euclid(WINDOW_MS);
-        #[expect(
-            clippy::cast_precision_loss,
-            reason = "less than an hour of milliseconds"
-        )]
-        let alpha = (-((latest - window_start) as f64) / WINDOW_MS as f64).exp();
-        alpha * previous + (1.0 - alpha) * self.incremental_ms
-    }
-
-    fn set_latest(&mut self, latest: i64) {
-        if let Some(current) = self.latest_ms {
-            let next_window = current - current.rem_euclid(WINDOW_MS) + WINDOW_MS;
-            if latest >= next_window {
-                self.previous_ms = Some(self.current_ms());
-                self.incremental_ms = 0.0;
-            }
-        }
-        if self.latest_ms.is_none_or(|current| latest > current) {
-            self.latest_ms = Some(latest);
-        }
-    }
-}
-
-/// `DatafeedTimingStats` of one datafeed's job.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct TimingStats {
-    search_count: u64,
-    bucket_count: u64,
-    total_search_time_ms: f64,
-    average: ExponentialAverage,
-}
-
-impl TimingStats {
-    fn average_per_bucket_ms(&self) -> Option<f64> {
-        #[expect(clippy::cast_precision_loss, reason = "bucket counts far below 2^52")]
-        (self.bucket_count > 0).then(|| self.total_search_time_ms / self.bucket_count as f64)
-    }
-
-    /// The `timing_stats` object of datafeed stats (with the calculated fields).
-    pub(super) fn to_json(&self, job_id: &str) -> Value {
-        let mut json = json!({
-            "job_id": job_id,
-            "search_count": self.search_count,
-            "bucket_count": self.bucket_count,
-            "total_search_time_ms": self.total_search_time_ms,
-        });
-        if let Some(average) = self.average_per_bucket_ms() {
-            json["average_search_time_per_bucket_ms"] = json!(average);
-        }
-        json["exponential_average_search_time_per_hour_ms"] = json!(self.average.current_ms());
-        json
-    }
-
-    /// `DatafeedTimingStatsReporter.differSignificantly`.
-    fn differs_significantly(&self, other: &TimingStats) -> bool {
-        #[expect(clippy::cast_precision_loss, reason = "search counts far below 2^52")]
-        let counts = {
-            let (a, b) = (self.search_count as f64, other.search_count as f64);
-            b / a < MIN_VALID_RATIO || a / b < MIN_VALID_RATIO
-        };
-        let values = |a: Option<f64>, b: Option<f64>| match (a, b) {
-            (Some(a), Some(b)) => {
-                b / a < MIN_VALID_RATIO
-                    || a / b < MIN_VALID_RATIO
-                    || (a - b).abs() > MAX_VALID_ABS_DIFFERENCE_MS
-            }
-            (a, b) => a.is_some() || b.is_some(),
-        };
-        counts
-            || values(
-                Some(self.total_search_time_ms),
-                Some(other.total_search_time_ms),
-            )
-            || values(self.average_per_bucket_ms(), other.average_per_bucket_ms())
-            || values(
-                Some(self.average.current_ms()),
-                Some(other.average.current_ms()),
-            )
     }
 }
 
@@ -436,9 +338,7 @@ impl DatafeedProgress {
         if end <= start {
             return;
         }
-        self.timing.search_count += 1;
-        self.timing.total_search_time_ms += SEARCH_TIME_MS;
-        self.timing.average.incremental_ms += SEARCH_TIME_MS;
+        self.timing.searched(SEARCH_TIME_MS);
         self.flush_if_significant();
         self.search_interval = Some((start, end));
         let mut last_end = end - 1;
@@ -450,8 +350,7 @@ impl DatafeedProgress {
             let buckets = job
                 .data_counts
                 .post(&batch, &shape, config.bucket_span_ms, now_ms);
-            self.timing.bucket_count += buckets;
-            self.timing.average.set_latest(batch.latest_ms);
+            self.timing.posted(buckets, batch.latest_ms);
             self.flush_if_significant();
             last_end = last_end.max(batch.latest_ms);
         }
@@ -556,11 +455,6 @@ pub(super) struct SearchRun<'a> {
     pub(super) clock: &'a Clock,
 }
 
-/// Whether `id` is stalled under `stalls`.
-pub(super) fn is_stalled(stalls: &Stalls, id: &str) -> bool {
-    stalls.contains(id)
-}
-
 /// An ES time value for a duration given in a seed (`150s`, `2m`, `500ms`), as
 /// `TimeValue.getStringRep` prints a value put in whole units.
 pub(super) fn time_text(duration: Duration) -> String {
@@ -589,39 +483,6 @@ mod tests {
         assert!(settings.batch(0, 1000, 1000).is_none());
         let next = settings.batch(10_000, 11_000, 1000).expect("records");
         assert_eq!((next.records, next.earliest_ms), (2, 10_000));
-    }
-
-    #[test]
-    fn the_exponential_average_folds_at_each_hour_of_data() {
-        let mut average = ExponentialAverage::default();
-        average.incremental_ms += 10.0;
-        average.set_latest(0);
-        assert!((average.current_ms() - 10.0).abs() < f64::EPSILON);
-        average.incremental_ms += 10.0;
-        average.set_latest(WINDOW_MS + WINDOW_MS / 2);
-        // Into the next hour: the 20ms become the previous average; half an hour in,
-        // alpha = e^-0.5.
-        let alpha = (-0.5_f64).exp();
-        assert!((average.current_ms() - alpha * 20.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn timing_stats_are_written_when_they_move_by_ten_percent() {
-        let mut stats = TimingStats::default();
-        let mut persisted = TimingStats::default();
-        let mut writes = 0;
-        for _ in 0..100 {
-            stats.search_count += 1;
-            stats.total_search_time_ms += SEARCH_TIME_MS;
-            stats.average.incremental_ms += SEARCH_TIME_MS;
-            if stats.differs_significantly(&persisted) {
-                persisted = stats.clone();
-                writes += 1;
-            }
-        }
-        // Every search up to 10, then each ~11% more: far fewer writes than searches.
-        assert!(writes < 40, "{writes} writes");
-        assert!(persisted.search_count < 100 && persisted.search_count >= 90);
     }
 
     #[test]

@@ -359,58 +359,6 @@ impl Seed {
         self.faults.iter().cloned().chain(stalled).collect()
     }
 
-    /// The calendars, each id valid and used once, each event starting before it ends.
-    fn calendars(&self, problems: &mut Vec<SeedProblem>) -> Vec<CalendarSpec> {
-        let mut first: HashMap<&str, Option<SourceSpan>> = HashMap::new();
-        for calendar in &self.calendars {
-            let span = span_of(&calendar.id);
-            if calendar.id.value == "_all" {
-                problems.push(SeedProblem::InvalidId {
-                    kind: "calendar",
-                    id: calendar.id.value.clone(),
-                    rule: "`_all` is reserved",
-                    span,
-                });
-            } else {
-                check_id("calendar", &calendar.id.value, span, problems);
-            }
-            if let Some(earlier) = first.insert(&calendar.id.value, span) {
-                problems.push(SeedProblem::DuplicateId {
-                    kind: "calendar",
-                    id: calendar.id.value.clone(),
-                    first: earlier,
-                    again: span,
-                });
-            }
-            for event in &calendar.events {
-                if event.start_time.value >= event.end_time {
-                    problems.push(SeedProblem::EventOrder {
-                        calendar: calendar.id.value.clone(),
-                        description: event.description.clone(),
-                        span: span_of(&event.start_time),
-                    });
-                }
-            }
-        }
-        self.calendars
-            .iter()
-            .map(|calendar| CalendarSpec {
-                id: calendar.id.value.clone(),
-                job_ids: calendar.job_ids.clone(),
-                description: calendar.description.clone(),
-                events: calendar
-                    .events
-                    .iter()
-                    .map(|event| EventSpec {
-                        description: event.description.clone(),
-                        start: event.start_time.value,
-                        end: event.end_time,
-                    })
-                    .collect(),
-            })
-            .collect()
-    }
-
     fn security(&self, problems: &mut Vec<SeedProblem>) -> Option<Security> {
         let users = &self.security.users;
         let keys = &self.security.api_keys;
@@ -644,7 +592,7 @@ fn validate_datafeeds(
 }
 
 /// ES's id rules for jobs, groups and datafeeds (`MlStrings.isValidId`, 64 characters).
-fn check_id(
+pub(super) fn check_id(
     kind: &'static str,
     id: &str,
     span: Option<SourceSpan>,
