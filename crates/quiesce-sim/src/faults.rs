@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use thiserror::Error;
 
 use super::EsError;
+use crate::cluster::Stalls;
 
 /// The operations a rule can target (`"*"` = any of them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -46,6 +47,9 @@ pub enum Operation {
     GetIndex,
     /// `POST /_ml/anomaly_detectors/<job>/model_snapshots/<snapshot>/_upgrade` (target: the job).
     UpgradeJobSnapshot,
+    /// No call: the searches a started datafeed runs by itself (target: the datafeed); the only
+    /// effect is `stall`.
+    DatafeedProgress,
     /// Every operation above.
     #[serde(rename = "*")]
     Any,
@@ -71,6 +75,7 @@ impl Operation {
             Operation::CreateIndex => "create_index",
             Operation::GetIndex => "get_index",
             Operation::UpgradeJobSnapshot => "upgrade_job_snapshot",
+            Operation::DatafeedProgress => "datafeed_progress",
             Operation::Any => "*",
         }
     }
@@ -122,6 +127,10 @@ pub struct FaultRule {
     /// Effect (`stop_datafeed`, `close_job`): the target stays `stopping`/`closing` until forced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stuck: Option<bool>,
+    /// Effect (`datafeed_progress`): the datafeed's searches fail while the rule is in place; it
+    /// stays `started` and its counters stop (no `times` or `rate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stall: Option<bool>,
 }
 
 /// What to do to one call.
@@ -143,7 +152,10 @@ pub enum FaultError {
     #[error("fault rule {index} has {count} effects")]
     #[diagnostic(
         code(quiesce::sim::faults::effect),
-        help("Give each rule exactly one of `error`, `delay`, `drop: true` or `stuck: true`.")
+        help(
+            "Give each rule exactly one of `error`, `delay`, `drop: true`, `stuck: true` or \
+             `stall: true`."
+        )
     )]
     Effects { index: usize, count: usize },
 
@@ -158,6 +170,25 @@ pub enum FaultError {
         index: usize,
         operation: &'static str,
     },
+
+    #[error("fault rule {index}: `stall` is the effect of `datafeed_progress`, and its only one")]
+    #[diagnostic(
+        code(quiesce::sim::faults::stall),
+        help(
+            "Write `{{operation: datafeed_progress, target: <datafeed>, stall: true}}`: only a \
+             datafeed's own searches can stall, and they are no call an error or a delay could hit."
+        )
+    )]
+    Stall { index: usize },
+
+    #[error(
+        "fault rule {index}: a stall lasts while the rule is set; `times` and `rate` do not apply"
+    )]
+    #[diagnostic(
+        code(quiesce::sim::faults::stall_limits),
+        help("Remove `times`/`rate`; end the stall with `DELETE /_sim/faults` or a new rule set.")
+    )]
+    StallLimits { index: usize },
 
     #[error("fault rule {index}: `rate` must be between 0 and 1, not {rate}")]
     #[diagnostic(
@@ -237,6 +268,11 @@ impl Faults {
         json!({ "faults": faults })
     }
 
+    /// The datafeeds the stall rules hold (`PUT /_sim/faults` hands them to the cluster).
+    pub(crate) fn stalls(&self) -> Stalls {
+        stalls(self.rules.iter().map(|active| &active.rule))
+    }
+
     /// Decides the effect for one call to `op` whose path expanded to `targets`. The first
     /// matching live rule that fires wins; a rule with a `rate` that does not fire lets the
     /// next rule try.
@@ -267,6 +303,22 @@ impl Faults {
         }
         None
     }
+}
+
+/// The datafeeds stall rules hold: every one for a rule without a `target`.
+pub(crate) fn stalls<'a>(rules: impl IntoIterator<Item = &'a FaultRule>) -> Stalls {
+    let mut stalls = Stalls::default();
+    for rule in rules {
+        if rule.stall == Some(true) {
+            match &rule.target {
+                Some(target) => {
+                    stalls.ids.insert(target.clone());
+                }
+                None => stalls.all = true,
+            }
+        }
+    }
+    stalls
 }
 
 fn effect_of(rule: &FaultRule, targets: &[String]) -> FaultEffect {
@@ -330,7 +382,11 @@ fn injected_error(spec: &FaultErrorSpec) -> EsError {
 
 fn validate(rules: Vec<FaultRule>) -> Result<Vec<ActiveRule>, FaultError> {
     for (index, rule) in rules.iter().enumerate() {
-        for (field, flag) in [("drop", rule.drop), ("stuck", rule.stuck)] {
+        for (field, flag) in [
+            ("drop", rule.drop),
+            ("stuck", rule.stuck),
+            ("stall", rule.stall),
+        ] {
             if flag == Some(false) {
                 return Err(FaultError::FalseFlag { index, field });
             }
@@ -338,9 +394,16 @@ fn validate(rules: Vec<FaultRule>) -> Result<Vec<ActiveRule>, FaultError> {
         let count = usize::from(rule.error.is_some())
             + usize::from(rule.delay.is_some())
             + usize::from(rule.drop.is_some())
-            + usize::from(rule.stuck.is_some());
+            + usize::from(rule.stuck.is_some())
+            + usize::from(rule.stall.is_some());
         if count != 1 {
             return Err(FaultError::Effects { index, count });
+        }
+        if rule.stall.is_some() != (rule.operation == Operation::DatafeedProgress) {
+            return Err(FaultError::Stall { index });
+        }
+        if rule.stall.is_some() && (rule.times.is_some() || rule.rate.is_some()) {
+            return Err(FaultError::StallLimits { index });
         }
         if rule.stuck.is_some()
             && !matches!(
@@ -543,6 +606,36 @@ mod tests {
             Faults::new(vec![off], 0),
             Err(FaultError::FalseFlag { .. })
         ));
+    }
+
+    #[test]
+    fn stalls_belong_to_datafeed_progress_and_last() {
+        for text in [
+            "{operation: stop_datafeed, stall: true}",
+            "{operation: datafeed_progress, error: {status: 500}}",
+        ] {
+            assert_eq!(
+                Faults::new(vec![rule(text)], 0).unwrap_err(),
+                FaultError::Stall { index: 0 },
+                "{text}"
+            );
+        }
+        let limited = rule("{operation: datafeed_progress, stall: true, times: 1}");
+        assert_eq!(
+            Faults::new(vec![limited], 0).unwrap_err(),
+            FaultError::StallLimits { index: 0 }
+        );
+        let faults = Faults::new(
+            vec![rule(
+                "{operation: datafeed_progress, target: df-a, stall: true}",
+            )],
+            0,
+        )
+        .unwrap();
+        let stalls = faults.stalls();
+        assert!(!stalls.all && stalls.ids.contains("df-a"));
+        let everything = Faults::new(vec![rule("{operation: datafeed_progress, stall: true}")], 0);
+        assert!(everything.unwrap().stalls().all);
     }
 
     #[test]

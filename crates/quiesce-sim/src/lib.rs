@@ -19,7 +19,7 @@
 //! | `indices`    | the document store: indices, documents, refreshes, the search subset |
 //! | `security`   | users, API keys, privileges, `_authenticate` and `_has_privileges`  |
 //! | `faults`     | fault rules and what they do to a call                              |
-//! | `cluster`    | the state machines, timing model, persistence slots, memory, stats  |
+//! | `cluster`    | the state machines, timing model, persistence slots, memory, stats; datafeed progress (searches, timing stats, data counts) and calendars |
 //! | `error`      | the ES error envelope (`EsError`) and the simulator's start errors  |
 //! | `time_value` | ES time values (`30s`, `-1`) as parameters give them                |
 //! | `tls`        | the generated CA and server certificate, the rustls acceptor         |

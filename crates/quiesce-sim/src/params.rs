@@ -53,11 +53,25 @@ impl Params {
     /// than the response parameters is unrecognized, as in ES; without one they come from the
     /// query. Unknown names are refused with ES's `contains unrecognized parameter(s)` 400
     /// (query) or `unknown field` (body).
+    #[cfg(test)]
     pub(crate) fn parse(
         path: &str,
         query: Option<&str>,
         body: &[u8],
         allowed: &[&str],
+    ) -> Result<Params, EsError> {
+        Params::parse_split(path, query, body, allowed, allowed)
+    }
+
+    /// Like [`Params::parse`], with the names a body may give (`body_allowed`) apart from those
+    /// of the query (`allowed`), for handlers whose body parser knows other fields than the
+    /// REST layer's parameters.
+    pub(crate) fn parse_split(
+        path: &str,
+        query: Option<&str>,
+        body: &[u8],
+        allowed: &[&str],
+        body_allowed: &[&str],
     ) -> Result<Params, EsError> {
         let query_pairs = parse_query(query.unwrap_or(""));
         let body_text = String::from_utf8_lossy(body);
@@ -134,7 +148,7 @@ impl Params {
         let mut values = BTreeMap::new();
         for (key, value) in object {
             let position = field_position(&body_text, &key);
-            if !allowed.contains(&key.as_str()) {
+            if !body_allowed.contains(&key.as_str()) {
                 if lenient {
                     continue;
                 }
@@ -261,7 +275,23 @@ struct BodyParser {
 }
 
 fn body_parser(path: &str) -> BodyParser {
-    let last = path.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["", "_ml", "calendars", _, "events"] => {
+            return BodyParser {
+                name: "cluster:monitor/xpack/ml/calendars/events/get",
+                lenient: false,
+            };
+        }
+        ["", "_ml", "calendars", ..] => {
+            return BodyParser {
+                name: "cluster:monitor/xpack/ml/calendars/get",
+                lenient: false,
+            };
+        }
+        _ => {}
+    }
+    let last = segments.last().copied().unwrap_or("");
     let (name, lenient) = match last {
         "_close" => ("cluster:admin/xpack/ml/job/close", false),
         "_stop" => ("cluster:admin/xpack/ml/datafeed/stop", false),
@@ -274,7 +304,7 @@ fn body_parser(path: &str) -> BodyParser {
 }
 
 /// `line:column` (both 1-based, as Jackson counts) of the first `"key"` in the body.
-fn field_position(body: &str, key: &str) -> Option<(usize, usize)> {
+pub(crate) fn field_position(body: &str, key: &str) -> Option<(usize, usize)> {
     let needle = serde_json::to_string(key).ok()?;
     let at = body.find(&needle)?;
     let before = &body[..at];

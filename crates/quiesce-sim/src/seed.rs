@@ -6,6 +6,7 @@
 //! [`Seed::resolve`], a validated [`ClusterSpec`] of plain data for the engine. It never starts
 //! anything. Its JSON Schema is `schemas/sim-seed.schema.json` ([`seed_schema`]).
 
+mod calendars;
 mod error;
 mod generate;
 #[cfg(test)]
@@ -28,8 +29,8 @@ pub use crate::security::{
 };
 pub use error::{SeedError, SeedProblem};
 pub use spec::{
-    ClusterSpec, DatafeedSpec, JobSpec, Latency, NodeSpec, Persistence, RollingRestartSpec,
-    SeedDatafeedState, SeedJobState, SnapshotSpec,
+    CalendarSpec, ClusterSpec, DatafeedSpec, EventSpec, JobSpec, Latency, NodeSpec, Persistence,
+    RollingRestartSpec, SeedDatafeedState, SeedJobState, SnapshotSpec,
 };
 pub use units::{ByteSize, DurationText, EsVersion, Profile, TimestampText};
 
@@ -60,6 +61,9 @@ pub struct Seed {
     /// Datafeeds, at most one per job.
     #[serde(default)]
     pub datafeeds: Vec<DatafeedSeed>,
+    /// Calendars with their scheduled events.
+    #[serde(default)]
+    pub calendars: Vec<CalendarSeed>,
     /// Adds generated jobs and datafeeds (deterministic for a `seed`).
     #[serde(default)]
     pub generate: Option<GenerateSeed>,
@@ -292,6 +296,59 @@ pub struct DatafeedSeed {
     pub end: Option<jiff::Timestamp>,
     /// Source indices (default `["<job id>-*"]`).
     pub indices: Option<Vec<String>>,
+    /// Documents per second its source indices receive, from the simulator's start (default 1).
+    pub record_rate: Option<f64>,
+    /// `frequency`: how often it searches in real time (default: from the job's bucket span, as
+    /// Elasticsearch derives it; the simulator also takes less than a second).
+    #[serde(
+        default,
+        with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
+    )]
+    #[schemars(with = "Option<DurationText>")]
+    pub frequency: Option<Duration>,
+    /// `query_delay`: how far behind now its searches end (default 60s).
+    #[serde(
+        default,
+        with = "jiff::fmt::serde::unsigned_duration::friendly::compact::optional"
+    )]
+    #[schemars(with = "Option<DurationText>")]
+    pub query_delay: Option<Duration>,
+    /// Its searches fail from the start (a `datafeed_progress` stall rule): it stays `started`
+    /// and makes no progress until the rule is removed.
+    #[serde(default)]
+    pub stalled: bool,
+}
+
+/// One calendar under `calendars:`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarSeed {
+    /// Calendar id (Elasticsearch id rules; not `_all`).
+    #[schemars(with = "String")]
+    pub id: Spanned<String>,
+    /// Job ids or group names it applies to (`_all`: every job); not checked against the jobs,
+    /// as Elasticsearch does not check them.
+    #[serde(default)]
+    pub job_ids: Vec<String>,
+    /// `description`.
+    pub description: Option<String>,
+    /// Its scheduled events.
+    #[serde(default)]
+    pub events: Vec<EventSeed>,
+}
+
+/// One scheduled event under `calendars[].events`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventSeed {
+    /// `description`.
+    pub description: String,
+    /// When the event begins (inclusive).
+    #[schemars(with = "TimestampText")]
+    pub start_time: Spanned<jiff::Timestamp>,
+    /// When it ends (exclusive); after `start_time`.
+    #[schemars(with = "TimestampText")]
+    pub end_time: jiff::Timestamp,
 }
 
 fn stopped() -> Spanned<SeedDatafeedState> {

@@ -14,6 +14,7 @@ use super::App;
 use super::endpoint::Control;
 use super::pipeline::{PathIds, Reply};
 use crate::EsError;
+use crate::cluster::Stalls;
 use crate::faults::FaultRule;
 
 /// `PUT /_sim/faults` body.
@@ -84,13 +85,20 @@ pub(crate) async fn handle(
                     format!("invalid fault rules: {err}"),
                 )
             })?;
-            faults(app)
-                .replace(parsed.faults)
-                .map_err(|err| err.to_es_error())?;
+            let stalls = {
+                let mut faults = faults(app);
+                faults
+                    .replace(parsed.faults)
+                    .map_err(|err| err.to_es_error())?;
+                faults.stalls()
+            };
+            // Stall rules act on the datafeeds' own searches, which the cluster runs.
+            app.cluster.set_stalls(stalls);
             json!({"acknowledged": true})
         }
         Control::DeleteFaults => {
             faults(app).clear();
+            app.cluster.set_stalls(Stalls::default());
             json!({"acknowledged": true})
         }
         Control::FailJob => app.cluster.fail_job(ids.or_all("job_id"))?,

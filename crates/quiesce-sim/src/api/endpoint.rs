@@ -243,6 +243,77 @@ pub(crate) enum Ml {
     DatafeedStats,
     StartDatafeed,
     StopDatafeed,
+    Calendar(CalendarApi),
+}
+
+/// The calendar endpoints under `/_ml/calendars` (docs/elasticsearch-ml-api.md §13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CalendarApi {
+    /// `PUT /_ml/calendars/<id>`
+    Put,
+    /// `GET|POST /_ml/calendars[/<ids>]`
+    Get,
+    /// `PUT /_ml/calendars/<id>/jobs/<ids>`
+    AddJobs,
+    /// `DELETE /_ml/calendars/<id>/jobs/<ids>`
+    RemoveJobs,
+    /// `DELETE /_ml/calendars/<id>`
+    Delete,
+    /// `POST /_ml/calendars/<id>/events`
+    PostEvents,
+    /// `GET /_ml/calendars/<ids>/events`
+    GetEvents,
+    /// `DELETE /_ml/calendars/<id>/events/<event_id>`
+    DeleteEvent,
+}
+
+impl CalendarApi {
+    fn action(self) -> &'static str {
+        match self {
+            CalendarApi::Put => "cluster:admin/xpack/ml/calendars/put",
+            CalendarApi::Get => "cluster:monitor/xpack/ml/calendars/get",
+            CalendarApi::AddJobs | CalendarApi::RemoveJobs => {
+                "cluster:admin/xpack/ml/calendars/jobs/update"
+            }
+            CalendarApi::Delete => "cluster:admin/xpack/ml/calendars/delete",
+            CalendarApi::PostEvents => "cluster:admin/xpack/ml/calendars/events/post",
+            CalendarApi::GetEvents => "cluster:monitor/xpack/ml/calendars/events/get",
+            CalendarApi::DeleteEvent => "cluster:admin/xpack/ml/calendars/events/delete",
+        }
+    }
+
+    /// The query parameters the REST spec declares (`ml.get_calendars.json`,
+    /// `ml.get_calendar_events.json`; the others declare none).
+    fn params(self) -> &'static [&'static str] {
+        match self {
+            CalendarApi::Get => &["from", "size"],
+            CalendarApi::GetEvents => &["job_id", "start", "end", "from", "size"],
+            _ => &[],
+        }
+    }
+
+    /// The fields of the body the two listings read instead of the query
+    /// (`GetCalendarsAction.Request.PARSER`, `GetCalendarEventsAction.Request.PARSER`).
+    fn body_fields(self) -> &'static [&'static str] {
+        match self {
+            CalendarApi::Get => &["calendar_id", "page"],
+            CalendarApi::GetEvents => &["calendar_id", "start", "end", "job_id", "page"],
+            _ => &[],
+        }
+    }
+
+    fn stat_name(self) -> &'static str {
+        match self {
+            CalendarApi::Put => "put_calendar",
+            CalendarApi::Get => "get_calendars",
+            CalendarApi::AddJobs => "put_calendar_job",
+            CalendarApi::RemoveJobs => "delete_calendar_job",
+            CalendarApi::Delete => "delete_calendar",
+            CalendarApi::PostEvents => "post_calendar_events",
+            CalendarApi::GetEvents => "get_calendar_events",
+            CalendarApi::DeleteEvent => "delete_calendar_event",
+        }
+    }
 }
 
 /// The control endpoints under `/_sim/`: no credentials, no faults, not counted.
@@ -311,6 +382,20 @@ impl Endpoint {
         allowed
     }
 
+    /// The fields a JSON body may give instead of the query, where they differ from the query
+    /// parameters (the calendar listings read `calendar_id` and `page` from the body only).
+    pub(crate) fn allowed_body_params(self, version: EsVersion) -> Vec<&'static str> {
+        match self {
+            Endpoint::Ml(Ml::Calendar(calendar)) => calendar
+                .body_fields()
+                .iter()
+                .chain(COMMON)
+                .copied()
+                .collect(),
+            _ => self.allowed_params(version),
+        }
+    }
+
     /// The deprecated name of `allow_no_match` that 7.10–7.17 still accept, with a warning
     /// (docs/elasticsearch-ml-api.md §8).
     pub(crate) fn deprecated_alias(self, version: EsVersion) -> Option<&'static str> {
@@ -359,6 +444,7 @@ impl Ml {
             Ml::DatafeedStats => "cluster:monitor/xpack/ml/datafeeds/stats/get",
             Ml::StartDatafeed => "cluster:admin/xpack/ml/datafeed/start",
             Ml::StopDatafeed => "cluster:admin/xpack/ml/datafeed/stop",
+            Ml::Calendar(calendar) => calendar.action(),
         }
     }
 
@@ -374,6 +460,7 @@ impl Ml {
                 | Ml::MemoryStats
                 | Ml::GetDatafeeds
                 | Ml::DatafeedStats
+                | Ml::Calendar(CalendarApi::Get | CalendarApi::GetEvents)
         )
     }
 
@@ -405,6 +492,7 @@ impl Ml {
             Ml::CloseJob => &["allow_no_match", "force", "timeout", "job_id"],
             Ml::StartDatafeed => &["start", "end", "timeout", "datafeed_id"],
             Ml::StopDatafeed => &["allow_no_match", "force", "timeout", "datafeed_id"],
+            Ml::Calendar(calendar) => calendar.params(),
             Ml::ModelSnapshots => &[
                 "from",
                 "size",
@@ -422,14 +510,25 @@ impl Ml {
     /// Whether the handler reads a body at all; ES refuses one it does not consume with
     /// `request [<METHOD> <path>] does not support having a body` (`BaseRestHandler`).
     pub(crate) fn takes_body(self) -> bool {
-        self.params_in_body() || matches!(self, Ml::PutJob | Ml::PutDatafeed)
+        self.params_in_body()
+            || matches!(
+                self,
+                Ml::PutJob
+                    | Ml::PutDatafeed
+                    | Ml::Calendar(CalendarApi::Put | CalendarApi::PostEvents)
+            )
     }
 
     /// Whether parameters may come as a JSON body instead of the query (docs/elasticsearch-ml-api.md §1.2).
     pub(crate) fn params_in_body(self) -> bool {
         matches!(
             self,
-            Ml::OpenJob | Ml::CloseJob | Ml::StartDatafeed | Ml::StopDatafeed | Ml::ModelSnapshots
+            Ml::OpenJob
+                | Ml::CloseJob
+                | Ml::StartDatafeed
+                | Ml::StopDatafeed
+                | Ml::ModelSnapshots
+                | Ml::Calendar(CalendarApi::Get | CalendarApi::GetEvents)
         )
     }
 
@@ -452,7 +551,8 @@ impl Ml {
             | Ml::MemoryStats
             | Ml::GetDatafeeds
             | Ml::PutDatafeed
-            | Ml::DeleteDatafeed => None,
+            | Ml::DeleteDatafeed
+            | Ml::Calendar(_) => None,
             Ml::UpgradeModelSnapshot => Some(Operation::UpgradeJobSnapshot),
         }
     }
@@ -477,6 +577,7 @@ impl Ml {
             Ml::DatafeedStats => "datafeed_stats",
             Ml::StartDatafeed => "start_datafeed",
             Ml::StopDatafeed => "stop_datafeed",
+            Ml::Calendar(calendar) => calendar.stat_name(),
         }
     }
 }

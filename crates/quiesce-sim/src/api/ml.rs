@@ -18,6 +18,7 @@ pub(crate) async fn handle(call: &Call<'_>, endpoint: Ml) -> Result<Reply, EsErr
     let job = call.ids.or_all("job_id");
     let datafeed = call.ids.or_all("datafeed_id");
     let value = match endpoint {
+        Ml::Calendar(calendar) => return super::calendars::handle(call, calendar),
         Ml::Info => info(call),
         Ml::SetUpgradeMode => {
             let enabled = params.bool("enabled", false)?;

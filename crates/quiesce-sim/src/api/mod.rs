@@ -2,6 +2,7 @@
 //! docs/elasticsearch-ml-api.md §9: routing errors, security (401, then 403), the upgrade-mode filter (E10),
 //! parameters, faults, then the operation on the [`Cluster`](crate::cluster::Cluster).
 
+mod calendars;
 mod control;
 mod docs;
 mod endpoint;
@@ -23,7 +24,7 @@ use crate::faults::Faults;
 use crate::indices::Indices;
 use crate::security::Security;
 
-use endpoint::{Control, Doc, Endpoint, Main, Ml, Route};
+use endpoint::{CalendarApi, Control, Doc, Endpoint, Main, Ml, Route};
 pub(crate) use pipeline::DropConnection;
 
 /// What every request handler shares.
@@ -44,6 +45,10 @@ const fn main(endpoint: Main) -> Route {
 
 const fn ml(endpoint: Ml) -> Route {
     Route::Es(Endpoint::Ml(endpoint))
+}
+
+const fn calendar(endpoint: CalendarApi) -> Route {
+    ml(Ml::Calendar(endpoint))
 }
 
 const fn doc(endpoint: Doc) -> Route {
@@ -132,6 +137,40 @@ const ROUTES: &[(&str, &[(&str, Route)])] = &[
     (
         "/_ml/datafeeds/{datafeed_id}/_stop",
         &[("POST", ml(Ml::StopDatafeed))],
+    ),
+    (
+        "/_ml/calendars",
+        &[
+            ("GET", calendar(CalendarApi::Get)),
+            ("POST", calendar(CalendarApi::Get)),
+        ],
+    ),
+    (
+        "/_ml/calendars/{calendar_id}",
+        &[
+            ("GET", calendar(CalendarApi::Get)),
+            ("POST", calendar(CalendarApi::Get)),
+            ("PUT", calendar(CalendarApi::Put)),
+            ("DELETE", calendar(CalendarApi::Delete)),
+        ],
+    ),
+    (
+        "/_ml/calendars/{calendar_id}/jobs/{job_id}",
+        &[
+            ("PUT", calendar(CalendarApi::AddJobs)),
+            ("DELETE", calendar(CalendarApi::RemoveJobs)),
+        ],
+    ),
+    (
+        "/_ml/calendars/{calendar_id}/events",
+        &[
+            ("GET", calendar(CalendarApi::GetEvents)),
+            ("POST", calendar(CalendarApi::PostEvents)),
+        ],
+    ),
+    (
+        "/_ml/calendars/{calendar_id}/events/{event_id}",
+        &[("DELETE", calendar(CalendarApi::DeleteEvent))],
     ),
     (
         "/_security/user/_has_privileges",

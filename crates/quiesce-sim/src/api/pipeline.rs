@@ -247,7 +247,13 @@ async fn run(
         &[]
     };
     let version = app.cluster.version();
-    let params = Params::parse(path, query, params_body, &endpoint.allowed_params(version))?;
+    let params = Params::parse_split(
+        path,
+        query,
+        params_body,
+        &endpoint.allowed_params(version),
+        &endpoint.allowed_body_params(version),
+    )?;
     if !takes_body && !body.iter().all(u8::is_ascii_whitespace) {
         return Err(EsError::new(
             400,

@@ -5,6 +5,7 @@ use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
 use super::model::{Datafeed, DatafeedConfig, DatafeedState, Job, JobConfig, JobState};
+use super::progress::{DataCounts, DatafeedProgress};
 use super::{Cluster, State};
 use crate::EsError;
 
@@ -182,6 +183,7 @@ impl Cluster {
                 state.remove_job_task(shared, id);
             }
             state.jobs.remove(id);
+            state.calendars.remove_job(id);
             Ok(json!({"acknowledged": true}))
         })
     }
@@ -236,6 +238,7 @@ pub(super) fn new_job(id: &str, config: JobConfig, model_bytes: u64) -> Job {
         snapshots: Vec::new(),
         model_snapshot_id: None,
         transition: None,
+        data_counts: DataCounts::default(),
     }
 }
 
@@ -246,8 +249,9 @@ pub(super) fn new_datafeed(id: &str, config: DatafeedConfig) -> Datafeed {
         state: DatafeedState::Stopped,
         end_ms: None,
         start_ready: false,
-        search_count: 0,
+        progress: DatafeedProgress::default(),
         transition: None,
+        searches: None,
     }
 }
 
@@ -450,15 +454,22 @@ fn check_body_id(
     }
 }
 
-/// ES id rules: lowercase alphanumerics, `-` and `_`, starting and ending alphanumeric, ≤ 64.
-fn check_id(what: &str, id: &str) -> Result<(), EsError> {
+/// `MlStrings.isValidId`: lowercase alphanumerics, `-` and `_`, starting and ending with an
+/// alphanumeric (the length is checked apart, by `hasValidLengthForId`).
+pub(super) fn is_valid_id(id: &str) -> bool {
     let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
-    let valid = !id.is_empty()
-        && id.len() <= 64
+    !id.is_empty()
         && id.chars().all(|c| alnum(c) || c == '-' || c == '_')
         && id.starts_with(alnum)
-        && id.ends_with(alnum);
-    if valid {
+        && id.ends_with(alnum)
+}
+
+/// `MlStrings.ID_LENGTH_LIMIT`.
+pub(super) const ID_LENGTH_LIMIT: usize = 64;
+
+/// ES id rules: lowercase alphanumerics, `-` and `_`, starting and ending alphanumeric, ≤ 64.
+fn check_id(what: &str, id: &str) -> Result<(), EsError> {
+    if is_valid_id(id) && id.len() <= ID_LENGTH_LIMIT {
         Ok(())
     } else {
         Err(EsError::new(

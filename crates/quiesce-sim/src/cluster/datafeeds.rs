@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::effects::{Cancel, Effect, still_current, transition_channel};
 use super::model::{Datafeed, DatafeedState, JobState};
+use super::progress::{Search, SearchRun, Timing};
 use super::{Cluster, Shared, State, Timeout};
 use crate::EsError;
 
@@ -32,7 +33,7 @@ impl Cluster {
         }
         let version = self.version();
         let with_node = version.answers_with_node();
-        let wait = self.transition(|state, _| state.begin_start(id, end_ms))?;
+        let wait = self.transition(|state, _| state.begin_start(id, start_ms, end_ms))?;
         if let StartWait::Lazy = wait {
             return Ok(started_body(with_node, ""));
         }
@@ -163,7 +164,12 @@ fn started_body(with_node: bool, node: &str) -> Value {
 }
 
 impl State {
-    fn begin_start(&mut self, id: &str, end_ms: Option<i64>) -> Result<StartWait, EsError> {
+    fn begin_start(
+        &mut self,
+        id: &str,
+        start_ms: Option<i64>,
+        end_ms: Option<i64>,
+    ) -> Result<StartWait, EsError> {
         let df = self
             .datafeeds
             .get(id)
@@ -177,6 +183,7 @@ impl State {
         let job = self.job(&job_id)?;
         let job_state = job.state;
         let lazy = job.awaiting_node();
+        let job_latest_ms = job.data_counts.latest_record_ms();
         if job_state != JobState::Opened {
             self.record_violation(
                 "start_datafeed",
@@ -197,6 +204,8 @@ impl State {
         df.end_ms = end_ms;
         df.start_ready = false;
         df.transition = Some(sender);
+        // The REST layer's default start is "0" (`RestStartDatafeedAction`).
+        df.progress.start(start_ms.unwrap_or(0), job_latest_ms);
         self.effects.push(Effect::StartDatafeed {
             datafeed: id.to_owned(),
             cancel,
@@ -236,16 +245,73 @@ impl State {
         let df = self.datafeeds.get_mut(id).expect("looked up above");
         df.state = DatafeedState::Started;
         df.start_ready = false;
-        df.search_count += 1;
-        if df.end_ms.is_some() {
-            let (sender, cancel) = transition_channel();
-            df.transition = Some(sender);
-            self.effects.push(Effect::Lookback {
-                datafeed: id.to_owned(),
-                cancel,
-            });
-        }
+        self.run_datafeed(id);
         self.activity.state_changed();
+    }
+
+    /// A datafeed just `started`: its lookback search now, then either the lookback's end (with
+    /// `end`) or real-time searches every `frequency`.
+    pub(super) fn run_datafeed(&mut self, id: &str) {
+        self.datafeed_search(id, Search::Lookback);
+        let Some(df) = self.datafeeds.get_mut(id) else {
+            return;
+        };
+        let (sender, cancel) = transition_channel();
+        let datafeed = id.to_owned();
+        if df.end_ms.is_some() {
+            df.transition = Some(sender);
+            self.effects.push(Effect::Lookback { datafeed, cancel });
+        } else {
+            df.searches = Some(sender);
+            self.effects.push(Effect::Searches { datafeed, cancel });
+        }
+    }
+
+    /// One search of a `started` datafeed, on its node (docs/elasticsearch-ml-api.md §14); an
+    /// unassigned one has no runner and searches nothing.
+    pub(super) fn datafeed_search(&mut self, id: &str, kind: Search) {
+        let Some(df) = self.datafeeds.get(id) else {
+            return;
+        };
+        if df.state != DatafeedState::Started {
+            return;
+        }
+        let node = self.datafeed_node(df);
+        let job_id = df.config.job_id.clone();
+        let stalled = self.stalls.contains(id);
+        let now_ms = self.clock.now_ms();
+        let (Some(df), Some(job)) = (self.datafeeds.get_mut(id), self.jobs.get_mut(&job_id)) else {
+            return;
+        };
+        let Some(node) = node else {
+            df.progress.lose_runner();
+            return;
+        };
+        let run = SearchRun {
+            kind,
+            node,
+            now_ms,
+            stalled,
+            end_ms: df.end_ms,
+            config: Timing::of(df, job),
+            clock: &self.clock,
+        };
+        df.progress.search(run, job);
+    }
+
+    /// How long until a real-time datafeed's next search; `None` once it is gone.
+    pub(super) fn until_next_search(&self, id: &str) -> Option<std::time::Duration> {
+        let df = self.datafeeds.get(id)?;
+        let job = self.jobs.get(&df.config.job_id)?;
+        Some(Timing::of(df, job).until_next_search(self.clock.now_ms()))
+    }
+
+    /// Started datafeeds whose runner went (upgrade mode, their job moving) start a new one
+    /// with a lookback once assigned again.
+    pub(super) fn resume_datafeeds(&mut self, ids: &[String]) {
+        for id in ids {
+            self.datafeed_search(id, Search::Lookback);
+        }
     }
 
     fn begin_stop(&mut self, shared: &Shared, id: &str, how: StopHow) {
@@ -344,7 +410,9 @@ impl State {
         }
         df.state = DatafeedState::Stopped;
         df.transition = None;
+        df.searches = None;
         df.start_ready = false;
+        df.progress.stop();
         let lookback = df.end_ms.take().is_some();
         let job_id = df.config.job_id.clone();
         self.activity.state_changed();

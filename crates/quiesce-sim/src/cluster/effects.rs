@@ -10,6 +10,7 @@ use tokio::sync::oneshot::{self, error::TryRecvError};
 
 use super::Cluster;
 use super::persistence::Ticket;
+use super::progress::Search;
 
 pub(super) type Cancel = oneshot::Receiver<()>;
 
@@ -41,6 +42,11 @@ pub(super) enum Effect {
     },
     /// A datafeed with an `end` finishes its lookback, stops, and closes its job.
     Lookback {
+        datafeed: String,
+        cancel: Cancel,
+    },
+    /// A real-time datafeed searches every `frequency` until stopped.
+    Searches {
         datafeed: String,
         cancel: Cancel,
     },
@@ -138,6 +144,26 @@ impl Cluster {
                     self.transition(|state, shared| {
                         state.finish_stop(shared, &datafeed, &mut cancel, true);
                     });
+                }
+            }
+            Effect::Searches {
+                datafeed,
+                mut cancel,
+            } => {
+                while let Some(wait) = self.read(|state, _| state.until_next_search(&datafeed)) {
+                    if !sleep_or_cancel(wait, &mut cancel).await {
+                        break;
+                    }
+                    let searching = self.transition(|state, _| {
+                        let current = still_current(&mut cancel);
+                        if current {
+                            state.datafeed_search(&datafeed, Search::RealTime);
+                        }
+                        current
+                    });
+                    if !searching {
+                        break;
+                    }
                 }
             }
             Effect::UpgradeMode { change } => {

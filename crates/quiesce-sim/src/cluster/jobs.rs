@@ -268,6 +268,8 @@ impl State {
         self.activity.state_changed();
         if let Some(df) = self.datafeed_of_job.get(id).cloned() {
             self.promote_ready_datafeed(&df);
+            // A datafeed that followed its job to this node starts a new runner there.
+            self.resume_datafeeds(&[df]);
         }
     }
 

@@ -8,17 +8,22 @@
 //! [`EsError`]s exactly as docs/elasticsearch-ml-api.md §4 words them.
 
 mod activity;
+mod calendar_bodies;
+mod calendars;
 mod config;
 mod datafeeds;
 mod effects;
+mod hash_set_order;
 mod jobs;
 mod model;
 mod nodes;
 mod persistence;
+mod progress;
 mod render;
 mod restart;
 mod seeding;
 mod snapshots;
+mod timing_stats;
 mod upgrade;
 
 #[cfg(test)]
@@ -37,10 +42,14 @@ use crate::ids;
 use crate::seed::{ClusterSpec, EsVersion, Latency, RollingRestartSpec};
 
 use activity::{Activity, Violation, now_ms};
+use calendars::Calendars;
+pub(crate) use calendars::{EventsQuery, Page};
 use effects::Effect;
 use model::{Datafeed, Job};
 use nodes::{Node, NodeState};
 use persistence::Persistence;
+use progress::Clock;
+pub(crate) use progress::Stalls;
 pub(crate) use render::SnapshotQuery;
 
 /// Cluster identity reported by `GET /` and `GET /_ml/info` (the version is the nodes',
@@ -100,6 +109,12 @@ struct State {
     restarting: bool,
     /// Jobs with a model snapshot upgrade task, and its snapshot.
     snapshot_upgrades: HashMap<String, String>,
+    /// Calendars and scheduled events (documents of `.ml-meta` in ES).
+    calendars: Calendars,
+    /// The wall clock data times follow.
+    clock: Clock,
+    /// Datafeeds whose searches fail (stall fault rules).
+    stalls: Stalls,
     activity: Activity,
     /// Background work queued by transitions, spawned when the lock is released.
     effects: Vec<Effect>,
@@ -151,6 +166,9 @@ impl Cluster {
                     upgrade_changes: 0,
                     restarting: false,
                     snapshot_upgrades: HashMap::new(),
+                    calendars: Calendars::default(),
+                    clock: Clock::start(),
+                    stalls: crate::faults::stalls(&spec.faults),
                     activity: Activity::default(),
                     effects: Vec::new(),
                 }),
@@ -200,6 +218,11 @@ impl Cluster {
 
     pub(crate) fn upgrade_mode(&self) -> bool {
         self.lock().upgrade_mode
+    }
+
+    /// The datafeeds whose searches fail from now on (`PUT`/`DELETE /_sim/faults`).
+    pub(crate) fn set_stalls(&self, stalls: Stalls) {
+        self.transition(|state, _| state.stalls = stalls);
     }
 
     /// Counts a finished request for `/_sim/stats`.

@@ -9,6 +9,8 @@ use jiff::Timestamp;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+use super::progress::{DataCounts, DatafeedProgress};
+
 /// `JobState` as Elasticsearch reports it (docs/elasticsearch-ml-api.md §3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum JobState {
@@ -110,6 +112,8 @@ pub(crate) struct Job {
     pub(crate) model_snapshot_id: Option<String>,
     /// Dropping it cancels the background transition (open/close) in flight.
     pub(crate) transition: Option<oneshot::Sender<()>>,
+    /// What its datafeed posted (`data_counts`).
+    pub(crate) data_counts: DataCounts,
 }
 
 impl Job {
@@ -175,7 +179,10 @@ pub(crate) struct Datafeed {
     pub(crate) end_ms: Option<i64>,
     /// The start latency has passed; the datafeed becomes `started` once its job is opened.
     pub(crate) start_ready: bool,
-    pub(crate) search_count: u64,
+    /// Its searches, timing stats and place in the data (docs/elasticsearch-ml-api.md §14).
+    pub(crate) progress: DatafeedProgress,
     /// Dropping it cancels the background transition in flight (start, stop, lookback).
     pub(crate) transition: Option<oneshot::Sender<()>>,
+    /// Dropping it ends the real-time searches of a started datafeed.
+    pub(crate) searches: Option<oneshot::Sender<()>>,
 }

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::jobs::AWAITING_LAZY_ASSIGNMENT;
 use super::model::{Datafeed, DatafeedState, Job, JobState, Snapshot};
 use super::nodes::Node;
+use super::progress::DataCounts;
 use super::{Cluster, State};
 use crate::EsError;
 
@@ -290,6 +291,7 @@ struct JobStatsView {
     model_bytes: u64,
     model_memory_limit: u64,
     log_time_ms: i64,
+    data_counts: DataCounts,
 }
 
 impl JobStatsView {
@@ -324,6 +326,7 @@ impl JobStatsView {
             model_bytes: job.model_bytes,
             model_memory_limit: job.config.model_memory_limit,
             log_time_ms: job.config.create_time.as_millisecond(),
+            data_counts: job.data_counts.clone(),
         }
     }
 
@@ -331,13 +334,7 @@ impl JobStatsView {
         let id = &self.id;
         let mut body = json!({
             "job_id": id,
-            "data_counts": {
-                "job_id": id, "processed_record_count": 0, "processed_field_count": 0,
-                "input_bytes": 0, "input_field_count": 0, "invalid_date_count": 0,
-                "missing_field_count": 0, "out_of_order_timestamp_count": 0,
-                "empty_bucket_count": 0, "sparse_bucket_count": 0, "bucket_count": 0,
-                "input_record_count": 0,
-            },
+            "data_counts": self.data_counts.to_json(id),
             "model_size_stats": {
                 "job_id": id, "result_type": "model_size_stats", "model_bytes": self.model_bytes,
                 "peak_model_bytes": self.model_bytes, "model_bytes_exceeded": 0,
@@ -402,12 +399,12 @@ fn datafeed_config(df: &Datafeed, exclude_generated: bool) -> Value {
 /// What a datafeed's stats entry shows, copied out under the lock.
 struct DatafeedStatsView {
     id: String,
-    job_id: String,
     state: DatafeedState,
     node: Option<usize>,
     explanation: Option<String>,
-    search_count: u64,
-    lookback: bool,
+    /// The persisted `timing_stats` (docs/elasticsearch-ml-api.md §14).
+    timing_stats: Value,
+    running_state: Option<Value>,
 }
 
 impl DatafeedStatsView {
@@ -417,12 +414,15 @@ impl DatafeedStatsView {
         let explanation = df.state.has_task().then(|| state.datafeed_explanation(df));
         DatafeedStatsView {
             id: df.id.clone(),
-            job_id: df.config.job_id.clone(),
             state: df.state,
             node,
             explanation,
-            search_count: df.search_count,
-            lookback: df.end_ms.is_some(),
+            timing_stats: df.progress.timing_stats_json(&df.config.job_id),
+            running_state: df.progress.running_state_json(
+                df,
+                state.datafeed_node(df),
+                state.version(),
+            ),
         }
     }
 
@@ -434,16 +434,9 @@ impl DatafeedStatsView {
         if let Some(explanation) = &self.explanation {
             body["assignment_explanation"] = json!(explanation);
         }
-        body["timing_stats"] = json!({
-            "job_id": self.job_id, "search_count": self.search_count, "bucket_count": 0,
-            "total_search_time_ms": 0.0, "exponential_average_search_time_per_hour_ms": 0.0,
-        });
-        if self.state == DatafeedState::Started {
-            let real_time = !self.lookback;
-            body["running_state"] = json!({
-                "real_time_configured": real_time,
-                "real_time_running": real_time,
-            });
+        body["timing_stats"] = self.timing_stats.clone();
+        if let Some(running_state) = &self.running_state {
+            body["running_state"] = running_state.clone();
         }
         body
     }

@@ -160,6 +160,13 @@ impl State {
                 }
                 JobState::Opening | JobState::Failed | JobState::Closed => job.node = None,
             }
+            if let Some(df) = self
+                .datafeed_of_job
+                .get(id)
+                .and_then(|df| self.datafeeds.get_mut(df))
+            {
+                df.progress.lose_runner();
+            }
             let stopping = self
                 .datafeed_of_job
                 .get(id)

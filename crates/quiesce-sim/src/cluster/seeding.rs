@@ -4,9 +4,9 @@
 use std::time::Instant;
 
 use super::config::{new_datafeed, new_job, seed_job_config};
-use super::effects::{Effect, transition_channel};
 use super::model::{DatafeedConfig, DatafeedState, JobState, Snapshot};
 use super::nodes::{Placement, place};
+use super::progress::time_text;
 use super::{Shared, State};
 use crate::seed::{ClusterSpec, SeedDatafeedState, SeedJobState};
 
@@ -68,24 +68,22 @@ pub(super) fn load(state: &mut State, shared: &Shared, spec: &ClusterSpec) {
             indices: seed_df.indices.clone(),
             query: serde_json::json!({"match_all": {"boost": 1.0}}),
             scroll_size: 1000,
-            query_delay: None,
-            frequency: None,
+            query_delay: seed_df.query_delay.map(time_text),
+            frequency: seed_df.frequency.map(time_text),
             max_empty_searches: None,
         };
         let mut df = new_datafeed(&seed_df.id, config);
-        if seed_df.state == SeedDatafeedState::Started {
+        df.progress.settings.record_rate = seed_df.record_rate;
+        let started = seed_df.state == SeedDatafeedState::Started;
+        if started {
             df.state = DatafeedState::Started;
-            df.search_count = 1;
             df.end_ms = seed_df.end.map(jiff::Timestamp::as_millisecond);
-            if df.end_ms.is_some() {
-                let (sender, cancel) = transition_channel();
-                df.transition = Some(sender);
-                state.effects.push(Effect::Lookback {
-                    datafeed: df.id.clone(),
-                    cancel,
-                });
-            }
+            df.progress.start(0, None);
         }
         state.insert_datafeed(df);
+        if started {
+            state.run_datafeed(&seed_df.id);
+        }
     }
+    state.calendars.seed(&spec.calendars);
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::{Cluster, Timeout};
@@ -271,4 +271,45 @@ fn plain_ids_exclude_lists_wildcards_and_all() {
     for expression in ["", "_all", "*", "a,b", "web-*", " j1"] {
         assert!(!super::is_plain_id(expression), "{expression:?}");
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_real_time_datafeed_searches_every_frequency_and_posts_the_rate() {
+    let cluster = cluster(
+        "
+jobs:
+  - {id: a, state: opened}
+datafeeds:
+  - {id: df-a, job: a, state: started, frequency: 1s, query_delay: 0s, record_rate: 10}
+",
+    );
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    cluster
+        .stop_datafeeds("df-a", true, false, &forever(), &[], None)
+        .await
+        .expect("the stop succeeds");
+    let stats = cluster.datafeed_stats("df-a", true).expect("the datafeed")["datafeeds"][0].clone();
+    let timing = &stats["timing_stats"];
+    // The lookback at start, then one search a second (each 100ms past its boundary): 20 or 21.
+    let searches = timing["search_count"].as_u64().expect("a count");
+    assert!((20..=21).contains(&searches), "{timing}");
+    // The stop writes the stats as they are (`finishReporting`).
+    assert_eq!(
+        timing["total_search_time_ms"],
+        json!(10.0 * searches as f64)
+    );
+    let counts = job(&cluster, "a")["data_counts"].clone();
+    // 10 documents a second since the start, up to the last whole second searched: 190–200.
+    let records = counts["processed_record_count"].as_u64().expect("a count");
+    assert!((190..=200).contains(&records), "{counts}");
+    let latest = counts["latest_record_timestamp"]
+        .as_i64()
+        .expect("a timestamp");
+    let earliest = counts["earliest_record_timestamp"]
+        .as_i64()
+        .expect("a timestamp");
+    assert_eq!(
+        (latest - earliest) / 100 + 1,
+        i64::try_from(records).unwrap()
+    );
 }

@@ -40,6 +40,12 @@ impl Cluster {
             let change = state.upgrade_changes;
             state.upgrade_mode = enabled;
             state.upgrade_change = Some(change);
+            if enabled {
+                // Every datafeed is isolated: its runner stops searching.
+                for df in state.datafeeds.values_mut() {
+                    df.progress.lose_runner();
+                }
+            }
             state.activity.state_changed();
             state.effects.push(Effect::UpgradeMode { change });
             Ok(Some(change))
@@ -99,6 +105,8 @@ impl State {
         }
         if !self.upgrade_mode {
             self.assign_waiting(shared);
+            let started: Vec<String> = self.datafeeds.keys().cloned().collect();
+            self.resume_datafeeds(&started);
         }
     }
 }

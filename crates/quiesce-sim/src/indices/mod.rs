@@ -24,7 +24,7 @@ use crate::time_value::TimeValue;
 
 use mapping::Mapping;
 pub(crate) use names::Resolve;
-pub(crate) use query::{Query, SourceFilter, parse_sort};
+pub(crate) use query::{Query, SourceFilter, parse_sort, shard_failure};
 use query::{SortKey, check_sort, compare_values, sort_value};
 
 /// The primary term of every shard: the simulator's primaries never fail over.
@@ -748,7 +748,7 @@ fn flatten_settings(prefix: &str, value: &Value, flat: &mut Map<String, Value>) 
 }
 
 /// A 20-character URL-safe id like ES's auto-generated ids and index UUIDs.
-fn auto_id(n: u64) -> String {
+pub(crate) fn auto_id(n: u64) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5DEE_CE66_D1CE_4E5B;
     (0..20)

@@ -157,6 +157,21 @@ pub enum SeedProblem {
         limit: String,
     },
 
+    #[error("event `{description}` of calendar `{calendar}` does not start before it ends")]
+    #[diagnostic(
+        code(quiesce::sim::seed::event_order),
+        help(
+            "Elasticsearch refuses an event whose `start_time` is not before its `end_time`; \
+             swap or fix them."
+        )
+    )]
+    EventOrder {
+        calendar: String,
+        description: String,
+        #[label("starts here")]
+        span: Option<SourceSpan>,
+    },
+
     #[error("{kind} `{name}` is defined twice")]
     #[diagnostic(
         code(quiesce::sim::seed::duplicate_credential),
@@ -186,7 +201,8 @@ impl SeedProblem {
             | SeedProblem::UnknownJob { span, .. }
             | SeedProblem::SecondDatafeed { span, .. }
             | SeedProblem::StartedWithoutOpenJob { span, .. }
-            | SeedProblem::GroupIsJob { span, .. } => *span,
+            | SeedProblem::GroupIsJob { span, .. }
+            | SeedProblem::EventOrder { span, .. } => *span,
             SeedProblem::DuplicateCredential { .. }
             | SeedProblem::OverCapacity { .. }
             | SeedProblem::Value { .. }

@@ -5,8 +5,8 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use super::spec::{
-    DEFAULT_MODEL_MEMORY_LIMIT, DatafeedSpec, Draft, JobSpec, SeedDatafeedState, SeedJobState,
-    value_problem,
+    DEFAULT_MODEL_MEMORY_LIMIT, DEFAULT_RECORD_RATE, DatafeedSpec, Draft, JobSpec,
+    SeedDatafeedState, SeedJobState, value_problem,
 };
 use super::{GenerateSeed, SeedProblem};
 
@@ -80,6 +80,9 @@ pub(super) fn generate(settings: &GenerateSeed) -> Result<Generated, SeedProblem
                 state,
                 end: None,
                 indices: vec![format!("{id}-*")],
+                record_rate: DEFAULT_RECORD_RATE,
+                frequency: None,
+                query_delay: None,
             }));
         }
         jobs.push(draft(JobSpec {

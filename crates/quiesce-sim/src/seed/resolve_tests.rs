@@ -284,3 +284,39 @@ fn a_seed_opening_more_than_the_nodes_hold_is_refused_with_the_numbers() {
         problems("generate: {jobs: 40, opened: 1.0, model_bytes: {min: 1mb, max: 1mb}}\n");
     assert_eq!(generated.len(), 1, "{generated:?}");
 }
+
+#[test]
+fn calendars_are_validated_like_es_ids_and_events() {
+    let found = problems(
+        "
+calendars:
+  - id: Holidays
+  - id: _all
+  - id: ok
+    events:
+      - {description: backwards, start_time: '2026-01-02T00:00:00Z', end_time: '2026-01-01T00:00:00Z'}
+  - id: ok
+",
+    );
+    assert_eq!(
+        codes(&found),
+        [
+            "quiesce::sim::seed::invalid_id",
+            "quiesce::sim::seed::invalid_id",
+            "quiesce::sim::seed::event_order",
+            "quiesce::sim::seed::duplicate_id",
+        ]
+    );
+    let spec = resolve(
+        "
+calendars:
+  - id: maintenance
+    job_ids: [web, no-such-job]
+    events:
+      - {description: window, start_time: '2026-01-01T00:00:00Z', end_time: '2026-01-01T04:00:00Z'}
+",
+    )
+    .unwrap();
+    assert_eq!(spec.calendars[0].job_ids, ["web", "no-such-job"]);
+    assert_eq!(spec.calendars[0].events[0].description, "window");
+}

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::generate::generate;
 use super::units::span_of;
 use super::{ByteSize, EsVersion, Profile, Seed, SeedError, SeedProblem, TaskAllocation};
-use crate::faults::{FaultRule, Faults};
+use crate::faults::{FaultRule, Faults, Operation};
 use crate::security::Security;
 
 /// Everything the engine needs to build a cluster, validated.
@@ -29,6 +29,7 @@ pub struct ClusterSpec {
     pub(crate) security: Option<Security>,
     pub jobs: Vec<JobSpec>,
     pub datafeeds: Vec<DatafeedSpec>,
+    pub calendars: Vec<CalendarSpec>,
     pub faults: Vec<FaultRule>,
     pub fault_seed: u64,
     /// `cluster.persistent_tasks.allocation.enable` is `all`.
@@ -101,7 +102,7 @@ pub struct JobSpec {
 }
 
 /// One datafeed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DatafeedSpec {
     pub id: String,
     pub job_id: String,
@@ -109,6 +110,29 @@ pub struct DatafeedSpec {
     /// Set for a lookback datafeed.
     pub end: Option<Timestamp>,
     pub indices: Vec<String>,
+    /// Documents per second its source indices receive.
+    pub record_rate: f64,
+    /// `frequency`, when the seed sets it (else ES's default from the bucket span).
+    pub frequency: Option<Duration>,
+    /// `query_delay`, when the seed sets it.
+    pub query_delay: Option<Duration>,
+}
+
+/// One calendar and its events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarSpec {
+    pub id: String,
+    pub job_ids: Vec<String>,
+    pub description: Option<String>,
+    pub events: Vec<EventSpec>,
+}
+
+/// One scheduled event, `[start, end)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSpec {
+    pub description: String,
+    pub start: Timestamp,
+    pub end: Timestamp,
 }
 
 /// The states a job may start in.
@@ -144,6 +168,8 @@ const MB: u64 = 1 << 20;
 const GB: u64 = 1 << 30;
 pub(super) const DEFAULT_MODEL_BYTES: u64 = 16 * MB;
 pub(super) const DEFAULT_MODEL_MEMORY_LIMIT: u64 = 1024 * MB;
+/// Documents per second a datafeed's source indices receive unless the seed says otherwise.
+pub(super) const DEFAULT_RECORD_RATE: f64 = 1.0;
 
 /// A job or datafeed before validation, with the spans of its id and references.
 pub(super) struct Draft<T> {
@@ -215,6 +241,7 @@ impl Seed {
         }
         validate_jobs(&jobs, &mut problems);
         validate_datafeeds(&jobs, &datafeeds, &mut problems);
+        let calendars = self.calendars(&mut problems);
         if let Some(problem) = check_capacity(&jobs, &nodes) {
             problems.push(problem);
         }
@@ -248,7 +275,8 @@ impl Seed {
             security,
             jobs: jobs.into_iter().map(|draft| draft.spec).collect(),
             datafeeds: datafeeds.into_iter().map(|draft| draft.spec).collect(),
-            faults: self.faults.clone(),
+            calendars,
+            faults: self.faults_with_stalls(),
             fault_seed: self.fault_seed,
             persistent_tasks_allocation: self.cluster.persistent_tasks_allocation
                 != Some(TaskAllocation::None),
@@ -309,6 +337,26 @@ impl Seed {
             lookback: seed.lookback.unwrap_or(base.lookback),
             persist_bytes_per_sec: rate.max(1),
         }
+    }
+
+    /// The seed's fault rules, then a stall rule for each datafeed marked `stalled`.
+    fn faults_with_stalls(&self) -> Vec<FaultRule> {
+        let stalled = self
+            .datafeeds
+            .iter()
+            .filter(|df| df.stalled)
+            .map(|df| FaultRule {
+                operation: Operation::DatafeedProgress,
+                target: Some(df.id.value.clone()),
+                times: None,
+                rate: None,
+                error: None,
+                delay: None,
+                drop: None,
+                stuck: None,
+                stall: Some(true),
+            });
+        self.faults.iter().cloned().chain(stalled).collect()
     }
 
     fn security(&self, problems: &mut Vec<SeedProblem>) -> Option<Security> {
@@ -438,6 +486,9 @@ fn datafeed_draft(seed: &super::DatafeedSeed) -> Draft<DatafeedSpec> {
             job_id,
             state: seed.state.value,
             end: seed.end,
+            record_rate: seed.record_rate.unwrap_or(DEFAULT_RECORD_RATE),
+            frequency: seed.frequency,
+            query_delay: seed.query_delay,
         },
         id_span: span_of(&seed.id),
         ref_span: span_of(&seed.job),
@@ -512,6 +563,23 @@ fn validate_datafeeds(
                 span: datafeed.ref_span,
             });
         }
+        if !spec.record_rate.is_finite() || spec.record_rate < 0.0 {
+            problems.push(value_problem(
+                "datafeeds[].record_rate",
+                format!(
+                    "must be a number of documents per second, 0 or more, not {}",
+                    spec.record_rate
+                ),
+                "Give a rate such as `10` or `0.5` (documents per second).",
+            ));
+        }
+        if spec.frequency.is_some_and(|frequency| frequency.is_zero()) {
+            problems.push(value_problem(
+                "datafeeds[].frequency",
+                "must be more than 0".to_owned(),
+                "Give how often the datafeed searches, such as `150s` or, for a quick test, `100ms`.",
+            ));
+        }
         if spec.state == SeedDatafeedState::Started && *job_state != SeedJobState::Opened {
             problems.push(SeedProblem::StartedWithoutOpenJob {
                 datafeed: spec.id.clone(),
@@ -524,7 +592,7 @@ fn validate_datafeeds(
 }
 
 /// ES's id rules for jobs, groups and datafeeds (`MlStrings.isValidId`, 64 characters).
-fn check_id(
+pub(super) fn check_id(
     kind: &'static str,
     id: &str,
     span: Option<SourceSpan>,

@@ -8,6 +8,7 @@
 //! mode, security, the timing model (persistence, memory, timeouts), and the `/_sim/` control
 //! API and fault rules of the simulator contract.
 
+mod calendars;
 mod cli;
 mod control;
 mod conventions;
@@ -21,6 +22,7 @@ mod job_states;
 mod lifecycle;
 mod nodes;
 mod persistence;
+mod progress;
 mod readiness;
 mod rest_spec;
 mod security;
