@@ -97,7 +97,7 @@ pub(crate) async fn execute(
             "took over the state lock left by a process that died: {dead}"
         ));
     }
-    let mut journal = match target {
+    let journal = match target {
         JournalTarget::Create { command, .. } => {
             let before = view.snapshot.clone().ok_or_else(|| {
                 Error::Internal("a plan to execute always has its snapshot".into())
@@ -142,27 +142,19 @@ pub(crate) async fn execute(
         interrupts: interrupts.clone(),
         seed: jitter_seed(),
     };
-    let mut journal_error = None;
-    let outcome = exec::execute(&view, cluster.client.clone(), options, &mut |event| {
-        // The journal first: a step's outcome is on disk before its dependents start. A journal
-        // that cannot be written stops the run from starting anything new.
-        if journal_error.is_none()
-            && let Err(err) = journal.event(&event)
-        {
-            journal_error = Some(err);
-            interrupts.stop();
-        }
-        for reporter in &mut reporters {
-            reporter.report(&event);
-        }
-    })
-    .await;
-    for reporter in &mut reporters {
+    let mut sink = RunSink {
+        journal,
+        journal_error: None,
+        interrupts: interrupts.clone(),
+        reporters,
+    };
+    let outcome = exec::execute(&view, cluster.client.clone(), options, &mut sink).await;
+    for reporter in &mut sink.reporters {
         reporter.finish();
     }
     drop(lock);
     cluster.release().await;
-    if let Some(err) = journal_error {
+    if let Some(err) = sink.journal_error {
         diagnostic::eprint(&err);
         return Ok(exit_code::STEPS_FAILED);
     }
@@ -173,6 +165,46 @@ pub(crate) async fn execute(
     } else {
         exit_code::STEPS_FAILED
     })
+}
+
+/// Where a run's events go: the journal first (a step's outcome is on disk before its
+/// dependents start: the scheduler commits before starting them), then the reporters. A journal
+/// that cannot be written stops the run from starting anything new.
+struct RunSink {
+    journal: Journal,
+    journal_error: Option<crate::journal::JournalError>,
+    interrupts: exec::Interrupts,
+    reporters: Vec<Box<dyn Reporter>>,
+}
+
+impl RunSink {
+    fn journal_failed(&mut self, err: crate::journal::JournalError) {
+        if self.journal_error.is_none() {
+            self.journal_error = Some(err);
+            self.interrupts.stop();
+        }
+    }
+}
+
+impl exec::EventSink for RunSink {
+    fn event(&mut self, event: exec::Event) {
+        if self.journal_error.is_none()
+            && let Err(err) = self.journal.event(&event)
+        {
+            self.journal_failed(err);
+        }
+        for reporter in &mut self.reporters {
+            reporter.report(&event);
+        }
+    }
+
+    fn commit(&mut self) {
+        if self.journal_error.is_none()
+            && let Err(err) = self.journal.commit()
+        {
+            self.journal_failed(err);
+        }
+    }
 }
 
 /// Connects, runs the preflight and plans an already loaded playbook.

@@ -14,5 +14,5 @@ pub(crate) mod types;
 
 pub(crate) use auth::{ApiKey, Credentials};
 pub(crate) use client::{Connection, EsClient, check_ca_cert};
-pub(crate) use error::{Error, EsErrorBody};
+pub(crate) use error::{Error, EsErrorBody, OVERLOAD_TYPES};
 pub(crate) use exchange::{Exchange, ExchangeObserver, Observer};

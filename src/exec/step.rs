@@ -339,6 +339,10 @@ impl<C: Cluster> Worker<C> {
         err: &es::Error,
     ) -> Result<(), Halt> {
         let error = step_error(err);
+        if err.is_overloaded() {
+            // Overload is the scheduler's to answer (it sends less); not the step's failure.
+            backoff.forgive();
+        }
         let next = if err.is_retryable() {
             backoff.next_delay(err.retry_after())
         } else {

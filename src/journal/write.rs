@@ -1,8 +1,18 @@
-//! Writing a journal: the header, then events, each line flushed, transitions fsynced.
+//! Writing a journal: the header, then events, each line handed to the operating system as it
+//! comes (a killed quiesce loses nothing), fsynced by group commit.
+//!
+//! What is durable when (what survives a crash of the machine, not only of quiesce):
+//!
+//! - the header (plan and before-state), and the directory entry, before the first change;
+//! - every line before a step that depends on it starts: the scheduler asks for a
+//!   [`Journal::commit`] first, and one fsync covers every outcome since the last (group
+//!   commit, as databases do with their logs);
+//! - cancellations, escalations to force and the end of the run at once;
+//! - anything else within a second (the scheduler commits at least that often).
 //!
 //! Owns durability: what is fsynced when. Must never write a line that is not a [`Line`], and
 //! never let a step's outcome reach the disk after a step that depends on it started (the
-//! executor hands events over in order and waits for this to return).
+//! executor hands events over in order and commits before starting such a step).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -86,6 +96,8 @@ pub(crate) fn runs_dir(state_dir: &Path) -> PathBuf {
 pub(crate) struct Journal {
     path: PathBuf,
     file: File,
+    /// Lines written since the last fsync.
+    unsynced: bool,
 }
 
 impl Journal {
@@ -104,7 +116,11 @@ impl Journal {
             .append(true)
             .open(&path)
             .map_err(write_error)?;
-        let mut journal = Journal { path, file };
+        let mut journal = Journal {
+            path,
+            file,
+            unsynced: false,
+        };
         journal.line(&Line::<&Event>::Header(Box::new(header.clone())), true)?;
         // The directory entry must survive a crash too.
         if let Ok(dir) = File::open(&dir) {
@@ -125,6 +141,7 @@ impl Journal {
         let mut journal = Journal {
             path: path.to_owned(),
             file,
+            unsynced: false,
         };
         journal.terminate_torn_line()?;
         Ok(journal)
@@ -147,21 +164,31 @@ impl Journal {
         &self.path
     }
 
-    /// Records an event; step transitions and the end of the run are fsynced before returning,
-    /// so that no dependent step starts before its predecessor's outcome is on disk.
+    /// Records an event. Cancellations, escalations and the end of the run are fsynced before
+    /// returning; the rest at the next [`Journal::commit`].
     pub(crate) fn event(&mut self, event: &Event) -> Result<(), JournalError> {
         let durable = matches!(
             event.kind,
-            EventKind::StepSucceeded { .. }
-                | EventKind::StepFailed { .. }
-                | EventKind::StepSkipped { .. }
-                | EventKind::StepInterrupted { .. }
-                | EventKind::StepAbandoned { .. }
-                | EventKind::StepEscalated { .. }
+            EventKind::StepEscalated { .. }
                 | EventKind::RunCancelling { .. }
                 | EventKind::RunFinished { .. }
         );
         self.line(&Line::Event(event), durable)
+    }
+
+    /// Makes every line written so far durable (one fsync for all of them), if any is not yet.
+    pub(crate) fn commit(&mut self) -> Result<(), JournalError> {
+        if !self.unsynced {
+            return Ok(());
+        }
+        self.file
+            .sync_data()
+            .map_err(|source| JournalError::Write {
+                path: self.path.clone(),
+                source,
+            })?;
+        self.unsynced = false;
+        Ok(())
     }
 
     /// Records that a resume continues this run with `plan`.
@@ -192,8 +219,9 @@ impl Journal {
         };
         self.file.write_all(bytes).map_err(write_error)?;
         self.file.flush().map_err(write_error)?;
+        self.unsynced = true;
         if durable {
-            self.file.sync_data().map_err(write_error)?;
+            self.commit()?;
         }
         Ok(())
     }
