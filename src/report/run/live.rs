@@ -107,7 +107,6 @@ impl LiveDisplay {
 
         let shown: Vec<InFlight> = tally
             .in_flight()
-            .into_iter()
             .take(SLOWEST_SHOWN)
             .map(|(step, since)| InFlight {
                 name: labels.name(step),

@@ -418,7 +418,7 @@ fn in_flight_steps_are_listed_longest_running_first() {
         tally.record(&event);
     }
     assert_eq!(
-        tally.in_flight(),
+        tally.in_flight().collect::<Vec<_>>(),
         vec![
             (2, Duration::from_millis(10)),
             (6, Duration::from_millis(10)),
