@@ -31,7 +31,8 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub(crate) dry_run: bool,
 
-    /// Steps in flight at once, overriding `settings.concurrency`.
+    /// The most steps in flight at once (quiesce adapts below it), overriding
+    /// `settings.concurrency`.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) concurrency: Option<u16>,
 
@@ -76,6 +77,9 @@ pub(crate) async fn execute(
     }
     if !args.yes {
         confirm(&view, &cluster_name)?;
+    } else if !std::io::stderr().is_terminal() {
+        // Unattended (CI, cron): the log shows what is about to be done, and why.
+        stream::err(&render::text(&view));
     }
 
     let (run_id, state_dir) = match &target {

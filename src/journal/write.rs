@@ -1,14 +1,15 @@
-//! Writing a journal: the header, then events, each line handed to the operating system as it
-//! comes (a killed quiesce loses nothing), fsynced by group commit.
+//! Writing a journal: the header, then events, written and fsynced by group commit.
 //!
-//! What is durable when (what survives a crash of the machine, not only of quiesce):
+//! What is on disk when (lines are kept in memory in between, at most [`PENDING_LIMIT`]
+//! bytes; a crash of quiesce or of the machine loses at most what is not):
 //!
 //! - the header (plan and before-state), and the directory entry, before the first change;
 //! - every line before a step that depends on it starts: the scheduler asks for a
 //!   [`Journal::commit`] first, and one fsync covers every outcome since the last (group
 //!   commit, as databases do with their logs);
 //! - cancellations, escalations to force and the end of the run at once;
-//! - anything else within a second (the scheduler commits at least that often).
+//! - anything else within a second (the scheduler commits at least that often), or once
+//!   [`PENDING_LIMIT`] bytes wait.
 //!
 //! Owns durability: what is fsynced when. Must never write a line that is not a [`Line`], and
 //! never let a step's outcome reach the disk after a step that depends on it started (the
@@ -91,11 +92,16 @@ pub(crate) fn runs_dir(state_dir: &Path) -> PathBuf {
     state_dir.join("runs")
 }
 
+/// Lines kept in memory beyond this are written out (not fsynced) at once.
+const PENDING_LIMIT: usize = 64 * 1024;
+
 /// An open journal, appended to line by line.
 #[derive(Debug)]
 pub(crate) struct Journal {
     path: PathBuf,
     file: File,
+    /// Lines not yet written to the file.
+    pending: Vec<u8>,
     /// Lines written since the last fsync.
     unsynced: bool,
 }
@@ -119,6 +125,7 @@ impl Journal {
         let mut journal = Journal {
             path,
             file,
+            pending: Vec::new(),
             unsynced: false,
         };
         journal.line(&Line::<&Event>::Header(Box::new(header.clone())), true)?;
@@ -141,6 +148,7 @@ impl Journal {
         let mut journal = Journal {
             path: path.to_owned(),
             file,
+            pending: Vec::new(),
             unsynced: false,
         };
         journal.terminate_torn_line()?;
@@ -178,6 +186,7 @@ impl Journal {
 
     /// Makes every line written so far durable (one fsync for all of them), if any is not yet.
     pub(crate) fn commit(&mut self) -> Result<(), JournalError> {
+        self.write_pending()?;
         if !self.unsynced {
             return Ok(());
         }
@@ -188,6 +197,22 @@ impl Journal {
                 source,
             })?;
         self.unsynced = false;
+        Ok(())
+    }
+
+    /// Hands the lines kept in memory to the operating system.
+    fn write_pending(&mut self) -> Result<(), JournalError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.file
+            .write_all(&self.pending)
+            .map_err(|source| JournalError::Write {
+                path: self.path.clone(),
+                source,
+            })?;
+        self.pending.clear();
+        self.unsynced = true;
         Ok(())
     }
 
@@ -213,16 +238,20 @@ impl Journal {
     }
 
     fn raw(&mut self, bytes: &[u8], durable: bool) -> Result<(), JournalError> {
-        let write_error = |source| JournalError::Write {
-            path: self.path.clone(),
-            source,
-        };
-        self.file.write_all(bytes).map_err(write_error)?;
-        self.file.flush().map_err(write_error)?;
-        self.unsynced = true;
+        self.pending.extend_from_slice(bytes);
         if durable {
             self.commit()?;
+        } else if self.pending.len() >= PENDING_LIMIT {
+            self.write_pending()?;
         }
         Ok(())
+    }
+}
+
+impl Drop for Journal {
+    /// Whatever ends the run, the lines kept in memory reach the file (best effort: an error
+    /// here was or will be reported by the commit that failed).
+    fn drop(&mut self) {
+        let _ = self.commit();
     }
 }

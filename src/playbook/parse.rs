@@ -174,9 +174,16 @@ fn problem(text: &str, err: &Error) -> Problem {
         Error::Budget {
             breach: BudgetBreach::Nodes { .. } | BudgetBreach::Events { .. },
             ..
-        } => Problem::TooLarge {
-            entries: MAX_ENTRIES,
+        } => Problem::YamlSyntax {
+            message: format!(
+                "the playbook is larger than quiesce reads: more than {} YAML values, about {} entries",
+                MAX_ENTRIES * NODES_PER_ENTRY,
+                MAX_ENTRIES
+            ),
             at,
+            help: "Split the entries over several playbooks, or select many jobs with one \
+                   `match:` entry (a wildcard or a job group) instead of one entry each."
+                .to_owned(),
         },
         other => Problem::YamlSyntax {
             message: syntax_message(other),

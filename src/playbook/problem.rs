@@ -26,19 +26,6 @@ pub(crate) enum Problem {
         help: String,
     },
 
-    #[error("the playbook is larger than quiesce reads: it stops at about {entries} entries")]
-    #[diagnostic(
-        code(quiesce::playbook::too_large),
-        help(
-            "Split the entries over several playbooks, or select many jobs with one `match:` entry (a wildcard or a group) instead of one entry each."
-        )
-    )]
-    TooLarge {
-        entries: usize,
-        #[label("reading stopped here")]
-        at: SourceSpan,
-    },
-
     #[error("unknown key `{key}`")]
     #[diagnostic(code(quiesce::playbook::unknown_key))]
     UnknownKey {

@@ -75,6 +75,7 @@ pub(super) struct RunTally {
     counts: Counts,
     /// The steps in flight, by when they started.
     running: BTreeSet<(Duration, StepNo)>,
+    run_id: Option<String>,
     cancelled: Option<CancelReason>,
     finished: Option<(RunStats, Duration)>,
     last_elapsed: Duration,
@@ -89,6 +90,7 @@ impl RunTally {
                 ..Counts::default()
             },
             running: BTreeSet::new(),
+            run_id: None,
             cancelled: None,
             finished: None,
             last_elapsed: Duration::ZERO,
@@ -137,7 +139,10 @@ impl RunTally {
     pub(super) fn record(&mut self, event: &Event) {
         self.last_elapsed = self.last_elapsed.max(event.elapsed);
         match &event.kind {
-            EventKind::RunStarted { steps, .. } => self.grow(*steps),
+            EventKind::RunStarted { steps, run_id, .. } => {
+                self.run_id = Some(run_id.clone());
+                self.grow(*steps);
+            }
             EventKind::StepStarted { step, attempt } => {
                 let record = self.step_mut(step.no);
                 record.attempts = record.attempts.max(*attempt);
@@ -230,6 +235,11 @@ impl RunTally {
             .iter()
             .enumerate()
             .map(|(index, record)| (index + 1, record))
+    }
+
+    /// The run's id, once `RunStarted` arrived.
+    pub(super) fn run_id(&self) -> Option<&str> {
+        self.run_id.as_deref()
     }
 
     pub(super) fn cancelled(&self) -> Option<CancelReason> {
