@@ -1,10 +1,12 @@
 //! Observation: one read-only snapshot of the ML side of a cluster, taken with a fixed number of
-//! requests whatever the number of jobs (`_all` expressions, never one call per resource).
+//! requests up to 10,000 jobs (`_all` expressions, never one call per resource), and a few more
+//! per 10,000 beyond, where Elasticsearch caps its answers (`page`).
 //!
 //! Takes an [`EsClient`]; gives a [`Snapshot`] that plan, status, capture and the journal share,
 //! in quiesce's own types ([`ObservedJobState`], [`ObservedDatafeedState`]): the wire types of
 //! `es` stop here. Never changes anything on the cluster.
 
+mod page;
 mod snapshot;
 mod state;
 
@@ -51,18 +53,30 @@ pub(crate) async fn observe(client: &EsClient) -> Result<(Snapshot, Vec<ObserveN
     };
     let (ml_info, job_stats, jobs, datafeed_stats, datafeeds) = tokio::try_join!(
         client.ml_info(),
-        client.job_stats("_all"),
-        client.jobs("_all"),
-        client.datafeed_stats("_all"),
-        client.datafeeds("_all"),
+        page::all(
+            |expr| async move { client.job_stats(&expr).await.map(|r| r.jobs) },
+            |job| &job.job_id
+        ),
+        page::all(
+            |expr| async move { client.jobs(&expr).await.map(|r| r.jobs) },
+            |job| &job.job_id
+        ),
+        page::all(
+            |expr| async move { client.datafeed_stats(&expr).await.map(|r| r.datafeeds) },
+            |feed| &feed.datafeed_id
+        ),
+        page::all(
+            |expr| async move { client.datafeeds(&expr).await.map(|r| r.datafeeds) },
+            |feed| &feed.datafeed_id
+        ),
     )?;
     let snapshot = Snapshot::assemble(
         root.as_ref(),
         &ml_info,
-        job_stats.jobs,
-        jobs.jobs,
-        datafeed_stats.datafeeds,
-        datafeeds.datafeeds,
+        job_stats,
+        jobs,
+        datafeed_stats,
+        datafeeds,
     );
     Ok((snapshot, notes))
 }
