@@ -29,10 +29,7 @@ const ID_CHARS: &[u8] = b"-0123456789_abcdefghijklmnopqrstuvwxyz";
 
 /// Every resource that `fetch` can see, whatever their number; `id` names each. `fetch` gets
 /// an id expression (`_all`, or a comma list of `prefix*`).
-pub(crate) async fn all<T, F, Fut>(
-    fetch: F,
-    id: impl Fn(&T) -> &str,
-) -> Result<Vec<T>, es::Error>
+pub(crate) async fn all<T, F, Fut>(fetch: F, id: impl Fn(&T) -> &str) -> Result<Vec<T>, es::Error>
 where
     F: Fn(String) -> Fut,
     Fut: Future<Output = Result<Vec<T>, es::Error>>,
@@ -122,9 +119,9 @@ mod tests {
     fn answer(ids: &[String], expression: &str) -> Vec<String> {
         let tokens: Vec<&str> = expression.split(',').collect();
         let matches = |id: &str| {
-            tokens.iter().any(|t| {
-                *t == "_all" || t.strip_suffix('*').is_some_and(|p| id.starts_with(p))
-            })
+            tokens
+                .iter()
+                .any(|t| *t == "_all" || t.strip_suffix('*').is_some_and(|p| id.starts_with(p)))
         };
         let mut out: Vec<String> = ids.iter().filter(|id| matches(id)).cloned().collect();
         out.sort();
@@ -169,7 +166,10 @@ mod tests {
         expected.sort();
         assert_eq!(found, expected);
         assert!(asked.len() <= 6, "{} requests", asked.len());
-        assert!(asked.iter().all(|e| e.len() <= EXPRESSION_BYTES), "{asked:?}");
+        assert!(
+            asked.iter().all(|e| e.len() <= EXPRESSION_BYTES),
+            "{asked:?}"
+        );
     }
 
     #[test]
