@@ -25,14 +25,15 @@
 //! |             | the schema source), `${VAR}` expansion, `Problem` diagnostics         |
 //! | `model`     | stage 2: raw tree -> validated `Playbook` (typed ids, selectors,      |
 //! |             | states, durations, resolved `after`, secrets); every problem at once  |
-//! | `observe`   | one read-only `Snapshot` of the cluster in six requests, any size     |
+//! | `observe`   | one read-only `Snapshot`: six requests up to 10,000 jobs, paged past  |
+//! |             | Elasticsearch's cap beyond                                            |
 //! | `capture`   | a snapshot written as the playbook that restores it; pure, no I/O     |
 //! | `plan`      | stage 3: selectors resolved, wanted vs observed diffed, the steps and |
 //! |             | their petgraph DAG (the only petgraph user), `PlanView` (JSON form)   |
 //! | `exec`      | stage 4: the scheduler loop, workers that call, confirm via stats,    |
 //! |             | retry and escalate; emits `Event`s, never prints                      |
 //! | `input`     | files quiesce is told to read: regular files only, size limits, UTF-8 |
-//! | `journal`   | run journals on disk (before-state first, transitions fsynced), the   |
+//! | `journal`   | run journals on disk (before-state first, group commit), the          |
 //! |             | state-directory lock, and the playbooks `resume`/`revert` are made of |
 //! | `es`        | typed ML client (reqwest, rustls): requests as data, product check,   |
 //! |             | errors classified; never retries; the only code that knows HTTP (an   |

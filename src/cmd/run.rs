@@ -32,7 +32,8 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub(crate) dry_run: bool,
 
-    /// Steps in flight at once (1 to 1024), overriding `settings.concurrency`.
+    /// The most steps in flight at once, 1 to 1024 (quiesce adapts below it), overriding
+    /// `settings.concurrency`.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub(crate) concurrency: Option<u16>,
 
@@ -95,6 +96,9 @@ pub(crate) async fn execute(
     }
     if !args.yes {
         confirm(&view, &cluster_name)?;
+    } else if !std::io::stderr().is_terminal() {
+        // Unattended (CI, cron): the log shows what is about to be done, and why.
+        stream::err(&render::text(&view));
     }
 
     let (run_id, state_dir) = match &target {
@@ -111,7 +115,7 @@ pub(crate) async fn execute(
             "took over the state lock left by a process that died: {dead}"
         ));
     }
-    let mut journal = match target {
+    let journal = match target {
         JournalTarget::Create {
             command, reverts, ..
         } => {
@@ -161,27 +165,19 @@ pub(crate) async fn execute(
         seed: jitter_seed(),
         journal: Some(journal.path().display().to_string()),
     };
-    let mut journal_error = None;
-    let outcome = exec::execute(&view, cluster.client.clone(), options, &mut |event| {
-        // The journal first: a step's outcome is on disk before its dependents start. A journal
-        // that cannot be written stops the run from starting anything new.
-        if journal_error.is_none()
-            && let Err(err) = journal.event(&event)
-        {
-            journal_error = Some(err);
-            interrupts.stop();
-        }
-        for reporter in &mut reporters {
-            reporter.report(&event);
-        }
-    })
-    .await;
-    for reporter in &mut reporters {
+    let mut sink = RunSink {
+        journal,
+        journal_error: None,
+        interrupts: interrupts.clone(),
+        reporters,
+    };
+    let outcome = exec::execute(&view, cluster.client.clone(), options, &mut sink).await;
+    for reporter in &mut sink.reporters {
         reporter.finish();
     }
     drop(lock);
     cluster.release().await;
-    if let Some(err) = journal_error {
+    if let Some(err) = sink.journal_error {
         diagnostic::eprint(&err);
         return Ok(exit_code::STEPS_FAILED);
     }
@@ -233,6 +229,46 @@ fn record_complete(
     }))?;
     drop(lock);
     Ok(())
+}
+
+/// Where a run's events go: the journal first (a step's outcome is on disk before its
+/// dependents start: the scheduler commits before starting them), then the reporters. A journal
+/// that cannot be written stops the run from starting anything new.
+struct RunSink {
+    journal: Journal,
+    journal_error: Option<crate::journal::JournalError>,
+    interrupts: exec::Interrupts,
+    reporters: Vec<Box<dyn Reporter>>,
+}
+
+impl RunSink {
+    fn journal_failed(&mut self, err: crate::journal::JournalError) {
+        if self.journal_error.is_none() {
+            self.journal_error = Some(err);
+            self.interrupts.stop();
+        }
+    }
+}
+
+impl exec::EventSink for RunSink {
+    fn event(&mut self, event: exec::Event) {
+        if self.journal_error.is_none()
+            && let Err(err) = self.journal.event(&event)
+        {
+            self.journal_failed(err);
+        }
+        for reporter in &mut self.reporters {
+            reporter.report(&event);
+        }
+    }
+
+    fn commit(&mut self) {
+        if self.journal_error.is_none()
+            && let Err(err) = self.journal.commit()
+        {
+            self.journal_failed(err);
+        }
+    }
 }
 
 /// Connects, runs the preflight and plans an already loaded playbook.

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use crate::error::Error;
 use crate::exit_code;
 use crate::model::{self, Playbook};
-use crate::playbook::{InvalidPlaybook, Problem, Source, expand, parse};
+use crate::playbook::{InvalidPlaybook, Problem, RawPlaybook, Source, expand, parse};
 use crate::report::{diagnostic, stream};
 
 use super::load::unresolved_notes;
@@ -101,17 +101,30 @@ fn check(path: &Path) -> Outcome {
     };
     outcome.source = Some(source.clone());
     let env = |name: &str| std::env::var(name).ok();
-    let (mut problems, playbook) = match model::load(&source, &env) {
-        Ok(playbook) => (Vec::new(), Some(playbook)),
-        Err(invalid) => (invalid.problems().to_vec(), None),
-    };
+    // Read once: the model and the `ca_cert` check both use the raw tree (a large playbook
+    // spends most of its time in the YAML reader).
+    let parsed = parse(&source);
+    let mut problems = parsed.problems;
+    let mut playbook = None;
+    if let Some(raw) = &parsed.raw {
+        match model::validate(raw, &source, &env) {
+            Ok(valid) if problems.is_empty() => playbook = Some(valid),
+            Ok(_) => {}
+            Err(more) => problems.extend(more),
+        }
+    }
     if playbook.is_none() && is_seed(&source) {
         outcome.add(&NotAPlaybook::Seed {
             path: path.display().to_string(),
         });
         return outcome;
     }
-    problems.extend(ca_cert_problem(&source, &env));
+    problems.extend(
+        parsed
+            .raw
+            .as_ref()
+            .and_then(|raw| ca_cert_problem(raw, &source, &env)),
+    );
     if !problems.is_empty() {
         let invalid = InvalidPlaybook::new(&source, problems);
         for problem in invalid.diagnostics() {
@@ -193,8 +206,11 @@ enum NotAPlaybook {
 
 /// The `cluster.ca_cert` file must exist and hold a PEM certificate; checked on the raw tree so
 /// that it is reported with the model's problems.
-fn ca_cert_problem(source: &Source, env: &dyn Fn(&str) -> Option<String>) -> Option<Problem> {
-    let raw = parse(source).raw?;
+fn ca_cert_problem(
+    raw: &RawPlaybook,
+    source: &Source,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<Problem> {
     let written = raw.cluster.as_ref()?.value().ca_cert.as_ref()?;
     let path = expand(written.value(), env).ok()?;
     let full = source.path().parent().unwrap_or(Path::new("")).join(&path);

@@ -269,6 +269,15 @@ impl Error {
         }
     }
 
+    /// A refusal for overload: 429 with `es_rejected_execution_exception` (a full thread pool
+    /// queue) or `circuit_breaking_exception`. Retryable, and a sign to send less at once; the
+    /// 429 `status_exception`s (upgrade mode, no room for a job) are not this.
+    pub(crate) fn is_overloaded(&self) -> bool {
+        OVERLOAD_TYPES
+            .iter()
+            .any(|error_type| self.is_refusal(429, error_type, &[]))
+    }
+
     /// Elasticsearch stopped waiting but the operation goes on in the background: a close's
     /// (or an upgrade-mode change's) 500 `Timed out when waiting for persistent tasks` (E14),
     /// the timeout of an open or a start (E15, E16: 408 on 8.x, a 500 `exception` on 7.x), or
@@ -367,6 +376,12 @@ impl Error {
 struct Reason(&'static str);
 
 /// E3: closing one failed job without force.
+/// The `error.type`s of a 429 that means overload rather than a refusal of this request.
+pub(crate) const OVERLOAD_TYPES: [&str; 2] = [
+    "es_rejected_execution_exception",
+    "circuit_breaking_exception",
+];
+
 const FAILED_JOB: Reason = Reason("cannot close job [<id>] because it failed, use force close");
 /// E4: closing an expression that takes in a failed job, without force.
 const FAILED_JOBS: Reason = Reason("one or more jobs have state failed, use force close");

@@ -15,6 +15,6 @@ pub(crate) mod types;
 
 pub(crate) use auth::{ApiKey, Credentials, Part, problem as credential_problem};
 pub(crate) use client::{Connection, EsClient, check_ca_cert};
-pub(crate) use error::{Error, EsErrorBody};
+pub(crate) use error::{Error, EsErrorBody, OVERLOAD_TYPES};
 pub(crate) use exchange::{Exchange, ExchangeObserver, Observer};
 pub(crate) use tls::TlsProblem;

@@ -289,6 +289,16 @@ pub(crate) enum StepError {
     Internal { reason: String },
 }
 
+impl StepError {
+    /// Elasticsearch refused for overload (429 `es_rejected_execution_exception` or
+    /// `circuit_breaking_exception`): too much in flight, not a fault of the request. The
+    /// scheduler shrinks its window; the step tries again without using up an attempt.
+    pub(crate) fn is_overload(&self) -> bool {
+        matches!(self, StepError::Elasticsearch(answer)
+            if answer.status == 429 && crate::es::OVERLOAD_TYPES.contains(&answer.error_type.as_str()))
+    }
+}
+
 /// Why a step goes on with `force=true`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

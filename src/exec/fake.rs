@@ -1,6 +1,8 @@
 //! A deterministic in-memory [`Cluster`] for the executor's tests on tokio's paused clock:
 //! targets with states, request latency, transitions that take a while to settle or never do
-//! (`stuck`, until forced), scripted refusals, and a log of every request with its time.
+//! (`stuck`, until forced), scripted refusals, a log of every request with its time, and model
+//! persistence as the simulator has it: a fixed number of slots, a FIFO queue, and 429
+//! `es_rejected_execution_exception` past its limit.
 //!
 //! Owns nothing the product uses. Must never read the wall clock or sleep outside tokio's
 //! (paused) timer, so that every test is exact and repeatable.
@@ -9,6 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::es::{self, EsErrorBody};
@@ -73,6 +76,23 @@ struct Inner {
     requests: Vec<Request>,
     in_flight: usize,
     peak: usize,
+    persistence: Option<Persistence>,
+    model_bytes: HashMap<String, u64>,
+}
+
+/// Graceful closes persist the model (and opens restore it) through `slots` at once, at
+/// `bytes_per_sec`; beyond `slots + queue_limit` admitted, a close or open is refused (429).
+#[derive(Debug)]
+struct Persistence {
+    slots: Arc<Semaphore>,
+    capacity: usize,
+    bytes_per_sec: u64,
+    admitted: usize,
+    active: usize,
+    peak: usize,
+    refused: usize,
+    /// Slot time used, summed over slots.
+    busy: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +112,8 @@ impl FakeCluster {
             requests: Vec::new(),
             in_flight: 0,
             peak: 0,
+            persistence: None,
+            model_bytes: HashMap::new(),
         })))
     }
 
@@ -181,6 +203,41 @@ impl FakeCluster {
             .or_default()
             .extend(replies.iter().cloned());
         self
+    }
+
+    /// Closes and opens persist or restore their model through `slots` at `bytes_per_sec`, with
+    /// at most `queue_limit` waiting.
+    pub(super) fn persistence(
+        self,
+        slots: usize,
+        queue_limit: usize,
+        bytes_per_sec: u64,
+    ) -> FakeCluster {
+        self.inner().persistence = Some(Persistence {
+            slots: Arc::new(Semaphore::new(slots)),
+            capacity: slots + queue_limit,
+            bytes_per_sec,
+            admitted: 0,
+            active: 0,
+            peak: 0,
+            refused: 0,
+            busy: Duration::ZERO,
+        });
+        self
+    }
+
+    /// The model of job `target` is `bytes` large.
+    pub(super) fn model(self, target: &str, bytes: u64) -> FakeCluster {
+        self.inner().model_bytes.insert(target.to_owned(), bytes);
+        self
+    }
+
+    /// Persistence so far: the most at once, the refusals for overload, and the slot time used.
+    pub(super) fn persisted(&self) -> (usize, usize, Duration) {
+        self.inner()
+            .persistence
+            .as_ref()
+            .map_or((0, 0, Duration::ZERO), |p| (p.peak, p.refused, p.busy))
     }
 
     pub(super) fn requests(&self) -> Vec<Request> {
@@ -292,6 +349,55 @@ fn refusal(status: u16, error_type: &str, reason: &str) -> es::Error {
     }
 }
 
+impl FakeCluster {
+    /// Waits for a persistence slot and holds it while the model of `target` is written, or
+    /// refuses for overload; nothing to do without persistence or when the target is not about
+    /// to move.
+    async fn persist(&self, target: &str) -> Result<(), es::Error> {
+        let (slots, hold) = {
+            let mut inner = self.inner();
+            inner.settle_due(Instant::now());
+            let moving = inner
+                .targets
+                .get(target)
+                .is_some_and(|t| matches!(t.state, TargetState::Opened | TargetState::Closed));
+            let bytes = inner.model_bytes.get(target).copied().unwrap_or_default();
+            let Some(persistence) = inner.persistence.as_mut().filter(|_| moving) else {
+                return Ok(());
+            };
+            if persistence.admitted >= persistence.capacity {
+                persistence.refused += 1;
+                return Err(refusal(
+                    429,
+                    "es_rejected_execution_exception",
+                    "rejected execution of persist model state",
+                ));
+            }
+            persistence.admitted += 1;
+            let hold =
+                Duration::from_secs_f64(bytes as f64 / persistence.bytes_per_sec.max(1) as f64);
+            (Arc::clone(&persistence.slots), hold)
+        };
+        let permit = slots.acquire_owned().await;
+        {
+            let mut inner = self.inner();
+            if let Some(p) = inner.persistence.as_mut() {
+                p.active += 1;
+                p.peak = p.peak.max(p.active);
+            }
+        }
+        tokio::time::sleep(hold).await;
+        drop(permit);
+        let mut inner = self.inner();
+        if let Some(p) = inner.persistence.as_mut() {
+            p.active -= 1;
+            p.admitted -= 1;
+            p.busy += hold;
+        }
+        Ok(())
+    }
+}
+
 impl Cluster for FakeCluster {
     async fn request(
         &self,
@@ -323,6 +429,14 @@ impl Cluster for FakeCluster {
         };
         let in_flight = InFlight(self.clone());
         tokio::time::sleep(latency).await;
+        if reply.is_none()
+            && !forced
+            && matches!(action, Action::CloseJob | Action::OpenJob)
+            && let Err(refused) = self.persist(target).await
+        {
+            drop(in_flight);
+            return Err(refused);
+        }
         let answer = match reply {
             Some(Reply::Refuse(status, error_type, reason)) => {
                 Err(refusal(status, error_type, reason))

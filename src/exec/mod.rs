@@ -16,9 +16,13 @@
 mod cluster;
 mod event;
 mod interrupt;
+mod latency;
+mod ready;
 mod retry;
 mod scheduler;
+mod sink;
 mod step;
+mod window;
 
 #[cfg(test)]
 mod fake;
@@ -32,5 +36,6 @@ pub(crate) use event::{
 pub(crate) use interrupt::Interrupts;
 pub(crate) use retry::Backoff;
 pub(crate) use scheduler::{RunOptions, execute};
+pub(crate) use sink::EventSink;
 #[cfg(test)]
 pub(crate) use {event::TargetState, scheduler::RunOutcome};

@@ -42,6 +42,12 @@ impl Backoff {
         self.made = 0;
     }
 
+    /// The last attempt does not count against the budget: the cluster refused it for overload,
+    /// which says nothing about the request (the step's timeout still bounds the step).
+    pub(crate) fn forgive(&mut self) {
+        self.attempts = self.attempts.saturating_add(1);
+    }
+
     /// Attempts made so far.
     pub(crate) fn made(&self) -> u32 {
         self.made
@@ -105,6 +111,17 @@ mod tests {
             backoff.next_delay(Some(Duration::from_secs(5))),
             Some(Duration::from_secs(5))
         );
+    }
+
+    #[test]
+    fn a_forgiven_attempt_leaves_the_budget_whole() {
+        let mut backoff = Backoff::new(1, Duration::from_secs(1), Duration::from_secs(1), 1);
+        backoff.attempt();
+        backoff.forgive();
+        assert!(backoff.next_delay(None).is_some());
+        backoff.attempt();
+        assert_eq!(backoff.next_delay(None), None);
+        assert_eq!(backoff.made(), 2);
     }
 
     #[test]

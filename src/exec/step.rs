@@ -460,6 +460,10 @@ impl<C: Cluster> Worker<C> {
         err: &es::Error,
     ) -> Result<(), Halt> {
         let error = step_error(err);
+        if err.is_overloaded() {
+            // Overload is the scheduler's to answer (it sends less); not the step's failure.
+            course.requests.forgive();
+        }
         let next = if err.is_retryable() {
             course.requests.next_delay(err.retry_after())
         } else {

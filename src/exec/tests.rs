@@ -15,7 +15,7 @@ use super::{
 
 const S: Duration = Duration::from_secs(1);
 
-fn settings() -> SettingsView {
+pub(super) fn settings() -> SettingsView {
     SettingsView {
         concurrency: 4,
         step_timeout_ms: 60_000,
@@ -29,7 +29,7 @@ fn settings() -> SettingsView {
 
 /// A plan of `steps` (action, target, estimate in ms), numbered from 1, with `edges`
 /// (before, after).
-fn plan(
+pub(super) fn plan(
     steps: &[(Action, &str, u64)],
     edges: &[(StepNo, StepNo)],
     settings: SettingsView,
@@ -72,9 +72,9 @@ fn plan(
     }
 }
 
-struct Run {
-    events: Vec<Event>,
-    outcome: RunOutcome,
+pub(super) struct Run {
+    pub(super) events: Vec<Event>,
+    pub(super) outcome: RunOutcome,
 }
 
 /// Runs `view` on `cluster`; `on_event` sees each event as it is emitted and may interrupt.
@@ -101,7 +101,7 @@ async fn run_with(
     Run { events, outcome }
 }
 
-async fn run(view: &PlanView, cluster: &FakeCluster) -> Run {
+pub(super) async fn run(view: &PlanView, cluster: &FakeCluster) -> Run {
     run_with(view, cluster, |_, _| {}).await
 }
 
@@ -144,7 +144,7 @@ impl Run {
         self.events.iter().map(|e| &e.kind).collect()
     }
 
-    fn starts(&self) -> Vec<StepNo> {
+    pub(super) fn starts(&self) -> Vec<StepNo> {
         self.events
             .iter()
             .filter_map(|e| match &e.kind {

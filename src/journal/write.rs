@@ -1,5 +1,19 @@
-//! Writing a journal: the header, then events, each line flushed, transitions fsynced, each
-//! line numbered (`seq`) so that a reader notices one missing.
+//! Writing a journal: the header, then events, each line numbered (`seq`, so that a reader
+//! notices one missing), written and fsynced by group commit.
+//!
+//! What is on disk when (lines are kept in memory in between, at most [`PENDING_LIMIT`]
+//! bytes; a crash of quiesce or of the machine loses at most what is not):
+//!
+//! - the header (plan and before-state), and the directory entry, before the first change;
+//! - every line before a step that depends on it starts: the scheduler asks for a
+//!   [`Journal::commit`] first, and one fsync covers every outcome since the last (group
+//!   commit, as databases do with their logs);
+//! - cancellations, escalations to force, the end of the run and the start of an
+//!   upgrade-mode switch at once;
+//! - the start of any other request is handed to the operating system at once (so it
+//!   survives quiesce being killed), and fsynced with the next commit;
+//! - anything else within a second (the scheduler commits at least that often), or once
+//!   [`PENDING_LIMIT`] bytes wait.
 //!
 //! Owns durability: what is fsynced when. Must never write a line that is not a [`Line`], and
 //! never let a step's outcome reach the disk after a step that depends on it started (the
@@ -15,7 +29,7 @@ use thiserror::Error;
 
 use crate::exec::{Event, EventKind};
 use crate::observe::Snapshot;
-use crate::plan::PlanView;
+use crate::plan::{Action, PlanView};
 
 use super::line::{JOURNAL_FORMAT_VERSION, Line, Numbered};
 
@@ -94,6 +108,20 @@ pub(crate) fn runs_dir(state_dir: &Path) -> PathBuf {
     state_dir.join("runs")
 }
 
+/// How soon a line must be safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// On disk (fsynced) before returning.
+    Durable,
+    /// Handed to the operating system before returning: it survives quiesce being killed.
+    Written,
+    /// In memory until the next commit (or [`PENDING_LIMIT`]).
+    Pending,
+}
+
+/// Lines kept in memory beyond this are written out (not fsynced) at once.
+const PENDING_LIMIT: usize = 64 * 1024;
+
 /// An open journal, appended to line by line.
 #[derive(Debug)]
 pub(crate) struct Journal {
@@ -101,6 +129,10 @@ pub(crate) struct Journal {
     file: File,
     /// The sequence number of the next line.
     seq: u64,
+    /// Lines not yet written to the file.
+    pending: Vec<u8>,
+    /// Lines written since the last fsync.
+    unsynced: bool,
 }
 
 impl Journal {
@@ -119,8 +151,17 @@ impl Journal {
             .append(true)
             .open(&path)
             .map_err(write_error)?;
-        let mut journal = Journal { path, file, seq: 0 };
-        journal.line(&Line::<&Event>::Header(Box::new(header.clone())), true)?;
+        let mut journal = Journal {
+            path,
+            file,
+            seq: 0,
+            pending: Vec::new(),
+            unsynced: false,
+        };
+        journal.line(
+            &Line::<&Event>::Header(Box::new(header.clone())),
+            Keep::Durable,
+        )?;
         // The directory entry must survive a crash too.
         if let Ok(dir) = File::open(&dir) {
             let _ = dir.sync_all();
@@ -143,6 +184,8 @@ impl Journal {
             path: path.to_owned(),
             file,
             seq,
+            pending: Vec::new(),
+            unsynced: false,
         };
         journal.terminate_torn_line()?;
         Ok(journal)
@@ -165,7 +208,7 @@ impl Journal {
             .map_err(read_error)?;
         self.file.read_exact(&mut last).map_err(read_error)?;
         if last[0] != b'\n' {
-            self.raw(b"\n", true)?;
+            self.raw(b"\n", Keep::Durable)?;
         }
         Ok(())
     }
@@ -174,21 +217,60 @@ impl Journal {
         &self.path
     }
 
-    /// Records an event; step transitions and the end of the run are fsynced before returning,
-    /// so that no dependent step starts before its predecessor's outcome is on disk.
+    /// Records an event. Cancellations, escalations, the end of the run and the start of an
+    /// upgrade-mode switch (cluster-wide: `runs` must know it may be on even if quiesce dies
+    /// with the request in flight) are fsynced before returning. The start of any other request
+    /// reaches the file at once (it survives quiesce being killed), fsynced at the next
+    /// [`Journal::commit`]; the rest is kept in memory until then.
     pub(crate) fn event(&mut self, event: &Event) -> Result<(), JournalError> {
-        let durable = matches!(
-            event.kind,
-            EventKind::StepSucceeded { .. }
-                | EventKind::StepFailed { .. }
-                | EventKind::StepSkipped { .. }
-                | EventKind::StepInterrupted { .. }
-                | EventKind::StepAbandoned { .. }
-                | EventKind::StepEscalated { .. }
-                | EventKind::RunCancelling { .. }
-                | EventKind::RunFinished { .. }
-        );
-        self.line(&Line::Event(event), durable)
+        let when = match &event.kind {
+            EventKind::StepEscalated { .. }
+            | EventKind::RunCancelling { .. }
+            | EventKind::RunFinished { .. } => Keep::Durable,
+            EventKind::StepStarted { step, .. }
+                if matches!(
+                    step.action,
+                    Action::EnableUpgradeMode | Action::DisableUpgradeMode
+                ) =>
+            {
+                Keep::Durable
+            }
+            EventKind::StepStarted { .. } => Keep::Written,
+            _ => Keep::Pending,
+        };
+        self.line(&Line::Event(event), when)
+    }
+
+    /// Makes every line written so far durable (one fsync for all of them), if any is not yet.
+    pub(crate) fn commit(&mut self) -> Result<(), JournalError> {
+        self.write_pending()?;
+        if !self.unsynced {
+            return Ok(());
+        }
+        self.file
+            .sync_data()
+            .map_err(|source| JournalError::Write {
+                path: self.path.clone(),
+                source,
+            })?;
+        self.unsynced = false;
+        Ok(())
+    }
+
+    /// Hands the lines kept in memory to the operating system.
+    fn write_pending(&mut self) -> Result<(), JournalError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.file
+            .write_all(&self.pending)
+            .map_err(|source| JournalError::Write {
+                path: self.path.clone(),
+                source,
+            })?;
+        self.pending.clear();
+        self.unsynced = true;
+        Ok(())
     }
 
     /// Records that a resume continues this run with `plan`.
@@ -199,11 +281,11 @@ impl Journal {
                 version: JOURNAL_FORMAT_VERSION,
                 plan: Box::new(plan.clone()),
             },
-            true,
+            Keep::Durable,
         )
     }
 
-    fn line(&mut self, line: &Line<&Event>, durable: bool) -> Result<(), JournalError> {
+    fn line(&mut self, line: &Line<&Event>, when: Keep) -> Result<(), JournalError> {
         let numbered = Numbered {
             seq: self.seq,
             line,
@@ -213,21 +295,26 @@ impl Journal {
             source: std::io::Error::other(err),
         })?;
         bytes.push(b'\n');
-        self.raw(&bytes, durable)?;
+        self.raw(&bytes, when)?;
         self.seq += 1;
         Ok(())
     }
 
-    fn raw(&mut self, bytes: &[u8], durable: bool) -> Result<(), JournalError> {
-        let write_error = |source| JournalError::Write {
-            path: self.path.clone(),
-            source,
-        };
-        self.file.write_all(bytes).map_err(write_error)?;
-        self.file.flush().map_err(write_error)?;
-        if durable {
-            self.file.sync_data().map_err(write_error)?;
+    fn raw(&mut self, bytes: &[u8], when: Keep) -> Result<(), JournalError> {
+        self.pending.extend_from_slice(bytes);
+        match when {
+            Keep::Durable => self.commit(),
+            Keep::Written => self.write_pending(),
+            Keep::Pending if self.pending.len() >= PENDING_LIMIT => self.write_pending(),
+            Keep::Pending => Ok(()),
         }
-        Ok(())
+    }
+}
+
+impl Drop for Journal {
+    /// Whatever ends the run, the lines kept in memory reach the file (best effort: an error
+    /// here was or will be reported by the commit that failed).
+    fn drop(&mut self) {
+        let _ = self.commit();
     }
 }

@@ -121,10 +121,15 @@ pub(crate) struct Settings {
     pub require_match: bool,
 }
 
+/// The default ceiling of steps in flight. Below it quiesce adapts to what the cluster answers
+/// (docs/architecture.md §3.3, exec), so the default need not be guessed per cluster: it only
+/// bounds the connections one run may hold.
+pub(crate) const DEFAULT_CONCURRENCY: usize = 64;
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            concurrency: NonZeroUsize::new(8).unwrap_or(NonZeroUsize::MIN),
+            concurrency: NonZeroUsize::new(DEFAULT_CONCURRENCY).unwrap_or(NonZeroUsize::MIN),
             step_timeout: Duration::from_secs(30 * 60),
             retry: RetryPolicy::default(),
             on_failure: OnFailure::Continue,

@@ -118,7 +118,7 @@ fn defaults_apply_and_the_name_comes_from_the_file() {
     let playbook = load_text("version: 1\n").expect("valid");
     assert_eq!(playbook.name, "pb");
     assert_eq!(playbook.settings, Settings::default());
-    assert_eq!(playbook.settings.concurrency.get(), 8);
+    assert_eq!(playbook.settings.concurrency.get(), 64);
     assert_eq!(playbook.settings.step_timeout, Duration::from_secs(1800));
     assert!(matches!(playbook.cluster.auth, Auth::None));
     assert!(playbook.jobs.is_empty() && playbook.upgrade_mode.is_none());

@@ -1,5 +1,6 @@
 //! Observation: one read-only snapshot of the ML side of a cluster, taken with a fixed number of
-//! requests whatever the number of jobs (`_all` expressions, never one call per resource).
+//! requests up to 10,000 jobs (`_all` expressions, never one call per resource), and a few more
+//! per 10,000 beyond, where Elasticsearch caps its answers (`page`).
 //!
 //! Takes an [`EsClient`]; gives a [`Snapshot`] that plan, status, capture and the journal share,
 //! in quiesce's own types ([`ObservedJobState`], [`ObservedDatafeedState`]): the wire types of
@@ -7,6 +8,7 @@
 //! another try is made again, with the same policy as steps (`settings.retry`), and each retry
 //! is told as it happens.
 
+mod page;
 mod snapshot;
 mod state;
 
@@ -113,7 +115,8 @@ where
 }
 
 /// Reads the cluster: root (version, product check), ML info (upgrade mode), job stats and
-/// configs, datafeed stats and configs (six requests in all, each retried as `policy` says);
+/// configs, datafeed stats and configs (six requests up to 10,000 jobs, a few more per 10,000
+/// beyond; each retried as `policy` says);
 /// what the person should know about how the snapshot was taken is told to `tell` as it
 /// happens.
 pub(crate) async fn observe(
@@ -134,21 +137,48 @@ pub(crate) async fn observe(
     };
     let (ml_info, job_stats, jobs, datafeed_stats, datafeeds) = tokio::try_join!(
         read_retrying(policy, "ml.info", tell, || client.ml_info()),
-        read_retrying(policy, "ml.get_job_stats", tell, || client
-            .job_stats("_all")),
-        read_retrying(policy, "ml.get_jobs", tell, || client.jobs("_all")),
-        read_retrying(policy, "ml.get_datafeed_stats", tell, || client
-            .datafeed_stats("_all")),
-        read_retrying(policy, "ml.get_datafeeds", tell, || client
-            .datafeeds("_all")),
+        page::all(
+            |expr| async move {
+                read_retrying(policy, "ml.get_job_stats", tell, || client.job_stats(&expr))
+                    .await
+                    .map(|r| r.jobs)
+            },
+            |job| &job.job_id
+        ),
+        page::all(
+            |expr| async move {
+                read_retrying(policy, "ml.get_jobs", tell, || client.jobs(&expr))
+                    .await
+                    .map(|r| r.jobs)
+            },
+            |job| &job.job_id
+        ),
+        page::all(
+            |expr| async move {
+                read_retrying(policy, "ml.get_datafeed_stats", tell, || {
+                    client.datafeed_stats(&expr)
+                })
+                .await
+                .map(|r| r.datafeeds)
+            },
+            |feed| &feed.datafeed_id
+        ),
+        page::all(
+            |expr| async move {
+                read_retrying(policy, "ml.get_datafeeds", tell, || client.datafeeds(&expr))
+                    .await
+                    .map(|r| r.datafeeds)
+            },
+            |feed| &feed.datafeed_id
+        ),
     )?;
     let snapshot = Snapshot::assemble(
         root.as_ref(),
         &ml_info,
-        job_stats.jobs,
-        jobs.jobs,
-        datafeed_stats.datafeeds,
-        datafeeds.datafeeds,
+        job_stats,
+        jobs,
+        datafeed_stats,
+        datafeeds,
     );
     Ok(snapshot)
 }

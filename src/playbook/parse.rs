@@ -2,7 +2,8 @@
 //!
 //! The reader is serde-saphyr with YAML 1.2 booleans only (`on`, `no`, `y` stay strings, as in
 //! editors), duplicate keys as errors, tags it does not know (`!evil`) as errors rather than
-//! silently dropped, and its default budget against alias bombs.
+//! silently dropped, and its budget against alias bombs, with room for [`MAX_ENTRIES`] entries
+//! (the reader's default stops near 50,000).
 //!
 //! A serde reader stops at its first error. So that one run still reports every misspelt or
 //! repeated key, [`parse`] recovers from those two: it blanks the offending block-style entry
@@ -11,9 +12,17 @@
 //! collected before it.
 
 use miette::SourceSpan;
-use serde_saphyr::{DuplicateKeyPolicy, Error, Options};
+use serde_saphyr::budget::BudgetBreach;
+use serde_saphyr::{Budget, DuplicateKeyPolicy, Error, Options};
 
 use super::{Problem, RawPlaybook, Source};
+
+/// The most entries (jobs and datafeeds together) a playbook may have: what `capture` writes for
+/// a cluster of 100,000 jobs, each with a datafeed, the largest quiesce supports.
+pub(crate) const MAX_ENTRIES: usize = 200_000;
+/// YAML nodes (mappings, lists, scalars) per entry the budget allows: an entry of the fullest
+/// kind (`id`, `job`, `state` and an `after` list of a few names) has about 12.
+const NODES_PER_ENTRY: usize = 20;
 
 /// Re-reads after recoverable errors at most this many times.
 const MAX_RECOVERIES: usize = 64;
@@ -64,6 +73,11 @@ fn read(text: &str) -> Result<RawPlaybook, Error> {
     options.duplicate_keys = DuplicateKeyPolicy::Error;
     options.reject_unsupported_tags = true;
     options.reject_tagged_field_names = true;
+    let mut budget = Budget::default();
+    budget.max_nodes = MAX_ENTRIES * NODES_PER_ENTRY;
+    // An event opens or closes a node, or is a scalar.
+    budget.max_events = 2 * budget.max_nodes;
+    options.budget = Some(budget);
     serde_saphyr::from_str_with_options(text, options)
 }
 
@@ -165,6 +179,20 @@ fn problem(text: &str, err: &Error) -> Problem {
         Error::DuplicateMappingKey { key, .. } => Problem::DuplicateKey {
             key: key.clone().unwrap_or_default(),
             at,
+        },
+        Error::Budget {
+            breach: BudgetBreach::Nodes { .. } | BudgetBreach::Events { .. },
+            ..
+        } => Problem::YamlSyntax {
+            message: format!(
+                "the playbook is larger than quiesce reads: more than {} YAML values, about {} entries",
+                MAX_ENTRIES * NODES_PER_ENTRY,
+                MAX_ENTRIES
+            ),
+            at,
+            help: "Split the entries over several playbooks, or select many jobs with one \
+                   `match:` entry (a wildcard or a job group) instead of one entry each."
+                .to_owned(),
         },
         other => Problem::YamlSyntax {
             message: syntax_message(other),

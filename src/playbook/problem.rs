@@ -448,6 +448,7 @@ impl InvalidPlaybook {
         invalid
     }
 
+    #[cfg(test)]
     pub(crate) fn problems(&self) -> &[Problem] {
         &self.problems
     }

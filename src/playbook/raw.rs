@@ -84,7 +84,8 @@ impl std::fmt::Debug for RawCluster {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Settings")]
 pub(crate) struct RawSettings {
-    /// Steps in flight at once, 1 to 1024. Default `8`.
+    /// The most steps in flight at once, 1 to 1024; below it quiesce adapts to what the cluster
+    /// answers (fewer when it refuses for overload or queues). Default `64`.
     #[schemars(range(min = 1, max = 1024))]
     pub concurrency: Option<Sp<u64>>,
     /// Longest time one step may take: the request plus the wait until the state is reached;

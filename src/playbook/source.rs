@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use miette::{NamedSource, SourceSpan};
 
@@ -13,6 +13,10 @@ pub struct Source {
     path: PathBuf,
     name: Arc<str>,
     text: Arc<str>,
+    /// Byte offset of the start of each line, made on the first [`Source::location`]: each
+    /// location is then a binary search, not a count from the start of the file (which made
+    /// checking a large playbook quadratic).
+    line_starts: Arc<OnceLock<Vec<usize>>>,
 }
 
 impl Source {
@@ -24,6 +28,7 @@ impl Source {
             path,
             name,
             text: text.into(),
+            line_starts: Arc::default(),
         }
     }
 
@@ -56,10 +61,16 @@ impl Source {
     /// Where a byte span sits in this file. Offsets past the end are clamped.
     pub(crate) fn location(&self, span: SourceSpan) -> Location {
         let offset = floor_char_boundary(&self.text, span.offset().min(self.text.len()));
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before[line_start..].chars().count() + 1;
+        let starts = self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        });
+        // The last line starting at or before `offset`.
+        let index = starts.partition_point(|&start| start <= offset) - 1;
+        let line = index + 1;
+        let line_start = starts[index];
+        let column = self.text[line_start..offset].chars().count() + 1;
         Location {
             file: Arc::clone(&self.name),
             line,
@@ -125,6 +136,20 @@ mod tests {
         let loc = source.location((9, 1).into());
         assert_eq!((loc.line, loc.column), (2, 4));
         assert_eq!(loc.to_string(), "p.yaml:2:4");
+    }
+
+    #[test]
+    fn location_at_line_starts_and_ends() {
+        let source = Source::new("p.yaml", "a\n\nbc\n");
+        let at = |offset: usize| {
+            let loc = source.location((offset, 0).into());
+            (loc.line, loc.column)
+        };
+        assert_eq!(at(0), (1, 1));
+        assert_eq!(at(1), (1, 2), "the newline ends its line");
+        assert_eq!(at(2), (2, 1));
+        assert_eq!(at(3), (3, 1));
+        assert_eq!(at(6), (4, 1), "after the last newline");
     }
 
     #[test]

@@ -72,9 +72,16 @@ pub(crate) fn text(view: &PlanView) -> String {
         .map(|s| s.action.verb().len() + 1 + s.target.len())
         .max()
         .unwrap_or(0);
-    for wave in 1..=s.waves {
-        let _ = writeln!(out, "\nWave {wave}");
-        for step in view.steps.iter().filter(|st| st.wave == wave) {
+    // Grouped once: a plan of thousands of waves (a long `after` chain) stays linear.
+    let mut waves: Vec<Vec<&StepView>> = vec![Vec::new(); s.waves];
+    for step in &view.steps {
+        if let Some(wave) = step.wave.checked_sub(1).and_then(|w| waves.get_mut(w)) {
+            wave.push(step);
+        }
+    }
+    for (index, steps) in waves.iter().enumerate() {
+        let _ = writeln!(out, "\nWave {}", index + 1);
+        for step in steps {
             let what = format!("{} {}", step.action.verb(), step.target);
             let after = if step.dependencies.is_empty() {
                 String::new()

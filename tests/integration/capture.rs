@@ -505,3 +505,25 @@ fn a_failed_job_is_left_out_with_a_note() {
         stderr(&output)
     );
 }
+
+#[test]
+fn past_elasticsearchs_cap_of_10000_results_every_job_is_read_in_a_few_requests() {
+    let dir = Dir::new();
+    let seed = "generate: { seed: 3, jobs: 25000, with_datafeed: 1.0, opened: 0.0 }\n";
+    let output = dir.run_sim(seed, &["-v", "capture", "-o", "big.yaml"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let log = stderr(&output);
+    assert!(
+        log.contains("captured 25000 job(s) (0 opened) and 25000 datafeed(s)"),
+        "{log}"
+    );
+    let text = dir.read("big.yaml");
+    assert_eq!(text.matches("\n  - id: gen-").count(), 25_000);
+    assert_eq!(text.matches("\n  - id: datafeed-gen-").count(), 25_000);
+    // Each of the four listings pages past the cap with a few requests, not one per job.
+    let reads = log
+        .lines()
+        .filter(|l| l.starts_with("http: GET /_ml/") && !l.contains("/_ml/info"))
+        .count();
+    assert!((4..=40).contains(&reads), "{reads} reads:\n{log}");
+}

@@ -9,7 +9,7 @@ use crate::plan::PlanView;
 
 use super::Reporter;
 use super::labels::StepLabels;
-use super::line::{self, Weight};
+use super::line;
 use super::live::LiveDisplay;
 use super::style::Paint;
 use super::summary;
@@ -27,7 +27,7 @@ pub(crate) struct HumanReporter {
 
 impl HumanReporter {
     /// `live` says that `out` is the terminal on stderr: the progress display is then drawn on
-    /// stderr (indicatif needs the terminal itself, for its width), alerts are printed above it,
+    /// stderr (indicatif needs the terminal itself, for its width), every line is printed above it,
     /// and `out` gets the summary once the bars are gone. Otherwise every noteworthy event is a
     /// plain line on `out`. `color` is the process-wide colour decision
     /// (`report::diagnostic::color_enabled`, which folds in `NO_COLOR`); without it no ANSI
@@ -52,7 +52,7 @@ impl HumanReporter {
     ) -> HumanReporter {
         let labels = StepLabels::new(view);
         HumanReporter {
-            // A hidden target (`TERM=dumb`, no terminal after all) would swallow the alert lines
+            // A hidden target (`TERM=dumb`, no terminal after all) would swallow the lines
             // too: plain lines are the better fallback.
             live: target
                 .filter(|target| !target.is_hidden())
@@ -67,7 +67,11 @@ impl HumanReporter {
 
     /// Write errors are ignored: a closed stderr must not change how the run goes.
     fn write_line(&mut self, line: &str) {
-        let _ = writeln!(self.out, "{line}");
+        // One write for the line and its newline: stderr is unbuffered.
+        let mut bytes = Vec::with_capacity(line.len() + 1);
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
+        let _ = self.out.write_all(&bytes);
         let _ = self.out.flush();
     }
 }
@@ -79,12 +83,14 @@ impl Reporter for HumanReporter {
         match &mut self.live {
             Some(live) => {
                 live.update(&self.tally, &self.labels, event.elapsed, self.paint);
-                if let Some((Weight::Heading | Weight::Alert, line)) = line {
+                // Every line stays in the scrollback above the bars, as cargo and Terraform
+                // leave one per finished unit.
+                if let Some(line) = line {
                     live.println(&line);
                 }
             }
             None => {
-                if let Some((_, line)) = line {
+                if let Some(line) = line {
                     self.write_line(&line);
                 }
             }

@@ -1,5 +1,5 @@
-//! One human line per noteworthy event (`✓ #3 close job web-latency 1.2s`). Plain output prints
-//! every line; the live display prints only the alerts above its bars.
+//! One human line per noteworthy event (`✓ #3 close job web-latency 1.2s`): plain output prints
+//! them, and the live display prints them above its bars, where they stay in the scrollback.
 //!
 //! Owns which events make a line and how much each matters. Must never word a reason itself:
 //! [`words`](super::words) does.
@@ -10,21 +10,10 @@ use super::labels::StepLabels;
 use super::style::{Paint, attempts, human_duration};
 use super::words;
 
-/// How much a line matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Weight {
-    /// What the run is about to do: the first line in both modes.
-    Heading,
-    /// Progress a live display already shows in its bars and counts.
-    Progress,
-    /// Something went wrong or changed course: failures, retries, escalations, cancellation.
-    Alert,
-}
-
 /// The line for an event, or `None` for events that only move the bars (a step started or is
 /// waiting, a last failed attempt that its end will report, the run's end, which the summary
 /// covers).
-pub(super) fn render(event: &Event, labels: &StepLabels, paint: Paint) -> Option<(Weight, String)> {
+pub(super) fn render(event: &Event, labels: &StepLabels, paint: Paint) -> Option<String> {
     let line = match &event.kind {
         EventKind::RunStarted {
             run_id,
@@ -33,12 +22,10 @@ pub(super) fn render(event: &Event, labels: &StepLabels, paint: Paint) -> Option
             steps,
             concurrency,
             ..
-        } => (
-            Weight::Heading,
+        } =>
             paint.bold(&format!(
                 "applying `{playbook}` to {cluster}: {steps} step(s), concurrency {concurrency} (run {run_id})"
             )),
-        ),
         EventKind::StepStarted { .. }
         | EventKind::StepWaiting { .. }
         | EventKind::StepAttemptFailed { retry_in: None, .. }
@@ -49,8 +36,7 @@ pub(super) fn render(event: &Event, labels: &StepLabels, paint: Paint) -> Option
             attempt,
             error,
             retry_in: Some(retry_in),
-        } => (
-            Weight::Alert,
+        } =>
             format!(
                 "{} {}: {} — attempt {} in {}",
                 paint.yellow("↻"),
@@ -59,30 +45,24 @@ pub(super) fn render(event: &Event, labels: &StepLabels, paint: Paint) -> Option
                 attempt + 1,
                 human_duration(*retry_in)
             ),
-        ),
         EventKind::StepReadFailed {
             step,
             error,
             retry_in: Some(retry_in),
-        } => (
-            Weight::Alert,
-            format!(
-                "{} {}: {} — reading again in {} (a read uses no attempt)",
-                paint.yellow("↻"),
-                words::step_name(step),
-                words::read_failed(error),
-                human_duration(*retry_in)
-            ),
+        } => format!(
+            "{} {}: {} — reading again in {} (a read uses no attempt)",
+            paint.yellow("↻"),
+            words::step_name(step),
+            words::read_failed(error),
+            human_duration(*retry_in)
         ),
-        EventKind::StepEscalated { step, escalation } => (
-            Weight::Alert,
+        EventKind::StepEscalated { step, escalation } =>
             format!(
                 "{} {} escalated to force: {}",
                 paint.yellow("⚠"),
                 words::step_name(step),
                 words::escalation(step, escalation)
             ),
-        ),
         EventKind::StepSucceeded {
             step,
             outcome,
@@ -98,15 +78,14 @@ pub(super) fn render(event: &Event, labels: &StepLabels, paint: Paint) -> Option
             if *count > 1 {
                 line.push_str(&format!(" ({})", attempts(*count)));
             }
-            (Weight::Progress, line)
+            line
         }
         EventKind::StepFailed {
             step,
             error,
             attempts: count,
             duration,
-        } => (
-            Weight::Alert,
+        } =>
             format!(
                 "{} {}: {} ({}, {})",
                 paint.red("✗"),
@@ -115,13 +94,11 @@ pub(super) fn render(event: &Event, labels: &StepLabels, paint: Paint) -> Option
                 attempts(*count),
                 human_duration(*duration)
             ),
-        ),
         EventKind::StepInterrupted {
             step,
             attempts: count,
             duration,
-        } => (
-            Weight::Alert,
+        } =>
             format!(
                 "{} {} {} ({})",
                 paint.yellow("■"),
@@ -129,13 +106,11 @@ pub(super) fn render(event: &Event, labels: &StepLabels, paint: Paint) -> Option
                 words::interrupted(*count),
                 human_duration(*duration)
             ),
-        ),
         EventKind::StepAbandoned {
             step,
             attempts: count,
             duration,
-        } => (
-            Weight::Alert,
+        } =>
             format!(
                 "{} {} {} ({}, {})",
                 paint.yellow("■"),
@@ -144,19 +119,14 @@ pub(super) fn render(event: &Event, labels: &StepLabels, paint: Paint) -> Option
                 attempts(*count),
                 human_duration(*duration)
             ),
-        ),
-        EventKind::StepSkipped { step, reason } => (
-            Weight::Progress,
+        EventKind::StepSkipped { step, reason } =>
             paint.dim(&format!(
                 "- {} skipped: {}",
                 words::step_name(step),
                 words::skip(*reason, labels)
             )),
-        ),
-        EventKind::RunCancelling { reason } => (
-            Weight::Alert,
+        EventKind::RunCancelling { reason } =>
             format!("{} {}", paint.yellow("■"), words::cancelled(*reason)),
-        ),
     };
     Some(line)
 }

@@ -1,6 +1,6 @@
 //! The live display for a terminal: an overall bar (done/total, run time), a line of counts,
 //! and the three longest-running steps with their elapsed time, redrawn in place by indicatif;
-//! alert lines are printed above the bars.
+//! the lines of finished steps and alerts are printed above the bars, into the scrollback.
 //!
 //! indicatif draws on stderr itself: it needs the terminal's width (it pads each line to the
 //! right edge and counts wrapped lines to move the cursor back), which only a terminal handle
@@ -107,7 +107,6 @@ impl LiveDisplay {
 
         let shown: Vec<InFlight> = tally
             .in_flight()
-            .into_iter()
             .take(SLOWEST_SHOWN)
             .map(|(step, since)| InFlight {
                 name: labels.name(step),

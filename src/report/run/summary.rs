@@ -1,7 +1,7 @@
 //! The final summary: how the run ended, counts by outcome, the total time, then every failure
 //! (step, Elasticsearch error, attempts, playbook line), every step an interrupt stopped or
-//! abandoned, every skip with its reason, and every escalation to `force=true` with what it
-//! cost.
+//! abandoned, every skip with its reason, every escalation to `force=true` with what it cost,
+//! and for an interrupted run the exact `quiesce resume RUN_ID` to type.
 //!
 //! Owns the summary's layout. Must never word a reason itself: [`words`](super::words) does.
 

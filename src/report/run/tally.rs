@@ -1,9 +1,12 @@
 //! `RunTally`: the run as the reporters see it, rebuilt from events alone (which steps are in
-//! flight and since when, how each ended, why).
+//! flight and since when, how each ended, why). Counts and the steps in flight are kept as the
+//! events come, so that the live display redraws in constant time whatever the size of the run
+//! (recounting every step on every event made a run quadratic).
 //!
 //! Owns that bookkeeping. Must never read a clock or do I/O, and never word anything: it keeps
 //! the events' facts for the summary to word.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::exec::{
@@ -69,6 +72,9 @@ impl Counts {
 #[derive(Debug, Clone)]
 pub(super) struct RunTally {
     steps: Vec<StepRecord>,
+    counts: Counts,
+    /// The steps in flight, by when they started.
+    running: BTreeSet<(Duration, StepNo)>,
     cancelled: Option<CancelReason>,
     finished: Option<(RunStats, Duration)>,
     last_elapsed: Duration,
@@ -80,6 +86,11 @@ impl RunTally {
     pub(super) fn new(steps: usize) -> RunTally {
         RunTally {
             steps: vec![StepRecord::new(); steps],
+            counts: Counts {
+                not_started: steps,
+                ..Counts::default()
+            },
+            running: BTreeSet::new(),
             cancelled: None,
             finished: None,
             last_elapsed: Duration::ZERO,
@@ -87,12 +98,43 @@ impl RunTally {
         }
     }
 
+    fn grow(&mut self, steps: usize) {
+        if self.steps.len() < steps {
+            self.counts.not_started += steps - self.steps.len();
+            self.steps.resize(steps, StepRecord::new());
+        }
+    }
+
     fn step_mut(&mut self, step: StepNo) -> &mut StepRecord {
         let index = step.saturating_sub(1);
-        if self.steps.len() <= index {
-            self.steps.resize(index + 1, StepRecord::new());
-        }
+        self.grow(index + 1);
         &mut self.steps[index]
+    }
+
+    /// Moves a step to `state`, keeping the counts and the steps in flight.
+    fn set_state(&mut self, step: StepNo, state: StepState) {
+        let old = std::mem::replace(&mut self.step_mut(step).state, state.clone());
+        if let StepState::Running { since } = old {
+            self.running.remove(&(since, step));
+        }
+        if let StepState::Running { since } = state {
+            self.running.insert((since, step));
+        }
+        *self.count_of(&old) -= 1;
+        *self.count_of(&state) += 1;
+    }
+
+    fn count_of(&mut self, state: &StepState) -> &mut usize {
+        let counts = &mut self.counts;
+        match state {
+            StepState::NotStarted => &mut counts.not_started,
+            StepState::Running { .. } => &mut counts.running,
+            StepState::Succeeded(Success::Changed) => &mut counts.stats.changed,
+            StepState::Succeeded(Success::AlreadyInState) => &mut counts.stats.already_in_state,
+            StepState::Failed(_) => &mut counts.stats.failed,
+            StepState::Interrupted | StepState::Abandoned => &mut counts.stats.interrupted,
+            StepState::Skipped(_) => &mut counts.stats.skipped,
+        }
     }
 
     pub(super) fn record(&mut self, event: &Event) {
@@ -105,17 +147,18 @@ impl RunTally {
                 ..
             } => {
                 self.run = Some((run_id.clone(), journal.clone()));
-                if self.steps.len() < *steps {
-                    self.steps.resize(*steps, StepRecord::new());
-                }
+                self.grow(*steps);
             }
             EventKind::StepStarted { step, attempt } => {
                 let record = self.step_mut(step.no);
                 record.attempts = record.attempts.max(*attempt);
                 if record.state == StepState::NotStarted {
-                    record.state = StepState::Running {
-                        since: event.elapsed,
-                    };
+                    self.set_state(
+                        step.no,
+                        StepState::Running {
+                            since: event.elapsed,
+                        },
+                    );
                 }
             }
             EventKind::StepWaiting { .. }
@@ -130,8 +173,8 @@ impl RunTally {
                 attempts,
                 duration,
             } => {
+                self.set_state(step.no, StepState::Succeeded(*outcome));
                 let record = self.step_mut(step.no);
-                record.state = StepState::Succeeded(*outcome);
                 record.attempts = *attempts;
                 record.duration = Some(*duration);
             }
@@ -141,8 +184,8 @@ impl RunTally {
                 attempts,
                 duration,
             } => {
+                self.set_state(step.no, StepState::Failed(error.clone()));
                 let record = self.step_mut(step.no);
-                record.state = StepState::Failed(error.clone());
                 record.attempts = *attempts;
                 record.duration = Some(*duration);
             }
@@ -151,8 +194,8 @@ impl RunTally {
                 attempts,
                 duration,
             } => {
+                self.set_state(step.no, StepState::Interrupted);
                 let record = self.step_mut(step.no);
-                record.state = StepState::Interrupted;
                 record.attempts = *attempts;
                 record.duration = Some(*duration);
             }
@@ -161,13 +204,13 @@ impl RunTally {
                 attempts,
                 duration,
             } => {
+                self.set_state(step.no, StepState::Abandoned);
                 let record = self.step_mut(step.no);
-                record.state = StepState::Abandoned;
                 record.attempts = *attempts;
                 record.duration = Some(*duration);
             }
             EventKind::StepSkipped { step, reason } => {
-                self.step_mut(step.no).state = StepState::Skipped(*reason);
+                self.set_state(step.no, StepState::Skipped(*reason));
             }
             EventKind::RunCancelling { reason } => {
                 // A second signal (abandon) outranks the first reason; keep the strongest.
@@ -186,36 +229,12 @@ impl RunTally {
     }
 
     pub(super) fn counts(&self) -> Counts {
-        let mut counts = Counts::default();
-        for record in &self.steps {
-            match &record.state {
-                StepState::NotStarted => counts.not_started += 1,
-                StepState::Running { .. } => counts.running += 1,
-                StepState::Succeeded(Success::Changed) => counts.stats.changed += 1,
-                StepState::Succeeded(Success::AlreadyInState) => {
-                    counts.stats.already_in_state += 1;
-                }
-                StepState::Failed(_) => counts.stats.failed += 1,
-                StepState::Interrupted | StepState::Abandoned => counts.stats.interrupted += 1,
-                StepState::Skipped(_) => counts.stats.skipped += 1,
-            }
-        }
-        counts
+        self.counts
     }
 
     /// Steps in flight, longest-running first, with the elapsed run time at which each began.
-    pub(super) fn in_flight(&self) -> Vec<(StepNo, Duration)> {
-        let mut running: Vec<(StepNo, Duration)> = self
-            .steps
-            .iter()
-            .enumerate()
-            .filter_map(|(index, record)| match record.state {
-                StepState::Running { since } => Some((index + 1, since)),
-                _ => None,
-            })
-            .collect();
-        running.sort_by_key(|&(step, since)| (since, step));
-        running
+    pub(super) fn in_flight(&self) -> impl Iterator<Item = (StepNo, Duration)> + '_ {
+        self.running.iter().map(|&(since, step)| (step, since))
     }
 
     /// Every step with its record, in step order.

@@ -36,6 +36,7 @@ impl Cluster {
             let ids = state.expand_jobs(expr, allow_no_match)?;
             let jobs: Vec<Value> = ids
                 .iter()
+                .take(MAX_STATS)
                 .map(|id| job_config(state, &state.jobs[id], exclude_generated))
                 .collect();
             Ok(json!({"count": jobs.len(), "jobs": jobs}))
@@ -74,6 +75,7 @@ impl Cluster {
             let ids = state.expand_datafeeds(expr, allow_no_match)?;
             let datafeeds: Vec<Value> = ids
                 .iter()
+                .take(MAX_STATS)
                 .map(|id| datafeed_config(&state.datafeeds[id], exclude_generated))
                 .collect();
             Ok(json!({"count": datafeeds.len(), "datafeeds": datafeeds}))
@@ -277,7 +279,9 @@ fn job_config(state: &State, job: &Job, exclude_generated: bool) -> Value {
     body
 }
 
-/// The stats APIs return at most this many entries (docs/elasticsearch-ml-api.md §2.7, §2.9).
+/// The stats and config APIs return at most this many entries, the smallest ids first
+/// (docs/elasticsearch-ml-api.md §2.7, §2.9; `JobConfigProvider`/`DatafeedConfigProvider`
+/// search the config index sorted by id with this size).
 const MAX_STATS: usize = 10_000;
 
 /// What a job's stats entry shows, copied out under the lock.
