@@ -434,10 +434,7 @@ impl Seed {
 
     /// Reads and parses a seed file.
     pub fn from_path(path: &Path) -> Result<Seed, SeedError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SeedError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = read_bounded(path, MAX_SEED_BYTES)?;
         Seed::from_yaml_str(&text, &path.display().to_string())
     }
 
@@ -461,6 +458,37 @@ pub fn seed_schema() -> schemars::Schema {
     schemars::generate::SchemaSettings::draft07()
         .into_generator()
         .into_root_schema_for::<Seed>()
+}
+
+/// The most a seed file may hold: far more than any hand-written seed (large clusters are
+/// generated from a few lines), so this only stops a device or a wrong file
+/// (`--seed /dev/zero`) from being read without end.
+const MAX_SEED_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Reads a seed file of at most `limit` bytes.
+fn read_bounded(path: &Path, limit: u64) -> Result<String, SeedError> {
+    use std::io::Read as _;
+    let read_error = |source| SeedError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > limit {
+        return Err(SeedError::TooLarge {
+            path: path.to_owned(),
+            limit,
+        });
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        read_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            e.utf8_error(),
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -577,5 +605,19 @@ mod tests {
         assert_eq!(seed.cluster.version, Some("8.15.0".parse().unwrap()));
         let seed = Seed::from_yaml_str("nodes: {memory: 1073741824}\n", "s.yaml").unwrap();
         assert_eq!(seed.nodes.memory, Some(ByteSize(1 << 30)));
+    }
+
+    #[test]
+    fn a_seed_file_over_the_limit_is_refused_unread() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("big.yaml");
+        std::fs::write(&path, "jobs: []\n# padding padding padding\n").expect("write");
+        let error = read_bounded(&path, 16).expect_err("over the limit");
+        assert!(
+            matches!(error, SeedError::TooLarge { limit: 16, .. }),
+            "{error}"
+        );
+        let text = read_bounded(&path, 1024).expect("under the limit");
+        assert!(text.starts_with("jobs: []"));
     }
 }

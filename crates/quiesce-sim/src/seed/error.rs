@@ -24,6 +24,16 @@ pub enum SeedError {
         source: std::io::Error,
     },
 
+    #[error("seed file `{}` is larger than {} MiB", path.display(), limit / (1024 * 1024))]
+    #[diagnostic(
+        code(quiesce::sim::seed::too_large),
+        help(
+            "Check that `--seed` names a seed file, not a data file or a device; large \
+             clusters are generated from a few lines (`generate:` in the seed format)."
+        )
+    )]
+    TooLarge { path: PathBuf, limit: u64 },
+
     #[error("invalid seed: {message}")]
     #[diagnostic(
         code(quiesce::sim::seed::parse),
