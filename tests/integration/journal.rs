@@ -365,11 +365,8 @@ async fn revert_disables_the_upgrade_mode_a_run_left_on() {
 /// copied into a fresh state directory.
 fn runs_over_fixtures(prefix: &str) -> Value {
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/journals");
-    let state_dir = std::env::temp_dir().join(format!(
-        "quiesce-fixture-runs-{prefix}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&state_dir);
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let state_dir = scratch.path();
     std::fs::create_dir_all(state_dir.join("runs")).expect("state dir");
     for entry in std::fs::read_dir(&fixtures).expect("fixtures").flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -384,11 +381,10 @@ fn runs_over_fixtures(prefix: &str) -> Value {
     }
     let output = Command::new(env!("CARGO_BIN_EXE_quiesce"))
         .args(["runs", "--output", "json", "--state-dir"])
-        .arg(&state_dir)
+        .arg(state_dir)
         .env_remove("QUIESCE_STATE_DIR")
         .output()
         .expect("runs");
-    let _ = std::fs::remove_dir_all(&state_dir);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(stderr(&output).is_empty(), "{}", stderr(&output));
     serde_json::from_str(&stdout(&output)).expect("JSON")
