@@ -204,6 +204,8 @@ pub(crate) enum TargetState {
     Stopped,
     Enabled,
     Disabled,
+    /// A model snapshot that exists (its `min_version` is in the [`Observation`]).
+    Present,
 }
 
 impl TargetState {
@@ -220,6 +222,7 @@ impl TargetState {
             TargetState::Stopped => "stopped",
             TargetState::Enabled => "enabled",
             TargetState::Disabled => "disabled",
+            TargetState::Present => "present",
         }
     }
 }
@@ -234,6 +237,9 @@ pub(crate) struct Observation {
     /// Elasticsearch's `assignment_explanation`, when it gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignment_explanation: Option<String>,
+    /// A model snapshot's `min_version`, as Elasticsearch wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_version: Option<String>,
 }
 
 /// What Elasticsearch answered when it refused a request.

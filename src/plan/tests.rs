@@ -54,7 +54,7 @@ fn cluster(jobs: &[(&str, Job, &[&str])], feeds: &[(&str, &str, Df)]) -> Snapsho
 fn plan(yaml: &str, snapshot: Option<Snapshot>) -> Result<(Plan, Vec<PlanProblem>), InvalidPlan> {
     let source = Source::new("test.yaml", format!("version: 1\n{yaml}"));
     let playbook = load(&source, &|_| None).expect("valid playbook");
-    build(&playbook, &source, snapshot)
+    build(&playbook, &source, snapshot, None)
 }
 
 fn steps(plan: &Plan) -> Vec<String> {
@@ -356,7 +356,7 @@ mod properties {
         fn every_plan_respects_its_edges_and_the_stop_before_close_rule((snapshot, yaml) in case()) {
             let source = Source::new("prop.yaml", format!("version: 1\n{yaml}"));
             let playbook = load(&source, &|_| None).expect("generated playbooks are valid");
-            let Ok((plan, _)) = build(&playbook, &source, Some(snapshot.clone())) else {
+            let Ok((plan, _)) = build(&playbook, &source, Some(snapshot.clone()), None) else {
                 return Ok(());
             };
             let waves = plan.waves();
