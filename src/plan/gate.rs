@@ -43,6 +43,10 @@ pub(crate) struct Finding {
     /// The job's current snapshot (the one an open restores).
     pub current: bool,
     pub remedy: Remedy,
+    /// For a refreshed current snapshot: what happens to it once it is an older one, as
+    /// `upgrade.old_snapshots` says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub then: Option<Remedy>,
 }
 
 /// What the plan does about a [`Finding`].
@@ -113,14 +117,35 @@ impl Builder<'_> {
             gate.jobs_checked += 1;
             let at = want.location.span();
             let mut chain: Vec<StepId> = Vec::new();
+            // Steps that must wait for the job's own close (a snapshot it makes non-current).
+            let mut after_close: Vec<StepId> = Vec::new();
             let mut kept: Vec<&SnapshotInfo> = Vec::new();
+            let at_upgrade = upgrade.location.as_ref().unwrap_or(&want.location);
             for snapshot in snapshots.iter().filter(|s| too_old(target, s)) {
                 let current = job.model_snapshot_id.as_deref() == Some(snapshot.id.as_str());
-                let remedy = if current {
-                    self.refresh(id, snapshot, today, target, &want.location, &mut chain)
+                let (remedy, then) = if current {
+                    let remedy =
+                        self.refresh(id, snapshot, today, target, &want.location, &mut chain);
+                    // Refreshed, it is an older snapshot like the others.
+                    let then = match remedy {
+                        Remedy::Refresh => Some(self.old_snapshot(
+                            id, snapshot, upgrade, at_upgrade, &mut chain, &mut kept,
+                        )),
+                        Remedy::RefreshedByClose => Some(self.old_snapshot(
+                            id,
+                            snapshot,
+                            upgrade,
+                            at_upgrade,
+                            &mut after_close,
+                            &mut kept,
+                        )),
+                        _ => None,
+                    };
+                    (remedy, then)
                 } else {
-                    let at = upgrade.location.as_ref().unwrap_or(&want.location);
-                    self.old_snapshot(id, snapshot, upgrade, at, &mut chain, &mut kept)
+                    let remedy =
+                        self.old_snapshot(id, snapshot, upgrade, at_upgrade, &mut chain, &mut kept);
+                    (remedy, None)
                 };
                 gate.findings.push(Finding {
                     job: id.clone(),
@@ -128,6 +153,7 @@ impl Builder<'_> {
                     min_version: snapshot.min_version_text.clone(),
                     current,
                     remedy,
+                    then,
                 });
             }
             if !kept.is_empty() {
@@ -147,12 +173,18 @@ impl Builder<'_> {
                 self.edges
                     .push(Edge::new(pair[0], pair[1], EdgeKind::SnapshotGate));
             }
-            if let (Some(last), Some(own)) = (
-                chain.last(),
-                self.by_resource.get(&Resource::Job(id.clone())),
-            ) {
+            let own = self.by_resource.get(&Resource::Job(id.clone())).copied();
+            if let (Some(last), Some(own)) = (chain.last(), own) {
                 self.edges
-                    .push(Edge::new(*last, *own, EdgeKind::SnapshotGate));
+                    .push(Edge::new(*last, own, EdgeKind::SnapshotGate));
+            }
+            if let Some(own) = own {
+                let mut previous = own;
+                for &step in &after_close {
+                    self.edges
+                        .push(Edge::new(previous, step, EdgeKind::SnapshotGate));
+                    previous = step;
+                }
             }
         }
         Some(gate)

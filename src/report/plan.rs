@@ -151,9 +151,13 @@ fn gate_text(out: &mut String, gate: &Gate) {
             .join(", ")
     );
     for finding in &gate.findings {
+        let then = finding
+            .then
+            .map(|then| format!("; then, no longer current, {}", then.describe()))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  job `{}` {} snapshot `{}` (min_version {}): {}",
+            "  job `{}` {} snapshot `{}` (min_version {}): {}{then}",
             finding.job,
             if finding.current { "current" } else { "older" },
             finding.snapshot,
