@@ -61,27 +61,15 @@ upgrade:
   old_snapshots: upgrade
 ";
 
-/// Runs `quiesce <args>` in the rig's directory against its simulator.
+/// Runs `quiesce <args>` in the rig's directory, with `playbook` as `playbook.yaml`, against
+/// its simulator.
 async fn quiesce(rig: &Rig, playbook: &str, args: &[&str]) -> Output {
-    // The rig writes the playbook and builds an `apply` command; take its directory and
-    // cluster from it and run the command asked for.
-    let template = rig.command(playbook, &[]);
-    let dir = template
-        .get_current_dir()
-        .expect("the rig's directory")
-        .to_owned();
-    let cluster: Vec<String> = template
-        .get_args()
-        .map(|a| a.to_string_lossy().into_owned())
-        .skip_while(|a| a != "--cluster")
-        .take(2)
-        .collect();
+    std::fs::write(rig.dir.join("playbook.yaml"), playbook).expect("playbook");
     let mut command = Command::new(env!("CARGO_BIN_EXE_quiesce"));
     command
-        .current_dir(dir)
+        .current_dir(&rig.dir)
         .args(args)
-        .args(&cluster)
-        .args(["--color", "never"])
+        .args(["--cluster", &rig.sim.base_url(), "--color", "never"])
         .env_remove("ES_API_KEY")
         .env_remove("ES_USERNAME")
         .env_remove("ES_PASSWORD")
@@ -286,6 +274,38 @@ async fn old_snapshots_are_kept_unless_the_playbook_says_otherwise() {
         ["1700000000"],
         "the old one deleted, the current one kept"
     );
+}
+
+/// A current snapshot that even today's version cannot open (8.x opens 6.4.0 and later) cannot
+/// be refreshed: the plan says so, at the job's line, and exits 5 before any change.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_snapshot_too_old_for_today_is_a_plan_error() {
+    let rig = Rig::fast(
+        "
+cluster: { name: ancient, version: 8.15.0 }
+jobs:
+  - id: ancient
+    state: closed
+    snapshots:
+      - {id: '1500000000', timestamp: '2017-07-14T02:40:00Z', min_version: 6.3.0}
+",
+    )
+    .await;
+    let playbook = "version: 1\njobs:\n  - id: ancient\n    state: closed\n";
+    let planned = quiesce(
+        &rig,
+        playbook,
+        &["plan", "playbook.yaml", "--target-version", "9.0.0"],
+    )
+    .await;
+    let err = stderr(&planned);
+    assert_eq!(planned.status.code(), Some(5), "{err}");
+    assert!(
+        err.contains("job `ancient` cannot open even on today's version 8.15.0"),
+        "{err}"
+    );
+    assert!(err.contains("`1500000000` has min_version 6.3.0"), "{err}");
+    assert!(err.contains("playbook.yaml:3:9"), "{err}");
 }
 
 /// 2 GiB of ML memory on one node; three closed jobs of 1 GiB each. Elasticsearch needs each
