@@ -237,6 +237,51 @@ mod tests {
         insta::assert_snapshot!(resume_playbook(&journal()));
     }
 
+    /// A run planned for an upgrade: its resume plans the snapshot gate again (the `upgrade:`
+    /// section, not the snapshot steps, goes into the playbook); its revert undoes none of
+    /// them and says so.
+    #[test]
+    fn snapshot_steps_are_planned_again_on_resume_and_left_alone_by_revert() {
+        use crate::model::{EsVersion, OldSnapshots, load};
+        use crate::plan::{Action, UpgradeView};
+        use crate::playbook::Source;
+
+        let mut log = journal();
+        let upgrade = UpgradeView {
+            target_version: EsVersion::new(9, 0, 0),
+            old_snapshots: OldSnapshots::Upgrade,
+        };
+        log.header.plan.settings.upgrade = Some(upgrade);
+        let mut step = log.segments[0].plan.steps[0].clone();
+        step.action = Action::UpgradeSnapshot;
+        step.target = "web-latency/1600000000".to_owned();
+        log.segments[0].plan.steps.push(step);
+
+        let resume = resume_playbook(&log);
+        assert!(
+            resume.contains("upgrade:\n  target_version: 9.0.0\n  old_snapshots: upgrade\n"),
+            "{resume}"
+        );
+        let env = |_: &str| None;
+        let loaded = load(&Source::new("resume.yaml", resume.as_str()), &env)
+            .unwrap_or_else(|invalid| panic!("{:?}\n{resume}", invalid.problems()));
+        let target = loaded.upgrade.expect("an upgrade section");
+        assert_eq!(target.target_version, EsVersion::new(9, 0, 0));
+        assert_eq!(target.old_snapshots, OldSnapshots::Upgrade);
+        assert!(!resume.contains("1600000000"), "{resume}");
+
+        let revert = revert_of(&log);
+        assert!(
+            revert
+                .notes
+                .iter()
+                .any(|note| note.contains("web-latency/1600000000") && note.contains("cannot be undone")),
+            "{:?}",
+            revert.notes
+        );
+        assert!(!revert_playbook(&log).contains("upgrade:"));
+    }
+
     #[test]
     fn the_revert_playbook() {
         insta::assert_snapshot!(revert_playbook(&journal()));
