@@ -275,7 +275,8 @@ mod tests {
             revert
                 .notes
                 .iter()
-                .any(|note| note.contains("web-latency/1600000000") && note.contains("cannot be undone")),
+                .any(|note| note.contains("web-latency/1600000000")
+                    && note.contains("cannot be undone")),
             "{:?}",
             revert.notes
         );

@@ -13,6 +13,8 @@ mod page;
 mod snapshot;
 mod state;
 
+#[cfg(test)]
+pub(crate) use outlook::JobOutlook;
 pub(crate) use outlook::{Memory, NodeRoom, Outlook, OutlookRequest, SnapshotInfo, outlook};
 pub(crate) use snapshot::{DatafeedMode, ObservedDatafeed, ObservedJob, Snapshot};
 pub(crate) use state::{ObservedDatafeedState, ObservedJobState};

@@ -64,7 +64,7 @@ pub(crate) enum Remedy {
     /// Listed and left (`old_snapshots: keep`).
     Keep,
     /// Nothing the plan can do; a problem says why.
-    NoRemedy,
+    Unremedied,
 }
 
 impl Remedy {
@@ -76,7 +76,7 @@ impl Remedy {
             Remedy::Upgrade => "upgraded with `_upgrade`",
             Remedy::Delete => "deleted (`old_snapshots: delete`)",
             Remedy::Keep => "kept (`old_snapshots: keep`); a revert to it would fail",
-            Remedy::NoRemedy => "no remedy in this plan (see the warning or error)",
+            Remedy::Unremedied => "no remedy in this plan (see the warning or error)",
         }
     }
 }
@@ -211,7 +211,7 @@ impl Builder<'_> {
                 today: today.to_string(),
                 at,
             });
-            return Remedy::NoRemedy;
+            return Remedy::Unremedied;
         }
         let state = self
             .snapshot
@@ -253,7 +253,7 @@ impl Builder<'_> {
                     state: state.map_or_else(|| "unknown".to_owned(), |s| s.to_string()),
                     at,
                 });
-                Remedy::NoRemedy
+                Remedy::Unremedied
             }
         }
     }
