@@ -287,7 +287,8 @@ pub(crate) enum StepError {
     /// The state could not be read (`reads` reads failed in a row, the last with `cause`), so
     /// whether the target got there is not known.
     Unconfirmed { reads: u32, cause: Box<StepError> },
-    /// An open of a `failed` job: it must be closed with force first.
+    /// A `failed` job, where only a graceful transition helps: an open (it must be closed with
+    /// force first), or the close of a snapshot refresh (a forced close persists no snapshot).
     JobFailed { observed: Observation },
     /// The target is no longer in stats: deleted meanwhile.
     Gone,

@@ -113,6 +113,14 @@ fn progress(
     target_version: Option<EsVersion>,
 ) -> Progress {
     use TargetState as S;
+    // A forced close persists no snapshot: a refresh that would need one cannot do its job.
+    if action == Action::RefreshCloseJob
+        && let Some(observation) = observed.filter(|o| o.state == S::Failed)
+    {
+        return Progress::Blocked(StepError::JobFailed {
+            observed: observation.clone(),
+        });
+    }
     let action = action.job_transition().unwrap_or(action);
     match (action, observed) {
         (Action::DeleteSnapshot, None) => return Progress::Reached,
@@ -394,10 +402,7 @@ impl<C: Cluster> Worker<C> {
             // Already where an open or start would take it (or on its way): the next
             // observation decides.
             Err(err) if err.is_already_opened() || err.is_already_started() => {}
-            Err(err)
-                if step.action.job_transition() == Some(Action::CloseJob)
-                    && err.needs_force_close() =>
-            {
+            Err(err) if step.action == Action::CloseJob && err.needs_force_close() => {
                 if self.settings.force == ForcePolicy::Never {
                     course.no_more = Some(match step_error(&err) {
                         StepError::Elasticsearch(answer) => StepError::ForceNotAllowed(answer),
@@ -455,10 +460,8 @@ impl<C: Cluster> Worker<C> {
                 }
             }
         }
-        let forceable = matches!(
-            step.action,
-            Action::StopDatafeed | Action::CloseJob | Action::RefreshCloseJob
-        );
+        // Not a refresh close: forced, it would persist no snapshot.
+        let forceable = matches!(step.action, Action::StopDatafeed | Action::CloseJob);
         if forceable && !course.forced && self.settings.force == ForcePolicy::AfterTimeout {
             if self.interrupts.is_stopping() {
                 return Err(Halt::Interrupted);

@@ -1263,3 +1263,36 @@ async fn an_open_with_no_room_on_any_node_is_not_retried() {
         run.kinds()
     );
 }
+
+/// Issue 14 (1): the close of a snapshot refresh is never forced, whatever `settings.force`
+/// says: a forced close persists no snapshot, so the refresh could not do its job. A job found
+/// `failed` fails the step at once, without a request.
+#[tokio::test(start_paused = true)]
+async fn a_refresh_never_closes_with_force() {
+    let cluster = FakeCluster::new().with("web", TargetState::Failed);
+    let view = plan(
+        &[(Action::RefreshCloseJob, "web", 0)],
+        &[],
+        SettingsView {
+            force: ForcePolicy::AfterTimeout,
+            ..settings()
+        },
+    );
+    let run = run(&view, &cluster).await;
+    let EventKind::StepFailed {
+        error, attempts, ..
+    } = run.end(1)
+    else {
+        panic!("{:#?}", run.kinds());
+    };
+    assert!(matches!(error, StepError::JobFailed { .. }), "{error:?}");
+    assert_eq!(*attempts, 0);
+    assert!(cluster.requests().is_empty());
+    assert!(
+        !run.kinds()
+            .iter()
+            .any(|k| matches!(k, EventKind::StepEscalated { .. })),
+        "{:#?}",
+        run.kinds()
+    );
+}
