@@ -405,3 +405,31 @@ jobs:
         .collect();
     assert_eq!(before, fitting, "{plan:#}");
 }
+
+/// Before 8.2 there is no `GET _ml/memory/_stats` (a 400 `no handler found`): the estimate
+/// falls back on `GET _ml/info` `limits` (docs/elasticsearch-ml-api.md §12.5), where a job
+/// larger than `effective_max_model_memory_limit` fits on no node.
+#[tokio::test(flavor = "multi_thread")]
+async fn before_8_2_the_limits_of_ml_info_are_the_estimate() {
+    let rig = Rig::fast(
+        r"
+cluster: { name: seven, version: 7.17.0 }
+nodes: { count: 2, memory: 1gb }
+jobs:
+  - { id: small, model_memory_limit: 256mb, state: closed }
+  - { id: huge, model_memory_limit: 2gb, state: closed }
+",
+    )
+    .await;
+    let up = "version: 1\njobs:\n  - match: \"*\"\n    state: opened\n";
+    let refused = quiesce(&rig, up, &["plan", "playbook.yaml"]).await;
+    let err = stderr(&refused);
+    assert_eq!(refused.status.code(), Some(5), "{err}");
+    assert!(err.contains("job `huge` would not be assigned"), "{err}");
+    assert!(err.contains("effective_max_model_memory_limit"), "{err}");
+    assert!(!err.contains("job `small` would not"), "{err}");
+
+    let fits = "version: 1\njobs:\n  - id: small\n    state: opened\n";
+    let applied = rig.apply(fits, &["playbook.yaml", "--yes"]).await;
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+}
