@@ -302,7 +302,7 @@ pub(crate) async fn outlook_for(
             .iter()
             .any(|job| job.state == crate::model::JobState::Opened),
     };
-    if request.snapshots_of.is_empty() && !request.memory && playbook.upgrade.is_none() {
+    if !request.memory && playbook.upgrade.is_none() {
         return Ok(None);
     }
     let policy = &playbook.settings.retry;
