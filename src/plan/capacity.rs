@@ -46,9 +46,10 @@ fn default_max_open_jobs(version: Option<EsVersion>) -> usize {
     }
 }
 
-/// `1.5 GiB`, `300 MiB`.
-pub(crate) fn bytes(n: u64) -> String {
-    if n >= 1 << 30 {
+/// `1034 MiB`, `12.5 GiB`: whole MiB below 10 GiB, so that a job's need and a node's room
+/// read against each other.
+fn bytes(n: u64) -> String {
+    if n >= 10 << 30 {
         format!("{:.1} GiB", n as f64 / f64::from(1u32 << 30))
     } else {
         format!("{} MiB", n.div_ceil(MIB))

@@ -352,7 +352,7 @@ datafeeds:
     // Largest first: `b-large` takes the node's room (2048 - 30 - 1034 MiB left); `a-small`
     // (522 MiB) still fits, `c-large` (1034 MiB) does not.
     assert!(
-        err.contains("job `c-large` would not be assigned to any ML node: it needs 1.0 GiB"),
+        err.contains("job `c-large` would not be assigned to any ML node: it needs 1034 MiB"),
         "{err}"
     );
     assert!(
