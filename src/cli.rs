@@ -58,6 +58,7 @@ pub(crate) enum Command {
     /// Observe the cluster (read-only) and show what a playbook would change, in what order.
     #[command(after_help = examples(&[
         ("against the embedded simulator", "quiesce plan workflows/pre-upgrade-shutdown.yaml --cluster sim:seeds/demo-cluster.yaml"),
+        ("the snapshot gate of an upgrade to 9.0.0, on the embedded simulator", "quiesce plan workflows/pre-upgrade-shutdown.yaml --target-version 9.0.0 --cluster sim:seeds/demo-cluster.yaml"),
         ("without contacting anything", "quiesce plan workflows/restore.yaml --offline"),
         ("save the plan to apply it as reviewed", "quiesce plan workflows/pre-upgrade-shutdown.yaml -o plan.json"),
     ]))]

@@ -19,7 +19,8 @@ pub const CLUSTER_UNAVAILABLE: i32 = 3;
 /// `plan`/`status` with `--detailed-exitcode`: changes are pending.
 pub const CHANGES_PENDING: i32 = 4;
 /// The playbook does not fit the cluster as observed: a plan error found after observing it
-/// (an id it lacks, upgrade mode on, a selector that must match and does not…), a cluster that
+/// (an id it lacks, upgrade mode on, a selector that must match and does not, a current model
+/// snapshot too old to open even today, jobs to open that fit on no ML node…), a cluster that
 /// drifted from a saved plan, or a `capture --match` name it lacks; nothing was changed.
 pub const DOES_NOT_FIT: i32 = 5;
 /// Not confirmed: the answer at the prompt was not `yes`, or there was no terminal to ask and

@@ -26,10 +26,12 @@
 //! | `model`     | stage 2: raw tree -> validated `Playbook` (typed ids, selectors,      |
 //! |             | states, durations, resolved `after`, secrets); every problem at once  |
 //! | `observe`   | one read-only `Snapshot`: six requests up to 10,000 jobs, paged past  |
-//! |             | Elasticsearch's cap beyond                                            |
+//! |             | Elasticsearch's cap beyond; an `Outlook` (snapshots, ML memory) when  |
+//! |             | a plan's snapshot gate or capacity check needs one                    |
 //! | `capture`   | a snapshot written as the playbook that restores it; pure, no I/O     |
 //! | `plan`      | stage 3: selectors resolved, wanted vs observed diffed, the steps and |
-//! |             | their petgraph DAG (the only petgraph user), `PlanView` (JSON form)   |
+//! |             | their petgraph DAG (the only petgraph user), the snapshot gate and    |
+//! |             | the capacity estimate before the window, `PlanView` (JSON form)       |
 //! | `exec`      | stage 4: the scheduler loop, workers that call, confirm via stats,    |
 //! |             | retry and escalate; emits `Event`s, never prints                      |
 //! | `input`     | files quiesce is told to read: regular files only, size limits, UTF-8 |

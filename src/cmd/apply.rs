@@ -13,6 +13,7 @@ use crate::plan::{self, PlanView, snapshot_digest};
 
 use super::cluster::{Cluster, ClusterArgs, connect};
 use super::load::load;
+use super::plan::TargetVersion;
 use super::run::{JournalTarget, RunArgs, execute, plan_loaded, preflight};
 
 #[derive(Debug, clap::Args)]
@@ -20,6 +21,10 @@ pub(crate) struct Args {
     /// A playbook, or a plan saved with `quiesce plan -o FILE`.
     #[arg(value_name = "PLAYBOOK|PLAN.json")]
     input: PathBuf,
+
+    /// With a playbook: plan for this upgrade (`--target-version` of `quiesce plan`).
+    #[command(flatten)]
+    target: TargetVersion,
 
     #[command(flatten)]
     pub(crate) run: RunArgs,
@@ -45,10 +50,18 @@ fn state_dir_beside(file: &Path) -> PathBuf {
 }
 
 async fn apply(args: Args) -> Result<i32, Error> {
+    if is_saved_plan(&args.input) && args.target.target_version.is_some() {
+        return Err(Error::BadPlanFile {
+            path: args.input.clone(),
+            reason: "`--target-version` plans a playbook; a saved plan already carries the \
+                     steps of its snapshot gate"
+                .to_owned(),
+        });
+    }
     let (view, cluster) = if is_saved_plan(&args.input) {
         saved_plan(&args.input, &args.run.cluster).await?
     } else {
-        fresh_plan(&args.input, &args.run.cluster).await?
+        fresh_plan(&args.input, &args.run.cluster, &args.target).await?
     };
     let state_dir = args
         .run
@@ -72,8 +85,10 @@ async fn apply(args: Args) -> Result<i32, Error> {
 async fn fresh_plan(
     input: &Path,
     cluster_args: &ClusterArgs,
+    target: &TargetVersion,
 ) -> Result<(PlanView, Cluster), Error> {
-    let loaded = load(input)?;
+    let mut loaded = load(input)?;
+    target.apply(&mut loaded.playbook);
     plan_loaded(&loaded, input, cluster_args).await
 }
 

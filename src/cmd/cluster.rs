@@ -10,6 +10,7 @@ use secrecy::SecretString;
 use crate::error::Error;
 use crate::es::{ApiKey, Connection, Credentials, EsClient, Part, credential_problem};
 use crate::model::{Auth, ClusterKey, Playbook, Unresolved};
+use crate::observe::{Outlook, OutlookRequest, Snapshot};
 use crate::playbook::{InvalidPlaybook, Problem};
 #[cfg(feature = "sim")]
 use quiesce_sim::seed::SeedError;
@@ -264,6 +265,50 @@ pub(crate) async fn observe_once(
     let observed = crate::observe::observe(&cluster.client, &policy, &tell).await;
     cluster.release().await;
     Ok(observed?)
+}
+
+/// Observes the cluster and reads what the playbook's checks before the window need.
+pub(crate) async fn observe_for_plan(
+    args: &ClusterArgs,
+    playbook: &Playbook,
+) -> Result<(Snapshot, Option<Outlook>), Error> {
+    let cluster = connect(args, Some(playbook)).await?;
+    let observed = async {
+        let policy = &playbook.settings.retry;
+        let snapshot = crate::observe::observe(&cluster.client, policy, &tell).await?;
+        let outlook = outlook_for(&cluster.client, playbook, &snapshot).await?;
+        Ok::<_, Error>((snapshot, outlook))
+    }
+    .await;
+    cluster.release().await;
+    observed
+}
+
+/// What the snapshot gate (a target version) and the capacity check (jobs to open) need
+/// beyond the snapshot; `None`, and no request, when the playbook asks for neither.
+pub(crate) async fn outlook_for(
+    client: &EsClient,
+    playbook: &Playbook,
+    snapshot: &Snapshot,
+) -> Result<Option<Outlook>, Error> {
+    let request = OutlookRequest {
+        snapshots_of: if playbook.upgrade.is_some() {
+            crate::plan::targeted_jobs(playbook, snapshot)
+        } else {
+            Vec::new()
+        },
+        memory: playbook
+            .jobs
+            .iter()
+            .any(|job| job.state == crate::model::JobState::Opened),
+    };
+    if !request.memory && playbook.upgrade.is_none() {
+        return Ok(None);
+    }
+    let policy = &playbook.settings.retry;
+    Ok(Some(
+        crate::observe::outlook(client, policy, &tell, snapshot, &request).await?,
+    ))
 }
 
 /// Says what the person should know about how the cluster is being observed, as it happens.

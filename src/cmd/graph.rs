@@ -8,7 +8,7 @@ use crate::plan::PlanView;
 use crate::report::{plan as render, stream};
 
 use super::cluster::ClusterArgs;
-use super::plan::make_plan;
+use super::plan::{TargetVersion, make_plan};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum GraphFormat {
@@ -34,11 +34,14 @@ pub(crate) struct Args {
     offline: bool,
 
     #[command(flatten)]
+    target: TargetVersion,
+
+    #[command(flatten)]
     cluster: ClusterArgs,
 }
 
 pub(crate) fn run(args: Args) -> Result<i32, Error> {
-    let (loaded, plan) = make_plan(&args.playbook, &args.cluster, args.offline)?;
+    let (loaded, plan) = make_plan(&args.playbook, &args.cluster, args.offline, &args.target)?;
     let view = PlanView::new(
         &plan,
         &loaded.playbook.settings,

@@ -8,10 +8,11 @@ use std::path::PathBuf;
 
 use crate::error::Error;
 use crate::exit_code;
+use crate::model::{EsVersion, OldSnapshots, Playbook, UpgradeTarget};
 use crate::plan::{self, Plan, PlanView, PlanWarnings};
 use crate::report::{diagnostic, plan as render, stream};
 
-use super::cluster::{ClusterArgs, observe_once};
+use super::cluster::{ClusterArgs, observe_for_plan};
 use super::load::{Loaded, load, unresolved_notes};
 use super::output::write_whole;
 
@@ -54,7 +55,46 @@ pub(crate) struct Args {
     offline: bool,
 
     #[command(flatten)]
+    target: TargetVersion,
+
+    #[command(flatten)]
     cluster: ClusterArgs,
+}
+
+/// `--target-version`: the snapshot gate's version, over the playbook's `upgrade:` section.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct TargetVersion {
+    /// The Elasticsearch version the cluster is to be upgraded to (`9.0.0`): report every
+    /// targeted job whose model snapshots that version cannot open, and plan the remedy
+    /// before the shutdown. Overrides the playbook's `upgrade.target_version`.
+    #[arg(long = "target-version", value_name = "X.Y.Z", value_parser = parse_version)]
+    pub(crate) target_version: Option<EsVersion>,
+}
+
+fn parse_version(text: &str) -> Result<EsVersion, String> {
+    EsVersion::parse(text)
+}
+
+impl TargetVersion {
+    /// Puts the version into the playbook's `upgrade:` section (keeping its `old_snapshots`).
+    pub(crate) fn apply(&self, playbook: &mut Playbook) {
+        let Some(version) = self.target_version else {
+            return;
+        };
+        match &mut playbook.upgrade {
+            Some(upgrade) => {
+                upgrade.target_version = version;
+                upgrade.location = None;
+            }
+            None => {
+                playbook.upgrade = Some(UpgradeTarget {
+                    target_version: version,
+                    old_snapshots: OldSnapshots::default(),
+                    location: None,
+                });
+            }
+        }
+    }
 }
 
 /// Loads, observes (unless offline) and plans; prints warnings. Shared by `plan` and `graph`.
@@ -62,17 +102,27 @@ pub(crate) fn make_plan(
     path: &std::path::Path,
     cluster: &ClusterArgs,
     offline: bool,
+    target: &TargetVersion,
 ) -> Result<(Loaded, Plan), Error> {
-    let loaded = load(path)?;
-    let snapshot = if offline {
+    let mut loaded = load(path)?;
+    target.apply(&mut loaded.playbook);
+    let (snapshot, outlook) = if offline {
         for (location, note) in unresolved_notes(&loaded.playbook) {
             stream::note(&format!("{location}: {note}"));
         }
-        None
+        if loaded.playbook.upgrade.is_some() {
+            stream::note(
+                "offline: the snapshot gate needs the cluster's model snapshots and is left out",
+            );
+        }
+        (None, None)
     } else {
-        Some(super::runtime()?.block_on(observe_once(cluster, Some(&loaded.playbook)))?)
+        let (snapshot, outlook) =
+            super::runtime()?.block_on(observe_for_plan(cluster, &loaded.playbook))?;
+        (Some(snapshot), outlook)
     };
-    let (plan, warnings) = plan::build(&loaded.playbook, &loaded.source, snapshot)?;
+    let (plan, warnings) =
+        plan::build(&loaded.playbook, &loaded.source, snapshot, outlook.as_ref())?;
     if !warnings.is_empty() {
         diagnostic::eprint(&PlanWarnings::new(&loaded.source, warnings));
     }
@@ -86,7 +136,7 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
     {
         return Err(Error::WouldOverwrite { path: path.clone() });
     }
-    let (loaded, plan) = make_plan(&args.playbook, &args.cluster, args.offline)?;
+    let (loaded, plan) = make_plan(&args.playbook, &args.cluster, args.offline, &args.target)?;
     let view = PlanView::new(
         &plan,
         &loaded.playbook.settings,

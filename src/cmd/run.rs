@@ -279,7 +279,13 @@ pub(crate) async fn plan_loaded(
 ) -> Result<(PlanView, Cluster), Error> {
     let cluster = connect(cluster_args, Some(&loaded.playbook)).await?;
     let snapshot = preflight(&cluster.client, &loaded.playbook.settings.retry).await?;
-    let (plan, warnings) = plan::build(&loaded.playbook, &loaded.source, Some(snapshot))?;
+    let outlook = super::cluster::outlook_for(&cluster.client, &loaded.playbook, &snapshot).await?;
+    let (plan, warnings) = plan::build(
+        &loaded.playbook,
+        &loaded.source,
+        Some(snapshot),
+        outlook.as_ref(),
+    )?;
     if !warnings.is_empty() {
         diagnostic::eprint(&PlanWarnings::new(&loaded.source, warnings));
     }

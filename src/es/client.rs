@@ -16,7 +16,7 @@ use super::exchange::{Exchange, Observer};
 use super::request::{self, Force, Request};
 use super::types::{
     DatafeedStatsResponse, DatafeedsResponse, HasPrivileges, JobStatsResponse, JobsResponse,
-    MlInfo, RootInfo,
+    MemoryStatsResponse, MlInfo, ModelSnapshot, ModelSnapshotsResponse, RootInfo,
 };
 
 /// Where and how to reach a cluster.
@@ -411,6 +411,64 @@ impl EsClient {
         self.send(&request::set_upgrade_mode(enabled, left))
             .await
             .map(drop)
+    }
+
+    /// Every model snapshot of `job`, oldest first, page by page.
+    pub(crate) async fn model_snapshots(&self, job: &str) -> Result<Vec<ModelSnapshot>, Error> {
+        const PAGE: usize = 10_000;
+        let mut all = Vec::new();
+        loop {
+            let page: ModelSnapshotsResponse = self
+                .call(request::model_snapshots(job, all.len(), PAGE))
+                .await?;
+            let got = page.model_snapshots.len();
+            all.extend(page.model_snapshots);
+            if got == 0 || all.len() >= page.count {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// One model snapshot of `job`; `None` when it does not exist (404).
+    pub(crate) async fn model_snapshot(
+        &self,
+        job: &str,
+        snapshot: &str,
+    ) -> Result<Option<ModelSnapshot>, Error> {
+        match self
+            .call::<ModelSnapshotsResponse>(request::model_snapshot(job, snapshot))
+            .await
+        {
+            Ok(found) => Ok(found.model_snapshots.into_iter().next()),
+            Err(err) if err.status() == Some(404) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    pub(crate) async fn upgrade_model_snapshot(
+        &self,
+        job: &str,
+        snapshot: &str,
+        left: Duration,
+    ) -> Result<(), Error> {
+        self.send(&request::upgrade_model_snapshot(job, snapshot, left))
+            .await
+            .map(drop)
+    }
+
+    pub(crate) async fn delete_model_snapshot(
+        &self,
+        job: &str,
+        snapshot: &str,
+        left: Duration,
+    ) -> Result<(), Error> {
+        self.send(&request::delete_model_snapshot(job, snapshot, left))
+            .await
+            .map(drop)
+    }
+
+    pub(crate) async fn memory_stats(&self) -> Result<MemoryStatsResponse, Error> {
+        self.call(request::memory_stats()).await
     }
 
     pub(crate) async fn has_privileges(&self, cluster: &[&str]) -> Result<HasPrivileges, Error> {

@@ -62,6 +62,15 @@ pub(crate) enum Error {
     )]
     InvalidUrl { url: String },
 
+    #[error("`{target}` does not name a model snapshot as `<job>/<snapshot>`")]
+    #[diagnostic(
+        code(quiesce::es::invalid_target),
+        help(
+            "A saved plan's snapshot steps name `<job>/<snapshot>`; make the plan again with `quiesce plan`."
+        )
+    )]
+    InvalidTarget { target: String },
+
     #[error("cannot use the CA certificate `{path}`: {reason}")]
     #[diagnostic(
         code(quiesce::es::ca_cert),
@@ -259,8 +268,10 @@ impl Error {
     pub(crate) fn is_retryable(&self) -> bool {
         match self {
             Error::Unreachable { .. } | Error::Timeout { .. } | Error::Transport { .. } => true,
+            Error::Api { .. } if self.is_no_capacity() => false,
             Error::Api { status, .. } => matches!(status, 429 | 502 | 503 | 504),
             Error::InvalidUrl { .. }
+            | Error::InvalidTarget { .. }
             | Error::CaCert { .. }
             | Error::Tls { .. }
             | Error::TooLarge { .. }
@@ -292,6 +303,14 @@ impl Error {
                     .body()
                     .and_then(|body| body.caused_by.as_deref())
                     .is_some_and(|cause| WAIT_TIMED_OUT.fits(cause)))
+    }
+
+    /// The 429 of an open that no ML node has room for (E12: memory or
+    /// `xpack.ml.max_open_jobs`; docs/elasticsearch-ml-api.md §2.3, §12.4). A 429, but not one
+    /// to retry: the answer stays the same until something else closes, so retrying only spends
+    /// the step's attempts and time.
+    pub(crate) fn is_no_capacity(&self) -> bool {
+        self.is_refusal(429, "status_exception", &[NO_CAPACITY])
     }
 
     /// The 409 of opening a job that already has a task (E7). The task may be `opening`,
@@ -385,6 +404,9 @@ pub(crate) const OVERLOAD_TYPES: [&str; 2] = [
 const FAILED_JOB: Reason = Reason("cannot close job [<id>] because it failed, use force close");
 /// E4: closing an expression that takes in a failed job, without force.
 const FAILED_JOBS: Reason = Reason("one or more jobs have state failed, use force close");
+/// E12.
+const NO_CAPACITY: Reason =
+    Reason("Could not open job because no ML nodes with sufficient capacity were found");
 /// E7.
 const ALREADY_OPENED: Reason = Reason("Cannot open job [<id>] because it has already been opened");
 /// E9.

@@ -192,6 +192,62 @@ pub(crate) fn set_upgrade_mode(enabled: bool, left: Duration) -> Request {
     .within(left)
 }
 
+/// `GET /_ml/anomaly_detectors/<job>/model_snapshots?from=<from>&size=<size>`: one page of a
+/// job's model snapshots, oldest first (docs/elasticsearch-ml-api.md §2.12).
+pub(crate) fn model_snapshots(job: &str, from: usize, size: usize) -> Request {
+    Request::new(
+        "ml.get_model_snapshots",
+        Method::GET,
+        format!("/_ml/anomaly_detectors/{job}/model_snapshots"),
+    )
+    .param("sort", "timestamp")
+    .param("from", from)
+    .param("size", size)
+}
+
+/// `GET /_ml/anomaly_detectors/<job>/model_snapshots/<snapshot>`: one snapshot.
+pub(crate) fn model_snapshot(job: &str, snapshot: &str) -> Request {
+    Request::new(
+        "ml.get_model_snapshots",
+        Method::GET,
+        format!("/_ml/anomaly_detectors/{job}/model_snapshots/{snapshot}"),
+    )
+}
+
+/// `POST /_ml/anomaly_detectors/<job>/model_snapshots/<snapshot>/_upgrade`, waiting for the
+/// upgrade to finish within the time left (docs/elasticsearch-ml-api.md §12.2).
+pub(crate) fn upgrade_model_snapshot(job: &str, snapshot: &str, left: Duration) -> Request {
+    Request::new(
+        "ml.upgrade_job_snapshot",
+        Method::POST,
+        format!("/_ml/anomaly_detectors/{job}/model_snapshots/{snapshot}/_upgrade"),
+    )
+    .param("wait_for_completion", true)
+    .within(left)
+}
+
+/// `DELETE /_ml/anomaly_detectors/<job>/model_snapshots/<snapshot>` (docs/elasticsearch-ml-api.md
+/// §12.3). Takes no `timeout`; the client still gives up when the step's time is over.
+pub(crate) fn delete_model_snapshot(job: &str, snapshot: &str, left: Duration) -> Request {
+    let mut request = Request::new(
+        "ml.delete_model_snapshot",
+        Method::DELETE,
+        format!("/_ml/anomaly_detectors/{job}/model_snapshots/{snapshot}"),
+    );
+    request.deadline = Some(left);
+    request
+}
+
+/// `GET /_ml/memory/_stats` (8.2+): the ML memory of every node (docs/elasticsearch-ml-api.md
+/// §12.5).
+pub(crate) fn memory_stats() -> Request {
+    Request::new(
+        "ml.get_memory_stats",
+        Method::GET,
+        "/_ml/memory/_stats".into(),
+    )
+}
+
 /// `POST /_security/user/_has_privileges` for cluster privileges.
 pub(crate) fn has_privileges(cluster: &[&str]) -> Request {
     let mut request = Request::new(

@@ -94,6 +94,19 @@ impl RootInfo {
 pub(crate) struct MlInfo {
     #[serde(default)]
     pub upgrade_mode: bool,
+    #[serde(default)]
+    pub limits: MlLimits,
+}
+
+/// `limits` of `GET /_ml/info`: what a cluster before 8.2 tells of its ML memory.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct MlLimits {
+    /// The largest job that fits on any ML node (`"4096mb"`).
+    #[serde(default)]
+    pub effective_max_model_memory_limit: Option<String>,
+    /// ML memory of every ML node together (`"8gb"`).
+    #[serde(default)]
+    pub total_ml_memory: Option<String>,
 }
 
 /// `GET /_ml/anomaly_detectors/<expr>/_stats`.
@@ -171,6 +184,121 @@ pub(crate) struct JobConfig {
     pub job_id: String,
     #[serde(default)]
     pub groups: Vec<String>,
+    /// The snapshot an open restores; absent for a job that never persisted a model.
+    #[serde(default)]
+    pub model_snapshot_id: Option<String>,
+    #[serde(default)]
+    pub analysis_limits: Option<AnalysisLimits>,
+    /// An open that finds no node with room leaves the job `opening`, unassigned, rather than
+    /// refusing it (docs/elasticsearch-ml-api.md §2.3).
+    #[serde(default)]
+    pub allow_lazy_open: bool,
+}
+
+/// `analysis_limits` of a job configuration.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct AnalysisLimits {
+    /// `"1024mb"`: Elasticsearch renders it in whole megabytes (or a plain number of MiB).
+    #[serde(default)]
+    pub model_memory_limit: Option<serde_json::Value>,
+}
+
+impl JobConfig {
+    /// The job's `model_memory_limit` in bytes, when it says one quiesce can read.
+    pub(crate) fn model_memory_limit(&self) -> Option<u64> {
+        let value = self.analysis_limits.as_ref()?.model_memory_limit.as_ref()?;
+        match value {
+            // A bare number is megabytes (`ByteSizeValue` parsed with the `mb` default).
+            serde_json::Value::Number(n) => n.as_u64().map(|mb| mb.saturating_mul(1 << 20)),
+            serde_json::Value::String(text) => byte_size(text),
+            _ => None,
+        }
+    }
+}
+
+/// An Elasticsearch byte size (`1024mb`, `1gb`, `512kb`, `100b`; a bare number is megabytes, as
+/// `model_memory_limit` reads it).
+pub(crate) fn byte_size(text: &str) -> Option<u64> {
+    let text = text.trim().to_ascii_lowercase();
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let number: u64 = text[..digits_end].parse().ok()?;
+    let unit: u64 = match &text[digits_end..] {
+        "" | "mb" | "m" => 1 << 20,
+        "b" => 1,
+        "kb" | "k" => 1 << 10,
+        "gb" | "g" => 1 << 30,
+        "tb" | "t" => 1 << 40,
+        "pb" | "p" => 1 << 50,
+        _ => return None,
+    };
+    number.checked_mul(unit)
+}
+
+/// `GET /_ml/anomaly_detectors/<job>/model_snapshots`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct ModelSnapshotsResponse {
+    pub count: usize,
+    pub model_snapshots: Vec<ModelSnapshot>,
+}
+
+/// One model snapshot (only what quiesce needs).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct ModelSnapshot {
+    pub snapshot_id: String,
+    /// The oldest version that can load the model state (docs/elasticsearch-ml-api.md §12.1);
+    /// absent on snapshots older than 6.x.
+    #[serde(default)]
+    pub min_version: Option<String>,
+}
+
+/// `GET /_ml/memory/_stats` (8.2+).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct MemoryStatsResponse {
+    #[serde(default)]
+    pub nodes: std::collections::BTreeMap<String, NodeMemory>,
+}
+
+/// One node of [`MemoryStatsResponse`].
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct NodeMemory {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    pub mem: NodeMem,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct NodeMem {
+    pub ml: MlMemory,
+}
+
+/// `mem.ml` of a node: what ML may use and what it uses.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct MlMemory {
+    pub max_in_bytes: u64,
+    #[serde(default)]
+    pub native_code_overhead_in_bytes: u64,
+    #[serde(default)]
+    pub anomaly_detectors_in_bytes: u64,
+    #[serde(default)]
+    pub data_frame_analytics_in_bytes: u64,
+    #[serde(default)]
+    pub native_inference_in_bytes: u64,
+}
+
+impl MlMemory {
+    /// What is left for more jobs: `max_in_bytes` less every use (docs/elasticsearch-ml-api.md
+    /// §12.5).
+    pub(crate) fn free(&self) -> u64 {
+        self.max_in_bytes
+            .saturating_sub(self.native_code_overhead_in_bytes)
+            .saturating_sub(self.anomaly_detectors_in_bytes)
+            .saturating_sub(self.data_frame_analytics_in_bytes)
+            .saturating_sub(self.native_inference_in_bytes)
+    }
 }
 
 /// `GET /_ml/datafeeds/<expr>`.
@@ -210,6 +338,40 @@ impl HasPrivileges {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_sizes_read_as_elasticsearch_writes_them() {
+        assert_eq!(byte_size("1024mb"), Some(1024 << 20));
+        assert_eq!(byte_size("1gb"), Some(1 << 30));
+        assert_eq!(byte_size("512"), Some(512 << 20));
+        assert_eq!(byte_size("100b"), Some(100));
+        assert_eq!(byte_size("12 parsecs"), None);
+        assert_eq!(byte_size(""), None);
+    }
+
+    #[test]
+    fn a_job_config_gives_its_memory_limit_snapshot_and_lazy_open() {
+        let body = r#"{"count":1,"jobs":[{"job_id":"a","groups":["g"],"model_snapshot_id":"1575402237",
+          "analysis_limits":{"model_memory_limit":"2048mb","categorization_examples_limit":4},
+          "allow_lazy_open":true}]}"#;
+        let jobs: JobsResponse = serde_json::from_str(body).expect("parses");
+        let job = &jobs.jobs[0];
+        assert_eq!(job.model_memory_limit(), Some(2048 << 20));
+        assert_eq!(job.model_snapshot_id.as_deref(), Some("1575402237"));
+        assert!(job.allow_lazy_open);
+    }
+
+    #[test]
+    fn free_ml_memory_is_the_maximum_less_every_use() {
+        let body = r#"{"_nodes":{"total":1,"successful":1,"failed":0},"cluster_name":"c","nodes":{"n1":{
+          "name":"ml-1","roles":["ml"],"mem":{"total_in_bytes":8589934592,"adjusted_total_in_bytes":8589934592,
+          "ml":{"max_in_bytes":4294967296,"native_code_overhead_in_bytes":31457280,
+          "anomaly_detectors_in_bytes":1073741824,"data_frame_analytics_in_bytes":0,
+          "native_inference_in_bytes":0}},"jvm":{"heap_max_in_bytes":1}}}}"#;
+        let stats: MemoryStatsResponse = serde_json::from_str(body).expect("parses");
+        let ml = &stats.nodes["n1"].mem.ml;
+        assert_eq!(ml.free(), 4_294_967_296 - 31_457_280 - 1_073_741_824);
+    }
 
     #[test]
     fn job_stats_parse_the_documented_shape() {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::es::request::Force;
 use crate::es::types::{DatafeedState, JobState};
 use crate::es::{self, EsClient};
-use crate::plan::Action;
+use crate::plan::{Action, SnapshotTarget};
 
 use super::event::{Observation, TargetState};
 
@@ -53,6 +53,18 @@ impl Cluster for EsClient {
             Action::StartDatafeed => self.start_datafeed(target, left).await,
             Action::EnableUpgradeMode => self.set_upgrade_mode(true, left).await,
             Action::DisableUpgradeMode => self.set_upgrade_mode(false, left).await,
+            Action::RefreshCloseJob => self.close_job(target, force, left).await,
+            Action::RefreshOpenJob => self.open_job(target, left).await,
+            Action::UpgradeSnapshot => {
+                let snap = snapshot_target(target)?;
+                self.upgrade_model_snapshot(&snap.job, &snap.snapshot, left)
+                    .await
+            }
+            Action::DeleteSnapshot => {
+                let snap = snapshot_target(target)?;
+                self.delete_model_snapshot(&snap.job, &snap.snapshot, left)
+                    .await
+            }
         }
     }
 
@@ -68,14 +80,19 @@ impl Cluster for EsClient {
                     state: feed.state.into(),
                     node: feed.node.map(|n| n.id),
                     assignment_explanation: feed.assignment_explanation.filter(|e| !e.is_empty()),
+                    min_version: None,
                 })
             }
-            Action::CloseJob | Action::OpenJob => {
+            Action::CloseJob
+            | Action::OpenJob
+            | Action::RefreshOpenJob
+            | Action::RefreshCloseJob => {
                 let stats = self.job_stats(target).await?;
                 stats.jobs.into_iter().next().map(|job| Observation {
                     state: job.state.into(),
                     node: job.node.map(|n| n.id),
                     assignment_explanation: job.assignment_explanation.filter(|e| !e.is_empty()),
+                    min_version: None,
                 })
             }
             Action::EnableUpgradeMode | Action::DisableUpgradeMode => {
@@ -88,10 +105,30 @@ impl Cluster for EsClient {
                     },
                     node: None,
                     assignment_explanation: None,
+                    min_version: None,
                 })
+            }
+            Action::UpgradeSnapshot | Action::DeleteSnapshot => {
+                let snap = snapshot_target(target)?;
+                self.model_snapshot(&snap.job, &snap.snapshot)
+                    .await?
+                    .map(|found| Observation {
+                        state: TargetState::Present,
+                        node: None,
+                        assignment_explanation: None,
+                        min_version: found.min_version,
+                    })
             }
         })
     }
+}
+
+/// The job and snapshot of a snapshot step; a target that is not `<job>/<snapshot>` can only
+/// come from an edited plan file, and is refused as Elasticsearch would refuse the path.
+fn snapshot_target(target: &str) -> Result<SnapshotTarget, es::Error> {
+    SnapshotTarget::parse(target).ok_or_else(|| es::Error::InvalidTarget {
+        target: target.to_owned(),
+    })
 }
 
 impl From<JobState> for TargetState {

@@ -204,6 +204,8 @@ pub(crate) enum TargetState {
     Stopped,
     Enabled,
     Disabled,
+    /// A model snapshot that exists (its `min_version` is in the [`Observation`]).
+    Present,
 }
 
 impl TargetState {
@@ -220,6 +222,7 @@ impl TargetState {
             TargetState::Stopped => "stopped",
             TargetState::Enabled => "enabled",
             TargetState::Disabled => "disabled",
+            TargetState::Present => "present",
         }
     }
 }
@@ -234,6 +237,9 @@ pub(crate) struct Observation {
     /// Elasticsearch's `assignment_explanation`, when it gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignment_explanation: Option<String>,
+    /// A model snapshot's `min_version`, as Elasticsearch wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_version: Option<String>,
 }
 
 /// What Elasticsearch answered when it refused a request.
@@ -281,7 +287,8 @@ pub(crate) enum StepError {
     /// The state could not be read (`reads` reads failed in a row, the last with `cause`), so
     /// whether the target got there is not known.
     Unconfirmed { reads: u32, cause: Box<StepError> },
-    /// An open of a `failed` job: it must be closed with force first.
+    /// A `failed` job, where only a graceful transition helps: an open (it must be closed with
+    /// force first), or the close of a snapshot refresh (a forced close persists no snapshot).
     JobFailed { observed: Observation },
     /// The target is no longer in stats: deleted meanwhile.
     Gone,

@@ -294,10 +294,24 @@ impl Inner {
                 "no such target",
             ));
         };
+        let action = action.job_transition().unwrap_or(action);
         let (wanted, moving) = match action {
+            Action::UpgradeSnapshot | Action::DeleteSnapshot => {
+                // The scheduler's tests need no snapshots; the simulator models them
+                // (tests/integration/snapshot_gate.rs).
+                return Err(refusal(
+                    400,
+                    "illegal_argument_exception",
+                    "the in-memory fake models no model snapshots",
+                ));
+            }
             Action::StopDatafeed => (TargetState::Stopped, Some(TargetState::Stopping)),
-            Action::CloseJob => (TargetState::Closed, Some(TargetState::Closing)),
-            Action::OpenJob => (TargetState::Opened, Some(TargetState::Opening)),
+            Action::CloseJob | Action::RefreshCloseJob => {
+                (TargetState::Closed, Some(TargetState::Closing))
+            }
+            Action::OpenJob | Action::RefreshOpenJob => {
+                (TargetState::Opened, Some(TargetState::Opening))
+            }
             Action::StartDatafeed => (TargetState::Started, Some(TargetState::Starting)),
             Action::EnableUpgradeMode => (TargetState::Enabled, None),
             Action::DisableUpgradeMode => (TargetState::Disabled, None),
@@ -508,6 +522,7 @@ impl Cluster for FakeCluster {
             state: t.state,
             node: (!upgrade_mode).then(|| "ml-1".to_owned()),
             assignment_explanation: None,
+            min_version: None,
         }))
     }
 }

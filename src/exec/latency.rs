@@ -33,7 +33,7 @@ const PLAIN_CONGESTED: f64 = 4.0;
 pub(crate) struct Latencies {
     close: Transfer,
     open: Transfer,
-    plain: [Plain; 4],
+    plain: [Plain; 5],
 }
 
 impl Latencies {
@@ -41,7 +41,7 @@ impl Latencies {
     /// tells about the cluster's load.
     pub(crate) fn record(&mut self, action: Action, bytes: u64, latency: Duration) -> Signal {
         let seconds = latency.as_secs_f64();
-        match action {
+        match action.job_transition().unwrap_or(action) {
             Action::CloseJob => self.close.record(bytes, seconds),
             Action::OpenJob => self.open.record(bytes, seconds),
             other => self.plain[plain_index(other)].record(seconds),
@@ -50,7 +50,7 @@ impl Latencies {
 
     /// The mean latency observed for `action`, if any answer came.
     pub(crate) fn mean(&self, action: Action) -> Option<Duration> {
-        let mean = match action {
+        let mean = match action.job_transition().unwrap_or(action) {
             Action::CloseJob => self.close.mean,
             Action::OpenJob => self.open.mean,
             other => self.plain[plain_index(other)].mean,
@@ -76,7 +76,9 @@ fn plain_index(action: Action) -> usize {
         Action::StopDatafeed => 0,
         Action::StartDatafeed => 1,
         Action::EnableUpgradeMode | Action::DisableUpgradeMode => 2,
-        Action::CloseJob | Action::OpenJob => 3,
+        Action::CloseJob | Action::OpenJob | Action::RefreshOpenJob | Action::RefreshCloseJob => 3,
+        // Each loads and persists a model, or deletes documents: their own kind of wait.
+        Action::UpgradeSnapshot | Action::DeleteSnapshot => 4,
     }
 }
 

@@ -624,7 +624,11 @@ fn lanes(view: &PlanView) -> Vec<Lane> {
     let heavy = |no: &StepNo| {
         matches!(
             view.steps[no - 1].action,
-            Action::CloseJob | Action::OpenJob
+            Action::CloseJob
+                | Action::OpenJob
+                | Action::RefreshOpenJob
+                | Action::RefreshCloseJob
+                | Action::UpgradeSnapshot
         )
     };
     view.steps

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::es;
-use crate::model::ForcePolicy;
+use crate::model::{EsVersion, ForcePolicy};
 use crate::plan::{Action, Force, SettingsView, StepView};
 
 use super::cluster::Cluster;
@@ -104,9 +104,44 @@ enum Progress {
     Blocked(StepError),
 }
 
-/// Where `observed` stands for `action`.
-fn progress(action: Action, observed: Option<&Observation>) -> Progress {
+/// Where `observed` stands for `action`. A snapshot step's target is reached when its
+/// snapshot opens on `target_version` (an upgrade) or is gone (a deletion); the refresh steps
+/// open and close like any other.
+fn progress(
+    action: Action,
+    observed: Option<&Observation>,
+    target_version: Option<EsVersion>,
+) -> Progress {
     use TargetState as S;
+    // A forced close persists no snapshot: a refresh that would need one cannot do its job.
+    if action == Action::RefreshCloseJob
+        && let Some(observation) = observed.filter(|o| o.state == S::Failed)
+    {
+        return Progress::Blocked(StepError::JobFailed {
+            observed: observation.clone(),
+        });
+    }
+    let action = action.job_transition().unwrap_or(action);
+    match (action, observed) {
+        (Action::DeleteSnapshot, None) => return Progress::Reached,
+        (Action::DeleteSnapshot, Some(_)) => return Progress::Away,
+        (Action::UpgradeSnapshot, Some(observation)) => {
+            let opens = target_version
+                .zip(
+                    observation
+                        .min_version
+                        .as_deref()
+                        .and_then(|text| EsVersion::parse(text).ok()),
+                )
+                .is_some_and(|(target, version)| target.opens_snapshot(version));
+            return if opens {
+                Progress::Reached
+            } else {
+                Progress::Away
+            };
+        }
+        _ => {}
+    }
     let Some(observation) = observed else {
         return Progress::Blocked(StepError::Gone);
     };
@@ -214,6 +249,11 @@ impl<C: Cluster> Worker<C> {
         let _ = self.emit.send(kind);
     }
 
+    /// The version the plan's snapshot gate prepares for.
+    fn target_version(&self) -> Option<EsVersion> {
+        self.settings.upgrade.map(|upgrade| upgrade.target_version)
+    }
+
     fn step_timeout(&self) -> Duration {
         Duration::from_millis(self.settings.step_timeout_ms)
     }
@@ -254,7 +294,7 @@ impl<C: Cluster> Worker<C> {
                     continue;
                 }
             };
-            let progress = progress(step.action, observed.as_ref());
+            let progress = progress(step.action, observed.as_ref(), self.target_version());
             let now = Instant::now();
             let request_now = match &progress {
                 Progress::Reached => return Ok(course.success()),
@@ -410,7 +450,9 @@ impl<C: Cluster> Worker<C> {
                 ))
                 .await?;
             if let Ok(Ok(observed)) = look {
-                if progress(step.action, observed.as_ref()) == Progress::Reached {
+                if progress(step.action, observed.as_ref(), self.target_version())
+                    == Progress::Reached
+                {
                     return Ok(Some(course.success()));
                 }
                 if observed.is_some() {
@@ -418,6 +460,7 @@ impl<C: Cluster> Worker<C> {
                 }
             }
         }
+        // Not a refresh close: forced, it would persist no snapshot.
         let forceable = matches!(step.action, Action::StopDatafeed | Action::CloseJob);
         if forceable && !course.forced && self.settings.force == ForcePolicy::AfterTimeout {
             if self.interrupts.is_stopping() {
@@ -569,6 +612,7 @@ pub(crate) fn step_error(err: &es::Error) -> StepError {
             after: *after,
         },
         es::Error::InvalidUrl { .. }
+        | es::Error::InvalidTarget { .. }
         | es::Error::CaCert { .. }
         | es::Error::Tls { .. }
         | es::Error::TooLarge { .. }

@@ -24,6 +24,7 @@ pub(super) fn settings() -> SettingsView {
         max_backoff_ms: 4_000,
         on_failure: OnFailure::Continue,
         force: ForcePolicy::Never,
+        upgrade: None,
     }
 }
 
@@ -69,6 +70,7 @@ pub(super) fn plan(
         unchanged: Vec::new(),
         snapshot_digest: None,
         snapshot: None,
+        snapshot_gate: None,
     }
 }
 
@@ -1214,6 +1216,82 @@ async fn a_last_look_past_the_deadline_finds_the_target_there() {
             EventKind::StepSucceeded { outcome: Success::Changed, duration, .. }
                 if *duration == 8 * S
         ),
+        "{:#?}",
+        run.kinds()
+    );
+}
+
+/// Issue 14 (2): an open that no ML node has room for (E12, a 429 `status_exception`) is not
+/// retried: the answer stays the same until something else closes, so the step fails after its
+/// one request, with Elasticsearch's words, instead of spending `retry.attempts` on it.
+#[tokio::test(start_paused = true)]
+async fn an_open_with_no_room_on_any_node_is_not_retried() {
+    const NO_ROOM: Reply = Reply::Refuse(
+        429,
+        "status_exception",
+        "Could not open job because no ML nodes with sufficient capacity were found",
+    );
+    let cluster = FakeCluster::new().with("big", TargetState::Closed).replies(
+        Action::OpenJob,
+        "big",
+        &[NO_ROOM, NO_ROOM, NO_ROOM],
+    );
+    let view = plan(&[(Action::OpenJob, "big", 0)], &[], settings());
+    let run = run(&view, &cluster).await;
+    let EventKind::StepFailed {
+        error, attempts, ..
+    } = run.end(1)
+    else {
+        panic!("{:#?}", run.kinds());
+    };
+    assert_eq!(*attempts, 1, "one request, no retry");
+    assert_eq!(cluster.requests().len(), 1);
+    let StepError::Elasticsearch(answer) = error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(answer.status, 429);
+    assert!(answer.reason.contains("sufficient capacity"), "{answer:?}");
+    assert!(
+        !run.kinds().iter().any(|k| matches!(
+            k,
+            EventKind::StepAttemptFailed {
+                retry_in: Some(_),
+                ..
+            }
+        )),
+        "{:#?}",
+        run.kinds()
+    );
+}
+
+/// Issue 14 (1): the close of a snapshot refresh is never forced, whatever `settings.force`
+/// says: a forced close persists no snapshot, so the refresh could not do its job. A job found
+/// `failed` fails the step at once, without a request.
+#[tokio::test(start_paused = true)]
+async fn a_refresh_never_closes_with_force() {
+    let cluster = FakeCluster::new().with("web", TargetState::Failed);
+    let view = plan(
+        &[(Action::RefreshCloseJob, "web", 0)],
+        &[],
+        SettingsView {
+            force: ForcePolicy::AfterTimeout,
+            ..settings()
+        },
+    );
+    let run = run(&view, &cluster).await;
+    let EventKind::StepFailed {
+        error, attempts, ..
+    } = run.end(1)
+    else {
+        panic!("{:#?}", run.kinds());
+    };
+    assert!(matches!(error, StepError::JobFailed { .. }), "{error:?}");
+    assert_eq!(*attempts, 0);
+    assert!(cluster.requests().is_empty());
+    assert!(
+        !run.kinds()
+            .iter()
+            .any(|k| matches!(k, EventKind::StepEscalated { .. })),
         "{:#?}",
         run.kinds()
     );

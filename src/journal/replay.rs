@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use crate::model::{DatafeedState, JobState, Settings, UpgradeMode};
 use crate::observe::{DatafeedMode, ObservedDatafeedState, ObservedJobState};
-use crate::plan::Action;
+use crate::plan::{Action, UpgradeView};
 use crate::playbook::{DatafeedEntry, JobEntry, PlaybookWriter, Text};
 
 use super::log::RunLog;
@@ -37,6 +37,12 @@ pub(crate) fn resume_playbook(log: &RunLog) -> String {
             Action::OpenJob => jobs.push(job(JobState::Opened)),
             Action::EnableUpgradeMode => upgrade_mode = Some(UpgradeMode::Enabled),
             Action::DisableUpgradeMode => upgrade_mode = Some(UpgradeMode::Disabled),
+            // Not a wanted state: the resume playbook carries the run's `upgrade:` section,
+            // so its plan runs the snapshot gate again and keeps only what is still needed.
+            Action::RefreshOpenJob
+            | Action::RefreshCloseJob
+            | Action::UpgradeSnapshot
+            | Action::DeleteSnapshot => {}
         }
     }
     render(
@@ -49,6 +55,7 @@ pub(crate) fn resume_playbook(log: &RunLog) -> String {
         &jobs,
         &datafeeds,
         upgrade_mode,
+        log.header.plan.settings.upgrade.as_ref(),
     )
 }
 
@@ -82,6 +89,7 @@ pub(crate) fn revert_playbook(log: &RunLog) -> String {
         &revert.jobs,
         &revert.datafeeds,
         revert.upgrade_mode,
+        None,
     )
 }
 
@@ -92,6 +100,7 @@ pub(crate) fn revert_of(log: &RunLog) -> Revert {
     let mut datafeeds = Vec::new();
     let mut upgrade_mode = None;
     let mut notes = Vec::new();
+    let mut gate = Vec::new();
     for (action, target) in log.targets() {
         match action {
             Action::StopDatafeed | Action::StartDatafeed => {
@@ -148,7 +157,21 @@ pub(crate) fn revert_of(log: &RunLog) -> Revert {
                     UpgradeMode::Disabled
                 });
             }
+            Action::RefreshOpenJob | Action::RefreshCloseJob => {
+                // The job went through open and close and is where it was; what changed is
+                // its current snapshot, which is newer, and stays.
+            }
+            Action::UpgradeSnapshot | Action::DeleteSnapshot => {
+                gate.push(target);
+            }
         }
+    }
+    if !gate.is_empty() {
+        notes.push(format!(
+            "model snapshots the run upgraded or deleted stay as they are ({}): an upgrade or a \
+             deletion cannot be undone, and a refreshed snapshot is simply newer",
+            gate.join(", ")
+        ));
     }
     Revert {
         jobs,
@@ -167,6 +190,7 @@ fn render(
     jobs: &[JobEntry],
     datafeeds: &[DatafeedEntry],
     upgrade_mode: Option<UpgradeMode>,
+    upgrade: Option<&UpgradeView>,
 ) -> String {
     let mut w = PlaybookWriter::new();
     w.comment("Made by quiesce from a run journal.");
@@ -184,6 +208,9 @@ fn render(
     }
     if let Some(mode) = upgrade_mode {
         w.upgrade_mode(mode);
+    }
+    if let Some(upgrade) = upgrade {
+        w.upgrade(upgrade.target_version, upgrade.old_snapshots);
     }
     w.finish()
 }
@@ -208,6 +235,52 @@ mod tests {
     #[test]
     fn the_resume_playbook() {
         insta::assert_snapshot!(resume_playbook(&journal()));
+    }
+
+    /// A run planned for an upgrade: its resume plans the snapshot gate again (the `upgrade:`
+    /// section, not the snapshot steps, goes into the playbook); its revert undoes none of
+    /// them and says so.
+    #[test]
+    fn snapshot_steps_are_planned_again_on_resume_and_left_alone_by_revert() {
+        use crate::model::{EsVersion, OldSnapshots, load};
+        use crate::plan::{Action, UpgradeView};
+        use crate::playbook::Source;
+
+        let mut log = journal();
+        let upgrade = UpgradeView {
+            target_version: EsVersion::new(9, 0, 0),
+            old_snapshots: OldSnapshots::Upgrade,
+        };
+        log.header.plan.settings.upgrade = Some(upgrade);
+        let mut step = log.segments[0].plan.steps[0].clone();
+        step.action = Action::UpgradeSnapshot;
+        step.target = "web-latency/1600000000".to_owned();
+        log.segments[0].plan.steps.push(step);
+
+        let resume = resume_playbook(&log);
+        assert!(
+            resume.contains("upgrade:\n  target_version: 9.0.0\n  old_snapshots: upgrade\n"),
+            "{resume}"
+        );
+        let env = |_: &str| None;
+        let loaded = load(&Source::new("resume.yaml", resume.as_str()), &env)
+            .unwrap_or_else(|invalid| panic!("{:?}\n{resume}", invalid.problems()));
+        let target = loaded.upgrade.expect("an upgrade section");
+        assert_eq!(target.target_version, EsVersion::new(9, 0, 0));
+        assert_eq!(target.old_snapshots, OldSnapshots::Upgrade);
+        assert!(!resume.contains("1600000000"), "{resume}");
+
+        let revert = revert_of(&log);
+        assert!(
+            revert
+                .notes
+                .iter()
+                .any(|note| note.contains("web-latency/1600000000")
+                    && note.contains("cannot be undone")),
+            "{:?}",
+            revert.notes
+        );
+        assert!(!revert_playbook(&log).contains("upgrade:"));
     }
 
     #[test]

@@ -13,14 +13,18 @@ mod duration;
 mod id;
 mod playbook;
 mod validate;
+mod version;
 
 pub(crate) use crate::playbook::{
-    DatafeedState, Direction, ForcePolicy, JobState, Keyword, OnFailure, UpgradeMode,
+    DatafeedState, Direction, ForcePolicy, JobState, Keyword, OldSnapshots, OnFailure, UpgradeMode,
 };
 pub(crate) use id::{DatafeedId, JobId, Pattern, Selector};
 pub use playbook::Playbook;
-pub(crate) use playbook::{Auth, ClusterKey, RetryPolicy, Settings, TargetRef, Unresolved};
+pub(crate) use playbook::{
+    Auth, ClusterKey, RetryPolicy, Settings, TargetRef, Unresolved, UpgradeTarget,
+};
 pub(crate) use validate::{EnvLookup, validate};
+pub(crate) use version::EsVersion;
 
 use crate::playbook::{InvalidPlaybook, Source, parse};
 

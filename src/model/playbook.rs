@@ -10,8 +10,8 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use super::{
-    DatafeedId, DatafeedState, Direction, ForcePolicy, JobId, JobState, OnFailure, Selector,
-    UpgradeMode,
+    DatafeedId, DatafeedState, Direction, EsVersion, ForcePolicy, JobId, JobState, OldSnapshots,
+    OnFailure, Selector, UpgradeMode,
 };
 use crate::playbook::{Location, Source};
 
@@ -31,6 +31,17 @@ pub struct Playbook {
     /// Datafeeds in the order written.
     pub(crate) datafeeds: Vec<DatafeedTarget>,
     pub(crate) upgrade_mode: Option<UpgradeModeTarget>,
+    /// The `upgrade:` section: the version the snapshot gate checks against.
+    pub(crate) upgrade: Option<UpgradeTarget>,
+}
+
+/// The upgrade a playbook prepares for (`upgrade:`, or `--target-version`).
+#[derive(Debug, Clone)]
+pub(crate) struct UpgradeTarget {
+    pub target_version: EsVersion,
+    pub old_snapshots: OldSnapshots,
+    /// Where `target_version` is written; `None` when it came from `--target-version`.
+    pub location: Option<Location>,
 }
 
 impl Playbook {

@@ -13,11 +13,16 @@ use super::after::{self, Entry};
 use super::duration::parse_duration;
 use super::playbook::{
     DatafeedTarget, JobRef, JobTarget, Playbook, Reference, TargetRef, UpgradeModeTarget,
+    UpgradeTarget,
 };
-use super::{DatafeedId, DatafeedState, JobId, JobState, Pattern, Selector, UpgradeMode};
+use super::{
+    DatafeedId, DatafeedState, EsVersion, JobId, JobState, OldSnapshots, Pattern, Selector,
+    UpgradeMode,
+};
 use crate::playbook::Keyword;
 use crate::playbook::{
-    ExpandError, Problem, RawDatafeed, RawJob, RawPlaybook, Source, Sp, did_you_mean, expand,
+    ExpandError, Problem, RawDatafeed, RawJob, RawPlaybook, RawUpgrade, Source, Sp, did_you_mean,
+    expand,
 };
 
 /// Looks an environment variable up.
@@ -58,6 +63,7 @@ pub(crate) fn validate(
             location: source.location(u.span()),
         })
     });
+    let upgrade = raw.upgrade.as_ref().and_then(|u| check.upgrade(u));
 
     let entry = |target,
                  id: Option<&Sp<String>>,
@@ -142,6 +148,7 @@ pub(crate) fn validate(
         jobs,
         datafeeds,
         upgrade_mode,
+        upgrade,
     })
 }
 
@@ -152,6 +159,40 @@ pub(super) struct Checker<'a> {
 }
 
 impl Checker<'_> {
+    /// The `upgrade:` section: a version to check snapshots against, and what to do with old
+    /// ones.
+    fn upgrade(&mut self, raw: &Sp<RawUpgrade>) -> Option<UpgradeTarget> {
+        let section = raw.value();
+        let Some(written) = &section.target_version else {
+            self.problems.push(Problem::MissingKey {
+                key: "target_version".to_owned(),
+                at: raw.span(),
+            });
+            return None;
+        };
+        let old_snapshots = match &section.old_snapshots {
+            Some(value) => self.keyword::<OldSnapshots>("old_snapshots", value)?,
+            None => OldSnapshots::default(),
+        };
+        let text = self.text(written)?;
+        match EsVersion::parse(&text) {
+            Ok(target_version) => Some(UpgradeTarget {
+                target_version,
+                old_snapshots,
+                location: Some(self.source.location(written.span())),
+            }),
+            Err(reason) => {
+                self.problems.push(Problem::InvalidVersion {
+                    key: "target_version",
+                    value: text,
+                    reason,
+                    at: written.span(),
+                });
+                None
+            }
+        }
+    }
+
     fn version(&mut self, raw: &RawPlaybook) {
         match &raw.version {
             None => self.problems.push(Problem::MissingVersion {

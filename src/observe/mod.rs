@@ -8,10 +8,14 @@
 //! another try is made again, with the same policy as steps (`settings.retry`), and each retry
 //! is told as it happens.
 
+mod outlook;
 mod page;
 mod snapshot;
 mod state;
 
+#[cfg(test)]
+pub(crate) use outlook::JobOutlook;
+pub(crate) use outlook::{Memory, NodeRoom, Outlook, OutlookRequest, SnapshotInfo, outlook};
 pub(crate) use snapshot::{DatafeedMode, ObservedDatafeed, ObservedJob, Snapshot};
 pub(crate) use state::{ObservedDatafeedState, ObservedJobState};
 

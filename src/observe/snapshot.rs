@@ -160,6 +160,7 @@ mod tests {
             Some(&root),
             &MlInfo {
                 upgrade_mode: false,
+                limits: crate::es::types::MlLimits::default(),
             },
             parse(
                 r#"[{"job_id":"a","state":"opened","model_size_stats":{"model_bytes":10},"node":{"id":"n1"},"assignment_explanation":""},

@@ -5,14 +5,14 @@
 use std::collections::HashMap;
 
 use crate::model::{DatafeedState, ForcePolicy, JobState, Keyword, Playbook, UpgradeMode};
-use crate::observe::{DatafeedMode, ObservedDatafeedState, ObservedJobState, Snapshot};
+use crate::observe::{DatafeedMode, ObservedDatafeedState, ObservedJobState, Outlook, Snapshot};
 use crate::playbook::{Location, Source};
 
 use super::order::in_wave_order;
 use super::problem::{InvalidPlan, PlanProblem};
 use super::resolve::{Resolution, Resource, resolve};
 use super::step::{Action, Force, Step, StepId, Unchanged};
-use super::{Edge, EdgeKind, Plan};
+use super::{Edge, EdgeKind, Plan, UpgradeView};
 
 /// Target name used for the cluster-wide upgrade mode.
 pub(crate) const UPGRADE_MODE_TARGET: &str = "_ml";
@@ -23,6 +23,7 @@ pub(crate) fn build(
     playbook: &Playbook,
     source: &Source,
     snapshot: Option<Snapshot>,
+    outlook: Option<&Outlook>,
 ) -> Result<(Plan, Vec<PlanProblem>), InvalidPlan> {
     let resolution = resolve(playbook, snapshot.as_ref());
     let mut builder = Builder {
@@ -37,8 +38,13 @@ pub(crate) fn build(
     builder.jobs(&resolution);
     builder.datafeeds(&resolution);
     builder.implicit_stops(&resolution);
+    let gate = playbook
+        .upgrade
+        .as_ref()
+        .and_then(|upgrade| builder.snapshot_gate(&resolution, outlook, upgrade));
     builder.feed_edges(&resolution);
     builder.after_edges(&resolution);
+    builder.capacity(outlook);
     builder.upgrade_mode();
 
     let Builder {
@@ -50,7 +56,7 @@ pub(crate) fn build(
     } = builder;
     let (steps, edges) = in_wave_order(steps, edges);
     let observed = snapshot.is_some();
-    let plan = Plan::assemble(
+    let mut plan = Plan::assemble(
         playbook.name.clone(),
         playbook.description.clone(),
         snapshot,
@@ -58,6 +64,8 @@ pub(crate) fn build(
         unchanged,
         edges,
     );
+    plan.gate = gate;
+    plan.upgrade = playbook.upgrade.as_ref().map(UpgradeView::from);
     if let Some(cycle) = plan.cycle() {
         problems.push(cycle);
     }
@@ -76,18 +84,24 @@ fn p_offset(problem: &PlanProblem) -> usize {
         .map_or(usize::MAX, |label| label.offset())
 }
 
-struct Builder<'a> {
-    playbook: &'a Playbook,
-    snapshot: Option<&'a Snapshot>,
-    steps: Vec<Step>,
+/// The jobs the playbook's job entries stand for in `snapshot`: those whose snapshots the gate
+/// reads.
+pub(crate) fn targeted_jobs(playbook: &Playbook, snapshot: &Snapshot) -> Vec<String> {
+    resolve(playbook, Some(snapshot)).jobs.into_keys().collect()
+}
+
+pub(super) struct Builder<'a> {
+    pub(super) playbook: &'a Playbook,
+    pub(super) snapshot: Option<&'a Snapshot>,
+    pub(super) steps: Vec<Step>,
     unchanged: Vec<Unchanged>,
-    edges: Vec<Edge>,
-    problems: Vec<PlanProblem>,
-    by_resource: HashMap<Resource, StepId>,
+    pub(super) edges: Vec<Edge>,
+    pub(super) problems: Vec<PlanProblem>,
+    pub(super) by_resource: HashMap<Resource, StepId>,
 }
 
 impl Builder<'_> {
-    fn push(&mut self, resource: Option<Resource>, mut step: Step) -> StepId {
+    pub(super) fn push(&mut self, resource: Option<Resource>, mut step: Step) -> StepId {
         let id = StepId(self.steps.len());
         step.id = id;
         step.estimate = step.action.estimate(step.model_bytes);
@@ -98,7 +112,12 @@ impl Builder<'_> {
         id
     }
 
-    fn step(action: Action, target: &str, reason: String, observed: Option<String>) -> Step {
+    pub(super) fn step(
+        action: Action,
+        target: &str,
+        reason: String,
+        observed: Option<String>,
+    ) -> Step {
         Step {
             id: StepId(0),
             action,

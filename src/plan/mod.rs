@@ -8,6 +8,8 @@
 //! enabled after every change, disabled before). Never contacts the cluster.
 
 mod build;
+mod capacity;
+mod gate;
 mod order;
 mod problem;
 mod resolve;
@@ -18,12 +20,13 @@ mod view;
 use petgraph::Direction as Dir;
 use petgraph::graph::{DiGraph, NodeIndex};
 
-pub(crate) use build::build;
+pub(crate) use build::{build, targeted_jobs};
+pub(crate) use gate::Gate;
 pub(crate) use problem::{InvalidPlan, PlanWarnings};
 pub(crate) use status::{Status, status};
-pub(crate) use step::{Action, Force, Step, StepId, Unchanged};
+pub(crate) use step::{Action, Force, SnapshotTarget, Step, StepId, Unchanged};
 pub(crate) use view::{
-    PLAN_FORMAT_VERSION, PlanView, SettingsView, SourceRef, StepView, snapshot_digest,
+    PLAN_FORMAT_VERSION, PlanView, SettingsView, SourceRef, StepView, UpgradeView, snapshot_digest,
 };
 #[cfg(test)]
 pub(crate) use {problem::PlanProblem, view::Summary};
@@ -42,6 +45,10 @@ pub(crate) enum EdgeKind {
     After(Location),
     /// Upgrade mode is enabled after every change, or disabled before.
     UpgradeMode,
+    /// The snapshot gate's steps of a job, one at a time and before the job's own step.
+    SnapshotGate,
+    /// An open that may not find room waits for the opens that fit.
+    Capacity,
 }
 
 /// One ordering constraint: `from` must succeed before `to` starts.
@@ -53,7 +60,7 @@ pub(crate) struct Edge {
 }
 
 impl Edge {
-    fn new(from: StepId, to: StepId, kind: EdgeKind) -> Edge {
+    pub(super) fn new(from: StepId, to: StepId, kind: EdgeKind) -> Edge {
         Edge { from, to, kind }
     }
 }
@@ -69,6 +76,11 @@ pub(crate) struct Plan {
     pub snapshot: Option<Snapshot>,
     pub steps: Vec<Step>,
     pub unchanged: Vec<Unchanged>,
+    /// What the snapshot gate found, when the playbook names a target version.
+    pub gate: Option<Gate>,
+    /// The playbook's `upgrade:` section (or `--target-version`), kept with the plan so that a
+    /// resume runs the gate again.
+    pub upgrade: Option<UpgradeView>,
     graph: DiGraph<StepId, EdgeKind>,
 }
 

@@ -158,6 +158,8 @@ impl Plan {
             snapshot,
             steps,
             unchanged,
+            gate: None,
+            upgrade: None,
             graph,
         }
     }

@@ -145,12 +145,103 @@ pub(crate) enum PlanProblem {
         #[label(collection, "on the cycle")]
         edges: Vec<LabeledSpan>,
     },
+
+    #[error(
+        "job `{job}` cannot open even on today's version {today}: its current model snapshot `{snapshot}` has min_version {min_version}"
+    )]
+    #[diagnostic(
+        code(quiesce::plan::snapshot_unopenable),
+        help(
+            "Revert the job to a newer model snapshot (`POST _ml/anomaly_detectors/{job}/model_snapshots/<id>/_revert`) or reset it, then plan again; quiesce does neither on its own."
+        )
+    )]
+    SnapshotUnopenable {
+        job: String,
+        snapshot: String,
+        min_version: String,
+        today: String,
+        #[label("this job")]
+        at: SourceSpan,
+    },
+
+    #[error(
+        "job `{job}` would not open on {target}: its current model snapshot `{snapshot}` has min_version {min_version}, and the job is {state} and not closed by this plan"
+    )]
+    #[diagnostic(
+        code(quiesce::plan::snapshot_not_refreshed),
+        severity(Warning),
+        help(
+            "Closing the job on today's version persists a new snapshot: close it in this playbook (`state: closed`) before the upgrade, or refresh it by hand."
+        )
+    )]
+    SnapshotNotRefreshed {
+        job: String,
+        snapshot: String,
+        min_version: String,
+        target: String,
+        state: String,
+        #[label("this job")]
+        at: SourceSpan,
+    },
+
+    #[error("job `{job}` keeps model snapshots that {target} cannot open: {snapshots}")]
+    #[diagnostic(
+        code(quiesce::plan::old_snapshots),
+        severity(Warning),
+        help(
+            "The job opens, but a revert to one of these would fail after the upgrade. Set `upgrade.old_snapshots: upgrade` to upgrade them, or `delete` to delete them, before the shutdown."
+        )
+    )]
+    OldSnapshotsKept {
+        job: String,
+        snapshots: String,
+        target: String,
+        #[label("this job")]
+        at: SourceSpan,
+    },
+
+    #[error("job `{job}` would not be assigned to any ML node: it needs {needed}, and {room}")]
+    #[diagnostic(
+        code(quiesce::plan::no_room),
+        help(
+            "Open fewer jobs in this playbook, close others first, lower the job's `model_memory_limit`, add ML memory, or set `allow_lazy_open` on the job to let it wait for room. The check is an estimate of Elasticsearch's placement (see the README, \"Capacity for the way up\")."
+        )
+    )]
+    NoRoom {
+        job: String,
+        needed: String,
+        room: String,
+        #[label("opened here")]
+        at: SourceSpan,
+    },
+
+    #[error("job `{job}` would wait unassigned (`allow_lazy_open`): it needs {needed}, and {room}")]
+    #[diagnostic(
+        code(quiesce::plan::no_room),
+        severity(Warning),
+        help(
+            "Its open is ordered after every open that fits, and stays `opening` until a node has room, which may outlast `settings.step_timeout`."
+        )
+    )]
+    NoRoomLazy {
+        job: String,
+        needed: String,
+        room: String,
+        #[label("opened here")]
+        at: SourceSpan,
+    },
 }
 
 impl PlanProblem {
     /// Warnings are reported but do not stop planning.
     pub(crate) fn is_error(&self) -> bool {
-        !matches!(self, PlanProblem::NoMatch { .. })
+        !matches!(
+            self,
+            PlanProblem::NoMatch { .. }
+                | PlanProblem::OldSnapshotsKept { .. }
+                | PlanProblem::SnapshotNotRefreshed { .. }
+                | PlanProblem::NoRoomLazy { .. }
+        )
     }
 }
 

@@ -28,6 +28,17 @@ pub(crate) enum Action {
     StartDatafeed,
     EnableUpgradeMode,
     DisableUpgradeMode,
+    /// The snapshot gate's refresh of a closed job's current snapshot, first half: open it on
+    /// today's version (docs/elasticsearch-ml-api.md §12.1).
+    RefreshOpenJob,
+    /// Second half: close it again, which persists a snapshot in today's format.
+    RefreshCloseJob,
+    /// `_upgrade` of a model snapshot the target version cannot open (§12.2); the target is a
+    /// [`SnapshotTarget`].
+    UpgradeSnapshot,
+    /// Deletion of such a snapshot, only when the playbook says `old_snapshots: delete`
+    /// (§12.3); the target is a [`SnapshotTarget`].
+    DeleteSnapshot,
 }
 
 impl Action {
@@ -40,6 +51,20 @@ impl Action {
             Action::StartDatafeed => "start datafeed",
             Action::EnableUpgradeMode => "enable upgrade mode",
             Action::DisableUpgradeMode => "disable upgrade mode",
+            Action::RefreshOpenJob => "open job to refresh its snapshot",
+            Action::RefreshCloseJob => "close job to refresh its snapshot",
+            Action::UpgradeSnapshot => "upgrade model snapshot",
+            Action::DeleteSnapshot => "delete model snapshot",
+        }
+    }
+
+    /// The job transition a step of this action drives, as far as the cluster is concerned:
+    /// the refresh steps open and close like any other.
+    pub(crate) fn job_transition(self) -> Option<Action> {
+        match self {
+            Action::CloseJob | Action::RefreshCloseJob => Some(Action::CloseJob),
+            Action::OpenJob | Action::RefreshOpenJob => Some(Action::OpenJob),
+            _ => None,
         }
     }
 
@@ -51,9 +76,43 @@ impl Action {
         let transfer = Duration::from_millis(model_bytes.saturating_mul(1000) / BYTES_PER_SEC);
         match self {
             Action::StopDatafeed | Action::StartDatafeed => Duration::from_secs(2),
-            Action::CloseJob | Action::OpenJob => Duration::from_secs(3) + transfer,
+            Action::CloseJob
+            | Action::OpenJob
+            | Action::RefreshOpenJob
+            | Action::RefreshCloseJob => Duration::from_secs(3) + transfer,
             Action::EnableUpgradeMode | Action::DisableUpgradeMode => Duration::from_secs(10),
+            // The upgrader loads the model and persists it again.
+            Action::UpgradeSnapshot => Duration::from_secs(3) + transfer * 2,
+            Action::DeleteSnapshot => Duration::from_secs(1),
         }
+    }
+}
+
+/// The target of a snapshot step: a job and one of its model snapshots, written
+/// `<job>/<snapshot>` in plans and journals. Neither id can hold a `/` (job ids are lowercase
+/// alphanumerics, `-` and `_`; snapshot ids too, usually epoch seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SnapshotTarget {
+    pub job: String,
+    pub snapshot: String,
+}
+
+impl SnapshotTarget {
+    /// Reads `<job>/<snapshot>`.
+    pub(crate) fn parse(target: &str) -> Option<SnapshotTarget> {
+        let (job, snapshot) = target.split_once('/')?;
+        (!job.is_empty() && !snapshot.is_empty() && !snapshot.contains('/')).then(|| {
+            SnapshotTarget {
+                job: job.to_owned(),
+                snapshot: snapshot.to_owned(),
+            }
+        })
+    }
+}
+
+impl std::fmt::Display for SnapshotTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.job, self.snapshot)
     }
 }
 

@@ -54,7 +54,7 @@ fn cluster(jobs: &[(&str, Job, &[&str])], feeds: &[(&str, &str, Df)]) -> Snapsho
 fn plan(yaml: &str, snapshot: Option<Snapshot>) -> Result<(Plan, Vec<PlanProblem>), InvalidPlan> {
     let source = Source::new("test.yaml", format!("version: 1\n{yaml}"));
     let playbook = load(&source, &|_| None).expect("valid playbook");
-    build(&playbook, &source, snapshot)
+    build(&playbook, &source, snapshot, None)
 }
 
 fn steps(plan: &Plan) -> Vec<String> {
@@ -356,7 +356,7 @@ mod properties {
         fn every_plan_respects_its_edges_and_the_stop_before_close_rule((snapshot, yaml) in case()) {
             let source = Source::new("prop.yaml", format!("version: 1\n{yaml}"));
             let playbook = load(&source, &|_| None).expect("generated playbooks are valid");
-            let Ok((plan, _)) = build(&playbook, &source, Some(snapshot.clone())) else {
+            let Ok((plan, _)) = build(&playbook, &source, Some(snapshot.clone()), None) else {
                 return Ok(());
             };
             let waves = plan.waves();
@@ -384,5 +384,167 @@ mod properties {
                 }
             }
         }
+    }
+}
+
+mod before_the_window {
+    //! Issue 14: the snapshot gate and the capacity estimate, against hand-made outlooks.
+
+    use super::*;
+    use crate::model::EsVersion;
+    use crate::observe::{JobOutlook, Memory, NodeRoom, Outlook, SnapshotInfo};
+    use crate::plan::gate;
+
+    fn snapshot(id: &str, version: &str) -> SnapshotInfo {
+        SnapshotInfo {
+            id: id.to_owned(),
+            min_version: EsVersion::parse(version).ok(),
+            min_version_text: version.to_owned(),
+        }
+    }
+
+    fn outlook(jobs: &[(&str, &[SnapshotInfo], u64, bool)], memory: Option<Memory>) -> Outlook {
+        Outlook {
+            jobs: jobs
+                .iter()
+                .map(|(id, snapshots, mib, lazy)| {
+                    (
+                        (*id).to_owned(),
+                        JobOutlook {
+                            model_memory_limit: Some(mib << 20),
+                            allow_lazy_open: *lazy,
+                            model_snapshot_id: snapshots.last().map(|s| s.id.clone()),
+                            snapshots: Some(snapshots.to_vec()),
+                        },
+                    )
+                })
+                .collect(),
+            memory,
+        }
+    }
+
+    fn planned(
+        yaml: &str,
+        snapshot: Snapshot,
+        outlook: &Outlook,
+    ) -> Result<(Plan, Vec<PlanProblem>), InvalidPlan> {
+        let source = Source::new("test.yaml", format!("version: 1\n{yaml}"));
+        let playbook = load(&source, &|_| None).expect("valid playbook");
+        build(&playbook, &source, Some(snapshot), Some(outlook))
+    }
+
+    #[test]
+    fn an_opened_job_the_plan_keeps_open_is_warned_about_not_refreshed() {
+        let old = [snapshot("1", "7.17.0")];
+        let outlook = outlook(&[("web", &old, 1024, false)], None);
+        let (plan, warnings) = planned(
+            "jobs:\n  - id: web\n    state: opened\nupgrade:\n  target_version: 9.0.0\n",
+            cluster(&[("web", Job::Opened, &[])], &[]),
+            &outlook,
+        )
+        .expect("plans");
+        assert!(plan.steps.is_empty(), "nothing the plan can do");
+        assert!(
+            matches!(&warnings[..], [PlanProblem::SnapshotNotRefreshed { job, .. }] if job == "web"),
+            "{warnings:?}"
+        );
+        let gate = plan.gate.expect("a gate");
+        assert_eq!(gate.findings[0].remedy, gate::Remedy::Unremedied);
+    }
+
+    #[test]
+    fn an_eight_x_target_accepts_seven_x_snapshots() {
+        let old = [snapshot("1", "7.17.0")];
+        let outlook = outlook(&[("web", &old, 1024, false)], None);
+        let (plan, warnings) = planned(
+            "jobs:\n  - id: web\n    state: closed\nupgrade:\n  target_version: 8.19.0\n",
+            cluster(&[("web", Job::Closed, &[])], &[]),
+            &outlook,
+        )
+        .expect("plans");
+        assert!(warnings.is_empty() && plan.steps.is_empty());
+        assert_eq!(plan.gate.expect("a gate").findings, []);
+    }
+
+    #[test]
+    fn upgrades_of_one_job_run_one_at_a_time_before_its_close() {
+        let snaps = [
+            snapshot("1", "7.10.0"),
+            snapshot("2", "7.11.0"),
+            snapshot("3", "8.15.0"),
+        ];
+        let outlook = outlook(&[("web", &snaps, 1024, false)], None);
+        let (plan, _) = planned(
+            "jobs:\n  - id: web\n    state: closed\nupgrade:\n  target_version: 9.0.0\n  old_snapshots: upgrade\n",
+            cluster(&[("web", Job::Opened, &[])], &[]),
+            &outlook,
+        )
+        .expect("plans");
+        let id = |target: &str| {
+            plan.steps
+                .iter()
+                .find(|s| s.target == target)
+                .map(|s| s.id)
+                .expect(target)
+        };
+        let (first, second, close) = (id("web/1"), id("web/2"), id("web"));
+        assert_eq!(plan.dependencies(second), [first]);
+        assert_eq!(plan.dependencies(close), [second]);
+    }
+
+    #[test]
+    fn opens_that_fit_go_first_and_a_misfit_is_an_error_unless_lazy() {
+        let memory = Memory::Nodes(vec![NodeRoom {
+            id: "n1".into(),
+            name: "ml-1".into(),
+            free: 2048 << 20,
+            has_native_overhead: true,
+            jobs: 0,
+        }]);
+        let yaml = "jobs:\n  - match: \"*\"\n    state: opened\n";
+        let closed = cluster(
+            &[
+                ("a", Job::Closed, &[]),
+                ("b", Job::Closed, &[]),
+                ("c", Job::Closed, &[]),
+            ],
+            &[],
+        );
+        let strict = outlook(
+            &[
+                ("a", &[], 1000, false),
+                ("b", &[], 900, false),
+                ("c", &[], 800, false),
+            ],
+            Some(memory.clone()),
+        );
+        let err = planned(yaml, closed.clone(), &strict).expect_err("c does not fit");
+        assert!(
+            matches!(&err.problems[..], [PlanProblem::NoRoom { job, .. }] if job == "c"),
+            "{:?}",
+            err.problems
+        );
+        let lazy = outlook(
+            &[
+                ("a", &[], 1000, false),
+                ("b", &[], 900, false),
+                ("c", &[], 800, true),
+            ],
+            Some(memory),
+        );
+        let (plan, warnings) = planned(yaml, closed, &lazy).expect("a warning only");
+        assert!(matches!(&warnings[..], [PlanProblem::NoRoomLazy { job, .. }] if job == "c"));
+        let id = |target: &str| {
+            plan.steps
+                .iter()
+                .find(|s| s.target == target)
+                .expect(target)
+                .id
+        };
+        let mut before = plan.dependencies(id("c"));
+        before.sort();
+        let mut fitting = vec![id("a"), id("b")];
+        fitting.sort();
+        assert_eq!(before, fitting);
     }
 }

@@ -7,10 +7,12 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::model::{ForcePolicy, OnFailure, RetryPolicy, Settings};
+use crate::model::{
+    EsVersion, ForcePolicy, OldSnapshots, OnFailure, RetryPolicy, Settings, UpgradeTarget,
+};
 use crate::observe::Snapshot;
 
-use super::{Action, EdgeKind, Force, Plan, StepId};
+use super::{Action, EdgeKind, Force, Gate, Plan, StepId};
 use crate::playbook::Location;
 
 /// Bumped whenever the JSON form changes incompatibly.
@@ -31,6 +33,9 @@ pub(crate) struct PlanView {
     /// `sha256:` of the snapshot's JSON, to detect drift before applying a saved plan.
     pub snapshot_digest: Option<String>,
     pub snapshot: Option<Snapshot>,
+    /// What the snapshot gate found, when the playbook names a target version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_gate: Option<Gate>,
 }
 
 /// `settings:` of the playbook, resolved with defaults, as the executor uses them.
@@ -43,6 +48,26 @@ pub(crate) struct SettingsView {
     pub max_backoff_ms: u64,
     pub on_failure: OnFailure,
     pub force: ForcePolicy,
+    /// The upgrade the plan prepares for: the snapshot gate's target version (a snapshot step
+    /// is done when its snapshot opens on it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<UpgradeView>,
+}
+
+/// The playbook's `upgrade:` section (or `--target-version`), as a plan keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct UpgradeView {
+    pub target_version: EsVersion,
+    pub old_snapshots: OldSnapshots,
+}
+
+impl From<&UpgradeTarget> for UpgradeView {
+    fn from(upgrade: &UpgradeTarget) -> UpgradeView {
+        UpgradeView {
+            target_version: upgrade.target_version,
+            old_snapshots: upgrade.old_snapshots,
+        }
+    }
 }
 
 impl SettingsView {
@@ -102,6 +127,7 @@ impl From<&Settings> for SettingsView {
             max_backoff_ms: ms(settings.retry.max_backoff),
             on_failure: settings.on_failure,
             force: settings.force,
+            upgrade: None,
         }
     }
 }
@@ -147,6 +173,13 @@ pub(crate) struct Summary {
     pub upgrade_mode: usize,
     pub unchanged: usize,
     pub waves: usize,
+    /// Steps of the snapshot gate (refresh, upgrade, delete).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub snapshot_gate: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -262,6 +295,10 @@ impl PlanView {
                 Action::OpenJob => &mut summary.open_job,
                 Action::StartDatafeed => &mut summary.start_datafeed,
                 Action::EnableUpgradeMode | Action::DisableUpgradeMode => &mut summary.upgrade_mode,
+                Action::RefreshOpenJob
+                | Action::RefreshCloseJob
+                | Action::UpgradeSnapshot
+                | Action::DeleteSnapshot => &mut summary.snapshot_gate,
             } += 1;
         }
         let mut edges: Vec<EdgeView> = plan
@@ -275,6 +312,12 @@ impl PlanView {
                     EdgeKind::OpenBeforeStart => "open job before starting its datafeed".into(),
                     EdgeKind::After(_) => "`after` in the playbook".into(),
                     EdgeKind::UpgradeMode => "upgrade mode".into(),
+                    EdgeKind::SnapshotGate => {
+                        "snapshot gate: one at a time per job, before its own step".into()
+                    }
+                    EdgeKind::Capacity => {
+                        "capacity: the opens that fit go before one that may wait for room".into()
+                    }
                 },
                 source: match &edge.kind {
                     EdgeKind::After(location) => Some(SourceRef::from(location)),
@@ -292,7 +335,10 @@ impl PlanView {
                 digest: digest(playbook_text.as_bytes()),
             },
             offline: plan.snapshot.is_none(),
-            settings: SettingsView::from(settings),
+            settings: SettingsView {
+                upgrade: plan.upgrade,
+                ..SettingsView::from(settings)
+            },
             summary,
             steps,
             edges,
@@ -309,6 +355,7 @@ impl PlanView {
                 .collect(),
             snapshot_digest: plan.snapshot.as_ref().map(snapshot_digest),
             snapshot: plan.snapshot.clone(),
+            snapshot_gate: plan.gate.clone(),
         }
     }
 }

@@ -136,6 +136,30 @@ impl Keyword for ForcePolicy {
     ];
 }
 
+/// What the snapshot gate does with a model snapshot that is not the job's current one and
+/// that the target version cannot open (docs/elasticsearch-ml-api.md §12.1–§12.3).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum OldSnapshots {
+    /// List them in the plan and leave them: a revert to one of them would fail after the
+    /// upgrade.
+    #[default]
+    Keep,
+    /// Upgrade each with the model snapshot upgrade API before the shutdown, one per job at a
+    /// time.
+    Upgrade,
+    /// Delete each before the shutdown. Nothing is deleted unless this is written.
+    Delete,
+}
+
+impl Keyword for OldSnapshots {
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("keep", Self::Keep),
+        ("upgrade", Self::Upgrade),
+        ("delete", Self::Delete),
+    ];
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

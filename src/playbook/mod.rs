@@ -19,13 +19,13 @@ mod write;
 pub(crate) use env::is_single_reference;
 pub(crate) use env::{ExpandError, expand};
 pub(crate) use keywords::{
-    DatafeedState, Direction, ForcePolicy, JobState, Keyword, OnFailure, UpgradeMode,
+    DatafeedState, Direction, ForcePolicy, JobState, Keyword, OldSnapshots, OnFailure, UpgradeMode,
 };
 pub(crate) use parse::did_you_mean;
 pub(crate) use parse::parse;
 pub use problem::InvalidPlaybook;
 pub(crate) use problem::Problem;
-pub(crate) use raw::{RawCluster, RawDatafeed, RawJob, RawPlaybook, RawSettings};
+pub(crate) use raw::{RawCluster, RawDatafeed, RawJob, RawPlaybook, RawSettings, RawUpgrade};
 pub(crate) use schema::playbook_schema;
 pub(crate) use source::Location;
 pub use source::Source;

@@ -272,6 +272,19 @@ pub(crate) enum Problem {
         at: SourceSpan,
     },
 
+    #[error("invalid version `{value}` for `{key}`: {reason}")]
+    #[diagnostic(
+        code(quiesce::playbook::invalid_version),
+        help("Write the Elasticsearch version to upgrade to as three numbers: `9.0.0`.")
+    )]
+    InvalidVersion {
+        key: &'static str,
+        value: String,
+        reason: String,
+        #[label("{reason}")]
+        at: SourceSpan,
+    },
+
     #[error("`{key}` is out of range: {value} (it must be {range})")]
     #[diagnostic(code(quiesce::playbook::out_of_range))]
     OutOfRange {

@@ -12,7 +12,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 
 use super::Sp;
-use super::keywords::{DatafeedState, ForcePolicy, JobState, OnFailure, UpgradeMode};
+use super::keywords::{DatafeedState, ForcePolicy, JobState, OldSnapshots, OnFailure, UpgradeMode};
 
 /// A quiesce playbook: the machine-learning jobs and datafeeds of one Elasticsearch cluster
 /// and the state each should be in. `${VAR}` and `${VAR:-default}` in any string value are
@@ -42,6 +42,44 @@ pub(crate) struct RawPlaybook {
     /// job is opened. Leave out to not touch it.
     #[schemars(with = "Option<UpgradeMode>")]
     pub upgrade_mode: Option<Sp<String>>,
+    /// The Elasticsearch upgrade this playbook prepares for: `plan` and `apply` check that
+    /// every targeted job's model snapshots open on `target_version`, and put the remedy into
+    /// the plan, before the shutdown.
+    pub upgrade: Option<Sp<RawUpgrade>>,
+}
+
+/// The upgrade a playbook prepares for.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Upgrade")]
+pub(crate) struct RawUpgrade {
+    /// The Elasticsearch version the cluster is to be upgraded to, `major.minor.patch`
+    /// (`9.0.0`). `--target-version` overrides it.
+    #[schemars(required, with = "VersionText")]
+    pub target_version: Option<Sp<String>>,
+    /// What to do with older model snapshots (not a job's current one) that the target
+    /// version cannot open: `keep` (list them), `upgrade` (model snapshot upgrade API) or
+    /// `delete`. Default `keep`.
+    #[schemars(with = "Option<OldSnapshots>")]
+    pub old_snapshots: Option<Sp<String>>,
+}
+
+/// An Elasticsearch version, `major.minor.patch`.
+pub(crate) struct VersionText;
+
+impl JsonSchema for VersionText {
+    fn schema_name() -> Cow<'static, str> {
+        "Version".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "An Elasticsearch version: `major.minor.patch`.",
+            "type": "string",
+            "pattern": r"^(\d+\.\d+\.\d+|.*\$\{.*\}.*)$",
+            "examples": ["9.0.0"]
+        })
+    }
 }
 
 /// Where the cluster is and how to authenticate. Use either `api_key` or `username` with

@@ -16,7 +16,9 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::model::{DatafeedState, JobState, Keyword, Settings, UpgradeMode};
+use crate::model::{
+    DatafeedState, EsVersion, JobState, Keyword, OldSnapshots, Settings, UpgradeMode,
+};
 
 /// The widest an entry's comment runs, after its `  # `.
 const COMMENT_WIDTH: usize = 94;
@@ -162,6 +164,13 @@ impl PlaybookWriter {
     /// `upgrade_mode: enabled` or `disabled`.
     pub(crate) fn upgrade_mode(&mut self, mode: UpgradeMode) {
         self.line(&format!("upgrade_mode: {}", mode.name()));
+    }
+
+    /// The `upgrade:` section: the version the snapshot gate checks against.
+    pub(crate) fn upgrade(&mut self, target_version: EsVersion, old_snapshots: OldSnapshots) {
+        self.line("upgrade:");
+        self.line(&format!("  target_version: {target_version}"));
+        self.line(&format!("  old_snapshots: {}", old_snapshots.name()));
     }
 
     fn key(&mut self, key: &str, text: Text<'_>) {

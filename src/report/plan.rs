@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::plan::{Action, Force, PlanView, SourceRef, StepView};
+use crate::plan::{Action, Force, Gate, PlanView, SourceRef, StepView};
 
 fn location(source: Option<&SourceRef>) -> String {
     source.map(SourceRef::to_string).unwrap_or_default()
@@ -49,6 +49,7 @@ pub(crate) fn text(view: &PlanView) -> String {
         (s.open_job, "open job"),
         (s.start_datafeed, "start datafeed"),
         (s.upgrade_mode, "upgrade mode"),
+        (s.snapshot_gate, "snapshot gate"),
     ] {
         if count > 0 {
             parts.push(format!("{count} {what}"));
@@ -63,6 +64,9 @@ pub(crate) fn text(view: &PlanView) -> String {
         s.unchanged,
         s.waves
     );
+    if let Some(gate) = &view.snapshot_gate {
+        gate_text(&mut out, gate);
+    }
     if view.steps.is_empty() {
         let _ = writeln!(out, "\nNothing to change.");
     }
@@ -118,6 +122,51 @@ pub(crate) fn text(view: &PlanView) -> String {
     out
 }
 
+/// The snapshot gate's findings: which snapshots the target version cannot open, and what the
+/// plan does about each.
+fn gate_text(out: &mut String, gate: &Gate) {
+    let _ = writeln!(
+        out,
+        "\nSnapshot gate: Elasticsearch {} opens model snapshots with min_version {} or later; {} job(s) checked",
+        gate.target_version, gate.oldest_openable, gate.jobs_checked
+    );
+    if gate.findings.is_empty() {
+        let _ = writeln!(
+            out,
+            "  every snapshot of the targeted jobs opens on {}",
+            gate.target_version
+        );
+        return;
+    }
+    let jobs: std::collections::BTreeSet<&str> =
+        gate.findings.iter().map(|f| f.job.as_str()).collect();
+    let _ = writeln!(
+        out,
+        "  {} job(s) with snapshots {} cannot open: {}",
+        jobs.len(),
+        gate.target_version,
+        jobs.iter()
+            .map(|j| format!("`{j}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for finding in &gate.findings {
+        let then = finding
+            .then
+            .map(|then| format!("; then, no longer current, {}", then.describe()))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  job `{}` {} snapshot `{}` (min_version {}): {}{then}",
+            finding.job,
+            if finding.current { "current" } else { "older" },
+            finding.snapshot,
+            finding.min_version,
+            finding.remedy.describe()
+        );
+    }
+}
+
 fn label(step: &StepView) -> String {
     format!("#{} {}\n{}", step.id, step.action.verb(), step.target)
 }
@@ -127,6 +176,8 @@ fn shape(action: Action) -> &'static str {
         Action::StopDatafeed | Action::StartDatafeed => "ellipse",
         Action::CloseJob | Action::OpenJob => "box",
         Action::EnableUpgradeMode | Action::DisableUpgradeMode => "hexagon",
+        Action::RefreshOpenJob | Action::RefreshCloseJob => "box3d",
+        Action::UpgradeSnapshot | Action::DeleteSnapshot => "note",
     }
 }
 
@@ -172,6 +223,8 @@ pub(crate) fn mermaid(view: &PlanView) -> String {
             Action::StopDatafeed | Action::StartDatafeed => ("([", "])"),
             Action::CloseJob | Action::OpenJob => ("[", "]"),
             Action::EnableUpgradeMode | Action::DisableUpgradeMode => ("{{", "}}"),
+            Action::RefreshOpenJob | Action::RefreshCloseJob => ("[[", "]]"),
+            Action::UpgradeSnapshot | Action::DeleteSnapshot => ("[/", "/]"),
         };
         let _ = writeln!(out, "  s{}{open}\"{text}\"{close}", step.id);
     }

@@ -15,6 +15,7 @@ mod rig;
 mod rolling_restart;
 mod runbook;
 mod schema;
+mod snapshot_gate;
 mod soak;
 mod tls;
 mod validate;

@@ -321,3 +321,21 @@ fn transport_failures_are_none_of_the_refusals() {
     assert!(!timeout.is_missing_privilege());
     assert!(!timeout.is_security_disabled());
 }
+
+#[test]
+fn no_room_for_a_job_is_a_429_not_worth_retrying() {
+    // E12 (docs/elasticsearch-ml-api.md §2.3, §4): the answer stays the same until another job
+    // closes, so retrying it would only spend the step's attempts.
+    let e12 = api(
+        429,
+        "status_exception",
+        "Could not open job because no ML nodes with sufficient capacity were found",
+    );
+    assert!(e12.is_no_capacity());
+    assert!(!e12.is_retryable());
+    assert!(!e12.is_overloaded());
+    // Other 429s keep their classification.
+    let overload = api(429, "es_rejected_execution_exception", "rejected execution");
+    assert!(!overload.is_no_capacity());
+    assert!(overload.is_retryable());
+}

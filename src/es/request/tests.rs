@@ -122,6 +122,11 @@ fn every_request_matches_the_rest_spec() {
         set_upgrade_mode(true, wait),
         set_upgrade_mode(false, wait),
         has_privileges(&["manage_ml", "monitor_ml"]),
+        model_snapshots("web", 0, 10_000),
+        model_snapshot("web", "1575402237"),
+        upgrade_model_snapshot("web", "1575402237", wait),
+        delete_model_snapshot("web", "1575402237", wait),
+        memory_stats(),
     ];
     for request in &all {
         check_against_spec(request);

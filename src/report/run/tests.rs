@@ -92,6 +92,7 @@ fn view() -> PlanView {
             max_backoff_ms: 30_000,
             on_failure: OnFailure::Continue,
             force: ForcePolicy::AfterTimeout,
+            upgrade: None,
         },
         summary: Summary::default(),
         steps,
@@ -99,6 +100,7 @@ fn view() -> PlanView {
         unchanged: Vec::new(),
         snapshot_digest: None,
         snapshot: None,
+        snapshot_gate: None,
     }
 }
 
@@ -155,6 +157,7 @@ fn close_failure() -> StepError {
             state: TargetState::Closing,
             node: Some("ml-1".to_owned()),
             assignment_explanation: None,
+            min_version: None,
         }),
     }
 }

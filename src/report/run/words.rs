@@ -92,7 +92,7 @@ pub(in crate::report) fn error(failure: &StepError) -> String {
             error(cause)
         ),
         StepError::JobFailed { observed } => format!(
-            "the job is failed, {}: close it with force before opening it",
+            "the job is failed, {}: only a close with force moves it, which persists no model snapshot; look into why it failed, close it with force, then open it",
             placement(observed)
         ),
         StepError::Gone => "no longer in stats: deleted meanwhile".to_owned(),
