@@ -134,6 +134,11 @@ pub(crate) enum Error {
     #[diagnostic(transparent)]
     Journal(#[from] crate::journal::JournalError),
 
+    /// The lease or the journal kept in the cluster.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Coord(#[from] crate::coord::CoordError),
+
     /// Another run holds the state directory.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -212,7 +217,7 @@ impl Error {
             Error::BadPlanFile { .. } | Error::Journal(_) | Error::WouldOverwrite { .. } => {
                 exit_code::INVALID_INPUT
             }
-            Error::Lock(_) => exit_code::CLUSTER_UNAVAILABLE,
+            Error::Lock(_) | Error::Coord(_) => exit_code::CLUSTER_UNAVAILABLE,
             Error::Drifted { .. } => exit_code::DOES_NOT_FIT,
             Error::Es(_) | Error::MissingPrivilege { .. } => exit_code::CLUSTER_UNAVAILABLE,
             #[cfg(feature = "sim")]

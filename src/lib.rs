@@ -62,6 +62,7 @@
 mod capture;
 mod cli;
 mod cmd;
+mod coord;
 mod error;
 mod es;
 mod exec;

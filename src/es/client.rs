@@ -15,8 +15,7 @@ use super::error::{Error, EsErrorBody, Found};
 use super::exchange::{Exchange, Observer};
 use super::request::{self, Force, Request};
 use super::types::{
-    DatafeedStatsResponse, DatafeedsResponse, HasPrivileges, JobStatsResponse, JobsResponse,
-    MlInfo, RootInfo,
+    DatafeedStatsResponse, DatafeedsResponse, JobStatsResponse, JobsResponse, MlInfo, RootInfo,
 };
 
 /// Where and how to reach a cluster.
@@ -150,7 +149,7 @@ impl EsClient {
         decode(request.endpoint, &answer.text)
     }
 
-    async fn call<T: DeserializeOwned>(&self, request: Request) -> Result<T, Error> {
+    pub(super) async fn call<T: DeserializeOwned>(&self, request: Request) -> Result<T, Error> {
         let answer = self.exchange(&request).await?;
         self.check_product(&answer)?;
         decode(request.endpoint, &answer.text)
@@ -199,6 +198,11 @@ impl EsClient {
         }
         if let Some(body) = &request.body {
             builder = builder.json(body);
+        }
+        if let Some(lines) = &request.ndjson {
+            builder = builder
+                .header(CONTENT_TYPE, "application/x-ndjson")
+                .body(lines.clone());
         }
         let response = builder
             .send()
@@ -411,10 +415,6 @@ impl EsClient {
         self.send(&request::set_upgrade_mode(enabled, left))
             .await
             .map(drop)
-    }
-
-    pub(crate) async fn has_privileges(&self, cluster: &[&str]) -> Result<HasPrivileges, Error> {
-        self.call(request::has_privileges(cluster)).await
     }
 }
 

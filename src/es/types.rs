@@ -194,16 +194,105 @@ pub(crate) struct HasPrivileges {
     pub has_all_requested: bool,
     #[serde(default)]
     pub cluster: std::collections::BTreeMap<String, bool>,
+    /// Per index, per privilege (docs/elasticsearch-ml-api.md §11.6).
+    #[serde(default)]
+    pub index: std::collections::BTreeMap<String, std::collections::BTreeMap<String, bool>>,
 }
 
 impl HasPrivileges {
-    /// The requested cluster privileges the user lacks, in name order.
-    pub(crate) fn missing(&self) -> Vec<&str> {
-        self.cluster
+    /// The requested privileges the user lacks, in name order: cluster privileges by name
+    /// (`manage_ml`), index privileges with their index (`write` on index `.quiesce`).
+    pub(crate) fn missing(&self) -> Vec<String> {
+        let cluster = self
+            .cluster
             .iter()
             .filter(|(_, held)| !**held)
-            .map(|(name, _)| name.as_str())
-            .collect()
+            .map(|(name, _)| format!("cluster `{name}`"));
+        let index = self.index.iter().flat_map(|(index, privileges)| {
+            privileges
+                .iter()
+                .filter(|(_, held)| !**held)
+                .map(move |(name, _)| format!("`{name}` on index `{index}`"))
+        });
+        cluster.chain(index).collect()
+    }
+}
+
+/// The answer to a write of one document (`_create`, `_doc`): its place in the shard's history.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Written {
+    #[serde(rename = "_seq_no")]
+    pub seq_no: u64,
+    #[serde(rename = "_primary_term")]
+    pub primary_term: u64,
+}
+
+/// `GET /<index>/_doc/<id>` of a document that exists.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct FoundDoc<T> {
+    #[serde(rename = "_seq_no")]
+    pub seq_no: u64,
+    #[serde(rename = "_primary_term")]
+    pub primary_term: u64,
+    #[serde(rename = "_source")]
+    pub source: T,
+}
+
+/// A search answer: its hits, in the order asked for.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct SearchAnswer<T> {
+    pub hits: SearchHits<T>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct SearchHits<T> {
+    pub hits: Vec<SearchHit<T>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct SearchHit<T> {
+    #[serde(rename = "_source")]
+    pub source: T,
+    /// The values of the sort keys, for `search_after`.
+    #[serde(default)]
+    pub sort: Vec<serde_json::Value>,
+}
+
+/// A `_bulk` answer: each item succeeded or failed on its own (docs/elasticsearch-ml-api.md
+/// §11.5).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct BulkAnswer {
+    pub items: Vec<std::collections::BTreeMap<String, BulkItem>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct BulkItem {
+    #[serde(rename = "_id", default)]
+    pub id: String,
+    pub status: u16,
+    #[serde(default)]
+    pub error: Option<serde_json::Value>,
+}
+
+impl BulkAnswer {
+    /// The ids of the items that failed, and the first failure's words.
+    pub(crate) fn failed(&self) -> (Vec<String>, Option<String>) {
+        let mut ids = Vec::new();
+        let mut first = None;
+        for item in self.items.iter().flat_map(|item| item.values()) {
+            if let Some(error) = &item.error {
+                ids.push(item.id.clone());
+                first.get_or_insert_with(|| {
+                    format!(
+                        "{} {}: {}",
+                        item.status,
+                        error["type"].as_str().unwrap_or("error"),
+                        error["reason"].as_str().unwrap_or_default()
+                    )
+                });
+            }
+        }
+        (ids, first)
     }
 }
 

@@ -122,7 +122,8 @@ impl Drop for StateLock {
     }
 }
 
-fn host_name() -> String {
+/// This machine's host name, as the lock and the cluster lease record it.
+pub(crate) fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|h| h.trim().to_owned())
