@@ -120,11 +120,11 @@ pub(crate) enum Error {
     Drifted { changes: String },
 
     /// The credentials lack a privilege the run needs.
-    #[error("user `{user}` lacks the cluster privilege(s) {missing}; nothing was changed")]
+    #[error("user `{user}` lacks {missing}; nothing was changed")]
     #[diagnostic(
         code(quiesce::preflight::privilege),
         help(
-            "Grant a role with `manage_ml` (e.g. the built-in `machine_learning_admin`), or use other credentials."
+            "Grant a role with the cluster privilege `manage_ml` (e.g. the built-in `machine_learning_admin`) and `create_index`, `read` and `write` on the index that keeps the lease and run journals (README, \"A role for quiesce\"), or use other credentials."
         )
     )]
     MissingPrivilege { user: String, missing: String },

@@ -65,7 +65,7 @@ pub const TABLE: &[(i32, &str)] = &[
     ),
     (
         LEASE_LOST,
-        "the cluster lease was lost mid-run (another run took it over): nothing new started; resume the run later",
+        "the cluster lease was lost to another run: nothing new started; resume the run later",
     ),
     (
         INTERRUPTED,

@@ -199,11 +199,7 @@ pub(crate) async fn execute(
         cluster.release().await;
         return Err(CoordError::Header { run_id, reason }.into());
     }
-    stream::err(&format!(
-        "journal: {} (and index `{}` of the cluster)\n",
-        journal.path().display(),
-        args.index
-    ));
+    stream::err(&format!("journal: {}\n", journal.path().display()));
 
     let interrupts = exec::Interrupts::new();
     signals::forward(interrupts.clone())?;
@@ -298,17 +294,22 @@ async fn take_lease(
     let lease = Lease::acquire(&cluster.client, &args.index, uuid, who, args.lease_ttl)
         .await
         .map_err(CoordError::from)?;
-    if let Some(old) = &lease.took_over {
-        stream::warning(&format!(
-            "took over the cluster lease, which expired at {} unrenewed: it was held by {old}",
-            old.expires_at
-        ));
+    match &lease.took_over {
+        Some(old) if old.expired => stream::warning(&format!(
+            "took over the cluster lease, which expired at {} unrenewed: it was held by {}",
+            old.holder.expires_at, old.holder
+        )),
+        Some(old) => stream::warning(&format!(
+            "took over the cluster lease this run left when its process died: {}",
+            old.holder
+        )),
+        None => {}
     }
     stream::note(&format!(
-        "holding the cluster lease (index `{}`, renewed every {}s, expires {} unless renewed)",
+        "holding the cluster lease in index `{}`, where the run journal is kept too (lasts {} unless renewed, renewed every {})",
         args.index,
-        args.lease_ttl.as_secs_f64() / 3.0,
-        lease.expires_at()
+        crate::model::duration_words(args.lease_ttl),
+        crate::model::duration_words(args.lease_ttl / 3)
     ));
     Ok(lease)
 }

@@ -4,7 +4,9 @@
 //!   §11.2). On a 409, read it: a lease whose `expires_at` has passed is taken over by a
 //!   compare-and-set write (`if_seq_no` + `if_primary_term`, so two runners taking over at once
 //!   cannot both win), and the old holder is named; a live one refuses the run, naming its
-//!   holder and since when.
+//!   holder and since when. One exception, as the state lock makes it: a `resume` of the very
+//!   run that holds the lease, on the same host, whose holding process is dead there (killed),
+//!   takes it over at once rather than wait for the expiry.
 //! - **Keep**: renewed every third of its time to live, by compare-and-set: a 409 means someone
 //!   took it over, and the run is told ([`LeaseLoss::TakenOver`]). A lease that could not be
 //!   renewed until its own expiry is lost too ([`LeaseLoss::Expired`]): another runner may take
@@ -30,6 +32,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::es::{DocVersion, EsClient};
+use crate::journal::process_alive;
 
 use super::CoordIndex;
 
@@ -144,6 +147,13 @@ fn lease_id(cluster_uuid: &str) -> String {
     }
 }
 
+/// Now, to the millisecond: what a lease document records and a person reads.
+fn now() -> jiff::Timestamp {
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Millisecond)
+        .unwrap_or_else(|_| jiff::Timestamp::now())
+}
+
 fn timestamp_after(now: jiff::Timestamp, ttl: Duration) -> jiff::Timestamp {
     jiff::SignedDuration::try_from(ttl)
         .ok()
@@ -162,8 +172,16 @@ pub(crate) struct Lease {
     version: Arc<Mutex<DocVersion>>,
     stop: CancellationToken,
     renewer: Option<JoinHandle<()>>,
-    /// The holder this run took an expired lease from.
-    pub took_over: Option<Holder>,
+    /// The holder this run took the lease over from.
+    pub took_over: Option<TakenOver>,
+}
+
+/// A lease this run took over, and why it could.
+#[derive(Debug, Clone)]
+pub(crate) struct TakenOver {
+    pub holder: Holder,
+    /// It had expired (else: it was this very run's, held by a process that died on this host).
+    pub expired: bool,
 }
 
 impl Lease {
@@ -180,7 +198,7 @@ impl Lease {
             index: index.name().to_owned(),
             source,
         };
-        let now = jiff::Timestamp::now();
+        let now = now();
         let record = Holder {
             run_id: who.run_id,
             command: who.command,
@@ -215,7 +233,12 @@ impl Lease {
                 }
                 return Err(write_error(err));
             };
-            if current.source.expires_at > jiff::Timestamp::now() {
+            let expired = current.source.expires_at <= jiff::Timestamp::now();
+            let left_by_this_run = current.source.run_id == record.run_id
+                && current.source.host == record.host
+                && current.source.pid != record.pid
+                && !process_alive(current.source.pid);
+            if !expired && !left_by_this_run {
                 return Err(LeaseError::Held {
                     renewed_at: current.source.renewed_at,
                     expires_at: current.source.expires_at,
@@ -234,7 +257,10 @@ impl Lease {
                         ttl,
                         record,
                         version,
-                        Some(current.source),
+                        Some(TakenOver {
+                            holder: current.source,
+                            expired,
+                        }),
                     ));
                 }
                 Err(err) if err.is_version_conflict() && attempts < 5 => {}
@@ -250,7 +276,7 @@ impl Lease {
         ttl: Duration,
         record: Holder,
         version: DocVersion,
-        took_over: Option<Holder>,
+        took_over: Option<TakenOver>,
     ) -> Lease {
         Lease {
             client: client.clone(),
@@ -263,11 +289,6 @@ impl Lease {
             renewer: None,
             took_over,
         }
-    }
-
-    /// When the lease expires unless renewed.
-    pub(crate) fn expires_at(&self) -> jiff::Timestamp {
-        self.record.expires_at
     }
 
     /// Renews the lease every third of its time to live until released; `lost` is called once
@@ -287,7 +308,7 @@ impl Lease {
                     () = stop.cancelled() => return,
                     () = tokio::time::sleep(every) => {}
                 }
-                let now = jiff::Timestamp::now();
+                let now = now();
                 let mut renewed = record.clone();
                 renewed.renewed_at = now;
                 renewed.expires_at = timestamp_after(now, ttl);

@@ -135,7 +135,7 @@ pub(crate) fn host_name() -> String {
 
 /// Whether a process with this pid is alive on this host (Linux: `/proc/<pid>`; elsewhere
 /// assumed alive, so nothing is reported as taken over by mistake).
-fn process_alive(pid: u32) -> bool {
+pub(crate) fn process_alive(pid: u32) -> bool {
     if cfg!(target_os = "linux") {
         Path::new(&format!("/proc/{pid}")).exists()
     } else {

@@ -27,8 +27,8 @@ mod write;
 mod tests;
 
 pub(crate) use line::JOURNAL_FORMAT_VERSION;
-pub(crate) use lock::host_name;
 pub(crate) use lock::{LockError, StateLock};
+pub(crate) use lock::{host_name, process_alive};
 pub(crate) use log::{RunLog, RunOutcome, StepRecord, StepStatus, UpgradeMode};
 pub(crate) use read::{find_run, list_runs, numbered_lines, read};
 pub(crate) use replay::{Revert, resume_playbook, revert_of, revert_playbook};
