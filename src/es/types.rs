@@ -301,6 +301,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn missing_privileges_name_cluster_and_index_ones() {
+        let answer: HasPrivileges = serde_json::from_str(
+            r#"{"username":"ops","has_all_requested":false,
+                "cluster":{"manage_ml":true,"monitor":false},
+                "index":{".quiesce":{"create_index":false,"read":true,"write":false}},
+                "application":{}}"#,
+        )
+        .expect("parses");
+        assert_eq!(
+            answer.missing(),
+            [
+                "cluster `monitor`",
+                "`create_index` on index `.quiesce`",
+                "`write` on index `.quiesce`"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bulk_answer_says_which_items_failed() {
+        let answer: BulkAnswer = serde_json::from_str(
+            r#"{"errors":true,"took":3,"items":[
+              {"index":{"_index":".quiesce","_id":"r-0","status":201,"result":"created"}},
+              {"index":{"_index":".quiesce","_id":"r-1","status":429,
+                "error":{"type":"es_rejected_execution_exception","reason":"rejected execution"}}}]}"#,
+        )
+        .expect("parses");
+        let (failed, first) = answer.failed();
+        assert_eq!(failed, ["r-1"]);
+        assert_eq!(
+            first.as_deref(),
+            Some("429 es_rejected_execution_exception: rejected execution")
+        );
+    }
+
+    #[test]
     fn job_stats_parse_the_documented_shape() {
         let body = r#"{"count":2,"jobs":[
           {"job_id":"a","data_counts":{"job_id":"a"},"model_size_stats":{"model_bytes":1048576},
