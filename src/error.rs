@@ -137,7 +137,7 @@ pub(crate) enum Error {
     /// The lease or the journal kept in the cluster.
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Coord(#[from] crate::coord::CoordError),
+    Coord(Box<crate::coord::CoordError>),
 
     /// Another run holds the state directory.
     #[error(transparent)]
@@ -239,5 +239,11 @@ impl Error {
             Error::Capture(_) => exit_code::INVALID_INPUT,
             Error::Output(_) | Error::Internal(_) => exit_code::STEPS_FAILED,
         }
+    }
+}
+
+impl From<crate::coord::CoordError> for Error {
+    fn from(err: crate::coord::CoordError) -> Error {
+        Error::Coord(Box::new(err))
     }
 }
