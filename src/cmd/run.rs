@@ -355,6 +355,7 @@ async fn mirror_earlier_runs(
 /// The operating-system user, for a lease taken where security is off.
 fn os_user() -> String {
     std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
         .or_else(|_| std::env::var("USERNAME"))
         .ok()
         .filter(|u| !u.is_empty())

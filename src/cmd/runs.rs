@@ -16,6 +16,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::coord::{CoordIndex, DEFAULT_INDEX, ScratchDir, list_run_ids, restore_run};
 use crate::error::Error;
 use crate::exit_code;
 use crate::journal::{RunLog, RunOutcome, StepStatus, UpgradeMode, list_runs, read};
@@ -43,8 +44,8 @@ pub(crate) struct Args {
     cluster: Option<String>,
 
     /// With `--cluster URL`: the index that keeps the run journals.
-    #[arg(long, env = "QUIESCE_INDEX", value_name = "NAME", default_value = crate::coord::DEFAULT_INDEX, value_parser = crate::coord::CoordIndex::parse)]
-    index: crate::coord::CoordIndex,
+    #[arg(long, env = "QUIESCE_INDEX", value_name = "NAME", default_value = DEFAULT_INDEX, value_parser = CoordIndex::parse)]
+    index: CoordIndex,
 
     /// Only runs that ended so.
     #[arg(long, value_enum)]
@@ -157,7 +158,7 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
     for path in list_runs(
         scratch
             .as_ref()
-            .map_or(args.state_dir.as_deref(), |s| Some(&s.0)),
+            .map_or(args.state_dir.as_deref(), |s| Some(s.path())),
     ) {
         match read(&path) {
             Ok(log) => logs.push(log),
@@ -215,32 +216,18 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
     Ok(exit_code::SUCCESS)
 }
 
-/// A scratch directory of journals fetched from a cluster, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Fetches every run the cluster's index records into a scratch state directory.
-async fn fetch_all(url: &str, index: &crate::coord::CoordIndex) -> Result<Scratch, Error> {
+async fn fetch_all(url: &str, index: &CoordIndex) -> Result<ScratchDir, Error> {
     let cluster_args = super::cluster::ClusterArgs {
         cluster: Some(url.to_owned()),
     };
     let cluster = super::cluster::connect(&cluster_args, None).await?;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let scratch = Scratch(
-        std::env::temp_dir().join(format!("quiesce-runs-{}-{nanos:08x}", std::process::id())),
-    );
-    let ids = crate::coord::list_run_ids(&cluster.client, index)
+    let scratch = ScratchDir::new();
+    let ids = list_run_ids(&cluster.client, index)
         .await
         .map_err(Error::from)?;
     for run_id in ids {
-        crate::coord::restore_run(&cluster.client, index, &run_id, &scratch.0).await?;
+        restore_run(&cluster.client, index, &run_id, scratch.path()).await?;
     }
     cluster.release().await;
     Ok(scratch)

@@ -84,6 +84,31 @@ struct Stored {
     line: String,
 }
 
+/// A scratch state directory for journals fetched from a cluster to be read, removed when
+/// dropped.
+pub(crate) struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    pub(crate) fn new() -> ScratchDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        ScratchDir(
+            std::env::temp_dir().join(format!("quiesce-runs-{}-{nanos:08x}", std::process::id())),
+        )
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// The sequence numbers of `run_id` the cluster holds.
 pub(super) async fn present(
     client: &EsClient,

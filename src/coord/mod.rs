@@ -19,7 +19,7 @@ mod index;
 mod lease;
 mod mirror;
 
-pub(crate) use fetch::{list_run_ids, restore_run};
+pub(crate) use fetch::{ScratchDir, list_run_ids, restore_run};
 pub(crate) use index::{CoordIndex, DEFAULT_INDEX, INDEX_PRIVILEGES, ensure};
 pub(crate) use lease::{Lease, LeaseError, LeaseLoss, Who};
 pub(crate) use mirror::{Mirror, MirrorNotice, catch_up};

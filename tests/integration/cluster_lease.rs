@@ -327,6 +327,19 @@ async fn a_run_whose_machine_is_gone_is_resumed_and_reverted_from_another() {
     assert!(text.contains("fetched its journal"), "{text}");
     assert_eq!(cluster_state(&rig).await, before);
     rig.assert_no_ordering_violation().await;
+
+    // A fourth machine, which never saw the revert, does not take the cluster down again.
+    std::fs::remove_dir_all(rig.dir.join("pod-3")).expect("gone as well");
+    let again = output(command(
+        &rig,
+        &rig.dir.join("pod-4"),
+        &["resume", &id, "--yes"],
+    ))
+    .await;
+    let text = flat(&stderr(&again));
+    assert_eq!(again.status.code(), Some(2), "{text}");
+    assert!(text.contains("reverted it at"), "{text}");
+    assert_eq!(cluster_state(&rig).await, before);
 }
 
 /// A lease left by a run that was killed: refused while it lasts (naming the holder and since
