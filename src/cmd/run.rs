@@ -156,7 +156,7 @@ pub(crate) async fn execute(
         });
     });
     let created = matches!(target, JournalTarget::Create { .. });
-    let journal = match target {
+    let opened: Result<Journal, Error> = match target {
         JournalTarget::Create {
             command, reverts, ..
         } => {
@@ -177,12 +177,24 @@ pub(crate) async fn execute(
                     reverts,
                 },
                 Some(mirror.tap()),
-            )?
+            )
+            .map_err(Error::from)
         }
         JournalTarget::Append { path, seq, .. } => {
-            let mut journal = Journal::append_to(&path, seq, Some(mirror.tap()))?;
-            journal.resumed(&view)?;
-            journal
+            Journal::append_to(&path, seq, Some(mirror.tap()))
+                .and_then(|mut journal| journal.resumed(&view).map(|()| journal))
+                .map_err(Error::from)
+        }
+    };
+    let journal = match opened {
+        Ok(journal) => journal,
+        Err(err) => {
+            // Nothing changed: the lease goes back at once rather than block others until it
+            // expires.
+            mirror.finish().await;
+            release(lease, &args.index).await;
+            cluster.release().await;
+            return Err(err);
         }
     };
     // The header (plan and before-state), or the resume's first line, is in the cluster before
