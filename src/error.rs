@@ -159,7 +159,7 @@ pub(crate) enum Error {
     #[diagnostic(
         code(quiesce::resume::refused),
         help(
-            "Nothing was contacted. `quiesce runs show RUN_ID` shows what the run did; to bring the cluster to the playbook's states again, apply the playbook: `quiesce apply PLAYBOOK`."
+            "Nothing was changed (at most the run journals kept in the cluster were read). `quiesce runs show RUN_ID` shows what the run did; to bring the cluster to the playbook's states again, apply the playbook: `quiesce apply PLAYBOOK`."
         )
     )]
     WontResume {
