@@ -579,3 +579,59 @@ async fn missing_index_privileges_are_named_before_any_change() {
         "{stats:#}"
     );
 }
+
+/// A lease no renewal reaches before it expires is lost too: another runner may take it from
+/// then on, so the run starts nothing new (exit 7), saying why.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lease_that_cannot_be_renewed_before_it_expires_is_lost() {
+    let rig = Rig::new(SEED).await;
+    rig.faults(json!([
+        { "operation": "stop_datafeed", "target": "datafeed-a", "stuck": true, "times": 1 }
+    ]))
+    .await;
+    let faults = rig.sim.url("/_sim/faults");
+    let force = rig.sim.url("/_ml/datafeeds/datafeed-a/_stop?force=true");
+    let http = rig.http.clone();
+    let handle = tokio::runtime::Handle::current();
+    let stderr_file = rig.dir.join("expired-stderr.txt");
+    let mut command = apply(&rig, "runner-1", SHUTDOWN, &["--lease-ttl", "2s"]);
+    command
+        .args(["--output", "json"])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr_file).expect("stderr file"));
+    let mut child = command.spawn().expect("spawns");
+    let (events, code) = tokio::task::spawn_blocking(move || {
+        let out = child.stdout.take().expect("piped");
+        let mut events: Vec<Value> = Vec::new();
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let event: Value = serde_json::from_str(&line).expect("a JSON event");
+            let send = |request: reqwest::RequestBuilder| {
+                let answer = handle.block_on(request.send()).expect("an answer");
+                assert!(answer.status().is_success(), "{answer:?}");
+            };
+            if event["event"] == "step_started" && event["target"] == "datafeed-a" {
+                // From now on every renewal (a write of the lease document) is refused.
+                send(http.put(&faults).json(&json!({ "faults": [
+                    { "operation": "stop_datafeed", "target": "datafeed-a", "stuck": true, "times": 1 },
+                    { "operation": "index", "target": ".quiesce", "error": { "status": 503 } },
+                ] })));
+            }
+            if event["event"] == "run_cancelling" {
+                assert_eq!(event["reason"], "lease_lost", "{event}");
+                send(http.post(&force));
+            }
+            events.push(event);
+        }
+        (events, child.wait().expect("waits").code())
+    })
+    .await
+    .expect("joined");
+    let text = flat(&std::fs::read_to_string(&stderr_file).expect("stderr"));
+    assert_eq!(code, Some(7), "{text}\n{events:#?}");
+    assert!(
+        text.contains("lost the cluster lease: no renewal got through before it expired at")
+            && text.contains("master_not_discovered_exception"),
+        "{text}"
+    );
+    assert_eq!(rig.get("/_ml/info").await["upgrade_mode"], false);
+}
