@@ -120,11 +120,11 @@ pub(crate) enum Error {
     Drifted { changes: String },
 
     /// The credentials lack a privilege the run needs.
-    #[error("user `{user}` lacks the cluster privilege(s) {missing}; nothing was changed")]
+    #[error("user `{user}` lacks {missing}; nothing was changed")]
     #[diagnostic(
         code(quiesce::preflight::privilege),
         help(
-            "Grant a role with `manage_ml` (e.g. the built-in `machine_learning_admin`), or use other credentials."
+            "Grant a role with the cluster privilege `manage_ml` (e.g. the built-in `machine_learning_admin`) and `create_index`, `read` and `write` on the index that keeps the lease and run journals (README, \"A role for quiesce\"), or use other credentials."
         )
     )]
     MissingPrivilege { user: String, missing: String },
@@ -133,6 +133,11 @@ pub(crate) enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Journal(#[from] crate::journal::JournalError),
+
+    /// The lease or the journal kept in the cluster.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Coord(Box<crate::coord::CoordError>),
 
     /// Another run holds the state directory.
     #[error(transparent)]
@@ -154,7 +159,7 @@ pub(crate) enum Error {
     #[diagnostic(
         code(quiesce::resume::refused),
         help(
-            "Nothing was contacted. `quiesce runs show RUN_ID` shows what the run did; to bring the cluster to the playbook's states again, apply the playbook: `quiesce apply PLAYBOOK`."
+            "Nothing was changed (at most the run journals kept in the cluster were read). `quiesce runs show RUN_ID` shows what the run did; to bring the cluster to the playbook's states again, apply the playbook: `quiesce apply PLAYBOOK`."
         )
     )]
     WontResume {
@@ -212,7 +217,7 @@ impl Error {
             Error::BadPlanFile { .. } | Error::Journal(_) | Error::WouldOverwrite { .. } => {
                 exit_code::INVALID_INPUT
             }
-            Error::Lock(_) => exit_code::CLUSTER_UNAVAILABLE,
+            Error::Lock(_) | Error::Coord(_) => exit_code::CLUSTER_UNAVAILABLE,
             Error::Drifted { .. } => exit_code::DOES_NOT_FIT,
             Error::Es(_) | Error::MissingPrivilege { .. } => exit_code::CLUSTER_UNAVAILABLE,
             #[cfg(feature = "sim")]
@@ -234,5 +239,11 @@ impl Error {
             Error::Capture(_) => exit_code::INVALID_INPUT,
             Error::Output(_) | Error::Internal(_) => exit_code::STEPS_FAILED,
         }
+    }
+}
+
+impl From<crate::coord::CoordError> for Error {
+    fn from(err: crate::coord::CoordError) -> Error {
+        Error::Coord(Box::new(err))
     }
 }

@@ -26,6 +26,10 @@ pub const DOES_NOT_FIT: i32 = 5;
 /// Not confirmed: the answer at the prompt was not `yes`, or there was no terminal to ask and
 /// no `--yes`; the cluster was read, nothing was changed.
 pub const NOT_CONFIRMED: i32 = 6;
+/// Another run took over the cluster lease mid-run (or it expired unrenewed): no new step
+/// started after that; steps in flight finished, the journal is kept and the run can be
+/// resumed once the other run is done.
+pub const LEASE_LOST: i32 = 7;
 /// Interrupted by a signal; the journal is kept and the run can be resumed.
 pub const INTERRUPTED: i32 = 130;
 
@@ -59,6 +63,10 @@ pub const TABLE: &[(i32, &str)] = &[
     (
         NOT_CONFIRMED,
         "not confirmed: the answer was not `yes`, or no terminal and no `--yes`; nothing changed",
+    ),
+    (
+        LEASE_LOST,
+        "the cluster lease was lost to another run: nothing new started; resume the run later",
     ),
     (
         INTERRUPTED,

@@ -37,6 +37,10 @@
 //! | `input`     | files quiesce is told to read: regular files only, size limits, UTF-8 |
 //! | `journal`   | run journals on disk (before-state first, group commit), the          |
 //! |             | state-directory lock, and the playbooks `resume`/`revert` are made of |
+//! | `coord`     | the cluster's side of a run, in its `.quiesce` index: the lease (one  |
+//! |             | run per cluster, from any machine) and the journal mirror, read back  |
+//! |             | by `runs --cluster URL`, `resume` and `revert` where the run is not   |
+//! |             | on disk                                                               |
 //! | `es`        | typed ML client (reqwest, rustls): requests as data, product check,   |
 //! |             | errors classified; never retries; the only code that knows HTTP (an   |
 //! |             | optional `ExchangeObserver` hears method, path, status, time: `-v`)   |
@@ -48,8 +52,9 @@
 //! ## Invariants
 //!
 //! - Nothing before `exec` changes a cluster; `observe` only reads.
-//! - A run's before-state is on disk before its first change, and each step's outcome before
-//!   any step that depends on it starts.
+//! - A run's before-state is on disk, and in the cluster, before its first change, and each
+//!   step's outcome on disk before any step that depends on it starts.
+//! - One run at a time changes a cluster: it holds the cluster lease, or it changes nothing.
 //! - Success of a step is the state observed through stats, never an HTTP 200.
 //! - The executor emits events and never prints; reporters render them.
 //! - Secrets are held in redacting types and never reach any output, log or file; a literal
@@ -64,6 +69,7 @@
 mod capture;
 mod cli;
 mod cmd;
+mod coord;
 mod error;
 mod es;
 mod exec;

@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::observe::Snapshot;
 use crate::plan::{self, PlanView, snapshot_digest};
 
-use super::cluster::{Cluster, ClusterArgs, connect};
+use super::cluster::{Cluster, connect};
 use super::load::load;
 use super::plan::TargetVersion;
 use super::run::{JournalTarget, RunArgs, execute, plan_loaded, preflight};
@@ -59,9 +59,9 @@ async fn apply(args: Args) -> Result<i32, Error> {
         });
     }
     let (view, cluster) = if is_saved_plan(&args.input) {
-        saved_plan(&args.input, &args.run.cluster).await?
+        saved_plan(&args.input, &args.run).await?
     } else {
-        fresh_plan(&args.input, &args.run.cluster, &args.target).await?
+        fresh_plan(&args.input, &args.run, &args.target).await?
     };
     let state_dir = args
         .run
@@ -84,19 +84,16 @@ async fn apply(args: Args) -> Result<i32, Error> {
 /// Plans the playbook now, after the preflight.
 async fn fresh_plan(
     input: &Path,
-    cluster_args: &ClusterArgs,
+    run: &RunArgs,
     target: &TargetVersion,
 ) -> Result<(PlanView, Cluster), Error> {
     let mut loaded = load(input)?;
     target.apply(&mut loaded.playbook);
-    plan_loaded(&loaded, input, cluster_args).await
+    plan_loaded(&loaded, input, run).await
 }
 
 /// Loads a saved plan and refuses it when the cluster no longer looks as it did then.
-async fn saved_plan(
-    input: &Path,
-    cluster_args: &ClusterArgs,
-) -> Result<(PlanView, Cluster), Error> {
+async fn saved_plan(input: &Path, run: &RunArgs) -> Result<(PlanView, Cluster), Error> {
     let text = crate::input::read_text(input, crate::input::Kind::Plan)?;
     let view: PlanView = serde_json::from_str(&text).map_err(|err| Error::BadPlanFile {
         path: input.to_owned(),
@@ -128,9 +125,10 @@ async fn saved_plan(
     };
     // The playbook supplies the connection settings when it is still where the plan says.
     let playbook = load(Path::new(&view.playbook.path)).ok();
-    let cluster = connect(cluster_args, playbook.as_ref().map(|l| &l.playbook)).await?;
+    let mut cluster = connect(&run.cluster, playbook.as_ref().map(|l| &l.playbook)).await?;
     let policy = crate::model::Settings::from(&view.settings).retry;
-    let now = preflight(&cluster.client, &policy).await?;
+    let (now, user) = preflight(&cluster.client, &policy, &run.index).await?;
+    cluster.user = user;
     if &snapshot_digest(&now) != planned_digest {
         return Err(Error::Drifted {
             changes: drift(planned, &now).join("\n"),

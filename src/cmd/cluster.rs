@@ -29,6 +29,8 @@ pub(crate) struct ClusterArgs {
 /// A connected client; holds the embedded simulator alive when there is one.
 pub(crate) struct Cluster {
     pub client: EsClient,
+    /// The Elasticsearch user the credentials authenticate as, once the preflight asked.
+    pub user: Option<String>,
     /// `sim:FILE` when the cluster is the embedded simulator, which ends with the command.
     simulated: Option<String>,
     /// Kept for its lifetime: dropping it stops the simulated cluster.
@@ -152,6 +154,7 @@ pub(crate) async fn connect(
         .or_else(|| playbook.and_then(|p| p.cluster.ca_cert.clone()));
     Ok(Cluster {
         client: EsClient::new(connection)?,
+        user: None,
         simulated: None,
         #[cfg(feature = "sim")]
         simulator: None,
@@ -241,6 +244,7 @@ async fn embedded_simulator(
     connection.observer = crate::report::http::observer();
     Ok(Cluster {
         client: EsClient::new(connection)?,
+        user: None,
         simulated: Some(format!("sim:{seed_path}")),
         simulator: Some(simulator),
     })

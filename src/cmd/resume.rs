@@ -8,12 +8,14 @@
 
 use std::fmt::Write as _;
 
+use crate::coord::{ScratchDir, list_run_ids, restore_run};
 use crate::error::Error;
-use crate::journal::{RunLog, RunOutcome, find_run, list_runs, read, resume_playbook};
+use crate::journal::{RunLog, RunOutcome, list_runs, read, resume_playbook};
 use crate::report::stream;
 
+use super::cluster::connect;
 use super::load::load;
-use super::run::{JournalTarget, RunArgs, execute, plan_loaded, state_dir_of};
+use super::run::{JournalTarget, RunArgs, execute, find_or_fetch, plan_loaded, state_dir_of};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -30,7 +32,7 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
 }
 
 async fn resume(args: Args) -> Result<i32, Error> {
-    let path = find_run(&args.run_id, args.run.state_dir.as_deref())?;
+    let path = find_or_fetch(&args.run_id, &args.run).await?;
     let log = read(&path)?;
     if log.torn_tail {
         stream::note(&format!(
@@ -38,7 +40,14 @@ async fn resume(args: Args) -> Result<i32, Error> {
             path.display()
         ));
     }
-    let since = runs_since(&log);
+    let mut since = runs_since(&log);
+    // Runs from other machines are in the cluster: a revert made from a laptop must stop a
+    // resume from a CI pod as surely as one made from the same directory.
+    let elsewhere = ScratchDir::new();
+    for other in cluster_runs_since(&log, &args.run, &since, &elsewhere).await? {
+        since.push(other);
+    }
+    since.sort_by_key(|other| other.header.started_at);
     if let Some(reason) = refusal(&log, &since) {
         return Err(Error::WontResume {
             run_id: args.run_id,
@@ -59,7 +68,7 @@ async fn resume(args: Args) -> Result<i32, Error> {
         source,
     })?;
     let loaded = load(&playbook)?;
-    let (view, cluster) = plan_loaded(&loaded, &playbook, &args.run.cluster).await?;
+    let (view, cluster) = plan_loaded(&loaded, &playbook, &args.run).await?;
     execute(
         view,
         cluster,
@@ -88,6 +97,47 @@ fn runs_since(log: &RunLog) -> Vec<RunLog> {
                 && other.cluster_key().as_deref() == Some(cluster.as_str())
         })
         .collect()
+}
+
+/// The runs recorded in the cluster's index (`--cluster`/`ES_URL`; not the embedded simulator,
+/// which records nothing before this command) that touched the same cluster after `log` began
+/// and are not in `known`, fetched into `scratch`.
+async fn cluster_runs_since(
+    log: &RunLog,
+    args: &RunArgs,
+    known: &[RunLog],
+    scratch: &ScratchDir,
+) -> Result<Vec<RunLog>, Error> {
+    let Some(url) = args.cluster.cluster.as_deref() else {
+        return Ok(Vec::new());
+    };
+    let Some(cluster) = log.cluster_key() else {
+        return Ok(Vec::new());
+    };
+    if url.starts_with("sim:") {
+        return Ok(Vec::new());
+    }
+    let connected = connect(&args.cluster, None).await?;
+    let ids = list_run_ids(&connected.client, &args.index).await;
+    let mut found = Vec::new();
+    for run_id in ids.map_err(Error::from)? {
+        let seen =
+            run_id == log.header.run_id || known.iter().any(|other| other.header.run_id == run_id);
+        // Run ids start with their second: an earlier one began before `log`.
+        if seen || run_id.get(..16) < log.header.run_id.get(..16) {
+            continue;
+        }
+        if let Some((path, _, _)) =
+            restore_run(&connected.client, &args.index, &run_id, scratch.path()).await?
+            && let Ok(other) = read(&path)
+            && other.header.started_at > log.header.started_at
+            && other.cluster_key().as_deref() == Some(cluster.as_str())
+        {
+            found.push(other);
+        }
+    }
+    connected.release().await;
+    Ok(found)
 }
 
 /// Why `log` must not be resumed, if it must not.

@@ -5,11 +5,11 @@
 
 use crate::error::Error;
 use crate::exit_code;
-use crate::journal::{find_run, read, revert_playbook};
+use crate::journal::{read, revert_playbook};
 use crate::report::stream;
 
 use super::load::load;
-use super::run::{JournalTarget, RunArgs, execute, plan_loaded, state_dir_of};
+use super::run::{JournalTarget, RunArgs, execute, find_or_fetch, plan_loaded, state_dir_of};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -30,7 +30,7 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
 }
 
 async fn revert(args: Args) -> Result<i32, Error> {
-    let path = find_run(&args.run_id, args.run.state_dir.as_deref())?;
+    let path = find_or_fetch(&args.run_id, &args.run).await?;
     let log = read(&path)?;
     let text = revert_playbook(&log);
     if args.print {
@@ -43,7 +43,7 @@ async fn revert(args: Args) -> Result<i32, Error> {
         source,
     })?;
     let loaded = load(&playbook)?;
-    let (view, cluster) = plan_loaded(&loaded, &playbook, &args.run.cluster).await?;
+    let (view, cluster) = plan_loaded(&loaded, &playbook, &args.run).await?;
     execute(
         view,
         cluster,

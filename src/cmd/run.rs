@@ -1,16 +1,24 @@
 //! Running a plan, the part `apply`, `resume` and `revert` share: show it and ask, take the
-//! state lock, open the journal (before-state first), listen for signals, start the reporters,
-//! execute, and turn the outcome into an exit code. Also the preflight and planning that all
-//! three do before that.
+//! state lock and the cluster lease, open the journal (before-state first, in the cluster too),
+//! listen for signals, start the reporters, execute, and turn the outcome into an exit code.
+//! Also the preflight and planning that all three do before that.
 
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use crate::coord::{
+    CoordError, CoordIndex, DEFAULT_INDEX, INDEX_PRIVILEGES, Lease, LeaseLoss, Mirror,
+    MirrorNotice, Who, catch_up, restore_run,
+};
 use crate::error::Error;
 use crate::es::EsClient;
 use crate::exec::{self, RunOptions};
 use crate::exit_code;
-use crate::journal::{Header, JOURNAL_FORMAT_VERSION, Journal, StateLock};
+use crate::journal::{
+    Header, JOURNAL_FORMAT_VERSION, Journal, JournalError, StateLock, find_run, host_name,
+    list_runs, read,
+};
 use crate::model::RetryPolicy;
 use crate::observe::{Snapshot, observe, read_retrying};
 use crate::plan::{self, PlanView, PlanWarnings};
@@ -47,6 +55,25 @@ pub(crate) struct RunArgs {
 
     #[command(flatten)]
     pub(crate) cluster: ClusterArgs,
+
+    /// The index that keeps the cluster lease and the run journals (a hidden index when the
+    /// name starts with a dot).
+    #[arg(long, env = "QUIESCE_INDEX", value_name = "NAME", default_value = DEFAULT_INDEX, value_parser = CoordIndex::parse)]
+    pub(crate) index: CoordIndex,
+
+    /// How long the cluster lease lasts unless renewed (it is renewed every third of that);
+    /// a lease left by a run that died is taken over once it expired.
+    #[arg(long, env = "QUIESCE_LEASE_TTL", value_name = "DURATION", default_value = "60s", value_parser = lease_ttl)]
+    pub(crate) lease_ttl: Duration,
+}
+
+/// A lease time to live: a duration of at least a second.
+fn lease_ttl(text: &str) -> Result<Duration, String> {
+    let ttl = crate::model::parse_duration(text)?;
+    if ttl < Duration::from_secs(1) {
+        return Err(format!("`{text}` is shorter than a second"));
+    }
+    Ok(ttl)
 }
 
 /// Where a run records itself.
@@ -90,6 +117,7 @@ pub(crate) async fn execute(
             stream::note(&format!(
                 "everything run {run_id} set out to do is done; its journal now says it completed"
             ));
+            mirror_earlier_runs(&cluster, &args.index, &state_dir_of(path), &view).await;
         }
         cluster.release().await;
         return Ok(exit_code::SUCCESS);
@@ -115,7 +143,20 @@ pub(crate) async fn execute(
             "took over the state lock left by a process that died: {dead}"
         ));
     }
-    let journal = match target {
+    let mut lease = take_lease(&cluster, args, &view, &run_id, command).await?;
+    mirror_earlier_runs(&cluster, &args.index, &state_dir, &view).await;
+    let mirror = Mirror::start(&cluster.client, &args.index, &run_id, |notice| {
+        stream::warning(&match notice {
+            MirrorNotice::Behind { waiting, error } => format!(
+                "cannot write the run journal to the cluster ({error}); {waiting} line(s) wait in the local journal and are written as soon as the cluster takes them"
+            ),
+            MirrorNotice::CaughtUp => {
+                "the run journal in the cluster caught up with the local one".to_owned()
+            }
+        });
+    });
+    let created = matches!(target, JournalTarget::Create { .. });
+    let opened: Result<Journal, Error> = match target {
         JournalTarget::Create {
             command, reverts, ..
         } => {
@@ -135,18 +176,52 @@ pub(crate) async fn execute(
                     simulator: cluster.simulator_seed().map(str::to_owned),
                     reverts,
                 },
-            )?
+                Some(mirror.tap()),
+            )
+            .map_err(Error::from)
         }
         JournalTarget::Append { path, seq, .. } => {
-            let mut journal = Journal::append_to(&path, seq)?;
-            journal.resumed(&view)?;
-            journal
+            Journal::append_to(&path, seq, Some(mirror.tap()))
+                .and_then(|mut journal| journal.resumed(&view).map(|()| journal))
+                .map_err(Error::from)
         }
     };
+    let journal = match opened {
+        Ok(journal) => journal,
+        Err(err) => {
+            // Nothing changed: the lease goes back at once rather than block others until it
+            // expires.
+            mirror.finish().await;
+            release(lease, &args.index).await;
+            cluster.release().await;
+            return Err(err);
+        }
+    };
+    // The header (plan and before-state), or the resume's first line, is in the cluster before
+    // the first change, or nothing changes.
+    if let Err(reason) = mirror.flush().await {
+        let path = journal.path().to_owned();
+        drop(journal);
+        mirror.finish().await;
+        if created {
+            // Nothing was done: a journal that says a run began would be a run that never was.
+            let _ = std::fs::remove_file(&path);
+        }
+        release(lease, &args.index).await;
+        cluster.release().await;
+        return Err(CoordError::Header { run_id, reason }.into());
+    }
     stream::err(&format!("journal: {}\n", journal.path().display()));
 
     let interrupts = exec::Interrupts::new();
     signals::forward(interrupts.clone())?;
+    let losing = interrupts.clone();
+    lease.keep(move |loss: LeaseLoss| {
+        stream::warning(&format!(
+            "lost the cluster lease: {loss}; starting no new step (resume the run once the other run is done)"
+        ));
+        losing.lose_lease();
+    });
     let color = diagnostic::color_enabled();
     let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(HumanReporter::new(
         &view,
@@ -175,19 +250,160 @@ pub(crate) async fn execute(
     for reporter in &mut sink.reporters {
         reporter.finish();
     }
+    let RunSink {
+        journal,
+        journal_error,
+        ..
+    } = sink;
+    drop(journal);
+    let left = mirror.finish().await;
+    if left > 0 {
+        stream::warning(&format!(
+            "{left} line(s) of the run journal could not be written to the cluster; the local journal keeps them, and the next apply, resume or revert from this state directory writes them there"
+        ));
+    }
+    if !interrupts.lease_lost() {
+        release(lease, &args.index).await;
+    }
     drop(lock);
     cluster.release().await;
-    if let Some(err) = sink.journal_error {
+    if let Some(err) = journal_error {
         diagnostic::eprint(&err);
         return Ok(exit_code::STEPS_FAILED);
     }
-    Ok(if outcome.interrupted {
+    Ok(if interrupts.lease_lost() {
+        exit_code::LEASE_LOST
+    } else if outcome.interrupted {
         exit_code::INTERRUPTED
     } else if outcome.stats.all_succeeded() {
         exit_code::SUCCESS
     } else {
         exit_code::STEPS_FAILED
     })
+}
+
+/// Takes the cluster lease for this run, or says who holds it (exit 3, nothing changed).
+async fn take_lease(
+    cluster: &Cluster,
+    args: &RunArgs,
+    view: &PlanView,
+    run_id: &str,
+    command: &str,
+) -> Result<Lease, Error> {
+    crate::coord::ensure(&cluster.client, &args.index).await?;
+    let uuid = view
+        .snapshot
+        .as_ref()
+        .map_or("", |s| s.cluster_uuid.as_str());
+    let who = Who {
+        run_id: run_id.to_owned(),
+        command: command.to_owned(),
+        host: host_name(),
+        pid: std::process::id(),
+        user: cluster.user.clone().unwrap_or_else(os_user),
+        cluster_url: cluster.client.url().to_owned(),
+    };
+    let lease = Lease::acquire(&cluster.client, &args.index, uuid, who, args.lease_ttl)
+        .await
+        .map_err(CoordError::from)?;
+    match &lease.took_over {
+        Some(old) if old.expired => stream::warning(&format!(
+            "took over the cluster lease, which expired at {} unrenewed: it was held by {}",
+            old.holder.expires_at, old.holder
+        )),
+        Some(old) => stream::warning(&format!(
+            "took over the cluster lease this run left when its process died: {}",
+            old.holder
+        )),
+        None => {}
+    }
+    stream::note(&format!(
+        "holding the cluster lease in index `{}`, where the run journal is kept too (lasts {} unless renewed, renewed every {})",
+        args.index,
+        crate::model::duration_words(args.lease_ttl),
+        crate::model::duration_words(args.lease_ttl / 3)
+    ));
+    Ok(lease)
+}
+
+/// Releases the lease; a failure only means it expires by itself.
+async fn release(lease: Lease, index: &CoordIndex) {
+    if let Err(err) = lease.release().await {
+        stream::warning(&format!(
+            "cannot release the cluster lease in index `{index}` ({err}); it expires by itself"
+        ));
+    }
+}
+
+/// Writes into the cluster what it lacks of the earlier runs of this state directory against
+/// the same cluster (lines a mirror could not write when they ran). A failure is a warning:
+/// the local journals keep everything, and the next run tries again.
+async fn mirror_earlier_runs(
+    cluster: &Cluster,
+    index: &CoordIndex,
+    state_dir: &Path,
+    view: &PlanView,
+) {
+    let Some(uuid) = view.snapshot.as_ref().map(|s| s.cluster_uuid.as_str()) else {
+        return;
+    };
+    let journals: Vec<(String, PathBuf)> = list_runs(Some(state_dir))
+        .into_iter()
+        .filter_map(|path| read(&path).ok().map(|log| (log, path)))
+        .filter(|(log, _)| log.header.before.cluster_uuid == uuid)
+        .map(|(log, path)| (log.header.run_id, path))
+        .collect();
+    match catch_up(&cluster.client, index, &journals).await {
+        Ok(0) => {}
+        Ok(lines) => stream::note(&format!(
+            "wrote {lines} journal line(s) of earlier runs that the cluster lacked to index `{index}`"
+        )),
+        Err(err) => stream::warning(&format!(
+            "cannot write the journal lines of earlier runs that the cluster lacks ({err}); they stay in the local journals"
+        )),
+    }
+}
+
+/// The operating-system user, for a lease taken where security is off.
+fn os_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .or_else(|_| std::env::var("USERNAME"))
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The journal of `run_id`: on disk, or else fetched from the cluster's index (`--cluster` or
+/// `ES_URL`), when the machine that ran it is gone, into the state directory (`--state-dir`,
+/// else `./.quiesce`), to be used from there as if it had always been on disk.
+pub(crate) async fn find_or_fetch(run_id: &str, args: &RunArgs) -> Result<PathBuf, Error> {
+    let missing = match find_run(run_id, args.state_dir.as_deref()) {
+        Ok(path) => return Ok(path),
+        Err(err @ JournalError::UnknownRun { .. }) if args.cluster.cluster.is_some() => err,
+        Err(err) => return Err(err.into()),
+    };
+    let cluster = connect(&args.cluster, None).await?;
+    let state_dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(".quiesce"));
+    let restored = restore_run(&cluster.client, &args.index, run_id, &state_dir).await;
+    cluster.release().await;
+    let Some((path, lines, left_out)) = restored? else {
+        return Err(missing.into());
+    };
+    stream::note(&format!(
+        "run {run_id} is not on this machine: fetched its journal ({lines} line(s)) from index `{}` of the cluster into {}",
+        args.index,
+        path.display()
+    ));
+    if left_out > 0 {
+        stream::warning(&format!(
+            "the cluster's copy of run {run_id} lacks line {lines}, so the {left_out} line(s) after it are left out: the run reads as it stood before that line, and its resume plans from the cluster as it is now"
+        ));
+    }
+    Ok(path)
 }
 
 /// The state directory a journal lives in: `<state_dir>/runs/RUN_ID.jsonl`.
@@ -208,7 +424,7 @@ fn record_complete(
     cluster: &str,
 ) -> Result<(), Error> {
     let lock = StateLock::acquire(&state_dir_of(path), "resume", run_id)?;
-    let mut journal = Journal::append_to(path, seq)?;
+    let mut journal = Journal::append_to(path, seq, None)?;
     journal.resumed(view)?;
     let event = |kind| exec::Event {
         at: jiff::Timestamp::now(),
@@ -275,10 +491,12 @@ impl exec::EventSink for RunSink {
 pub(crate) async fn plan_loaded(
     loaded: &Loaded,
     input: &Path,
-    cluster_args: &ClusterArgs,
+    run: &RunArgs,
 ) -> Result<(PlanView, Cluster), Error> {
-    let cluster = connect(cluster_args, Some(&loaded.playbook)).await?;
-    let snapshot = preflight(&cluster.client, &loaded.playbook.settings.retry).await?;
+    let mut cluster = connect(&run.cluster, Some(&loaded.playbook)).await?;
+    let (snapshot, user) =
+        preflight(&cluster.client, &loaded.playbook.settings.retry, &run.index).await?;
+    cluster.user = user;
     let outlook = super::cluster::outlook_for(&cluster.client, &loaded.playbook, &snapshot).await?;
     let (plan, warnings) = plan::build(
         &loaded.playbook,
@@ -298,25 +516,31 @@ pub(crate) async fn plan_loaded(
     Ok((view, cluster))
 }
 
-/// Reachable, Elasticsearch, credentials valid, `manage_ml` held; then the snapshot. Reads
+/// Reachable, Elasticsearch, credentials valid, `manage_ml` held and the index privileges the
+/// lease and the journal need on `index` (docs/elasticsearch-ml-api.md §11.6); then the
+/// snapshot, and the user the credentials authenticate as (none when security is off). Reads
 /// that fail in a way worth another try are retried as `policy` says (the playbook's
 /// `settings.retry`), and each retry is told.
-pub(crate) async fn preflight(client: &EsClient, policy: &RetryPolicy) -> Result<Snapshot, Error> {
+pub(crate) async fn preflight(
+    client: &EsClient,
+    policy: &RetryPolicy,
+    index: &CoordIndex,
+) -> Result<(Snapshot, Option<String>), Error> {
     let tell = super::cluster::tell;
     let snapshot = observe(client, policy, &tell).await?;
     let privileges = read_retrying(policy, "security.has_privileges", &tell, || {
-        client.has_privileges(&["manage_ml"])
+        client.has_privileges_on(&["manage_ml"], index.name(), INDEX_PRIVILEGES)
     })
     .await;
     match privileges {
-        Ok(answer) if answer.has_all_requested => Ok(snapshot),
+        Ok(answer) if answer.has_all_requested => Ok((snapshot, Some(answer.username))),
         Ok(answer) => Err(Error::MissingPrivilege {
             user: answer.username.clone(),
             missing: answer.missing().join(", "),
         }),
         // Security is off (8.x registers no security handler; 7.x on a basic licence refuses):
         // nothing can be unauthorised.
-        Err(err) if err.is_security_disabled() => Ok(snapshot),
+        Err(err) if err.is_security_disabled() => Ok((snapshot, None)),
         Err(err) => Err(err.into()),
     }
 }

@@ -1,7 +1,9 @@
 //! `quiesce runs`: past runs from their journals: id, command, start, outcome, counts, the
 //! cluster each touched and its playbook, and a flag on the run that last left upgrade mode on
 //! (or may have) in a cluster that still exists. `--cluster` and `--outcome` filter the list;
-//! `runs show RUN_ID` shows one run in full (`show`).
+//! `runs show RUN_ID` shows one run in full (`show`). `--cluster URL` (an `http(s)://` URL)
+//! lists the runs recorded in that cluster's index instead, from whatever machine ran them:
+//! their journals are fetched into a scratch directory and read exactly as local ones.
 //!
 //! Owns the table. Must never read a journal's JSON itself: `journal::read` types it, and this
 //! only asks the [`RunLog`] (statuses, counts, interruptions, upgrade mode, cluster).
@@ -14,6 +16,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::coord::{CoordIndex, DEFAULT_INDEX, ScratchDir, list_run_ids, restore_run};
 use crate::error::Error;
 use crate::exit_code;
 use crate::journal::{RunLog, RunOutcome, StepStatus, UpgradeMode, list_runs, read};
@@ -35,9 +38,14 @@ pub(crate) struct Args {
     #[arg(long, value_enum, default_value_t = OutputFormat::Human, global = true)]
     pub(crate) output: OutputFormat,
 
-    /// Only runs against a cluster whose name, UUID, URL or `sim:` seed contains TEXT.
-    #[arg(long, value_name = "TEXT")]
+    /// Only runs against a cluster whose name, UUID, URL or `sim:` seed contains TEXT; an
+    /// `http(s)://` URL lists the runs recorded in that cluster instead (from any machine).
+    #[arg(long, value_name = "TEXT|URL")]
     cluster: Option<String>,
+
+    /// With `--cluster URL`: the index that keeps the run journals.
+    #[arg(long, env = "QUIESCE_INDEX", value_name = "NAME", default_value = DEFAULT_INDEX, value_parser = CoordIndex::parse)]
+    index: CoordIndex,
 
     /// Only runs that ended so.
     #[arg(long, value_enum)]
@@ -138,8 +146,20 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
     if let Some(RunsCommand::Show(show)) = &args.command {
         return show::run(show, args.state_dir.as_deref(), args.output);
     }
+    let url = args
+        .cluster
+        .clone()
+        .filter(|text| text.starts_with("http://") || text.starts_with("https://"));
+    let scratch = match &url {
+        Some(url) => Some(super::runtime()?.block_on(fetch_all(url, &args.index))?),
+        None => None,
+    };
     let mut logs = Vec::new();
-    for path in list_runs(args.state_dir.as_deref()) {
+    for path in list_runs(
+        scratch
+            .as_ref()
+            .map_or(args.state_dir.as_deref(), |s| Some(s.path())),
+    ) {
         match read(&path) {
             Ok(log) => logs.push(log),
             Err(err) => crate::report::diagnostic::eprint(&err),
@@ -166,18 +186,25 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
         rows[index].upgrade_mode_left_on = known == UpgradeMode::On;
         rows[index].upgrade_mode_maybe_on = known == UpgradeMode::Unknown;
     }
+    if let Some(url) = &url {
+        for row in &mut rows {
+            row.journal = format!("index `{}` of {url}", args.index);
+        }
+    }
+    drop(scratch);
     rows.retain(|row| {
         args.outcome.is_none_or(|wanted| row.status == wanted)
-            && args.cluster.as_deref().is_none_or(|text| {
-                [
-                    &row.cluster.label,
-                    &row.cluster.url,
-                    &row.cluster.name,
-                    &row.cluster.uuid,
-                ]
-                .iter()
-                .any(|field| field.contains(text))
-            })
+            && (url.is_some()
+                || args.cluster.as_deref().is_none_or(|text| {
+                    [
+                        &row.cluster.label,
+                        &row.cluster.url,
+                        &row.cluster.name,
+                        &row.cluster.uuid,
+                    ]
+                    .iter()
+                    .any(|field| field.contains(text))
+                }))
     });
     let text = match args.output {
         OutputFormat::Json => {
@@ -187,6 +214,23 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
     };
     stream::out(&text).map_err(Error::Output)?;
     Ok(exit_code::SUCCESS)
+}
+
+/// Fetches every run the cluster's index records into a scratch state directory.
+async fn fetch_all(url: &str, index: &CoordIndex) -> Result<ScratchDir, Error> {
+    let cluster_args = super::cluster::ClusterArgs {
+        cluster: Some(url.to_owned()),
+    };
+    let cluster = super::cluster::connect(&cluster_args, None).await?;
+    let scratch = ScratchDir::new();
+    let ids = list_run_ids(&cluster.client, index)
+        .await
+        .map_err(Error::from)?;
+    for run_id in ids {
+        restore_run(&cluster.client, index, &run_id, scratch.path()).await?;
+    }
+    cluster.release().await;
+    Ok(scratch)
 }
 
 fn human(rows: &[RunRow]) -> String {

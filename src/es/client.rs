@@ -15,8 +15,8 @@ use super::error::{Error, EsErrorBody, Found};
 use super::exchange::{Exchange, Observer};
 use super::request::{self, Force, Request};
 use super::types::{
-    DatafeedStatsResponse, DatafeedsResponse, HasPrivileges, JobStatsResponse, JobsResponse,
-    MemoryStatsResponse, MlInfo, ModelSnapshot, ModelSnapshotsResponse, RootInfo,
+    DatafeedStatsResponse, DatafeedsResponse, JobStatsResponse, JobsResponse, MemoryStatsResponse,
+    MlInfo, ModelSnapshot, ModelSnapshotsResponse, RootInfo,
 };
 
 /// Where and how to reach a cluster.
@@ -150,7 +150,7 @@ impl EsClient {
         decode(request.endpoint, &answer.text)
     }
 
-    async fn call<T: DeserializeOwned>(&self, request: Request) -> Result<T, Error> {
+    pub(super) async fn call<T: DeserializeOwned>(&self, request: Request) -> Result<T, Error> {
         let answer = self.exchange(&request).await?;
         self.check_product(&answer)?;
         decode(request.endpoint, &answer.text)
@@ -199,6 +199,11 @@ impl EsClient {
         }
         if let Some(body) = &request.body {
             builder = builder.json(body);
+        }
+        if let Some(lines) = &request.ndjson {
+            builder = builder
+                .header(CONTENT_TYPE, "application/x-ndjson")
+                .body(lines.clone());
         }
         let response = builder
             .send()
@@ -469,10 +474,6 @@ impl EsClient {
 
     pub(crate) async fn memory_stats(&self) -> Result<MemoryStatsResponse, Error> {
         self.call(request::memory_stats()).await
-    }
-
-    pub(crate) async fn has_privileges(&self, cluster: &[&str]) -> Result<HasPrivileges, Error> {
-        self.call(request::has_privileges(cluster)).await
     }
 }
 

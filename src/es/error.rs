@@ -348,6 +348,18 @@ impl Error {
             || self.is_refusal(500, "exception", &[SECURITY_NOT_ENABLED])
     }
 
+    /// The 409 of a document write that lost a race: a `_create` of an id that exists, or an
+    /// `if_seq_no`/`if_primary_term` that no longer matches (docs/elasticsearch-ml-api.md
+    /// §11.2).
+    pub(crate) fn is_version_conflict(&self) -> bool {
+        self.is_refusal(409, "version_conflict_engine_exception", &[])
+    }
+
+    /// The 400 of creating an index that exists (§11.1).
+    pub(crate) fn is_index_already_there(&self) -> bool {
+        self.is_refusal(400, "resource_already_exists_exception", &[])
+    }
+
     /// An API error with this status and error `type`, whose reason fits one of `reasons`
     /// (any reason when there are none). The flat routing errors have the type `""`.
     fn is_refusal(&self, status: u16, error_type: &str, reasons: &[Reason]) -> bool {

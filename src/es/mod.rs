@@ -6,6 +6,7 @@
 
 mod auth;
 mod client;
+mod documents;
 mod error;
 mod exchange;
 pub(crate) mod request;
@@ -17,4 +18,5 @@ pub(crate) use auth::{ApiKey, Credentials, Part, problem as credential_problem};
 pub(crate) use client::{Connection, EsClient, check_ca_cert};
 pub(crate) use error::{Error, EsErrorBody, OVERLOAD_TYPES};
 pub(crate) use exchange::{Exchange, ExchangeObserver, Observer};
+pub(crate) use request::DocVersion;
 pub(crate) use tls::TlsProblem;

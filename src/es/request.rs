@@ -20,6 +20,8 @@ pub(crate) struct Request {
     pub path: String,
     pub query: Vec<(&'static str, String)>,
     pub body: Option<Value>,
+    /// An NDJSON body (`_bulk`), sent as `application/x-ndjson` instead of `body`.
+    pub ndjson: Option<String>,
     /// How long Elasticsearch itself may wait before answering (the `timeout` we send).
     pub server_wait: Option<Duration>,
     /// How long the client waits for the whole answer: the time left to the step that makes
@@ -35,6 +37,7 @@ impl Request {
             path,
             query: Vec::new(),
             body: None,
+            ndjson: None,
             server_wait: None,
             deadline: None,
         }
@@ -257,6 +260,103 @@ pub(crate) fn has_privileges(cluster: &[&str]) -> Request {
     );
     request.body = Some(json!({ "cluster": cluster }));
     request
+}
+
+/// `POST /_security/user/_has_privileges` for cluster privileges and privileges on one index
+/// (docs/elasticsearch-ml-api.md §11.6).
+pub(crate) fn has_privileges_on(cluster: &[&str], index: &str, privileges: &[&str]) -> Request {
+    let mut request = has_privileges(cluster);
+    request.body = Some(json!({
+        "cluster": cluster,
+        "index": [{ "names": [index], "privileges": privileges }],
+    }));
+    request
+}
+
+impl Request {
+    /// Every write of quiesce's coordination refreshes at once: a reader on another machine
+    /// sees it as soon as it is answered (docs/elasticsearch-ml-api.md §11.3).
+    fn refreshed(self) -> Request {
+        self.param("refresh", true)
+    }
+}
+
+/// A document's place in its shard's history, for compare-and-set writes
+/// (`if_seq_no` + `if_primary_term`, docs/elasticsearch-ml-api.md §11.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DocVersion {
+    pub seq_no: u64,
+    pub primary_term: u64,
+}
+
+/// `PUT /<index>` with settings and mappings (§11.1).
+pub(crate) fn create_index(index: &str, settings: Value, mappings: Value) -> Request {
+    let mut request = Request::new("indices.create", Method::PUT, format!("/{index}"));
+    request.body = Some(json!({ "settings": settings, "mappings": mappings }));
+    request
+}
+
+/// `PUT /<index>/_create/<id>`: a write that fails with 409 when the id exists (§11.2).
+pub(crate) fn create_doc(index: &str, id: &str, source: Value) -> Request {
+    let mut request = Request::new("create", Method::PUT, format!("/{index}/_create/{id}"));
+    request.body = Some(source);
+    request.refreshed()
+}
+
+/// `PUT /<index>/_doc/<id>`, with `if_seq_no`/`if_primary_term` when `only_if` is given: the
+/// write fails with 409 when the document changed since (§11.2).
+pub(crate) fn index_doc(
+    index: &str,
+    id: &str,
+    source: Value,
+    only_if: Option<DocVersion>,
+) -> Request {
+    let mut request = Request::new("index", Method::PUT, format!("/{index}/_doc/{id}"));
+    request.body = Some(source);
+    if let Some(version) = only_if {
+        request = request
+            .param("if_seq_no", version.seq_no)
+            .param("if_primary_term", version.primary_term);
+    }
+    request.refreshed()
+}
+
+/// `GET /<index>/_doc/<id>`: realtime, whatever the refreshes (§11.2).
+pub(crate) fn get_doc(index: &str, id: &str) -> Request {
+    Request::new("get", Method::GET, format!("/{index}/_doc/{id}"))
+}
+
+/// `DELETE /<index>/_doc/<id>?if_seq_no&if_primary_term` (§11.2).
+pub(crate) fn delete_doc(index: &str, id: &str, only_if: DocVersion) -> Request {
+    Request::new("delete", Method::DELETE, format!("/{index}/_doc/{id}"))
+        .param("if_seq_no", only_if.seq_no)
+        .param("if_primary_term", only_if.primary_term)
+        .refreshed()
+}
+
+/// `POST /<index>/_search` with a body (§11.4). A missing index answers no hits.
+pub(crate) fn search(index: &str, body: Value) -> Request {
+    let mut request = Request::new("search", Method::POST, format!("/{index}/_search"))
+        .param("ignore_unavailable", true);
+    request.body = Some(body);
+    request
+}
+
+/// `POST /<index>/_bulk`: one `index` action per document, by id (§11.5).
+pub(crate) fn bulk_index<'a>(
+    index: &str,
+    docs: impl IntoIterator<Item = (&'a str, &'a Value)>,
+) -> Request {
+    let mut body = String::new();
+    for (id, source) in docs {
+        body.push_str(&json!({ "index": { "_id": id } }).to_string());
+        body.push('\n');
+        body.push_str(&source.to_string());
+        body.push('\n');
+    }
+    let mut request = Request::new("bulk", Method::POST, format!("/{index}/_bulk"));
+    request.ndjson = Some(body);
+    request.refreshed()
 }
 
 #[cfg(test)]

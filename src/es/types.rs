@@ -322,16 +322,105 @@ pub(crate) struct HasPrivileges {
     pub has_all_requested: bool,
     #[serde(default)]
     pub cluster: std::collections::BTreeMap<String, bool>,
+    /// Per index, per privilege (docs/elasticsearch-ml-api.md §11.6).
+    #[serde(default)]
+    pub index: std::collections::BTreeMap<String, std::collections::BTreeMap<String, bool>>,
 }
 
 impl HasPrivileges {
-    /// The requested cluster privileges the user lacks, in name order.
-    pub(crate) fn missing(&self) -> Vec<&str> {
-        self.cluster
+    /// The requested privileges the user lacks, in name order: cluster privileges by name
+    /// (`manage_ml`), index privileges with their index (`write` on index `.quiesce`).
+    pub(crate) fn missing(&self) -> Vec<String> {
+        let cluster = self
+            .cluster
             .iter()
             .filter(|(_, held)| !**held)
-            .map(|(name, _)| name.as_str())
-            .collect()
+            .map(|(name, _)| format!("cluster `{name}`"));
+        let index = self.index.iter().flat_map(|(index, privileges)| {
+            privileges
+                .iter()
+                .filter(|(_, held)| !**held)
+                .map(move |(name, _)| format!("`{name}` on index `{index}`"))
+        });
+        cluster.chain(index).collect()
+    }
+}
+
+/// The answer to a write of one document (`_create`, `_doc`): its place in the shard's history.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Written {
+    #[serde(rename = "_seq_no")]
+    pub seq_no: u64,
+    #[serde(rename = "_primary_term")]
+    pub primary_term: u64,
+}
+
+/// `GET /<index>/_doc/<id>` of a document that exists.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct FoundDoc<T> {
+    #[serde(rename = "_seq_no")]
+    pub seq_no: u64,
+    #[serde(rename = "_primary_term")]
+    pub primary_term: u64,
+    #[serde(rename = "_source")]
+    pub source: T,
+}
+
+/// A search answer: its hits, in the order asked for.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct SearchAnswer<T> {
+    pub hits: SearchHits<T>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct SearchHits<T> {
+    pub hits: Vec<SearchHit<T>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct SearchHit<T> {
+    #[serde(rename = "_source")]
+    pub source: T,
+    /// The values of the sort keys, for `search_after`.
+    #[serde(default)]
+    pub sort: Vec<serde_json::Value>,
+}
+
+/// A `_bulk` answer: each item succeeded or failed on its own (docs/elasticsearch-ml-api.md
+/// §11.5).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct BulkAnswer {
+    pub items: Vec<std::collections::BTreeMap<String, BulkItem>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct BulkItem {
+    #[serde(rename = "_id", default)]
+    pub id: String,
+    pub status: u16,
+    #[serde(default)]
+    pub error: Option<serde_json::Value>,
+}
+
+impl BulkAnswer {
+    /// The ids of the items that failed, and the first failure's words.
+    pub(crate) fn failed(&self) -> (Vec<String>, Option<String>) {
+        let mut ids = Vec::new();
+        let mut first = None;
+        for item in self.items.iter().flat_map(|item| item.values()) {
+            if let Some(error) = &item.error {
+                ids.push(item.id.clone());
+                first.get_or_insert_with(|| {
+                    format!(
+                        "{} {}: {}",
+                        item.status,
+                        error["type"].as_str().unwrap_or("error"),
+                        error["reason"].as_str().unwrap_or_default()
+                    )
+                });
+            }
+        }
+        (ids, first)
     }
 }
 
@@ -371,6 +460,42 @@ mod tests {
         let stats: MemoryStatsResponse = serde_json::from_str(body).expect("parses");
         let ml = &stats.nodes["n1"].mem.ml;
         assert_eq!(ml.free(), 4_294_967_296 - 31_457_280 - 1_073_741_824);
+    }
+
+    #[test]
+    fn missing_privileges_name_cluster_and_index_ones() {
+        let answer: HasPrivileges = serde_json::from_str(
+            r#"{"username":"ops","has_all_requested":false,
+                "cluster":{"manage_ml":true,"monitor":false},
+                "index":{".quiesce":{"create_index":false,"read":true,"write":false}},
+                "application":{}}"#,
+        )
+        .expect("parses");
+        assert_eq!(
+            answer.missing(),
+            [
+                "cluster `monitor`",
+                "`create_index` on index `.quiesce`",
+                "`write` on index `.quiesce`"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bulk_answer_says_which_items_failed() {
+        let answer: BulkAnswer = serde_json::from_str(
+            r#"{"errors":true,"took":3,"items":[
+              {"index":{"_index":".quiesce","_id":"r-0","status":201,"result":"created"}},
+              {"index":{"_index":".quiesce","_id":"r-1","status":429,
+                "error":{"type":"es_rejected_execution_exception","reason":"rejected execution"}}}]}"#,
+        )
+        .expect("parses");
+        let (failed, first) = answer.failed();
+        assert_eq!(failed, ["r-1"]);
+        assert_eq!(
+            first.as_deref(),
+            Some("429 es_rejected_execution_exception: rejected execution")
+        );
     }
 
     #[test]

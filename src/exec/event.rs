@@ -345,6 +345,9 @@ pub(crate) enum CancelReason {
     Interrupted,
     /// A second signal: requests and waits in flight are abandoned.
     Abandoned,
+    /// Another runner took over the cluster lease (or it expired unrenewed): nothing new
+    /// starts, requests and waits in flight finish.
+    LeaseLost,
 }
 
 /// Counts by outcome at the end of a run.

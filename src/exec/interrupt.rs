@@ -5,8 +5,14 @@
 //! - *abandon*: give up on the requests and waits in flight too. The second Ctrl-C. Abandoning
 //!   implies stopping.
 //!
+//! Losing the cluster lease (another runner took it over) stops the run as the first level
+//! does, with its own reason, so that the report says so.
+//!
 //! Owns the tokens and what cancelling each means. Must never be cancelled by the executor itself
 //! (`on_failure: stop` is the scheduler's own state, not an interruption).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio_util::sync::CancellationToken;
 
@@ -16,6 +22,8 @@ pub(crate) struct Interrupts {
     abandon: CancellationToken,
     /// A child of `abandon`, so that abandoning stops too.
     stop: CancellationToken,
+    /// The stop came from losing the cluster lease.
+    lease_lost: Arc<AtomicBool>,
 }
 
 impl Default for Interrupts {
@@ -28,12 +36,27 @@ impl Interrupts {
     pub(crate) fn new() -> Interrupts {
         let abandon = CancellationToken::new();
         let stop = abandon.child_token();
-        Interrupts { abandon, stop }
+        Interrupts {
+            abandon,
+            stop,
+            lease_lost: Arc::new(AtomicBool::new(false)),
+        }
     }
 
     /// The first level: start nothing new, make no new request.
     pub(crate) fn stop(&self) {
         self.stop.cancel();
+    }
+
+    /// Another runner holds the cluster lease now: stop as the first level does, saying why.
+    pub(crate) fn lose_lease(&self) {
+        self.lease_lost.store(true, Ordering::SeqCst);
+        self.stop.cancel();
+    }
+
+    /// Whether the run lost its cluster lease.
+    pub(crate) fn lease_lost(&self) -> bool {
+        self.lease_lost.load(Ordering::SeqCst)
     }
 
     /// The second level: abandon the requests and waits in flight as well.
@@ -70,6 +93,10 @@ mod tests {
         first.stop();
         assert!(first.is_stopping());
         assert!(!first.is_abandoning());
+
+        let lost = Interrupts::new();
+        lost.clone().lose_lease();
+        assert!(lost.is_stopping() && lost.lease_lost() && !lost.is_abandoning());
 
         let second = Interrupts::new();
         let seen_by_the_run = second.clone();

@@ -520,9 +520,12 @@ impl Dispatcher<'_> {
         if interrupts.is_stopping() && !self.interrupted {
             self.interrupted = true;
             self.halt.get_or_insert(Halt::Interrupted);
-            self.emit(EventKind::RunCancelling {
-                reason: CancelReason::Interrupted,
-            });
+            let reason = if interrupts.lease_lost() {
+                CancelReason::LeaseLost
+            } else {
+                CancelReason::Interrupted
+            };
+            self.emit(EventKind::RunCancelling { reason });
         }
         if self.interrupts.is_abandoning() && !self.abandoned {
             self.abandoned = true;

@@ -1296,3 +1296,44 @@ async fn a_refresh_never_closes_with_force() {
         run.kinds()
     );
 }
+
+/// Losing the cluster lease stops the run as a first interrupt does, with its own reason: the
+/// step in flight finishes, nothing new starts.
+#[tokio::test(start_paused = true)]
+async fn losing_the_lease_starts_nothing_new_and_says_why() {
+    let view = plan(
+        &[
+            (Action::CloseJob, "in-flight", 9_000),
+            (Action::CloseJob, "not-started", 1_000),
+        ],
+        &[],
+        SettingsView {
+            concurrency: 1,
+            ..settings()
+        },
+    );
+    let cluster = FakeCluster::new()
+        .with("in-flight", TargetState::Opened)
+        .latency("in-flight", 5 * S)
+        .with("not-started", TargetState::Opened);
+    let run = run_with(&view, &cluster, |event, interrupts| {
+        if matches!(&event.kind, EventKind::StepStarted { step, .. } if step.no == 1) {
+            interrupts.lose_lease();
+        }
+    })
+    .await;
+    run.position(|k| {
+        matches!(
+            k,
+            EventKind::RunCancelling {
+                reason: CancelReason::LeaseLost
+            }
+        )
+    });
+    assert!(matches!(run.end(1), EventKind::StepSucceeded { .. }));
+    assert!(
+        cluster.requests_for("not-started").is_empty(),
+        "{:#?}",
+        run.kinds()
+    );
+}

@@ -122,7 +122,8 @@ impl Drop for StateLock {
     }
 }
 
-fn host_name() -> String {
+/// This machine's host name, as the lock and the cluster lease record it.
+pub(crate) fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|h| h.trim().to_owned())
@@ -134,7 +135,7 @@ fn host_name() -> String {
 
 /// Whether a process with this pid is alive on this host (Linux: `/proc/<pid>`; elsewhere
 /// assumed alive, so nothing is reported as taken over by mistake).
-fn process_alive(pid: u32) -> bool {
+pub(crate) fn process_alive(pid: u32) -> bool {
     if cfg!(target_os = "linux") {
         Path::new(&format!("/proc/{pid}")).exists()
     } else {

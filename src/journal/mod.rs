@@ -28,7 +28,8 @@ mod tests;
 
 pub(crate) use line::JOURNAL_FORMAT_VERSION;
 pub(crate) use lock::{LockError, StateLock};
+pub(crate) use lock::{host_name, process_alive};
 pub(crate) use log::{RunLog, RunOutcome, StepRecord, StepStatus, UpgradeMode};
-pub(crate) use read::{find_run, list_runs, read};
+pub(crate) use read::{find_run, list_runs, numbered_lines, read};
 pub(crate) use replay::{Revert, resume_playbook, revert_of, revert_playbook};
-pub(crate) use write::{Header, Journal, JournalError};
+pub(crate) use write::{Header, Journal, JournalError, JournalLine, LineTap, runs_dir};

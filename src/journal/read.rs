@@ -22,7 +22,7 @@ use crate::input::{self, Kind};
 use super::line::{JOURNAL_FORMAT_VERSION, Line, MAX_LINE_BYTES, MaybeNumbered, NUMBERED_SINCE};
 use super::log::{Recorded, RunLog, Segment};
 use super::v1;
-use super::write::{Header, JournalError, runs_dir};
+use super::write::{Header, JournalError, JournalLine, runs_dir};
 
 /// One line, read in the format of the segment it belongs to.
 fn parse(line: &str, version: u32) -> Result<MaybeNumbered<Line<Recorded>>, serde_json::Error> {
@@ -244,6 +244,25 @@ pub(crate) fn parse_journal(path: &Path) -> Result<RunLog, JournalError> {
         torn_tail,
         records,
     })
+}
+
+/// The numbered lines of a journal, exactly as written (a torn last line left out), for the
+/// cluster mirror. Lines without a sequence number (formats 1 and 2) are left out: they have no
+/// place in the mirror.
+pub(crate) fn numbered_lines(path: &Path) -> Result<Vec<JournalLine>, JournalError> {
+    #[derive(Deserialize)]
+    struct Probe {
+        seq: u64,
+    }
+    Ok(lines(path)?
+        .into_iter()
+        .filter(|(_, complete)| *complete)
+        .filter_map(|(raw, _)| {
+            let text = raw.trim_end().to_owned();
+            let seq = serde_json::from_str::<Probe>(&text).ok()?.seq;
+            Some(JournalLine { seq, text })
+        })
+        .collect())
 }
 
 /// The state directories to search when none is given: `./.quiesce` and `./*/.quiesce`.

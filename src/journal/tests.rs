@@ -243,7 +243,7 @@ fn current_journal(dir: &std::path::Path) -> (PathBuf, Vec<String>) {
     let fixture = fixture("v2-failed-then-resumed.jsonl");
     let mut header = fixture.header.clone();
     header.version = JOURNAL_FORMAT_VERSION;
-    let mut journal = Journal::create(dir, &header).expect("created");
+    let mut journal = Journal::create(dir, &header, None).expect("created");
     for event in &fixture.segments[0].events {
         let Recorded::Typed(event) = event else {
             panic!("format 2 events");
@@ -279,7 +279,7 @@ fn lines_are_numbered_and_a_resume_continues_the_numbers() {
     std::fs::write(&path, text).expect("torn");
     let torn = super::read::read(&path).expect("reads");
     assert!(torn.torn_tail);
-    let mut journal = Journal::append_to(&path, torn.next_seq()).expect("opens");
+    let mut journal = Journal::append_to(&path, torn.next_seq(), None).expect("opens");
     journal.resumed(&torn.segments[0].plan).expect("resumed");
     let resumed = super::read::read(&path).expect("reads after the resume");
     assert_eq!(resumed.segments.len(), 2);

@@ -119,6 +119,17 @@ enum Keep {
     Pending,
 }
 
+/// One journal line as written, handed to a tap (the cluster mirror) as it is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JournalLine {
+    pub seq: u64,
+    /// The line's JSON, without its newline: byte for byte what the file holds.
+    pub text: String,
+}
+
+/// Where a journal hands a copy of each line (the mirror in the cluster); sending never blocks.
+pub(crate) type LineTap = tokio::sync::mpsc::UnboundedSender<JournalLine>;
+
 /// Lines kept in memory beyond this are written out (not fsynced) at once.
 const PENDING_LIMIT: usize = 64 * 1024;
 
@@ -133,12 +144,18 @@ pub(crate) struct Journal {
     pending: Vec<u8>,
     /// Lines written since the last fsync.
     unsynced: bool,
+    /// Gets a copy of every line.
+    tap: Option<LineTap>,
 }
 
 impl Journal {
     /// Creates the journal and writes the header, durably (file and directory fsynced), before
     /// the caller makes any change to the cluster.
-    pub(crate) fn create(state_dir: &Path, header: &Header) -> Result<Journal, JournalError> {
+    pub(crate) fn create(
+        state_dir: &Path,
+        header: &Header,
+        tap: Option<LineTap>,
+    ) -> Result<Journal, JournalError> {
         let dir = runs_dir(state_dir);
         let path = dir.join(format!("{}.jsonl", header.run_id));
         let write_error = |source| JournalError::Write {
@@ -157,6 +174,7 @@ impl Journal {
             seq: 0,
             pending: Vec::new(),
             unsynced: false,
+            tap,
         };
         journal.line(
             &Line::<&Event>::Header(Box::new(header.clone())),
@@ -171,7 +189,11 @@ impl Journal {
 
     /// Opens an existing journal to continue it (`resume`); its next line is numbered `seq`
     /// (what reading it found: [`super::RunLog::next_seq`]).
-    pub(crate) fn append_to(path: &Path, seq: u64) -> Result<Journal, JournalError> {
+    pub(crate) fn append_to(
+        path: &Path,
+        seq: u64,
+        tap: Option<LineTap>,
+    ) -> Result<Journal, JournalError> {
         let file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -186,6 +208,7 @@ impl Journal {
             seq,
             pending: Vec::new(),
             unsynced: false,
+            tap,
         };
         journal.terminate_torn_line()?;
         Ok(journal)
@@ -294,6 +317,13 @@ impl Journal {
             path: self.path.clone(),
             source: std::io::Error::other(err),
         })?;
+        if let Some(tap) = &self.tap {
+            // A closed tap (the mirror ended) changes nothing for the file.
+            let _ = tap.send(JournalLine {
+                seq: self.seq,
+                text: String::from_utf8_lossy(&bytes).into_owned(),
+            });
+        }
         bytes.push(b'\n');
         self.raw(&bytes, when)?;
         self.seq += 1;

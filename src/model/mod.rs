@@ -18,6 +18,7 @@ mod version;
 pub(crate) use crate::playbook::{
     DatafeedState, Direction, ForcePolicy, JobState, Keyword, OldSnapshots, OnFailure, UpgradeMode,
 };
+pub(crate) use duration::{parse_duration, words as duration_words};
 pub(crate) use id::{DatafeedId, JobId, Pattern, Selector};
 pub use playbook::Playbook;
 pub(crate) use playbook::{

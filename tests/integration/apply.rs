@@ -453,7 +453,7 @@ async fn missing_manage_ml_is_refused_before_any_change() {
 #[tokio::test(flavor = "multi_thread")]
 async fn secrets_never_appear_in_anything_a_run_writes() {
     let seed = format!(
-        "{SEED}security:\n  users:\n    - {{ username: admin, password: s3cret-Pa55word, roles: [manage_ml] }}\n"
+        "{SEED}security:\n  roles:\n    quiesce-index: {{ indices: [{{ names: ['.quiesce'], privileges: [create_index, read, write] }}] }}\n  users:\n    - {{ username: admin, password: s3cret-Pa55word, roles: [manage_ml, quiesce-index] }}\n"
     );
     let rig = Rig::new(&seed).await;
     let playbook = SHUTDOWN.replace(

@@ -13,12 +13,14 @@ use crate::rig::Rig;
 const SECURED: &str = r#"
 cluster: { name: secured, version: 8.15.0 }
 security:
+  roles:
+    quiesce-index: { indices: [{ names: ['.quiesce'], privileges: [create_index, read, write] }] }
   users:
-    - { username: ml-admin, password: ml-admin-pw-7781, roles: [manage_ml] }
+    - { username: ml-admin, password: ml-admin-pw-7781, roles: [manage_ml, quiesce-index] }
     - { username: mon, password: mon-pw-5521, roles: [monitor] }
     - { username: nobody, password: nobody-pw-3141, roles: [] }
   api_keys:
-    - { id: quiesceci0000000000001, key: api-key-secret-9Zq3, roles: [manage_ml, monitor] }
+    - { id: quiesceci0000000000001, key: api-key-secret-9Zq3, roles: [manage_ml, monitor, quiesce-index] }
 jobs:
   - { id: web-latency, groups: [web], state: opened }
 datafeeds:

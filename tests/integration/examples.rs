@@ -187,6 +187,10 @@ async fn the_kubernetes_cronjob_is_a_suspended_cronjob_whose_command_runs() {
         .map(|m| m["mountPath"].as_str().expect("path"))
         .collect();
     assert_eq!(mounts, ["/playbooks", "/var/lib/quiesce"]);
+    assert!(
+        pod["volumes"][1]["emptyDir"].is_object(),
+        "an ephemeral pod: the journal lives in the cluster"
+    );
     let args: Vec<String> = container["args"]
         .as_array()
         .expect("args")
@@ -195,6 +199,67 @@ async fn the_kubernetes_cronjob_is_a_suspended_cronjob_whose_command_runs() {
         .collect();
     assert!(args.contains(&"--yes".to_owned()), "no terminal in a pod");
     dry_run(&demo().await, &args).await;
+}
+
+/// The one-off Job of a runbook step, in a pod that never saw the run: its `revert RUN_ID`
+/// fetches the run's journal from the cluster into its empty state directory.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_kubernetes_runbook_job_reverts_a_run_it_never_saw() {
+    let job = yaml("examples/kubernetes/job-runbook-step.yaml");
+    assert_eq!(job["apiVersion"], "batch/v1");
+    assert_eq!(job["kind"], "Job");
+    let pod = &job["spec"]["template"]["spec"];
+    assert_eq!(pod["restartPolicy"], "Never");
+    assert!(pod["volumes"][0]["emptyDir"].is_object(), "{pod}");
+    let container = &pod["containers"][0];
+    assert!(container["envFrom"][0]["secretRef"]["name"].is_string());
+    assert_eq!(container["env"][0]["name"], "RUN_ID");
+
+    // The run, from a machine that is gone by the time the Job runs.
+    let rig = demo().await;
+    let machine = tempfile::tempdir().expect("state dir");
+    let applied = quiesce(
+        vec![
+            "apply".into(),
+            "workflows/pre-upgrade-shutdown.yaml".into(),
+            "--yes".into(),
+            "--state-dir".into(),
+            machine.path().display().to_string(),
+            "--cluster".into(),
+            rig.sim.base_url(),
+        ],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(applied.status.code(), Some(0), "{}", text(&applied.stderr));
+    let run_id = std::fs::read_dir(machine.path().join("runs"))
+        .expect("runs")
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".jsonl").map(str::to_owned)
+        })
+        .next()
+        .expect("a journal");
+    drop(machine);
+
+    let pod_dir = tempfile::tempdir().expect("the pod's emptyDir");
+    let args: Vec<String> = container["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .map(|a| match a.as_str().expect("a string") {
+            "$(RUN_ID)" => run_id.clone(),
+            "/var/lib/quiesce" => pod_dir.path().display().to_string(),
+            other => other.to_owned(),
+        })
+        .chain(["--cluster".to_owned(), rig.sim.base_url()])
+        .collect();
+    assert_eq!(args[0], "revert", "{args:?}");
+    let reverted = quiesce(args, Vec::new()).await;
+    let stderr = text(&reverted.stderr);
+    assert_eq!(reverted.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("fetched its journal"), "{stderr}");
 }
 
 /// `key=value` lines of a unit's `[section]`.

@@ -3,6 +3,7 @@
 
 mod apply;
 mod capture;
+mod cluster_lease;
 mod connection;
 mod demo_cluster;
 mod examples;

@@ -24,6 +24,7 @@ pub(super) fn render(tally: &RunTally, labels: &StepLabels, paint: Paint) -> Str
         (Some(CancelReason::StepFailed), _) => "run stopped after a failure",
         (Some(CancelReason::Interrupted), _) => "run interrupted",
         (Some(CancelReason::Abandoned), _) => "run abandoned",
+        (Some(CancelReason::LeaseLost), _) => "run stopped: the cluster lease was lost",
         (None, Some(_)) => "run finished",
         (None, None) => "run ended early",
     };
@@ -143,7 +144,7 @@ pub(super) fn render(tally: &RunTally, labels: &StepLabels, paint: Paint) -> Str
     // An interrupted run ends with the command that continues it, exactly as it is to be typed.
     let stopped_early = matches!(
         tally.cancelled(),
-        Some(CancelReason::Interrupted | CancelReason::Abandoned)
+        Some(CancelReason::Interrupted | CancelReason::Abandoned | CancelReason::LeaseLost)
     ) || tally.finished().is_none();
     if stopped_early && let Some((run_id, journal)) = tally.run() {
         let _ = writeln!(

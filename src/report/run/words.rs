@@ -178,6 +178,9 @@ pub(super) fn cancelled(reason: CancelReason) -> &'static str {
             "interrupted: starting nothing new, in-flight steps finish (interrupt again to abandon them)"
         }
         CancelReason::Abandoned => "interrupted again: abandoning the requests and waits in flight",
+        CancelReason::LeaseLost => {
+            "lease lost: another runner holds the cluster now; starting nothing new, in-flight steps finish"
+        }
     }
 }
 
