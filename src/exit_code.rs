@@ -25,6 +25,10 @@ pub const DOES_NOT_FIT: i32 = 5;
 /// Not confirmed: the answer at the prompt was not `yes`, or there was no terminal to ask and
 /// no `--yes`; the cluster was read, nothing was changed.
 pub const NOT_CONFIRMED: i32 = 6;
+/// Every step succeeded, but the recovery was not verified: after a way up, an opened job was
+/// not assigned to a node, or a started real-time datafeed made no progress, within the time
+/// allowed (`--verify-timeout`); `quiesce verify` likewise.
+pub const NOT_VERIFIED: i32 = 7;
 /// Interrupted by a signal; the journal is kept and the run can be resumed.
 pub const INTERRUPTED: i32 = 130;
 
@@ -58,6 +62,10 @@ pub const TABLE: &[(i32, &str)] = &[
     (
         NOT_CONFIRMED,
         "not confirmed: the answer was not `yes`, or no terminal and no `--yes`; nothing changed",
+    ),
+    (
+        NOT_VERIFIED,
+        "the steps succeeded, but the recovery was not verified: a job unassigned or a datafeed without progress",
     ),
     (
         INTERRUPTED,

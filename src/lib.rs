@@ -73,6 +73,7 @@ mod observe;
 mod plan;
 mod playbook;
 mod report;
+mod verify;
 
 // The library's public surface is the binary's entry point, the exit codes, and what the fuzz
 // target drives: reading and checking a playbook, and rendering its diagnostics. Everything

@@ -3,6 +3,7 @@
 //! execute, and turn the outcome into an exit code. Also the preflight and planning that all
 //! three do before that.
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 
@@ -13,9 +14,10 @@ use crate::exit_code;
 use crate::journal::{Header, JOURNAL_FORMAT_VERSION, Journal, StateLock};
 use crate::model::RetryPolicy;
 use crate::observe::{Snapshot, observe, read_retrying};
-use crate::plan::{self, PlanView, PlanWarnings};
+use crate::plan::{self, Action, PlanView, PlanWarnings};
 use crate::report::run::{HumanReporter, JsonReporter, Reporter};
 use crate::report::{OutputFormat, diagnostic, plan as render, stream};
+use crate::verify::{Targets, VerifyOptions, verify};
 
 use super::cluster::{Cluster, ClusterArgs, connect};
 use super::load::Loaded;
@@ -47,6 +49,27 @@ pub(crate) struct RunArgs {
 
     #[command(flatten)]
     pub(crate) cluster: ClusterArgs,
+
+    #[command(flatten)]
+    pub(crate) verify: VerifyArgs,
+}
+
+/// How the recovery is verified after a run that opens jobs or starts datafeeds.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct VerifyArgs {
+    /// After a way up, wait at most this long for every opened job to be assigned and every
+    /// started real-time datafeed to make progress (`30s`, `5m`); exit 7 when one does not.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration_arg)]
+    pub(crate) verify_timeout: std::time::Duration,
+
+    /// Do not verify the recovery after a way up.
+    #[arg(long)]
+    pub(crate) no_verify: bool,
+}
+
+/// A `--verify-timeout` value, read as playbook durations are.
+pub(crate) fn duration_arg(text: &str) -> Result<std::time::Duration, String> {
+    crate::model::parse_duration(text)
 }
 
 /// Where a run records itself.
@@ -167,11 +190,19 @@ pub(crate) async fn execute(
     };
     let mut sink = RunSink {
         journal,
+        started: BTreeSet::new(),
         journal_error: None,
         interrupts: interrupts.clone(),
         reporters,
     };
     let outcome = exec::execute(&view, cluster.client.clone(), options, &mut sink).await;
+    let verified = if brings_up(&view) && !args.verify.no_verify && !outcome.interrupted {
+        let targets = Targets::of_plan(&view, &sink.started);
+        let options = VerifyOptions::new(args.verify.verify_timeout);
+        Some(verify(&cluster.client, &targets, options, &interrupts, &mut sink).await)
+    } else {
+        None
+    };
     for reporter in &mut sink.reporters {
         reporter.finish();
     }
@@ -181,13 +212,25 @@ pub(crate) async fn execute(
         diagnostic::eprint(&err);
         return Ok(exit_code::STEPS_FAILED);
     }
-    Ok(if outcome.interrupted {
-        exit_code::INTERRUPTED
-    } else if outcome.stats.all_succeeded() {
-        exit_code::SUCCESS
-    } else {
-        exit_code::STEPS_FAILED
-    })
+    Ok(
+        if outcome.interrupted || verified.is_some_and(|v| v.interrupted) {
+            exit_code::INTERRUPTED
+        } else if !outcome.stats.all_succeeded() {
+            exit_code::STEPS_FAILED
+        } else if verified.is_some_and(|v| !v.all_verified()) {
+            exit_code::NOT_VERIFIED
+        } else {
+            exit_code::SUCCESS
+        },
+    )
+}
+
+/// Whether a plan brings something up (opens a job or starts a datafeed): its recovery is then
+/// verified.
+fn brings_up(view: &PlanView) -> bool {
+    view.steps
+        .iter()
+        .any(|s| matches!(s.action, Action::OpenJob | Action::StartDatafeed))
 }
 
 /// The state directory a journal lives in: `<state_dir>/runs/RUN_ID.jsonl`.
@@ -236,6 +279,8 @@ fn record_complete(
 /// that cannot be written stops the run from starting anything new.
 struct RunSink {
     journal: Journal,
+    /// The datafeeds this run started (its verification takes their runner's search as proof).
+    started: BTreeSet<String>,
     journal_error: Option<crate::journal::JournalError>,
     interrupts: exec::Interrupts,
     reporters: Vec<Box<dyn Reporter>>,
@@ -252,6 +297,15 @@ impl RunSink {
 
 impl exec::EventSink for RunSink {
     fn event(&mut self, event: exec::Event) {
+        if let exec::EventKind::StepSucceeded {
+            step,
+            outcome: exec::Success::Changed,
+            ..
+        } = &event.kind
+            && step.action == Action::StartDatafeed
+        {
+            self.started.insert(step.target.clone());
+        }
         if self.journal_error.is_none()
             && let Err(err) = self.journal.event(&event)
         {

@@ -22,6 +22,7 @@ mod retry;
 mod scheduler;
 mod sink;
 mod step;
+mod verdict;
 mod window;
 
 #[cfg(test)]
@@ -29,13 +30,17 @@ mod fake;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+pub(crate) use event::TargetState;
 pub(crate) use event::{
     CancelReason, EVENT_FORMAT_VERSION, EsAnswer, Escalation, Event, EventKind, Observation,
     RunStats, SkipReason, StepError, StepNo, StepRef, Success,
 };
 pub(crate) use interrupt::Interrupts;
 pub(crate) use retry::Backoff;
+#[cfg(test)]
+pub(crate) use scheduler::RunOutcome;
 pub(crate) use scheduler::{RunOptions, execute};
 pub(crate) use sink::EventSink;
-#[cfg(test)]
-pub(crate) use {event::TargetState, scheduler::RunOutcome};
+pub(crate) use step::step_error;
+pub(crate) use verdict::{Finding, Proof, Resource};

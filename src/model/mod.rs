@@ -17,6 +17,7 @@ mod validate;
 pub(crate) use crate::playbook::{
     DatafeedState, Direction, ForcePolicy, JobState, Keyword, OnFailure, UpgradeMode,
 };
+pub(crate) use duration::parse_duration;
 pub(crate) use id::{DatafeedId, JobId, Pattern, Selector};
 pub use playbook::Playbook;
 pub(crate) use playbook::{Auth, ClusterKey, RetryPolicy, Settings, TargetRef, Unresolved};

@@ -10,6 +10,7 @@ mod exit_codes;
 mod help;
 mod journal;
 mod plan;
+mod recovery;
 mod reliability;
 mod rig;
 mod rolling_restart;
