@@ -195,7 +195,12 @@ pub(crate) async fn execute(
         interrupts: interrupts.clone(),
         reporters,
     };
-    let outcome = exec::execute(&view, cluster.client.clone(), options, &mut sink).await;
+    let run_cluster = exec::RunCluster {
+        client: cluster.client.clone(),
+        maintenance: view.maintenance.clone(),
+        run_id: options.run_id.clone(),
+    };
+    let outcome = exec::execute(&view, run_cluster, options, &mut sink).await;
     let verified = if brings_up(&view) && !args.verify.no_verify && !outcome.interrupted {
         let targets = Targets::of_plan(&view, &sink.started);
         let options = VerifyOptions::new(args.verify.verify_timeout);
@@ -337,13 +342,39 @@ pub(crate) async fn plan_loaded(
     if !warnings.is_empty() {
         diagnostic::eprint(&PlanWarnings::new(&loaded.source, warnings));
     }
-    let view = PlanView::new(
+    let mut view = PlanView::new(
         &plan,
         &loaded.playbook.settings,
         &input.display().to_string(),
         loaded.source.text(),
     );
+    observe_calendar(&cluster.client, &loaded.playbook.settings.retry, &mut view).await?;
     Ok((view, cluster))
+}
+
+/// Records in the plan what the maintenance calendar holds before the run (absent, or the jobs
+/// it names): what `revert` needs to remove what the run added, and only that.
+pub(crate) async fn observe_calendar(
+    client: &EsClient,
+    policy: &RetryPolicy,
+    view: &mut PlanView,
+) -> Result<(), Error> {
+    if let Some(plan::MaintenanceView::Schedule {
+        calendar, before, ..
+    }) = &mut view.maintenance
+    {
+        let found = read_retrying(policy, "ml.get_calendars", &super::cluster::tell, || {
+            client.calendar(calendar)
+        })
+        .await?;
+        *before = Some(match found {
+            None => plan::CalendarBefore::Absent,
+            Some(found) => plan::CalendarBefore::Present {
+                job_ids: found.job_ids,
+            },
+        });
+    }
+    Ok(())
 }
 
 /// Reachable, Elasticsearch, credentials valid, `manage_ml` held; then the snapshot. Reads

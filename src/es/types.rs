@@ -204,14 +204,12 @@ pub(crate) struct CalendarsResponse {
     pub calendars: Vec<Calendar>,
 }
 
-/// A calendar: the jobs (or groups) it names.
+/// A calendar: the jobs (or groups, or `_all`) it names.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Calendar {
     pub calendar_id: String,
     #[serde(default)]
     pub job_ids: Vec<String>,
-    #[serde(default)]
-    pub description: Option<String>,
 }
 
 /// `GET /_ml/calendars/<id>/events` (§13.3).
@@ -221,13 +219,11 @@ pub(crate) struct EventsResponse {
     pub events: Vec<ScheduledEvent>,
 }
 
-/// A scheduled event as listed: with the id the index gave it; times in epoch ms.
+/// A scheduled event as listed: with the id the index gave it.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct ScheduledEvent {
     pub event_id: String,
     pub description: String,
-    pub start_time: i64,
-    pub end_time: i64,
 }
 
 /// `GET /_ml/anomaly_detectors/<expr>`.

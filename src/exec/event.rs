@@ -236,6 +236,10 @@ pub(crate) enum TargetState {
     Stopped,
     Enabled,
     Disabled,
+    /// The run's maintenance event (and its jobs) are on the calendar.
+    Scheduled,
+    /// They are not (or no longer).
+    Unscheduled,
 }
 
 impl TargetState {
@@ -252,6 +256,8 @@ impl TargetState {
             TargetState::Stopped => "stopped",
             TargetState::Enabled => "enabled",
             TargetState::Disabled => "disabled",
+            TargetState::Scheduled => "scheduled",
+            TargetState::Unscheduled => "unscheduled",
         }
     }
 }

@@ -17,6 +17,7 @@ mod cluster;
 mod event;
 mod interrupt;
 mod latency;
+mod maintenance;
 mod ready;
 mod retry;
 mod scheduler;
@@ -30,6 +31,7 @@ mod fake;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use cluster::RunCluster;
 #[cfg(test)]
 pub(crate) use event::TargetState;
 pub(crate) use event::{

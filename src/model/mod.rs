@@ -20,7 +20,9 @@ pub(crate) use crate::playbook::{
 pub(crate) use duration::parse_duration;
 pub(crate) use id::{DatafeedId, JobId, Pattern, Selector};
 pub use playbook::Playbook;
-pub(crate) use playbook::{Auth, ClusterKey, RetryPolicy, Settings, TargetRef, Unresolved};
+pub(crate) use playbook::{
+    Auth, ClusterKey, MaintenanceWork, RetryPolicy, Settings, TargetRef, Unresolved, Window,
+};
 pub(crate) use validate::{EnvLookup, validate};
 
 use crate::playbook::{InvalidPlaybook, Source, parse};

@@ -8,6 +8,7 @@
 //! enabled after every change, disabled before). Never contacts the cluster.
 
 mod build;
+mod maintenance;
 mod order;
 mod problem;
 mod resolve;
@@ -19,6 +20,7 @@ use petgraph::Direction as Dir;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 pub(crate) use build::build;
+pub(crate) use maintenance::{CalendarBefore, MaintenanceView, event_tag};
 pub(crate) use problem::{InvalidPlan, PlanWarnings};
 pub(crate) use status::{Status, status};
 pub(crate) use step::{Action, Force, Step, StepId, Unchanged};
@@ -42,6 +44,9 @@ pub(crate) enum EdgeKind {
     After(Location),
     /// Upgrade mode is enabled after every change, or disabled before.
     UpgradeMode,
+    /// The maintenance event is scheduled before anything is taken down, and removed after
+    /// everything is back up.
+    Maintenance,
 }
 
 /// One ordering constraint: `from` must succeed before `to` starts.
@@ -69,6 +74,8 @@ pub(crate) struct Plan {
     pub snapshot: Option<Snapshot>,
     pub steps: Vec<Step>,
     pub unchanged: Vec<Unchanged>,
+    /// What the maintenance step does, when there is one.
+    pub maintenance: Option<MaintenanceView>,
     graph: DiGraph<StepId, EdgeKind>,
 }
 

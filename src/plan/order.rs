@@ -158,6 +158,7 @@ impl Plan {
             snapshot,
             steps,
             unchanged,
+            maintenance: None,
             graph,
         }
     }

@@ -28,6 +28,10 @@ pub(crate) enum Action {
     StartDatafeed,
     EnableUpgradeMode,
     DisableUpgradeMode,
+    /// Put the jobs the run closes on the maintenance calendar and post the window's event.
+    ScheduleMaintenance,
+    /// Remove what a run added to the maintenance calendar (written by `revert`).
+    RemoveMaintenance,
 }
 
 impl Action {
@@ -40,6 +44,8 @@ impl Action {
             Action::StartDatafeed => "start datafeed",
             Action::EnableUpgradeMode => "enable upgrade mode",
             Action::DisableUpgradeMode => "disable upgrade mode",
+            Action::ScheduleMaintenance => "schedule maintenance on calendar",
+            Action::RemoveMaintenance => "remove maintenance from calendar",
         }
     }
 
@@ -53,6 +59,7 @@ impl Action {
             Action::StopDatafeed | Action::StartDatafeed => Duration::from_secs(2),
             Action::CloseJob | Action::OpenJob => Duration::from_secs(3) + transfer,
             Action::EnableUpgradeMode | Action::DisableUpgradeMode => Duration::from_secs(10),
+            Action::ScheduleMaintenance | Action::RemoveMaintenance => Duration::from_secs(1),
         }
     }
 }

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::model::{ForcePolicy, OnFailure, RetryPolicy, Settings};
 use crate::observe::Snapshot;
 
-use super::{Action, EdgeKind, Force, Plan, StepId};
+use super::{Action, EdgeKind, Force, MaintenanceView, Plan, StepId};
 use crate::playbook::Location;
 
 /// Bumped whenever the JSON form changes incompatibly.
@@ -31,6 +31,9 @@ pub(crate) struct PlanView {
     /// `sha256:` of the snapshot's JSON, to detect drift before applying a saved plan.
     pub snapshot_digest: Option<String>,
     pub snapshot: Option<Snapshot>,
+    /// What the maintenance step does (`maintenance:` in the playbook).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance: Option<MaintenanceView>,
 }
 
 /// `settings:` of the playbook, resolved with defaults, as the executor uses them.
@@ -86,6 +89,14 @@ impl SettingsView {
         );
         out
     }
+}
+
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn ms(duration: std::time::Duration) -> u64 {
@@ -145,6 +156,8 @@ pub(crate) struct Summary {
     pub open_job: usize,
     pub start_datafeed: usize,
     pub upgrade_mode: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub maintenance: usize,
     pub unchanged: usize,
     pub waves: usize,
 }
@@ -262,6 +275,7 @@ impl PlanView {
                 Action::OpenJob => &mut summary.open_job,
                 Action::StartDatafeed => &mut summary.start_datafeed,
                 Action::EnableUpgradeMode | Action::DisableUpgradeMode => &mut summary.upgrade_mode,
+                Action::ScheduleMaintenance | Action::RemoveMaintenance => &mut summary.maintenance,
             } += 1;
         }
         let mut edges: Vec<EdgeView> = plan
@@ -275,6 +289,7 @@ impl PlanView {
                     EdgeKind::OpenBeforeStart => "open job before starting its datafeed".into(),
                     EdgeKind::After(_) => "`after` in the playbook".into(),
                     EdgeKind::UpgradeMode => "upgrade mode".into(),
+                    EdgeKind::Maintenance => "maintenance window".into(),
                 },
                 source: match &edge.kind {
                     EdgeKind::After(location) => Some(SourceRef::from(location)),
@@ -309,6 +324,7 @@ impl PlanView {
                 .collect(),
             snapshot_digest: plan.snapshot.as_ref().map(snapshot_digest),
             snapshot: plan.snapshot.clone(),
+            maintenance: plan.maintenance.clone(),
         }
     }
 }

@@ -50,6 +50,25 @@ pub(crate) struct DatafeedEntry {
     pub comment: Option<String>,
 }
 
+/// The `maintenance:` section of a made playbook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum MaintenanceEntry {
+    /// Schedule the event of this window again (a resume).
+    Window {
+        calendar: String,
+        description: String,
+        start: jiff::Timestamp,
+        end: jiff::Timestamp,
+    },
+    /// Remove what run `run` added (a revert).
+    Undo {
+        calendar: String,
+        run: String,
+        jobs: Vec<String>,
+        delete_calendar: bool,
+    },
+}
+
 /// Builds the text of a playbook, section by section.
 #[derive(Debug, Default)]
 pub(crate) struct PlaybookWriter {
@@ -162,6 +181,43 @@ impl PlaybookWriter {
     /// `upgrade_mode: enabled` or `disabled`.
     pub(crate) fn upgrade_mode(&mut self, mode: UpgradeMode) {
         self.line(&format!("upgrade_mode: {}", mode.name()));
+    }
+
+    /// `maintenance:` with its window, or what to undo.
+    pub(crate) fn maintenance(&mut self, entry: &MaintenanceEntry) {
+        self.line("maintenance:");
+        match entry {
+            MaintenanceEntry::Window {
+                calendar,
+                description,
+                start,
+                end,
+            } => {
+                self.line(&format!("  calendar: {}", value(Text::Literal(calendar))));
+                self.line(&format!(
+                    "  description: {}",
+                    value(Text::Literal(description))
+                ));
+                self.line(&format!(
+                    "  window: {{ start: {}, end: {} }}",
+                    value(Text::Literal(&start.to_string())),
+                    value(Text::Literal(&end.to_string()))
+                ));
+            }
+            MaintenanceEntry::Undo {
+                calendar,
+                run,
+                jobs,
+                delete_calendar,
+            } => {
+                self.line(&format!("  calendar: {}", value(Text::Literal(calendar))));
+                self.line("  undo:");
+                self.line(&format!("    run: {}", value(Text::Literal(run))));
+                let jobs: Vec<String> = jobs.iter().map(|j| value(Text::Literal(j))).collect();
+                self.line(&format!("    jobs: [{}]", jobs.join(", ")));
+                self.line(&format!("    calendar: {delete_calendar}"));
+            }
+        }
     }
 
     fn key(&mut self, key: &str, text: Text<'_>) {

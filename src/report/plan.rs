@@ -127,6 +127,7 @@ fn shape(action: Action) -> &'static str {
         Action::StopDatafeed | Action::StartDatafeed => "ellipse",
         Action::CloseJob | Action::OpenJob => "box",
         Action::EnableUpgradeMode | Action::DisableUpgradeMode => "hexagon",
+        Action::ScheduleMaintenance | Action::RemoveMaintenance => "note",
     }
 }
 
@@ -172,6 +173,7 @@ pub(crate) fn mermaid(view: &PlanView) -> String {
             Action::StopDatafeed | Action::StartDatafeed => ("([", "])"),
             Action::CloseJob | Action::OpenJob => ("[", "]"),
             Action::EnableUpgradeMode | Action::DisableUpgradeMode => ("{{", "}}"),
+            Action::ScheduleMaintenance | Action::RemoveMaintenance => ("[/", "/]"),
         };
         let _ = writeln!(out, "  s{}{open}\"{text}\"{close}", step.id);
     }

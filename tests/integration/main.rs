@@ -9,6 +9,7 @@ mod examples;
 mod exit_codes;
 mod help;
 mod journal;
+mod maintenance;
 mod plan;
 mod recovery;
 mod reliability;
