@@ -65,7 +65,7 @@ pub const TABLE: &[(i32, &str)] = &[
     ),
     (
         NOT_VERIFIED,
-        "the steps succeeded, but the recovery was not verified: a job unassigned or a datafeed without progress",
+        "steps succeeded, but recovery not verified: a job unassigned or a datafeed not progressing",
     ),
     (
         INTERRUPTED,

@@ -69,6 +69,7 @@ pub(super) fn plan(
         unchanged: Vec::new(),
         snapshot_digest: None,
         snapshot: None,
+        maintenance: None,
     }
 }
 

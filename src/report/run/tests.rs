@@ -99,6 +99,7 @@ fn view() -> PlanView {
         unchanged: Vec::new(),
         snapshot_digest: None,
         snapshot: None,
+        maintenance: None,
     }
 }
 

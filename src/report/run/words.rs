@@ -182,21 +182,7 @@ pub(super) fn cancelled(reason: CancelReason) -> &'static str {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn settings_read_as_written() {
-        assert_eq!(setting(Duration::from_secs(1800)), "30m");
-        assert_eq!(setting(Duration::from_secs(7200)), "2h");
-        assert_eq!(setting(Duration::from_secs(90)), "90s");
-        assert_eq!(setting(Duration::from_millis(1500)), "1500ms");
-        assert_eq!(setting(Duration::ZERO), "0s");
-    }
-}
-
-/// `datafeed `datafeed-web``.
+/// ``datafeed `datafeed-web` ``.
 pub(in crate::report) fn resource(resource: Resource, target: &str) -> String {
     format!("{} `{target}`", resource.as_str())
 }
@@ -248,7 +234,7 @@ pub(in crate::report) fn finding(finding: &Finding) -> String {
             let mut text = format!(
                 "started and running {}, but made no progress in {}: ",
                 placement(observed),
-                setting(*watched)
+                super::style::human_duration(*watched)
             );
             match last_search_end_ms {
                 Some(end) => text.push_str(&format!(
@@ -275,7 +261,22 @@ pub(in crate::report) fn finding(finding: &Finding) -> String {
 
 /// Epoch milliseconds as RFC 3339 UTC, whole seconds.
 fn epoch_ms(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.round(jiff::Unit::Second).unwrap_or(t).to_string())
-        .unwrap_or_else(|_| format!("{ms} ms"))
+    jiff::Timestamp::from_millisecond(ms).map_or_else(
+        |_| format!("{ms} ms"),
+        |t| t.round(jiff::Unit::Second).unwrap_or(t).to_string(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_read_as_written() {
+        assert_eq!(setting(Duration::from_secs(1800)), "30m");
+        assert_eq!(setting(Duration::from_secs(7200)), "2h");
+        assert_eq!(setting(Duration::from_secs(90)), "90s");
+        assert_eq!(setting(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(setting(Duration::ZERO), "0s");
+    }
 }
