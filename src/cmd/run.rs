@@ -202,7 +202,7 @@ pub(crate) async fn execute(
     };
     let outcome = exec::execute(&view, run_cluster, options, &mut sink).await;
     let verified = if brings_up(&view) && !args.verify.no_verify && !outcome.interrupted {
-        let targets = Targets::of_plan(&view, &sink.started);
+        let targets = Targets::of_plan(&view, &sink.started, false);
         let options = VerifyOptions::new(args.verify.verify_timeout);
         Some(verify(&cluster.client, &targets, options, &interrupts, &mut sink).await)
     } else {

@@ -48,7 +48,7 @@ pub(crate) fn run(args: Args) -> Result<i32, Error> {
 async fn verify_playbook(args: Args) -> Result<i32, Error> {
     let loaded = load(&args.playbook)?;
     let (view, cluster) = plan_loaded(&loaded, &args.playbook, &args.cluster).await?;
-    let targets = Targets::of_plan(&view, &BTreeSet::new());
+    let targets = Targets::of_plan(&view, &BTreeSet::new(), true);
     let interrupts = exec::Interrupts::new();
     signals::forward(interrupts.clone())?;
     let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(VerifyReporter::new(

@@ -62,9 +62,10 @@ pub(crate) struct FeedTarget {
 }
 
 impl Targets {
-    /// The targets a plan brings up: the jobs it opens or finds opened, the datafeeds it starts
-    /// or finds started. `started` holds the datafeeds this run started.
-    pub(crate) fn of_plan(view: &PlanView, started: &BTreeSet<String>) -> Targets {
+    /// The targets a plan brings up: the jobs it opens and the datafeeds it starts, and with
+    /// `unchanged` also those it found opened or started. `started` holds the datafeeds this
+    /// run started. A run verifies what it brought up; `quiesce verify` the whole playbook.
+    pub(crate) fn of_plan(view: &PlanView, started: &BTreeSet<String>, unchanged: bool) -> Targets {
         let mut targets = Targets::default();
         let job_of = |feed: &str| {
             view.snapshot
@@ -72,33 +73,29 @@ impl Targets {
                 .and_then(|s| s.datafeeds.get(feed))
                 .map(|d| d.job_id.clone())
         };
-        let mut feed = |id: &str| {
-            targets.datafeeds.insert(
-                id.to_owned(),
-                FeedTarget {
-                    job: job_of(id),
-                    started_by_run: started.contains(id),
-                },
-            );
-        };
-        for step in &view.steps {
-            if step.action == Action::StartDatafeed {
-                feed(&step.target);
+        let steps = view.steps.iter().map(|s| (s.action, s.target.as_str()));
+        let kept = view.unchanged.iter().filter(|_| unchanged).filter_map(|u| {
+            match (u.kind.as_str(), u.state.as_str()) {
+                ("job", "opened") => Some((Action::OpenJob, u.target.as_str())),
+                ("datafeed", "started") => Some((Action::StartDatafeed, u.target.as_str())),
+                _ => None,
             }
-        }
-        for unchanged in &view.unchanged {
-            if unchanged.kind == "datafeed" && unchanged.state == "started" {
-                feed(&unchanged.target);
-            }
-        }
-        for step in &view.steps {
-            if step.action == Action::OpenJob {
-                targets.jobs.insert(step.target.clone());
-            }
-        }
-        for unchanged in &view.unchanged {
-            if unchanged.kind == "job" && unchanged.state == "opened" {
-                targets.jobs.insert(unchanged.target.clone());
+        });
+        for (action, target) in steps.chain(kept) {
+            match action {
+                Action::OpenJob => {
+                    targets.jobs.insert(target.to_owned());
+                }
+                Action::StartDatafeed => {
+                    targets.datafeeds.insert(
+                        target.to_owned(),
+                        FeedTarget {
+                            job: job_of(target),
+                            started_by_run: started.contains(target),
+                        },
+                    );
+                }
+                _ => {}
             }
         }
         targets
