@@ -8,7 +8,7 @@
 //! another try is made again, with the same policy as steps (`settings.retry`), and each retry
 //! is told as it happens.
 
-mod page;
+pub(crate) mod page;
 mod snapshot;
 mod state;
 

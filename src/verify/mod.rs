@@ -6,7 +6,7 @@
 //!
 //! Takes the targets (from a plan: what it opens and starts and what is already so) and an
 //! [`EsClient`]; polls job and datafeed stats (two reads per round) until every target is
-//! proven or the timeout passes; gives the events ([`EventKind::VerifyStarted`] …
+//! proven or the timeout passes (paged past 10,000 as `observe` pages); gives the events ([`EventKind::VerifyStarted`] …
 //! [`EventKind::VerifyFinished`]) and a [`VerifyOutcome`]. Reads only; never prints (reporters
 //! word the events); a read that fails is tried again next round, and only reported for a
 //! target that is never read.
@@ -23,6 +23,7 @@ use crate::es::types::{DatafeedStats, JobStats};
 use crate::exec::{
     self, Event, EventKind, EventSink, Finding, Interrupts, Resource, StepError, step_error,
 };
+use crate::observe::page;
 use crate::plan::{Action, PlanView};
 
 use judge::{FeedSample, Judgement};
@@ -309,7 +310,8 @@ fn unread(watches: &mut BTreeMap<&str, Watch>, err: &crate::es::Error) {
 type ById<T> = BTreeMap<String, T>;
 
 /// One round: the stats of every job (for the jobs and the datafeeds' records), and of every
-/// datafeed when some datafeed is still to be proven.
+/// datafeed when some datafeed is still to be proven; past 10,000 of either, paged as
+/// `observe` pages them.
 async fn read(
     client: &EsClient,
     feeds: bool,
@@ -317,19 +319,22 @@ async fn read(
     Result<ById<JobStats>, crate::es::Error>,
     Result<ById<DatafeedStats>, crate::es::Error>,
 ) {
-    let jobs = client.job_stats("_all").await.map(|answer| {
-        answer
-            .jobs
-            .into_iter()
-            .map(|job| (job.job_id.clone(), job))
-            .collect()
-    });
+    let jobs = page::all(
+        |expr| async move { client.job_stats(&expr).await.map(|r| r.jobs) },
+        |job| &job.job_id,
+    )
+    .await
+    .map(|jobs| jobs.into_iter().map(|j| (j.job_id.clone(), j)).collect());
     let feeds = if feeds {
-        client.datafeed_stats("_all").await.map(|answer| {
-            answer
-                .datafeeds
+        page::all(
+            |expr| async move { client.datafeed_stats(&expr).await.map(|r| r.datafeeds) },
+            |feed| &feed.datafeed_id,
+        )
+        .await
+        .map(|feeds| {
+            feeds
                 .into_iter()
-                .map(|feed| (feed.datafeed_id.clone(), feed))
+                .map(|f| (f.datafeed_id.clone(), f))
                 .collect()
         })
     } else {
