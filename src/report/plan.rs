@@ -49,6 +49,7 @@ pub(crate) fn text(view: &PlanView) -> String {
         (s.open_job, "open job"),
         (s.start_datafeed, "start datafeed"),
         (s.upgrade_mode, "upgrade mode"),
+        (s.maintenance, "maintenance calendar"),
     ] {
         if count > 0 {
             parts.push(format!("{count} {what}"));
