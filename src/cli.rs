@@ -99,6 +99,18 @@ pub(crate) enum Command {
         ("then run it", "quiesce revert 20261128T121616Z-cbb7"),
     ]))]
     Revert(cmd::revert::Args),
+    /// Verify the recovery: opened jobs assigned, started datafeeds making progress.
+    ///
+    /// Read-only. Waits, at most `--timeout`, until every job the playbook wants opened is
+    /// assigned to a node and every real-time datafeed it wants started is running and makes
+    /// progress (a search window, search count or processed records that move on); a target
+    /// that does not is listed with its state, node, assignment explanation and counters, and
+    /// the command exits 8. `apply`, `resume` and `revert` do the same after a way up.
+    #[command(after_help = examples(&[
+        ("after the window, is every datafeed reading data again?", "quiesce verify before-upgrade.yaml"),
+        ("a datafeed searching every 15m needs longer", "quiesce verify workflows/restore.yaml --timeout 40m"),
+    ]))]
+    Verify(cmd::verify::Args),
     /// List past runs: outcome, cluster, and any that left upgrade mode on; show one in full.
     ///
     /// On each cluster, the last run that switched upgrade mode is flagged when it left it on
@@ -199,6 +211,7 @@ impl Command {
             Command::Plan(args) => cmd::plan::run(args),
             Command::Resume(args) => cmd::resume::run(args),
             Command::Revert(args) => cmd::revert::run(args),
+            Command::Verify(args) => cmd::verify::run(args),
             Command::Runs(args) => cmd::runs::run(args),
             Command::Graph(args) => cmd::graph::run(args),
             Command::Status(args) => cmd::status::run(args),
@@ -216,6 +229,7 @@ impl Command {
             Command::Apply(args) => json(args.run.output),
             Command::Resume(args) => json(args.run.output),
             Command::Revert(args) => json(args.run.output),
+            Command::Verify(args) => json(args.output),
             Command::Plan(args) => args.format == cmd::plan::PlanFormat::Json,
             Command::Status(args) => json(args.output),
             Command::Runs(args) => json(args.output),

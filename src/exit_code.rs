@@ -30,6 +30,10 @@ pub const NOT_CONFIRMED: i32 = 6;
 /// started after that; steps in flight finished, the journal is kept and the run can be
 /// resumed once the other run is done.
 pub const LEASE_LOST: i32 = 7;
+/// Every step succeeded, but the recovery was not verified: after a way up, an opened job was
+/// not assigned to a node, or a started real-time datafeed made no progress, within the time
+/// allowed (`--verify-timeout`); `quiesce verify` likewise.
+pub const NOT_VERIFIED: i32 = 8;
 /// Interrupted by a signal; the journal is kept and the run can be resumed.
 pub const INTERRUPTED: i32 = 130;
 
@@ -67,6 +71,10 @@ pub const TABLE: &[(i32, &str)] = &[
     (
         LEASE_LOST,
         "the cluster lease was lost to another run: nothing new started; resume the run later",
+    ),
+    (
+        NOT_VERIFIED,
+        "steps succeeded, but recovery not verified: a job unassigned or a datafeed not progressing",
     ),
     (
         INTERRUPTED,

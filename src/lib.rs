@@ -45,6 +45,8 @@
 //! |             | errors classified; never retries; the only code that knows HTTP (an   |
 //! |             | optional `ExchangeObserver` hears method, path, status, time: `-v`)   |
 //! | `cli`, `cmd`| argument parsing; one file per subcommand, each returns an exit code  |
+//! | `verify`    | after a way up: opened jobs assigned, started datafeeds progressing   |
+//! |             | (stats polled within a timeout); emits events, never changes anything |
 //! | `report`    | bytes for people (stderr) and programs (stdout); never decides        |
 //! | `exit_code` | the documented exit codes                                             |
 //! | `error`     | the top-level error wrapping each layer's own enum                    |
@@ -81,6 +83,7 @@ mod observe;
 mod plan;
 mod playbook;
 mod report;
+mod verify;
 
 // The library's public surface is the binary's entry point, the exit codes, and what the fuzz
 // target drives: reading and checking a playbook, and rendering its diagnostics. Everything

@@ -14,7 +14,7 @@ use crate::plan::{self, PlanView, snapshot_digest};
 use super::cluster::{Cluster, connect};
 use super::load::load;
 use super::plan::TargetVersion;
-use super::run::{JournalTarget, RunArgs, execute, plan_loaded, preflight};
+use super::run::{JournalTarget, RunArgs, execute, observe_calendar, plan_loaded, preflight};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -134,6 +134,9 @@ async fn saved_plan(input: &Path, run: &RunArgs) -> Result<(PlanView, Cluster), 
             changes: drift(planned, &now).join("\n"),
         });
     }
+    // What the maintenance calendar holds now, before anything changes (`revert` needs it).
+    let mut view = view;
+    observe_calendar(&cluster.client, &policy, &mut view).await?;
     Ok((view, cluster))
 }
 

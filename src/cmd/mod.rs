@@ -20,6 +20,7 @@ mod signals;
 pub(crate) mod sim;
 pub(crate) mod status;
 pub(crate) mod validate;
+pub(crate) mod verify;
 
 use crate::error::Error;
 

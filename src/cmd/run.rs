@@ -3,6 +3,7 @@
 //! listen for signals, start the reporters, execute, and turn the outcome into an exit code.
 //! Also the preflight and planning that all three do before that.
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -21,9 +22,10 @@ use crate::journal::{
 };
 use crate::model::RetryPolicy;
 use crate::observe::{Snapshot, observe, read_retrying};
-use crate::plan::{self, PlanView, PlanWarnings};
+use crate::plan::{self, Action, PlanView, PlanWarnings};
 use crate::report::run::{HumanReporter, JsonReporter, Reporter};
 use crate::report::{OutputFormat, diagnostic, plan as render, stream};
+use crate::verify::{Targets, VerifyOptions, verify};
 
 use super::cluster::{Cluster, ClusterArgs, connect};
 use super::load::Loaded;
@@ -65,6 +67,27 @@ pub(crate) struct RunArgs {
     /// a lease left by a run that died is taken over once it expired.
     #[arg(long, env = "QUIESCE_LEASE_TTL", value_name = "DURATION", default_value = "60s", value_parser = lease_ttl)]
     pub(crate) lease_ttl: Duration,
+
+    #[command(flatten)]
+    pub(crate) verify: VerifyArgs,
+}
+
+/// How the recovery is verified after a run that opens jobs or starts datafeeds.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct VerifyArgs {
+    /// After a way up, wait at most this long for every opened job to be assigned and every
+    /// started real-time datafeed to make progress (`30s`, `5m`); exit 8 when one does not.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration_arg)]
+    pub(crate) verify_timeout: Duration,
+
+    /// Do not verify the recovery after a way up.
+    #[arg(long)]
+    pub(crate) no_verify: bool,
+}
+
+/// A `--verify-timeout` value, read as playbook durations are.
+pub(crate) fn duration_arg(text: &str) -> Result<Duration, String> {
+    crate::model::parse_duration(text)
 }
 
 /// A lease time to live: a duration of at least a second.
@@ -242,11 +265,24 @@ pub(crate) async fn execute(
     };
     let mut sink = RunSink {
         journal,
+        started: BTreeSet::new(),
         journal_error: None,
         interrupts: interrupts.clone(),
         reporters,
     };
-    let outcome = exec::execute(&view, cluster.client.clone(), options, &mut sink).await;
+    let run_cluster = exec::RunCluster {
+        client: cluster.client.clone(),
+        maintenance: view.maintenance.clone(),
+        run_id: options.run_id.clone(),
+    };
+    let outcome = exec::execute(&view, run_cluster, options, &mut sink).await;
+    let verified = if brings_up(&view) && !args.verify.no_verify && !outcome.interrupted {
+        let targets = Targets::of_plan(&view, &sink.started, false);
+        let options = VerifyOptions::new(args.verify.verify_timeout);
+        Some(verify(&cluster.client, &targets, options, &interrupts, &mut sink).await)
+    } else {
+        None
+    };
     for reporter in &mut sink.reporters {
         reporter.finish();
     }
@@ -273,13 +309,23 @@ pub(crate) async fn execute(
     }
     Ok(if interrupts.lease_lost() {
         exit_code::LEASE_LOST
-    } else if outcome.interrupted {
+    } else if outcome.interrupted || verified.is_some_and(|v| v.interrupted) {
         exit_code::INTERRUPTED
-    } else if outcome.stats.all_succeeded() {
-        exit_code::SUCCESS
-    } else {
+    } else if !outcome.stats.all_succeeded() {
         exit_code::STEPS_FAILED
+    } else if verified.is_some_and(|v| !v.all_verified()) {
+        exit_code::NOT_VERIFIED
+    } else {
+        exit_code::SUCCESS
     })
+}
+
+/// Whether a plan brings something up (opens a job or starts a datafeed): its recovery is then
+/// verified.
+fn brings_up(view: &PlanView) -> bool {
+    view.steps
+        .iter()
+        .any(|s| matches!(s.action, Action::OpenJob | Action::StartDatafeed))
 }
 
 /// Takes the cluster lease for this run, or says who holds it (exit 3, nothing changed).
@@ -452,6 +498,8 @@ fn record_complete(
 /// that cannot be written stops the run from starting anything new.
 struct RunSink {
     journal: Journal,
+    /// The datafeeds this run started (its verification takes their runner's search as proof).
+    started: BTreeSet<String>,
     journal_error: Option<crate::journal::JournalError>,
     interrupts: exec::Interrupts,
     reporters: Vec<Box<dyn Reporter>>,
@@ -468,6 +516,15 @@ impl RunSink {
 
 impl exec::EventSink for RunSink {
     fn event(&mut self, event: exec::Event) {
+        if let exec::EventKind::StepSucceeded {
+            step,
+            outcome: exec::Success::Changed,
+            ..
+        } = &event.kind
+            && step.action == Action::StartDatafeed
+        {
+            self.started.insert(step.target.clone());
+        }
         if self.journal_error.is_none()
             && let Err(err) = self.journal.event(&event)
         {
@@ -507,13 +564,39 @@ pub(crate) async fn plan_loaded(
     if !warnings.is_empty() {
         diagnostic::eprint(&PlanWarnings::new(&loaded.source, warnings));
     }
-    let view = PlanView::new(
+    let mut view = PlanView::new(
         &plan,
         &loaded.playbook.settings,
         &input.display().to_string(),
         loaded.source.text(),
     );
+    observe_calendar(&cluster.client, &loaded.playbook.settings.retry, &mut view).await?;
     Ok((view, cluster))
+}
+
+/// Records in the plan what the maintenance calendar holds before the run (absent, or the jobs
+/// it names): what `revert` needs to remove what the run added, and only that.
+pub(crate) async fn observe_calendar(
+    client: &EsClient,
+    policy: &RetryPolicy,
+    view: &mut PlanView,
+) -> Result<(), Error> {
+    if let Some(plan::MaintenanceView::Schedule {
+        calendar, before, ..
+    }) = &mut view.maintenance
+    {
+        let found = read_retrying(policy, "ml.get_calendars", &super::cluster::tell, || {
+            client.calendar(calendar)
+        })
+        .await?;
+        *before = Some(match found {
+            None => plan::CalendarBefore::Absent,
+            Some(found) => plan::CalendarBefore::Present {
+                job_ids: found.job_ids,
+            },
+        });
+    }
+    Ok(())
 }
 
 /// Reachable, Elasticsearch, credentials valid, `manage_ml` held and the index privileges the

@@ -15,8 +15,9 @@ use super::error::{Error, EsErrorBody, Found};
 use super::exchange::{Exchange, Observer};
 use super::request::{self, Force, Request};
 use super::types::{
-    DatafeedStatsResponse, DatafeedsResponse, JobStatsResponse, JobsResponse, MemoryStatsResponse,
-    MlInfo, ModelSnapshot, ModelSnapshotsResponse, RootInfo,
+    Calendar, CalendarsResponse, DatafeedStatsResponse, DatafeedsResponse, EventsResponse,
+    JobStatsResponse, JobsResponse, MemoryStatsResponse, MlInfo, ModelSnapshot,
+    ModelSnapshotsResponse, RootInfo, ScheduledEvent,
 };
 
 /// Where and how to reach a cluster.
@@ -474,6 +475,87 @@ impl EsClient {
 
     pub(crate) async fn memory_stats(&self) -> Result<MemoryStatsResponse, Error> {
         self.call(request::memory_stats()).await
+    }
+
+    /// The calendar `id`, or `None` when there is none (404 `No calendar with id`).
+    pub(crate) async fn calendar(&self, id: &str) -> Result<Option<Calendar>, Error> {
+        match self
+            .call::<CalendarsResponse>(request::get_calendar(id))
+            .await
+        {
+            Ok(answer) => Ok(answer.calendars.into_iter().find(|c| c.calendar_id == id)),
+            Err(err) if err.is_no_calendar() => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    pub(crate) async fn put_calendar(&self, id: &str, description: &str) -> Result<(), Error> {
+        self.send(&request::put_calendar(id, description))
+            .await
+            .map(drop)
+    }
+
+    pub(crate) async fn delete_calendar(&self, id: &str) -> Result<(), Error> {
+        self.send(&request::delete_calendar(id)).await.map(drop)
+    }
+
+    pub(crate) async fn put_calendar_jobs(&self, id: &str, jobs: &[String]) -> Result<(), Error> {
+        self.send(&request::put_calendar_jobs(id, jobs))
+            .await
+            .map(drop)
+    }
+
+    pub(crate) async fn delete_calendar_jobs(
+        &self,
+        id: &str,
+        jobs: &[String],
+    ) -> Result<(), Error> {
+        self.send(&request::delete_calendar_jobs(id, jobs))
+            .await
+            .map(drop)
+    }
+
+    pub(crate) async fn post_calendar_event(
+        &self,
+        id: &str,
+        description: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<(), Error> {
+        self.send(&request::post_calendar_event(
+            id,
+            description,
+            start_ms,
+            end_ms,
+        ))
+        .await
+        .map(drop)
+    }
+
+    /// Every event of the calendar (pages of 1,000 until the count is reached).
+    pub(crate) async fn calendar_events(&self, id: &str) -> Result<Vec<ScheduledEvent>, Error> {
+        const PAGE: u32 = 1000;
+        let mut events = Vec::new();
+        loop {
+            let mut request = request::get_calendar_events(id, PAGE);
+            request.query.push(("from", events.len().to_string()));
+            let page: EventsResponse = self.call(request).await?;
+            let got = page.events.len();
+            events.extend(page.events);
+            if got == 0 || events.len() as u64 >= page.count {
+                return Ok(events);
+            }
+        }
+    }
+
+    pub(crate) async fn delete_calendar_event(
+        &self,
+        id: &str,
+        event_id: &str,
+    ) -> Result<(), Error> {
+        self.send(&request::delete_calendar_event(id, event_id))
+            .await
+            .map(drop)
     }
 }
 

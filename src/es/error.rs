@@ -339,6 +339,11 @@ impl Error {
         self.is_refusal(403, "security_exception", &[])
     }
 
+    /// The 404 of a calendar that does not exist (docs/elasticsearch-ml-api.md §13.1).
+    pub(crate) fn is_no_calendar(&self) -> bool {
+        self.is_refusal(404, "resource_not_found_exception", &[NO_CALENDAR])
+    }
+
     /// The answer of a security API on a cluster whose security is off
     /// (docs/elasticsearch-ml-api.md §2.14): 8.x registers no security handler (a flat 400
     /// `no handler found` for the `/_security/` path), 7.x on a basic licence refuses with
@@ -439,6 +444,8 @@ const WAIT_TIMED_OUT: Reason = Reason("timed out after [<timeout>]");
 const SECURITY_NOT_ENABLED: Reason = Reason(
     "Security must be explicitly enabled when using a [<licence>] license. Enable security by setting [xpack.security.enabled] to [true] in the elasticsearch.yml file and restart the node.",
 );
+/// §13.1: a calendar that does not exist.
+const NO_CALENDAR: Reason = Reason("No calendar with id [<id>]");
 /// §1.2, §2.14: the flat 400 for a path nothing serves; under `/_security/`, security is off.
 const NO_SECURITY_HANDLER: Reason =
     Reason("no handler found for uri [/_security/<path>] and method [<method>]");

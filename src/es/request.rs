@@ -359,5 +359,93 @@ pub(crate) fn bulk_index<'a>(
     request.refreshed()
 }
 
+/// `GET /_ml/calendars/<id>`: one calendar, or 404 `No calendar with id [<id>]` (§13.1).
+pub(crate) fn get_calendar(id: &str) -> Request {
+    Request::new(
+        "ml.get_calendars",
+        Method::GET,
+        format!("/_ml/calendars/{id}"),
+    )
+}
+
+/// `PUT /_ml/calendars/<id>` with a description and no jobs (they are added apart, so that
+/// what quiesce added can be taken out again).
+pub(crate) fn put_calendar(id: &str, description: &str) -> Request {
+    let mut request = Request::new(
+        "ml.put_calendar",
+        Method::PUT,
+        format!("/_ml/calendars/{id}"),
+    );
+    request.body = Some(json!({ "description": description }));
+    request
+}
+
+/// `DELETE /_ml/calendars/<id>`: the calendar and all its events.
+pub(crate) fn delete_calendar(id: &str) -> Request {
+    Request::new(
+        "ml.delete_calendar",
+        Method::DELETE,
+        format!("/_ml/calendars/{id}"),
+    )
+}
+
+/// `PUT /_ml/calendars/<id>/jobs/<ids>`: adds job ids (not checked by Elasticsearch, §13.2).
+pub(crate) fn put_calendar_jobs(id: &str, jobs: &[String]) -> Request {
+    Request::new(
+        "ml.put_calendar_job",
+        Method::PUT,
+        format!("/_ml/calendars/{id}/jobs/{}", jobs.join(",")),
+    )
+}
+
+/// `DELETE /_ml/calendars/<id>/jobs/<ids>`: every id must be in the calendar (§13.2).
+pub(crate) fn delete_calendar_jobs(id: &str, jobs: &[String]) -> Request {
+    Request::new(
+        "ml.delete_calendar_job",
+        Method::DELETE,
+        format!("/_ml/calendars/{id}/jobs/{}", jobs.join(",")),
+    )
+}
+
+/// `POST /_ml/calendars/<id>/events` with one event; times in epoch milliseconds. The answer
+/// has no `event_id` (§13.3): list the events to learn it.
+pub(crate) fn post_calendar_event(
+    id: &str,
+    description: &str,
+    start_ms: i64,
+    end_ms: i64,
+) -> Request {
+    let mut request = Request::new(
+        "ml.post_calendar_events",
+        Method::POST,
+        format!("/_ml/calendars/{id}/events"),
+    );
+    request.body = Some(json!({ "events": [{
+        "description": description,
+        "start_time": start_ms,
+        "end_time": end_ms,
+    }]}));
+    request
+}
+
+/// `GET /_ml/calendars/<id>/events`: the calendar's events, a page of `size` (§13.3).
+pub(crate) fn get_calendar_events(id: &str, size: u32) -> Request {
+    Request::new(
+        "ml.get_calendar_events",
+        Method::GET,
+        format!("/_ml/calendars/{id}/events"),
+    )
+    .param("size", size)
+}
+
+/// `DELETE /_ml/calendars/<id>/events/<event_id>`.
+pub(crate) fn delete_calendar_event(id: &str, event_id: &str) -> Request {
+    Request::new(
+        "ml.delete_calendar_event",
+        Method::DELETE,
+        format!("/_ml/calendars/{id}/events/{event_id}"),
+    )
+}
+
 #[cfg(test)]
 mod tests;

@@ -126,6 +126,20 @@ pub(crate) struct JobStats {
     pub assignment_explanation: Option<String>,
     #[serde(default)]
     pub model_size_stats: Option<ModelSizeStats>,
+    /// What the job's process has been fed (live while it is opened; §14.1).
+    #[serde(default)]
+    pub data_counts: Option<DataCounts>,
+}
+
+/// A job's `data_counts` (docs/elasticsearch-ml-api.md §14.1): only what shows that data
+/// arrives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub(crate) struct DataCounts {
+    #[serde(default)]
+    pub processed_record_count: u64,
+    /// Wall time (epoch ms) of the last post of data to the job.
+    #[serde(default)]
+    pub last_data_time: Option<i64>,
 }
 
 impl JobStats {
@@ -164,12 +178,65 @@ pub(crate) struct DatafeedStats {
     pub assignment_explanation: Option<String>,
     #[serde(default)]
     pub running_state: Option<RunningState>,
+    /// Its searches so far, as last written to the results index (§14.1: in ~10% steps).
+    #[serde(default)]
+    pub timing_stats: Option<TimingStats>,
 }
 
-/// Present while a datafeed runs: whether it was started without an `end` (real-time).
+/// Present while a datafeed has a task (docs/elasticsearch-ml-api.md §14.1).
 #[derive(Debug, Clone, Copy, Deserialize)]
 pub(crate) struct RunningState {
+    /// Started without an `end` (real-time).
     pub real_time_configured: bool,
+    /// The runner on its node finished its lookback; `false` while unassigned or starting.
+    #[serde(default)]
+    pub real_time_running: bool,
+    /// The window of the current runner's last successful search (8.1 and later); absent
+    /// until it has one.
+    #[serde(default)]
+    pub search_interval: Option<SearchInterval>,
+}
+
+/// `running_state.search_interval`, epoch milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub(crate) struct SearchInterval {
+    pub start_ms: i64,
+    pub end_ms: i64,
+}
+
+/// A datafeed's `timing_stats`: only the count of successful searches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub(crate) struct TimingStats {
+    #[serde(default)]
+    pub search_count: u64,
+}
+
+/// `GET /_ml/calendars/<id>` (docs/elasticsearch-ml-api.md §13.1).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct CalendarsResponse {
+    pub calendars: Vec<Calendar>,
+}
+
+/// A calendar: the jobs (or groups, or `_all`) it names.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Calendar {
+    pub calendar_id: String,
+    #[serde(default)]
+    pub job_ids: Vec<String>,
+}
+
+/// `GET /_ml/calendars/<id>/events` (§13.3).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct EventsResponse {
+    pub count: u64,
+    pub events: Vec<ScheduledEvent>,
+}
+
+/// A scheduled event as listed: with the id the index gave it.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct ScheduledEvent {
+    pub event_id: String,
+    pub description: String,
 }
 
 /// `GET /_ml/anomaly_detectors/<expr>`.

@@ -11,9 +11,10 @@ use std::time::Duration;
 use crate::es::request::Force;
 use crate::es::types::{DatafeedState, JobState};
 use crate::es::{self, EsClient};
-use crate::plan::{Action, SnapshotTarget};
+use crate::plan::{Action, MaintenanceView, SnapshotTarget};
 
 use super::event::{Observation, TargetState};
+use super::maintenance;
 
 /// What a step needs of the cluster.
 pub(crate) trait Cluster: Send + Sync + 'static {
@@ -37,7 +38,27 @@ pub(crate) trait Cluster: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<Observation>, es::Error>> + Send;
 }
 
-impl Cluster for EsClient {
+/// The cluster a run acts on: Elasticsearch, with what the plan's maintenance step needs (the
+/// calendar work, and the run whose event it is).
+#[derive(Debug, Clone)]
+pub(crate) struct RunCluster {
+    pub client: EsClient,
+    pub maintenance: Option<MaintenanceView>,
+    pub run_id: String,
+}
+
+impl RunCluster {
+    fn maintenance(&self) -> Result<&MaintenanceView, es::Error> {
+        self.maintenance.as_ref().ok_or_else(|| es::Error::Decode {
+            endpoint: "ml.get_calendars",
+            source: serde::de::Error::custom(
+                "this is a bug in quiesce, please report it: a maintenance step in a plan without its maintenance",
+            ),
+        })
+    }
+}
+
+impl Cluster for RunCluster {
     async fn request(
         &self,
         action: Action,
@@ -46,24 +67,30 @@ impl Cluster for EsClient {
         left: Duration,
     ) -> Result<(), es::Error> {
         let force = if forced { Force::Yes } else { Force::No };
+        let client = &self.client;
         match action {
-            Action::StopDatafeed => self.stop_datafeed(target, force, left).await,
-            Action::CloseJob => self.close_job(target, force, left).await,
-            Action::OpenJob => self.open_job(target, left).await,
-            Action::StartDatafeed => self.start_datafeed(target, left).await,
-            Action::EnableUpgradeMode => self.set_upgrade_mode(true, left).await,
-            Action::DisableUpgradeMode => self.set_upgrade_mode(false, left).await,
-            Action::RefreshCloseJob => self.close_job(target, force, left).await,
-            Action::RefreshOpenJob => self.open_job(target, left).await,
+            Action::StopDatafeed => client.stop_datafeed(target, force, left).await,
+            Action::CloseJob | Action::RefreshCloseJob => {
+                client.close_job(target, force, left).await
+            }
+            Action::OpenJob | Action::RefreshOpenJob => client.open_job(target, left).await,
+            Action::StartDatafeed => client.start_datafeed(target, left).await,
+            Action::EnableUpgradeMode => client.set_upgrade_mode(true, left).await,
+            Action::DisableUpgradeMode => client.set_upgrade_mode(false, left).await,
             Action::UpgradeSnapshot => {
                 let snap = snapshot_target(target)?;
-                self.upgrade_model_snapshot(&snap.job, &snap.snapshot, left)
+                client
+                    .upgrade_model_snapshot(&snap.job, &snap.snapshot, left)
                     .await
             }
             Action::DeleteSnapshot => {
                 let snap = snapshot_target(target)?;
-                self.delete_model_snapshot(&snap.job, &snap.snapshot, left)
+                client
+                    .delete_model_snapshot(&snap.job, &snap.snapshot, left)
                     .await
+            }
+            Action::ScheduleMaintenance | Action::RemoveMaintenance => {
+                maintenance::request(client, self.maintenance()?, &self.run_id).await
             }
         }
     }
@@ -73,9 +100,10 @@ impl Cluster for EsClient {
         action: Action,
         target: &str,
     ) -> Result<Option<Observation>, es::Error> {
+        let client = &self.client;
         Ok(match action {
             Action::StopDatafeed | Action::StartDatafeed => {
-                let stats = self.datafeed_stats(target).await?;
+                let stats = client.datafeed_stats(target).await?;
                 stats.datafeeds.into_iter().next().map(|feed| Observation {
                     state: feed.state.into(),
                     node: feed.node.map(|n| n.id),
@@ -87,7 +115,7 @@ impl Cluster for EsClient {
             | Action::OpenJob
             | Action::RefreshOpenJob
             | Action::RefreshCloseJob => {
-                let stats = self.job_stats(target).await?;
+                let stats = client.job_stats(target).await?;
                 stats.jobs.into_iter().next().map(|job| Observation {
                     state: job.state.into(),
                     node: job.node.map(|n| n.id),
@@ -96,7 +124,7 @@ impl Cluster for EsClient {
                 })
             }
             Action::EnableUpgradeMode | Action::DisableUpgradeMode => {
-                let on = self.ml_info().await?.upgrade_mode;
+                let on = client.ml_info().await?.upgrade_mode;
                 Some(Observation {
                     state: if on {
                         TargetState::Enabled
@@ -110,7 +138,8 @@ impl Cluster for EsClient {
             }
             Action::UpgradeSnapshot | Action::DeleteSnapshot => {
                 let snap = snapshot_target(target)?;
-                self.model_snapshot(&snap.job, &snap.snapshot)
+                client
+                    .model_snapshot(&snap.job, &snap.snapshot)
                     .await?
                     .map(|found| Observation {
                         state: TargetState::Present,
@@ -118,6 +147,9 @@ impl Cluster for EsClient {
                         assignment_explanation: None,
                         min_version: found.min_version,
                     })
+            }
+            Action::ScheduleMaintenance | Action::RemoveMaintenance => {
+                Some(maintenance::observe(client, self.maintenance()?, &self.run_id).await?)
             }
         })
     }

@@ -11,12 +11,14 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::verdict::{Finding, Proof, Resource};
 use crate::plan::{Action, StepView};
 
 /// Bumped whenever the JSON form of events changes incompatibly. 2: step events carry their
 /// action, target and playbook place; skip reasons, escalations and errors are data; steps can
 /// end interrupted or abandoned. 3: `step_read_failed` (a read of the state failed; it uses no
-/// attempt), the error `unconfirmed`, and a step timeout's `observed` may be absent. Journals
+/// attempt), the error `unconfirmed`, and a step timeout's `observed` may be absent; later
+/// additions that older readers skip: the `verify_*` and `target_*verified` events. Journals
 /// of version 1 are still read (`journal::v1`); version 2 events read as version 3 ones.
 pub(crate) const EVENT_FORMAT_VERSION: u32 = 3;
 
@@ -156,6 +158,32 @@ pub(crate) enum EventKind {
         #[serde(rename = "duration_ms", with = "millis")]
         duration: Duration,
     },
+    /// The recovery is being verified: that the opened jobs are assigned and the started
+    /// real-time datafeeds make progress, for at most `timeout`.
+    VerifyStarted {
+        jobs: usize,
+        datafeeds: usize,
+        #[serde(rename = "timeout_ms", with = "millis")]
+        timeout: Duration,
+    },
+    /// A target proved that it works again.
+    TargetVerified {
+        resource: Resource,
+        target: String,
+        proof: Proof,
+    },
+    /// A target did not prove it within the timeout: what stats showed last.
+    TargetUnverified {
+        resource: Resource,
+        target: String,
+        finding: Finding,
+    },
+    VerifyFinished {
+        verified: usize,
+        unverified: usize,
+        #[serde(rename = "duration_ms", with = "millis")]
+        duration: Duration,
+    },
 }
 
 impl EventKind {
@@ -174,7 +202,11 @@ impl EventKind {
             | EventKind::StepSkipped { step, .. } => Some(step),
             EventKind::RunStarted { .. }
             | EventKind::RunCancelling { .. }
-            | EventKind::RunFinished { .. } => None,
+            | EventKind::RunFinished { .. }
+            | EventKind::VerifyStarted { .. }
+            | EventKind::TargetVerified { .. }
+            | EventKind::TargetUnverified { .. }
+            | EventKind::VerifyFinished { .. } => None,
         }
     }
 }
@@ -206,6 +238,10 @@ pub(crate) enum TargetState {
     Disabled,
     /// A model snapshot that exists (its `min_version` is in the [`Observation`]).
     Present,
+    /// The run's maintenance event (and its jobs) are on the calendar.
+    Scheduled,
+    /// They are not (or no longer).
+    Unscheduled,
 }
 
 impl TargetState {
@@ -223,6 +259,8 @@ impl TargetState {
             TargetState::Enabled => "enabled",
             TargetState::Disabled => "disabled",
             TargetState::Present => "present",
+            TargetState::Scheduled => "scheduled",
+            TargetState::Unscheduled => "unscheduled",
         }
     }
 }
@@ -371,19 +409,19 @@ impl RunStats {
 }
 
 /// A duration as whole milliseconds.
-mod millis {
+pub(super) mod millis {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub(super) fn serialize<S: Serializer>(
+    pub(in crate::exec) fn serialize<S: Serializer>(
         duration: &Duration,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         serializer.serialize_u64(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+    pub(in crate::exec) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Duration, D::Error> {
         u64::deserialize(deserializer).map(Duration::from_millis)
@@ -396,7 +434,7 @@ mod opt_millis {
 
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub(super) fn serialize<S: Serializer>(
+    pub(in crate::exec) fn serialize<S: Serializer>(
         duration: &Option<Duration>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {

@@ -315,6 +315,8 @@ impl Inner {
             Action::StartDatafeed => (TargetState::Started, Some(TargetState::Starting)),
             Action::EnableUpgradeMode => (TargetState::Enabled, None),
             Action::DisableUpgradeMode => (TargetState::Disabled, None),
+            Action::ScheduleMaintenance => (TargetState::Scheduled, None),
+            Action::RemoveMaintenance => (TargetState::Unscheduled, None),
         };
         if action == Action::CloseJob && target.state == TargetState::Failed && !forced {
             // E3, in Elasticsearch's words.

@@ -75,7 +75,10 @@ fn plain_index(action: Action) -> usize {
     match action {
         Action::StopDatafeed => 0,
         Action::StartDatafeed => 1,
-        Action::EnableUpgradeMode | Action::DisableUpgradeMode => 2,
+        Action::EnableUpgradeMode
+        | Action::DisableUpgradeMode
+        | Action::ScheduleMaintenance
+        | Action::RemoveMaintenance => 2,
         Action::CloseJob | Action::OpenJob | Action::RefreshOpenJob | Action::RefreshCloseJob => 3,
         // Each loads and persists a model, or deletes documents: their own kind of wait.
         Action::UpgradeSnapshot | Action::DeleteSnapshot => 4,

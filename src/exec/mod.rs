@@ -17,11 +17,13 @@ mod cluster;
 mod event;
 mod interrupt;
 mod latency;
+mod maintenance;
 mod ready;
 mod retry;
 mod scheduler;
 mod sink;
 mod step;
+mod verdict;
 mod window;
 
 #[cfg(test)]
@@ -29,13 +31,18 @@ mod fake;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use cluster::RunCluster;
+#[cfg(test)]
+pub(crate) use event::TargetState;
 pub(crate) use event::{
     CancelReason, EVENT_FORMAT_VERSION, EsAnswer, Escalation, Event, EventKind, Observation,
     RunStats, SkipReason, StepError, StepNo, StepRef, Success,
 };
 pub(crate) use interrupt::Interrupts;
 pub(crate) use retry::Backoff;
+#[cfg(test)]
+pub(crate) use scheduler::RunOutcome;
 pub(crate) use scheduler::{RunOptions, execute};
 pub(crate) use sink::EventSink;
-#[cfg(test)]
-pub(crate) use {event::TargetState, scheduler::RunOutcome};
+pub(crate) use step::step_error;
+pub(crate) use verdict::{Finding, Proof, Resource};

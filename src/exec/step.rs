@@ -151,7 +151,9 @@ fn progress(
         | (Action::CloseJob, S::Closed)
         | (Action::OpenJob, S::Opened)
         | (Action::EnableUpgradeMode, S::Enabled)
-        | (Action::DisableUpgradeMode, S::Disabled) => Progress::Reached,
+        | (Action::DisableUpgradeMode, S::Disabled)
+        | (Action::ScheduleMaintenance, S::Scheduled)
+        | (Action::RemoveMaintenance, S::Unscheduled) => Progress::Reached,
         (Action::StopDatafeed, S::Stopping)
         | (Action::StartDatafeed, S::Starting)
         | (Action::CloseJob, S::Closing)

@@ -71,6 +71,7 @@ pub(super) fn plan(
         snapshot_digest: None,
         snapshot: None,
         snapshot_gate: None,
+        maintenance: None,
     }
 }
 

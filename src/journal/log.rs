@@ -102,7 +102,11 @@ pub(super) enum Fact {
 /// What a (format 2 or 3) event tells the readers.
 fn fact(kind: &EventKind) -> Option<Fact> {
     let status = match kind {
-        EventKind::RunStarted { .. } => return None,
+        EventKind::RunStarted { .. }
+        | EventKind::VerifyStarted { .. }
+        | EventKind::TargetVerified { .. }
+        | EventKind::TargetUnverified { .. }
+        | EventKind::VerifyFinished { .. } => return None,
         EventKind::RunCancelling { reason } => {
             return Some(Fact::Cancelled {
                 by_signal: *reason != CancelReason::StepFailed,
@@ -254,7 +258,11 @@ impl Segment {
                 | EventKind::StepReadFailed { .. }
                 | EventKind::RunStarted { .. }
                 | EventKind::RunCancelling { .. }
-                | EventKind::RunFinished { .. } => {}
+                | EventKind::RunFinished { .. }
+                | EventKind::VerifyStarted { .. }
+                | EventKind::TargetVerified { .. }
+                | EventKind::TargetUnverified { .. }
+                | EventKind::VerifyFinished { .. } => {}
             }
         }
         records

@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 
 use crate::model::{DatafeedState, JobState, Settings, UpgradeMode};
 use crate::observe::{DatafeedMode, ObservedDatafeedState, ObservedJobState};
-use crate::plan::{Action, UpgradeView};
-use crate::playbook::{DatafeedEntry, JobEntry, PlaybookWriter, Text};
+use crate::plan::{Action, CalendarBefore, MaintenanceView, UpgradeView};
+use crate::playbook::{DatafeedEntry, JobEntry, MaintenanceEntry, PlaybookWriter, Text};
 
 use super::log::RunLog;
 
@@ -18,6 +18,7 @@ pub(crate) fn resume_playbook(log: &RunLog) -> String {
     let mut jobs = Vec::new();
     let mut datafeeds = Vec::new();
     let mut upgrade_mode = None;
+    let mut maintenance = None;
     for (action, target) in log.targets() {
         let job = |state| JobEntry {
             id: target.clone(),
@@ -43,6 +44,9 @@ pub(crate) fn resume_playbook(log: &RunLog) -> String {
             | Action::RefreshCloseJob
             | Action::UpgradeSnapshot
             | Action::DeleteSnapshot => {}
+            Action::ScheduleMaintenance | Action::RemoveMaintenance => {
+                maintenance = log.header.plan.maintenance.as_ref().map(as_planned);
+            }
         }
     }
     render(
@@ -52,11 +56,101 @@ pub(crate) fn resume_playbook(log: &RunLog) -> String {
             "Finishes run {} ({} of `{}`), made from its journal.",
             log.header.run_id, log.header.command, log.header.plan.playbook.name
         ),
-        &jobs,
-        &datafeeds,
-        upgrade_mode,
-        log.header.plan.settings.upgrade.as_ref(),
+        &Sections {
+            jobs,
+            datafeeds,
+            upgrade_mode,
+            maintenance,
+            upgrade: log.header.plan.settings.upgrade,
+        },
     )
+}
+
+/// The maintenance a run's first plan set out to do, as a playbook says it again: the same
+/// window (a resume posts no second event: its tag is the run's), or the same undo.
+fn as_planned(view: &MaintenanceView) -> MaintenanceEntry {
+    match view {
+        MaintenanceView::Schedule {
+            calendar,
+            description,
+            start_ms,
+            end_ms,
+            ..
+        } => {
+            let time = |ms: i64| jiff::Timestamp::from_millisecond(ms).unwrap_or_default();
+            MaintenanceEntry::Window {
+                calendar: calendar.clone(),
+                description: description.clone(),
+                start: time(*start_ms),
+                end: time(*end_ms),
+            }
+        }
+        MaintenanceView::Undo {
+            calendar,
+            run,
+            jobs,
+            delete_calendar,
+        } => MaintenanceEntry::Undo {
+            calendar: calendar.clone(),
+            run: run.clone(),
+            jobs: jobs.clone(),
+            delete_calendar: *delete_calendar,
+        },
+    }
+}
+
+/// What a revert removes from the maintenance calendar: the run's event, the jobs it added
+/// (those not on the calendar before it), and the calendar when there was none before.
+fn undo_of(log: &RunLog, notes: &mut Vec<String>) -> Option<MaintenanceEntry> {
+    match log.header.plan.maintenance.as_ref()? {
+        MaintenanceView::Schedule {
+            calendar,
+            jobs,
+            before,
+            ..
+        } => {
+            let (jobs, delete_calendar) = match before {
+                Some(CalendarBefore::Absent) => (jobs.clone(), true),
+                Some(CalendarBefore::Present { job_ids }) => (
+                    jobs.iter()
+                        .filter(|j| !job_ids.contains(j))
+                        .cloned()
+                        .collect(),
+                    false,
+                ),
+                None => {
+                    notes.push(format!(
+                        "the jobs run {} added to calendar `{calendar}`: the run did not record the calendar before it (its event is removed)",
+                        log.header.run_id
+                    ));
+                    (Vec::new(), false)
+                }
+            };
+            Some(MaintenanceEntry::Undo {
+                calendar: calendar.clone(),
+                run: log.header.run_id.clone(),
+                jobs,
+                delete_calendar,
+            })
+        }
+        MaintenanceView::Undo { calendar, run, .. } => {
+            notes.push(format!(
+                "the maintenance of run {run} on calendar `{calendar}`, which that revert removed: its window is not scheduled again"
+            ));
+            None
+        }
+    }
+}
+
+/// The sections of a made playbook after its head, cluster and settings; an empty one is left
+/// out.
+struct Sections {
+    jobs: Vec<JobEntry>,
+    datafeeds: Vec<DatafeedEntry>,
+    upgrade_mode: Option<UpgradeMode>,
+    maintenance: Option<MaintenanceEntry>,
+    /// The run's `upgrade:` section, so that a resume runs the snapshot gate again.
+    upgrade: Option<UpgradeView>,
 }
 
 /// What a revert of a run brings back: each target in the state it had before the run, and
@@ -66,6 +160,8 @@ pub(crate) struct Revert {
     pub jobs: Vec<JobEntry>,
     pub datafeeds: Vec<DatafeedEntry>,
     pub upgrade_mode: Option<UpgradeMode>,
+    /// What it removes from the maintenance calendar.
+    pub maintenance: Option<MaintenanceEntry>,
     /// What cannot be brought back as it was (`job `x` was failed before the run…`).
     pub notes: Vec<String>,
 }
@@ -86,10 +182,13 @@ pub(crate) fn revert_playbook(log: &RunLog) -> String {
         log,
         &format!("revert-{}", log.header.run_id),
         &description,
-        &revert.jobs,
-        &revert.datafeeds,
-        revert.upgrade_mode,
-        None,
+        &Sections {
+            jobs: revert.jobs,
+            datafeeds: revert.datafeeds,
+            upgrade_mode: revert.upgrade_mode,
+            maintenance: revert.maintenance,
+            upgrade: None,
+        },
     )
 }
 
@@ -99,6 +198,7 @@ pub(crate) fn revert_of(log: &RunLog) -> Revert {
     let mut jobs = Vec::new();
     let mut datafeeds = Vec::new();
     let mut upgrade_mode = None;
+    let mut maintenance = None;
     let mut notes = Vec::new();
     let mut gate = Vec::new();
     for (action, target) in log.targets() {
@@ -164,6 +264,9 @@ pub(crate) fn revert_of(log: &RunLog) -> Revert {
             Action::UpgradeSnapshot | Action::DeleteSnapshot => {
                 gate.push(target);
             }
+            Action::ScheduleMaintenance | Action::RemoveMaintenance => {
+                maintenance = undo_of(log, &mut notes);
+            }
         }
     }
     if !gate.is_empty() {
@@ -177,21 +280,14 @@ pub(crate) fn revert_of(log: &RunLog) -> Revert {
         jobs,
         datafeeds,
         upgrade_mode,
+        maintenance,
         notes,
     }
 }
 
 /// The made playbook: the run's cluster and settings, then the targets; a section with no
 /// target is left out.
-fn render(
-    log: &RunLog,
-    name: &str,
-    description: &str,
-    jobs: &[JobEntry],
-    datafeeds: &[DatafeedEntry],
-    upgrade_mode: Option<UpgradeMode>,
-    upgrade: Option<&UpgradeView>,
-) -> String {
+fn render(log: &RunLog, name: &str, description: &str, sections: &Sections) -> String {
     let mut w = PlaybookWriter::new();
     w.comment("Made by quiesce from a run journal.");
     w.head(name, Some(description));
@@ -200,17 +296,20 @@ fn render(
         w.cluster(Text::Literal(url), &[]);
     }
     w.settings(&Settings::from(&log.header.plan.settings));
-    if !jobs.is_empty() {
-        w.jobs(jobs);
+    if !sections.jobs.is_empty() {
+        w.jobs(&sections.jobs);
     }
-    if !datafeeds.is_empty() {
-        w.datafeeds(datafeeds);
+    if !sections.datafeeds.is_empty() {
+        w.datafeeds(&sections.datafeeds);
     }
-    if let Some(mode) = upgrade_mode {
+    if let Some(mode) = sections.upgrade_mode {
         w.upgrade_mode(mode);
     }
-    if let Some(upgrade) = upgrade {
+    if let Some(upgrade) = &sections.upgrade {
         w.upgrade(upgrade.target_version, upgrade.old_snapshots);
+    }
+    if let Some(maintenance) = &sections.maintenance {
+        w.maintenance(maintenance);
     }
     w.finish()
 }

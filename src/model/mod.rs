@@ -22,7 +22,8 @@ pub(crate) use duration::{parse_duration, words as duration_words};
 pub(crate) use id::{DatafeedId, JobId, Pattern, Selector};
 pub use playbook::Playbook;
 pub(crate) use playbook::{
-    Auth, ClusterKey, RetryPolicy, Settings, TargetRef, Unresolved, UpgradeTarget,
+    Auth, ClusterKey, MaintenanceWork, RetryPolicy, Settings, TargetRef, Unresolved, UpgradeTarget,
+    Window,
 };
 pub(crate) use validate::{EnvLookup, validate};
 pub(crate) use version::EsVersion;

@@ -33,6 +33,7 @@ pub struct Playbook {
     pub(crate) upgrade_mode: Option<UpgradeModeTarget>,
     /// The `upgrade:` section: the version the snapshot gate checks against.
     pub(crate) upgrade: Option<UpgradeTarget>,
+    pub(crate) maintenance: Option<Maintenance>,
 }
 
 /// The upgrade a playbook prepares for (`upgrade:`, or `--target-version`).
@@ -42,6 +43,40 @@ pub(crate) struct UpgradeTarget {
     pub old_snapshots: OldSnapshots,
     /// Where `target_version` is written; `None` when it came from `--target-version`.
     pub location: Option<Location>,
+}
+
+/// `maintenance:`: a scheduled event on a calendar for the jobs a run closes, or (written by
+/// `revert`) the removal of what a run added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Maintenance {
+    /// The calendar id (Elasticsearch id rules).
+    pub calendar: String,
+    pub work: MaintenanceWork,
+    pub location: Location,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum MaintenanceWork {
+    /// Put the jobs the run closes on the calendar and post an event covering the window.
+    Schedule { description: String, window: Window },
+    /// Remove what run `run` added: its event, the `jobs` it added, and the calendar when it
+    /// created it (`calendar`).
+    Undo {
+        run: String,
+        jobs: Vec<String>,
+        calendar: bool,
+    },
+}
+
+/// A maintenance window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Window {
+    Between {
+        start: jiff::Timestamp,
+        end: jiff::Timestamp,
+    },
+    /// From when the plan is made.
+    For(Duration),
 }
 
 impl Playbook {

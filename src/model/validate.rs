@@ -12,8 +12,8 @@ use miette::SourceSpan;
 use super::after::{self, Entry};
 use super::duration::parse_duration;
 use super::playbook::{
-    DatafeedTarget, JobRef, JobTarget, Playbook, Reference, TargetRef, UpgradeModeTarget,
-    UpgradeTarget,
+    DatafeedTarget, JobRef, JobTarget, Maintenance, MaintenanceWork, Playbook, Reference,
+    TargetRef, UpgradeModeTarget, UpgradeTarget, Window,
 };
 use super::{
     DatafeedId, DatafeedState, EsVersion, JobId, JobState, OldSnapshots, Pattern, Selector,
@@ -21,8 +21,8 @@ use super::{
 };
 use crate::playbook::Keyword;
 use crate::playbook::{
-    ExpandError, Problem, RawDatafeed, RawJob, RawPlaybook, RawUpgrade, Source, Sp, did_you_mean,
-    expand,
+    ExpandError, Problem, RawDatafeed, RawJob, RawMaintenance, RawPlaybook, RawUpgrade, RawWindow,
+    Source, Sp, did_you_mean, expand,
 };
 
 /// Looks an environment variable up.
@@ -64,6 +64,8 @@ pub(crate) fn validate(
         })
     });
     let upgrade = raw.upgrade.as_ref().and_then(|u| check.upgrade(u));
+
+    let maintenance = raw.maintenance.as_ref().and_then(|m| check.maintenance(m));
 
     let entry = |target,
                  id: Option<&Sp<String>>,
@@ -149,6 +151,7 @@ pub(crate) fn validate(
         datafeeds,
         upgrade_mode,
         upgrade,
+        maintenance,
     })
 }
 
@@ -426,6 +429,148 @@ impl Checker<'_> {
             after: Vec::new(),
             location: self.source.location(span),
         })
+    }
+
+    /// `maintenance:`: a calendar id, and exactly one of `window`, `duration` and `undo`.
+    fn maintenance(&mut self, raw: &Sp<RawMaintenance>) -> Option<Maintenance> {
+        let m = raw.value();
+        let at = self.rest_of_line(raw.span());
+        let calendar = match &m.calendar {
+            None => {
+                self.problems.push(Problem::MissingKey {
+                    key: "calendar".to_owned(),
+                    at,
+                });
+                None
+            }
+            Some(value) => self.calendar_id(value),
+        };
+        let given = [m.window.is_some(), m.duration.is_some(), m.undo.is_some()];
+        if given.iter().filter(|g| **g).count() != 1 {
+            self.problems.push(Problem::InvalidMaintenance {
+                reason: "give exactly one of `window`, `duration` and `undo`".into(),
+                at,
+                help: "A window is `window: {start: 2026-12-01T20:00:00Z, end: 2026-12-02T00:00:00Z}` or `duration: 4h` from when the plan is made; `undo` is written by `quiesce revert`.".into(),
+            });
+            return None;
+        }
+        let work = if let Some(undo) = &m.undo {
+            let u = undo.value();
+            let run = match &u.run {
+                Some(run) => self.text(run),
+                None => {
+                    self.problems.push(Problem::MissingKey {
+                        key: "run".to_owned(),
+                        at: self.rest_of_line(undo.span()),
+                    });
+                    None
+                }
+            };
+            let jobs: Vec<Option<String>> = u
+                .jobs
+                .iter()
+                .map(|job| {
+                    let text = self.text(job)?;
+                    match JobId::parse(&text) {
+                        Ok(id) => Some(id.as_str().to_owned()),
+                        Err(reason) => {
+                            self.problems.push(Problem::InvalidId {
+                                what: "job id",
+                                id: text,
+                                reason,
+                                at: job.span(),
+                            });
+                            None
+                        }
+                    }
+                })
+                .collect();
+            MaintenanceWork::Undo {
+                run: run?,
+                jobs: jobs.into_iter().collect::<Option<Vec<_>>>()?,
+                calendar: u.calendar.as_ref().is_some_and(|c| *c.value()),
+            }
+        } else {
+            let description = match &m.description {
+                Some(d) => self.text(d)?,
+                None => "maintenance window".to_owned(),
+            };
+            let window = if let Some(window) = &m.window {
+                self.window(window)?
+            } else {
+                Window::For(self.duration(
+                    "maintenance.duration",
+                    m.duration.as_ref(),
+                    Duration::ZERO,
+                )?)
+            };
+            MaintenanceWork::Schedule {
+                description,
+                window,
+            }
+        };
+        Some(Maintenance {
+            calendar: calendar?,
+            work,
+            location: self.source.location(raw.span()),
+        })
+    }
+
+    /// A calendar id: the rules of job ids (docs/elasticsearch-ml-api.md §13.1).
+    fn calendar_id(&mut self, value: &Sp<String>) -> Option<String> {
+        let text = self.text(value)?;
+        match JobId::parse(&text) {
+            Ok(_) if text == "_all" => None,
+            Ok(id) => Some(id.as_str().to_owned()),
+            Err(reason) => {
+                self.problems.push(Problem::InvalidId {
+                    what: "calendar id",
+                    id: text,
+                    reason,
+                    at: value.span(),
+                });
+                None
+            }
+        }
+    }
+
+    /// `window: {start, end}`: two RFC 3339 times, the start first.
+    fn window(&mut self, raw: &Sp<RawWindow>) -> Option<Window> {
+        let w = raw.value();
+        let mut time = |key: &'static str, value: Option<&Sp<String>>| {
+            let Some(value) = value else {
+                self.problems.push(Problem::MissingKey {
+                    key: key.trim_start_matches("maintenance.window.").to_owned(),
+                    at: self.rest_of_line(raw.span()),
+                });
+                return None;
+            };
+            let text = self.text(value)?;
+            match text.parse::<jiff::Timestamp>() {
+                Ok(time) => Some((time, value.span())),
+                Err(err) => {
+                    self.problems.push(Problem::InvalidTime {
+                        key,
+                        value: text,
+                        reason: err.to_string(),
+                        at: value.span(),
+                    });
+                    None
+                }
+            }
+        };
+        let start = time("maintenance.window.start", w.start.as_ref());
+        let end = time("maintenance.window.end", w.end.as_ref());
+        let ((start, _), (end, end_at)) = (start?, end?);
+        if end <= start {
+            self.problems.push(Problem::InvalidMaintenance {
+                reason: "the window ends before it starts".into(),
+                at: end_at,
+                help: "Make `end` later than `start`.".into(),
+            });
+            return None;
+        }
+        Some(Window::Between { start, end })
     }
 
     /// The `state` of an entry, which it must have; its absence is reported at the entry.

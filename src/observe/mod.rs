@@ -9,7 +9,7 @@
 //! is told as it happens.
 
 mod outlook;
-mod page;
+pub(crate) mod page;
 mod snapshot;
 mod state;
 

@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 
-use crate::model::{DatafeedState, ForcePolicy, JobState, Keyword, Playbook, UpgradeMode};
+use crate::model::{
+    DatafeedState, ForcePolicy, JobState, Keyword, MaintenanceWork, Playbook, UpgradeMode, Window,
+};
 use crate::observe::{DatafeedMode, ObservedDatafeedState, ObservedJobState, Outlook, Snapshot};
 use crate::playbook::{Location, Source};
 
@@ -12,7 +14,7 @@ use super::order::in_wave_order;
 use super::problem::{InvalidPlan, PlanProblem};
 use super::resolve::{Resolution, Resource, resolve};
 use super::step::{Action, Force, Step, StepId, Unchanged};
-use super::{Edge, EdgeKind, Plan, UpgradeView};
+use super::{Edge, EdgeKind, MaintenanceView, Plan, UpgradeView};
 
 /// Target name used for the cluster-wide upgrade mode.
 pub(crate) const UPGRADE_MODE_TARGET: &str = "_ml";
@@ -45,6 +47,7 @@ pub(crate) fn build(
     builder.feed_edges(&resolution);
     builder.after_edges(&resolution);
     builder.capacity(outlook);
+    let maintenance = builder.maintenance();
     builder.upgrade_mode();
 
     let Builder {
@@ -66,6 +69,7 @@ pub(crate) fn build(
     );
     plan.gate = gate;
     plan.upgrade = playbook.upgrade.as_ref().map(UpgradeView::from);
+    plan.maintenance = maintenance;
     if let Some(cycle) = plan.cycle() {
         problems.push(cycle);
     }
@@ -423,6 +427,97 @@ impl Builder<'_> {
             }
         }
         self.edges.extend(new);
+    }
+
+    /// The maintenance step: scheduled before every stop and close (and so before upgrade
+    /// mode is enabled, which refuses calendar writes: E10), for the jobs the plan closes; or,
+    /// written by `revert`, removed after every open and start.
+    fn maintenance(&mut self) -> Option<MaintenanceView> {
+        let wanted = self.playbook.maintenance.as_ref()?;
+        let calendar = wanted.calendar.clone();
+        let (view, action, reason, before, after) = match &wanted.work {
+            MaintenanceWork::Schedule {
+                description,
+                window,
+            } => {
+                let jobs: Vec<String> = self
+                    .steps
+                    .iter()
+                    .filter(|s| s.action == Action::CloseJob)
+                    .map(|s| s.target.clone())
+                    .collect();
+                if jobs.is_empty() {
+                    self.keep(
+                        "maintenance",
+                        &calendar,
+                        "unchanged",
+                        "no job to take down: nothing to schedule".into(),
+                        &wanted.location,
+                    );
+                    return None;
+                }
+                let (start, end) = match *window {
+                    Window::Between { start, end } => (start, end),
+                    Window::For(length) => {
+                        let now = jiff::Timestamp::now();
+                        let length = jiff::SignedDuration::try_from(length)
+                            .unwrap_or(jiff::SignedDuration::MAX);
+                        (now, now.saturating_add(length).unwrap_or(now))
+                    }
+                };
+                let reason = format!(
+                    "the playbook schedules maintenance from {start} to {end} for the {} job(s) it closes; before every stop and close",
+                    jobs.len()
+                );
+                let downs: Vec<StepId> = self
+                    .steps
+                    .iter()
+                    .filter(|s| matches!(s.action, Action::StopDatafeed | Action::CloseJob))
+                    .map(|s| s.id)
+                    .collect();
+                let view = MaintenanceView::Schedule {
+                    calendar: calendar.clone(),
+                    description: description.clone(),
+                    start_ms: start.as_millisecond(),
+                    end_ms: end.as_millisecond(),
+                    jobs,
+                    before: None,
+                };
+                (view, Action::ScheduleMaintenance, reason, downs, Vec::new())
+            }
+            MaintenanceWork::Undo {
+                run,
+                jobs,
+                calendar: delete_calendar,
+            } => {
+                let ups: Vec<StepId> = self
+                    .steps
+                    .iter()
+                    .filter(|s| matches!(s.action, Action::OpenJob | Action::StartDatafeed))
+                    .map(|s| s.id)
+                    .collect();
+                let view = MaintenanceView::Undo {
+                    calendar: calendar.clone(),
+                    run: run.clone(),
+                    jobs: jobs.clone(),
+                    delete_calendar: *delete_calendar,
+                };
+                let reason = format!(
+                    "removes what run {run} added to the calendar; after every open and start"
+                );
+                (view, Action::RemoveMaintenance, reason, Vec::new(), ups)
+            }
+        };
+        let mut step = Self::step(action, &calendar, reason, None);
+        step.source = Some(wanted.location.clone());
+        let id = self.push(None, step);
+        for other in before {
+            self.edges.push(Edge::new(id, other, EdgeKind::Maintenance));
+        }
+        for other in after {
+            self.edges.push(Edge::new(other, id, EdgeKind::Maintenance));
+        }
+        Some(view)
     }
 
     fn upgrade_mode(&mut self) {

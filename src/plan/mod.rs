@@ -10,6 +10,7 @@
 mod build;
 mod capacity;
 mod gate;
+mod maintenance;
 mod order;
 mod problem;
 mod resolve;
@@ -22,6 +23,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 pub(crate) use build::{build, targeted_jobs};
 pub(crate) use gate::Gate;
+pub(crate) use maintenance::{CalendarBefore, MaintenanceView, event_tag};
 pub(crate) use problem::{InvalidPlan, PlanWarnings};
 pub(crate) use status::{Status, status};
 pub(crate) use step::{Action, Force, SnapshotTarget, Step, StepId, Unchanged};
@@ -49,6 +51,9 @@ pub(crate) enum EdgeKind {
     SnapshotGate,
     /// An open that may not find room waits for the opens that fit.
     Capacity,
+    /// The maintenance event is scheduled before anything is taken down, and removed after
+    /// everything is back up.
+    Maintenance,
 }
 
 /// One ordering constraint: `from` must succeed before `to` starts.
@@ -81,6 +86,8 @@ pub(crate) struct Plan {
     /// The playbook's `upgrade:` section (or `--target-version`), kept with the plan so that a
     /// resume runs the gate again.
     pub upgrade: Option<UpgradeView>,
+    /// What the maintenance step does, when there is one.
+    pub maintenance: Option<MaintenanceView>,
     graph: DiGraph<StepId, EdgeKind>,
 }
 

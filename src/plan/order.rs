@@ -160,6 +160,7 @@ impl Plan {
             unchanged,
             gate: None,
             upgrade: None,
+            maintenance: None,
             graph,
         }
     }

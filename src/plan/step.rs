@@ -39,6 +39,10 @@ pub(crate) enum Action {
     /// Deletion of such a snapshot, only when the playbook says `old_snapshots: delete`
     /// (§12.3); the target is a [`SnapshotTarget`].
     DeleteSnapshot,
+    /// Put the jobs the run closes on the maintenance calendar and post the window's event.
+    ScheduleMaintenance,
+    /// Remove what a run added to the maintenance calendar (written by `revert`).
+    RemoveMaintenance,
 }
 
 impl Action {
@@ -51,6 +55,8 @@ impl Action {
             Action::StartDatafeed => "start datafeed",
             Action::EnableUpgradeMode => "enable upgrade mode",
             Action::DisableUpgradeMode => "disable upgrade mode",
+            Action::ScheduleMaintenance => "schedule maintenance on calendar",
+            Action::RemoveMaintenance => "remove maintenance from calendar",
             Action::RefreshOpenJob => "open job to refresh its snapshot",
             Action::RefreshCloseJob => "close job to refresh its snapshot",
             Action::UpgradeSnapshot => "upgrade model snapshot",
@@ -84,6 +90,7 @@ impl Action {
             // The upgrader loads the model and persists it again.
             Action::UpgradeSnapshot => Duration::from_secs(3) + transfer * 2,
             Action::DeleteSnapshot => Duration::from_secs(1),
+            Action::ScheduleMaintenance | Action::RemoveMaintenance => Duration::from_secs(1),
         }
     }
 }

@@ -387,6 +387,67 @@ mod properties {
     }
 }
 
+#[test]
+fn the_maintenance_event_comes_before_every_stop_and_close_and_before_upgrade_mode() {
+    let snapshot = cluster(
+        &[("web", Job::Opened, &[]), ("batch", Job::Closed, &[])],
+        &[("df-web", "web", Df::Started)],
+    );
+    let (plan, _) = plan(
+        "jobs:\n  - {match: '*', state: closed}\nupgrade_mode: enabled\nmaintenance:\n  calendar: upgrades\n  window: {start: 2026-12-01T20:00:00Z, end: 2026-12-02T00:00:00Z}\n",
+        Some(snapshot),
+    )
+    .expect("plans");
+    let schedule = "schedule maintenance on calendar upgrades";
+    assert!(edge(&plan, schedule, "stop datafeed df-web"));
+    assert!(edge(&plan, schedule, "close job web"));
+    // Calendar writes are refused in upgrade mode (E10).
+    assert!(edge(&plan, schedule, "enable upgrade mode _ml"));
+    // Only the jobs the plan closes: `batch` was closed already.
+    assert_eq!(
+        plan.maintenance,
+        Some(MaintenanceView::Schedule {
+            calendar: "upgrades".into(),
+            description: "maintenance window".into(),
+            start_ms: 1_796_155_200_000,
+            end_ms: 1_796_169_600_000,
+            jobs: vec!["web".into()],
+            before: None,
+        })
+    );
+}
+
+#[test]
+fn the_maintenance_undo_comes_after_every_open_and_start_and_after_upgrade_mode() {
+    let mut snapshot = cluster(
+        &[("web", Job::Closed, &[])],
+        &[("df-web", "web", Df::Stopped)],
+    );
+    snapshot.upgrade_mode = true;
+    let (plan, _) = plan(
+        "jobs:\n  - {id: web, state: opened}\ndatafeeds:\n  - {id: df-web, state: started}\nupgrade_mode: disabled\nmaintenance:\n  calendar: upgrades\n  undo: {run: 20261130T120000Z-abcd, jobs: [web], calendar: true}\n",
+        Some(snapshot),
+    )
+    .expect("plans");
+    let undo = "remove maintenance from calendar upgrades";
+    assert!(edge(&plan, "open job web", undo));
+    assert!(edge(&plan, "start datafeed df-web", undo));
+    assert!(edge(&plan, "disable upgrade mode _ml", undo));
+}
+
+#[test]
+fn a_plan_that_closes_no_job_schedules_nothing() {
+    let snapshot = cluster(&[("web", Job::Closed, &[])], &[]);
+    let (plan, _) = plan(
+        "jobs:\n  - {id: web, state: closed}\nmaintenance:\n  calendar: upgrades\n  duration: 2h\n",
+        Some(snapshot),
+    )
+    .expect("plans");
+    assert!(plan.steps.is_empty(), "{:?}", steps(&plan));
+    assert_eq!(plan.maintenance, None);
+    assert!(plan.unchanged.iter().any(|u| u.kind == "maintenance"));
+}
+
 mod before_the_window {
     //! Issue 14: the snapshot gate and the capacity estimate, against hand-made outlooks.
 

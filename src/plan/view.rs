@@ -12,7 +12,7 @@ use crate::model::{
 };
 use crate::observe::Snapshot;
 
-use super::{Action, EdgeKind, Force, Gate, Plan, StepId};
+use super::{Action, EdgeKind, Force, Gate, MaintenanceView, Plan, StepId};
 use crate::playbook::Location;
 
 /// Bumped whenever the JSON form changes incompatibly.
@@ -36,6 +36,9 @@ pub(crate) struct PlanView {
     /// What the snapshot gate found, when the playbook names a target version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_gate: Option<Gate>,
+    /// What the maintenance step does (`maintenance:` in the playbook).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance: Option<MaintenanceView>,
 }
 
 /// `settings:` of the playbook, resolved with defaults, as the executor uses them.
@@ -113,6 +116,14 @@ impl SettingsView {
     }
 }
 
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 fn ms(duration: std::time::Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
@@ -171,15 +182,13 @@ pub(crate) struct Summary {
     pub open_job: usize,
     pub start_datafeed: usize,
     pub upgrade_mode: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub maintenance: usize,
     pub unchanged: usize,
     pub waves: usize,
     /// Steps of the snapshot gate (refresh, upgrade, delete).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub snapshot_gate: usize,
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -299,6 +308,7 @@ impl PlanView {
                 | Action::RefreshCloseJob
                 | Action::UpgradeSnapshot
                 | Action::DeleteSnapshot => &mut summary.snapshot_gate,
+                Action::ScheduleMaintenance | Action::RemoveMaintenance => &mut summary.maintenance,
             } += 1;
         }
         let mut edges: Vec<EdgeView> = plan
@@ -318,6 +328,7 @@ impl PlanView {
                     EdgeKind::Capacity => {
                         "capacity: the opens that fit go before one that may wait for room".into()
                     }
+                    EdgeKind::Maintenance => "maintenance window".into(),
                 },
                 source: match &edge.kind {
                     EdgeKind::After(location) => Some(SourceRef::from(location)),
@@ -356,6 +367,7 @@ impl PlanView {
             snapshot_digest: plan.snapshot.as_ref().map(snapshot_digest),
             snapshot: plan.snapshot.clone(),
             snapshot_gate: plan.gate.clone(),
+            maintenance: plan.maintenance.clone(),
         }
     }
 }

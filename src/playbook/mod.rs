@@ -25,9 +25,12 @@ pub(crate) use parse::did_you_mean;
 pub(crate) use parse::parse;
 pub use problem::InvalidPlaybook;
 pub(crate) use problem::Problem;
-pub(crate) use raw::{RawCluster, RawDatafeed, RawJob, RawPlaybook, RawSettings, RawUpgrade};
+pub(crate) use raw::{
+    RawCluster, RawDatafeed, RawJob, RawMaintenance, RawPlaybook, RawSettings, RawUpgrade,
+    RawWindow,
+};
 pub(crate) use schema::playbook_schema;
 pub(crate) use source::Location;
 pub use source::Source;
 pub(crate) use sp::Sp;
-pub(crate) use write::{DatafeedEntry, JobEntry, PlaybookWriter, Text};
+pub(crate) use write::{DatafeedEntry, JobEntry, MaintenanceEntry, PlaybookWriter, Text};

@@ -285,6 +285,29 @@ pub(crate) enum Problem {
         at: SourceSpan,
     },
 
+    #[error("invalid time `{value}` for `{key}`: {reason}")]
+    #[diagnostic(
+        code(quiesce::playbook::invalid_time),
+        help("Write an RFC 3339 time with its offset: `2026-12-01T20:00:00Z`.")
+    )]
+    InvalidTime {
+        key: &'static str,
+        value: String,
+        reason: String,
+        #[label("{reason}")]
+        at: SourceSpan,
+    },
+
+    #[error("invalid `maintenance`: {reason}")]
+    #[diagnostic(code(quiesce::playbook::invalid_maintenance))]
+    InvalidMaintenance {
+        reason: String,
+        #[label("{reason}")]
+        at: SourceSpan,
+        #[help]
+        help: String,
+    },
+
     #[error("`{key}` is out of range: {value} (it must be {range})")]
     #[diagnostic(code(quiesce::playbook::out_of_range))]
     OutOfRange {

@@ -46,6 +46,10 @@ pub(crate) struct RawPlaybook {
     /// every targeted job's model snapshots open on `target_version`, and put the remedy into
     /// the plan, before the shutdown.
     pub upgrade: Option<Sp<RawUpgrade>>,
+    /// A maintenance window: before the jobs are closed, quiesce puts them on this calendar
+    /// and posts a scheduled event covering the window, so that the anomalies the maintenance
+    /// causes are not alerted; `quiesce revert` removes what it added.
+    pub maintenance: Option<Sp<RawMaintenance>>,
 }
 
 /// The upgrade a playbook prepares for.
@@ -80,6 +84,55 @@ impl JsonSchema for VersionText {
             "examples": ["9.0.0"]
         })
     }
+}
+
+/// The calendar and window of a maintenance. Give exactly one of `window`, `duration` and
+/// `undo`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Maintenance")]
+pub(crate) struct RawMaintenance {
+    /// The calendar id (id rules), created when the cluster has none by that id.
+    #[schemars(required, with = "String", extend("pattern" = ID_PATTERN))]
+    pub calendar: Option<Sp<String>>,
+    /// The scheduled event's description. Default `maintenance window`.
+    pub description: Option<Sp<String>>,
+    /// The window, as RFC 3339 times with an offset (`2026-12-01T20:00:00Z`).
+    pub window: Option<Sp<RawWindow>>,
+    /// The window as a length, from when the plan is made (`4h`).
+    #[schemars(with = "Option<DurationText>")]
+    pub duration: Option<Sp<String>>,
+    /// Written by `quiesce revert`: remove what a run added to the calendar.
+    pub undo: Option<Sp<RawUndo>>,
+}
+
+/// A maintenance window's start and end.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Window")]
+pub(crate) struct RawWindow {
+    /// When the window starts (RFC 3339, with an offset).
+    #[schemars(required, with = "String")]
+    pub start: Option<Sp<String>>,
+    /// When it ends; after `start`.
+    #[schemars(required, with = "String")]
+    pub end: Option<Sp<String>>,
+}
+
+/// What a run added to a maintenance calendar, for `quiesce revert` to remove it: its event,
+/// the jobs it added, and the calendar itself if that run created it.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Undo")]
+pub(crate) struct RawUndo {
+    /// The run whose scheduled event to delete.
+    #[schemars(required, with = "String")]
+    pub run: Option<Sp<String>>,
+    /// The job ids that run added to the calendar.
+    #[serde(default)]
+    pub jobs: Vec<Sp<String>>,
+    /// That run created the calendar: delete it once nothing else is on it.
+    pub calendar: Option<Sp<bool>>,
 }
 
 /// Where the cluster is and how to authenticate. Use either `api_key` or `username` with

@@ -52,6 +52,25 @@ pub(crate) struct DatafeedEntry {
     pub comment: Option<String>,
 }
 
+/// The `maintenance:` section of a made playbook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum MaintenanceEntry {
+    /// Schedule the event of this window again (a resume).
+    Window {
+        calendar: String,
+        description: String,
+        start: jiff::Timestamp,
+        end: jiff::Timestamp,
+    },
+    /// Remove what run `run` added (a revert).
+    Undo {
+        calendar: String,
+        run: String,
+        jobs: Vec<String>,
+        delete_calendar: bool,
+    },
+}
+
 /// Builds the text of a playbook, section by section.
 #[derive(Debug, Default)]
 pub(crate) struct PlaybookWriter {
@@ -171,6 +190,43 @@ impl PlaybookWriter {
         self.line("upgrade:");
         self.line(&format!("  target_version: {target_version}"));
         self.line(&format!("  old_snapshots: {}", old_snapshots.name()));
+    }
+
+    /// `maintenance:` with its window, or what to undo.
+    pub(crate) fn maintenance(&mut self, entry: &MaintenanceEntry) {
+        self.line("maintenance:");
+        match entry {
+            MaintenanceEntry::Window {
+                calendar,
+                description,
+                start,
+                end,
+            } => {
+                self.line(&format!("  calendar: {}", value(Text::Literal(calendar))));
+                self.line(&format!(
+                    "  description: {}",
+                    value(Text::Literal(description))
+                ));
+                self.line(&format!(
+                    "  window: {{ start: {}, end: {} }}",
+                    value(Text::Literal(&start.to_string())),
+                    value(Text::Literal(&end.to_string()))
+                ));
+            }
+            MaintenanceEntry::Undo {
+                calendar,
+                run,
+                jobs,
+                delete_calendar,
+            } => {
+                self.line(&format!("  calendar: {}", value(Text::Literal(calendar))));
+                self.line("  undo:");
+                self.line(&format!("    run: {}", value(Text::Literal(run))));
+                let jobs: Vec<String> = jobs.iter().map(|j| value(Text::Literal(j))).collect();
+                self.line(&format!("    jobs: [{}]", jobs.join(", ")));
+                self.line(&format!("    calendar: {delete_calendar}"));
+            }
+        }
     }
 
     fn key(&mut self, key: &str, text: Text<'_>) {

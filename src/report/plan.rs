@@ -50,6 +50,7 @@ pub(crate) fn text(view: &PlanView) -> String {
         (s.start_datafeed, "start datafeed"),
         (s.upgrade_mode, "upgrade mode"),
         (s.snapshot_gate, "snapshot gate"),
+        (s.maintenance, "maintenance calendar"),
     ] {
         if count > 0 {
             parts.push(format!("{count} {what}"));
@@ -178,6 +179,7 @@ fn shape(action: Action) -> &'static str {
         Action::EnableUpgradeMode | Action::DisableUpgradeMode => "hexagon",
         Action::RefreshOpenJob | Action::RefreshCloseJob => "box3d",
         Action::UpgradeSnapshot | Action::DeleteSnapshot => "note",
+        Action::ScheduleMaintenance | Action::RemoveMaintenance => "note",
     }
 }
 
@@ -225,6 +227,7 @@ pub(crate) fn mermaid(view: &PlanView) -> String {
             Action::EnableUpgradeMode | Action::DisableUpgradeMode => ("{{", "}}"),
             Action::RefreshOpenJob | Action::RefreshCloseJob => ("[[", "]]"),
             Action::UpgradeSnapshot | Action::DeleteSnapshot => ("[/", "/]"),
+            Action::ScheduleMaintenance | Action::RemoveMaintenance => ("[/", "/]"),
         };
         let _ = writeln!(out, "  s{}{open}\"{text}\"{close}", step.id);
     }

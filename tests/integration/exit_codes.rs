@@ -129,6 +129,23 @@ async fn every_exit_code_means_what_the_table_says() {
     let failed = run(&rig, close_broken, &["apply", "playbook.yaml", "--yes"]).await;
     assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
 
+    // 8: every step succeeded, but the datafeed brought back makes no progress (its searches
+    // fail: the simulator's stall, docs/elasticsearch-ml-api.md §14.2).
+    rig.faults(serde_json::json!([{"operation": "datafeed_progress", "target": "datafeed-web-latency", "stall": true}]))
+        .await;
+    let up = "version: 1\njobs:\n  - id: web-latency\n    state: opened\ndatafeeds:\n  - id: datafeed-web-latency\n    state: started\n";
+    let unverified = run(
+        &rig,
+        up,
+        &["apply", "playbook.yaml", "--yes", "--verify-timeout", "3s"],
+    )
+    .await;
+    assert_eq!(unverified.status.code(), Some(8), "{}", stderr(&unverified));
+    assert!(stderr(&unverified).contains("datafeed `datafeed-web-latency` not verified"));
+    rig.faults(serde_json::json!([])).await;
+    let closed = run(&rig, CLOSE_WEB, &["apply", "playbook.yaml", "--yes"]).await;
+    assert_eq!(closed.status.code(), Some(0), "{}", stderr(&closed));
+
     // 5 again: upgrade mode on, and the playbook does not turn it off.
     rig.http
         .post(format!(

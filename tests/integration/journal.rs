@@ -521,3 +521,61 @@ async fn a_run_begun_by_format_1_is_resumed_and_reverted_by_format_3() {
     );
     rig.assert_no_ordering_violation().await;
 }
+
+/// A run killed after it scheduled its maintenance event and resumed posts no second event (the
+/// event carries the run's id, and the resumed step finds it), and its revert removes the
+/// calendar the run created, with the event.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resumed_run_schedules_its_maintenance_once() {
+    let rig = Rig::new(SLOW_SEED).await;
+    rig.faults(serde_json::json!([
+        { "operation": "set_upgrade_mode", "delay": "60s" }
+    ]))
+    .await;
+    let shutdown = format!(
+        "{SHUTDOWN}maintenance:\n  calendar: upgrade-window\n  description: rolling upgrade\n  duration: 3h\n"
+    );
+    let command = rig.command(&shutdown, &["playbook.yaml", "--yes"]);
+    assert!(
+        kill_after_transitions(command, 1).await,
+        "the run ended before the kill"
+    );
+    let events = |rig: &Rig| {
+        let url = format!("{}/_ml/calendars/upgrade-window/events", rig.sim.base_url());
+        let http = rig.http.clone();
+        async move {
+            let answer: Value = http
+                .get(url)
+                .send()
+                .await
+                .expect("answers")
+                .json()
+                .await
+                .expect("JSON");
+            answer["count"].as_u64()
+        }
+    };
+    assert_eq!(
+        events(&rig).await,
+        Some(1),
+        "the first transition is the event"
+    );
+    rig.faults(serde_json::json!([])).await;
+
+    let journal = journals(&rig.dir).pop().expect("a journal");
+    let id = run_id(&journal);
+    let resumed = quiesce(&rig, &["resume", &id, "--yes"]).await;
+    assert_eq!(resumed.status.code(), Some(0), "{}", stderr(&resumed));
+    assert!(
+        stderr(&resumed)
+            .contains("schedule maintenance on calendar upgrade-window already in state"),
+        "{}",
+        stderr(&resumed)
+    );
+    assert_eq!(events(&rig).await, Some(1), "no second event");
+
+    let reverted = quiesce(&rig, &["revert", &id, "--yes"]).await;
+    assert_eq!(reverted.status.code(), Some(0), "{}", stderr(&reverted));
+    let gone = rig.sim.get("/_ml/calendars/upgrade-window").await;
+    assert_eq!(gone.status, 404, "the calendar the run created is gone");
+}

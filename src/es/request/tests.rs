@@ -153,6 +153,14 @@ fn every_request_matches_the_rest_spec() {
             },
         ),
         search(".quiesce", json!({"query": {"match_all": {}}})),
+        get_calendar("quiesce-maintenance"),
+        put_calendar("quiesce-maintenance", "maintenance windows"),
+        delete_calendar("quiesce-maintenance"),
+        put_calendar_jobs("quiesce-maintenance", &["web".into(), "db".into()]),
+        delete_calendar_jobs("quiesce-maintenance", &["web".into()]),
+        post_calendar_event("quiesce-maintenance", "upgrade", 1_000, 2_000),
+        get_calendar_events("quiesce-maintenance", 1000),
+        delete_calendar_event("quiesce-maintenance", "LM0zC5oBnU3hvVy0iWnW"),
     ];
     for request in &all {
         check_against_spec(request);

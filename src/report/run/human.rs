@@ -80,8 +80,10 @@ impl Reporter for HumanReporter {
     fn report(&mut self, event: &Event) {
         self.tally.record(event);
         let line = line::render(event, &self.labels, self.paint);
+        // The verification comes after the run, once the live display is gone.
+        let after_run = self.tally.finished().is_some();
         match &mut self.live {
-            Some(live) => {
+            Some(live) if !after_run || matches!(event.kind, EventKind::RunFinished { .. }) => {
                 live.update(&self.tally, &self.labels, event.elapsed, self.paint);
                 // Every line stays in the scrollback above the bars, as cargo and Terraform
                 // leave one per finished unit.
@@ -89,7 +91,7 @@ impl Reporter for HumanReporter {
                     live.println(&line);
                 }
             }
-            None => {
+            _ => {
                 if let Some(line) = line {
                     self.write_line(&line);
                 }

@@ -10,7 +10,7 @@ use crate::plan::PlanView;
 use super::words;
 
 /// The plan's steps, looked up by step number.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(in crate::report) struct StepLabels {
     steps: Vec<Option<StepRef>>,
 }

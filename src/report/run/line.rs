@@ -127,6 +127,50 @@ pub(super) fn render(event: &Event, labels: &StepLabels, paint: Paint) -> Option
             )),
         EventKind::RunCancelling { reason } =>
             format!("{} {}", paint.yellow("■"), words::cancelled(*reason)),
+        EventKind::VerifyStarted {
+            jobs,
+            datafeeds,
+            timeout,
+        } => paint.bold(&format!(
+            "verifying the recovery: {jobs} job(s) assigned, {datafeeds} datafeed(s) making progress, within {}",
+            words::setting(*timeout)
+        )),
+        EventKind::TargetVerified {
+            resource,
+            target,
+            proof,
+        } => format!(
+            "{} {} {}",
+            paint.green("✓"),
+            words::resource(*resource, target),
+            words::proof(proof)
+        ),
+        EventKind::TargetUnverified {
+            resource,
+            target,
+            finding,
+        } => format!(
+            "{} {} not verified: {}",
+            paint.red("✗"),
+            words::resource(*resource, target),
+            words::finding(finding)
+        ),
+        EventKind::VerifyFinished {
+            verified,
+            unverified,
+            duration,
+        } => {
+            let text = format!(
+                "recovery {}: {verified} verified, {unverified} not verified ({})",
+                if *unverified == 0 { "verified" } else { "NOT verified" },
+                human_duration(*duration)
+            );
+            if *unverified == 0 {
+                paint.bold(&text)
+            } else {
+                paint.red(&text)
+            }
+        }
     };
     Some(line)
 }

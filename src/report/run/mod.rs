@@ -10,6 +10,8 @@
 //!
 //! Owns how a run looks. Must never decide anything about the run.
 
+use std::io::Write as _;
+
 use crate::exec::Event;
 
 mod human;
@@ -27,6 +29,35 @@ mod tests;
 
 pub(crate) use human::HumanReporter;
 pub(crate) use json::JsonReporter;
+
+/// `quiesce verify`: one plain line per verification event, as `apply` shows them after a way
+/// up.
+pub(crate) struct VerifyReporter {
+    out: Box<dyn std::io::Write + Send>,
+    paint: style::Paint,
+}
+
+impl VerifyReporter {
+    pub(crate) fn new(out: Box<dyn std::io::Write + Send>, color: bool) -> VerifyReporter {
+        VerifyReporter {
+            out,
+            paint: style::Paint::new(color),
+        }
+    }
+}
+
+impl Reporter for VerifyReporter {
+    fn report(&mut self, event: &Event) {
+        if let Some(line) = line::render(event, &labels::StepLabels::default(), self.paint) {
+            // Write errors are ignored, as by every reporter.
+            let _ = writeln!(self.out, "{line}");
+        }
+    }
+
+    fn finish(&mut self) {
+        let _ = self.out.flush();
+    }
+}
 
 /// Consumes events; cannot influence execution.
 pub(crate) trait Reporter: Send {

@@ -141,6 +141,26 @@ pub(super) fn render(tally: &RunTally, labels: &StepLabels, paint: Paint) -> Str
         .collect();
     section("warnings", warnings);
 
+    if let Some((verified, unverified)) = tally.verification() {
+        let line = format!(
+            "\nrecovery: {verified} target(s) verified, {unverified} not verified{}",
+            if unverified == 0 {
+                ""
+            } else {
+                " (listed above, with what stats showed)"
+            }
+        );
+        let _ = writeln!(
+            out,
+            "{}",
+            if unverified == 0 {
+                paint.green(&line)
+            } else {
+                paint.red(&line)
+            }
+        );
+    }
+
     // An interrupted run ends with the command that continues it, exactly as it is to be typed.
     let stopped_early = matches!(
         tally.cancelled(),

@@ -77,6 +77,8 @@ pub(super) struct RunTally {
     running: BTreeSet<(Duration, StepNo)>,
     cancelled: Option<CancelReason>,
     finished: Option<(RunStats, Duration)>,
+    /// Targets verified and not, once the verification of the recovery finished.
+    verification: Option<(usize, usize)>,
     last_elapsed: Duration,
     /// The run's id and journal, from `RunStarted`.
     run: Option<(String, Option<String>)>,
@@ -93,6 +95,7 @@ impl RunTally {
             running: BTreeSet::new(),
             cancelled: None,
             finished: None,
+            verification: None,
             last_elapsed: Duration::ZERO,
             run: None,
         }
@@ -221,6 +224,14 @@ impl RunTally {
             EventKind::RunFinished { stats, duration } => {
                 self.finished = Some((*stats, *duration));
             }
+            EventKind::VerifyFinished {
+                verified,
+                unverified,
+                ..
+            } => self.verification = Some((*verified, *unverified)),
+            EventKind::VerifyStarted { .. }
+            | EventKind::TargetVerified { .. }
+            | EventKind::TargetUnverified { .. } => {}
         }
     }
 
@@ -259,6 +270,11 @@ impl RunTally {
     /// The executor's own counts and the run's duration, once `RunFinished` arrived.
     pub(super) fn finished(&self) -> Option<(RunStats, Duration)> {
         self.finished
+    }
+
+    /// Targets verified and not verified, when the recovery was verified.
+    pub(super) fn verification(&self) -> Option<(usize, usize)> {
+        self.verification
     }
 
     /// The run's duration: as `RunFinished` says, else the last elapsed time seen.

@@ -101,6 +101,7 @@ fn view() -> PlanView {
         snapshot_digest: None,
         snapshot: None,
         snapshot_gate: None,
+        maintenance: None,
     }
 }
 

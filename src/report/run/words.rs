@@ -8,7 +8,8 @@
 use std::time::Duration;
 
 use crate::exec::{
-    CancelReason, EsAnswer, Escalation, Observation, SkipReason, StepError, StepRef,
+    CancelReason, EsAnswer, Escalation, Finding, Observation, Proof, Resource, SkipReason,
+    StepError, StepRef,
 };
 use crate::plan::Action;
 
@@ -182,6 +183,91 @@ pub(super) fn cancelled(reason: CancelReason) -> &'static str {
             "lease lost: another runner holds the cluster now; starting nothing new, in-flight steps finish"
         }
     }
+}
+
+/// ``datafeed `datafeed-web` ``.
+pub(in crate::report) fn resource(resource: Resource, target: &str) -> String {
+    format!("{} `{target}`", resource.as_str())
+}
+
+/// Why a target counts as working again.
+pub(in crate::report) fn proof(proof: &Proof) -> String {
+    match proof {
+        Proof::Assigned { node } => format!("opened on node `{node}`"),
+        Proof::Searched { end_ms } => format!(
+            "running in real time: searched up to {} since it was started",
+            epoch_ms(*end_ms)
+        ),
+        Proof::SearchAdvanced { from_ms, to_ms } => match from_ms {
+            Some(from) => format!(
+                "running in real time: searched up to {} (was {})",
+                epoch_ms(*to_ms),
+                epoch_ms(*from)
+            ),
+            None => format!("running in real time: searched up to {}", epoch_ms(*to_ms)),
+        },
+        Proof::SearchCountAdvanced { from, to } => {
+            format!("running in real time: search_count {from} -> {to}")
+        }
+        Proof::RecordsAdvanced { from, to } => {
+            format!("running in real time: its job processed records {from} -> {to}")
+        }
+        Proof::Lookback => "runs a lookback with an end: nothing to prove in real time".to_owned(),
+    }
+}
+
+/// What stats showed of a target that did not prove it works.
+pub(in crate::report) fn finding(finding: &Finding) -> String {
+    match finding {
+        Finding::NotInState { observed } => {
+            format!("{}, {}", observed.state.as_str(), placement(observed))
+        }
+        Finding::Unassigned { observed } => format!("opened but {}", placement(observed)),
+        Finding::NotRunning { observed } => format!(
+            "started but not running in real time, {}",
+            placement(observed)
+        ),
+        Finding::NoProgress {
+            observed,
+            search_count,
+            last_search_end_ms,
+            processed_records,
+            watched,
+        } => {
+            let mut text = format!(
+                "started and running {}, but made no progress in {}: ",
+                placement(observed),
+                super::style::human_duration(*watched)
+            );
+            match last_search_end_ms {
+                Some(end) => text.push_str(&format!(
+                    "its last successful search ended at {}",
+                    epoch_ms(*end)
+                )),
+                None => text.push_str("no successful search since it was started"),
+            }
+            text.push_str(&format!(", search_count {search_count}"));
+            if let Some(records) = processed_records {
+                text.push_str(&format!(", its job's processed records {records}"));
+            }
+            text.push_str(
+                "; its searches are failing: the job's messages (notifications) give the error",
+            );
+            text
+        }
+        Finding::Gone => "no longer in stats: deleted meanwhile".to_owned(),
+        Finding::Unread { error: cause } => {
+            format!("its stats could not be read: {}", error(cause))
+        }
+    }
+}
+
+/// Epoch milliseconds as RFC 3339 UTC, whole seconds.
+fn epoch_ms(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map_or_else(
+        |_| format!("{ms} ms"),
+        |t| t.round(jiff::Unit::Second).unwrap_or(t).to_string(),
+    )
 }
 
 #[cfg(test)]
