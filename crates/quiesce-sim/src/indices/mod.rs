@@ -11,8 +11,8 @@ mod mapping;
 mod names;
 mod query;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -89,7 +89,8 @@ pub(crate) struct Written {
 
 #[derive(Debug, Clone)]
 struct Doc {
-    source: Value,
+    /// Shared with the searchable copy: a refresh copies no document.
+    source: Arc<Value>,
     version: u64,
     seq_no: i64,
     /// Order of the last write, for `_doc` order.
@@ -111,28 +112,36 @@ struct Index {
     deleted: HashMap<String, u64>,
     /// What `_search` sees: the documents as of the last refresh.
     searchable: BTreeMap<String, Doc>,
-    dirty: bool,
+    /// The ids written or deleted since the last refresh: what the next one brings over, so
+    /// that a refresh costs what changed, not the whole index.
+    changed: BTreeSet<String>,
     last_refresh: Instant,
     refreshes: u64,
     seq_no: i64,
 }
 
 impl Index {
+    fn dirty(&self) -> bool {
+        !self.changed.is_empty()
+    }
+
     fn due(&self, now: Instant) -> bool {
-        self.dirty
+        self.dirty()
             && self
                 .refresh_interval
                 .is_some_and(|interval| now.duration_since(self.last_refresh) >= interval)
     }
 
     fn refresh(&mut self, now: Instant) {
-        if self.dirty {
-            self.searchable = self
-                .docs
-                .iter()
-                .map(|(id, doc)| (id.clone(), doc.clone()))
-                .collect();
-            self.dirty = false;
+        for id in std::mem::take(&mut self.changed) {
+            match self.docs.get(&id) {
+                Some(doc) => {
+                    self.searchable.insert(id, doc.clone());
+                }
+                None => {
+                    self.searchable.remove(&id);
+                }
+            }
         }
         self.last_refresh = now;
         self.refreshes += 1;
@@ -342,7 +351,7 @@ impl Indices {
                 index.docs.insert(
                     id.clone(),
                     Doc {
-                        source: Value::Object(source),
+                        source: Arc::new(Value::Object(source)),
                         version,
                         seq_no,
                         order,
@@ -366,7 +375,7 @@ impl Indices {
                 }
             },
         };
-        index.dirty = true;
+        index.changed.insert(id.clone());
         let now = Instant::now();
         let mut body = json!({
             "_index": name,
@@ -405,7 +414,7 @@ impl Indices {
                     return;
                 };
                 let now = Instant::now();
-                if entry.due(now) || (!entry.dirty && entry.refresh_interval.is_some()) {
+                if entry.due(now) || (!entry.dirty() && entry.refresh_interval.is_some()) {
                     entry.refresh(now);
                 }
                 if entry.refreshes > refreshes {
@@ -669,7 +678,7 @@ impl Store {
                 docs: HashMap::new(),
                 deleted: HashMap::new(),
                 searchable: BTreeMap::new(),
-                dirty: false,
+                changed: BTreeSet::new(),
                 last_refresh: now,
                 refreshes: 0,
                 seq_no: -1,
@@ -818,5 +827,58 @@ mod tests {
         assert_eq!(hits(&indices), 0);
         tokio::time::advance(Duration::from_millis(1)).await;
         assert_eq!(hits(&indices), 1);
+    }
+
+    /// A refresh brings over only what changed since the last one (cheap on a big index), and
+    /// exactly that: an update shows its new source, a delete leaves search, the rest stays.
+    #[tokio::test(start_paused = true)]
+    async fn a_refresh_brings_over_updates_and_deletes_only() {
+        let indices = Indices::new(1);
+        let write = |id: &str, op: Op, refresh: Refresh| {
+            indices
+                .write(
+                    Write {
+                        index: "runs".to_owned(),
+                        id: Some(id.to_owned()),
+                        op,
+                        if_match: None,
+                    },
+                    refresh,
+                )
+                .unwrap();
+        };
+        write("1", doc(json!({"a": 1})), Refresh::No);
+        write("2", doc(json!({"a": 2})), Refresh::No);
+        write("3", doc(json!({"a": 3})), Refresh::Now);
+        write("1", doc(json!({"a": 10})), Refresh::No);
+        write("2", Op::Delete, Refresh::No);
+        let request = SearchRequest {
+            query: Query::MatchAll,
+            sort: parse_sort(&json!(["a"])).unwrap(),
+            size: 10,
+            from: 0,
+            search_after: None,
+            source: SourceFilter::parse(None),
+            track_total_hits: Some(10_000),
+            total_as_int: false,
+            seq_no_primary_term: false,
+            version: false,
+        };
+        let names = vec!["runs".to_owned()];
+        let sources = || -> Vec<Value> {
+            indices.search(&names, &request).unwrap()["hits"]["hits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|hit| hit["_source"]["a"].clone())
+                .collect()
+        };
+        assert_eq!(
+            sources(),
+            [json!(1), json!(2), json!(3)],
+            "as of the last refresh"
+        );
+        indices.refresh(&names);
+        assert_eq!(sources(), [json!(3), json!(10)]);
     }
 }
