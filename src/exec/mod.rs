@@ -35,7 +35,7 @@ pub(crate) use cluster::RunCluster;
 #[cfg(test)]
 pub(crate) use event::TargetState;
 pub(crate) use event::{
-    CancelReason, EVENT_FORMAT_VERSION, EsAnswer, Escalation, Event, EventKind, Observation,
+    Behind, CancelReason, CatchingUp, EVENT_FORMAT_VERSION, EsAnswer, Escalation, Event, EventKind, Observation,
     RunStats, SkipReason, StepError, StepNo, StepRef, Success,
 };
 pub(crate) use interrupt::Interrupts;
