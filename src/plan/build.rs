@@ -457,15 +457,24 @@ impl Builder<'_> {
                     );
                     return None;
                 }
+                let now = jiff::Timestamp::now();
                 let (start, end) = match *window {
                     Window::Between { start, end } => (start, end),
                     Window::For(length) => {
-                        let now = jiff::Timestamp::now();
                         let length = jiff::SignedDuration::try_from(length)
                             .unwrap_or(jiff::SignedDuration::MAX);
                         (now, now.saturating_add(length).unwrap_or(now))
                     }
                 };
+                if end <= now {
+                    // The event would cover none of the run: refused before anything changes.
+                    self.problems.push(PlanProblem::MaintenanceOver {
+                        end: end.to_string(),
+                        now: now.to_string(),
+                        at: wanted.location.span(),
+                    });
+                    return None;
+                }
                 let reason = format!(
                     "the playbook schedules maintenance from {start} to {end} for the {} job(s) it closes; before every stop and close",
                     jobs.len()
