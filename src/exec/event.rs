@@ -18,7 +18,8 @@ use crate::plan::{Action, StepView};
 /// action, target and playbook place; skip reasons, escalations and errors are data; steps can
 /// end interrupted or abandoned. 3: `step_read_failed` (a read of the state failed; it uses no
 /// attempt), the error `unconfirmed`, and a step timeout's `observed` may be absent; later
-/// additions that older readers skip: the `verify_*` and `target_*verified` events. Journals
+/// additions that older readers skip: the `verify_*` and `target_*verified` events, and
+/// `step_held` (with the error `still_catching_up`, the maintenance removal's wait). Journals
 /// of version 1 are still read (`journal::v1`); version 2 events read as version 3 ones.
 pub(crate) const EVENT_FORMAT_VERSION: u32 = 3;
 

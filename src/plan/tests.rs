@@ -441,7 +441,10 @@ fn the_maintenance_undo_waits_for_every_datafeed_it_brings_back() {
     // still be analysing the window, so the removal waits for it too.
     let snapshot = cluster(
         &[("web", Job::Closed, &[]), ("api", Job::Opened, &[])],
-        &[("df-web", "web", Df::Stopped), ("df-api", "api", Df::Started)],
+        &[
+            ("df-web", "web", Df::Stopped),
+            ("df-api", "api", Df::Started),
+        ],
     );
     let (plan, _) = plan(
         "jobs:\n  - {match: '*', state: opened}\ndatafeeds:\n  - {match: '*', state: started}\nmaintenance:\n  calendar: upgrades\n  undo: {run: 20261130T120000Z-abcd, jobs: [web], calendar: false}\n",

@@ -49,7 +49,10 @@ maintenance:
 
 /// [`shutdown`] with a short step timeout, which the revert made of its journal keeps.
 fn shutdown_with_timeout(calendar: &str, step_timeout: &str) -> String {
-    format!("{}settings: {{ step_timeout: {step_timeout} }}\n", shutdown(calendar))
+    format!(
+        "{}settings: {{ step_timeout: {step_timeout} }}\n",
+        shutdown(calendar)
+    )
 }
 
 fn stderr(output: &Output) -> String {
@@ -234,11 +237,15 @@ async fn the_event_stays_until_the_started_datafeeds_have_caught_up() {
     let err = stderr(&revert);
     assert_eq!(revert.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("remove maintenance") && err.contains("datafeed `datafeed-web-latency` has not analysed up to"),
+        err.contains("remove maintenance")
+            && err.contains("datafeed `datafeed-web-latency` has not analysed up to"),
         "{err}"
     );
     assert!(err.contains("after the step timeout (8s)"), "{err}");
-    assert!(err.contains("`quiesce resume` of this run removes it"), "{err}");
+    assert!(
+        err.contains("`quiesce resume` of this run removes it"),
+        "{err}"
+    );
     // Both jobs and datafeeds are back; the event is still on the calendar.
     let feeds = rig.get("/_ml/datafeeds/_stats").await;
     for feed in feeds["datafeeds"].as_array().expect("datafeeds") {
@@ -264,9 +271,9 @@ async fn the_event_stays_until_the_started_datafeeds_have_caught_up() {
     // first, for the moment of its first real-time search).
     let held = journal
         .lines()
+        .rev()
         .map(|l| serde_json::from_str::<Value>(l).expect("JSON line"))
-        .filter(|l| l["event"] == "step_held")
-        .last()
+        .find(|l| l["event"] == "step_held")
         .expect("a step_held event");
     assert_eq!(held["action"], "remove_maintenance", "{held}");
     assert_eq!(held["held"]["datafeed"], "datafeed-web-latency", "{held}");
@@ -292,7 +299,8 @@ async fn the_event_stays_until_the_started_datafeeds_have_caught_up() {
         assert!(
             feed["running_state"]["search_interval"]["end_ms"].is_i64(),
             "{feed}\n{resumed}\n{}",
-            std::fs::read_to_string(rig.dir.join(format!(".quiesce/runs/{revert_run}.jsonl"))).unwrap_or_default()
+            std::fs::read_to_string(rig.dir.join(format!(".quiesce/runs/{revert_run}.jsonl")))
+                .unwrap_or_default()
         );
     }
 }

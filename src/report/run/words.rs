@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use crate::exec::{
-    Behind, CancelReason, CatchingUp, EsAnswer, Escalation, Finding, Observation, Proof,
-    Resource, SkipReason, StepError, StepRef,
+    Behind, CancelReason, CatchingUp, EsAnswer, Escalation, Finding, Observation, Proof, Resource,
+    SkipReason, StepError, StepRef,
 };
 use crate::plan::Action;
 
