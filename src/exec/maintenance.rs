@@ -14,7 +14,7 @@
 //! Owns the calls and what "scheduled" and "caught up" mean; never retries or waits: the step
 //! driver does.
 
-use crate::es::types::{Calendar, DatafeedState, ScheduledEvent};
+use crate::es::types::{Calendar, DatafeedState, DatafeedStats, ScheduledEvent};
 use crate::es::{self, EsClient};
 use crate::plan::{MaintenanceView, event_tag};
 
@@ -253,13 +253,19 @@ async fn behind(
         Err(err) if err.is_no_datafeed() => return Ok(None),
         Err(err) => return Err(err),
     };
-    let Some(feed) = stats.datafeeds.into_iter().next() else {
-        return Ok(None);
-    };
+    Ok(stats
+        .datafeeds
+        .first()
+        .and_then(|feed| lag(feed, until_ms, has_interval)))
+}
+
+/// What `feed`'s stats show of its lag behind `until_ms`; `None` when it has caught up or is
+/// not brought back (not `started`/`starting`, or lookback-only).
+fn lag(feed: &DatafeedStats, until_ms: i64, has_interval: bool) -> Option<Behind> {
     if !matches!(feed.state, DatafeedState::Started | DatafeedState::Starting) {
-        return Ok(None);
+        return None;
     }
-    Ok(match feed.running_state {
+    match feed.running_state {
         None => Some(Behind::Lookback),
         Some(state) if !state.real_time_configured => None,
         Some(state) if !state.real_time_running => Some(Behind::Lookback),
@@ -271,5 +277,61 @@ async fn behind(
             None if has_interval => Some(Behind::NoSearch),
             None => None,
         },
-    })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(json: &str) -> DatafeedStats {
+        serde_json::from_str(json).expect("datafeed stats")
+    }
+
+    const UNTIL: i64 = 1_000_000;
+
+    #[test]
+    fn caught_up_once_real_time_and_searched_to_the_mark() {
+        let at = |end: i64| {
+            feed(&format!(
+                r#"{{"datafeed_id":"df","state":"started","running_state":{{"real_time_configured":true,"real_time_running":true,"search_interval":{{"start_ms":0,"end_ms":{end}}}}}}}"#
+            ))
+        };
+        assert_eq!(lag(&at(UNTIL), UNTIL, true), None);
+        assert_eq!(
+            lag(&at(UNTIL - 1), UNTIL, true),
+            Some(Behind::SearchedTo { end_ms: UNTIL - 1 })
+        );
+    }
+
+    #[test]
+    fn a_lookback_under_way_or_no_runner_yet_holds_it_back() {
+        let lookback = feed(
+            r#"{"datafeed_id":"df","state":"started","running_state":{"real_time_configured":true,"real_time_running":false}}"#,
+        );
+        assert_eq!(lag(&lookback, UNTIL, true), Some(Behind::Lookback));
+        let starting = feed(r#"{"datafeed_id":"df","state":"starting"}"#);
+        assert_eq!(lag(&starting, UNTIL, true), Some(Behind::Lookback));
+    }
+
+    #[test]
+    fn a_failed_lookback_counts_as_finished_but_shows_no_search_from_8_1() {
+        // §14.2: `real_time_running` is true after a lookback whose searches failed.
+        let failing = feed(
+            r#"{"datafeed_id":"df","state":"started","running_state":{"real_time_configured":true,"real_time_running":true}}"#,
+        );
+        assert_eq!(lag(&failing, UNTIL, true), Some(Behind::NoSearch));
+        // Before 8.1 there is no `search_interval`: the end of the lookback is all there is.
+        assert_eq!(lag(&failing, UNTIL, false), None);
+    }
+
+    #[test]
+    fn datafeeds_not_brought_back_do_not_hold_it() {
+        let stopped = feed(r#"{"datafeed_id":"df","state":"stopped"}"#);
+        assert_eq!(lag(&stopped, UNTIL, true), None);
+        let lookback_only = feed(
+            r#"{"datafeed_id":"df","state":"started","running_state":{"real_time_configured":false,"real_time_running":false}}"#,
+        );
+        assert_eq!(lag(&lookback_only, UNTIL, true), None);
+    }
 }
