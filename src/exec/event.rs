@@ -381,8 +381,8 @@ pub(crate) enum Behind {
     /// `real_time_running` is `false` (or there is no `running_state` yet): its lookback is
     /// not over, or it has no runner on a node yet.
     Lookback,
-    /// Running in real time, but its runner has had no successful search (8.1 and later show
-    /// no `search_interval`): its searches fail (§14.2).
+    /// Running in real time, but its runner has had no successful search yet (8.1 and later
+    /// show no `search_interval`): its searches may be failing (§14.2).
     NoSearch,
     /// Its runner's last successful search ended at `end_ms` (`search_interval.end_ms`),
     /// before `until_ms`.

@@ -57,7 +57,7 @@ fn instant(ms: i64) -> String {
 pub(in crate::report) fn catching_up(held: &CatchingUp) -> String {
     let shows = match held.behind {
         Behind::Lookback => "running_state.real_time_running: false, its lookback is not over".to_owned(),
-        Behind::NoSearch => "running in real time but no successful search: no running_state.search_interval, its searches fail".to_owned(),
+        Behind::NoSearch => "running in real time, no successful search yet: no running_state.search_interval, its searches may be failing".to_owned(),
         Behind::SearchedTo { end_ms } => format!(
             "running_state.search_interval ends at {}",
             instant(end_ms)
