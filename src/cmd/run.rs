@@ -270,11 +270,11 @@ pub(crate) async fn execute(
         interrupts: interrupts.clone(),
         reporters,
     };
-    let run_cluster = exec::RunCluster {
-        client: cluster.client.clone(),
-        maintenance: view.maintenance.clone(),
-        run_id: options.run_id.clone(),
-    };
+    let run_cluster = exec::RunCluster::new(
+        cluster.client.clone(),
+        view.maintenance.clone(),
+        options.run_id.clone(),
+    );
     let outcome = exec::execute(&view, run_cluster, options, &mut sink).await;
     let verified = if brings_up(&view) && !args.verify.no_verify && !outcome.interrupted {
         let targets = Targets::of_plan(&view, &sink.started, false);

@@ -344,6 +344,11 @@ impl Error {
         self.is_refusal(404, "resource_not_found_exception", &[NO_CALENDAR])
     }
 
+    /// E2: the 404 of a datafeed that does not exist (docs/elasticsearch-ml-api.md §4).
+    pub(crate) fn is_no_datafeed(&self) -> bool {
+        self.is_refusal(404, "resource_not_found_exception", &[NO_DATAFEED])
+    }
+
     /// The answer of a security API on a cluster whose security is off
     /// (docs/elasticsearch-ml-api.md §2.14): 8.x registers no security handler (a flat 400
     /// `no handler found` for the `/_security/` path), 7.x on a basic licence refuses with
@@ -444,6 +449,8 @@ const WAIT_TIMED_OUT: Reason = Reason("timed out after [<timeout>]");
 const SECURITY_NOT_ENABLED: Reason = Reason(
     "Security must be explicitly enabled when using a [<licence>] license. Enable security by setting [xpack.security.enabled] to [true] in the elasticsearch.yml file and restart the node.",
 );
+/// E2: a datafeed that does not exist.
+const NO_DATAFEED: Reason = Reason("No datafeed with id [<expr>] exists");
 /// §13.1: a calendar that does not exist.
 const NO_CALENDAR: Reason = Reason("No calendar with id [<id>]");
 /// §1.2, §2.14: the flat 400 for a path nothing serves; under `/_security/`, security is off.

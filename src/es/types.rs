@@ -237,6 +237,9 @@ pub(crate) struct EventsResponse {
 pub(crate) struct ScheduledEvent {
     pub event_id: String,
     pub description: String,
+    /// Epoch milliseconds, as the listing gives it (docs/elasticsearch-ml-api.md §13.3).
+    #[serde(default)]
+    pub end_time: Option<i64>,
 }
 
 /// `GET /_ml/anomaly_detectors/<expr>`.

@@ -6,6 +6,7 @@
 //! the step driver's; and never build Elasticsearch requests itself: that is `es`'s.
 
 use std::future::Future;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::es::request::Force;
@@ -13,7 +14,7 @@ use crate::es::types::{DatafeedState, JobState};
 use crate::es::{self, EsClient};
 use crate::plan::{Action, MaintenanceView, SnapshotTarget};
 
-use super::event::{Observation, TargetState};
+use super::event::{CatchingUp, Observation, TargetState};
 use super::maintenance;
 
 /// What a step needs of the cluster.
@@ -36,6 +37,18 @@ pub(crate) trait Cluster: Send + Sync + 'static {
         action: Action,
         target: &str,
     ) -> impl Future<Output = Result<Option<Observation>, es::Error>> + Send;
+
+    /// What holds the step's request back for now, a precondition that does not hold yet;
+    /// `None` when the request may go. Only the removal of the maintenance event has one: the
+    /// datafeeds the run started must have analysed past the maintenance first.
+    fn held_back(
+        &self,
+        action: Action,
+        target: &str,
+    ) -> impl Future<Output = Result<Option<CatchingUp>, es::Error>> + Send {
+        let _ = (action, target);
+        std::future::ready(Ok(None))
+    }
 }
 
 /// The cluster a run acts on: Elasticsearch, with what the plan's maintenance step needs (the
@@ -45,9 +58,36 @@ pub(crate) struct RunCluster {
     pub client: EsClient,
     pub maintenance: Option<MaintenanceView>,
     pub run_id: String,
+    /// When the removal of the maintenance event first looked at its precondition (epoch ms):
+    /// never before the datafeeds it waits for were started.
+    removal_since: OnceLock<i64>,
+    /// The cluster's `(major, minor)`, read once for that precondition.
+    version: OnceLock<Option<(u32, u32)>>,
 }
 
 impl RunCluster {
+    pub(crate) fn new(
+        client: EsClient,
+        maintenance: Option<MaintenanceView>,
+        run_id: String,
+    ) -> RunCluster {
+        RunCluster {
+            client,
+            maintenance,
+            run_id,
+            removal_since: OnceLock::new(),
+            version: OnceLock::new(),
+        }
+    }
+
+    async fn version(&self) -> Result<Option<(u32, u32)>, es::Error> {
+        if let Some(version) = self.version.get() {
+            return Ok(*version);
+        }
+        let version = self.client.root().await?.version();
+        Ok(*self.version.get_or_init(|| version))
+    }
+
     fn maintenance(&self) -> Result<&MaintenanceView, es::Error> {
         self.maintenance.as_ref().ok_or_else(|| es::Error::Decode {
             endpoint: "ml.get_calendars",
@@ -152,6 +192,21 @@ impl Cluster for RunCluster {
                 Some(maintenance::observe(client, self.maintenance()?, &self.run_id).await?)
             }
         })
+    }
+
+    async fn held_back(
+        &self,
+        action: Action,
+        _target: &str,
+    ) -> Result<Option<CatchingUp>, es::Error> {
+        if action != Action::RemoveMaintenance {
+            return Ok(None);
+        }
+        let since_ms = *self
+            .removal_since
+            .get_or_init(|| jiff::Timestamp::now().as_millisecond());
+        let version = self.version().await?;
+        maintenance::catching_up(&self.client, self.maintenance()?, since_ms, version).await
     }
 }
 

@@ -18,7 +18,8 @@ use crate::plan::{Action, StepView};
 /// action, target and playbook place; skip reasons, escalations and errors are data; steps can
 /// end interrupted or abandoned. 3: `step_read_failed` (a read of the state failed; it uses no
 /// attempt), the error `unconfirmed`, and a step timeout's `observed` may be absent; later
-/// additions that older readers skip: the `verify_*` and `target_*verified` events. Journals
+/// additions that older readers skip: the `verify_*` and `target_*verified` events, and
+/// `step_held` (with the error `still_catching_up`, the maintenance removal's wait). Journals
 /// of version 1 are still read (`journal::v1`); version 2 events read as version 3 ones.
 pub(crate) const EVENT_FORMAT_VERSION: u32 = 3;
 
@@ -145,6 +146,13 @@ pub(crate) enum EventKind {
         #[serde(rename = "duration_ms", with = "millis")]
         duration: Duration,
     },
+    /// The step's request waits: a precondition of it does not hold yet (`held` says which and
+    /// what stats show). Given again only when what holds it back changes.
+    StepHeld {
+        #[serde(flatten)]
+        step: StepRef,
+        held: CatchingUp,
+    },
     /// The step never started.
     StepSkipped {
         #[serde(flatten)]
@@ -199,6 +207,7 @@ impl EventKind {
             | EventKind::StepFailed { step, .. }
             | EventKind::StepInterrupted { step, .. }
             | EventKind::StepAbandoned { step, .. }
+            | EventKind::StepHeld { step, .. }
             | EventKind::StepSkipped { step, .. } => Some(step),
             EventKind::RunStarted { .. }
             | EventKind::RunCancelling { .. }
@@ -330,6 +339,14 @@ pub(crate) enum StepError {
     JobFailed { observed: Observation },
     /// The target is no longer in stats: deleted meanwhile.
     Gone,
+    /// The step timeout passed while a datafeed was still catching up on the maintenance
+    /// window (`held`): the removal of the maintenance event was not requested, so the event
+    /// stays (docs/elasticsearch-ml-api.md §13, §14.1).
+    StillCatchingUp {
+        #[serde(rename = "timeout_ms", with = "millis")]
+        timeout: Duration,
+        held: CatchingUp,
+    },
     /// A bug in quiesce (a step's task ended abnormally).
     Internal { reason: String },
 }
@@ -342,6 +359,34 @@ impl StepError {
         matches!(self, StepError::Elasticsearch(answer)
             if answer.status == 429 && crate::es::OVERLOAD_TYPES.contains(&answer.error_type.as_str()))
     }
+}
+
+/// A datafeed the run started that has not yet analysed past the maintenance: removing the
+/// event now would let the buckets of the window its lookback is still analysing be scored
+/// (Elasticsearch applies a job's scheduled events when its process analyses the buckets, and
+/// pushes a removal to the running process; docs/elasticsearch-ml-api.md §13, §14.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CatchingUp {
+    pub datafeed: String,
+    /// Where its searches must have reached (epoch ms): the earlier of the event's end and the
+    /// time the removal began to wait.
+    pub until_ms: i64,
+    pub behind: Behind,
+}
+
+/// What a catching-up datafeed's `running_state` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum Behind {
+    /// `real_time_running` is `false` (or there is no `running_state` yet): its lookback is
+    /// not over, or it has no runner on a node yet.
+    Lookback,
+    /// Running in real time, but its runner has had no successful search yet (8.1 and later
+    /// show no `search_interval`): its searches may be failing (§14.2).
+    NoSearch,
+    /// Its runner's last successful search ended at `end_ms` (`search_interval.end_ms`),
+    /// before `until_ms`.
+    SearchedTo { end_ms: i64 },
 }
 
 /// Why a step goes on with `force=true`.

@@ -18,7 +18,7 @@ use crate::es::{self, EsErrorBody};
 use crate::plan::Action;
 
 use super::cluster::Cluster;
-use super::event::{Observation, TargetState};
+use super::event::{CatchingUp, Observation, TargetState};
 
 /// What a scripted request gets instead of being carried out.
 #[derive(Debug, Clone)]
@@ -78,6 +78,10 @@ struct Inner {
     peak: usize,
     persistence: Option<Persistence>,
     model_bytes: HashMap<String, u64>,
+    /// What holds a target's request back, until this long after the start (`None`: for
+    /// good), and how often it was looked at.
+    held: HashMap<String, (CatchingUp, Option<Duration>)>,
+    held_looks: usize,
 }
 
 /// Graceful closes persist the model (and opens restore it) through `slots` at once, at
@@ -114,11 +118,30 @@ impl FakeCluster {
             peak: 0,
             persistence: None,
             model_bytes: HashMap::new(),
+            held: HashMap::new(),
+            held_looks: 0,
         })))
     }
 
     fn inner(&self) -> MutexGuard<'_, Inner> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// `target`'s request is held back by `held` until `until` after the start (for good with
+    /// `None`).
+    pub(super) fn held_back(
+        self,
+        target: &str,
+        held: CatchingUp,
+        until: Option<Duration>,
+    ) -> FakeCluster {
+        self.inner().held.insert(target.to_owned(), (held, until));
+        self
+    }
+
+    /// How often the precondition was looked at.
+    pub(super) fn held_looks(&self) -> usize {
+        self.inner().held_looks
     }
 
     /// Adds a target in `state`.
@@ -480,6 +503,21 @@ impl Cluster for FakeCluster {
         };
         drop(in_flight);
         answer
+    }
+
+    async fn held_back(
+        &self,
+        _action: Action,
+        target: &str,
+    ) -> Result<Option<CatchingUp>, es::Error> {
+        let mut inner = self.inner();
+        inner.held_looks += 1;
+        let elapsed = inner.origin.elapsed();
+        Ok(inner
+            .held
+            .get(target)
+            .filter(|(_, until)| until.is_none_or(|until| elapsed < until))
+            .map(|(held, _)| held.clone()))
     }
 
     async fn observe(

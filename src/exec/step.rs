@@ -25,7 +25,8 @@ use crate::plan::{Action, Force, SettingsView, StepView};
 
 use super::cluster::Cluster;
 use super::event::{
-    EsAnswer, Escalation, EventKind, Observation, StepError, StepRef, Success, TargetState,
+    CatchingUp, EsAnswer, Escalation, EventKind, Observation, StepError, StepRef, Success,
+    TargetState,
 };
 use super::interrupt::Interrupts;
 use super::retry::Backoff;
@@ -195,6 +196,9 @@ struct Course {
     poll: Duration,
     /// What stats showed last.
     seen: Option<Observation>,
+    /// What held the request back at the last look ([`Cluster::held_back`]); `None` once
+    /// nothing does.
+    held: Option<CatchingUp>,
 }
 
 impl Course {
@@ -230,6 +234,7 @@ impl<C: Cluster> Worker<C> {
             no_more: None,
             poll: POLL_START,
             seen: None,
+            held: None,
         };
         let about = StepRef::from(&step);
         let end = match self.drive(&step, &about, &mut course).await {
@@ -314,6 +319,9 @@ impl<C: Cluster> Worker<C> {
                 Progress::Moving => course.force_now,
                 Progress::Settling => false,
             };
+            if request_now && progress == Progress::Away && self.held(step, about, course).await? {
+                continue;
+            }
             if matches!(progress, Progress::Away | Progress::NeedsForce)
                 && let Some(error) = course.no_more.take()
             {
@@ -353,6 +361,55 @@ impl<C: Cluster> Worker<C> {
             self.wait(course.poll, course.deadline).await?;
             course.poll = (course.poll.mul_f32(1.5)).min(POLL_MAX);
         }
+    }
+
+    /// Whether a precondition of the request holds it back ([`Cluster::held_back`]): then,
+    /// having said so (once per datafeed and kind of lag), waits with the step's growing
+    /// pause and returns `true` for another round; never past the deadline, where the step
+    /// fails with what held it back (and nothing was requested). A read that fails is a read
+    /// of the state like any other. The first interrupt ends the wait: nothing was asked yet.
+    async fn held(
+        &self,
+        step: &StepView,
+        about: &StepRef,
+        course: &mut Course,
+    ) -> Result<bool, Halt> {
+        let look = self
+            .abandonable(tokio::time::timeout_at(
+                course.deadline,
+                self.cluster.held_back(step.action, &step.target),
+            ))
+            .await?;
+        let held = match look {
+            Ok(Ok(None)) => {
+                course.held = None;
+                return Ok(false);
+            }
+            Ok(Ok(Some(held))) => held,
+            Ok(Err(err)) => {
+                self.failed_read(about, course, &err).await?;
+                return Ok(true);
+            }
+            Err(_) => return Err(self.timeout_error(course).into()),
+        };
+        course.reads.reset();
+        let news = course.held.as_ref().is_none_or(|before| {
+            before.datafeed != held.datafeed
+                || std::mem::discriminant(&before.behind) != std::mem::discriminant(&held.behind)
+        });
+        if news {
+            self.emit(EventKind::StepHeld {
+                step: about.clone(),
+                held: held.clone(),
+            });
+        }
+        course.held = Some(held);
+        if Instant::now() >= course.deadline {
+            return Err(self.timeout_error(course).into());
+        }
+        self.back_off(course.poll, course.deadline).await?;
+        course.poll = (course.poll.mul_f32(1.5)).min(POLL_MAX);
+        Ok(true)
     }
 
     /// Makes the step's request, carrying the time left before the deadline; the step does not
@@ -488,7 +545,15 @@ impl<C: Cluster> Worker<C> {
         Err(self.timeout_error(course).into())
     }
 
+    /// The failure at the deadline: what held the request back, when something did (the
+    /// request was never made), else what stats showed last.
     fn timeout_error(&self, course: &Course) -> StepError {
+        if let Some(held) = &course.held {
+            return StepError::StillCatchingUp {
+                timeout: self.step_timeout(),
+                held: held.clone(),
+            };
+        }
         StepError::StepTimeout {
             timeout: self.step_timeout(),
             observed: course.seen.clone(),

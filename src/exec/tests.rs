@@ -1338,3 +1338,85 @@ async fn losing_the_lease_starts_nothing_new_and_says_why() {
         run.kinds()
     );
 }
+
+/// What a datafeed still catching up on the maintenance window holds back.
+fn catching_up() -> super::CatchingUp {
+    super::CatchingUp {
+        datafeed: "datafeed-web".into(),
+        until_ms: 1_796_000_000_000,
+        behind: super::Behind::NoSearch,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_removal_held_back_past_its_deadline_fails_without_a_request() {
+    let cluster = FakeCluster::new()
+        .with("maintenance", TargetState::Scheduled)
+        .held_back("maintenance", catching_up(), None);
+    let view = plan(
+        &[(Action::RemoveMaintenance, "maintenance", 0)],
+        &[],
+        SettingsView {
+            step_timeout_ms: 10_000,
+            ..settings()
+        },
+    );
+    let run = run(&view, &cluster).await;
+    let EventKind::StepFailed {
+        error, attempts, ..
+    } = run.end(1)
+    else {
+        panic!("{:#?}", run.kinds());
+    };
+    assert_eq!(
+        error,
+        &StepError::StillCatchingUp {
+            timeout: 10 * S,
+            held: catching_up(),
+        }
+    );
+    assert_eq!(*attempts, 0);
+    assert!(cluster.requests().is_empty(), "{:?}", cluster.requests());
+    assert_eq!(cluster.state("maintenance"), Some(TargetState::Scheduled));
+    // Said once (the same datafeed, the same lag), and looked at with a growing pause (50 ms
+    // × 1.5 up to 2 s: about a dozen looks in 10 s), not in a busy loop.
+    let held: Vec<&EventKind> = run
+        .kinds()
+        .into_iter()
+        .filter(|k| matches!(k, EventKind::StepHeld { .. }))
+        .collect();
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert!(cluster.held_looks() <= 20, "{}", cluster.held_looks());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_removal_goes_once_nothing_holds_it_back() {
+    let cluster = FakeCluster::new()
+        .with("maintenance", TargetState::Scheduled)
+        .held_back("maintenance", catching_up(), Some(3 * S));
+    let view = plan(
+        &[(Action::RemoveMaintenance, "maintenance", 0)],
+        &[],
+        SettingsView {
+            step_timeout_ms: 10_000,
+            ..settings()
+        },
+    );
+    let run = run(&view, &cluster).await;
+    assert!(
+        matches!(
+            run.end(1),
+            EventKind::StepSucceeded {
+                outcome: Success::Changed,
+                ..
+            }
+        ),
+        "{:#?}",
+        run.kinds()
+    );
+    let requests = cluster.requests();
+    assert_eq!(requests.len(), 1);
+    // Never before the precondition held.
+    assert!(requests[0].at >= 3 * S, "{:?}", requests[0].at);
+    assert_eq!(cluster.state("maintenance"), Some(TargetState::Unscheduled));
+}

@@ -117,6 +117,7 @@ fn fact(kind: &EventKind) -> Option<Fact> {
         | EventKind::StepWaiting { .. }
         | EventKind::StepAttemptFailed { .. }
         | EventKind::StepReadFailed { .. }
+        | EventKind::StepHeld { .. }
         | EventKind::StepEscalated { .. } => StepStatus::InFlight,
         EventKind::StepSucceeded {
             outcome: Success::Changed,
@@ -256,6 +257,7 @@ impl Segment {
                 EventKind::StepWaiting { .. }
                 | EventKind::StepAttemptFailed { .. }
                 | EventKind::StepReadFailed { .. }
+                | EventKind::StepHeld { .. }
                 | EventKind::RunStarted { .. }
                 | EventKind::RunCancelling { .. }
                 | EventKind::RunFinished { .. }

@@ -90,6 +90,7 @@ fn as_planned(view: &MaintenanceView) -> MaintenanceEntry {
             run,
             jobs,
             delete_calendar,
+            ..
         } => MaintenanceEntry::Undo {
             calendar: calendar.clone(),
             run: run.clone(),

@@ -431,7 +431,8 @@ impl Builder<'_> {
 
     /// The maintenance step: scheduled before every stop and close (and so before upgrade
     /// mode is enabled, which refuses calendar writes: E10), for the jobs the plan closes; or,
-    /// written by `revert`, removed after every open and start.
+    /// written by `revert`, removed after every open and start (and, at run time, not before
+    /// the datafeeds started have caught up on the window: `exec::maintenance`).
     fn maintenance(&mut self) -> Option<MaintenanceView> {
         let wanted = self.playbook.maintenance.as_ref()?;
         let calendar = wanted.calendar.clone();
@@ -456,15 +457,24 @@ impl Builder<'_> {
                     );
                     return None;
                 }
+                let now = jiff::Timestamp::now();
                 let (start, end) = match *window {
                     Window::Between { start, end } => (start, end),
                     Window::For(length) => {
-                        let now = jiff::Timestamp::now();
                         let length = jiff::SignedDuration::try_from(length)
                             .unwrap_or(jiff::SignedDuration::MAX);
                         (now, now.saturating_add(length).unwrap_or(now))
                     }
                 };
+                if end <= now {
+                    // The event would cover none of the run: refused before anything changes.
+                    self.problems.push(PlanProblem::MaintenanceOver {
+                        end: end.to_string(),
+                        now: now.to_string(),
+                        at: wanted.location.span(),
+                    });
+                    return None;
+                }
                 let reason = format!(
                     "the playbook schedules maintenance from {start} to {end} for the {} job(s) it closes; before every stop and close",
                     jobs.len()
@@ -496,14 +506,31 @@ impl Builder<'_> {
                     .filter(|s| matches!(s.action, Action::OpenJob | Action::StartDatafeed))
                     .map(|s| s.id)
                     .collect();
+                // Every datafeed the playbook brings back: those the plan starts and those it
+                // finds started (a resumed revert finds them so, their lookback maybe still
+                // under way). They belong to the jobs the run took down, which the event
+                // covered: the removal waits until each has analysed past the window.
+                let catch_up: Vec<String> = self
+                    .steps
+                    .iter()
+                    .filter(|s| s.action == Action::StartDatafeed)
+                    .map(|s| s.target.clone())
+                    .chain(
+                        self.unchanged
+                            .iter()
+                            .filter(|u| u.kind == "datafeed" && u.state == "started")
+                            .map(|u| u.target.clone()),
+                    )
+                    .collect();
                 let view = MaintenanceView::Undo {
                     calendar: calendar.clone(),
                     run: run.clone(),
                     jobs: jobs.clone(),
                     delete_calendar: *delete_calendar,
+                    catch_up,
                 };
                 let reason = format!(
-                    "removes what run {run} added to the calendar; after every open and start"
+                    "removes what run {run} added to the calendar; after every open and start, once the datafeeds started have analysed past the maintenance"
                 );
                 (view, Action::RemoveMaintenance, reason, Vec::new(), ups)
             }

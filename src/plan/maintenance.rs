@@ -31,12 +31,18 @@ pub(crate) enum MaintenanceView {
         before: Option<CalendarBefore>,
     },
     /// Remove what run `run` added: its event, `jobs` from the calendar, and the calendar when
-    /// that run created it (`delete_calendar`) and nothing else is on it.
+    /// that run created it (`delete_calendar`) and nothing else is on it. Not before the
+    /// datafeeds of `catch_up` (those the plan starts) have analysed past the maintenance:
+    /// a started datafeed first runs a lookback over the window, and removing the event while
+    /// its buckets are analysed would let the anomalies it was for be scored
+    /// (docs/elasticsearch-ml-api.md §13, §14.1).
     Undo {
         calendar: String,
         run: String,
         jobs: Vec<String>,
         delete_calendar: bool,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        catch_up: Vec<String>,
     },
 }
 

@@ -230,6 +230,20 @@ pub(crate) enum PlanProblem {
         #[label("opened here")]
         at: SourceSpan,
     },
+
+    #[error("the maintenance window ended at {end}, before now ({now})")]
+    #[diagnostic(
+        code(quiesce::plan::maintenance_over),
+        help(
+            "An event wholly in the past covers nothing of this maintenance. Give the window to come (`window: {{start, end}}` with a later `end`), or `duration:` to start it now."
+        )
+    )]
+    MaintenanceOver {
+        end: String,
+        now: String,
+        #[label("this window")]
+        at: SourceSpan,
+    },
 }
 
 impl PlanProblem {

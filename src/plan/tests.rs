@@ -394,7 +394,7 @@ fn the_maintenance_event_comes_before_every_stop_and_close_and_before_upgrade_mo
         &[("df-web", "web", Df::Started)],
     );
     let (plan, _) = plan(
-        "jobs:\n  - {match: '*', state: closed}\nupgrade_mode: enabled\nmaintenance:\n  calendar: upgrades\n  window: {start: 2026-12-01T20:00:00Z, end: 2026-12-02T00:00:00Z}\n",
+        "jobs:\n  - {match: '*', state: closed}\nupgrade_mode: enabled\nmaintenance:\n  calendar: upgrades\n  window: {start: 2036-12-01T20:00:00Z, end: 2036-12-02T00:00:00Z}\n",
         Some(snapshot),
     )
     .expect("plans");
@@ -409,8 +409,8 @@ fn the_maintenance_event_comes_before_every_stop_and_close_and_before_upgrade_mo
         Some(MaintenanceView::Schedule {
             calendar: "upgrades".into(),
             description: "maintenance window".into(),
-            start_ms: 1_796_155_200_000,
-            end_ms: 1_796_169_600_000,
+            start_ms: 2_111_774_400_000,
+            end_ms: 2_111_788_800_000,
             jobs: vec!["web".into()],
             before: None,
         })
@@ -433,6 +433,45 @@ fn the_maintenance_undo_comes_after_every_open_and_start_and_after_upgrade_mode(
     assert!(edge(&plan, "open job web", undo));
     assert!(edge(&plan, "start datafeed df-web", undo));
     assert!(edge(&plan, "disable upgrade mode _ml", undo));
+}
+
+#[test]
+fn the_maintenance_undo_waits_for_every_datafeed_it_brings_back() {
+    // `df-api` was started already (a resumed revert finds its datafeeds so): its lookback may
+    // still be analysing the window, so the removal waits for it too.
+    let snapshot = cluster(
+        &[("web", Job::Closed, &[]), ("api", Job::Opened, &[])],
+        &[
+            ("df-web", "web", Df::Stopped),
+            ("df-api", "api", Df::Started),
+        ],
+    );
+    let (plan, _) = plan(
+        "jobs:\n  - {match: '*', state: opened}\ndatafeeds:\n  - {match: '*', state: started}\nmaintenance:\n  calendar: upgrades\n  undo: {run: 20261130T120000Z-abcd, jobs: [web], calendar: false}\n",
+        Some(snapshot),
+    )
+    .expect("plans");
+    let Some(MaintenanceView::Undo { mut catch_up, .. }) = plan.maintenance else {
+        panic!("an undo: {:?}", plan.maintenance);
+    };
+    catch_up.sort();
+    assert_eq!(catch_up, ["df-api", "df-web"]);
+}
+
+#[test]
+fn a_maintenance_window_wholly_in_the_past_is_refused() {
+    let snapshot = cluster(&[("web", Job::Opened, &[])], &[]);
+    let err = plan(
+        "jobs:\n  - {id: web, state: closed}\nmaintenance:\n  calendar: upgrades\n  window: {start: 2020-01-01T20:00:00Z, end: 2020-01-02T00:00:00Z}\n",
+        Some(snapshot),
+    )
+    .expect_err("refused");
+    assert!(
+        err.problems.iter().any(|p| matches!(p,
+            PlanProblem::MaintenanceOver { end, .. } if end == "2020-01-02T00:00:00Z")),
+        "{:?}",
+        err.problems
+    );
 }
 
 #[test]

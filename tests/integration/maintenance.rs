@@ -1,11 +1,14 @@
 //! The maintenance calendar (issue 14, item 4): a playbook's `maintenance:` makes the shutdown
 //! put the jobs it closes on a calendar with a scheduled event covering the window, before any
 //! of them is closed; `revert` removes exactly what the run added (its event, the jobs it
-//! added, the calendar if it created it) and nothing else (docs/elasticsearch-ml-api.md §13).
+//! added, the calendar if it created it) and nothing else (docs/elasticsearch-ml-api.md §13),
+//! and removes the event only once the datafeeds it started have analysed past the window
+//! (their lookback covers it; §14.1): a stalled datafeed (§14.3) holds the removal back until
+//! the step's deadline, and the event stays for `quiesce resume` to remove.
 
 use std::process::{Command, Output, Stdio};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::rig::Rig;
 
@@ -41,6 +44,14 @@ maintenance:
   description: upgrade to 8.16
   duration: 2h
 "
+    )
+}
+
+/// [`shutdown`] with a short step timeout, which the revert made of its journal keeps.
+fn shutdown_with_timeout(calendar: &str, step_timeout: &str) -> String {
+    format!(
+        "{}settings: {{ step_timeout: {step_timeout} }}\n",
+        shutdown(calendar)
     )
 }
 
@@ -191,4 +202,105 @@ async fn revert_leaves_what_the_run_did_not_add_on_a_calendar_it_found() {
     let events = rig.get("/_ml/calendars/ops-calendar/events").await;
     assert_eq!(events["count"], 1, "{events}");
     assert_eq!(events["events"][0]["description"], "new year");
+}
+
+fn runs(rig: &Rig) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(rig.dir.join(".quiesce/runs"))
+        .expect("a state directory")
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".jsonl").map(str::to_owned)
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_event_stays_until_the_started_datafeeds_have_caught_up() {
+    let rig = Rig::new(SEED).await;
+    let output = rig
+        .apply(
+            &shutdown_with_timeout("quiesce-maintenance", "8s"),
+            &["playbook.yaml", "--yes"],
+        )
+        .await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let run = only_run(&rig);
+    // Once started again, this datafeed's searches fail: its lookback over the window never
+    // analyses it (docs/elasticsearch-ml-api.md §14.2, §14.3).
+    rig.faults(json!([{"operation": "datafeed_progress", "target": "datafeed-web-latency", "stall": true}]))
+        .await;
+
+    let revert = quiesce(&rig, &["revert", &run, "--yes", "--no-verify"]).await;
+    let err = stderr(&revert);
+    assert_eq!(revert.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("remove maintenance")
+            && err.contains("datafeed `datafeed-web-latency` has not analysed up to"),
+        "{err}"
+    );
+    assert!(err.contains("after the step timeout (8s)"), "{err}");
+    assert!(
+        err.contains("`quiesce resume` of this run removes it"),
+        "{err}"
+    );
+    // Both jobs and datafeeds are back; the event is still on the calendar.
+    let feeds = rig.get("/_ml/datafeeds/_stats").await;
+    for feed in feeds["datafeeds"].as_array().expect("datafeeds") {
+        assert_eq!(feed["state"], "started", "{feed}");
+    }
+    let events = rig.get("/_ml/calendars/quiesce-maintenance/events").await;
+    assert_eq!(events["count"], 1, "{events}");
+    assert!(
+        events["events"][0]["description"]
+            .as_str()
+            .expect("text")
+            .contains(&run),
+        "{events}"
+    );
+    let revert_run = runs(&rig)
+        .into_iter()
+        .find(|id| *id != run)
+        .expect("the revert's journal");
+    let journal =
+        std::fs::read_to_string(rig.dir.join(format!(".quiesce/runs/{revert_run}.jsonl")))
+            .expect("journal");
+    // The removal said what it waited for (the healthy datafeed may have held it back
+    // first, for the moment of its first real-time search).
+    let held = journal
+        .lines()
+        .rev()
+        .map(|l| serde_json::from_str::<Value>(l).expect("JSON line"))
+        .find(|l| l["event"] == "step_held")
+        .expect("a step_held event");
+    assert_eq!(held["action"], "remove_maintenance", "{held}");
+    assert_eq!(held["held"]["datafeed"], "datafeed-web-latency", "{held}");
+    assert_eq!(held["held"]["behind"]["kind"], "no_search", "{held}");
+    assert!(
+        journal.lines().any(|l| l.contains("\"still_catching_up\"")),
+        "{journal}"
+    );
+
+    // The stall lifted, the next search covers the whole gap: resuming the revert removes
+    // what the run added, the calendar it created included.
+    rig.faults(json!([])).await;
+    let resume = quiesce(&rig, &["resume", &revert_run, "--yes", "--no-verify"]).await;
+    let resumed = stderr(&resume);
+    assert_eq!(resume.status.code(), Some(0), "{resumed}");
+    let gone = rig.sim.get("/_ml/calendars/quiesce-maintenance").await;
+    assert_eq!(gone.status, 404, "the calendar the run created is deleted");
+    // When it was removed, every datafeed the revert started had searched past the time the
+    // removal began to wait.
+    let stats = rig.get("/_ml/datafeeds/_stats").await;
+    for feed in stats["datafeeds"].as_array().expect("datafeeds") {
+        assert_eq!(feed["running_state"]["real_time_running"], true, "{feed}");
+        assert!(
+            feed["running_state"]["search_interval"]["end_ms"].is_i64(),
+            "{feed}\n{resumed}\n{}",
+            std::fs::read_to_string(rig.dir.join(format!(".quiesce/runs/{revert_run}.jsonl")))
+                .unwrap_or_default()
+        );
+    }
 }

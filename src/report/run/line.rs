@@ -45,6 +45,12 @@ pub(super) fn render(event: &Event, labels: &StepLabels, paint: Paint) -> Option
                 attempt + 1,
                 human_duration(*retry_in)
             ),
+        EventKind::StepHeld { step, held } => format!(
+            "{} {}: waiting, {}",
+            paint.yellow("⏸"),
+            words::step_name(step),
+            words::catching_up(held)
+        ),
         EventKind::StepReadFailed {
             step,
             error,

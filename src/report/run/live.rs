@@ -109,7 +109,13 @@ impl LiveDisplay {
             .in_flight()
             .take(SLOWEST_SHOWN)
             .map(|(step, since)| InFlight {
-                name: labels.name(step),
+                name: match tally.waiting_for(step) {
+                    Some(datafeed) => format!(
+                        "{} (waiting for datafeed {datafeed} to catch up)",
+                        labels.name(step)
+                    ),
+                    None => labels.name(step),
+                },
                 since: origin + since,
             })
             .collect();

@@ -38,6 +38,8 @@ pub(super) struct StepRecord {
     pub(super) duration: Option<Duration>,
     /// The step and its escalation to `force=true`, if it escalated.
     pub(super) escalation: Option<(StepRef, Escalation)>,
+    /// The datafeed its request waits for (`StepHeld`), until it is made.
+    pub(super) waiting_for: Option<String>,
 }
 
 impl StepRecord {
@@ -47,6 +49,7 @@ impl StepRecord {
             attempts: 0,
             duration: None,
             escalation: None,
+            waiting_for: None,
         }
     }
 }
@@ -152,8 +155,20 @@ impl RunTally {
                 self.run = Some((run_id.clone(), journal.clone()));
                 self.grow(*steps);
             }
+            EventKind::StepHeld { step, held } => {
+                self.step_mut(step.no).waiting_for = Some(held.datafeed.clone());
+                if self.step_mut(step.no).state == StepState::NotStarted {
+                    self.set_state(
+                        step.no,
+                        StepState::Running {
+                            since: event.elapsed,
+                        },
+                    );
+                }
+            }
             EventKind::StepStarted { step, attempt } => {
                 let record = self.step_mut(step.no);
+                record.waiting_for = None;
                 record.attempts = record.attempts.max(*attempt);
                 if record.state == StepState::NotStarted {
                     self.set_state(
@@ -246,6 +261,13 @@ impl RunTally {
     /// Steps in flight, longest-running first, with the elapsed run time at which each began.
     pub(super) fn in_flight(&self) -> impl Iterator<Item = (StepNo, Duration)> + '_ {
         self.running.iter().map(|&(since, step)| (step, since))
+    }
+
+    /// The datafeed step `no`'s request waits for, if it waits.
+    pub(super) fn waiting_for(&self, no: StepNo) -> Option<&str> {
+        self.steps
+            .get(no.checked_sub(1)?)
+            .and_then(|record| record.waiting_for.as_deref())
     }
 
     /// Every step with its record, in step order.

@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use crate::exec::{
-    CancelReason, EsAnswer, Escalation, Finding, Observation, Proof, Resource, SkipReason,
-    StepError, StepRef,
+    Behind, CancelReason, CatchingUp, EsAnswer, Escalation, Finding, Observation, Proof, Resource,
+    SkipReason, StepError, StepRef,
 };
 use crate::plan::Action;
 
@@ -45,6 +45,29 @@ fn answer(answer: &EsAnswer) -> String {
         text.push_str(&format!(" (caused by: {cause})"));
     }
     text
+}
+
+/// A millisecond time as RFC 3339.
+fn instant(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| format!("{ms} ms"), |t| t.to_string())
+}
+
+/// ``datafeed `df` has not analysed past the maintenance yet (…)``: which datafeed holds the
+/// removal of the maintenance event back, and what its `running_state` shows.
+pub(in crate::report) fn catching_up(held: &CatchingUp) -> String {
+    let shows = match held.behind {
+        Behind::Lookback => "running_state.real_time_running: false, its lookback is not over".to_owned(),
+        Behind::NoSearch => "running in real time, no successful search yet: no running_state.search_interval, its searches may be failing".to_owned(),
+        Behind::SearchedTo { end_ms } => format!(
+            "running_state.search_interval ends at {}",
+            instant(end_ms)
+        ),
+    };
+    format!(
+        "datafeed `{}` has not analysed up to {} yet ({shows})",
+        held.datafeed,
+        instant(held.until_ms)
+    )
 }
 
 /// Where stats placed the target: ``on node `ml-1` `` or ``on no node; assignment_explanation: …``.
@@ -97,6 +120,11 @@ pub(in crate::report) fn error(failure: &StepError) -> String {
             placement(observed)
         ),
         StepError::Gone => "no longer in stats: deleted meanwhile".to_owned(),
+        StepError::StillCatchingUp { timeout, held } => format!(
+            "{} after the step timeout ({}); the maintenance event was not removed and stays on the calendar (it only covers the maintenance window): once the datafeed has caught up, `quiesce resume` of this run removes it",
+            catching_up(held),
+            setting(*timeout)
+        ),
         StepError::Internal { reason } => format!(
             "this is a bug in quiesce, please report it: the step's task ended abnormally ({reason})"
         ),
