@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
-use super::rig::Rig;
+use super::rig::{Rig, stderr};
 
 const SEED: &str = r#"
 cluster: { name: apply-test, version: 8.15.0 }
@@ -48,10 +48,6 @@ datafeeds:
   - id: datafeed-pay-fraud
     state: started
 ";
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()

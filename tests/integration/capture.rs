@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::{Map, Value, json};
 
-use crate::rig::Rig;
+use crate::rig::{Rig, stderr};
 
 /// Every kind of target, an id YAML would read as a boolean, and a lookback datafeed that is
 /// still running during the test.
@@ -85,10 +85,6 @@ fn quiesce(dir: &Path, args: &[&str]) -> Command {
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// The entry of `id` in a captured playbook: its comment lines, then its own lines.

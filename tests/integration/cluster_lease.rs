@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use super::rig::Rig;
+use super::rig::{Rig, stderr};
 
 const SEED: &str = r"
 cluster: { name: lease-test, version: 8.15.0 }
@@ -36,10 +36,6 @@ jobs:
     state: closed
 upgrade_mode: enabled
 ";
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 /// A diagnostic's words on one line: miette wraps them and draws its margin.
 fn flat(text: &str) -> String {

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::rig::Rig;
+use crate::rig::{Rig, stderr};
 
 const SEED: &str = r#"
 cluster: { name: exit-codes, version: 8.15.0 }
@@ -18,10 +18,6 @@ datafeeds:
 "#;
 
 const CLOSE_WEB: &str = "version: 1\njobs:\n  - id: web-latency\n    state: closed\n";
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 /// Runs `quiesce ARGS` in the rig's directory with `playbook` as `playbook.yaml`, against the
 /// rig's simulator unless `args` name a cluster, with no terminal.

@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-use super::rig::Rig;
+use super::rig::{Rig, stderr};
 
 /// Realistic latencies, so that a run takes a while.
 const SLOW_SEED: &str = r#"
@@ -39,10 +39,6 @@ jobs:
     state: closed
 upgrade_mode: enabled
 ";
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()

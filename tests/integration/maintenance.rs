@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
-use super::rig::Rig;
+use super::rig::{Rig, stderr};
 
 const SEED: &str = r"
 cluster: { name: maintenance, version: 8.15.0 }
@@ -53,10 +53,6 @@ fn shutdown_with_timeout(calendar: &str, step_timeout: &str) -> String {
         "{}settings: {{ step_timeout: {step_timeout} }}\n",
         shutdown(calendar)
     )
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 async fn quiesce(rig: &Rig, args: &[&str]) -> Output {

@@ -6,6 +6,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+use crate::rig::stderr;
+
 const SEED: &str = r#"
 cluster: { name: plan-test, version: 8.15.0 }
 jobs:
@@ -63,10 +65,6 @@ impl Case {
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 #[test]

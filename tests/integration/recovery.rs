@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
-use super::rig::Rig;
+use super::rig::{Rig, stderr};
 
 /// Datafeeds that search every 200ms, 100ms behind now: a healthy one proves itself at once.
 const SEED: &str = r"
@@ -38,10 +38,6 @@ datafeeds:
   - { id: datafeed-web-latency, state: started }
   - { id: datafeed-pay-fraud, state: started }
 ";
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 async fn quiesce(rig: &Rig, args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_quiesce"));

@@ -94,3 +94,8 @@ impl Rig {
         self.sim.assert_no_ordering_violation().await;
     }
 }
+
+/// What the process wrote on stderr, as text.
+pub(crate) fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}

@@ -11,6 +11,8 @@ use quiesce_sim::Profile;
 use quiesce_sim::testing::TestCluster;
 use serde_json::{Value, json};
 
+use crate::rig::stderr;
+
 const DEMO: &str = "seeds/demo-cluster.yaml";
 
 async fn quiesce(dir: &Path, args: &[&str]) -> Output {
@@ -30,10 +32,6 @@ async fn quiesce(dir: &Path, args: &[&str]) -> Output {
     tokio::task::spawn_blocking(move || command.output().expect("quiesce runs"))
         .await
         .expect("joined")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// `{id: state}` of jobs and datafeeds, from `/_sim/stats`.

@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-use super::rig::Rig;
+use super::rig::{Rig, stderr};
 
 /// 8.15 today, 9.0.0 next: 9.x opens snapshots from 8.3.0 on (§12.1). `closed-old` and
 /// `opened-old` have a current snapshot written by 7.17; `history` has an older 7.10 snapshot
@@ -79,10 +79,6 @@ async fn quiesce(rig: &Rig, playbook: &str, args: &[&str]) -> Output {
     tokio::task::spawn_blocking(move || command.output().expect("the binary runs"))
         .await
         .expect("joined")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 fn plan_json(output: &Output) -> Value {

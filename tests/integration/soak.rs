@@ -14,13 +14,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
-use std::process::Output;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use super::rig::Rig;
+use super::rig::{Rig, stderr};
 
 /// Seeds the fault mixes of the phases (the simulator's draws have `fault_seed`).
 const SOAK_SEED: u64 = 0x5eed_2026;
@@ -134,10 +133,6 @@ fn kind(rule: &Value) -> &'static str {
     } else {
         "stuck"
     }
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// What the soak counted.

@@ -10,6 +10,8 @@ use std::process::{Child, Command, Output, Stdio};
 use quiesce_sim::testing::TestCluster;
 use tempfile::TempDir;
 
+use crate::rig::stderr;
+
 const SEED: &str = "jobs: [{id: j1, state: opened}]\n";
 
 fn playbook(url: &str, ca_cert: Option<&str>) -> String {
@@ -38,10 +40,6 @@ async fn quiesce(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     tokio::task::spawn_blocking(move || command.output().expect("quiesce runs"))
         .await
         .expect("joined")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// A diagnostic's words on one line: miette wraps them and draws its margin.
