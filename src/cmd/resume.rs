@@ -152,7 +152,11 @@ fn refusal(log: &RunLog, since: &[RunLog]) -> Option<String> {
             revert.header.run_id, revert.header.started_at
         ));
     }
-    (log.outcome() == RunOutcome::Succeeded).then(|| {
+    matches!(
+        log.outcome(),
+        RunOutcome::Succeeded | RunOutcome::Unverified
+    )
+    .then(|| {
         format!(
             "it already succeeded (at {}): every step reached its state, so there is nothing to resume",
             log.last_activity()

@@ -81,8 +81,8 @@ struct RunRow {
     command: String,
     playbook: String,
     started_at: String,
-    /// As people read it: `succeeded`, `failed`, `interrupted (resume it)`, `incomplete
-    /// (resume it)`.
+    /// As people read it: `succeeded`, `succeeded, recovery not verified (quiesce verify)`,
+    /// `failed`, `interrupted (resume it)`, `incomplete (resume it)`.
     outcome: &'static str,
     /// The same, as `--outcome` spells it.
     status: RunOutcome,

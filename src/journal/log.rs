@@ -97,6 +97,10 @@ pub(super) enum Fact {
         by_signal: bool,
     },
     Finished(RunStats),
+    /// The check of the recovery after the run: how many targets it could not prove.
+    Verified {
+        unverified: usize,
+    },
 }
 
 /// What a (format 2 or 3) event tells the readers.
@@ -105,8 +109,12 @@ fn fact(kind: &EventKind) -> Option<Fact> {
         EventKind::RunStarted { .. }
         | EventKind::VerifyStarted { .. }
         | EventKind::TargetVerified { .. }
-        | EventKind::TargetUnverified { .. }
-        | EventKind::VerifyFinished { .. } => return None,
+        | EventKind::TargetUnverified { .. } => return None,
+        EventKind::VerifyFinished { unverified, .. } => {
+            return Some(Fact::Verified {
+                unverified: *unverified,
+            });
+        }
         EventKind::RunCancelling { reason } => {
             return Some(Fact::Cancelled {
                 by_signal: *reason != CancelReason::StepFailed,
@@ -153,6 +161,9 @@ pub(crate) struct StepRecord {
 pub(crate) enum RunOutcome {
     /// Every step of its last plan reached its state.
     Succeeded,
+    /// Every step reached its state, but the check after them could not prove the recovery
+    /// (exit 8): a job unassigned, a datafeed making no progress. `quiesce verify` looks again.
+    Unverified,
     /// It finished, with steps failed or skipped.
     Failed,
     /// A signal stopped it; it can be resumed.
@@ -166,6 +177,7 @@ impl RunOutcome {
     pub(crate) fn words(self) -> &'static str {
         match self {
             RunOutcome::Succeeded => "succeeded",
+            RunOutcome::Unverified => "succeeded, recovery not verified (quiesce verify)",
             RunOutcome::Failed => "failed",
             RunOutcome::Interrupted => "interrupted (resume it)",
             RunOutcome::Incomplete => "incomplete (resume it)",
@@ -274,8 +286,16 @@ impl Segment {
     pub(crate) fn finished(&self) -> Option<RunStats> {
         self.facts().into_iter().rev().find_map(|fact| match fact {
             Fact::Finished(stats) => Some(stats),
-            Fact::Step(..) | Fact::Cancelled { .. } => None,
+            Fact::Step(..) | Fact::Cancelled { .. } | Fact::Verified { .. } => None,
         })
+    }
+
+    /// Whether the check of the recovery after the segment's steps left targets unproven.
+    pub(crate) fn unverified(&self) -> bool {
+        self.facts()
+            .iter()
+            .rev()
+            .any(|fact| matches!(fact, Fact::Verified { unverified } if *unverified > 0))
     }
 
     /// Whether the segment was interrupted (a signal arrived).
@@ -326,6 +346,7 @@ impl RunLog {
         match last.finished() {
             None => RunOutcome::Incomplete,
             Some(_) if last.interrupted() => RunOutcome::Interrupted,
+            Some(stats) if stats.all_succeeded() && last.unverified() => RunOutcome::Unverified,
             Some(stats) if stats.all_succeeded() => RunOutcome::Succeeded,
             Some(_) => RunOutcome::Failed,
         }

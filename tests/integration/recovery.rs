@@ -156,6 +156,24 @@ async fn a_datafeed_stalled_after_the_restart_is_reported_and_exits_8() {
     assert_eq!(unverified[0]["target"], "datafeed-pay-fraud");
     assert_eq!(unverified[0]["finding"]["kind"], "no_progress");
     assert_eq!(unverified[0]["finding"]["observed"]["state"], "started");
+    // `runs`, from the local journals and from the cluster's copy, tells this revert from one
+    // whose recovery was proven.
+    let local = Command::new(env!("CARGO_BIN_EXE_quiesce"))
+        .current_dir(&rig.dir)
+        .args(["runs", "--output", "json"])
+        .env_remove("QUIESCE_STATE_DIR")
+        .output()
+        .expect("runs");
+    let from_the_cluster = quiesce(&rig, &["runs", "--output", "json"]).await;
+    for runs in [local, from_the_cluster] {
+        let rows: Value = serde_json::from_slice(&runs.stdout).expect("runs JSON");
+        let revert = rows
+            .as_array()
+            .and_then(|rows| rows.iter().find(|row| row["reverts"] == run.as_str()))
+            .unwrap_or_else(|| panic!("the revert is listed: {rows}"));
+        assert_eq!(revert["status"], "unverified", "{revert}");
+        assert_eq!(revert["failed"], 0, "{revert}");
+    }
 
     // `quiesce verify` alone says the same, read-only; it proves nothing from counters it saw
     // before it started watching.
