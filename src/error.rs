@@ -219,6 +219,10 @@ impl Error {
             }
             Error::Lock(_) | Error::Coord(_) => exit_code::CLUSTER_UNAVAILABLE,
             Error::Drifted { .. } => exit_code::DOES_NOT_FIT,
+            // A URL or CA file that cannot be used is refused before anything is contacted.
+            Error::Es(crate::es::Error::InvalidUrl { .. } | crate::es::Error::CaCert { .. }) => {
+                exit_code::INVALID_INPUT
+            }
             Error::Es(_) | Error::MissingPrivilege { .. } => exit_code::CLUSTER_UNAVAILABLE,
             #[cfg(feature = "sim")]
             Error::Sim(quiesce_sim::SimError::Bind { .. })

@@ -110,6 +110,25 @@ async fn es_ca_cert_is_trusted() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
 }
 
+/// A CA file that cannot be read is bad input, found before anything is contacted: exit 2,
+/// naming the variable's file.
+#[tokio::test]
+async fn an_unreadable_ca_certificate_is_invalid_input() {
+    let (sim, dir) = https_sim("127.0.0.1:0").await;
+    std::fs::write(dir.path().join("p.yaml"), playbook(&sim.base_url(), None)).expect("playbook");
+    let output = quiesce(
+        dir.path(),
+        &["status", "p.yaml"],
+        &[("ES_CA_CERT", "missing-ca.pem")],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let err = flat(&stderr(&output));
+    assert!(err.contains("quiesce::es::ca_cert"), "{err}");
+    assert!(err.contains("missing-ca.pem"), "{err}");
+    assert_eq!(sim.sim_stats().await["requests"], serde_json::json!({}));
+}
+
 #[tokio::test]
 async fn a_name_the_certificate_does_not_cover_is_refused() {
     // The certificate covers localhost, 127.0.0.1 and ::1; 127.0.0.2 is the same machine but
