@@ -68,6 +68,24 @@ fn parse_required<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, EsErr
     })
 }
 
+/// `{"faults": [...]}`. A bare array of rules is named for what it is: serde would read it as
+/// the body's fields in order and complain that the first rule is not a list.
+fn parse_faults(body: &Bytes) -> Result<FaultsBody, EsError> {
+    let invalid = |reason: String| {
+        EsError::new(
+            400,
+            "parse_exception",
+            format!("invalid fault rules: {reason}"),
+        )
+    };
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(invalid(
+            "the body is an object with the rules under `faults`, `{\"faults\": [...]}`, not a bare array".to_owned(),
+        ));
+    }
+    serde_json::from_slice(body).map_err(|err| invalid(err.to_string()))
+}
+
 pub(crate) async fn handle(
     app: &App,
     endpoint: Control,
@@ -78,13 +96,7 @@ pub(crate) async fn handle(
     let value = match endpoint {
         Control::GetFaults => faults(app).list(),
         Control::PutFaults => {
-            let parsed: FaultsBody = serde_json::from_slice(body).map_err(|err| {
-                EsError::new(
-                    400,
-                    "parse_exception",
-                    format!("invalid fault rules: {err}"),
-                )
-            })?;
+            let parsed = parse_faults(body)?;
             let stalls = {
                 let mut faults = faults(app);
                 faults

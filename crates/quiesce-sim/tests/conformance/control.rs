@@ -203,6 +203,23 @@ async fn put_faults_replaces_the_whole_set() {
 }
 
 #[tokio::test]
+async fn a_bare_array_of_fault_rules_is_refused_for_what_it_is() {
+    let sim = TestCluster::with_seed(CLUSTER).await;
+    let answer = sim
+        .put_json(
+            "/_sim/faults",
+            json!([{ "operation": "close_job", "times": 1 }]),
+        )
+        .await;
+    let error = answer.assert_envelope(400, "parse_exception");
+    let reason = error["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains(r#"{"faults": [...]}"#), "{reason}");
+    assert!(reason.contains("not a bare array"), "{reason}");
+    // Nothing was replaced: no rule is in force.
+    assert_eq!(sim.get("/_sim/faults").await.ok()["faults"], json!([]));
+}
+
+#[tokio::test]
 async fn drop_fault_closes_the_connection_without_a_response() {
     let sim = TestCluster::with_seed(CLUSTER).await;
     sim.set_faults(json!([{ "operation": "stop_datafeed", "times": 1, "drop": true }]))
