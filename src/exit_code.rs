@@ -11,7 +11,7 @@ pub const SUCCESS: i32 = 0;
 /// The run finished but some steps failed or were skipped (or quiesce itself failed: an
 /// internal error, output that could not be written).
 pub const STEPS_FAILED: i32 = 1;
-/// Invalid playbook, plan file, seed or usage; nothing was contacted.
+/// Invalid playbook, plan file, seed, URL, CA file or usage; nothing was contacted.
 pub const INVALID_INPUT: i32 = 2;
 /// The cluster is unreachable, not Elasticsearch, refused the credentials, or the preflight
 /// failed (or another run holds the state directory); nothing was changed.
@@ -50,7 +50,7 @@ pub const TABLE: &[(i32, &str)] = &[
     ),
     (
         INVALID_INPUT,
-        "invalid playbook, plan file, seed or usage; nothing was contacted",
+        "invalid playbook, plan file, seed, URL, CA file or usage; nothing was contacted",
     ),
     (
         CLUSTER_UNAVAILABLE,
