@@ -147,15 +147,17 @@ pub(crate) fn process_alive(pid: u32) -> bool {
 mod tests {
     use super::*;
 
-    fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("quiesce-lock-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
+    /// A scratch directory (removed when dropped) and, inside it, a state directory not made
+    /// yet.
+    fn state_dir() -> (tempfile::TempDir, PathBuf) {
+        let scratch = tempfile::tempdir().expect("scratch");
+        let dir = scratch.path().join("state");
+        (scratch, dir)
     }
 
     #[test]
     fn a_second_lock_is_refused_with_the_holder_named() {
-        let dir = temp_dir("second");
+        let (_scratch, dir) = state_dir();
         let first = StateLock::acquire(&dir, "apply", "run-1").expect("first");
         let err = StateLock::acquire(&dir, "apply", "run-2").expect_err("held");
         let text = err.to_string();
@@ -170,12 +172,11 @@ mod tests {
             next.took_over, None,
             "a clean release leaves nothing to take over"
         );
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn a_record_left_by_a_dead_process_is_taken_over() {
-        let dir = temp_dir("dead");
+        let (_scratch, dir) = state_dir();
         std::fs::create_dir_all(&dir).expect("dir");
         let dead = LockHolder {
             pid: u32::MAX - 1,
@@ -193,6 +194,5 @@ mod tests {
         if cfg!(target_os = "linux") {
             assert_eq!(lock.took_over, Some(dead));
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

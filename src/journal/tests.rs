@@ -159,14 +159,15 @@ fn v2_a_run_interrupted_in_back_off_then_resumed() {
     assert_eq!(log.upgrade_mode(), Some(UpgradeMode::On));
 }
 
-/// A scratch journal made of `lines`.
-fn journal_of(name: &str, lines: &[String]) -> PathBuf {
-    let path = std::env::temp_dir().join(format!(
-        "quiesce-journal-{name}-{}.jsonl",
-        std::process::id()
-    ));
-    std::fs::write(&path, lines.join("\n") + "\n").expect("scratch journal");
-    path
+/// A scratch journal made of `lines`, removed when dropped.
+fn journal_of(name: &str, lines: &[String]) -> tempfile::TempPath {
+    let file = tempfile::Builder::new()
+        .prefix(&format!("quiesce-journal-{name}-"))
+        .suffix(".jsonl")
+        .tempfile()
+        .expect("scratch journal");
+    std::fs::write(file.path(), lines.join("\n") + "\n").expect("scratch journal");
+    file.into_temp_path()
 }
 
 /// The lines of a fixture.
@@ -192,7 +193,6 @@ fn an_event_this_quiesce_does_not_know_is_an_error_not_a_silence() {
         lines[index] = lines[index].replace("\"step_succeeded\"", "\"step_suceeded\"");
         let path = journal_of("renamed", &lines);
         let read = read(&path);
-        let _ = std::fs::remove_file(&path);
         let Err(err) = read else {
             panic!("{fixture}: a renamed event was read");
         };
@@ -212,7 +212,6 @@ fn a_torn_last_line_is_skipped_and_reported() {
     lines.push(last[..last.len() / 2].to_owned());
     let path = journal_of("torn", &lines);
     let log = read(&path).expect("reads");
-    let _ = std::fs::remove_file(&path);
     assert!(log.torn_tail);
     assert_eq!(
         log.segments[0].finished(),
@@ -227,7 +226,6 @@ fn a_journal_of_a_newer_format_is_refused() {
     lines[0] = lines[0].replacen("\"version\":2", "\"version\":4", 1);
     let path = journal_of("newer", &lines);
     let read = read(&path);
-    let _ = std::fs::remove_file(&path);
     let Err(err) = read else {
         panic!("a journal of format 4 was read");
     };
@@ -347,7 +345,6 @@ fn a_deleted_line_a_changed_version_or_another_runs_header_is_refused() {
     v2[0] = v2[0].replacen("\"version\":2", "\"version\":1", 1);
     let path = journal_of("v2-as-v1", &v2);
     let read = read(&path);
-    let _ = std::fs::remove_file(&path);
     let err = read.expect_err("format 2 events under a format 1 header");
     assert!(
         err.to_string().contains("the format version was changed"),
