@@ -81,7 +81,7 @@ struct RunRow {
     command: String,
     playbook: String,
     started_at: String,
-    /// As people read it: `succeeded`, `succeeded, recovery not verified (quiesce verify)`,
+    /// As people read it: `succeeded`, `succeeded, not verified` (its recovery check, exit 8),
     /// `failed`, `interrupted (resume it)`, `incomplete (resume it)`.
     outcome: &'static str,
     /// The same, as `--outcome` spells it.

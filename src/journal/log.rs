@@ -177,7 +177,7 @@ impl RunOutcome {
     pub(crate) fn words(self) -> &'static str {
         match self {
             RunOutcome::Succeeded => "succeeded",
-            RunOutcome::Unverified => "succeeded, recovery not verified (quiesce verify)",
+            RunOutcome::Unverified => "succeeded, not verified",
             RunOutcome::Failed => "failed",
             RunOutcome::Interrupted => "interrupted (resume it)",
             RunOutcome::Incomplete => "incomplete (resume it)",
