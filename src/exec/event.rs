@@ -17,10 +17,11 @@ use crate::plan::{Action, StepView};
 /// Bumped whenever the JSON form of events changes incompatibly. 2: step events carry their
 /// action, target and playbook place; skip reasons, escalations and errors are data; steps can
 /// end interrupted or abandoned. 3: `step_read_failed` (a read of the state failed; it uses no
-/// attempt), the error `unconfirmed`, and a step timeout's `observed` may be absent; later
-/// additions that older readers skip: the `verify_*` and `target_*verified` events, and
-/// `step_held` (with the error `still_catching_up`, the maintenance removal's wait). Journals
-/// of version 1 are still read (`journal::v1`); version 2 events read as version 3 ones.
+/// attempt), the error `unconfirmed`, a step timeout's `observed` may be absent, the
+/// `verify_*` and `target_*verified` events, and `step_held` (with the error
+/// `still_catching_up`, the maintenance removal's wait). A reader refuses an event it does not
+/// know, so a new event after a release means a new version. Journals of version 1 are still
+/// read (`journal::v1`); version 2 events read as version 3 ones.
 pub(crate) const EVENT_FORMAT_VERSION: u32 = 3;
 
 /// One thing that happened, with when.
