@@ -292,12 +292,13 @@ impl Error {
     /// Elasticsearch stopped waiting but the operation goes on in the background: a close's
     /// (or an upgrade-mode change's) 500 `Timed out when waiting for persistent tasks` (E14),
     /// the timeout of an open or a start (E15, E16: 408 on 8.x, a 500 `exception` on 7.x), or
-    /// the list-tasks timeout of enabling upgrade mode (§2.5). The right reaction is to poll
-    /// the state, not to give up.
+    /// the list-tasks timeout of enabling upgrade mode (§2.5), or a snapshot upgrade of the job
+    /// already running (§12.2, 409). The right reaction is to poll the state, not to give up.
     pub(crate) fn is_still_in_progress(&self) -> bool {
         matches!(self, Error::Api { status: 408, .. })
             || self.is_refusal(500, "illegal_state_exception", &[CLOSE_TIMED_OUT])
             || self.is_refusal(500, "exception", &[OPEN_TIMED_OUT, START_TIMED_OUT])
+            || self.is_refusal(409, "status_exception", &[SNAPSHOT_BEING_UPGRADED])
             || (self.is_refusal(500, "failed_node_exception", &[FAILED_NODE])
                 && self
                     .body()
@@ -441,6 +442,11 @@ const CLOSE_TIMED_OUT: Reason =
 const OPEN_TIMED_OUT: Reason = Reason("Opening job [<id>] timed out after [<timeout>]");
 /// E16 on 7.x (8.x answers 408).
 const START_TIMED_OUT: Reason = Reason("Starting datafeed [<df>] timed out after [<timeout>]");
+/// §12.2 check 2: an upgrade of one of the job's snapshots is already under way (one a run
+/// asked for before it was killed, when its resume asks again).
+const SNAPSHOT_BEING_UPGRADED: Reason = Reason(
+    "Cannot upgrade job [<job>] snapshot [<snapshot>] as there is currently a snapshot for this job being upgraded",
+);
 /// §2.5: a node's list-tasks wait, while enabling upgrade mode, ran out ...
 const FAILED_NODE: Reason = Reason("Failed node [<node id>]");
 /// ... caused by this.

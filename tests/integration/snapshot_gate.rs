@@ -429,3 +429,40 @@ jobs:
     let applied = rig.apply(fits, &["playbook.yaml", "--yes"]).await;
     assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
 }
+
+/// A job whose older snapshot takes seconds to upgrade (§12.2: loading and persisting its model).
+const SLOW_UPGRADE: &str = r"
+cluster: { name: gate-test, version: 8.15.0 }
+nodes: { count: 1, memory: 16gb }
+latency: { persist_rate: 40mb }
+jobs:
+  - id: history
+    state: closed
+    model_bytes: 40mb
+    snapshots:
+      - {id: '1600000000', timestamp: '2020-09-13T12:26:40Z', min_version: 7.10.0}
+      - {id: '1700000000', timestamp: '2023-11-14T22:13:20Z', min_version: 8.15.0}
+";
+
+/// A run killed while its snapshot upgrade ran leaves the upgrade task behind; the resumed
+/// run's request meets Elasticsearch's 409 "currently a snapshot for this job being upgraded"
+/// (§12.2 check 2). That is the work under way, not a failure: the step waits for the snapshot.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upgrade_already_under_way_is_waited_for_not_failed() {
+    let rig = Rig::new(SLOW_UPGRADE).await;
+    // The request of the run that was killed: the task starts and runs on without it.
+    let started = rig
+        .sim
+        .post("/_ml/anomaly_detectors/history/model_snapshots/1600000000/_upgrade")
+        .await;
+    assert_eq!(started.ok()["completed"], false, "{}", started.text);
+    let playbook = "version: 1\njobs:\n  - id: history\n    state: closed\nupgrade:\n  target_version: 9.0.0\n  old_snapshots: upgrade\n";
+    let output = quiesce(&rig, playbook, &["apply", "playbook.yaml", "--yes"]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(opens_on_nine(&rig, "history").await);
+    let stats = rig.sim.sim_stats().await;
+    assert!(
+        stats["requests"]["upgrade_job_snapshot"]["409"].as_u64() >= Some(1),
+        "the run met the upgrade under way: {stats}"
+    );
+}

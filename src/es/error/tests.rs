@@ -54,6 +54,24 @@ fn classification_follows_the_catalogue() {
         .is_still_in_progress()
     );
     assert!(!api(500, "exception", "Opening job [a] failed").is_still_in_progress());
+    // §12.2: the job's snapshot upgrade under way is work in progress; the other refusals of
+    // `_upgrade` are not.
+    assert!(
+        api(
+            409,
+            "status_exception",
+            "Cannot upgrade job [a] snapshot [1] as there is currently a snapshot for this job being upgraded"
+        )
+        .is_still_in_progress()
+    );
+    assert!(
+        !api(
+            409,
+            "status_exception",
+            "Cannot upgrade job [a] snapshot [1] while cluster upgrade is in progress."
+        )
+        .is_still_in_progress()
+    );
 }
 
 #[test]
