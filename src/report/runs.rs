@@ -56,8 +56,8 @@ fn mark(status: StepStatus) -> &'static str {
     }
 }
 
-/// The whole page.
-pub(crate) fn show(log: &RunLog, revert: &Revert) -> String {
+/// The whole page; `journal` says where the run was read from.
+pub(crate) fn show(log: &RunLog, revert: &Revert, journal: &str) -> String {
     let header = &log.header;
     let mut out = String::new();
     let what = match &header.reverts {
@@ -92,7 +92,7 @@ pub(crate) fn show(log: &RunLog, revert: &Revert) -> String {
             String::new()
         }
     );
-    let _ = writeln!(out, "  journal   {}", log.path.display());
+    let _ = writeln!(out, "  journal   {journal}");
     if log.torn_tail {
         let _ = writeln!(
             out,

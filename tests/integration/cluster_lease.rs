@@ -336,6 +336,34 @@ async fn a_run_whose_machine_is_gone_is_resumed_and_reverted_from_another() {
     assert_eq!(again.status.code(), Some(2), "{text}");
     assert!(text.contains("reverted it at"), "{text}");
     assert_eq!(cluster_state(&rig).await, before);
+
+    // Any machine reads the run in full from the cluster: its plan and its resume.
+    let shown = output(command(
+        &rig,
+        &rig.dir.join("pod-5"),
+        &["runs", "show", &id, "--output", "json"],
+    ))
+    .await;
+    assert_eq!(shown.status.code(), Some(0), "{}", stderr(&shown));
+    let page: Value = serde_json::from_slice(&shown.stdout).expect("JSON");
+    assert_eq!(page["segments"].as_array().map(Vec::len), Some(2), "{page}");
+    assert_eq!(
+        page["journal"],
+        format!("index `.quiesce` of {}", rig.sim.base_url()),
+        "{page}"
+    );
+    let unknown = output(command(
+        &rig,
+        &rig.dir.join("pod-5"),
+        &["runs", "show", "20260101T000000Z-0000"],
+    ))
+    .await;
+    let text = flat(&stderr(&unknown));
+    assert_eq!(unknown.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("no run `20260101T000000Z-0000` in index `.quiesce`"),
+        "{text}"
+    );
 }
 
 /// A lease left by a run that was killed: refused while it lasts (naming the holder and since
