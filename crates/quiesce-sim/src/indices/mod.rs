@@ -781,6 +781,22 @@ mod tests {
         }
     }
 
+    /// The first ten hits of every document, in `sort` order.
+    fn match_all(sort: Vec<SortKey>) -> SearchRequest {
+        SearchRequest {
+            query: Query::MatchAll,
+            sort,
+            size: 10,
+            from: 0,
+            search_after: None,
+            source: SourceFilter::parse(None),
+            track_total_hits: Some(10_000),
+            total_as_int: false,
+            seq_no_primary_term: false,
+            version: false,
+        }
+    }
+
     #[test]
     fn settings_are_read_in_every_form() {
         for settings in [
@@ -806,18 +822,7 @@ mod tests {
             if_match: None,
         };
         indices.write(write, Refresh::No).unwrap();
-        let request = SearchRequest {
-            query: Query::MatchAll,
-            sort: Vec::new(),
-            size: 10,
-            from: 0,
-            search_after: None,
-            source: SourceFilter::parse(None),
-            track_total_hits: Some(10_000),
-            total_as_int: false,
-            seq_no_primary_term: false,
-            version: false,
-        };
+        let request = match_all(Vec::new());
         let names = vec!["runs".to_owned()];
         let hits = |indices: &Indices| {
             indices.search(&names, &request).unwrap()["hits"]["total"]["value"].clone()
@@ -852,18 +857,7 @@ mod tests {
         write("3", doc(json!({"a": 3})), Refresh::Now);
         write("1", doc(json!({"a": 10})), Refresh::No);
         write("2", Op::Delete, Refresh::No);
-        let request = SearchRequest {
-            query: Query::MatchAll,
-            sort: parse_sort(&json!(["a"])).unwrap(),
-            size: 10,
-            from: 0,
-            search_after: None,
-            source: SourceFilter::parse(None),
-            track_total_hits: Some(10_000),
-            total_as_int: false,
-            seq_no_primary_term: false,
-            version: false,
-        };
+        let request = match_all(parse_sort(&json!(["a"])).unwrap());
         let names = vec!["runs".to_owned()];
         let sources = || -> Vec<Value> {
             indices.search(&names, &request).unwrap()["hits"]["hits"]
