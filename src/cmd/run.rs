@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::coord::{
     CoordError, CoordIndex, DEFAULT_INDEX, INDEX_PRIVILEGES, Lease, LeaseLoss, Mirror,
-    MirrorNotice, Who, catch_up, restore_run,
+    MirrorNotice, Who, catch_up, mark_mirrored, restore_run,
 };
 use crate::error::Error;
 use crate::es::EsClient;
@@ -291,9 +291,12 @@ pub(crate) async fn execute(
         journal_error,
         ..
     } = sink;
+    let journal_path = journal.path().to_owned();
     drop(journal);
     let left = mirror.finish().await;
-    if left > 0 {
+    if left == 0 {
+        mark_mirrored(&journal_path, &args.index);
+    } else {
         stream::warning(&format!(
             "{left} line(s) of the run journal could not be written to the cluster; the local journal keeps them, and the next apply, resume or revert from this state directory writes them there"
         ));

@@ -10,12 +10,15 @@
 //! before the first change); [`Mirror::finish`] tries what is left at the end and says how
 //! many lines could not be written. Those stay in the local journal, and [`catch_up`] writes
 //! the lines the cluster lacks at the start of the next `apply`, `resume` or `revert` from the
-//! same state directory. Nothing is lost either way.
+//! same state directory. Nothing is lost either way. A journal known to be whole in the
+//! cluster gets a marker beside it ([`mark_mirrored`]), so that later catch-ups skip it without
+//! a search while it has not grown: a state directory of a year of daily runs costs the next
+//! run nothing.
 //!
 //! Owns the cluster copy of journals. Must never block or fail the run.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -267,6 +270,12 @@ pub(crate) async fn catch_up(
 ) -> Result<usize, String> {
     let mut written = 0;
     for (run_id, path) in journals {
+        let Some(length) = length(path) else {
+            continue;
+        };
+        if mirrored_length(path, index) == Some(length) {
+            continue;
+        }
         let Ok(local) = numbered_lines(path) else {
             continue;
         };
@@ -278,22 +287,56 @@ pub(crate) async fn catch_up(
             .filter(|line| !present.contains(&line.seq))
             .map(|line| (line.seq, line.text))
             .collect();
-        if missing.is_empty() {
-            continue;
-        }
         let count = missing.len();
-        let mut writer = Writer {
-            client: client.clone(),
-            index: index.clone(),
-            run_id: run_id.clone(),
-            pending: missing,
-            behind: true,
-            notify: Box::new(|_| {}),
-        };
-        writer.write_all(FLUSH_ATTEMPTS).await?;
-        written += count;
+        if count > 0 {
+            let mut writer = Writer {
+                client: client.clone(),
+                index: index.clone(),
+                run_id: run_id.clone(),
+                pending: missing,
+                behind: true,
+                notify: Box::new(|_| {}),
+            };
+            writer.write_all(FLUSH_ATTEMPTS).await?;
+            written += count;
+        }
+        // What was read is whole in the cluster now; lines appended since make it longer.
+        write_marker(path, index, length);
     }
     Ok(written)
+}
+
+/// Records that every line of the journal at `path`, as long as it is now, is in `index`
+/// (the run's own mirror wrote them all). Best effort: without the marker, the next catch-up
+/// only searches once more.
+pub(crate) fn mark_mirrored(path: &Path, index: &CoordIndex) {
+    if let Some(length) = length(path) {
+        write_marker(path, index, length);
+    }
+}
+
+/// `runs/RUN_ID.mirrored` beside `runs/RUN_ID.jsonl`.
+fn marker_path(journal: &Path) -> PathBuf {
+    journal.with_extension("mirrored")
+}
+
+fn length(path: &Path) -> Option<u64> {
+    std::fs::metadata(path).ok().map(|m| m.len())
+}
+
+fn write_marker(journal: &Path, index: &CoordIndex, length: u64) {
+    let marker = json!({"index": index.name(), "bytes": length});
+    let _ = std::fs::write(marker_path(journal), marker.to_string());
+}
+
+/// How long the journal was when `index` was known to hold all of it; `None` without a
+/// marker for that index (another index, or one unreadable).
+fn mirrored_length(journal: &Path, index: &CoordIndex) -> Option<u64> {
+    let text = std::fs::read_to_string(marker_path(journal)).ok()?;
+    let marker: Value = serde_json::from_str(&text).ok()?;
+    (marker["index"] == index.name())
+        .then(|| marker["bytes"].as_u64())
+        .flatten()
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ mod mirror;
 pub(crate) use fetch::{ScratchDir, list_run_ids, restore_run};
 pub(crate) use index::{CoordIndex, DEFAULT_INDEX, INDEX_PRIVILEGES, ensure};
 pub(crate) use lease::{Lease, LeaseError, LeaseLoss, Who};
-pub(crate) use mirror::{Mirror, MirrorNotice, catch_up};
+pub(crate) use mirror::{Mirror, MirrorNotice, catch_up, mark_mirrored};
 
 use miette::Diagnostic;
 use thiserror::Error;

@@ -3,7 +3,7 @@
 //! with state directories that come and go as machines do.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 
@@ -658,4 +658,59 @@ async fn a_lease_that_cannot_be_renewed_before_it_expires_is_lost() {
         "{text}"
     );
     assert_eq!(rig.get("/_ml/info").await["upgrade_mode"], false);
+}
+
+/// `search` requests the simulator answered so far.
+async fn searches(rig: &Rig) -> u64 {
+    let stats = rig.sim.sim_stats().await;
+    stats["requests"]["search"]
+        .as_object()
+        .map_or(0, |by_status| {
+            by_status.values().filter_map(Value::as_u64).sum()
+        })
+}
+
+/// A run whose mirror wrote every line marks its journal; the next run from that state
+/// directory does not search the cluster for it (a year of cron runs costs nothing), while a
+/// journal without the marker, or one that grew since, is checked again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_journal_known_whole_in_the_cluster_is_not_searched_again() {
+    let rig = Rig::new(SEED).await;
+    let first = output(apply(&rig, "cron", SHUTDOWN, &[])).await;
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let runs = rig.dir.join("cron/.quiesce/runs");
+    let markers = || -> Vec<PathBuf> {
+        std::fs::read_dir(&runs)
+            .expect("runs")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "mirrored"))
+            .collect()
+    };
+    assert_eq!(markers().len(), 1, "the first run is marked whole");
+
+    let before = searches(&rig).await;
+    let restore =
+        "version: 1\njobs:\n  - match: \"*\"\n    state: opened\nupgrade_mode: disabled\n";
+    let second = output(apply(&rig, "cron", restore, &["--no-verify"])).await;
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    assert_eq!(
+        searches(&rig).await,
+        before,
+        "no search for a journal known whole"
+    );
+    assert_eq!(markers().len(), 2);
+
+    // Without its marker a journal is checked once more (and marked again).
+    for marker in markers() {
+        std::fs::remove_file(marker).expect("marker removed");
+    }
+    let third = output(apply(&rig, "cron", SHUTDOWN, &[])).await;
+    assert_eq!(third.status.code(), Some(0), "{}", stderr(&third));
+    assert_eq!(
+        searches(&rig).await,
+        before + 2,
+        "both earlier journals checked"
+    );
+    assert_eq!(markers().len(), 3);
 }
