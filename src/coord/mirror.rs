@@ -270,7 +270,7 @@ pub(crate) async fn catch_up(
 ) -> Result<usize, String> {
     let mut written = 0;
     for (run_id, path) in journals {
-        let Some(length) = length(path) else {
+        let Some(length) = journal_length(path) else {
             continue;
         };
         if mirrored_length(path, index) == Some(length) {
@@ -310,7 +310,7 @@ pub(crate) async fn catch_up(
 /// (the run's own mirror wrote them all). Best effort: without the marker, the next catch-up
 /// only searches once more.
 pub(crate) fn mark_mirrored(path: &Path, index: &CoordIndex) {
-    if let Some(length) = length(path) {
+    if let Some(length) = journal_length(path) {
         write_marker(path, index, length);
     }
 }
@@ -320,7 +320,7 @@ fn marker_path(journal: &Path) -> PathBuf {
     journal.with_extension("mirrored")
 }
 
-fn length(path: &Path) -> Option<u64> {
+fn journal_length(path: &Path) -> Option<u64> {
     std::fs::metadata(path).ok().map(|m| m.len())
 }
 
@@ -334,9 +334,9 @@ fn write_marker(journal: &Path, index: &CoordIndex, length: u64) {
 fn mirrored_length(journal: &Path, index: &CoordIndex) -> Option<u64> {
     let text = std::fs::read_to_string(marker_path(journal)).ok()?;
     let marker: Value = serde_json::from_str(&text).ok()?;
-    (marker["index"] == index.name())
-        .then(|| marker["bytes"].as_u64())
-        .flatten()
+    marker["bytes"]
+        .as_u64()
+        .filter(|_| marker["index"] == index.name())
 }
 
 #[cfg(test)]
