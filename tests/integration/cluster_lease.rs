@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use super::rig::{Rig, stderr};
+use super::rig::{Rig, answered, stderr};
 
 const SEED: &str = r"
 cluster: { name: lease-test, version: 8.15.0 }
@@ -662,12 +662,7 @@ async fn a_lease_that_cannot_be_renewed_before_it_expires_is_lost() {
 
 /// `search` requests the simulator answered so far.
 async fn searches(rig: &Rig) -> u64 {
-    let stats = rig.sim.sim_stats().await;
-    stats["requests"]["search"]
-        .as_object()
-        .map_or(0, |by_status| {
-            by_status.values().filter_map(Value::as_u64).sum()
-        })
+    answered(&rig.sim.sim_stats().await, "search")
 }
 
 /// A run whose mirror wrote every line marks its journal; the next run from that state

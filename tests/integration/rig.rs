@@ -99,3 +99,12 @@ impl Rig {
 pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// Requests of `operation` the simulator answered (`/_sim/stats`), all statuses together.
+pub(crate) fn answered(stats: &Value, operation: &str) -> u64 {
+    stats["requests"][operation]
+        .as_object()
+        .map_or(0, |by_status| {
+            by_status.values().filter_map(Value::as_u64).sum()
+        })
+}

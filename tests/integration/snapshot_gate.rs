@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-use super::rig::{Rig, stderr};
+use super::rig::{Rig, answered, stderr};
 
 /// 8.15 today, 9.0.0 next: 9.x opens snapshots from 8.3.0 on (§12.1). `closed-old` and
 /// `opened-old` have a current snapshot written by 7.17; `history` has an older 7.10 snapshot
@@ -317,15 +317,6 @@ jobs:
 datafeeds:
   - { id: datafeed-b-large, job: b-large, state: stopped }
 ";
-
-/// Requests of each operation the simulator answered, all statuses together.
-fn answered(stats: &Value, operation: &str) -> u64 {
-    stats["requests"][operation]
-        .as_object()
-        .map_or(0, |by_status| {
-            by_status.values().filter_map(Value::as_u64).sum()
-        })
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_way_up_that_cannot_fit_is_refused_before_any_call() {
